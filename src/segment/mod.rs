@@ -1,0 +1,1 @@
+//! segment (see architecture.md).

@@ -1,0 +1,336 @@
+//! The types every module shares: grey and label volumes, physical voxel size, acquisition metadata.
+//!
+//! Volumes are indexed `[z, y, x]` (methods §0): z = slice (milling direction), y = image row,
+//! x = image column (contiguous in memory).
+
+use ndarray::{Array3, ArrayView3};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where a voxel-size value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoxelSource {
+    /// Read from the instrument's metadata (Thermo/FEI, Zeiss, ImageJ, VTI header …).
+    File,
+    /// Set in a workflow file.
+    Workflow,
+    /// Given on the command line.
+    CommandLine,
+    /// Computed by a processing step (e.g. the 52° y-stretch changes dy).
+    Derived,
+    /// Nothing was known: 1 nm, i.e. metrics are effectively in voxels.
+    Default,
+}
+
+impl VoxelSource {
+    /// Short human name used in `info` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoxelSource::File => "file metadata",
+            VoxelSource::Workflow => "workflow",
+            VoxelSource::CommandLine => "command line",
+            VoxelSource::Derived => "derived",
+            VoxelSource::Default => "default (uncalibrated)",
+        }
+    }
+}
+
+/// Physical voxel size `(dz, dy, dx)` in nanometres, with the source of each value.
+///
+/// ```
+/// use fibstack::volume::{VoxelSize, VoxelSource};
+/// let v = VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::CommandLine);
+/// assert_eq!(v.dz(), 20.0);
+/// assert!(v.is_calibrated());
+/// assert!(!VoxelSize::default().is_calibrated());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct VoxelSize {
+    /// `[dz, dy, dx]` in nm.
+    pub nm: [f64; 3],
+    /// Source of `[dz, dy, dx]`.
+    pub source: [VoxelSource; 3],
+}
+
+impl Default for VoxelSize {
+    fn default() -> Self {
+        VoxelSize {
+            nm: [1.0; 3],
+            source: [VoxelSource::Default; 3],
+        }
+    }
+}
+
+impl VoxelSize {
+    /// All three values from one source.
+    pub fn new(nm: [f64; 3], source: VoxelSource) -> Self {
+        VoxelSize {
+            nm,
+            source: [source; 3],
+        }
+    }
+    /// Slice thickness (nm).
+    pub fn dz(&self) -> f64 {
+        self.nm[0]
+    }
+    /// Row spacing (nm).
+    pub fn dy(&self) -> f64 {
+        self.nm[1]
+    }
+    /// Column spacing (nm).
+    pub fn dx(&self) -> f64 {
+        self.nm[2]
+    }
+    /// True when no axis is still at the uncalibrated default.
+    pub fn is_calibrated(&self) -> bool {
+        self.source.iter().all(|s| *s != VoxelSource::Default)
+    }
+    /// Voxel volume in nm³.
+    pub fn volume_nm3(&self) -> f64 {
+        self.nm[0] * self.nm[1] * self.nm[2]
+    }
+    /// Replace the axes given as `Some` and mark them with `source`.
+    pub fn overridden(mut self, values: [Option<f64>; 3], source: VoxelSource) -> Self {
+        for (i, v) in values.iter().enumerate() {
+            if let Some(v) = v {
+                self.nm[i] = *v;
+                self.source[i] = source;
+            }
+        }
+        self
+    }
+    /// Check that every value is finite and positive.
+    pub fn validate(&self) -> Result<(), crate::error::ParamError> {
+        for (i, name) in ["dz", "dy", "dx"].iter().enumerate() {
+            let v = self.nm[i];
+            if !(v.is_finite() && v > 0.0) {
+                return Err(crate::error::ParamError::new(
+                    format!("voxel size {name}"),
+                    v,
+                    "must be a positive number of nanometres",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Acquisition metadata kept when present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Instrument / software name (e.g. `FEI_HELIOS`, `CZ_SEM`).
+    pub instrument: Option<String>,
+    /// Pixel size in x and y from the file (nm).
+    pub pixel_size_nm: Option<[f64; 2]>,
+    /// Stage tilt (degrees).
+    pub stage_tilt_deg: Option<f64>,
+    /// Beam voltage (V).
+    pub beam_voltage_v: Option<f64>,
+    /// Detector name.
+    pub detector: Option<String>,
+    /// Rows of the data bar that were cropped from the bottom of each image.
+    pub databar_rows: Option<usize>,
+    /// Slice thickness (nm) when the file states it.
+    pub slice_thickness_nm: Option<f64>,
+    /// Source files, in z order.
+    pub source_files: Vec<PathBuf>,
+    /// Warnings met while reading (missing or malformed metadata, ignored files).
+    pub warnings: Vec<String>,
+}
+
+/// Sample type of a grey volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SampleType {
+    U8,
+    U16,
+    F32,
+}
+
+impl SampleType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleType::U8 => "u8",
+            SampleType::U16 => "u16",
+            SampleType::F32 => "f32",
+        }
+    }
+    /// Bytes per sample.
+    pub fn bytes(self) -> usize {
+        match self {
+            SampleType::U8 => 1,
+            SampleType::U16 => 2,
+            SampleType::F32 => 4,
+        }
+    }
+}
+
+/// Grey values in their native sample type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GreyData {
+    U8(Array3<u8>),
+    U16(Array3<u16>),
+    F32(Array3<f32>),
+}
+
+impl GreyData {
+    /// Shape `[nz, ny, nx]`.
+    pub fn shape(&self) -> [usize; 3] {
+        let s = match self {
+            GreyData::U8(a) => a.shape(),
+            GreyData::U16(a) => a.shape(),
+            GreyData::F32(a) => a.shape(),
+        };
+        [s[0], s[1], s[2]]
+    }
+    pub fn sample_type(&self) -> SampleType {
+        match self {
+            GreyData::U8(_) => SampleType::U8,
+            GreyData::U16(_) => SampleType::U16,
+            GreyData::F32(_) => SampleType::F32,
+        }
+    }
+    /// Convert to f32 for processing (values unchanged, no rescaling).
+    pub fn to_f32(&self) -> Array3<f32> {
+        match self {
+            GreyData::U8(a) => a.mapv(|v| v as f32),
+            GreyData::U16(a) => a.mapv(|v| v as f32),
+            GreyData::F32(a) => a.clone(),
+        }
+    }
+}
+
+/// A grey-level volume with its voxel size and metadata.
+///
+/// ```
+/// use fibstack::volume::{GreyVolume, VoxelSize};
+/// use ndarray::Array3;
+/// let v = GreyVolume::from_u8(Array3::zeros((2, 3, 4)), VoxelSize::default());
+/// assert_eq!(v.shape(), [2, 3, 4]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct GreyVolume {
+    pub data: GreyData,
+    pub voxel: VoxelSize,
+    pub meta: Metadata,
+}
+
+impl GreyVolume {
+    pub fn from_u8(a: Array3<u8>, voxel: VoxelSize) -> Self {
+        GreyVolume {
+            data: GreyData::U8(a),
+            voxel,
+            meta: Metadata::default(),
+        }
+    }
+    pub fn from_u16(a: Array3<u16>, voxel: VoxelSize) -> Self {
+        GreyVolume {
+            data: GreyData::U16(a),
+            voxel,
+            meta: Metadata::default(),
+        }
+    }
+    pub fn from_f32(a: Array3<f32>, voxel: VoxelSize) -> Self {
+        GreyVolume {
+            data: GreyData::F32(a),
+            voxel,
+            meta: Metadata::default(),
+        }
+    }
+    pub fn shape(&self) -> [usize; 3] {
+        self.data.shape()
+    }
+    pub fn sample_type(&self) -> SampleType {
+        self.data.sample_type()
+    }
+    pub fn to_f32(&self) -> Array3<f32> {
+        self.data.to_f32()
+    }
+}
+
+/// A phase-label volume (u8 labels, e.g. 0 = pore, 1 = solid).
+///
+/// ```
+/// use fibstack::volume::{LabelVolume, VoxelSize};
+/// use ndarray::Array3;
+/// let l = LabelVolume::new(Array3::from_elem((1, 2, 2), 1u8), VoxelSize::default());
+/// assert_eq!(l.count(1), 4);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelVolume {
+    pub data: Array3<u8>,
+    pub voxel: VoxelSize,
+    pub meta: Metadata,
+}
+
+impl LabelVolume {
+    pub fn new(data: Array3<u8>, voxel: VoxelSize) -> Self {
+        LabelVolume {
+            data,
+            voxel,
+            meta: Metadata::default(),
+        }
+    }
+    pub fn shape(&self) -> [usize; 3] {
+        let s = self.data.shape();
+        [s[0], s[1], s[2]]
+    }
+    pub fn view(&self) -> ArrayView3<'_, u8> {
+        self.data.view()
+    }
+    /// Number of voxels with label `phase`.
+    pub fn count(&self, phase: u8) -> usize {
+        self.data.iter().filter(|&&v| v == phase).count()
+    }
+    /// Sorted list of labels present.
+    pub fn phases(&self) -> Vec<u8> {
+        let mut seen = [false; 256];
+        for &v in self.data.iter() {
+            seen[v as usize] = true;
+        }
+        (0..=255u8).filter(|&p| seen[p as usize]).collect()
+    }
+    /// Reinterpret a grey volume as labels (u8 as is; u16/f32 must hold integers 0..=255).
+    pub fn from_grey(g: GreyVolume) -> Result<Self, crate::error::ParamError> {
+        let data = match g.data {
+            GreyData::U8(a) => a,
+            GreyData::U16(a) => {
+                if let Some(v) = a.iter().find(|&&v| v > 255) {
+                    return Err(crate::error::ParamError::new(
+                        "label value",
+                        *v,
+                        "label volumes hold values 0..=255; segment the grey volume first",
+                    ));
+                }
+                a.mapv(|v| v as u8)
+            }
+            GreyData::F32(a) => {
+                if let Some(v) = a
+                    .iter()
+                    .find(|&&v| !(v.fract() == 0.0 && (0.0..=255.0).contains(&v)))
+                {
+                    return Err(crate::error::ParamError::new(
+                        "label value",
+                        *v,
+                        "label volumes hold integers 0..=255; segment the grey volume first",
+                    ));
+                }
+                a.mapv(|v| v as u8)
+            }
+        };
+        Ok(LabelVolume {
+            data,
+            voxel: g.voxel,
+            meta: g.meta,
+        })
+    }
+    /// View as a grey volume (for writers).
+    pub fn to_grey(&self) -> GreyVolume {
+        GreyVolume {
+            data: GreyData::U8(self.data.clone()),
+            voxel: self.voxel,
+            meta: self.meta.clone(),
+        }
+    }
+}
