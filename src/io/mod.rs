@@ -160,12 +160,14 @@ pub(crate) fn apply_slices_crop(
     let [nz, ny, nx] = vol.shape();
     let (z0, z1) = match opts.slices {
         Some((a, b)) if a < b && a < nz => (a, b.min(nz)),
-        Some((a, b)) => return Err(IoError::invalid(
-            path,
-            format!(
+        Some((a, b)) => {
+            return Err(IoError::invalid(
+                path,
+                format!(
                 "slice range {a}..{b} selects nothing from {nz} slices; use a range inside 0..{nz}"
             ),
-        )),
+            ))
+        }
         None => (0, nz),
     };
     let [y0, x0, h, w] = opts.crop.unwrap_or([0, 0, ny, nx]);
@@ -238,16 +240,14 @@ pub fn read_volume_with_progress(
             .map(|(n, _)| *n)
             .collect();
         let only_dz = missing == ["dz"];
-        vol.meta.warnings.push(if only_dz && vol.shape()[0] > 1 {
-            "slice thickness (dz) unknown: give --voxel DZ,DY,DX (nm) or `voxel_nm` in the workflow; z distances are in voxels until then".to_string()
-        } else if only_dz {
-            "slice thickness (dz) unknown (single image)".to_string()
-        } else {
-            format!(
+        if only_dz && vol.shape()[0] > 1 {
+            vol.meta.warnings.push("slice thickness (dz) unknown: give --voxel DZ,_,_ (nm) or `slice_thickness_nm` in the workflow; z distances are in voxels until then".to_string());
+        } else if !only_dz {
+            vol.meta.warnings.push(format!(
                 "voxel size unknown ({}): metrics will be in voxels; give --voxel DZ,DY,DX (nm)",
                 missing.join(", ")
-            )
-        });
+            ));
+        }
     }
     Ok(vol)
 }

@@ -371,10 +371,12 @@ pub(crate) fn read_pages(
         None => {
             return Err(IoError::invalid(
                 path,
-                format!(
-                    "slice range {:?} selects no page of {index}",
-                    page_range.unwrap_or((0, 0))
-                ),
+                match page_range {
+                    Some((a, b)) => format!(
+                        "slice range {a}..{b} selects no page of {index}; use a range inside 0..{index}"
+                    ),
+                    None => "no pages".to_string(),
+                },
             ))
         }
     };
