@@ -1,1 +1,3 @@
-//! report (see architecture.md).
+//! Reports: plots (SVG/PNG), tables, HTML.
+
+pub mod plot;
