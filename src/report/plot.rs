@@ -453,9 +453,9 @@ impl Canvas {
             return;
         }
         let i = (y as usize * self.w + x as usize) * 3;
-        for k in 0..3 {
-            let old = self.rgb[i + k] as f64;
-            self.rgb[i + k] = (old + (c[k] as f64 - old) * a.min(1.0)).round() as u8;
+        for (px, &ck) in self.rgb[i..i + 3].iter_mut().zip(&c) {
+            let old = *px as f64;
+            *px = (old + (ck as f64 - old) * a.min(1.0)).round() as u8;
         }
     }
 
