@@ -1,3 +1,5 @@
-//! Reports: plots (SVG/PNG), tables, HTML.
+//! Reports: plots (SVG/PNG), tidy CSV tables, self-contained HTML.
 
+pub mod html;
 pub mod plot;
+pub mod table;
