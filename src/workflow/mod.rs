@@ -15,6 +15,7 @@
 //! assert!(e.to_string().contains("did you mean `passthrough`"));
 //! ```
 
+pub mod batch;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
