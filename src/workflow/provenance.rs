@@ -207,6 +207,10 @@ pub fn run_chain(
         }
     }
     let (shape0, voxel0) = current(&ctx);
+    let snap = wf.spec.snapshots.as_ref();
+    if let Some(sp) = snap {
+        snapshot(&mut ctx, sp, "00_input")?;
+    }
     let mut records = Vec::new();
     let mut results = serde_json::Map::new();
     for (step, name) in chain.steps.iter().zip(chain.names) {
@@ -217,6 +221,12 @@ pub fn run_chain(
         })?;
         if !value.is_null() {
             results.insert(name.clone(), value);
+        }
+        if let Some(sp) = snap {
+            let st = step.as_step();
+            if st.produces() != super::Data::Nothing || st.needs() == super::Data::Grey {
+                snapshot(&mut ctx, sp, &format!("{:02}_{name}", records.len() + 1))?;
+            }
         }
         let raw = chain.raw_steps[records.len()].clone();
         records.push(StepRecord {
@@ -273,4 +283,41 @@ fn current(ctx: &Context) -> (Option<[usize; 3]>, Option<VoxelSize>) {
     } else {
         (None, None)
     }
+}
+
+/// Save the snapshot slice of the current grey volume (and of the labels as an overlay, when
+/// labels exist) as PNG under `snapshots/`.
+fn snapshot(ctx: &mut Context, sp: &super::schema::SnapshotSpec, stem: &str) -> Result<(), Error> {
+    let mut rels: Vec<String> = Vec::new();
+    let dir = ctx.out_dir.clone();
+    if let Some(g) = &ctx.grey {
+        let nz = g.shape()[0];
+        let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
+        let img = crate::report::figures::slice_u8(g, z);
+        let rel = format!("snapshots/{stem}.png");
+        crate::io::png::write_gray(&dir.join(&rel), img.view())?;
+        rels.push(rel);
+        if let Some(l) = &ctx.labels {
+            if l.shape() == g.shape() {
+                let rgb = crate::report::figures::overlay(
+                    img.view(),
+                    l.data.index_axis(ndarray::Axis(0), z),
+                );
+                let rel = format!("snapshots/{stem}_overlay.png");
+                let (h, w) = img.dim();
+                crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+                rels.push(rel);
+            }
+        }
+    } else if let Some(l) = &ctx.labels {
+        let nz = l.shape()[0];
+        let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
+        let rgb = crate::report::figures::label_colours(l.data.index_axis(ndarray::Axis(0), z));
+        let rel = format!("snapshots/{stem}_labels.png");
+        let (h, w) = (l.shape()[1], l.shape()[2]);
+        crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+        rels.push(rel);
+    }
+    ctx.written.extend(rels.into_iter().map(PathBuf::from));
+    Ok(())
 }

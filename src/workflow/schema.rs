@@ -78,6 +78,17 @@ pub struct WorkflowFile {
     pub samples: Vec<SampleSpec>,
     /// What to compare across samples.
     pub compare: Option<CompareSpec>,
+    /// Quick-look images of one slice after every processing step (for reports).
+    pub snapshots: Option<SnapshotSpec>,
+}
+
+/// `[snapshots]`: save one slice as PNG after the input and after every step that changes the
+/// grey volume (and a label overlay after segmentation), into `snapshots/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSpec {
+    /// Slice index (z); default: the middle slice.
+    pub slice: Option<usize>,
 }
 
 /// `[[samples]]`: one sample of a batch.
