@@ -8,6 +8,7 @@
 use crate::error::ParamError;
 use crate::metrics::components::{label_phase, Components, Connectivity};
 use crate::metrics::euler::{euler, EulerResult};
+use crate::metrics::graph::{phase_contacts, pore_graph, GraphSummary, PhaseContact, PoreGraph};
 use crate::metrics::porosity::{check_nonempty, Axis, Units};
 use crate::volume::VoxelSize;
 use ndarray::{ArrayView3, Axis as NdAxis};
@@ -109,6 +110,10 @@ pub struct ConnectivityReport {
     pub volume_unit: String,
     pub axes: Vec<AxisPercolation>,
     pub euler: EulerResult,
+    /// Interfaces between every pair of phases (face counting).
+    pub phase_contacts: Vec<PhaseContact>,
+    /// Pore-region graph summary (when requested).
+    pub graph: Option<GraphSummary>,
     pub note: Option<String>,
 }
 
@@ -160,7 +165,47 @@ pub fn analyze(
             .map(|&a| percolation(&comps, &touches, a))
             .collect(),
         euler: euler(labels, phase, voxel)?,
+        phase_contacts: phase_contacts(labels, voxel)?,
+        graph: None,
         note,
     };
     Ok((report, comps))
+}
+
+/// What `fibstack connectivity` computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectivityOptions {
+    pub phase: u8,
+    pub connectivity: Connectivity,
+    pub axes: Vec<Axis>,
+    /// Build the pore-region graph (watershed; slower).
+    pub graph: bool,
+}
+
+impl Default for ConnectivityOptions {
+    fn default() -> Self {
+        ConnectivityOptions {
+            phase: 0,
+            connectivity: Connectivity::Six,
+            axes: Axis::ALL.to_vec(),
+            graph: false,
+        }
+    }
+}
+
+/// [`analyze`] plus, when asked, the pore-region graph (its summary goes into the report).
+pub fn connectivity_report(
+    labels: ArrayView3<u8>,
+    voxel: &VoxelSize,
+    opts: &ConnectivityOptions,
+) -> Result<(ConnectivityReport, Option<PoreGraph>), ParamError> {
+    let (mut r, _) = analyze(labels, opts.phase, opts.connectivity, &opts.axes, voxel)?;
+    let g = if opts.graph {
+        let g = pore_graph(labels, opts.phase, voxel)?;
+        r.graph = Some(g.summary.clone());
+        Some(g)
+    } else {
+        None
+    };
+    Ok((r, g))
 }

@@ -629,8 +629,33 @@ pub struct WindowStats {
     pub length_unit: String,
     /// Statistics over complete windows (partial windows at the far faces are dropped).
     pub stats: Stats,
+    /// Every window (CSV only; left out of JSON).
+    #[serde(skip)]
     pub windows: Vec<Window>,
     pub note: Option<String>,
+}
+
+impl WindowStats {
+    /// CSV: `origin_z, origin_y, origin_x` (voxel indices), `fraction`.
+    pub fn write_csv<W: std::io::Write>(&self, w: W) -> Result<(), csv::Error> {
+        let mut wr = csv::Writer::from_writer(w);
+        wr.write_record([
+            "origin_z_index",
+            "origin_y_index",
+            "origin_x_index",
+            "fraction",
+        ])?;
+        for win in &self.windows {
+            wr.write_record([
+                win.origin[0].to_string(),
+                win.origin[1].to_string(),
+                win.origin[2].to_string(),
+                format!("{}", win.fraction),
+            ])?;
+        }
+        wr.flush()?;
+        Ok(())
+    }
 }
 
 /// Fraction of `phase` in a grid of non-overlapping cubic windows of edge `edge_nm` (nm; voxels when
@@ -789,6 +814,234 @@ pub fn rev_curve(
                 .into(),
         points,
         note: units.note,
+    })
+}
+
+impl RevCurve {
+    /// CSV: `edge_<unit>, lz, ly, lx, n_samples, mean, std, min, max`.
+    pub fn write_csv<W: std::io::Write>(&self, w: W) -> Result<(), csv::Error> {
+        let mut wr = csv::Writer::from_writer(w);
+        wr.write_record([
+            format!("edge_{}", self.length_unit),
+            "window_z_voxels".into(),
+            "window_y_voxels".into(),
+            "window_x_voxels".into(),
+            "n_samples".into(),
+            "mean_fraction".into(),
+            "std_fraction".into(),
+            "min_fraction".into(),
+            "max_fraction".into(),
+        ])?;
+        for p in &self.points {
+            wr.write_record([
+                format!("{}", p.edge),
+                p.window_voxels[0].to_string(),
+                p.window_voxels[1].to_string(),
+                p.window_voxels[2].to_string(),
+                p.stats.n.to_string(),
+                format!("{}", p.stats.mean),
+                format!("{}", p.stats.std),
+                format!("{}", p.stats.min),
+                format!("{}", p.stats.max),
+            ])?;
+        }
+        wr.flush()?;
+        Ok(())
+    }
+}
+
+/// A number with its unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantity {
+    pub value: f64,
+    /// `"1"` for dimensionless fractions.
+    pub unit: String,
+}
+
+/// What `fibstack porosity` computes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PorosityOptions {
+    /// Label measured (0 = pore by convention).
+    pub phase: u8,
+    /// Profile axes.
+    pub axes: Vec<Axis>,
+    /// Edge of the windowed-statistics cubes (nm; voxels when uncalibrated). None = off.
+    pub window_nm: Option<f64>,
+    /// Number of REV edge lengths (0 = off).
+    pub rev_sizes: usize,
+    /// Detect a deposit along each profile axis.
+    pub deposit: bool,
+    pub collector: Option<u8>,
+    pub deposit_threshold: Option<f64>,
+    /// Collector at the high-index end.
+    pub reverse: bool,
+}
+
+impl Default for PorosityOptions {
+    fn default() -> Self {
+        PorosityOptions {
+            phase: 0,
+            axes: Axis::ALL.to_vec(),
+            window_nm: None,
+            rev_sizes: 10,
+            deposit: false,
+            collector: None,
+            deposit_threshold: None,
+            reverse: false,
+        }
+    }
+}
+
+impl PorosityOptions {
+    /// Check the options before any work.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        if let Some(w) = self.window_nm {
+            crate::error::positive("window", w)?;
+        }
+        if self.rev_sizes > 1000 {
+            return Err(ParamError::new(
+                "REV sizes",
+                self.rev_sizes,
+                "must be at most 1000 (0 = off)",
+            ));
+        }
+        if let Some(t) = self.deposit_threshold {
+            if !(t > 0.0 && t <= 1.0) {
+                return Err(ParamError::new(
+                    "deposit threshold",
+                    t,
+                    "must be a solid fraction in (0, 1]",
+                ));
+            }
+        }
+        if self.collector == Some(self.phase) {
+            return Err(ParamError::new(
+                "collector label",
+                self.phase,
+                "must differ from the measured phase",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Profile of the measured phase, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileSummary {
+    pub axis: Axis,
+    pub n_slices: usize,
+    /// Slice thickness (length unit).
+    pub slice_thickness: f64,
+    /// Fraction of the phase per slice: statistics over slices.
+    pub stats: Stats,
+    /// Slice centres (length unit) and the phase fraction of each slice.
+    pub position: Vec<f64>,
+    pub fraction: Vec<f64>,
+}
+
+/// Deposit found along one axis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AxisDeposit {
+    pub axis: Axis,
+    /// None when no slice holds solid.
+    pub deposit: Option<Deposit>,
+}
+
+/// Everything `fibstack porosity` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PorosityReport {
+    pub method: String,
+    pub phase: u8,
+    /// Volume fraction of `phase` (unit "1").
+    pub porosity: Quantity,
+    pub voxel_size_nm: [f64; 3],
+    pub voxel_calibrated: bool,
+    pub length_unit: String,
+    pub note: Option<String>,
+    pub phases: PhaseFractions,
+    pub profiles: Vec<ProfileSummary>,
+    /// Full profiles (all labels), for CSV.
+    #[serde(skip)]
+    pub profile_tables: Vec<Profile>,
+    pub deposits: Vec<AxisDeposit>,
+    pub windows: Option<WindowStats>,
+    pub rev_curve: Option<RevCurve>,
+}
+
+/// Phase fractions, profiles, optional deposit detection, windowed statistics and REV curve.
+pub fn porosity_report(
+    labels: ArrayView3<u8>,
+    voxel: &VoxelSize,
+    opts: &PorosityOptions,
+) -> Result<PorosityReport, ParamError> {
+    opts.validate()?;
+    let units = Units::from_voxel(voxel)?;
+    let phases = phase_fractions(labels, voxel)?;
+    let mut profiles = Vec::new();
+    let mut tables = Vec::new();
+    let mut deposits = Vec::new();
+    for &axis in &opts.axes {
+        let p = profile(labels, axis, voxel)?;
+        let f = p.fraction_of(opts.phase);
+        profiles.push(ProfileSummary {
+            axis,
+            n_slices: f.len(),
+            slice_thickness: p.slice_thickness,
+            stats: stats(&f),
+            position: p.position.clone(),
+            fraction: f,
+        });
+        if opts.deposit
+            || opts.collector.is_some()
+            || opts.deposit_threshold.is_some()
+            || opts.reverse
+        {
+            deposits.push(AxisDeposit {
+                axis,
+                deposit: detect_deposit(
+                    &p,
+                    &DepositOptions {
+                        phase: opts.phase,
+                        collector: opts.collector,
+                        threshold: opts.deposit_threshold,
+                        reverse: opts.reverse,
+                    },
+                )?,
+            });
+        }
+        tables.push(p);
+    }
+    let windows = match opts.window_nm {
+        Some(w) => Some(window_stats(labels, opts.phase, w, voxel)?),
+        None => None,
+    };
+    let rev_curve = if opts.rev_sizes > 0 {
+        Some(rev_curve(labels, opts.phase, voxel, opts.rev_sizes)?)
+    } else {
+        None
+    };
+    let mut note = units.note.clone();
+    if phases.get(opts.phase).is_none() {
+        let t = format!("phase {} is absent: porosity 0", opts.phase);
+        note = Some(note.map_or(t.clone(), |n| format!("{n}; {t}")));
+    }
+    Ok(PorosityReport {
+        method: "voxel counting (fractions, per-slice profiles, sub-volumes)".into(),
+        phase: opts.phase,
+        porosity: Quantity {
+            value: phases.fraction(opts.phase),
+            unit: "1".into(),
+        },
+        voxel_size_nm: voxel.nm,
+        voxel_calibrated: units.calibrated,
+        length_unit: units.length.clone(),
+        note,
+        phases,
+        profiles,
+        profile_tables: tables,
+        deposits,
+        windows,
+        rev_curve,
     })
 }
 
