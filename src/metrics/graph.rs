@@ -4,7 +4,8 @@
 //!    voxel centre to the nearest non-phase voxel centre; separable lower-envelope algorithm of
 //!    Felzenszwalb & Huttenlocher 2012). This is a small private EDT kept inside this module so the
 //!    graph does not depend on `metrics::sizes`; the volume's outside is *not* a wall.
-//! 2. Markers: plateaus of local maxima of the distance (26-neighbourhood). Taken from the largest
+//! 2. Markers: face-connected plateaus of the distance whose every voxel is the maximum of a box
+//!    of half-width 4 voxels (of the finest axis; PoreSpy's `r_max = 4`). Taken from the largest
 //!    distance down, a marker whose first voxel lies inside the inscribed ball of an already
 //!    accepted marker is dropped (a peak inside a bigger pore's maximal ball is the same pore).
 //! 3. Priority flooding (larger distance first, first-in first-out among equals, face
@@ -93,6 +94,35 @@ fn edt(mask: ArrayView3<bool>, scale: [f64; 3]) -> Array3<f32> {
     }
     sq.mapv_inplace(|x| x.sqrt());
     sq
+}
+
+/// Marker window half-width per axis: 4 voxels of the finest axis, in voxels of each axis (≥ 1).
+fn window_radius(sc: [f64; 3]) -> [usize; 3] {
+    let fine = sc.iter().cloned().fold(f64::INFINITY, f64::min);
+    std::array::from_fn(|a| ((MARKER_RADIUS_VOXELS * fine / sc[a]).round() as usize).max(1))
+}
+
+/// Half-width of the marker window, in voxels of the finest axis (as PoreSpy's `r_max = 4`).
+pub const MARKER_RADIUS_VOXELS: f64 = 4.0;
+
+/// Separable moving maximum over a box of half-widths `r` (clipped at the borders).
+fn max_filter(a: &Array3<f32>, r: [usize; 3]) -> Array3<f32> {
+    let mut out = a.clone();
+    for (ax, &ra) in r.iter().enumerate() {
+        Zip::from(out.lanes_mut(NdAxis(ax))).par_for_each(|mut lane| {
+            let src: Vec<f32> = lane.iter().cloned().collect();
+            let n = src.len();
+            for (i, o) in lane.iter_mut().enumerate() {
+                let lo = i.saturating_sub(ra);
+                let hi = (i + ra + 1).min(n);
+                *o = src[lo..hi]
+                    .iter()
+                    .cloned()
+                    .fold(f32::NEG_INFINITY, f32::max);
+            }
+        });
+    }
+    out
 }
 
 /// A pore region (graph node).
@@ -202,11 +232,6 @@ pub fn pore_graph(
     let dts = dt.as_slice().expect("fresh array");
     let idx = |z: usize, y: usize, x: usize| (z * ny + y) * nx + x;
     let coords = |i: usize| (i / (ny * nx), (i / nx) % ny, i % nx);
-    let n26: Vec<[i64; 3]> = crate::metrics::components::Connectivity::TwentySix
-        .offsets()
-        .iter()
-        .map(|o| [o[0] as i64, o[1] as i64, o[2] as i64])
-        .collect();
     let n6: Vec<[i64; 3]> = crate::metrics::components::Connectivity::Six
         .offsets()
         .iter()
@@ -221,15 +246,14 @@ pub fn pore_graph(
             Some(idx(a as usize, b as usize, c as usize))
         }
     };
-    // candidate peaks: no 26-neighbour is higher
+    // candidate peaks: no voxel within the marker window is higher
+    let mx = max_filter(&dt, window_radius(sc));
+    let mxs = mx.as_slice().expect("fresh array");
     let peak: Vec<bool> = (0..n)
         .into_par_iter()
-        .map(|i| {
-            m[i] && n26
-                .iter()
-                .all(|o| nb(i, o).is_none_or(|j| dts[j] <= dts[i]))
-        })
+        .map(|i| m[i] && dts[i] >= mxs[i])
         .collect();
+    drop(mx);
     // regional maxima: face-connected plateaus of equal distance (grown from candidates through
     // any equal voxel) none of whose members has a higher 26-neighbour; raster order of first voxel
     let mut group = vec![u32::MAX; n];
@@ -453,8 +477,8 @@ pub fn pore_graph(
         note = Some(note.map_or(t.clone(), |n| format!("{n}; {t}")));
     }
     let summary = GraphSummary {
-        method: "distance-transform watershed: exact anisotropic EDT, markers = local-maximum \
-                 plateaus (26-neighbourhood) not inside a larger marker's inscribed ball, priority \
+        method: "distance-transform watershed: exact anisotropic EDT, markers = plateaus that are maxima \
+                 of a box of half-width 4 voxels not inside a larger marker's inscribed ball, priority \
                  flood over face neighbours; throats = shared voxel faces"
             .into(),
         phase,

@@ -95,7 +95,7 @@ impl Units {
                 calibrated: false,
                 note: Some(
                     "voxel size not calibrated: lengths are in voxels, areas in voxel^2, volumes \
-                     in voxel^3 (give the voxel size, e.g. --voxel-size, for nm)"
+                     in voxel^3 (set the voxel size to get nm)"
                         .into(),
                 ),
             })
