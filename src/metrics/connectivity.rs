@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 pub fn face_touches(c: &Components) -> Vec<u8> {
     let mut t = vec![0u8; c.count()];
     let sh = c.labels.shape();
-    for a in 0..3 {
-        if sh[a] == 0 {
+    for (a, &len) in sh.iter().enumerate() {
+        if len == 0 {
             continue;
         }
-        for (side, idx) in [(0usize, 0usize), (1, sh[a] - 1)] {
+        for (side, idx) in [(0usize, 0usize), (1, len - 1)] {
             for &l in c.labels.index_axis(NdAxis(a), idx).iter() {
                 if l != 0 {
                     t[l as usize - 1] |= 1 << (2 * a + side);

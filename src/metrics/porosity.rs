@@ -117,7 +117,7 @@ impl Units {
 
 /// Reject volumes without voxels.
 pub(crate) fn check_nonempty(shape: &[usize]) -> Result<(), ParamError> {
-    if shape.iter().any(|&n| n == 0) {
+    if shape.contains(&0) {
         return Err(ParamError::new(
             "volume shape",
             format!("{shape:?}"),
@@ -503,7 +503,7 @@ pub fn detect_deposit(p: &Profile, opts: &DepositOptions) -> Result<Option<Depos
         bottom: bottom as f64 * d,
         top: (top + 1) as f64 * d,
         thickness: (top + 1 - bottom) as f64 * d,
-        collector_top: (opts.collector.is_some() && start > 0).then(|| start as f64 * d),
+        collector_top: (opts.collector.is_some() && start > 0).then_some(start as f64 * d),
         mean_porosity: pore as f64 / tot as f64,
         length_unit: p.length_unit.clone(),
     }))
@@ -786,7 +786,7 @@ pub fn rev_curve(
         last = Some(l);
         let starts: [Vec<usize>; 3] = std::array::from_fn(|a| {
             let room = s[a] - l[a];
-            let k = (room + 1).min(2 * s[a].div_ceil(l[a])).min(16).max(1);
+            let k = (room + 1).min(2 * s[a].div_ceil(l[a])).clamp(1, 16);
             if k == 1 {
                 vec![room / 2]
             } else {
