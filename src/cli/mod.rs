@@ -2,8 +2,10 @@
 //! a `run(args, &Global)` function.
 
 pub mod common;
+pub mod connectivity;
 pub mod convert;
 pub mod info;
+pub mod porosity;
 pub mod run;
 
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +42,10 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Run a workflow file.
     Run(run::RunArgs),
+    /// Phase fractions, profiles along axes, deposit detection, windowed statistics, REV curve.
+    Porosity(porosity::PorosityArgs),
+    /// Connected components, percolation, Euler characteristic, pore-region graph.
+    Connectivity(connectivity::ConnectivityArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -57,5 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a, g),
         Command::Convert(a) => convert::run(a, g),
         Command::Run(a) => run::run(a, g),
+        Command::Porosity(a) => porosity::run(a, g),
+        Command::Connectivity(a) => connectivity::run(a, g),
     }
 }

@@ -13,6 +13,10 @@ pub enum StepSpec {
     Passthrough(Passthrough),
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
+    /// Phase fractions, profiles, deposit, windows, REV curve.
+    Porosity(super::steps_metrics::PorosityStep),
+    /// Components, percolation, Euler characteristic, pore graph.
+    Connectivity(super::steps_metrics::ConnectivityStep),
 }
 
 impl StepSpec {
@@ -21,6 +25,8 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
+            StepSpec::Porosity(s) => s,
+            StepSpec::Connectivity(s) => s,
         }
     }
 }
