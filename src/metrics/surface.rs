@@ -17,8 +17,10 @@
 //!   fraction of the spherical Voronoi cell of `±v` among the 26 directions (computed numerically
 //!   for the actual voxel shape; for cubic voxels 0.0916, 0.0740, 0.0704 for axis, face-diagonal
 //!   and body-diagonal directions). For a volume, `T_v` is divided by the number of voxel pairs in
-//!   direction `v` and multiplied by the number of voxels (edge correction). Error on balls of
-//!   radius ≥ 10 voxels: ~1–2 %; worst case for planes: −7 % (axis-aligned) to +5 %.
+//!   direction `v` and multiplied by the number of voxels (edge correction: an unbiased estimate of
+//!   the area density of a structure that fills the window). Closed objects (particles) use
+//!   [`area_crofton_closed`] instead. Error on voxelised balls of radius 12–50 voxels: < 2 %
+//!   (measured, tests/sizes_surface.rs); orientation error for planes: −7.3 % (axis-aligned).
 //!
 //! SSA in m⁻¹ = (area nm² / volume nm³) · 1e9.
 
@@ -246,6 +248,53 @@ pub fn area_crofton(mask: ArrayView3<'_, bool>, voxel_nm: [f64; 3]) -> f64 {
             } else {
                 2.0 * d.weight * (t as f64 / pairs as f64) * n * vvox / d.length_nm
             }
+        })
+        .sum()
+}
+
+/// Crofton estimate (nm²) of the **closed** surface of the `true` voxels of `mask`: the outside of
+/// the box counts as background, so an object cut by the box boundary includes its cut face. Use
+/// this for isolated objects (it is what the per-particle areas use); use [`area_crofton`] for the
+/// interface area of a structure that fills the window.
+///
+/// ```
+/// use fibstack::metrics::surface::area_crofton_closed;
+/// use ndarray::Array3;
+/// // a 10x10x10 cube: face counting gives 600, the 13-direction Crofton estimate is within 8 %
+/// let m = Array3::from_elem((10, 10, 10), true);
+/// let a = area_crofton_closed(m.view(), [1.0; 3]);
+/// assert!((a / 600.0 - 1.0).abs() < 0.08);
+/// ```
+pub fn area_crofton_closed(mask: ArrayView3<'_, bool>, voxel_nm: [f64; 3]) -> f64 {
+    let dirs = crofton_directions(voxel_nm);
+    let vvox = voxel_nm[0] * voxel_nm[1] * voxel_nm[2];
+    let (nz, ny, nx) = mask.dim();
+    let dims = [nz as isize, ny as isize, nx as isize];
+    let mut offs: Vec<([isize; 3], f64)> = Vec::with_capacity(26);
+    for d in &dirs {
+        let c = 2.0 * d.weight * vvox / d.length_nm;
+        offs.push((d.offset, c));
+        offs.push(([-d.offset[0], -d.offset[1], -d.offset[2]], c));
+    }
+    (0..nz)
+        .into_par_iter()
+        .map(|z| {
+            let mut a = 0.0;
+            for y in 0..ny {
+                for x in 0..nx {
+                    if !mask[[z, y, x]] {
+                        continue;
+                    }
+                    for (o, c) in &offs {
+                        let q = [z as isize + o[0], y as isize + o[1], x as isize + o[2]];
+                        let inside = (0..3).all(|i| q[i] >= 0 && q[i] < dims[i]);
+                        if !inside || !mask[[q[0] as usize, q[1] as usize, q[2] as usize]] {
+                            a += c;
+                        }
+                    }
+                }
+            }
+            a
         })
         .sum()
 }
