@@ -18,6 +18,7 @@
 pub mod provenance;
 pub mod schema;
 pub mod steps;
+pub mod steps_sizes;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

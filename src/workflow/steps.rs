@@ -13,6 +13,8 @@ pub enum StepSpec {
     Passthrough(Passthrough),
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
+    /// Local thickness, particles and specific surface area of one phase.
+    Sizes(super::steps_sizes::Sizes),
 }
 
 impl StepSpec {
@@ -21,6 +23,7 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
+            StepSpec::Sizes(s) => s,
         }
     }
 }
