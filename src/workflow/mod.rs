@@ -20,6 +20,7 @@ pub mod provenance;
 pub mod schema;
 pub mod steps;
 pub mod steps_metrics;
+pub mod steps_sizes;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};
