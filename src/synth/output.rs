@@ -1,0 +1,1 @@
+//! Writer (filled in below).
