@@ -5,6 +5,7 @@ pub mod common;
 pub mod convert;
 pub mod info;
 pub mod run;
+pub mod synth;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -40,6 +41,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Run a workflow file.
     Run(run::RunArgs),
+    /// Simulate a FIB-SEM acquisition with exact ground truth (presets or your own labels).
+    Synth(synth::SynthArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -57,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a, g),
         Command::Convert(a) => convert::run(a, g),
         Command::Run(a) => run::run(a, g),
+        Command::Synth(a) => synth::run(a, g),
     }
 }

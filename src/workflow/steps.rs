@@ -13,6 +13,8 @@ pub enum StepSpec {
     Passthrough(Passthrough),
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
+    /// Generates a synthetic acquisition with exact ground truth (see `synth`).
+    Synth(super::steps_synth::SynthStep),
 }
 
 impl StepSpec {
@@ -21,6 +23,7 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
+            StepSpec::Synth(s) => s,
         }
     }
 }
