@@ -235,12 +235,14 @@ fn pressure_series_porosity_decreases() {
 }
 
 #[test]
-fn staircase_has_77_voxels_and_the_taufactor_tau() {
+fn staircase_is_taufactors_slanted_strip() {
+    // TauFactor: img = zeros((N, N+1, N+1)); img[i, i:i+2, i:i+2] = 1 for i < N
     let (lab, taus) = staircase(20, vox(1.0)).unwrap();
-    assert_eq!(lab.count(SOLID), 77);
+    assert_eq!(lab.shape(), [20, 21, 21]);
+    assert_eq!(lab.count(SOLID), 80);
     for i in 0..20 {
-        for j in 0..20 {
-            for k in 0..20 {
+        for j in 0..21 {
+            for k in 0..21 {
                 let expect = j >= i && j < i + 2 && k >= i && k < i + 2;
                 assert_eq!(lab.data[[i, j, k]] == SOLID, expect);
             }

@@ -12,7 +12,7 @@
 //! let mut spec = SynthSpec { preset: Preset::Staircase, ..Default::default() };
 //! spec.acquisition = fibstack::synth::acquisition::AcquisitionParams::clean();
 //! let out = generate(&spec).unwrap();
-//! assert_eq!(out.labels.count(1), 77);
+//! assert_eq!(out.labels.count(1), 80);
 //! ```
 
 pub mod acquisition;
@@ -40,7 +40,7 @@ pub struct AnalyticParams {
     pub channel_width: usize,
     /// Channel pitch (voxels).
     pub channel_pitch: usize,
-    /// Staircase box size N (N³); 20 reproduces TauFactor's τ = 7.51667.
+    /// Staircase size N (box N×(N+1)×(N+1)); 20 reproduces TauFactor's τ = 7.51667.
     pub staircase_n: usize,
     /// Radii (nm) of the `spheres` preset, placed along x through the box centre.
     pub sphere_radii_nm: Vec<f64>,
@@ -76,7 +76,7 @@ impl Default for AnalyticParams {
 #[serde(deny_unknown_fields, default)]
 pub struct SynthSpec {
     pub preset: Preset,
-    /// `[nz, ny, nx]`; `None` = 64×96×96 (staircase: N³).
+    /// `[nz, ny, nx]`; `None` = 64×96×96 (staircase: N×(N+1)×(N+1)).
     pub shape: Option<[usize; 3]>,
     /// Truth voxel `[dz, dy, dx]` (nm); `None` = 20 nm cubes.
     pub voxel_nm: Option<[f64; 3]>,
@@ -119,15 +119,15 @@ impl SynthSpec {
         if self.preset == Preset::Staircase {
             let n = self.analytic.staircase_n;
             if let Some(s) = self.shape {
-                if s != [n, n, n] {
+                if s != [n, n + 1, n + 1] {
                     return Err(ParamError::new(
                         "shape",
                         format!("{}x{}x{}", s[0], s[1], s[2]),
-                        format!("the staircase is N×N×N with N = staircase_n = {n}; drop --shape or set --staircase-n"),
+                        format!("the staircase is N×(N+1)×(N+1) with N = staircase_n = {n}; drop --shape or set --staircase-n"),
                     ));
                 }
             }
-            return Ok([n, n, n]);
+            return Ok([n, n + 1, n + 1]);
         }
         Ok(self.shape.unwrap_or(DEFAULT_SHAPE))
     }
@@ -266,7 +266,7 @@ pub fn structure(
                 l,
                 StructureTruth::Staircase {
                     n,
-                    analytic_voxels: 4 * (n - 1) + 1,
+                    analytic_voxels: 4 * n,
                 },
                 t,
             )

@@ -17,7 +17,7 @@ pub enum Preset {
     Box,
     /// Straight square pore channels through solid.
     Channels,
-    /// TauFactor's slanted 2-voxel staircase strip (N = 20 → τ = 7.51667).
+    /// TauFactor's slanted 2-voxel staircase strip, box N×(N+1)×(N+1) (N = 20 → τ = 7.51667).
     Staircase,
     /// Solid spheres of given radii.
     Spheres,

@@ -957,8 +957,11 @@ pub fn channels(
     Ok((LabelVolume::new(data, voxel), taus))
 }
 
-/// TauFactor's slanted 2-voxel staircase strip: `img[i, i:i+2, i:i+2] = 1` in an N³ box.
-/// For N = 20, τ(phase 1, axis 0) = 7.51667 (TauFactor test suite, methods §7).
+/// TauFactor's slanted 2-voxel staircase strip: an N×(N+1)×(N+1) box with
+/// `img[i, i:i+2, i:i+2] = 1` for i in 0..N (4N voxels; TauFactor `tests/test_taufactor.py`,
+/// `test_solver_on_slanted_strip_of_ones`). For N = 20, τ(phase 1, axis 0) = 7.51667 with the
+/// current TauFactor solver (methods §7; TauFactor releases before its Oct 2025 solver refactor
+/// asserted 4.0 for the same image).
 pub fn staircase(
     n: usize,
     voxel: VoxelSize,
@@ -970,12 +973,12 @@ pub fn staircase(
             "must be at least 2 (20 reproduces τ = 7.51667)",
         ));
     }
-    check_shape([n, n, n])?;
+    check_shape([n, n + 1, n + 1])?;
     check_voxel(&voxel)?;
-    let mut data = Array3::<u8>::zeros((n, n, n));
+    let mut data = Array3::<u8>::zeros((n, n + 1, n + 1));
     for i in 0..n {
-        for j in i..(i + 2).min(n) {
-            for k in i..(i + 2).min(n) {
+        for j in i..i + 2 {
+            for k in i..i + 2 {
                 data[[i, j, k]] = SOLID;
             }
         }
@@ -987,7 +990,7 @@ pub fn staircase(
         tortuosity_factor: t,
         percolates: true,
         source: if n == 20 {
-            "TauFactor test: slanted 2-voxel staircase N = 20".into()
+            "TauFactor test_solver_on_slanted_strip_of_ones (N = 20, box 20×21×21)".into()
         } else {
             "staircase percolates along z; τ known only for N = 20".into()
         },

@@ -35,7 +35,7 @@ pub enum StructureTruth {
     },
     Staircase {
         n: usize,
-        /// 4·(N−1) + 1 voxels of label 1.
+        /// 4·N voxels of label 1.
         analytic_voxels: usize,
     },
     Spheres {
