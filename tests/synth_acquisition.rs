@@ -68,7 +68,7 @@ fn drift_applied_equals_drift_recorded() {
         jump_sigma_px: 3.0,
     };
     p.levels = Some(vec![0.0, 1.0]);
-    p.outside_level = 0.0;
+    p.outside = Outside::Level(0.0);
     p.bit_depth = 16;
     let r = render(&lab, &p, 42).unwrap();
     let g = f32_slices(&r.grey.data);
@@ -101,7 +101,7 @@ fn tilt_geometry_foreshortens_rows_and_shifts_the_face() {
     let mut p = AcquisitionParams::clean();
     p.tilt = Some(TiltParams::default());
     p.levels = Some(vec![0.0, 1.0]);
-    p.outside_level = 0.0;
+    p.outside = Outside::Level(0.0);
     p.bit_depth = 16;
     let r = render(&lab, &p, 3).unwrap();
     let s = 52f64.to_radians().sin();
@@ -111,10 +111,10 @@ fn tilt_geometry_foreshortens_rows_and_shifts_the_face() {
     assert_eq!(r.grey.voxel.nm, [30.0, 10.0, 10.0]);
     let g = f32_slices(&r.grey.data);
     for k in 0..12 {
-        let shift = k as f64 * 30.0 * 52f64.to_radians().cos() / 10.0;
+        let shift = -(k as f64) * 30.0 * 52f64.to_radians().cos() / 10.0;
         assert!((r.truth.face_shift_px[k] - shift).abs() < 1e-12);
         let c = centroid(&g.index_axis(Axis(0), k).to_owned(), 0.0);
-        // a truth row y appears at image row y·sin θ + shift (rows: dy_img = dx)
+        // a truth row y appears at image row y·sin θ + shift (rows: dy_img = dx; shift ≤ 0: up)
         let want = 40.0 * s + shift;
         assert!(
             (c.0 - want).abs() < 0.05,

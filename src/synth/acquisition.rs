@@ -6,8 +6,9 @@
 //! 1. grey level per phase on the truth grid; inside pores, *shine-through* of the structure
 //!    behind the face (the next slices, attenuated and blurred);
 //! 2. resampling to the image grid with **52° geometry** (rows foreshortened by sin θ, square
-//!    pixels of width dx) and the per-slice **face shift** k·t·cos θ plus **drift** (random walk
-//!    with occasional jumps), by bilinear interpolation;
+//!    pixels of width dx) and the per-slice **face shift** −k·t·cos θ (upward: the receding
+//!    face is seen from above at θ) plus **drift** (random walk with occasional jumps), by
+//!    bilinear interpolation; regions mapping outside the truth show [`Outside`];
 //! 3. **curtaining**: vertical stripes fixed in x, evolving slowly with k, stronger below dense
 //!    features, optionally a second family at another angle;
 //! 4. smooth **shading** gradient (multiplicative);
@@ -31,6 +32,21 @@ const TAG_DRIFT: u64 = 0x4452_4946_5400_0011;
 const TAG_NOISE: u64 = 0x4E4F_4953_4500_0012;
 const TAG_CURTAIN: u64 = 0x4355_5254_4100_0013;
 
+/// What the image shows where it maps outside the truth volume (after face shift and drift).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Outside {
+    /// The preset decides: `edge` for li-deposit (the collector continues below), else `pore_level`.
+    #[default]
+    Auto,
+    /// The grey level of label 0.
+    PoreLevel,
+    /// The nearest truth pixel (the structure continues unchanged beyond the box).
+    Edge,
+    /// A fixed normalised level, e.g. `outside = { level = 0.0 }`.
+    Level(f64),
+}
+
 /// Grey levels (normalised) of labels 0, 1, 2, 3+ when none are given.
 pub const DEFAULT_LEVELS: [f64; 4] = [0.12, 0.62, 0.38, 0.85];
 
@@ -42,7 +58,8 @@ pub struct TiltParams {
     pub angle_deg: f64,
     /// Foreshorten image rows by sin θ (square image pixels of width dx).
     pub foreshorten: bool,
-    /// Shift slice k's content by k·t·cos θ (raw image pixels, +y).
+    /// Shift slice k's content by −k·t·cos θ (raw image pixels; upward, as the receding face
+    /// is seen from the tilted electron column).
     pub face_shift: bool,
 }
 
@@ -199,8 +216,8 @@ pub struct AcquisitionParams {
     pub levels: Option<Vec<f64>>,
     /// Output sample depth: 8 or 16.
     pub bit_depth: u8,
-    /// Level of image regions that map outside the truth volume.
-    pub outside_level: f64,
+    /// What image regions that map outside the truth volume show.
+    pub outside: Outside,
     /// 52° geometry; `None` = images taken face-on (no foreshortening, no face shift).
     pub tilt: Option<TiltParams>,
     pub shine_through: ShineParams,
@@ -217,7 +234,7 @@ impl Default for AcquisitionParams {
         AcquisitionParams {
             levels: None,
             bit_depth: 8,
-            outside_level: 0.12,
+            outside: Outside::Auto,
             tilt: Some(TiltParams::default()),
             shine_through: ShineParams::default(),
             drift: DriftParams::default(),
@@ -264,7 +281,9 @@ impl AcquisitionParams {
                 "must be 8 or 16",
             ));
         }
-        in_range("outside_level", self.outside_level, 0.0, 1.0)?;
+        if let Outside::Level(v) = self.outside {
+            in_range("outside level", v, 0.0, 1.0)?;
+        }
         if let Some(t) = &self.tilt {
             in_range("tilt angle_deg", t.angle_deg, 10.0, 90.0)?;
         }
@@ -370,7 +389,7 @@ pub struct AcqTruth {
     pub y_stretch: f64,
     /// Per-slice drift `[dy, dx]` (px) applied.
     pub drift_px: Vec<[f64; 2]>,
-    /// Per-slice face shift along y (px) = k·dz·cos θ/dy_img.
+    /// Per-slice face shift along y (px) = −k·dz·cos θ/dy_img (content moves up the image).
     pub face_shift_px: Vec<f64>,
     /// Per-slice total content displacement `[dy, dx]` (px) = face shift + drift.
     pub total_shift_px: Vec<[f64; 2]>,
@@ -440,7 +459,8 @@ pub fn gaussian_blur(img: &mut Array2<f32>, sigma: f64) {
     }
 }
 
-/// Bilinear sample of `img` at (y, x); samples beyond the border take the value `outside`.
+/// Bilinear sample of `img` at (y, x); samples beyond the border take the value `outside`, or
+/// the nearest border pixel when `outside` is NaN.
 #[inline]
 fn bilinear(img: &ArrayView2<f32>, y: f64, x: f64, outside: f32) -> f32 {
     let (ny, nx) = img.dim();
@@ -451,7 +471,14 @@ fn bilinear(img: &ArrayView2<f32>, y: f64, x: f64, outside: f32) -> f32 {
     let (y0, x0) = (y0 as isize, x0 as isize);
     let get = |j: isize, i: isize| -> f32 {
         if j < 0 || i < 0 || j >= ny as isize || i >= nx as isize {
-            outside
+            if outside.is_nan() {
+                img[[
+                    j.clamp(0, ny as isize - 1) as usize,
+                    i.clamp(0, nx as isize - 1) as usize,
+                ]]
+            } else {
+                outside
+            }
         } else {
             img[[j as usize, i as usize]]
         }
@@ -558,7 +585,7 @@ pub fn render(
     let face_shift: Vec<f64> = (0..nz)
         .map(|k| {
             if face_on {
-                k as f64 * d[0] * cos_t / dy_img
+                -(k as f64) * d[0] * cos_t / dy_img
             } else {
                 0.0
             }
@@ -580,7 +607,11 @@ pub fn render(
     let lmax = p.levels().iter().cloned().fold(f64::NEG_INFINITY, f64::max) as f32;
     let lspan = if lmax > lmin { lmax - lmin } else { 1.0 };
     let maxv: f32 = if p.bit_depth == 8 { 255.0 } else { 65535.0 };
-    let outside = p.outside_level as f32;
+    let outside = match p.outside {
+        Outside::Auto | Outside::PoreLevel => p.level(0),
+        Outside::Edge => f32::NAN,
+        Outside::Level(v) => v as f32,
+    };
 
     let ctx = SliceCtx {
         labels,

@@ -146,6 +146,13 @@ impl SynthSpec {
         if a.levels.is_none() {
             a.levels = Some(self.preset.levels());
         }
+        if a.outside == acquisition::Outside::Auto {
+            a.outside = if self.preset == Preset::LiDeposit {
+                acquisition::Outside::Edge
+            } else {
+                acquisition::Outside::PoreLevel
+            };
+        }
         a
     }
 
