@@ -8,6 +8,7 @@ pub mod info;
 pub mod porosity;
 pub mod run;
 pub mod sizes;
+pub mod synth;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -49,6 +50,8 @@ pub enum Command {
     Connectivity(connectivity::ConnectivityArgs),
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(sizes::SizesArgs),
+    /// Simulate a FIB-SEM acquisition with exact ground truth (presets or your own labels).
+    Synth(synth::SynthArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -69,5 +72,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Porosity(a) => porosity::run(a, g),
         Command::Connectivity(a) => connectivity::run(a, g),
         Command::Sizes(a) => sizes::run(a, g),
+        Command::Synth(a) => synth::run(a, g),
     }
 }

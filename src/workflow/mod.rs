@@ -21,6 +21,7 @@ pub mod schema;
 pub mod steps;
 pub mod steps_metrics;
 pub mod steps_sizes;
+pub mod steps_synth;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

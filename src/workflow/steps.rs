@@ -19,6 +19,8 @@ pub enum StepSpec {
     Connectivity(super::steps_metrics::ConnectivityStep),
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(super::steps_sizes::Sizes),
+    /// Generates a synthetic acquisition with exact ground truth (see `synth`).
+    Synth(super::steps_synth::SynthStep),
 }
 
 impl StepSpec {
@@ -30,6 +32,7 @@ impl StepSpec {
             StepSpec::Porosity(s) => s,
             StepSpec::Connectivity(s) => s,
             StepSpec::Sizes(s) => s,
+            StepSpec::Synth(s) => s,
         }
     }
 }
