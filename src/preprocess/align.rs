@@ -365,15 +365,20 @@ fn chain_pairs(
             .into_par_iter()
             .map(|k| corr.spectrum(view.index_axis(Axis(0), k)))
             .collect();
-        let mut refs: Vec<&Spectrum> = Vec::with_capacity(specs.len());
-        if let Some(p) = &prev {
-            refs.push(p);
-        }
-        refs.extend(specs.iter());
-        let pairs: Vec<PhaseShift> = refs
-            .par_windows(2)
-            .map(|w| {
-                let s = corr.correlate(w[0], w[1]);
+        let first = if prev.is_some() { start } else { start + 1 };
+        let pairs: Vec<PhaseShift> = (first..end)
+            .into_par_iter()
+            .map(|k| {
+                let reference = if k == start {
+                    prev.as_ref().expect("previous chunk's last spectrum")
+                } else {
+                    &specs[k - 1 - start]
+                };
+                let s = corr.register_refined(
+                    reference,
+                    view.index_axis(Axis(0), k),
+                    Some(&specs[k - start]),
+                );
                 progress.inc(1);
                 s
             })
@@ -412,7 +417,7 @@ fn template_shifts(
             let z = start + i;
             let template = sum.mapv(|v| v / ring.len() as f32);
             let tspec = corr.spectrum(template.view());
-            let s = corr.correlate(&tspec, spec);
+            let s = corr.register_refined(&tspec, view.index_axis(Axis(0), z), Some(spec));
             pairs.push(s);
             cum.push([s.dy, s.dx]);
             let mut aligned = Array2::<f32>::zeros((ny, nx));
