@@ -1,8 +1,10 @@
 //! clap definitions and dispatch. Each subcommand lives in its own file with an `Args` struct and
 //! a `run(args, &Global)` function.
 
+pub mod align;
 pub mod common;
 pub mod convert;
+pub mod geometry;
 pub mod info;
 pub mod run;
 
@@ -40,6 +42,10 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Run a workflow file.
     Run(run::RunArgs),
+    /// Drift alignment by sub-pixel phase correlation (shifts CSV + drift plot).
+    Align(align::AlignArgs),
+    /// 52° cross-section geometry: y-stretch by 1/sin θ and y–z shear correction.
+    Geometry(geometry::GeometryArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -57,5 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a, g),
         Command::Convert(a) => convert::run(a, g),
         Command::Run(a) => run::run(a, g),
+        Command::Align(a) => align::run(a, g),
+        Command::Geometry(a) => geometry::run(a, g),
     }
 }

@@ -264,6 +264,24 @@ fn method_name(p: &AlignParams) -> String {
     )
 }
 
+/// Align a [`GreyVolume`]: the output keeps the sample type (rounded/clamped for u8/u16), the
+/// voxel size and the metadata.
+pub fn align_volume(
+    vol: &crate::volume::GreyVolume,
+    params: &AlignParams,
+    progress: &dyn Progress,
+) -> Result<(crate::volume::GreyVolume, AlignReport), ParamError> {
+    let f = vol.to_f32();
+    let r = align_stack(f.view(), params, progress)?;
+    drop(f);
+    let out = crate::volume::GreyVolume {
+        data: super::geometry::same_type(&vol.data, r.aligned),
+        voxel: vol.voxel,
+        meta: vol.meta.clone(),
+    };
+    Ok((out, r.report))
+}
+
 /// Estimate every slice's shift (see the module docs for the sign convention).
 pub fn estimate_drift(
     view: ArrayView3<f32>,

@@ -279,8 +279,22 @@ pub fn correct_geometry(
         shear,
         ..Default::default()
     };
+    geometry_volume(vol, &p)
+}
+
+/// [`correct_geometry_view`] on a [`GreyVolume`]. The slice thickness is, in order: the
+/// parameter, the volume's dz when it is calibrated, the metadata's `slice_thickness_nm`.
+pub fn geometry_volume(
+    vol: &GreyVolume,
+    p: &GeometryParams,
+) -> Result<(GreyVolume, GeometryReport), ParamError> {
+    let mut p = *p;
+    if p.slice_thickness_nm.is_none() && vol.voxel.source[0] == VoxelSource::Default {
+        p.slice_thickness_nm = vol.meta.slice_thickness_nm;
+    }
     let f = vol.to_f32();
     let (out, voxel, report) = correct_geometry_view(f.view(), vol.voxel, &p)?;
+    drop(f);
     Ok((
         GreyVolume {
             data: same_type(&vol.data, out),

@@ -13,6 +13,10 @@ pub enum StepSpec {
     Passthrough(Passthrough),
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
+    /// Drift alignment by phase correlation (writes shifts CSV and drift plot).
+    Align(super::steps_pre::AlignStep),
+    /// 52° y-stretch and y–z shear correction.
+    Geometry(super::steps_pre::GeometryStep),
 }
 
 impl StepSpec {
@@ -21,6 +25,8 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
+            StepSpec::Align(s) => s,
+            StepSpec::Geometry(s) => s,
         }
     }
 }
