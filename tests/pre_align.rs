@@ -324,3 +324,22 @@ fn explore_settings() {
         }
     }
 }
+
+#[test]
+fn native_u16_path_equals_f32_path() {
+    use fibstack::preprocess::align::align_volume;
+    use fibstack::volume::{GreyData, GreyVolume, VoxelSize};
+    let field = Field::new(30, 200.0, 900);
+    let drift = vec![[0.0, 0.0], [1.3, -0.4], [2.1, 0.9], [0.2, 1.7], [-0.6, 0.3]];
+    let v = stack(&field, &drift, 64, 0.0, 0.0, 6).mapv(|x| (x * 100.0).round());
+    let g = GreyVolume::from_u16(v.mapv(|x| x as u16), VoxelSize::default());
+    let p = AlignParams::default();
+    let (out, rep) = align_volume(&g, &p, &Silent).unwrap();
+    let reference = align_stack(v.view(), &p, &Silent).unwrap();
+    assert_eq!(rep.slices, reference.report.slices);
+    let GreyData::U16(a) = &out.data else {
+        panic!("type kept")
+    };
+    let b = reference.aligned.mapv(fibstack::preprocess::align::to_u16);
+    assert_eq!(a, &b);
+}

@@ -22,7 +22,8 @@
 use super::phasecorr::{fourier_shift, PhaseCorrParams, PhaseCorrelator, PhaseShift, Spectrum};
 use crate::error::ParamError;
 use crate::progress::Progress;
-use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis};
+use crate::volume::GreyData;
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, CowArray, Ix2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -121,7 +122,7 @@ impl AlignParams {
                 "must be >= 1 slice",
             ));
         }
-        if self.smooth_window < 3 || self.smooth_window % 2 == 0 {
+        if self.smooth_window < 3 || self.smooth_window.is_multiple_of(2) {
             return Err(ParamError::new(
                 "smooth_window",
                 self.smooth_window,
@@ -205,6 +206,38 @@ pub struct AlignResult {
     pub report: AlignReport,
 }
 
+/// A stack read one slice at a time as f32, so u8/u16 volumes are never converted as a whole:
+/// the drift estimate holds O(chunk) slice spectra, applying holds one f32 slice per worker.
+pub trait SliceSource: Sync {
+    /// `(nz, ny, nx)`.
+    fn dim(&self) -> (usize, usize, usize);
+    /// Slice `k` as f32 (borrowed when the stack is f32 already).
+    fn slice(&self, k: usize) -> CowArray<'_, f32, Ix2>;
+}
+
+impl SliceSource for ArrayView3<'_, f32> {
+    fn dim(&self) -> (usize, usize, usize) {
+        ArrayView3::dim(self)
+    }
+    fn slice(&self, k: usize) -> CowArray<'_, f32, Ix2> {
+        CowArray::from(self.index_axis(Axis(0), k))
+    }
+}
+
+impl SliceSource for GreyData {
+    fn dim(&self) -> (usize, usize, usize) {
+        let [a, b, c] = self.shape();
+        (a, b, c)
+    }
+    fn slice(&self, k: usize) -> CowArray<'_, f32, Ix2> {
+        match self {
+            GreyData::U8(a) => CowArray::from(a.index_axis(Axis(0), k).mapv(|v| v as f32)),
+            GreyData::U16(a) => CowArray::from(a.index_axis(Axis(0), k).mapv(|v| v as f32)),
+            GreyData::F32(a) => CowArray::from(a.index_axis(Axis(0), k)),
+        }
+    }
+}
+
 /// Estimate and apply the drift of `view` (`[z, y, x]`).
 pub fn align_stack(
     view: ArrayView3<f32>,
@@ -218,6 +251,19 @@ pub fn align_stack(
         .map(|s| [s.cum_dy_px, s.cum_dx_px])
         .collect();
     let (aligned, crop_region) = apply_shifts(view, &shifts, params, progress)?;
+    let (nz, ny, nx) = view.dim();
+    let (a, b, c) = aligned.dim();
+    let report = make_report(params, [nz, ny, nx], [a, b, c], crop_region, est);
+    Ok(AlignResult { aligned, report })
+}
+
+fn make_report(
+    params: &AlignParams,
+    input_shape: [usize; 3],
+    output_shape: [usize; 3],
+    crop_region: CropRegion,
+    est: DriftEstimate,
+) -> AlignReport {
     let flagged_slices: Vec<usize> = est
         .slices
         .iter()
@@ -226,20 +272,18 @@ pub fn align_stack(
         .collect();
     let max_abs =
         |f: fn(&SliceShift) -> f64| est.slices.iter().map(|s| f(s).abs()).fold(0.0, f64::max);
-    let (nz, ny, nx) = view.dim();
-    let report = AlignReport {
+    AlignReport {
         method: method_name(params),
         params: *params,
-        input_shape: [nz, ny, nx],
-        output_shape: [aligned.dim().0, aligned.dim().1, aligned.dim().2],
+        input_shape,
+        output_shape,
         crop_region,
         n_flagged: flagged_slices.len(),
         flagged_slices,
         max_abs_shift_px: [max_abs(|s| s.cum_dy_px), max_abs(|s| s.cum_dx_px)],
         trend_px_per_slice: est.trend_px_per_slice,
         slices: est.slices,
-    };
-    Ok(AlignResult { aligned, report })
+    }
 }
 
 fn method_name(p: &AlignParams) -> String {
@@ -271,20 +315,36 @@ pub fn align_volume(
     params: &AlignParams,
     progress: &dyn Progress,
 ) -> Result<(crate::volume::GreyVolume, AlignReport), ParamError> {
-    let f = vol.to_f32();
-    let r = align_stack(f.view(), params, progress)?;
-    drop(f);
+    let est = estimate_drift_from(&vol.data, params, progress)?;
+    let shifts: Vec<[f64; 2]> = est
+        .slices
+        .iter()
+        .map(|s| [s.cum_dy_px, s.cum_dx_px])
+        .collect();
+    let (data, region) = apply_shifts_grey(&vol.data, &shifts, params, progress)?;
+    let (nz, ny, nx) = SliceSource::dim(&vol.data);
+    let out_shape = data.shape();
+    let report = make_report(params, [nz, ny, nx], out_shape, region, est);
     let out = crate::volume::GreyVolume {
-        data: super::geometry::same_type(&vol.data, r.aligned),
+        data,
         voxel: vol.voxel,
         meta: vol.meta.clone(),
     };
-    Ok((out, r.report))
+    Ok((out, report))
 }
 
 /// Estimate every slice's shift (see the module docs for the sign convention).
 pub fn estimate_drift(
     view: ArrayView3<f32>,
+    params: &AlignParams,
+    progress: &dyn Progress,
+) -> Result<DriftEstimate, ParamError> {
+    estimate_drift_from(&view, params, progress)
+}
+
+/// [`estimate_drift`] on any [`SliceSource`] (e.g. a u8/u16 [`GreyData`] without converting it).
+pub fn estimate_drift_from(
+    view: &dyn SliceSource,
     params: &AlignParams,
     progress: &dyn Progress,
 ) -> Result<DriftEstimate, ParamError> {
@@ -368,7 +428,7 @@ const SLICE0: PhaseShift = PhaseShift {
 
 /// Pair shifts, element 0 = identity. Chunks of slices: spectra in parallel, then pairs.
 fn chain_pairs(
-    view: ArrayView3<f32>,
+    view: &dyn SliceSource,
     corr: &PhaseCorrelator,
     progress: &dyn Progress,
 ) -> Vec<PhaseShift> {
@@ -381,7 +441,7 @@ fn chain_pairs(
         let end = (start + chunk).min(nz);
         let specs: Vec<Spectrum> = (start..end)
             .into_par_iter()
-            .map(|k| corr.spectrum(view.index_axis(Axis(0), k)))
+            .map(|k| corr.spectrum(view.slice(k).view()))
             .collect();
         let first = if prev.is_some() { start } else { start + 1 };
         let pairs: Vec<PhaseShift> = (first..end)
@@ -392,11 +452,8 @@ fn chain_pairs(
                 } else {
                     &specs[k - 1 - start]
                 };
-                let s = corr.register_refined(
-                    reference,
-                    view.index_axis(Axis(0), k),
-                    Some(&specs[k - start]),
-                );
+                let s =
+                    corr.register_refined(reference, view.slice(k).view(), Some(&specs[k - start]));
                 progress.inc(1);
                 s
             })
@@ -410,7 +467,7 @@ fn chain_pairs(
 
 /// Running-template shifts: returns (per-slice correlation, cumulative shift).
 fn template_shifts(
-    view: ArrayView3<f32>,
+    view: &dyn SliceSource,
     corr: &PhaseCorrelator,
     k: usize,
     progress: &dyn Progress,
@@ -420,7 +477,7 @@ fn template_shifts(
     let mut cum = vec![[0.0, 0.0]];
     let mut ring: VecDeque<Array2<f32>> = VecDeque::with_capacity(k);
     let mut sum = Array2::<f32>::zeros((ny, nx));
-    let first = view.index_axis(Axis(0), 0).to_owned();
+    let first = view.slice(0).into_owned();
     sum += &first;
     ring.push_back(first);
     let chunk = (2 * rayon::current_num_threads()).max(4);
@@ -429,24 +486,18 @@ fn template_shifts(
         let end = (start + chunk).min(nz);
         let specs: Vec<Spectrum> = (start..end)
             .into_par_iter()
-            .map(|z| corr.spectrum(view.index_axis(Axis(0), z)))
+            .map(|z| corr.spectrum(view.slice(z).view()))
             .collect();
         for (i, spec) in specs.iter().enumerate() {
             let z = start + i;
             let template = sum.mapv(|v| v / ring.len() as f32);
             let tspec = corr.spectrum(template.view());
-            let s = corr.register_refined(&tspec, view.index_axis(Axis(0), z), Some(spec));
+            let slice = view.slice(z);
+            let s = corr.register_refined(&tspec, slice.view(), Some(spec));
             pairs.push(s);
             cum.push([s.dy, s.dx]);
             let mut aligned = Array2::<f32>::zeros((ny, nx));
-            shift_bilinear_into(
-                view.index_axis(Axis(0), z),
-                s.dy,
-                s.dx,
-                [0, 0],
-                None,
-                aligned.view_mut(),
-            );
+            shift_bilinear_into(slice.view(), s.dy, s.dx, [0, 0], None, aligned.view_mut());
             sum += &aligned;
             ring.push_back(aligned);
             if ring.len() > k {
@@ -645,7 +696,60 @@ pub fn apply_shifts(
     params: &AlignParams,
     progress: &dyn Progress,
 ) -> Result<(Array3<f32>, CropRegion), ParamError> {
-    let (nz, ny, nx) = view.dim();
+    let region = check_shifts(&view, shifts, params)?;
+    let mut out = Array3::<f32>::zeros((view.dim().0, region.height, region.width));
+    apply_into(&view, shifts, params, region, &mut out, |v| v, progress);
+    Ok((out, region))
+}
+
+/// [`apply_shifts`] on a [`GreyData`], output in the same sample type (rounded and clamped for
+/// u8/u16); only one f32 slice per worker is held besides input and output.
+pub fn apply_shifts_grey(
+    data: &GreyData,
+    shifts: &[[f64; 2]],
+    params: &AlignParams,
+    progress: &dyn Progress,
+) -> Result<(GreyData, CropRegion), ParamError> {
+    let region = check_shifts(data, shifts, params)?;
+    let shape = (SliceSource::dim(data).0, region.height, region.width);
+    Ok((
+        match data {
+            GreyData::U8(_) => {
+                let mut out = Array3::<u8>::zeros(shape);
+                apply_into(data, shifts, params, region, &mut out, to_u8, progress);
+                GreyData::U8(out)
+            }
+            GreyData::U16(_) => {
+                let mut out = Array3::<u16>::zeros(shape);
+                apply_into(data, shifts, params, region, &mut out, to_u16, progress);
+                GreyData::U16(out)
+            }
+            GreyData::F32(_) => {
+                let mut out = Array3::<f32>::zeros(shape);
+                apply_into(data, shifts, params, region, &mut out, |v| v, progress);
+                GreyData::F32(out)
+            }
+        },
+        region,
+    ))
+}
+
+/// Round and clamp to u8.
+pub fn to_u8(v: f32) -> u8 {
+    v.round().clamp(0.0, 255.0) as u8
+}
+
+/// Round and clamp to u16.
+pub fn to_u16(v: f32) -> u16 {
+    v.round().clamp(0.0, 65535.0) as u16
+}
+
+fn check_shifts(
+    src: &dyn SliceSource,
+    shifts: &[[f64; 2]],
+    params: &AlignParams,
+) -> Result<CropRegion, ParamError> {
+    let (nz, ny, nx) = src.dim();
     if shifts.len() != nz {
         return Err(ParamError::new(
             "shifts",
@@ -663,48 +767,71 @@ pub fn apply_shifts(
             "shifts must be finite numbers of pixels",
         ));
     }
-    let region = common_region(shifts, ny, nx, params.boundary)?;
-    let mut out = Array3::<f32>::zeros((nz, region.height, region.width));
-    progress.start("applying shifts", nz as u64);
+    if !params.fill.is_finite() {
+        return Err(ParamError::new(
+            "fill",
+            params.fill,
+            "must be a finite value",
+        ));
+    }
+    common_region(shifts, ny, nx, params.boundary)
+}
+
+fn apply_into<T: Copy + Send + Sync>(
+    src: &dyn SliceSource,
+    shifts: &[[f64; 2]],
+    params: &AlignParams,
+    region: CropRegion,
+    out: &mut Array3<T>,
+    conv: impl Fn(f32) -> T + Sync,
+    progress: &dyn Progress,
+) {
+    progress.start("applying shifts", out.dim().0 as u64);
     out.axis_iter_mut(Axis(0))
         .into_par_iter()
         .enumerate()
         .for_each(|(k, mut o)| {
-            let [dy, dx] = shifts[k];
-            let src = view.index_axis(Axis(0), k);
-            match params.interpolation {
-                Interpolation::Bilinear => shift_bilinear_into(
-                    src,
-                    dy,
-                    dx,
-                    [region.y0, region.x0],
-                    Some(params.fill),
-                    o.view_mut(),
-                ),
-                Interpolation::Fourier => {
-                    let f = fourier_shift(src, dy, dx);
-                    for y in 0..region.height {
-                        let yy = y as i64 + region.y0;
-                        let sy = yy as f64 - dy;
-                        let inside_y = sy >= -1e-6 && sy <= (ny - 1) as f64 + 1e-6;
-                        for x in 0..region.width {
-                            let xx = x as i64 + region.x0;
-                            let sx = xx as f64 - dx;
-                            let inside = inside_y && sx >= -1e-6 && sx <= (nx - 1) as f64 + 1e-6;
-                            o[[y, x]] = if inside {
-                                f[[yy as usize, xx as usize]]
-                            } else {
-                                params.fill
-                            };
-                        }
-                    }
-                }
-            }
+            let slice = src.slice(k);
+            let mut tmp = Array2::<f32>::zeros((region.height, region.width));
+            shift_one(slice.view(), shifts[k], params, region, tmp.view_mut());
+            o.zip_mut_with(&tmp, |a, &b| *a = conv(b));
             progress.inc(1);
         });
     progress.finish();
-    let _ = s![..]; // keep the macro import used in all cfgs
-    Ok((out, region))
+}
+
+/// Shift one slice into the output region.
+fn shift_one(
+    src: ArrayView2<f32>,
+    [dy, dx]: [f64; 2],
+    params: &AlignParams,
+    region: CropRegion,
+    mut o: ArrayViewMut2<f32>,
+) {
+    let (ny, nx) = src.dim();
+    match params.interpolation {
+        Interpolation::Bilinear => {
+            shift_bilinear_into(src, dy, dx, [region.y0, region.x0], Some(params.fill), o)
+        }
+        Interpolation::Fourier => {
+            let f = fourier_shift(src, dy, dx);
+            for y in 0..region.height {
+                let yy = y as i64 + region.y0;
+                let sy = yy as f64 - dy;
+                let inside_y = sy >= -1e-6 && sy <= (ny - 1) as f64 + 1e-6;
+                for x in 0..region.width {
+                    let xx = x as i64 + region.x0;
+                    let sx = xx as f64 - dx;
+                    let inside = inside_y && sx >= -1e-6 && sx <= (nx - 1) as f64 + 1e-6;
+                    o[[y, x]] = if inside {
+                        f[[yy as usize, xx as usize]]
+                    } else {
+                        params.fill
+                    };
+                }
+            }
+        }
+    }
 }
 
 /// Write `alignment_shifts.csv` (columns: slice, dy_px, dx_px, cum_dy_px, cum_dx_px, quality,

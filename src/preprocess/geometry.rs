@@ -16,7 +16,7 @@
 //! grows by `dy_raw / (sin θ · dx)`; the new `dy` is recorded with source `Derived`. Both parts are
 //! done in one pass of linear interpolation along y, slice by slice (rayon over slices).
 
-use super::align::{linear_fit, Boundary};
+use super::align::{linear_fit, to_u16, to_u8, Boundary, SliceSource};
 use crate::error::ParamError;
 use crate::volume::{GreyData, GreyVolume, VoxelSize, VoxelSource};
 use ndarray::{Array3, ArrayView3, Axis};
@@ -122,14 +122,68 @@ pub struct GeometryReport {
     pub boundary: Boundary,
 }
 
+/// Resampling plan: corrected row j of slice k comes from raw row `lo + j·a + kc[k]`.
+struct Plan {
+    lo: f64,
+    a: f64,
+    kc: Vec<f64>,
+    rows: usize,
+    fill: f32,
+}
+
 /// Correct a `[z, y, x]` stack with voxel size `voxel` (`dy` = raw image row spacing).
 pub fn correct_geometry_view(
     view: ArrayView3<f32>,
     voxel: VoxelSize,
     p: &GeometryParams,
 ) -> Result<(Array3<f32>, VoxelSize, GeometryReport), ParamError> {
+    let (pl, vout, report) = plan(view.dim(), voxel, p)?;
+    let mut out = Array3::<f32>::zeros((view.dim().0, pl.rows, view.dim().2));
+    resample_into(&view, &pl, &mut out, |v| v);
+    Ok((out, vout, report))
+}
+
+/// One pass over the slices (rayon), each slice read as f32 and written in the output type.
+fn resample_into<T: Copy + Send + Sync>(
+    src: &dyn SliceSource,
+    pl: &Plan,
+    out: &mut Array3<T>,
+    conv: impl Fn(f32) -> T + Sync,
+) {
+    const EPS: f64 = 1e-6;
+    let (_, ny, _) = src.dim();
+    let last = (ny - 1) as f64;
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(k, mut o)| {
+            let src = src.slice(k);
+            for j in 0..pl.rows {
+                let y = pl.lo + j as f64 * pl.a + pl.kc[k];
+                let mut row = o.row_mut(j);
+                if !(y >= -EPS && y <= last + EPS) {
+                    row.fill(conv(pl.fill));
+                    continue;
+                }
+                let y = y.clamp(0.0, last);
+                let y0 = y.floor() as usize;
+                let y1 = (y0 + 1).min(ny - 1);
+                let t = (y - y0 as f64) as f32;
+                let (r0, r1) = (src.row(y0), src.row(y1));
+                for ((v, &u0), &u1) in row.iter_mut().zip(r0.iter()).zip(r1.iter()) {
+                    *v = conv(u0 + (u1 - u0) * t);
+                }
+            }
+        });
+}
+
+fn plan(
+    dim: (usize, usize, usize),
+    voxel: VoxelSize,
+    p: &GeometryParams,
+) -> Result<(Plan, VoxelSize, GeometryReport), ParamError> {
     p.validate(&voxel)?;
-    let (nz, ny, nx) = view.dim();
+    let (nz, ny, nx) = dim;
     if nz == 0 || ny < 2 {
         return Err(ParamError::new(
             "stack shape",
@@ -193,30 +247,6 @@ pub fn correct_geometry_view(
         ));
     }
     let rows = ((hi - lo) / a + 1e-9).floor() as usize + 1;
-    let mut out = Array3::<f32>::zeros((nz, rows, nx));
-    const EPS: f64 = 1e-6;
-    out.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(k, mut o)| {
-            let src = view.index_axis(Axis(0), k);
-            for j in 0..rows {
-                let y = lo + j as f64 * a + kc[k];
-                let mut row = o.row_mut(j);
-                if !(y >= -EPS && y <= last + EPS) {
-                    row.fill(p.fill);
-                    continue;
-                }
-                let y = y.clamp(0.0, last);
-                let y0 = y.floor() as usize;
-                let y1 = (y0 + 1).min(ny - 1);
-                let t = (y - y0 as f64) as f32;
-                let (r0, r1) = (src.row(y0), src.row(y1));
-                for ((v, &u0), &u1) in row.iter_mut().zip(r0.iter()).zip(r1.iter()) {
-                    *v = u0 + (u1 - u0) * t;
-                }
-            }
-        });
     let mut vout = voxel;
     if p.stretch {
         vout.nm[1] = dy_out;
@@ -260,7 +290,17 @@ pub fn correct_geometry_view(
         voxel_size_nm: vout.nm,
         boundary: p.boundary,
     };
-    Ok((out, vout, report))
+    Ok((
+        Plan {
+            lo,
+            a,
+            kc,
+            rows,
+            fill: p.fill,
+        },
+        vout,
+        report,
+    ))
 }
 
 /// Convenience on a [`GreyVolume`] (θ in degrees, thickness default the volume's dz); the output
@@ -292,26 +332,34 @@ pub fn geometry_volume(
     if p.slice_thickness_nm.is_none() && vol.voxel.source[0] == VoxelSource::Default {
         p.slice_thickness_nm = vol.meta.slice_thickness_nm;
     }
-    let f = vol.to_f32();
-    let (out, voxel, report) = correct_geometry_view(f.view(), vol.voxel, &p)?;
-    drop(f);
+    let (pl, voxel, report) = plan(SliceSource::dim(&vol.data), vol.voxel, &p)?;
+    let [nz, _, nx] = vol.shape();
+    let shape = (nz, pl.rows, nx);
+    let data = match &vol.data {
+        GreyData::U8(_) => {
+            let mut o = Array3::<u8>::zeros(shape);
+            resample_into(&vol.data, &pl, &mut o, to_u8);
+            GreyData::U8(o)
+        }
+        GreyData::U16(_) => {
+            let mut o = Array3::<u16>::zeros(shape);
+            resample_into(&vol.data, &pl, &mut o, to_u16);
+            GreyData::U16(o)
+        }
+        GreyData::F32(_) => {
+            let mut o = Array3::<f32>::zeros(shape);
+            resample_into(&vol.data, &pl, &mut o, |v| v);
+            GreyData::F32(o)
+        }
+    };
     Ok((
         GreyVolume {
-            data: same_type(&vol.data, out),
+            data,
             voxel,
             meta: vol.meta.clone(),
         },
         report,
     ))
-}
-
-/// Convert processed f32 data back to the sample type of `like` (round and clamp integers).
-pub fn same_type(like: &GreyData, a: Array3<f32>) -> GreyData {
-    match like {
-        GreyData::U8(_) => GreyData::U8(a.mapv(|v| v.round().clamp(0.0, 255.0) as u8)),
-        GreyData::U16(_) => GreyData::U16(a.mapv(|v| v.round().clamp(0.0, 65535.0) as u16)),
-        GreyData::F32(_) => GreyData::F32(a),
-    }
 }
 
 /// Slice thickness implied by the linear trend of the drift curve (methods §2: t ≈ slope/cos θ).

@@ -415,7 +415,7 @@ impl PhaseCorrelator {
             }
         }
         self.fy.process(&mut data);
-        let flat = !(var > 1e-14 * level) || !var.is_finite();
+        let flat = var <= 1e-14 * level || !var.is_finite();
         (Spectrum { data, flat }, [cy, cx])
     }
 
