@@ -1,9 +1,11 @@
 //! clap definitions and dispatch. Each subcommand lives in its own file with an `Args` struct and
 //! a `run(args, &Global)` function.
 
+pub mod align;
 pub mod common;
 pub mod connectivity;
 pub mod convert;
+pub mod geometry;
 pub mod info;
 pub mod porosity;
 pub mod run;
@@ -52,6 +54,10 @@ pub enum Command {
     Sizes(sizes::SizesArgs),
     /// Simulate a FIB-SEM acquisition with exact ground truth (presets or your own labels).
     Synth(synth::SynthArgs),
+    /// Drift alignment by sub-pixel phase correlation (shifts CSV + drift plot).
+    Align(align::AlignArgs),
+    /// 52° cross-section geometry: y-stretch by 1/sin θ and y–z shear correction.
+    Geometry(geometry::GeometryArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -73,5 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Connectivity(a) => connectivity::run(a, g),
         Command::Sizes(a) => sizes::run(a, g),
         Command::Synth(a) => synth::run(a, g),
+        Command::Align(a) => align::run(a, g),
+        Command::Geometry(a) => geometry::run(a, g),
     }
 }

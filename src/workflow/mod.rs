@@ -22,6 +22,7 @@ pub mod steps;
 pub mod steps_metrics;
 pub mod steps_sizes;
 pub mod steps_synth;
+pub mod steps_pre;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

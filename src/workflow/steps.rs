@@ -21,6 +21,10 @@ pub enum StepSpec {
     Sizes(super::steps_sizes::Sizes),
     /// Generates a synthetic acquisition with exact ground truth (see `synth`).
     Synth(super::steps_synth::SynthStep),
+    /// Drift alignment by phase correlation (writes shifts CSV and drift plot).
+    Align(super::steps_pre::AlignStep),
+    /// 52° y-stretch and y–z shear correction.
+    Geometry(super::steps_pre::GeometryStep),
 }
 
 impl StepSpec {
@@ -33,6 +37,8 @@ impl StepSpec {
             StepSpec::Connectivity(s) => s,
             StepSpec::Sizes(s) => s,
             StepSpec::Synth(s) => s,
+            StepSpec::Align(s) => s,
+            StepSpec::Geometry(s) => s,
         }
     }
 }
