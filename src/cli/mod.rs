@@ -4,10 +4,14 @@
 pub mod common;
 pub mod connectivity;
 pub mod convert;
+pub mod denoise;
+pub mod destripe;
 pub mod info;
 pub mod porosity;
 pub mod run;
+pub mod segment;
 pub mod sizes;
+pub mod tophat;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -49,6 +53,14 @@ pub enum Command {
     Connectivity(connectivity::ConnectivityArgs),
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(sizes::SizesArgs),
+    /// Remove curtaining (vertical stripes) with an FFT wedge filter, per slice.
+    Destripe(destripe::DestripeArgs),
+    /// Gaussian smoothing with σ in nm (2-D per slice or 3-D).
+    Denoise(denoise::DenoiseArgs),
+    /// White/black top-hat with a disk or ball of radius in nm (background removal).
+    Tophat(tophat::TophatArgs),
+    /// Threshold into phase labels: Otsu, multi-Otsu or manual, with a sensitivity band.
+    Segment(segment::SegmentArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -69,5 +81,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Porosity(a) => porosity::run(a, g),
         Command::Connectivity(a) => connectivity::run(a, g),
         Command::Sizes(a) => sizes::run(a, g),
+        Command::Destripe(a) => destripe::run(a, g),
+        Command::Denoise(a) => denoise::run(a, g),
+        Command::Tophat(a) => tophat::run(a, g),
+        Command::Segment(a) => segment::run(a, g),
     }
 }

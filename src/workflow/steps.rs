@@ -19,6 +19,14 @@ pub enum StepSpec {
     Connectivity(super::steps_metrics::ConnectivityStep),
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(super::steps_sizes::Sizes),
+    /// FFT wedge destriping of curtains (per slice).
+    Destripe(super::steps_filters::Destripe),
+    /// Gaussian smoothing, σ in nm.
+    Denoise(super::steps_filters::Denoise),
+    /// White/black top-hat with a disk/ball of radius in nm.
+    Tophat(super::steps_filters::Tophat),
+    /// Threshold into phase labels (Otsu, multi-Otsu, manual).
+    Segment(super::steps_filters::Segment),
 }
 
 impl StepSpec {
@@ -30,6 +38,10 @@ impl StepSpec {
             StepSpec::Porosity(s) => s,
             StepSpec::Connectivity(s) => s,
             StepSpec::Sizes(s) => s,
+            StepSpec::Destripe(s) => s,
+            StepSpec::Denoise(s) => s,
+            StepSpec::Tophat(s) => s,
+            StepSpec::Segment(s) => s,
         }
     }
 }
