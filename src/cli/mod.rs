@@ -6,11 +6,15 @@ pub mod common;
 pub mod connectivity;
 pub mod convert;
 pub mod geometry;
+pub mod denoise;
+pub mod destripe;
 pub mod info;
 pub mod porosity;
 pub mod run;
+pub mod segment;
 pub mod sizes;
 pub mod synth;
+pub mod tophat;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -58,6 +62,14 @@ pub enum Command {
     Align(align::AlignArgs),
     /// 52° cross-section geometry: y-stretch by 1/sin θ and y–z shear correction.
     Geometry(geometry::GeometryArgs),
+    /// Remove curtaining (vertical stripes) with an FFT wedge filter, per slice.
+    Destripe(destripe::DestripeArgs),
+    /// Gaussian smoothing with σ in nm (2-D per slice or 3-D).
+    Denoise(denoise::DenoiseArgs),
+    /// White/black top-hat with a disk or ball of radius in nm (background removal).
+    Tophat(tophat::TophatArgs),
+    /// Threshold into phase labels: Otsu, multi-Otsu or manual, with a sensitivity band.
+    Segment(segment::SegmentArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -81,5 +93,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(a) => synth::run(a, g),
         Command::Align(a) => align::run(a, g),
         Command::Geometry(a) => geometry::run(a, g),
+        Command::Destripe(a) => destripe::run(a, g),
+        Command::Denoise(a) => denoise::run(a, g),
+        Command::Tophat(a) => tophat::run(a, g),
+        Command::Segment(a) => segment::run(a, g),
     }
 }

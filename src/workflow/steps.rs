@@ -25,6 +25,14 @@ pub enum StepSpec {
     Align(super::steps_pre::AlignStep),
     /// 52° y-stretch and y–z shear correction.
     Geometry(super::steps_pre::GeometryStep),
+    /// FFT wedge destriping of curtains (per slice).
+    Destripe(super::steps_filters::Destripe),
+    /// Gaussian smoothing, σ in nm.
+    Denoise(super::steps_filters::Denoise),
+    /// White/black top-hat with a disk/ball of radius in nm.
+    Tophat(super::steps_filters::Tophat),
+    /// Threshold into phase labels (Otsu, multi-Otsu, manual).
+    Segment(super::steps_filters::Segment),
 }
 
 impl StepSpec {
@@ -39,6 +47,10 @@ impl StepSpec {
             StepSpec::Synth(s) => s,
             StepSpec::Align(s) => s,
             StepSpec::Geometry(s) => s,
+            StepSpec::Destripe(s) => s,
+            StepSpec::Denoise(s) => s,
+            StepSpec::Tophat(s) => s,
+            StepSpec::Segment(s) => s,
         }
     }
 }
