@@ -611,6 +611,7 @@ pub fn phase_contacts(
     let key = |a: u8, b: u8| (a.min(b) as usize) * 256 + a.max(b) as usize;
     let acc: Acc = (0..sh[0])
         .into_par_iter()
+        .with_min_len(16)
         .fold(
             || vec![[0u64; 3]; 65536],
             |mut acc, z| {
