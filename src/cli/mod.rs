@@ -7,6 +7,7 @@ pub mod convert;
 pub mod info;
 pub mod porosity;
 pub mod run;
+pub mod sizes;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -46,6 +47,8 @@ pub enum Command {
     Porosity(porosity::PorosityArgs),
     /// Connected components, percolation, Euler characteristic, pore-region graph.
     Connectivity(connectivity::ConnectivityArgs),
+    /// Local thickness, particles and specific surface area of one phase.
+    Sizes(sizes::SizesArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -65,5 +68,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => run::run(a, g),
         Command::Porosity(a) => porosity::run(a, g),
         Command::Connectivity(a) => connectivity::run(a, g),
+        Command::Sizes(a) => sizes::run(a, g),
     }
 }

@@ -2,6 +2,11 @@
 
 pub mod components;
 pub mod connectivity;
+pub mod edt;
 pub mod euler;
 pub mod graph;
+pub mod local_thickness;
+pub mod particles;
 pub mod porosity;
+pub mod sizes;
+pub mod surface;

@@ -15,10 +15,12 @@
 //! assert!(e.to_string().contains("did you mean `passthrough`"));
 //! ```
 
+pub mod batch;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
 pub mod steps_metrics;
+pub mod steps_sizes;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

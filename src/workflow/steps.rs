@@ -17,6 +17,8 @@ pub enum StepSpec {
     Porosity(super::steps_metrics::PorosityStep),
     /// Components, percolation, Euler characteristic, pore graph.
     Connectivity(super::steps_metrics::ConnectivityStep),
+    /// Local thickness, particles and specific surface area of one phase.
+    Sizes(super::steps_sizes::Sizes),
 }
 
 impl StepSpec {
@@ -27,6 +29,7 @@ impl StepSpec {
             StepSpec::Convert(s) => s,
             StepSpec::Porosity(s) => s,
             StepSpec::Connectivity(s) => s,
+            StepSpec::Sizes(s) => s,
         }
     }
 }
