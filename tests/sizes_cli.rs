@@ -12,12 +12,17 @@ fn bin() -> Command {
 fn write_two_balls(path: &std::path::Path) {
     let a = Array3::from_shape_fn((16, 30, 60), |(z, y, x)| {
         let b = |cz: f64, cy: f64, cx: f64| {
-            ((z as f64 - cz) * 10.0).powi(2) + ((y as f64 - cy) * 5.0).powi(2) + ((x as f64 - cx) * 5.0).powi(2)
+            ((z as f64 - cz) * 10.0).powi(2)
+                + ((y as f64 - cy) * 5.0).powi(2)
+                + ((x as f64 - cx) * 5.0).powi(2)
                 <= 30.0f64.powi(2)
         };
         (b(8.0, 15.0, 15.0) || b(8.0, 15.0, 44.0)) as u8
     });
-    let l = LabelVolume::new(a, VoxelSize::new([10.0, 5.0, 5.0], VoxelSource::CommandLine));
+    let l = LabelVolume::new(
+        a,
+        VoxelSize::new([10.0, 5.0, 5.0], VoxelSource::CommandLine),
+    );
     fibstack::io::write_labels(path, &l).unwrap();
 }
 
@@ -32,7 +37,9 @@ fn sizes_json_and_csv_outputs() {
     let out = bin()
         .args(["sizes"])
         .arg(&input)
-        .args(["--phase", "1", "--voxel", "10,5,5", "--bins", "20", "--json", "-q"])
+        .args([
+            "--phase", "1", "--voxel", "10,5,5", "--bins", "20", "--json", "-q",
+        ])
         .arg("--particles-csv")
         .arg(&pcsv)
         .arg("--distribution-csv")
@@ -41,7 +48,11 @@ fn sizes_json_and_csv_outputs() {
         .arg(&map)
         .output()
         .unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("only JSON on stdout");
     assert_eq!(j["voxel_size_nm"], serde_json::json!([10.0, 5.0, 5.0]));
     assert_eq!(j["particles"]["count"], 2);
@@ -49,9 +60,18 @@ fn sizes_json_and_csv_outputs() {
     assert!((esd - 60.0).abs() < 10.0, "ESD {esd}");
     let lt = j["local_thickness"]["mean_nm"].as_f64().unwrap();
     assert!((lt - 60.0).abs() <= 10.0, "thickness {lt}");
-    assert_eq!(j["local_thickness"]["distribution"]["volume_fraction"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        j["local_thickness"]["distribution"]["volume_fraction"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
     assert_eq!(j["surface"]["method"], "crofton-13");
-    assert!(j["surface"]["ssa_faces_per_m"].as_f64().unwrap() > j["surface"]["ssa_crofton_per_m"].as_f64().unwrap());
+    assert!(
+        j["surface"]["ssa_faces_per_m"].as_f64().unwrap()
+            > j["surface"]["ssa_crofton_per_m"].as_f64().unwrap()
+    );
     let p = std::fs::read_to_string(&pcsv).unwrap();
     assert!(p.starts_with("id,voxels,volume_nm3,esd_nm,"));
     assert_eq!(p.lines().count(), 3);
@@ -69,14 +89,22 @@ fn sizes_empty_phase_and_bad_flags_give_clear_results() {
     let input = dir.path().join("labels.tif");
     write_two_balls(&input);
     // empty phase: defined JSON with nulls and a note, exit 0
-    let out = bin().arg("sizes").arg(&input).args(["--phase", "9", "--json", "-q"]).output().unwrap();
+    let out = bin()
+        .arg("sizes")
+        .arg(&input)
+        .args(["--phase", "9", "--json", "-q"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("NaN"));
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(j["particles"]["count"], 0);
     assert!(j["local_thickness"]["mean_nm"].is_null());
-    assert!(j["notes"][0].as_str().unwrap().contains("phase 9 has no voxels"));
+    assert!(j["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("phase 9 has no voxels"));
     // bad parameters: non-zero exit, one-line error naming the value
     for args in [
         vec!["--bins", "0"],
@@ -84,13 +112,24 @@ fn sizes_empty_phase_and_bad_flags_give_clear_results() {
         vec!["--min-separation", "-3"],
         vec!["--what", "surface", "--particles-csv", "x.csv"],
     ] {
-        let out = bin().arg("sizes").arg(&input).args(&args).arg("-q").output().unwrap();
+        let out = bin()
+            .arg("sizes")
+            .arg(&input)
+            .args(&args)
+            .arg("-q")
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{args:?}");
         let e = String::from_utf8_lossy(&out.stderr);
         assert!(e.starts_with("error:"), "{args:?}: {e}");
     }
     // human output
-    let out = bin().arg("sizes").arg(&input).args(["--phase", "1", "--what", "surface", "-q"]).output().unwrap();
+    let out = bin()
+        .arg("sizes")
+        .arg(&input)
+        .args(["--phase", "1", "--what", "surface", "-q"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("specific surface area"));
 }
@@ -119,9 +158,15 @@ distribution_csv = "thickness.csv"
     )
     .unwrap();
     let out = bin().arg("run").arg(&wf).arg("-q").output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let res: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/results.json")).unwrap()).unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/results.json")).unwrap(),
+    )
+    .unwrap();
     let text = res.to_string();
     assert!(text.contains("\"count\":2"), "{text}");
     assert!(dir.path().join("out/particles.csv").exists());
