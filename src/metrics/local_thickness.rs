@@ -59,7 +59,7 @@ pub fn local_thickness_map(
 #[derive(Clone, Copy)]
 struct Ball {
     r2: f32,
-    c: [usize; 3],
+    c: [u32; 3],
 }
 
 /// Local thickness from a precomputed squared EDT (nm², as from [`edt_squared`]).
@@ -239,7 +239,10 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
                         }
                     }
                     if !covered {
-                        v.push(Ball { r2, c: [z, y, x] });
+                        v.push(Ball {
+                            r2,
+                            c: [z as u32, y as u32, x as u32],
+                        });
                     }
                 }
             }
@@ -285,7 +288,7 @@ fn paint(out: &mut Array3<f32>, balls: &[Ball], voxel_nm: [f64; 3]) {
             let mut next: Vec<u32> = (0..nzb * ny).flat_map(|_| 0..w as u32).collect();
             for ball in balls {
                 let r2 = ball.r2 as f64 * (1.0 - TIE_MARGIN);
-                let [cz, cy, cx] = ball.c;
+                let [cz, cy, cx] = ball.c.map(|v| v as usize);
                 let kz = (r2.sqrt() / dz).floor() as usize;
                 let lo = cz.saturating_sub(kz).max(z0);
                 let hi = (cz + kz).min(z1 - 1);
