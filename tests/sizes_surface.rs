@@ -34,7 +34,7 @@ fn crofton_area_of_voxelised_spheres_is_within_a_few_percent_face_counting_is_1_
         let c = area_crofton_closed(m.view(), v) / truth;
         let f = area_faces(m.view(), v) / truth;
         println!("r {r} nm voxel {v:?}: crofton/true {c:.4}, faces/true {f:.4}");
-        assert!((c - 1.0).abs() < 0.03, "crofton ratio {c}");
+        assert!((c - 1.0).abs() < 0.01, "crofton ratio {c}");
         assert!((f - 1.5).abs() < 0.06, "face ratio {f}");
     }
 }
