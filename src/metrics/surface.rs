@@ -57,6 +57,26 @@ pub struct Direction {
 /// assert!((s - 1.0).abs() < 1e-12);
 /// ```
 pub fn crofton_directions(voxel_nm: [f64; 3]) -> Vec<Direction> {
+    // memoised per voxel size (the sphere sampling costs ~5 M dot products)
+    static CACHE: std::sync::Mutex<Vec<([u64; 3], Vec<Direction>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let key = voxel_nm.map(f64::to_bits);
+    if let Ok(c) = CACHE.lock() {
+        if let Some((_, d)) = c.iter().find(|(k, _)| *k == key) {
+            return d.clone();
+        }
+    }
+    let d = compute_directions(voxel_nm);
+    if let Ok(mut c) = CACHE.lock() {
+        if c.len() >= 64 {
+            c.clear();
+        }
+        c.push((key, d.clone()));
+    }
+    d
+}
+
+fn compute_directions(voxel_nm: [f64; 3]) -> Vec<Direction> {
     let mut dirs: Vec<([isize; 3], [f64; 3], f64)> = Vec::with_capacity(13);
     for a in -1isize..=1 {
         for b in -1isize..=1 {
