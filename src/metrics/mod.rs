@@ -1,1 +1,2 @@
 //! metrics (see architecture.md).
+pub mod tortuosity;

@@ -1,0 +1,1 @@
+//! Random-walk tortuosity (methods §7). (in progress)
