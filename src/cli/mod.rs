@@ -15,7 +15,11 @@ pub struct Global {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "fibstack", version, about = "FIB-SEM serial-section stacks to 3D microstructure numbers")]
+#[command(
+    name = "fibstack",
+    version,
+    about = "FIB-SEM serial-section stacks to 3D microstructure numbers"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

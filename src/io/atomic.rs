@@ -46,7 +46,9 @@ where
 
 /// Write bytes atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    write_atomic(path, |w| w.write_all(bytes).map_err(|e| IoError::os(path, e)))
+    write_atomic(path, |w| {
+        w.write_all(bytes).map_err(|e| IoError::os(path, e))
+    })
 }
 
 fn temp_path(path: &Path) -> PathBuf {

@@ -42,7 +42,9 @@ pub enum IoError {
     },
     #[error("{path}: folder holds no TIFF slices{detail}; point to a folder of .tif files or set --pattern")]
     EmptyFolder { path: PathBuf, detail: String },
-    #[error("{path}: unknown file type '{ext}'; use .tif/.tiff, .npy, .raw (with --raw), .vti or .png")]
+    #[error(
+        "{path}: unknown file type '{ext}'; use .tif/.tiff, .npy, .raw (with --raw), .vti or .png"
+    )]
     UnknownFormat { path: PathBuf, ext: String },
 }
 

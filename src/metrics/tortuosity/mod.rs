@@ -124,7 +124,11 @@ impl TortuosityResult {
 }
 
 /// Check the common inputs: axis, voxel size, non-empty volume.
-pub(crate) fn check_common(shape: &[usize], axis: usize, voxel_nm: [f64; 3]) -> Result<(), ParamError> {
+pub(crate) fn check_common(
+    shape: &[usize],
+    axis: usize,
+    voxel_nm: [f64; 3],
+) -> Result<(), ParamError> {
     if axis > 2 {
         return Err(ParamError::new(
             "axis",

@@ -760,8 +760,14 @@ pub fn tortuosity_fd(
             let mean = fl.iter().sum::<f64>() / fl.len() as f64;
             let (mn, mx) = fl
                 .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-            fluxvar = if mean > 0.0 { (mx - mn) / mean } else { f64::INFINITY };
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            fluxvar = if mean > 0.0 {
+                (mx - mn) / mean
+            } else {
+                f64::INFINITY
+            };
             deff = deff_from(mean);
             let tau = eps / deff;
             let dtau = ((tau - tau_prev) / tau).abs();
@@ -839,7 +845,12 @@ mod tests {
     #[test]
     fn open_space_is_one_any_voxel() {
         let a = Array3::<u8>::ones((7, 6, 5));
-        for d in [[1.0, 1.0, 1.0], [3.0, 1.0, 2.0], [20.0, 5.0, 5.0], [0.5, 7.0, 1.3]] {
+        for d in [
+            [1.0, 1.0, 1.0],
+            [3.0, 1.0, 2.0],
+            [20.0, 5.0, 5.0],
+            [0.5, 7.0, 1.3],
+        ] {
             for ax in 0..3 {
                 for b in [Boundary::HalfVoxel, Boundary::FixedLayers] {
                     let r = tau(&a, d, ax, b);
@@ -915,7 +926,12 @@ mod tests {
         let mut acx = vec![0f32; lc];
         apply(&c, &xc, &mut acx);
         for k in 0..lc {
-            assert!((pt[k] - acx[k]).abs() < 1e-4, "cell {k}: {} vs {}", pt[k], acx[k]);
+            assert!(
+                (pt[k] - acx[k]).abs() < 1e-4,
+                "cell {k}: {} vs {}",
+                pt[k],
+                acx[k]
+            );
         }
         let _ = zero;
     }
