@@ -1,6 +1,11 @@
 //! clap definitions and dispatch. Each subcommand lives in its own file with an `Args` struct and
 //! a `run(args, &Global)` function.
 
+pub mod common;
+pub mod convert;
+pub mod info;
+pub mod run;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Options every command understands.
@@ -28,14 +33,29 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Dimensions, sample type, voxel size and its source, metadata, statistics.
+    Info(info::InfoArgs),
+    /// Convert between formats (TIFF, folder, npy, raw, vti, png views), crop, pick slices.
+    Convert(convert::ConvertArgs),
+    /// Run a workflow file.
+    Run(run::RunArgs),
+}
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(n) = cli.global.threads {
+        if n == 0 {
+            anyhow::bail!("--threads 0: give at least 1");
+        }
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
             .map_err(|e| anyhow::anyhow!("--threads {n}: {e}"))?;
     }
-    match cli.command {}
+    let g = &cli.global;
+    match cli.command {
+        Command::Info(a) => info::run(a, g),
+        Command::Convert(a) => convert::run(a, g),
+        Command::Run(a) => run::run(a, g),
+    }
 }

@@ -5,9 +5,15 @@
 //! through [`atomic::write_atomic`]: a temporary file in the target folder renamed into place.
 
 pub mod atomic;
+pub mod folder;
+pub mod meta;
+pub mod npy;
+pub mod png;
+pub mod raw;
 pub mod tiff;
+pub mod vti;
 
-use crate::volume::{GreyVolume, LabelVolume};
+use crate::volume::{GreyData, GreyVolume, LabelVolume};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -104,10 +110,146 @@ pub struct RawSpec {
     pub header_bytes: u64,
 }
 
-/// Read a grey volume from a folder of slices, a (multi-page) TIFF, `.npy`, raw or PNG.
+/// Format of a path, from its extension (or a folder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Folder,
+    Tiff,
+    Npy,
+    Raw,
+    Vti,
+    Png,
+}
+
+impl Format {
+    /// Decide the format of `path` (folders are recognised by existing as a directory, or by a
+    /// trailing `/` or no extension for outputs).
+    pub fn of(path: &Path) -> Result<Format, IoError> {
+        if path.is_dir() {
+            return Ok(Format::Folder);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        Ok(match ext.as_str() {
+            "tif" | "tiff" => Format::Tiff,
+            "npy" => Format::Npy,
+            "raw" | "bin" => Format::Raw,
+            "vti" => Format::Vti,
+            "png" => Format::Png,
+            "" => Format::Folder,
+            _ => {
+                return Err(IoError::UnknownFormat {
+                    path: path.to_path_buf(),
+                    ext,
+                })
+            }
+        })
+    }
+}
+
+/// Keep slices and crop a volume already in memory (readers without native sub-reading).
+pub(crate) fn apply_slices_crop(
+    path: &Path,
+    vol: &mut GreyVolume,
+    opts: &ReadOptions,
+) -> Result<(), IoError> {
+    use ndarray::s;
+    let [nz, ny, nx] = vol.shape();
+    let (z0, z1) = match opts.slices {
+        Some((a, b)) if a < b && a < nz => (a, b.min(nz)),
+        Some((a, b)) => {
+            return Err(IoError::invalid(
+                path,
+                format!(
+                "slice range {a}..{b} selects nothing from {nz} slices; use a range inside 0..{nz}"
+            ),
+            ))
+        }
+        None => (0, nz),
+    };
+    let [y0, x0, h, w] = opts.crop.unwrap_or([0, 0, ny, nx]);
+    if h == 0 || w == 0 || y0 + h > ny || x0 + w > nx {
+        return Err(IoError::invalid(
+            path,
+            format!("crop y0={y0},x0={x0},h={h},w={w} lies outside the {nx}x{ny} image; choose a rectangle inside it"),
+        ));
+    }
+    if (z0, z1, y0, x0, h, w) == (0, nz, 0, 0, ny, nx) {
+        return Ok(());
+    }
+    let sl = s![z0..z1, y0..y0 + h, x0..x0 + w];
+    vol.data = match &vol.data {
+        GreyData::U8(a) => GreyData::U8(a.slice(sl).to_owned()),
+        GreyData::U16(a) => GreyData::U16(a.slice(sl).to_owned()),
+        GreyData::F32(a) => GreyData::F32(a.slice(sl).to_owned()),
+    };
+    Ok(())
+}
+
+/// Read a grey volume from a folder of slices, a (multi-page) TIFF, `.npy`, raw, `.vti` or PNG.
+///
+/// A single 2-D image is a one-slice volume. Voxel size comes from the file where it says so
+/// (source `File`), otherwise it is the uncalibrated default and a warning says so.
 pub fn read_volume(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> {
-    let _ = (path, opts);
-    todo!("foundation issue: io::read_volume")
+    read_volume_with_progress(path, opts, &crate::progress::Silent)
+}
+
+/// [`read_volume`] reporting progress for folders.
+pub fn read_volume_with_progress(
+    path: &Path,
+    opts: &ReadOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<GreyVolume, IoError> {
+    if !path.exists() {
+        return Err(IoError::os(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+        ));
+    }
+    let mut vol =
+        match Format::of(path)? {
+            Format::Folder => folder::read_folder(path, opts, progress)?,
+            Format::Tiff => tiff::read_tiff(path, opts)?,
+            Format::Npy => npy::read_npy(path, opts)?,
+            Format::Raw => match &opts.raw {
+                Some(spec) => raw::read_raw(path, spec, opts)?,
+                None => return Err(IoError::invalid(
+                    path,
+                    "raw binary needs its layout: give --raw NZ,NY,NX,TYPE[,le|be][,HEADER_BYTES]",
+                )),
+            },
+            Format::Vti => {
+                let mut v = vti::read_vti(path)?;
+                apply_slices_crop(path, &mut v, opts)?;
+                v
+            }
+            Format::Png => {
+                let mut v = png::read_png(path)?;
+                apply_slices_crop(path, &mut v, opts)?;
+                v
+            }
+        };
+    if !vol.voxel.is_calibrated() {
+        let missing: Vec<&str> = ["dz", "dy", "dx"]
+            .iter()
+            .zip(vol.voxel.source.iter())
+            .filter(|(_, s)| **s == crate::volume::VoxelSource::Default)
+            .map(|(n, _)| *n)
+            .collect();
+        let only_dz = missing == ["dz"];
+        if only_dz && vol.shape()[0] > 1 {
+            vol.meta.warnings.push("slice thickness (dz) unknown: give --voxel DZ,_,_ (nm) or `slice_thickness_nm` in the workflow; z distances are in voxels until then".to_string());
+        } else if !only_dz {
+            vol.meta.warnings.push(format!(
+                "voxel size unknown ({}): metrics will be in voxels; give --voxel DZ,DY,DX (nm)",
+                missing.join(", ")
+            ));
+        }
+    }
+    Ok(vol)
 }
 
 /// Read a label volume (any reader; values must be integers 0..=255).
@@ -116,11 +258,50 @@ pub fn read_labels(path: &Path, opts: &ReadOptions) -> Result<LabelVolume, IoErr
     LabelVolume::from_grey(g).map_err(|e| IoError::invalid(path, e.to_string()))
 }
 
-/// Write a grey volume; the format follows the extension (`.tif`, `.tiff`, `.npy`, `.vti`,
-/// `.png` = orthogonal views).
+/// Write a grey volume; the format follows the extension (`.tif`, `.tiff`, `.npy`, `.vti`, `.raw`
+/// (little-endian), `.png` = orthogonal views). A path without extension is a folder of per-slice
+/// TIFFs (`slice_0000.tif` …).
 pub fn write_volume(path: &Path, vol: &GreyVolume) -> Result<(), IoError> {
-    let _ = (path, vol);
-    todo!("foundation issue: io::write_volume")
+    let [nz, ny, nx] = vol.shape();
+    if nz * ny * nx == 0 {
+        return Err(IoError::invalid(path, "cannot write an empty volume"));
+    }
+    match Format::of(path)? {
+        Format::Tiff => tiff::write_tiff(path, vol, &tiff::TiffWriteOptions::default()),
+        Format::Npy => npy::write_npy(path, vol),
+        Format::Raw => raw::write_raw(path, vol, true),
+        Format::Vti => vti::write_vti(path, vol, "values"),
+        Format::Png => png::write_ortho(path, vol),
+        Format::Folder => write_folder(path, vol),
+    }
+}
+
+/// Write one TIFF per slice into `dir` (created), named `slice_0000.tif` …; each file is atomic.
+pub fn write_folder(dir: &Path, vol: &GreyVolume) -> Result<(), IoError> {
+    std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
+    let nz = vol.shape()[0];
+    let width = nz.saturating_sub(1).to_string().len().max(4);
+    for z in 0..nz {
+        let one = slice_volume(vol, z);
+        let p = dir.join(format!("slice_{z:0width$}.tif"));
+        tiff::write_tiff(&p, &one, &tiff::TiffWriteOptions::default())?;
+    }
+    Ok(())
+}
+
+/// A one-slice copy of slice `z`.
+pub fn slice_volume(vol: &GreyVolume, z: usize) -> GreyVolume {
+    use ndarray::s;
+    let data = match &vol.data {
+        GreyData::U8(a) => GreyData::U8(a.slice(s![z..z + 1, .., ..]).to_owned()),
+        GreyData::U16(a) => GreyData::U16(a.slice(s![z..z + 1, .., ..]).to_owned()),
+        GreyData::F32(a) => GreyData::F32(a.slice(s![z..z + 1, .., ..]).to_owned()),
+    };
+    GreyVolume {
+        data,
+        voxel: vol.voxel,
+        meta: vol.meta.clone(),
+    }
 }
 
 /// Write a label volume (as u8), format by extension.

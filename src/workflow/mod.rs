@@ -1,9 +1,23 @@
 //! Workflow files (TOML): schema, validation, runner, provenance.
 //!
 //! A workflow names an input, an ordered list of steps and an output folder. Each step kind is a
-//! struct with `#[serde(deny_unknown_fields)]` implementing [`Step`]; the [`StepSpec`] enum
-//! (internally tagged by `kind`) lists them all. Validation of every step happens before any work.
+//! struct with `#[serde(deny_unknown_fields)]` implementing [`Step`]; the
+//! [`steps::StepSpec`] enum (internally tagged by `kind`) lists them all. The whole file is
+//! validated (keys, types, ranges, step order) before any work starts.
+//!
+//! ```
+//! use fibstack::workflow::schema::Workflow;
+//! let text = "output = \"out\"\n[input]\npath = \"x.tif\"\n[[steps]]\nkind = \"passthrough\"\n";
+//! let wf = Workflow::parse(std::path::Path::new("w.toml"), text).unwrap();
+//! assert_eq!(wf.names, ["passthrough"]);
+//! let bad = "output = \"out\"\n[input]\npath = \"x.tif\"\n[[steps]]\nkind = \"pasthrough\"\n";
+//! let e = Workflow::parse(std::path::Path::new("w.toml"), bad).unwrap_err();
+//! assert!(e.to_string().contains("did you mean `passthrough`"));
+//! ```
 
+pub mod batch;
+pub mod provenance;
+pub mod schema;
 pub mod steps;
 
 use crate::progress::Progress;
@@ -33,6 +47,32 @@ pub struct Context<'a> {
     pub seed: u64,
     /// Progress sink.
     pub progress: &'a dyn Progress,
+    /// Files the steps wrote (relative to `out_dir`), for provenance.
+    pub written: Vec<PathBuf>,
+}
+
+impl Context<'_> {
+    /// The grey volume, or a clear error naming the step.
+    pub fn grey(&self, step: &str) -> Result<&GreyVolume, crate::error::Error> {
+        self.grey.as_ref().ok_or_else(|| {
+            crate::error::Error::Other(format!(
+                "step {step} needs a grey volume, but there is none"
+            ))
+        })
+    }
+    /// The label volume, or a clear error naming the step.
+    pub fn labels(&self, step: &str) -> Result<&LabelVolume, crate::error::Error> {
+        self.labels.as_ref().ok_or_else(|| {
+            crate::error::Error::Other(format!(
+                "step {step} needs a label volume: add a `segment` step before it"
+            ))
+        })
+    }
+    /// Path for an output file inside the run folder (records it for provenance).
+    pub fn output(&mut self, name: &str) -> PathBuf {
+        self.written.push(PathBuf::from(name));
+        self.out_dir.join(name)
+    }
 }
 
 /// One kind of workflow step.
@@ -47,3 +87,5 @@ pub trait Step {
     /// name) — `Value::Null` when the step only transforms data.
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, crate::error::Error>;
 }
+
+pub use provenance::{run, RunSummary};

@@ -2,6 +2,7 @@
 //! `#[serde(deny_unknown_fields)]`, an `impl Step`, and a variant in [`StepSpec`].
 
 use super::{Context, Data, Step};
+use crate::error::{Error, ParamError};
 use serde::Deserialize;
 
 /// A step as written in the workflow file: `[[steps]]` tables with `kind = "..."`.
@@ -10,6 +11,8 @@ use serde::Deserialize;
 pub enum StepSpec {
     /// Does nothing (useful to test a workflow's input and provenance).
     Passthrough(Passthrough),
+    /// Writes the current grey or label volume to a file in the output folder.
+    Convert(Convert),
 }
 
 impl StepSpec {
@@ -17,6 +20,7 @@ impl StepSpec {
     pub fn as_step(&self) -> &dyn Step {
         match self {
             StepSpec::Passthrough(s) => s,
+            StepSpec::Convert(s) => s,
         }
     }
 }
@@ -27,7 +31,7 @@ impl StepSpec {
 pub struct Passthrough {}
 
 impl Step for Passthrough {
-    fn validate(&self) -> Result<(), crate::error::ParamError> {
+    fn validate(&self) -> Result<(), ParamError> {
         Ok(())
     }
     fn needs(&self) -> Data {
@@ -36,7 +40,64 @@ impl Step for Passthrough {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, _ctx: &mut Context) -> Result<serde_json::Value, crate::error::Error> {
+    fn run(&self, _ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        Ok(serde_json::Value::Null)
+    }
+}
+
+/// `kind = "convert"`: write the current volume into the output folder.
+///
+/// Keys: `path` (file name inside the output folder; the extension picks the format: `.tif`,
+/// `.npy`, `.vti`, `.raw`, `.png` orthogonal views), `what = "grey" | "labels"` (default grey).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Convert {
+    pub path: String,
+    #[serde(default = "default_what")]
+    pub what: String,
+}
+
+fn default_what() -> String {
+    "grey".into()
+}
+
+impl Step for Convert {
+    fn validate(&self) -> Result<(), ParamError> {
+        if !matches!(self.what.as_str(), "grey" | "labels") {
+            return Err(ParamError::new(
+                "what",
+                &self.what,
+                "use \"grey\" or \"labels\"",
+            ));
+        }
+        if self.path.is_empty() || self.path.contains("..") {
+            return Err(ParamError::new(
+                "path",
+                &self.path,
+                "give a file name inside the output folder, e.g. \"volume.tif\"",
+            ));
+        }
+        crate::io::Format::of(std::path::Path::new(&self.path))
+            .map_err(|e| ParamError::new("path", &self.path, e.to_string()))?;
+        Ok(())
+    }
+    fn needs(&self) -> Data {
+        if self.what == "labels" {
+            Data::Labels
+        } else {
+            Data::Grey
+        }
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let p = ctx.output(&self.path);
+        if self.what == "labels" {
+            crate::io::write_labels(&p, ctx.labels("convert")?)?;
+        } else {
+            crate::io::write_volume(&p, ctx.grey("convert")?)?;
+        }
         Ok(serde_json::Value::Null)
     }
 }

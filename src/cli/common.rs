@@ -1,0 +1,220 @@
+//! Shared CLI pieces: input options, voxel parsing, progress bars, JSON printing.
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use fibstack::io::{RawSpec, ReadOptions};
+use fibstack::volume::{GreyVolume, LabelVolume, SampleType, VoxelSource};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+
+/// Options for reading an input volume.
+#[derive(Debug, Clone, Args, Default)]
+pub struct InputOpts {
+    /// Voxel size override in nm as DZ,DY,DX (any may be `_` to keep the file's value).
+    #[arg(long, value_name = "DZ,DY,DX")]
+    pub voxel: Option<String>,
+    /// For folders: only files matching this glob (e.g. 'slice_*.tif').
+    #[arg(long)]
+    pub pattern: Option<String>,
+    /// Keep slices A..B (B exclusive, 0-based, after natural sorting).
+    #[arg(long, value_name = "A..B")]
+    pub slices: Option<String>,
+    /// Crop rectangle Y0,X0,H,W in pixels (after the data bar is removed).
+    #[arg(long, value_name = "Y0,X0,H,W")]
+    pub crop: Option<String>,
+    /// Do not remove the instrument data bar.
+    #[arg(long)]
+    pub keep_databar: bool,
+    /// Raw binary layout: NZ,NY,NX,TYPE[,le|be][,HEADER_BYTES] with TYPE u8|u16|f32.
+    #[arg(long, value_name = "NZ,NY,NX,TYPE")]
+    pub raw: Option<String>,
+    /// Refuse inputs needing more than this many GiB of memory.
+    #[arg(long, default_value_t = 16.0, value_name = "GIB")]
+    pub max_memory: f64,
+}
+
+/// Parse `DZ,DY,DX` (entries may be `_`).
+pub fn parse_voxel(s: &str) -> Result<[Option<f64>; 3]> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    if parts.len() != 3 {
+        bail!("--voxel {s:?}: give three values DZ,DY,DX in nm, e.g. --voxel 20,5,5");
+    }
+    let mut out = [None; 3];
+    for (i, p) in parts.iter().enumerate() {
+        if *p == "_" {
+            continue;
+        }
+        let v: f64 = p
+            .parse()
+            .with_context(|| format!("--voxel {s:?}: {p:?} is not a number"))?;
+        if !(v.is_finite() && v > 0.0) {
+            bail!("--voxel {s:?}: {v} must be a positive size in nm");
+        }
+        out[i] = Some(v);
+    }
+    Ok(out)
+}
+
+fn parse_usizes(flag: &str, s: &str, n: usize) -> Result<Vec<usize>> {
+    let v: Result<Vec<usize>, _> = s.split(',').map(|p| p.trim().parse::<usize>()).collect();
+    match v {
+        Ok(v) if v.len() == n => Ok(v),
+        _ => bail!("{flag} {s:?}: expected {n} comma-separated whole numbers"),
+    }
+}
+
+/// Parse `A..B`.
+pub fn parse_range(s: &str) -> Result<(usize, usize)> {
+    let (a, b) = s
+        .split_once("..")
+        .with_context(|| format!("--slices {s:?}: write it as A..B, e.g. 0..100"))?;
+    let a: usize = if a.trim().is_empty() {
+        0
+    } else {
+        a.trim()
+            .parse()
+            .with_context(|| format!("--slices {s:?}: {a:?} is not a whole number"))?
+    };
+    let b: usize = if b.trim().is_empty() {
+        usize::MAX
+    } else {
+        b.trim()
+            .parse()
+            .with_context(|| format!("--slices {s:?}: {b:?} is not a whole number"))?
+    };
+    if a >= b {
+        bail!("--slices {s:?}: start must be below end");
+    }
+    Ok((a, b))
+}
+
+/// Parse `NZ,NY,NX,TYPE[,le|be][,HEADER]`.
+pub fn parse_raw(s: &str) -> Result<RawSpec> {
+    let p: Vec<&str> = s.split(',').map(str::trim).collect();
+    if p.len() < 4 {
+        bail!("--raw {s:?}: give NZ,NY,NX,TYPE[,le|be][,HEADER_BYTES], e.g. --raw 100,512,512,u16");
+    }
+    let dims = parse_usizes("--raw", &p[..3].join(","), 3)?;
+    let sample = match p[3] {
+        "u8" | "uint8" => SampleType::U8,
+        "u16" | "uint16" => SampleType::U16,
+        "f32" | "float32" => SampleType::F32,
+        t => bail!("--raw {s:?}: type {t:?} unsupported; use u8, u16 or f32"),
+    };
+    let little_endian = match p.get(4).copied() {
+        None | Some("le") | Some("little") => true,
+        Some("be") | Some("big") => false,
+        Some(e) => bail!("--raw {s:?}: endianness {e:?}; use le or be"),
+    };
+    let header_bytes = match p.get(5) {
+        Some(h) => h
+            .parse()
+            .with_context(|| format!("--raw {s:?}: header {h:?} is not a number"))?,
+        None => 0,
+    };
+    Ok(RawSpec {
+        shape: [dims[0], dims[1], dims[2]],
+        sample,
+        little_endian,
+        header_bytes,
+    })
+}
+
+impl InputOpts {
+    /// Reader options from the flags.
+    pub fn read_options(&self) -> Result<ReadOptions> {
+        if !(self.max_memory.is_finite() && self.max_memory > 0.0) {
+            bail!(
+                "--max-memory {}: must be a positive number of GiB",
+                self.max_memory
+            );
+        }
+        Ok(ReadOptions {
+            pattern: self.pattern.clone(),
+            slices: self.slices.as_deref().map(parse_range).transpose()?,
+            crop: match &self.crop {
+                Some(c) => {
+                    let v = parse_usizes("--crop", c, 4)?;
+                    Some([v[0], v[1], v[2], v[3]])
+                }
+                None => None,
+            },
+            crop_databar: !self.keep_databar,
+            raw: self.raw.as_deref().map(parse_raw).transpose()?,
+            max_bytes: (self.max_memory * (1u64 << 30) as f64) as u64,
+        })
+    }
+
+    /// Read a grey volume, apply the voxel override, print warnings (unless quiet).
+    pub fn read(&self, path: &Path, g: &super::Global) -> Result<GreyVolume> {
+        let opts = self.read_options()?;
+        let bar = Bar::new(g.quiet);
+        let mut vol = fibstack::io::read_volume_with_progress(path, &opts, &bar)?;
+        if let Some(v) = &self.voxel {
+            vol.voxel = vol
+                .voxel
+                .overridden(parse_voxel(v)?, VoxelSource::CommandLine);
+            // the override settles what the reader warned about
+            if vol.voxel.is_calibrated() {
+                vol.meta.warnings.retain(|w| !w.contains("--voxel"));
+            }
+        }
+        note_warnings(&vol.meta.warnings, g);
+        Ok(vol)
+    }
+
+    /// Read a label volume.
+    #[allow(dead_code)] // for the measuring commands
+    pub fn read_labels(&self, path: &Path, g: &super::Global) -> Result<LabelVolume> {
+        let vol = self.read(path, g)?;
+        LabelVolume::from_grey(vol).with_context(|| format!("{}", path.display()))
+    }
+}
+
+/// Print reader warnings on stderr.
+pub fn note_warnings(w: &[String], g: &super::Global) {
+    if !g.quiet {
+        for w in w {
+            eprintln!("note: {w}");
+        }
+    }
+}
+
+/// Print a serde value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// An indicatif bar implementing the library's Progress trait (hidden when quiet).
+pub struct Bar(ProgressBar);
+
+impl Bar {
+    pub fn new(quiet: bool) -> Self {
+        let pb = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        pb.set_style(
+            ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        Bar(pb)
+    }
+}
+
+impl fibstack::progress::Progress for Bar {
+    fn start(&self, label: &str, total: u64) {
+        self.0.reset();
+        self.0.set_length(total);
+        self.0.set_message(label.to_string());
+    }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

@@ -1,0 +1,73 @@
+//! `fibstack convert IN OUT`: change format, crop, pick slices, set the voxel size.
+
+use super::common::InputOpts;
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use fibstack::io::tiff::{Compression, TiffWriteOptions};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Comp {
+    None,
+    Lzw,
+    Deflate,
+    Packbits,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Input: TIFF, folder of slices, .npy, .raw (with --raw), .vti, .png.
+    pub input: PathBuf,
+    /// Output: .tif/.tiff, .npy, .vti, .raw, .png (orthogonal views), or a folder (no extension).
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub opts: InputOpts,
+    /// TIFF compression.
+    #[arg(long, value_enum, default_value_t = Comp::None)]
+    pub compression: Comp,
+    /// Write BigTIFF even below 4 GiB.
+    #[arg(long)]
+    pub bigtiff: bool,
+}
+
+pub fn run(a: ConvertArgs, g: &super::Global) -> Result<()> {
+    let vol = a.opts.read(&a.input, g)?;
+    let ext = a
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ext == "tif" || ext == "tiff" {
+        let compression = match a.compression {
+            Comp::None => Compression::None,
+            Comp::Lzw => Compression::Lzw,
+            Comp::Deflate => Compression::Deflate,
+            Comp::Packbits => Compression::PackBits,
+        };
+        fibstack::io::tiff::write_tiff(
+            &a.output,
+            &vol,
+            &TiffWriteOptions {
+                compression,
+                bigtiff: a.bigtiff,
+                fei_metadata: None,
+            },
+        )?;
+    } else {
+        fibstack::io::write_volume(&a.output, &vol)?;
+    }
+    if !g.quiet {
+        let s = vol.shape();
+        eprintln!(
+            "wrote {} ({} x {} x {} {}, voxel {:?} nm)",
+            a.output.display(),
+            s[0],
+            s[1],
+            s[2],
+            vol.sample_type().as_str(),
+            vol.voxel.nm
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! A folder of per-slice 2-D TIFFs (Auto Slice & View): natural sort, glob, slice range.
+
+use super::tiff::{read_pages, stack_pages, voxel_from_info, Page};
+use super::{IoError, ReadOptions};
+use crate::volume::GreyVolume;
+use rayon::prelude::*;
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+/// Compare names so that `slice_2` sorts before `slice_10` (digit runs compare as numbers).
+///
+/// ```
+/// use fibstack::io::folder::natural_cmp;
+/// let mut v = vec!["slice_10.tif", "slice_2.tif", "slice_1.tif"];
+/// v.sort_by(|a, b| natural_cmp(a, b));
+/// assert_eq!(v, ["slice_1.tif", "slice_2.tif", "slice_10.tif"]);
+/// ```
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    while !a.is_empty() && !b.is_empty() {
+        if a[0].is_ascii_digit() && b[0].is_ascii_digit() {
+            let ea = a
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .unwrap_or(a.len());
+            let eb = b
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .unwrap_or(b.len());
+            let (da, db) = (trim_zeros(&a[..ea]), trim_zeros(&b[..eb]));
+            let ord = da.len().cmp(&db.len()).then_with(|| da.cmp(db));
+            if ord != Ordering::Equal {
+                return ord;
+            }
+            a = &a[ea..];
+            b = &b[eb..];
+        } else {
+            let ord = a[0].to_ascii_lowercase().cmp(&b[0].to_ascii_lowercase());
+            if ord != Ordering::Equal {
+                return ord;
+            }
+            a = &a[1..];
+            b = &b[1..];
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let i = d.iter().position(|&c| c != b'0').unwrap_or(d.len());
+    &d[i..]
+}
+
+/// Match a file name against a glob with `*` and `?` (case-sensitive).
+///
+/// ```
+/// assert!(fibstack::io::folder::glob_match("slice_*.tif", "slice_0001.tif"));
+/// assert!(!fibstack::io::folder::glob_match("slice_?.tif", "slice_10.tif"));
+/// ```
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn is_tiff(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
+        .unwrap_or(false)
+}
+
+/// The slice files a folder read would use, in z order, plus notes on ignored entries.
+pub fn list_slices(dir: &Path, opts: &ReadOptions) -> Result<(Vec<PathBuf>, Vec<String>), IoError> {
+    let mut files = Vec::new();
+    let mut ignored = Vec::new();
+    let rd = std::fs::read_dir(dir).map_err(|e| IoError::os(dir, e))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| IoError::os(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() || name.starts_with('.') {
+            continue;
+        }
+        if !is_tiff(&path) {
+            ignored.push(name);
+            continue;
+        }
+        if let Some(p) = &opts.pattern {
+            if !glob_match(p, &name) {
+                continue;
+            }
+        }
+        files.push((name, path));
+    }
+    files.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+    let mut notes = Vec::new();
+    if !ignored.is_empty() {
+        ignored.sort();
+        notes.push(format!(
+            "ignored {} non-TIFF file(s) in {}: {}",
+            ignored.len(),
+            dir.display(),
+            ignored
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if files.is_empty() {
+        let detail = match (&opts.pattern, ignored.len()) {
+            (Some(p), _) => format!(" matching {p:?}"),
+            (None, 0) => String::new(),
+            (None, n) => format!(" ({n} non-TIFF file(s) ignored)"),
+        };
+        return Err(IoError::EmptyFolder {
+            path: dir.to_path_buf(),
+            detail,
+        });
+    }
+    let n = files.len();
+    let files: Vec<PathBuf> = match opts.slices {
+        Some((a, b)) => {
+            if a >= b || a >= n {
+                return Err(IoError::invalid(
+                    dir,
+                    format!("slice range {a}..{b} selects nothing from {n} slices; use a range inside 0..{n}"),
+                ));
+            }
+            files
+                .into_iter()
+                .skip(a)
+                .take(b.min(n) - a)
+                .map(|f| f.1)
+                .collect()
+        }
+        None => files.into_iter().map(|f| f.1).collect(),
+    };
+    Ok((files, notes))
+}
+
+/// Read a folder of 2-D TIFF slices into a volume. Slices must agree in size and type.
+pub fn read_folder(
+    dir: &Path,
+    opts: &ReadOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<GreyVolume, IoError> {
+    let (files, notes) = list_slices(dir, opts)?;
+    // read the first slice alone: it fixes size, type and metadata
+    let per_file = ReadOptions {
+        slices: None,
+        ..opts.clone()
+    };
+    let first = read_pages(&files[0], &per_file, Some((0, 1)))?;
+    let page_bytes = (first.dims[0] * first.dims[1] * first.pages[0].sample_type().bytes()) as u64;
+    let total = page_bytes.saturating_mul(files.len() as u64);
+    if total > opts.max_bytes {
+        return Err(IoError::TooLarge {
+            path: dir.to_path_buf(),
+            shape: format!("{} x {} x {}", files.len(), first.dims[0], first.dims[1]),
+            bytes: total,
+            limit: opts.max_bytes,
+        });
+    }
+    progress.start("reading slices", files.len() as u64);
+    let ty = first.pages[0].sample_type();
+    let rest: Result<Vec<Page>, IoError> = files[1..]
+        .par_iter()
+        .map(|f| {
+            let tp = read_pages(f, &per_file, Some((0, 1)))?;
+            progress.inc(1);
+            let p = tp
+                .pages
+                .into_iter()
+                .next()
+                .ok_or_else(|| IoError::invalid(f, "no page"))?;
+            if tp.dims != first.dims || p.sample_type() != ty {
+                return Err(IoError::SliceMismatch {
+                    first: files[0].clone(),
+                    file: f.clone(),
+                    expected: format!("{}x{} {}", first.dims[1], first.dims[0], ty.as_str()),
+                    found: format!("{}x{} {}", tp.dims[1], tp.dims[0], p.sample_type().as_str()),
+                });
+            }
+            Ok(p)
+        })
+        .collect();
+    progress.finish();
+    let mut pages = vec![];
+    let info = first.info;
+    pages.extend(first.pages);
+    pages.extend(rest?);
+    let data = stack_pages(dir, pages, first.dims)?;
+    let voxel = voxel_from_info(&info);
+    let mut meta = info.meta;
+    meta.slice_thickness_nm = info.spacing_nm;
+    meta.warnings.extend(notes);
+    meta.source_files = files;
+    Ok(GreyVolume { data, voxel, meta })
+}

@@ -1,0 +1,323 @@
+//! Running a validated workflow and recording provenance.
+
+use super::schema::Workflow;
+use super::Context;
+use crate::error::Error;
+use crate::io::{self, ReadOptions};
+use crate::progress::Progress;
+use crate::volume::{LabelVolume, VoxelSize, VoxelSource};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// One input file in provenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// One step in provenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub parameters: serde_json::Value,
+    pub seconds: f64,
+}
+
+/// `provenance.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub fibstack_version: &'static str,
+    pub workflow_file: PathBuf,
+    pub workflow_text: String,
+    pub started_unix_s: u64,
+    pub threads: usize,
+    pub seed: u64,
+    pub inputs: Vec<InputFile>,
+    pub input_shape: Option<[usize; 3]>,
+    pub voxel_size_nm: Option<[f64; 3]>,
+    pub voxel_size_source: Option<[VoxelSource; 3]>,
+    pub warnings: Vec<String>,
+    pub steps: Vec<StepRecord>,
+    pub outputs: Vec<PathBuf>,
+    pub total_seconds: f64,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub out_dir: PathBuf,
+    pub results: serde_json::Map<String, serde_json::Value>,
+    pub provenance: Provenance,
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<(u64, String), io::IoError> {
+    let mut f = std::fs::File::open(path).map_err(|e| io::IoError::Os {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(|e| io::IoError::Os {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        h.update(&buf[..k]);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((n, hex))
+}
+
+fn check_writable(dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Other(format!(
+            "{}: cannot create the output folder ({e}); choose a writable `output`",
+            dir.display()
+        ))
+    })?;
+    let probe = dir.join(format!(".fibstack-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| {
+        Error::Other(format!(
+            "{}: output folder is not writable ({e}); choose a writable `output`",
+            dir.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Run a validated workflow. `out_override` replaces the file's `output`. With `[[samples]]`
+/// every sample runs the chain into its own sub-folder (see [`super::batch`]).
+pub fn run(
+    wf: &Workflow,
+    out_override: Option<PathBuf>,
+    progress: &dyn Progress,
+) -> Result<RunSummary, Error> {
+    let out_dir = out_override.unwrap_or_else(|| wf.resolve(&wf.spec.output));
+    if !wf.samples.is_empty() {
+        return super::batch::run_batch(wf, &out_dir, progress);
+    }
+    let chain = Chain {
+        input: wf.spec.input.as_ref(),
+        steps: &wf.steps,
+        names: &wf.names,
+        raw_steps: &wf.spec.steps,
+    };
+    run_chain(wf, &chain, &out_dir, progress)
+}
+
+/// One input and the steps to run on it.
+pub struct Chain<'a> {
+    pub input: Option<&'a super::schema::InputSpec>,
+    pub steps: &'a [super::steps::StepSpec],
+    pub names: &'a [String],
+    pub raw_steps: &'a [toml::Value],
+}
+
+/// Run one chain into `out_dir`, writing `results.json` and `provenance.json`.
+pub fn run_chain(
+    wf: &Workflow,
+    chain: &Chain,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<RunSummary, Error> {
+    let t0 = Instant::now();
+    let out_dir = out_dir.to_path_buf();
+    check_writable(&out_dir)?;
+    let mut ctx = Context {
+        grey: None,
+        labels: None,
+        out_dir: out_dir.clone(),
+        seed: wf.spec.seed,
+        progress,
+        written: Vec::new(),
+    };
+    let mut warnings = Vec::new();
+    let mut inputs = Vec::new();
+    if let Some(inp) = chain.input {
+        let path = wf.resolve(&inp.path);
+        let raw = match &inp.raw {
+            Some(r) => Some(io::RawSpec {
+                shape: r.shape,
+                sample: match r.dtype.as_str() {
+                    "u8" | "uint8" => crate::SampleType::U8,
+                    "u16" | "uint16" => crate::SampleType::U16,
+                    "f32" | "float32" => crate::SampleType::F32,
+                    t => {
+                        return Err(Error::Other(format!(
+                            "{}: [input.raw] dtype = {t:?}; use u8, u16 or f32",
+                            wf.file.display()
+                        )))
+                    }
+                },
+                little_endian: !matches!(r.endian.as_str(), "big" | "be"),
+                header_bytes: r.header_bytes,
+            }),
+            None => None,
+        };
+        let opts = ReadOptions {
+            pattern: inp.pattern.clone(),
+            slices: inp.slices.map(|[a, b]| (a, b)),
+            crop: inp.crop,
+            crop_databar: !inp.keep_databar,
+            raw,
+            ..Default::default()
+        };
+        let mut vol = io::read_volume_with_progress(&path, &opts, progress)?;
+        if let Some(v) = inp.voxel_nm {
+            vol.voxel = vol
+                .voxel
+                .overridden([Some(v[0]), Some(v[1]), Some(v[2])], VoxelSource::Workflow);
+        }
+        if let Some(t) = inp.slice_thickness_nm {
+            vol.voxel = vol
+                .voxel
+                .overridden([Some(t), None, None], VoxelSource::Workflow);
+        }
+        if vol.voxel.is_calibrated() {
+            vol.meta.warnings.retain(|w| !w.contains("--voxel"));
+        }
+        warnings.extend(vol.meta.warnings.iter().cloned());
+        for f in &vol.meta.source_files {
+            let (bytes, sha256) = sha256_file(f)?;
+            inputs.push(InputFile {
+                path: f.clone(),
+                bytes,
+                sha256,
+            });
+        }
+        if inp.labels {
+            ctx.labels = Some(
+                LabelVolume::from_grey(vol)
+                    .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?,
+            );
+        } else {
+            ctx.grey = Some(vol);
+        }
+    }
+    let (shape0, voxel0) = current(&ctx);
+    let snap = wf.spec.snapshots.as_ref();
+    if let Some(sp) = snap {
+        snapshot(&mut ctx, sp, "00_input")?;
+    }
+    let mut records = Vec::new();
+    let mut results = serde_json::Map::new();
+    for (step, name) in chain.steps.iter().zip(chain.names) {
+        let ts = Instant::now();
+        let value = step.as_step().run(&mut ctx).map_err(|e| match e {
+            Error::Other(m) => Error::Other(format!("step {name}: {m}")),
+            other => other,
+        })?;
+        if !value.is_null() {
+            results.insert(name.clone(), value);
+        }
+        if let Some(sp) = snap {
+            let st = step.as_step();
+            if st.produces() != super::Data::Nothing || st.needs() == super::Data::Grey {
+                snapshot(&mut ctx, sp, &format!("{:02}_{name}", records.len() + 1))?;
+            }
+        }
+        let raw = chain.raw_steps[records.len()].clone();
+        records.push(StepRecord {
+            name: name.clone(),
+            parameters: serde_json::to_value(raw).unwrap_or(serde_json::Value::Null),
+            seconds: ts.elapsed().as_secs_f64(),
+        });
+    }
+    let (shape, voxel) = match (shape0, voxel0) {
+        (Some(s), Some(v)) => (Some(s), Some(v)),
+        _ => current(&ctx),
+    };
+    let results_path = ctx.output("results.json");
+    let json = serde_json::to_vec_pretty(&results).map_err(|e| Error::Other(e.to_string()))?;
+    io::atomic::write_bytes(&results_path, &json)?;
+    let prov = Provenance {
+        fibstack_version: env!("CARGO_PKG_VERSION"),
+        workflow_file: wf.file.clone(),
+        workflow_text: wf.text.clone(),
+        started_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .saturating_sub(t0.elapsed().as_secs()),
+        threads: rayon::current_num_threads(),
+        seed: wf.spec.seed,
+        inputs,
+        input_shape: shape,
+        voxel_size_nm: voxel.map(|v| v.nm),
+        voxel_size_source: voxel.map(|v| v.source),
+        warnings,
+        steps: records,
+        outputs: {
+            let mut o = ctx.written.clone();
+            o.push("provenance.json".into());
+            o
+        },
+        total_seconds: t0.elapsed().as_secs_f64(),
+    };
+    let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::Other(e.to_string()))?;
+    io::atomic::write_bytes(&out_dir.join("provenance.json"), &pj)?;
+    Ok(RunSummary {
+        out_dir,
+        results,
+        provenance: prov,
+    })
+}
+
+fn current(ctx: &Context) -> (Option<[usize; 3]>, Option<VoxelSize>) {
+    if let Some(g) = &ctx.grey {
+        (Some(g.shape()), Some(g.voxel))
+    } else if let Some(l) = &ctx.labels {
+        (Some(l.shape()), Some(l.voxel))
+    } else {
+        (None, None)
+    }
+}
+
+/// Save the snapshot slice of the current grey volume (and of the labels as an overlay, when
+/// labels exist) as PNG under `snapshots/`.
+fn snapshot(ctx: &mut Context, sp: &super::schema::SnapshotSpec, stem: &str) -> Result<(), Error> {
+    let mut rels: Vec<String> = Vec::new();
+    let dir = ctx.out_dir.clone();
+    if let Some(g) = &ctx.grey {
+        let nz = g.shape()[0];
+        let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
+        let img = crate::report::figures::slice_u8(g, z);
+        let rel = format!("snapshots/{stem}.png");
+        crate::io::png::write_gray(&dir.join(&rel), img.view())?;
+        rels.push(rel);
+        if let Some(l) = &ctx.labels {
+            if l.shape() == g.shape() {
+                let rgb = crate::report::figures::overlay(
+                    img.view(),
+                    l.data.index_axis(ndarray::Axis(0), z),
+                );
+                let rel = format!("snapshots/{stem}_overlay.png");
+                let (h, w) = img.dim();
+                crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+                rels.push(rel);
+            }
+        }
+    } else if let Some(l) = &ctx.labels {
+        let nz = l.shape()[0];
+        let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
+        let rgb = crate::report::figures::label_colours(l.data.index_axis(ndarray::Axis(0), z));
+        let rel = format!("snapshots/{stem}_labels.png");
+        let (h, w) = (l.shape()[1], l.shape()[2]);
+        crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+        rels.push(rel);
+    }
+    ctx.written.extend(rels.into_iter().map(PathBuf::from));
+    Ok(())
+}
