@@ -5,6 +5,7 @@ pub mod common;
 pub mod convert;
 pub mod info;
 pub mod run;
+pub mod tortuosity;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -40,6 +41,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Run a workflow file.
     Run(run::RunArgs),
+    /// Tortuosity factor of one phase: random walk (rw), steady-state diffusion (fd) or both.
+    Tortuosity(tortuosity::TortuosityArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -57,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a, g),
         Command::Convert(a) => convert::run(a, g),
         Command::Run(a) => run::run(a, g),
+        Command::Tortuosity(a) => tortuosity::run(a, g),
     }
 }
