@@ -172,3 +172,43 @@ fn bad_flags_are_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--method rw"));
 }
+
+#[test]
+fn workflow_step_tortuosity() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("l.tif"),
+        Array3::from_elem((8, 6, 6), 1u8),
+        [1.0; 3],
+    );
+    let w = dir.path().join("w.toml");
+    std::fs::write(
+        &w,
+        "output = \"o\"\nseed = 4\n[input]\npath = \"l.tif\"\nlabels = true\n[[steps]]\nkind = \"tortuosity\"\nphase = 1\nmethod = \"both\"\naxis = \"z\"\nwalkers = 4000\nsteps = 512\nmsd_csv = \"msd.csv\"\nmsd_png = \"msd.png\"\n",
+    )
+    .unwrap();
+    let out = fib(&["run", w.to_str().unwrap(), "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = dir.path().join("o");
+    assert!(o.join("msd.csv").exists() && o.join("msd.png").exists());
+    let found = std::fs::read_dir(&o)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .any(|s| s.contains("\"tortuosity_factor\"") && s.contains("steady_state_fd"));
+    assert!(found, "results JSON with the tortuosity step");
+    // a misspelt key is rejected up front with a suggestion
+    std::fs::write(
+        &w,
+        "output = \"o2\"\n[input]\npath = \"l.tif\"\nlabels = true\n[[steps]]\nkind = \"tortuosity\"\nphase = 1\nwalker = 5\n",
+    )
+    .unwrap();
+    let out = fib(&["run", w.to_str().unwrap(), "-q"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("walkers"));
+}

@@ -37,7 +37,10 @@ fn benchmark() -> Option<(tempfile::TempDir, LabelVolume)> {
         .arg(dir.path())
         .status();
     if !matches!(st, Ok(s) if s.success()) {
-        eprintln!("skipping: could not unzip {} (is `unzip` installed?)", z.display());
+        eprintln!(
+            "skipping: could not unzip {} (is `unzip` installed?)",
+            z.display()
+        );
         return None;
     }
     let tif = std::fs::read_dir(dir.path())
@@ -54,9 +57,20 @@ fn benchmark() -> Option<(tempfile::TempDir, LabelVolume)> {
 fn electrode_pore_fd_axis0() {
     let Some(l) = electrode() else { return };
     assert_eq!(l.shape(), [256, 256, 256]);
-    let r = tortuosity_fd(l.view(), 0, [1.0; 3], 0, &SteadyStateOptions::default(), &Silent).unwrap();
+    let r = tortuosity_fd(
+        l.view(),
+        0,
+        [1.0; 3],
+        0,
+        &SteadyStateOptions::default(),
+        &Silent,
+    )
+    .unwrap();
     let t = r.tortuosity_factor.unwrap();
-    eprintln!("electrode fd axis 0: tau {t:.5} iterations {:?} time {:.1} s", r.iterations, r.time_s);
+    eprintln!(
+        "electrode fd axis 0: tau {t:.5} iterations {:?} time {:.1} s",
+        r.iterations, r.time_s
+    );
     assert!((t / 2.0776 - 1.0).abs() < 0.005, "tau {t}");
     assert!((r.porosity_total - 0.449917).abs() < 1e-6);
     assert!(r.converged);
@@ -97,8 +111,15 @@ const BENCH: [(usize, f64); 3] = [(1, 1.1513), (2, 1.3905), (0, 4.2431)];
 fn taufactor_benchmark_fd() {
     let Some((_dir, l)) = benchmark() else { return };
     for (axis, want) in BENCH {
-        let r = tortuosity_fd(l.view(), 255, [1.0; 3], axis, &SteadyStateOptions::default(), &Silent)
-            .unwrap();
+        let r = tortuosity_fd(
+            l.view(),
+            255,
+            [1.0; 3],
+            axis,
+            &SteadyStateOptions::default(),
+            &Silent,
+        )
+        .unwrap();
         let t = r.tortuosity_factor.unwrap();
         eprintln!(
             "benchmark fd axis {axis}: tau {t:.5} (ref {want}) iterations {:?} flux spread {:?} time {:.1} s",

@@ -19,6 +19,7 @@ pub mod batch;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
+pub mod steps_tort;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

@@ -13,6 +13,8 @@ pub enum StepSpec {
     Passthrough(Passthrough),
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
+    /// Tortuosity factor of one phase (random walk and/or steady-state diffusion).
+    Tortuosity(super::steps_tort::Tortuosity),
 }
 
 impl StepSpec {
@@ -21,6 +23,7 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
+            StepSpec::Tortuosity(s) => s,
         }
     }
 }
