@@ -146,7 +146,7 @@ pub(crate) fn check_common(
             ));
         }
     }
-    if shape.iter().any(|&n| n == 0) {
+    if shape.contains(&0) {
         return Err(ParamError::new(
             "volume shape",
             format!("{shape:?}"),

@@ -28,6 +28,9 @@
 //! mean box edge), or `max_steps` is reached (then `converged = false`). Default walker count
 //! N = 2/precision² (relative error of the MSD ≈ √(2/N)).
 
+// small fixed-size per-axis loops index several arrays at once; indices read clearer here
+#![allow(clippy::needless_range_loop)]
+
 use super::{check_common, face_reach, permuted_mask, TortuosityResult};
 use crate::error::{in_range, ParamError};
 use crate::progress::Progress;

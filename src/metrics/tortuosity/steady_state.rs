@@ -739,7 +739,7 @@ pub fn tortuosity_fd(
     while it < opts.max_iter {
         apply(&fine, &p, &mut q);
         let pq = dot(&p, &q);
-        if !(pq > 0.0) {
+        if pq.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             res.notes.push(format!(
                 "conjugate gradients broke down at iteration {it} (p·Ap = {pq:e})"
             ));
@@ -755,7 +755,7 @@ pub fn tortuosity_fd(
         it += 1;
         progress.inc(1);
         relres = dot(&r, &r).sqrt() / bnorm;
-        if relres < opts.rtol || it % check_every == 0 || it == opts.max_iter {
+        if relres < opts.rtol || it.is_multiple_of(check_every) || it == opts.max_iter {
             let fl = layer_fluxes(&fine, &x, z_first, z_last);
             let mean = fl.iter().sum::<f64>() / fl.len() as f64;
             let (mn, mx) = fl
