@@ -321,3 +321,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn same_result_with_one_and_two_threads() {
+    let im = raw("random_24x20x16.u8", (24, 20, 16));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut r = pool.install(|| fd(&im, 1, [3.0, 1.0, 2.0], 2, Boundary::HalfVoxel));
+        r.time_s = 0.0;
+        r
+    };
+    assert_eq!(run(1), run(2));
+}
