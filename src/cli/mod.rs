@@ -2,9 +2,12 @@
 //! a `run(args, &Global)` function.
 
 pub mod common;
+pub mod connectivity;
 pub mod convert;
 pub mod info;
+pub mod porosity;
 pub mod run;
+pub mod sizes;
 pub mod tortuosity;
 
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +44,12 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Run a workflow file.
     Run(run::RunArgs),
+    /// Phase fractions, profiles along axes, deposit detection, windowed statistics, REV curve.
+    Porosity(porosity::PorosityArgs),
+    /// Connected components, percolation, Euler characteristic, pore-region graph.
+    Connectivity(connectivity::ConnectivityArgs),
+    /// Local thickness, particles and specific surface area of one phase.
+    Sizes(sizes::SizesArgs),
     /// Tortuosity factor of one phase: random walk (rw), steady-state diffusion (fd) or both.
     Tortuosity(tortuosity::TortuosityArgs),
 }
@@ -60,6 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a, g),
         Command::Convert(a) => convert::run(a, g),
         Command::Run(a) => run::run(a, g),
+        Command::Porosity(a) => porosity::run(a, g),
+        Command::Connectivity(a) => connectivity::run(a, g),
+        Command::Sizes(a) => sizes::run(a, g),
         Command::Tortuosity(a) => tortuosity::run(a, g),
     }
 }

@@ -1,1 +1,5 @@
 //! preprocess (see architecture.md).
+
+pub mod denoise;
+pub mod destripe;
+pub mod tophat;

@@ -19,6 +19,8 @@ pub mod batch;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
+pub mod steps_metrics;
+pub mod steps_sizes;
 pub mod steps_tort;
 
 use crate::progress::Progress;

@@ -13,6 +13,12 @@ pub enum StepSpec {
     Passthrough(Passthrough),
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
+    /// Phase fractions, profiles, deposit, windows, REV curve.
+    Porosity(super::steps_metrics::PorosityStep),
+    /// Components, percolation, Euler characteristic, pore graph.
+    Connectivity(super::steps_metrics::ConnectivityStep),
+    /// Local thickness, particles and specific surface area of one phase.
+    Sizes(super::steps_sizes::Sizes),
     /// Tortuosity factor of one phase (random walk and/or steady-state diffusion).
     Tortuosity(super::steps_tort::Tortuosity),
 }
@@ -23,6 +29,9 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
+            StepSpec::Porosity(s) => s,
+            StepSpec::Connectivity(s) => s,
+            StepSpec::Sizes(s) => s,
             StepSpec::Tortuosity(s) => s,
         }
     }
