@@ -15,6 +15,7 @@ pub mod segment;
 pub mod sizes;
 pub mod synth;
 pub mod tophat;
+pub mod tortuosity;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -70,6 +71,8 @@ pub enum Command {
     Tophat(tophat::TophatArgs),
     /// Threshold into phase labels: Otsu, multi-Otsu or manual, with a sensitivity band.
     Segment(segment::SegmentArgs),
+    /// Tortuosity factor of one phase: random walk (rw), steady-state diffusion (fd) or both.
+    Tortuosity(tortuosity::TortuosityArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -97,5 +100,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Denoise(a) => denoise::run(a, g),
         Command::Tophat(a) => tophat::run(a, g),
         Command::Segment(a) => segment::run(a, g),
+        Command::Tortuosity(a) => tortuosity::run(a, g),
     }
 }

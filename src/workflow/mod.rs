@@ -24,6 +24,7 @@ pub mod steps_metrics;
 pub mod steps_sizes;
 pub mod steps_synth;
 pub mod steps_pre;
+pub mod steps_tort;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

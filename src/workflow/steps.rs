@@ -33,6 +33,8 @@ pub enum StepSpec {
     Tophat(super::steps_filters::Tophat),
     /// Threshold into phase labels (Otsu, multi-Otsu, manual).
     Segment(super::steps_filters::Segment),
+    /// Tortuosity factor of one phase (random walk and/or steady-state diffusion).
+    Tortuosity(super::steps_tort::Tortuosity),
 }
 
 impl StepSpec {
@@ -51,6 +53,7 @@ impl StepSpec {
             StepSpec::Denoise(s) => s,
             StepSpec::Tophat(s) => s,
             StepSpec::Segment(s) => s,
+            StepSpec::Tortuosity(s) => s,
         }
     }
 }
