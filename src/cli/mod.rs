@@ -10,6 +10,7 @@ pub mod destripe;
 pub mod geometry;
 pub mod info;
 pub mod porosity;
+pub mod report;
 pub mod run;
 pub mod segment;
 pub mod sizes;
@@ -51,6 +52,8 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Run a workflow file.
     Run(run::RunArgs),
+    /// Rebuild the HTML report of a results folder (no recomputation).
+    Report(report::ReportArgs),
     /// Phase fractions, profiles along axes, deposit detection, windowed statistics, REV curve.
     Porosity(porosity::PorosityArgs),
     /// Connected components, percolation, Euler characteristic, pore-region graph.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a, g),
         Command::Convert(a) => convert::run(a, g),
         Command::Run(a) => run::run(a, g),
+        Command::Report(a) => report::run(a, g),
         Command::Porosity(a) => porosity::run(a, g),
         Command::Connectivity(a) => connectivity::run(a, g),
         Command::Sizes(a) => sizes::run(a, g),

@@ -268,6 +268,15 @@ pub fn run_chain(
     };
     let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::Other(e.to_string()))?;
     io::atomic::write_bytes(&out_dir.join("provenance.json"), &pj)?;
+    let mut prov = prov;
+    if let Some(r) = &wf.spec.report {
+        let files = crate::report::build::build_report(&out_dir, r.title.as_deref())?;
+        prov.outputs.push(files.html);
+        prov.outputs.push(files.json);
+        prov.outputs.extend(files.figures);
+        let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::Other(e.to_string()))?;
+        io::atomic::write_bytes(&out_dir.join("provenance.json"), &pj)?;
+    }
     Ok(RunSummary {
         out_dir,
         results,

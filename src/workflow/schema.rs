@@ -80,6 +80,16 @@ pub struct WorkflowFile {
     pub compare: Option<CompareSpec>,
     /// Quick-look images of one slice after every processing step (for reports).
     pub snapshots: Option<SnapshotSpec>,
+    /// Build `report.html` (+ figures, report.json) at the end of the run.
+    pub report: Option<ReportSpec>,
+}
+
+/// `[report]`: an offline HTML report of the run (see `fibstack report`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Page title (default: from the workflow file name).
+    pub title: Option<String>,
 }
 
 /// `[snapshots]`: save one slice as PNG after the input and after every step that changes the

@@ -1,0 +1,725 @@
+//! The analysis report of a results folder: figures (PNG + SVG) in `figures/`, the key numbers in
+//! `report.json`, and one self-contained `report.html` — all rebuilt from what a run saved
+//! (`results.json`, `provenance.json`, CSVs, snapshots), never by recomputing.
+
+use super::html::{Block, Html};
+use super::plot::{Plot, Series, Style};
+use crate::error::Error;
+use crate::io::IoError;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// What [`build_report`] wrote (paths relative to the folder).
+#[derive(Debug, Clone, Default)]
+pub struct ReportFiles {
+    pub html: PathBuf,
+    pub json: PathBuf,
+    pub figures: Vec<PathBuf>,
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>, Error> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let b = std::fs::read(path).map_err(|e| IoError::Os {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    serde_json::from_slice(&b)
+        .map(Some)
+        .map_err(|e| Error::Other(format!("{}: not valid JSON ({e})", path.display())))
+}
+
+/// The first result whose step name is `kind` or `kind_N`.
+fn step<'a>(results: &'a Value, kind: &str) -> Option<&'a Value> {
+    let obj = results.as_object()?;
+    obj.iter()
+        .find(|(k, _)| {
+            *k == kind
+                || k.strip_prefix(kind)
+                    .and_then(|r| r.strip_prefix('_'))
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .map(|(_, v)| v)
+}
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => {
+            if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+                format!("{x:.3e}")
+            } else {
+                format!("{x:.digits$}")
+            }
+        }
+        Some(x) if x.is_infinite() => "∞".into(),
+        _ => "–".into(),
+    }
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default()
+}
+
+struct Figures<'a> {
+    dir: &'a Path,
+    written: Vec<PathBuf>,
+}
+
+impl Figures<'_> {
+    /// Write a plot as PNG and SVG into figures/, return the PNG bytes for embedding.
+    fn save(&mut self, name: &str, p: &Plot) -> Result<Vec<u8>, Error> {
+        let fig = self.dir.join("figures");
+        std::fs::create_dir_all(&fig).map_err(|e| IoError::Os {
+            path: fig.clone(),
+            source: e,
+        })?;
+        let png = fig.join(format!("{name}.png"));
+        p.write_png(&png, 760, 460)?;
+        p.write_svg(&fig.join(format!("{name}.svg")), 760, 460)?;
+        self.written.push(format!("figures/{name}.png").into());
+        self.written.push(format!("figures/{name}.svg").into());
+        std::fs::read(&png).map_err(|e| {
+            Error::Io(IoError::Os {
+                path: png,
+                source: e,
+            })
+        })
+    }
+}
+
+fn png_files(dir: &Path, filter: impl Fn(&str) -> bool) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "png"))
+                .filter_map(|p| {
+                    let n = p.file_stem()?.to_string_lossy().into_owned();
+                    if !filter(&n) {
+                        return None;
+                    }
+                    std::fs::read(&p).ok().map(|b| (n, b))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn read_csv_columns(path: &Path) -> Option<(Vec<String>, Vec<Vec<f64>>)> {
+    let mut r = csv::Reader::from_path(path).ok()?;
+    let headers: Vec<String> = r.headers().ok()?.iter().map(str::to_string).collect();
+    let mut cols = vec![Vec::new(); headers.len()];
+    for rec in r.records().flatten() {
+        for (i, c) in rec.iter().enumerate().take(headers.len()) {
+            cols[i].push(c.parse::<f64>().unwrap_or(f64::NAN));
+        }
+    }
+    Some((headers, cols))
+}
+
+/// Build `report.html`, `report.json` and `figures/` for the results in `dir`.
+pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Error> {
+    let results = read_json(&dir.join("results.json"))?.ok_or_else(|| {
+        Error::Other(format!(
+            "{}: no results.json; point to the output folder of a `fibstack run`",
+            dir.display()
+        ))
+    })?;
+    let prov = read_json(&dir.join("provenance.json"))?.unwrap_or(Value::Null);
+    let mut figs = Figures {
+        dir,
+        written: Vec::new(),
+    };
+    let mut summary = serde_json::Map::new();
+    let title = title
+        .map(str::to_string)
+        .or_else(|| {
+            prov.pointer("/workflow_file")
+                .and_then(|v| v.as_str())
+                .map(|w| format!("fibstack report — {w}"))
+        })
+        .unwrap_or_else(|| "fibstack report".into());
+    let mut page = Html::new(&title);
+
+    // ---- inputs and provenance
+    let voxel = prov
+        .pointer("/voxel_size_nm")
+        .map(floats)
+        .unwrap_or_default();
+    let sources: Vec<String> = prov
+        .pointer("/voxel_size_source")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    {
+        let sec = page.section("Inputs, voxel size and provenance");
+        sec.push(Block::Paragraph(format!(
+            "fibstack {} · workflow {} · seed {} · {} threads · {} s in all",
+            prov.pointer("/fibstack_version")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?"),
+            prov.pointer("/workflow_file")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?"),
+            prov.pointer("/seed")
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            prov.pointer("/threads")
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            num(prov.pointer("/total_seconds").and_then(f), 2),
+        )));
+        if voxel.len() == 3 {
+            sec.push(Block::Paragraph(format!(
+                "Voxel size (dz × dy × dx): {} × {} × {} nm (sources: {}). Shape (z, y, x): {}.",
+                num(Some(voxel[0]), 3),
+                num(Some(voxel[1]), 3),
+                num(Some(voxel[2]), 3),
+                sources.join(", "),
+                prov.pointer("/input_shape")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            )));
+            summary.insert("voxel_size_nm".into(), json!(voxel));
+        }
+        let inputs = prov
+            .pointer("/inputs")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if !inputs.is_empty() {
+            let rows: Vec<Vec<String>> = inputs
+                .iter()
+                .take(12)
+                .map(|i| {
+                    vec![
+                        i["path"].as_str().unwrap_or("").to_string(),
+                        i["bytes"].to_string(),
+                        i["sha256"]
+                            .as_str()
+                            .unwrap_or("")
+                            .chars()
+                            .take(16)
+                            .collect::<String>()
+                            + "…",
+                    ]
+                })
+                .collect();
+            sec.push(Block::Table(
+                vec!["input file".into(), "bytes".into(), "SHA-256".into()],
+                rows,
+            ));
+            if inputs.len() > 12 {
+                sec.push(Block::Paragraph(format!(
+                    "… and {} more input files (see provenance.json).",
+                    inputs.len() - 12
+                )));
+            }
+        }
+        let steps = prov
+            .pointer("/steps")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if !steps.is_empty() {
+            let rows = steps
+                .iter()
+                .map(|s| {
+                    let mut p = s["parameters"].clone();
+                    if let Some(o) = p.as_object_mut() {
+                        o.remove("kind");
+                    }
+                    vec![
+                        s["name"].as_str().unwrap_or("").to_string(),
+                        num(s["seconds"].as_f64(), 2),
+                        p.to_string(),
+                    ]
+                })
+                .collect();
+            sec.push(Block::Table(
+                vec!["step".into(), "time (s)".into(), "parameters".into()],
+                rows,
+            ));
+        }
+        let warnings = prov
+            .pointer("/warnings")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if !warnings.is_empty() {
+            let w: Vec<String> = warnings
+                .iter()
+                .filter_map(|w| w.as_str().map(str::to_string))
+                .collect();
+            sec.push(Block::Pre(w.join("\n")));
+        }
+    }
+
+    // ---- processing steps on one slice
+    let snaps = dir.join("snapshots");
+    let grey = png_files(&snaps, |n| {
+        !n.ends_with("_overlay") && !n.ends_with("_labels")
+    });
+    if !grey.is_empty() {
+        page.section("Processing steps (one slice after each step)")
+            .push(Block::Gallery(
+                grey.into_iter().map(|(n, b)| (b, n)).collect(),
+            ));
+    }
+    let overlays = png_files(&snaps, |n| {
+        n.ends_with("_overlay") || n.ends_with("_labels")
+    });
+    let seg = step(&results, "segment");
+    if !overlays.is_empty() || seg.is_some() {
+        let sec = page.section("Segmentation");
+        if let Some(s) = seg {
+            sec.push(Block::Paragraph(format!(
+                "Method: {} · thresholds: {}",
+                s.get("method").map(|m| m.to_string()).unwrap_or_default(),
+                s.get("thresholds")
+                    .map(|m| m.to_string())
+                    .unwrap_or_default()
+            )));
+            if let Some(sens) = s.get("sensitivity").filter(|v| !v.is_null()) {
+                sec.push(Block::Pre(format!(
+                    "threshold sensitivity: {}",
+                    serde_json::to_string_pretty(sens).unwrap_or_default()
+                )));
+            }
+        }
+        if !overlays.is_empty() {
+            sec.push(Block::Gallery(
+                overlays
+                    .into_iter()
+                    .map(|(n, b)| {
+                        (
+                            b,
+                            format!("{n}: labels over the grey slice, boundaries in yellow"),
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    if let Ok(b) = std::fs::read(dir.join("alignment_drift.png")) {
+        page.section("Drift alignment").push(Block::Png(
+            b,
+            "cumulative drift per slice (px) — alignment_shifts.csv has the numbers".into(),
+        ));
+    }
+
+    // ---- phase fractions and porosity profiles
+    if let Some(p) = step(&results, "porosity") {
+        let phases = p
+            .pointer("/phases/phases")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let rows: Vec<Vec<String>> = phases
+            .iter()
+            .map(|ph| {
+                vec![
+                    ph["label"].to_string(),
+                    num(ph["fraction"].as_f64(), 4),
+                    ph["count"].to_string(),
+                    num(ph["volume_um3"].as_f64(), 4),
+                ]
+            })
+            .collect();
+        summary.insert(
+            "phase_fractions".into(),
+            Value::Array(
+                phases
+                    .iter()
+                    .map(
+                        |ph| json!({"label": ph["label"], "fraction": ph["fraction"], "unit": "1"}),
+                    )
+                    .collect(),
+            ),
+        );
+        let sec = page.section("Phase fractions");
+        sec.push(Block::Table(
+            vec![
+                "label".into(),
+                "volume fraction (1)".into(),
+                "voxels".into(),
+                "volume (µm³)".into(),
+            ],
+            rows,
+        ));
+        sec.push(Block::Paragraph(format!(
+            "Method: {}. Phase measured for porosity: label {}.",
+            p["method"].as_str().unwrap_or(""),
+            p["phase"]
+        )));
+        let profiles = p
+            .get("profiles")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        if !profiles.is_empty() {
+            let unit = p["length_unit"].as_str().unwrap_or("nm");
+            let mut plot = Plot::new(
+                &format!("Fraction of label {} along each axis", p["phase"]),
+                &format!("position ({unit})"),
+                "volume fraction (1)",
+            );
+            for pr in &profiles {
+                plot.series.push(Series::line(
+                    &format!("along {}", pr["axis"].as_str().unwrap_or("?")),
+                    floats(&pr["position"]),
+                    floats(&pr["fraction"]),
+                ));
+            }
+            let b = figs.save("porosity_profiles", &plot)?;
+            page.section("Porosity profiles").push(Block::Png(
+                b,
+                "phase fraction per slice along z, y and x (figures/porosity_profiles.svg)".into(),
+            ));
+        }
+        if let Some(rev) = p.get("rev_curve").filter(|v| !v.is_null()) {
+            let pts = rev["points"].as_array().cloned().unwrap_or_default();
+            let xs: Vec<f64> = pts.iter().filter_map(|q| q["edge"].as_f64()).collect();
+            let ys: Vec<f64> = pts
+                .iter()
+                .map(|q| q.pointer("/stats/mean").and_then(f).unwrap_or(f64::NAN))
+                .collect();
+            let es: Vec<f64> = pts
+                .iter()
+                .map(|q| q.pointer("/stats/std").and_then(f).unwrap_or(f64::NAN))
+                .collect();
+            if !xs.is_empty() {
+                let unit = rev["length_unit"].as_str().unwrap_or("nm");
+                let mut plot = Plot::new(
+                    "Representative volume: fraction vs sub-cube edge",
+                    &format!("sub-cube edge ({unit})"),
+                    "volume fraction (1), ± 1 s.d.",
+                );
+                plot.series.push(
+                    Series::points("sub-cubes", xs, ys)
+                        .with_err(es)
+                        .with_style(Style::LinePoints),
+                );
+                let b = figs.save("rev_curve", &plot)?;
+                page.section("Representative volume").push(Block::Png(b, "mean and spread of the fraction over sub-cubes; the spread should shrink well below the differences you want to resolve".into()));
+            }
+        }
+    }
+
+    // ---- tortuosity
+    if let Some(t) = step(&results, "tortuosity") {
+        let res = t
+            .get("results")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let mut rows = Vec::new();
+        let mut tsum = Vec::new();
+        for r in &res {
+            let eps = r["porosity_total"].as_f64();
+            let brug = eps.filter(|e| *e > 0.0).map(|e| e.powf(-0.5));
+            let tau = r["tortuosity_factor"].as_f64();
+            rows.push(vec![
+                r["axis"].as_str().unwrap_or("").to_string(),
+                r["method"].as_str().unwrap_or("").to_string(),
+                if r["percolating"].as_bool() == Some(false) {
+                    "∞ (not percolating)".into()
+                } else {
+                    num(tau, 4)
+                },
+                match (r["ci_low"].as_f64(), r["ci_high"].as_f64()) {
+                    (Some(a), Some(b)) => format!("[{}, {}]", num(Some(a), 4), num(Some(b), 4)),
+                    _ => "–".into(),
+                },
+                num(r["deff_over_d0"].as_f64(), 4),
+                num(r["macmullin"].as_f64(), 3),
+                format!(
+                    "{} ({})",
+                    num(
+                        r[r["porosity_used"]
+                            .as_str()
+                            .map(|u| if u == "total" {
+                                "porosity_total"
+                            } else {
+                                "porosity_percolating"
+                            })
+                            .unwrap_or("porosity_total")]
+                        .as_f64(),
+                        4
+                    ),
+                    r["porosity_used"].as_str().unwrap_or("")
+                ),
+                num(brug, 4),
+                r["converged"].to_string(),
+            ]);
+            tsum.push(json!({"axis": r["axis"], "method": r["method"], "tortuosity_factor": r["tortuosity_factor"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "deff_over_d0": r["deff_over_d0"], "macmullin": r["macmullin"], "bruggeman_tau": brug}));
+        }
+        summary.insert("tortuosity".into(), Value::Array(tsum));
+        let sec = page.section("Tortuosity");
+        sec.push(Block::Paragraph("Tortuosity factor τ = ε·D₀/D_eff (not squared), D_eff/D₀ = ε/τ, MacMullin N_M = τ/ε. Bruggeman: τ_B = ε^−0.5, an approximation only (random-walk intervals are 95 %).".into()));
+        sec.push(Block::Table(
+            [
+                "axis",
+                "method",
+                "τ (1)",
+                "95 % interval",
+                "D_eff/D₀ (1)",
+                "MacMullin (1)",
+                "ε used (1)",
+                "Bruggeman τ_B (1)",
+                "converged",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows,
+        ));
+        // τ per axis, both methods, vs Bruggeman
+        let mut plot = Plot::new(
+            "Tortuosity factor per axis",
+            "axis (0 = z, 1 = y, 2 = x)",
+            "tortuosity factor τ (1)",
+        );
+        for (k, method) in ["steady_state_fd", "random_walk"].iter().enumerate() {
+            let sel: Vec<&Value> = res
+                .iter()
+                .filter(|r| r["method"].as_str() == Some(method))
+                .collect();
+            if sel.is_empty() {
+                continue;
+            }
+            let xs: Vec<f64> = sel
+                .iter()
+                .map(|r| r["axis_index"].as_f64().unwrap_or(0.0) + 0.08 * k as f64)
+                .collect();
+            let ys: Vec<f64> = sel
+                .iter()
+                .map(|r| r["tortuosity_factor"].as_f64().unwrap_or(f64::NAN))
+                .collect();
+            let es: Vec<f64> = sel
+                .iter()
+                .map(|r| match (r["ci_low"].as_f64(), r["ci_high"].as_f64()) {
+                    (Some(a), Some(b)) => (b - a) / 2.0,
+                    _ => f64::NAN,
+                })
+                .collect();
+            let mut s = Series::points(method, xs, ys);
+            if es.iter().any(|e| e.is_finite()) {
+                s = s.with_err(es);
+            }
+            plot.series.push(s);
+        }
+        if let Some(eps) = res
+            .first()
+            .and_then(|r| r["porosity_total"].as_f64())
+            .filter(|e| *e > 0.0)
+        {
+            plot.series.push(Series::line(
+                "Bruggeman ε^-0.5",
+                vec![-0.2, 2.3],
+                vec![eps.powf(-0.5); 2],
+            ));
+        }
+        plot.x_range = Some((-0.3, 2.4));
+        let b = figs.save("tortuosity_axes", &plot)?;
+        sec.push(Block::Png(
+            b,
+            "τ per axis by method, with the Bruggeman estimate for the same ε".into(),
+        ));
+        // MSD convergence from the random-walk CSV, if saved
+        let msd = std::fs::read_dir(dir).ok().and_then(|rd| {
+            rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                p.file_name().is_some_and(|n| {
+                    n.to_string_lossy().contains("msd") && n.to_string_lossy().ends_with(".csv")
+                })
+            })
+        });
+        if let Some((h, cols)) = msd.as_deref().and_then(read_csv_columns) {
+            if h.len() >= 5 {
+                let steps = &cols[0];
+                let free = &cols[4];
+                let mut plot = Plot::new(
+                    "Random walk: apparent τ(t) = MSD_free / MSD_phase",
+                    "walker steps",
+                    "apparent tortuosity factor (1)",
+                );
+                for (i, ax) in ["z", "y", "x"].iter().enumerate() {
+                    let y: Vec<f64> = free
+                        .iter()
+                        .zip(&cols[i + 1])
+                        .map(|(f, m)| if *m > 0.0 { f / m } else { f64::NAN })
+                        .collect();
+                    plot.series
+                        .push(Series::line(&format!("axis {ax}"), steps.clone(), y));
+                }
+                let b = figs.save("msd_convergence", &plot)?;
+                sec.push(Block::Png(b, "the curves flatten when the walk has converged (τ is fitted on the second half of the walk)".into()));
+            }
+        }
+    }
+
+    // ---- sizes
+    if let Some(s) = step(&results, "sizes") {
+        let sec_rows = {
+            let mut rows = Vec::new();
+            if let Some(lt) = s.get("local_thickness").filter(|v| !v.is_null()) {
+                rows.push(vec![
+                    "local thickness, mean".into(),
+                    num(lt["mean_nm"].as_f64(), 1),
+                    "nm".into(),
+                    lt["method"].as_str().unwrap_or("").into(),
+                ]);
+                rows.push(vec![
+                    "local thickness, median".into(),
+                    num(lt["median_nm"].as_f64(), 1),
+                    "nm".into(),
+                    String::new(),
+                ]);
+                summary.insert("local_thickness_mean_nm".into(), lt["mean_nm"].clone());
+            }
+            if let Some(pa) = s.get("particles").filter(|v| !v.is_null()) {
+                rows.push(vec![
+                    "particles".into(),
+                    pa["count"].to_string(),
+                    "1".into(),
+                    pa["method"].as_str().unwrap_or("").into(),
+                ]);
+                rows.push(vec![
+                    "equivalent spherical diameter, mean".into(),
+                    num(pa["esd_mean_nm"].as_f64(), 1),
+                    "nm".into(),
+                    String::new(),
+                ]);
+                rows.push(vec![
+                    "nearest-neighbour spacing, mean".into(),
+                    num(pa["nn_distance_mean_nm"].as_f64(), 1),
+                    "nm".into(),
+                    "k-d tree on centroids".into(),
+                ]);
+                summary.insert(
+                    "particles".into(),
+                    json!({"count": pa["count"], "esd_mean_nm": pa["esd_mean_nm"]}),
+                );
+            }
+            if let Some(su) = s.get("surface").filter(|v| !v.is_null()) {
+                rows.push(vec![
+                    "specific surface area".into(),
+                    num(su["ssa_crofton_per_m"].as_f64(), 0),
+                    "m⁻¹ (per total volume)".into(),
+                    su["method"].as_str().unwrap_or("").into(),
+                ]);
+                rows.push(vec![
+                    "specific surface area (face counting)".into(),
+                    num(su["ssa_faces_per_m"].as_f64(), 0),
+                    "m⁻¹".into(),
+                    "face counting (overestimates)".into(),
+                ]);
+                summary.insert("ssa_per_m".into(), su["ssa_crofton_per_m"].clone());
+            }
+            rows
+        };
+        let sec = page.section(&format!("Sizes of label {}", s["phase"]));
+        sec.push(Block::Table(
+            vec![
+                "quantity".into(),
+                "value".into(),
+                "unit".into(),
+                "method".into(),
+            ],
+            sec_rows,
+        ));
+        if let Some(d) = s
+            .pointer("/local_thickness/distribution")
+            .filter(|v| !v.is_null())
+        {
+            let edges = floats(&d["bin_edges_nm"]);
+            let vf = floats(&d["volume_fraction"]);
+            if edges.len() == vf.len() + 1 && !vf.is_empty() {
+                let mut plot = Plot::new(
+                    "Local thickness distribution (volume-weighted)",
+                    "local thickness (nm)",
+                    "volume fraction per bin (1)",
+                );
+                let mut x = edges[..vf.len()].to_vec();
+                let mut y = vf.clone();
+                x.push(edges[vf.len()]);
+                y.push(*vf.last().unwrap_or(&0.0));
+                plot.series
+                    .push(Series::steps(&format!("label {}", s["phase"]), x, y));
+                let b = figs.save("local_thickness", &plot)?;
+                sec.push(Block::Png(
+                    b,
+                    "continuous size distribution (Hildebrand & Rüegsegger)".into(),
+                ));
+            }
+        }
+    }
+
+    // ---- connectivity
+    if let Some(c) = step(&results, "connectivity") {
+        let axes = c["axes"].as_array().cloned().unwrap_or_default();
+        let rows = axes
+            .iter()
+            .map(|a| {
+                vec![
+                    a["axis"].as_str().unwrap_or("").to_string(),
+                    a["percolates"].to_string(),
+                    num(a["percolating_fraction"].as_f64(), 4),
+                    num(a["dead_end_fraction"].as_f64(), 4),
+                    num(a["isolated_fraction"].as_f64(), 4),
+                ]
+            })
+            .collect();
+        summary.insert("connectivity".into(), json!({"axes": axes, "n_components": c["n_components"], "euler_characteristic": c.pointer("/euler/euler_characteristic"), "connectivity_density": c.pointer("/euler/connectivity_density"), "connectivity_density_unit": c.pointer("/euler/connectivity_density_unit")}));
+        let sec = page.section(&format!("Connectivity of label {}", c["phase"]));
+        sec.push(Block::Paragraph(format!(
+            "{} components ({}-connectivity); largest holds {} of the phase. Euler characteristic χ = {}; connectivity density {} {}.",
+            c["n_components"],
+            c["connectivity"],
+            num(c["largest_component_fraction"].as_f64(), 4),
+            c.pointer("/euler/euler_characteristic").map(|v| v.to_string()).unwrap_or_default(),
+            num(c.pointer("/euler/connectivity_density").and_then(f), 3),
+            c.pointer("/euler/connectivity_density_unit").and_then(|v| v.as_str()).unwrap_or("")
+        )));
+        sec.push(Block::Table(
+            [
+                "axis",
+                "percolates",
+                "percolating (fraction of phase)",
+                "dead-end",
+                "isolated",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows,
+        ));
+    }
+
+    let json_path = dir.join("report.json");
+    crate::io::atomic::write_bytes(
+        &json_path,
+        &serde_json::to_vec_pretty(&Value::Object(summary))
+            .map_err(|e| Error::Other(e.to_string()))?,
+    )?;
+    let html_path = dir.join("report.html");
+    page.write(&html_path)?;
+    Ok(ReportFiles {
+        html: "report.html".into(),
+        json: "report.json".into(),
+        figures: figs.written,
+    })
+}
