@@ -42,7 +42,7 @@ pub enum Command {
     /// Run a workflow file.
     Run(run::RunArgs),
     /// Simulate a FIB-SEM acquisition with exact ground truth (presets or your own labels).
-    Synth(synth::SynthArgs),
+    Synth(Box<synth::SynthArgs>),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -60,6 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a, g),
         Command::Convert(a) => convert::run(a, g),
         Command::Run(a) => run::run(a, g),
-        Command::Synth(a) => synth::run(a, g),
+        Command::Synth(a) => synth::run(*a, g),
     }
 }

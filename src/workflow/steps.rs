@@ -14,7 +14,7 @@ pub enum StepSpec {
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
     /// Generates a synthetic acquisition with exact ground truth (see `synth`).
-    Synth(super::steps_synth::SynthStep),
+    Synth(Box<super::steps_synth::SynthStep>),
 }
 
 impl StepSpec {
@@ -23,7 +23,7 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
-            StepSpec::Synth(s) => s,
+            StepSpec::Synth(s) => s.as_ref(),
         }
     }
 }
