@@ -22,8 +22,10 @@ fn nrel_cathode_labels_render_as_truth() {
     labels.voxel =
         fibstack::volume::VoxelSize::new([398.0; 3], fibstack::volume::VoxelSource::CommandLine);
     assert_eq!(labels.shape(), [16, 128, 160]);
-    let mut acq = AcquisitionParams::default();
-    acq.levels = Some(vec![0.12, 0.68, 0.38]);
+    let acq = AcquisitionParams {
+        levels: Some(vec![0.12, 0.68, 0.38]),
+        ..Default::default()
+    };
     let out = from_labels(labels.clone(), &p.display().to_string(), &acq, 1).unwrap();
     let t = &out.truth;
     assert_eq!(t.voxel_size_nm, [398.0; 3]);
