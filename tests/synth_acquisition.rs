@@ -342,8 +342,35 @@ fn bad_acquisition_parameters_are_param_errors() {
         ),
     ];
     for (p, name) in cases {
-        let e = render(&lab, &p, 0).err().expect("must fail");
+        let e = render(&lab, &p, 0).expect_err("must fail");
         assert_eq!(e.name, name);
         assert!(!e.fix.is_empty());
     }
+}
+
+#[test]
+fn outside_modes_fill_what_shifts_into_view() {
+    // collector-like bottom rows (label 2); face shift moves content up, so new rows enter below
+    let a = Array3::from_shape_fn((10, 40, 16), |(_, j, _)| if j >= 34 { 2u8 } else { 0 });
+    let lab = LabelVolume::new(a, vox([40.0, 10.0, 10.0]));
+    let mut p = AcquisitionParams::clean();
+    p.levels = Some(vec![0.1, 0.5, 0.9]);
+    p.tilt = Some(TiltParams {
+        foreshorten: false,
+        ..Default::default()
+    });
+    let last_row = |p: &AcquisitionParams| {
+        let r = render(&lab, p, 0).unwrap();
+        assert!(r.truth.face_shift_px[9] < -20.0);
+        match r.clean.data {
+            GreyData::U8(a) => a[[9, 39, 8]],
+            _ => unreachable!(),
+        }
+    };
+    p.outside = Outside::Edge;
+    assert_eq!(last_row(&p), (0.9f32 as f64 * 255.0).round() as u8);
+    p.outside = Outside::PoreLevel;
+    assert_eq!(last_row(&p), (0.1f32 as f64 * 255.0).round() as u8);
+    p.outside = Outside::Level(0.0);
+    assert_eq!(last_row(&p), 0);
 }

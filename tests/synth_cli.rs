@@ -257,3 +257,43 @@ fn workflow_synth_step_feeds_later_steps() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("presett"));
 }
+
+#[test]
+fn params_file_sets_nested_keys_and_flags_override_it() {
+    let d = tempfile::tempdir().unwrap();
+    let params = d.path().join("p.toml");
+    std::fs::write(
+        &params,
+        "preset = \"channels\"\nshape = [6, 24, 24]\nseed = 2\n[analytic]\nchannel_axis = 2\n[acquisition]\nbit_depth = 16\n[acquisition.curtain]\nsecond_angle_deg = 5.0\n",
+    )
+    .unwrap();
+    let out = d.path().join("o");
+    ok(&fib(&[
+        "synth",
+        out.to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--no-noise",
+        "-q",
+    ]));
+    let t: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("truth.json")).unwrap()).unwrap();
+    assert_eq!(t["preset"], "channels");
+    assert_eq!(t["seed"], 5, "the flag overrides the file");
+    assert_eq!(t["structure"]["axis"], 2);
+    assert_eq!(t["acquisition"]["params"]["bit_depth"], 16);
+    assert_eq!(t["acquisition"]["params"]["noise"]["enabled"], false);
+    assert_eq!(t["acquisition"]["stripes"].as_array().unwrap().len(), 2);
+    // an unknown key in the file is an error naming it
+    std::fs::write(&params, "preset = \"box\"\n[acquisition]\nbitdepth = 8\n").unwrap();
+    let o = fib(&[
+        "synth",
+        d.path().join("o2").to_str().unwrap(),
+        "--params",
+        params.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bitdepth"));
+}

@@ -375,7 +375,7 @@ fn generated_truth_counts_fractions_from_labels() {
 
 #[test]
 fn out_of_range_parameters_give_param_errors_naming_them() {
-    let e = |r: Result<_, fibstack::ParamError>| r.err().expect("should fail").name;
+    let e = |r: Result<(), fibstack::ParamError>| r.expect_err("should fail").name;
     let base = ElectrodeParams::default();
     let bad = ElectrodeParams {
         active_fraction: 0.95,

@@ -61,7 +61,7 @@ pub enum Command {
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(sizes::SizesArgs),
     /// Simulate a FIB-SEM acquisition with exact ground truth (presets or your own labels).
-    Synth(synth::SynthArgs),
+    Synth(Box<synth::SynthArgs>),
     /// Drift alignment by sub-pixel phase correlation (shifts CSV + drift plot).
     Align(align::AlignArgs),
     /// 52° cross-section geometry: y-stretch by 1/sin θ and y–z shear correction.
@@ -97,7 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Porosity(a) => porosity::run(a, g),
         Command::Connectivity(a) => connectivity::run(a, g),
         Command::Sizes(a) => sizes::run(a, g),
-        Command::Synth(a) => synth::run(a, g),
+        Command::Synth(a) => synth::run(*a, g),
         Command::Align(a) => align::run(a, g),
         Command::Geometry(a) => geometry::run(a, g),
         Command::Destripe(a) => destripe::run(a, g),

@@ -20,7 +20,7 @@ pub enum StepSpec {
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(super::steps_sizes::Sizes),
     /// Generates a synthetic acquisition with exact ground truth (see `synth`).
-    Synth(super::steps_synth::SynthStep),
+    Synth(Box<super::steps_synth::SynthStep>),
     /// Drift alignment by phase correlation (writes shifts CSV and drift plot).
     Align(super::steps_pre::AlignStep),
     /// 52° y-stretch and y–z shear correction.
@@ -46,7 +46,7 @@ impl StepSpec {
             StepSpec::Porosity(s) => s,
             StepSpec::Connectivity(s) => s,
             StepSpec::Sizes(s) => s,
-            StepSpec::Synth(s) => s,
+            StepSpec::Synth(s) => s.as_ref(),
             StepSpec::Align(s) => s,
             StepSpec::Geometry(s) => s,
             StepSpec::Destripe(s) => s,
