@@ -204,6 +204,29 @@ impl Plot {
         (xr, yr)
     }
 
+    /// Legend entry positions below the plot: `(x, row)` per series, and the number of rows.
+    fn legend(&self, w: u32) -> (Vec<(f64, usize)>, usize) {
+        if self.series.len() < 2 {
+            return (vec![(100.0, 0); self.series.len()], 0);
+        }
+        let (mut x, mut row) = (100.0, 0usize);
+        let mut out = Vec::new();
+        for s in &self.series {
+            let width = 26.0 + 16.0 * s.name.chars().count() as f64 + 24.0;
+            if x + width > w as f64 - 10.0 && x > 100.0 {
+                x = 100.0;
+                row += 1;
+            }
+            out.push((x, row));
+            x += width;
+        }
+        (out, row + 1)
+    }
+
+    fn legend_y(&self, f: &Frame, row: usize) -> f64 {
+        f.bottom + 72.0 + 22.0 * row as f64
+    }
+
     fn frame(&self, w: u32, h: u32) -> Frame {
         let ((x0, x1), (y0, y1)) = self.data_range();
         Frame {
@@ -214,7 +237,7 @@ impl Plot {
             left: 100.0,
             right: w as f64 - 24.0,
             top: 48.0,
-            bottom: h as f64 - 64.0,
+            bottom: h as f64 - 64.0 - 22.0 * self.legend(w).1 as f64,
         }
     }
 
@@ -273,7 +296,7 @@ impl Plot {
             s,
             r#"<text x="{:.1}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
             (f.left + f.right) / 2.0,
-            h - 18,
+            f.bottom + 46.0,
             esc(&self.x_label)
         );
         let cy = (f.top + f.bottom) / 2.0;
@@ -320,16 +343,18 @@ impl Plot {
                     );
                 }
             }
-            let ly = f.top + 14.0 + 20.0 * k as f64;
-            let _ = writeln!(
-                s,
-                r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{col}" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="13">{}</text>"#,
-                f.right - 170.0,
-                f.right - 150.0,
-                f.right - 144.0,
-                ly + 4.0,
-                esc(&ser.name)
-            );
+            if self.series.len() > 1 {
+                let (lx, row) = self.legend(w).0[k];
+                let ly = self.legend_y(&f, row);
+                let _ = writeln!(
+                    s,
+                    r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{col}" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="14">{}</text>"#,
+                    lx + 20.0,
+                    lx + 26.0,
+                    ly + 5.0,
+                    esc(&ser.name)
+                );
+            }
         }
         s.push_str("</svg>\n");
         s
@@ -374,7 +399,7 @@ impl Plot {
         c.rect(f.left, f.top, f.right, f.bottom, black);
         c.text_centered(
             (f.left + f.right) / 2.0,
-            h as f64 - 28.0,
+            f.bottom + 36.0,
             &self.x_label,
             2,
             black,
@@ -407,16 +432,12 @@ impl Plot {
                     c.disc(px, py, 4.0, col);
                 }
             }
-            let ly = f.top + 14.0 + 20.0 * k as f64;
-            let longest = self
-                .series
-                .iter()
-                .map(|s| s.name.chars().count())
-                .max()
-                .unwrap_or(0);
-            let lx = f.right - 16.0 * longest as f64 - 40.0;
-            c.line(lx, ly, lx + 20.0, ly, col, 3.0);
-            c.text(lx + 26.0, ly - 8.0, &ser.name, 2, black);
+            if self.series.len() > 1 {
+                let (lx, row) = self.legend(w).0[k];
+                let ly = self.legend_y(&f, row);
+                c.line(lx, ly, lx + 20.0, ly, col, 3.0);
+                c.text(lx + 26.0, ly - 8.0, &ser.name, 2, black);
+            }
         }
         c.rgb
     }
@@ -506,8 +527,6 @@ impl Canvas {
             '·' => '.',
             '±' => '+',
             '–' | '—' => '-',
-            'τ' => 't',
-            'ε' => 'e',
             _ => ch,
         };
         font8x8::BASIC_FONTS
