@@ -1,0 +1,207 @@
+//! `sizes`: local thickness, particles and specific surface area of one phase, in one call
+//! (what the CLI `fibstack sizes` and the workflow step `kind = "sizes"` run).
+//!
+//! Kernels: [`super::edt`] (exact anisotropic EDT), [`super::local_thickness`],
+//! [`super::particles`], [`super::surface`].
+
+use super::local_thickness::{local_thickness, LocalThickness};
+use super::particles::{particles, Particle, ParticleOptions, ParticleSummary};
+use super::surface::{surface_area, SurfaceArea};
+use crate::error::ParamError;
+use crate::volume::LabelVolume;
+use ndarray::Array3;
+use serde::{Deserialize, Serialize};
+
+/// Which measurements to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum What {
+    LocalThickness,
+    Particles,
+    Surface,
+    All,
+}
+
+impl What {
+    /// Parse `local-thickness|particles|surface|all`.
+    pub fn parse(s: &str) -> Result<Self, ParamError> {
+        match s {
+            "local-thickness" | "local_thickness" => Ok(What::LocalThickness),
+            "particles" => Ok(What::Particles),
+            "surface" => Ok(What::Surface),
+            "all" => Ok(What::All),
+            _ => Err(ParamError::new(
+                "what",
+                s,
+                "use local-thickness, particles, surface or all",
+            )),
+        }
+    }
+    fn has(self, w: What) -> bool {
+        self == What::All || self == w
+    }
+}
+
+/// Options of [`sizes`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizesOptions {
+    pub what: What,
+    /// Histogram bins of the local-thickness distribution (≥ 1).
+    pub bins: usize,
+    pub particles: ParticleOptions,
+}
+
+impl Default for SizesOptions {
+    fn default() -> Self {
+        SizesOptions {
+            what: What::All,
+            bins: 50,
+            particles: ParticleOptions::default(),
+        }
+    }
+}
+
+impl SizesOptions {
+    /// Check every parameter before work starts.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        super::local_thickness::check_bins(self.bins)?;
+        if let Some(s) = self.particles.min_separation_nm {
+            crate::error::positive("min separation (nm)", s)?;
+        }
+        Ok(())
+    }
+}
+
+/// JSON report of `fibstack sizes` / workflow step `sizes`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SizesReport {
+    /// Label value measured.
+    pub phase: u8,
+    /// Volume shape `[nz, ny, nx]`.
+    pub shape: [usize; 3],
+    /// Voxel size `[dz, dy, dx]` nm.
+    pub voxel_size_nm: [f64; 3],
+    /// False when the voxel size was unknown (then every "nm" is really "voxels").
+    pub voxel_size_calibrated: bool,
+    /// Phase volume fraction.
+    pub phase_fraction: f64,
+    pub local_thickness: Option<LocalThickness>,
+    pub particles: Option<ParticleSummary>,
+    pub surface: Option<SurfaceArea>,
+    /// Warnings (uncalibrated voxel size, empty phase, …).
+    pub notes: Vec<String>,
+}
+
+/// Everything [`sizes`] computed: the report plus the large outputs.
+#[derive(Debug, Clone)]
+pub struct SizesOutput {
+    pub report: SizesReport,
+    /// Local thickness (diameter, nm) per voxel, 0 outside the phase.
+    pub thickness_map: Option<Array3<f32>>,
+    /// Per-particle table.
+    pub particles: Vec<Particle>,
+}
+
+/// Measure phase `phase` of `labels`.
+///
+/// ```
+/// use fibstack::metrics::sizes::{sizes, SizesOptions};
+/// use fibstack::volume::{LabelVolume, VoxelSize, VoxelSource};
+/// use ndarray::Array3;
+/// let mut a = Array3::<u8>::zeros((6, 6, 6));
+/// for z in 1..5 { for y in 1..5 { for x in 1..5 { a[[z, y, x]] = 1; } } }
+/// let l = LabelVolume::new(a, VoxelSize::new([10.0; 3], VoxelSource::CommandLine));
+/// let out = sizes(&l, 1, &SizesOptions::default()).unwrap();
+/// assert_eq!(out.report.particles.as_ref().unwrap().count, 1);
+/// assert!(out.report.local_thickness.as_ref().unwrap().mean_nm.unwrap() > 0.0);
+/// ```
+pub fn sizes(
+    labels: &LabelVolume,
+    phase: u8,
+    opts: &SizesOptions,
+) -> Result<SizesOutput, ParamError> {
+    opts.validate()?;
+    labels.voxel.validate()?;
+    let v = labels.voxel.nm;
+    let view = labels.view();
+    let n = view.len();
+    let count = view.iter().filter(|&&x| x == phase).count();
+    let mut notes = Vec::new();
+    if !labels.voxel.is_calibrated() {
+        notes.push(
+            "voxel size unknown (default 1 nm): lengths are in voxels; give --voxel-size or calibrate the input"
+                .to_string(),
+        );
+    }
+    if count == 0 {
+        let present = labels.phases();
+        notes.push(format!(
+            "phase {phase} has no voxels (labels present: {present:?})"
+        ));
+    } else if count == n {
+        notes.push(format!(
+            "phase {phase} fills the whole volume: no interface, local thickness unbounded"
+        ));
+    }
+    let mut thickness_map = None;
+    let lt = if opts.what.has(What::LocalThickness) {
+        let (map, s) = local_thickness(view, phase, v, opts.bins)?;
+        thickness_map = Some(map);
+        Some(s)
+    } else {
+        None
+    };
+    let mut table = Vec::new();
+    let ps = if opts.what.has(What::Particles) {
+        let p = particles(view, phase, v, &opts.particles)?;
+        table = p.particles;
+        Some(p.summary)
+    } else {
+        None
+    };
+    let surf = if opts.what.has(What::Surface) {
+        Some(surface_area(view, phase, v)?)
+    } else {
+        None
+    };
+    Ok(SizesOutput {
+        report: SizesReport {
+            phase,
+            shape: labels.shape(),
+            voxel_size_nm: v,
+            voxel_size_calibrated: labels.voxel.is_calibrated(),
+            phase_fraction: if n > 0 { count as f64 / n as f64 } else { 0.0 },
+            local_thickness: lt,
+            particles: ps,
+            surface: surf,
+            notes,
+        },
+        thickness_map,
+        particles: table,
+    })
+}
+
+/// Write the local-thickness distribution as CSV: `bin_lo_nm,bin_hi_nm,volume_fraction,cumulative_fraction`.
+pub fn write_distribution_csv<W: std::io::Write>(
+    lt: &LocalThickness,
+    w: W,
+) -> Result<(), csv::Error> {
+    let mut wr = csv::Writer::from_writer(w);
+    wr.write_record([
+        "bin_lo_nm",
+        "bin_hi_nm",
+        "volume_fraction",
+        "cumulative_fraction",
+    ])?;
+    let d = &lt.distribution;
+    for i in 0..d.volume_fraction.len() {
+        wr.write_record([
+            d.bin_edges_nm[i].to_string(),
+            d.bin_edges_nm[i + 1].to_string(),
+            d.volume_fraction[i].to_string(),
+            d.cumulative_fraction[i].to_string(),
+        ])?;
+    }
+    wr.flush()?;
+    Ok(())
+}

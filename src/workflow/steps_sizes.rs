@@ -1,0 +1,153 @@
+//! Workflow step `kind = "sizes"`: local thickness, particles and specific surface area of one
+//! phase of the current label volume (same keys as the `fibstack sizes` flags).
+//!
+//! ```toml
+//! [[steps]]
+//! kind = "sizes"
+//! phase = 1                 # label value (default 0)
+//! what = "all"              # local-thickness | particles | surface | all
+//! split = false             # watershed split of touching particles
+//! min_separation = 15.0     # nm, watershed marker separation (default 3 voxels)
+//! connectivity = 26         # 6 or 26
+//! bins = 50                 # local-thickness histogram bins
+//! particles_csv = "particles.csv"        # optional, inside the output folder
+//! distribution_csv = "thickness.csv"     # optional
+//! thickness_map = "thickness.tif"        # optional, f32 diameter in nm
+//! ```
+//!
+//! Result (in `results.json`): the [`crate::metrics::sizes::SizesReport`] JSON.
+
+use super::{Context, Data, Step};
+use crate::error::{Error, ParamError};
+use crate::metrics::particles::{write_particles_csv, Connectivity, ParticleOptions};
+use crate::metrics::sizes::{sizes, write_distribution_csv, SizesOptions, What};
+use crate::volume::GreyVolume;
+use serde::Deserialize;
+
+/// `kind = "sizes"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sizes {
+    #[serde(default)]
+    pub phase: u8,
+    #[serde(default = "default_what")]
+    pub what: String,
+    #[serde(default)]
+    pub split: bool,
+    #[serde(default)]
+    pub min_separation: Option<f64>,
+    #[serde(default = "default_conn")]
+    pub connectivity: u32,
+    #[serde(default = "default_bins")]
+    pub bins: usize,
+    #[serde(default)]
+    pub particles_csv: Option<String>,
+    #[serde(default)]
+    pub distribution_csv: Option<String>,
+    #[serde(default)]
+    pub thickness_map: Option<String>,
+}
+
+fn default_what() -> String {
+    "all".into()
+}
+fn default_conn() -> u32 {
+    26
+}
+fn default_bins() -> usize {
+    50
+}
+
+impl Sizes {
+    fn options(&self) -> Result<SizesOptions, ParamError> {
+        let o = SizesOptions {
+            what: What::parse(&self.what)?,
+            bins: self.bins,
+            particles: ParticleOptions {
+                connectivity: Connectivity::from_number(self.connectivity)?,
+                split: self.split,
+                min_separation_nm: self.min_separation,
+            },
+        };
+        o.validate()?;
+        Ok(o)
+    }
+}
+
+fn check_name(key: &str, v: &Option<String>) -> Result<(), ParamError> {
+    if let Some(p) = v {
+        if p.is_empty() || p.contains("..") {
+            return Err(ParamError::new(
+                key,
+                p,
+                "give a file name inside the output folder, e.g. \"particles.csv\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn csv_err(path: &std::path::Path, e: csv::Error) -> crate::io::IoError {
+    crate::io::IoError::Os {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl Step for Sizes {
+    fn validate(&self) -> Result<(), ParamError> {
+        let o = self.options()?;
+        check_name("particles_csv", &self.particles_csv)?;
+        check_name("distribution_csv", &self.distribution_csv)?;
+        check_name("thickness_map", &self.thickness_map)?;
+        if let Some(p) = &self.thickness_map {
+            crate::io::Format::of(std::path::Path::new(p))
+                .map_err(|e| ParamError::new("thickness_map", p, e.to_string()))?;
+        }
+        let lt = matches!(o.what, What::LocalThickness | What::All);
+        let pa = matches!(o.what, What::Particles | What::All);
+        if !lt && (self.thickness_map.is_some() || self.distribution_csv.is_some()) {
+            return Err(ParamError::new(
+                "what",
+                &self.what,
+                "thickness_map/distribution_csv need what = \"local-thickness\" or \"all\"",
+            ));
+        }
+        if !pa && self.particles_csv.is_some() {
+            return Err(ParamError::new(
+                "what",
+                &self.what,
+                "particles_csv needs what = \"particles\" or \"all\"",
+            ));
+        }
+        Ok(())
+    }
+    fn needs(&self) -> Data {
+        Data::Labels
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let o = self.options()?;
+        let out = sizes(ctx.labels("sizes")?, self.phase, &o)?;
+        let voxel = ctx.labels("sizes")?.voxel;
+        if let Some(name) = &self.particles_csv {
+            let p = ctx.output(name);
+            crate::io::atomic::write_atomic(&p, |w| {
+                write_particles_csv(&out.particles, w).map_err(|e| csv_err(&p, e))
+            })?;
+        }
+        if let (Some(name), Some(lt)) = (&self.distribution_csv, &out.report.local_thickness) {
+            let p = ctx.output(name);
+            crate::io::atomic::write_atomic(&p, |w| {
+                write_distribution_csv(lt, w).map_err(|e| csv_err(&p, e))
+            })?;
+        }
+        if let (Some(name), Some(map)) = (&self.thickness_map, &out.thickness_map) {
+            let p = ctx.output(name);
+            crate::io::write_volume(&p, &GreyVolume::from_f32(map.clone(), voxel))?;
+        }
+        serde_json::to_value(&out.report).map_err(|e| Error::Other(e.to_string()))
+    }
+}
