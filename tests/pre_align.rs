@@ -343,3 +343,33 @@ fn native_u16_path_equals_f32_path() {
     let b = reference.aligned.mapv(fibstack::preprocess::align::to_u16);
     assert_eq!(a, &b);
 }
+
+#[test]
+fn unrelated_slice_is_flagged() {
+    let field = Field::new(40, 200.0, 900);
+    let drift = random_walk(10, 1.0, 2);
+    let mut v = stack(&field, &drift, 96, 0.0, 0.0, 7);
+    // slice 6 shows something else entirely (pure noise)
+    let mut r = Rng::stream(5, 5);
+    for y in 0..96 {
+        for x in 0..96 {
+            v[[6, y, x]] = (100.0 + 20.0 * r.normal()) as f32;
+        }
+    }
+    let est = estimate_drift(v.view(), &AlignParams::default(), &Silent).unwrap();
+    let flagged: Vec<usize> = est
+        .slices
+        .iter()
+        .filter(|s| s.flagged)
+        .map(|s| s.slice)
+        .collect();
+    eprintln!(
+        "flagged {flagged:?}; quality of slices 5..8: {:?}",
+        est.slices[5..8]
+            .iter()
+            .map(|s| (s.quality, s.peak_ratio))
+            .collect::<Vec<_>>()
+    );
+    // both pairs touching slice 6 (6 vs 5, 7 vs 6) are poor
+    assert_eq!(flagged, vec![6, 7]);
+}

@@ -188,7 +188,7 @@ fn geometry_command_stretches_and_shears() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let c = 10.0 * 52f64.to_radians().cos() / 8.0;
-    assert!((j["shear_raw_px_per_slice"].as_f64().unwrap() - c).abs() < 1e-9);
+    assert!((j["shear_raw_px_per_slice"].as_f64().unwrap() + c).abs() < 1e-9);
     assert_eq!(j["slice_thickness_source"], "voxel dz (command line)");
     let g = fibstack::io::read_volume(&out, &Default::default()).unwrap();
     assert_eq!(g.voxel.nm, [10.0, 8.0, 8.0]);

@@ -1,5 +1,6 @@
 //! 52° geometry on phantoms rendered with the forward model of `preprocess::geometry`:
-//! raw slice k, row y shows true depth Y = (y − k·t·cos θ/dy)·dy/sin θ, at z = k·t.
+//! raw slice k, row y shows true depth Y = (y + k·t·cos θ/dy)·dy/sin θ, at z = k·t (content moves
+//! up the image as the face recedes), and through the project's acquisition simulator.
 
 use fibstack::preprocess::geometry::{correct_geometry, correct_geometry_view, GeometryParams};
 use fibstack::volume::{GreyVolume, VoxelSize, VoxelSource};
@@ -21,7 +22,7 @@ fn render(
     let h = PX / th.sin(); // true depth covered by one raw row
     Array3::from_shape_fn((nz, ny, nx), |(k, y, x)| {
         let z = k as f64 * T;
-        let yy = (y as f64 - k as f64 * c) * PX / th.sin();
+        let yy = (y as f64 + k as f64 * c) * PX / th.sin();
         let xx = x as f64 * PX;
         // partial-volume edge about one voxel wide
         let d = sd(z, yy, xx);
@@ -98,7 +99,7 @@ fn axis_ratio(e: [f64; 3]) -> f64 {
 
 #[test]
 fn sphere_becomes_round() {
-    let (r, cz, cy, cx) = (150.0, 300.0, 300.0, 240.0);
+    let (r, cz, cy, cx) = (150.0, 300.0, 780.0, 240.0);
     let raw = render(60, 110, 60, |z, y, x| {
         r - ((z - cz).powi(2) + (y - cy).powi(2) + (x - cx).powi(2)).sqrt()
     });
@@ -144,7 +145,7 @@ fn inclined_plane_angle_right() {
     for alpha_deg in [20.0f64, -35.0, 0.0] {
         let ta = alpha_deg.to_radians().tan();
         // material below the plane Y = y0 + tan(α)·z (grey 100), pore above
-        let y0 = 250.0 + (-ta * 490.0).max(0.0); // keep the plane inside the common rows
+        let y0 = 600.0 + (-ta * 490.0).max(0.0); // keep the plane inside the common rows
         let raw = render(50, 120, 8, |z, y, _| y - (y0 + ta * z));
         let p = GeometryParams {
             slice_thickness_nm: Some(T),

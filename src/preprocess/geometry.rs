@@ -5,12 +5,15 @@
 //! `dy_raw / sin θ`. Each slice of thickness t moves the face back, and a feature fixed in the
 //! sample moves in the raw image by `c = t·cos θ / dy_raw` pixels per slice.
 //!
-//! **Model and sign convention.** Raw slice k, raw row y, shows the true depth
-//! `Y = (y − k·c)·dy_raw / sin θ` (a fixed feature moves *down* the image, to larger row indices,
-//! by `t·cos θ` per slice). The correction therefore takes corrected row Y of slice k from raw row
-//! `y = Y·sin θ/dy_raw + k·c`, i.e. it shifts slice k by `−k·t·cos θ` (raw units, upwards). If your
-//! stack drifts the other way, the drift alignment (`fibstack align`, which removes any linear
-//! trend) or a negative [`GeometryParams::shear_px_per_slice_override`] handles it.
+//! **Model and sign convention** (the same as the acquisition simulator, `synth::acquisition`).
+//! The receding face is seen from above at θ, so the content of slice k is displaced *up* the
+//! image (towards row 0) by `k·t·cos θ` (raw units): with the per-slice displacement
+//! `s = −t·cos θ / dy_raw` px, raw slice k, raw row y, shows the true depth
+//! `Y = (y − k·s)·dy_raw / sin θ`. The correction takes corrected row Y of slice k from raw row
+//! `y = Y·sin θ/dy_raw + k·s`, i.e. it moves slice k back down by `k·t·cos θ`. If your stack's
+//! face shift goes the other way, give the measured displacement in
+//! [`GeometryParams::shear_px_per_slice_override`] (e.g. `−trend_px_per_slice[0]` of the drift
+//! alignment), or let the alignment remove the trend and turn the shear off.
 //!
 //! Stretch: the output row spacing is `dx` (square pixels in the face plane), so the number of rows
 //! grows by `dy_raw / (sin θ · dx)`; the new `dy` is recorded with source `Derived`. Both parts are
@@ -38,8 +41,8 @@ pub struct GeometryParams {
     pub stretch: bool,
     /// Undo the y–z shear (off when face tracking or the drift alignment removed it).
     pub shear: bool,
-    /// Use this shear (raw px per slice, sign included) instead of `t·cos θ / dy_raw`, e.g. the
-    /// negative of the fitted slope of the alignment's cumulative dy curve.
+    /// Content displacement per slice to undo (raw px, sign included; negative = upward) instead
+    /// of `−t·cos θ / dy_raw`, e.g. `−trend_px_per_slice[0]` of the drift alignment.
     pub shear_px_per_slice_override: Option<f64>,
     /// Crop to rows every slice covers (default) or pad with `fill`.
     pub boundary: Boundary,
@@ -108,7 +111,8 @@ pub struct GeometryReport {
     pub stretch_factor: f64,
     /// Slice thickness used for the shear (nm), if any.
     pub slice_thickness_nm: Option<f64>,
-    /// Shear removed, raw pixels per slice (`t·cos θ/dy_raw`, or the override); 0 without shear.
+    /// Content displacement per slice that was undone, raw pixels (`−t·cos θ/dy_raw`: upward, or
+    /// the override); 0 without shear.
     pub shear_raw_px_per_slice: f64,
     /// Same in output pixels per slice.
     pub shear_out_px_per_slice: f64,
@@ -219,9 +223,9 @@ fn plan(
                 "the shear needs the image pixel size in nm: set the voxel size when reading (or --no-shear)",
             ));
         }
-        thickness * theta.cos() / dy_raw
+        -thickness * theta.cos() / dy_raw
     };
-    // corrected coordinate Y (raw units) of raw row y in slice k: Y = y - k c
+    // corrected coordinate Y (raw units) of raw row y in slice k: Y = y - k c (c = displacement)
     let last = (ny - 1) as f64;
     let kc: Vec<f64> = (0..nz).map(|k| k as f64 * c).collect();
     let (lo, hi) = match p.boundary {
@@ -261,7 +265,7 @@ fn plan(
         },
         if p.stretch && p.shear { " and " } else { "" },
         if p.shear {
-            "y–z shear correction of −k·t·cos θ"
+            "y–z shear correction (face shift of k·t·cos θ per slice undone)"
         } else {
             ""
         }
@@ -367,8 +371,8 @@ pub fn geometry_volume(
 pub struct DriftThickness {
     /// Least-squares slope of the cumulative dy correction (raw px per slice).
     pub slope_px_per_slice: f64,
-    /// Feature motion in the raw image, `−slope` (px/slice; positive = down, the direction the
-    /// geometry model assumes).
+    /// Content displacement in the raw image, `−slope` (px/slice; negative = up, the direction of
+    /// the face shift in the geometry model).
     pub feature_drift_px_per_slice: f64,
     /// `|slope|·dy_raw / cos θ` (nm).
     pub slice_thickness_nm: f64,
@@ -449,7 +453,8 @@ mod tests {
         // t cos θ / dy = 2 px per slice exactly
         let theta = 60.0f64;
         let t = 2.0 * 5.0 / theta.to_radians().cos();
-        let v = Array3::from_shape_fn((3, 20, 2), |(k, y, _)| (y as f32) - 2.0 * k as f32);
+        // content moves up 2 rows per slice: raw row y of slice k shows depth y + 2k
+        let v = Array3::from_shape_fn((3, 20, 2), |(k, y, _)| (y as f32) + 2.0 * k as f32);
         let p = GeometryParams {
             theta_deg: theta,
             slice_thickness_nm: Some(t),
@@ -457,13 +462,14 @@ mod tests {
             ..Default::default()
         };
         let (o, _, r) = correct_geometry_view(v.view(), vox(), &p).unwrap();
-        assert!((r.shear_raw_px_per_slice - 2.0).abs() < 1e-9);
+        assert!((r.shear_raw_px_per_slice + 2.0).abs() < 1e-9);
         assert_eq!(o.dim(), (3, 16, 2));
-        // every slice now shows the same ramp 0..15
+        // every slice now shows the same ramp 4..19 (depths every slice covers)
         for k in 0..3 {
             for j in 0..16 {
+                let want = j as f32 + 4.0;
                 assert!(
-                    (o[[k, j, 0]] - j as f32).abs() < 1e-3,
+                    (o[[k, j, 0]] - want).abs() < 1e-3,
                     "{k} {j} {}",
                     o[[k, j, 0]]
                 );
@@ -476,7 +482,9 @@ mod tests {
         };
         let (o, _, _) = correct_geometry_view(v.view(), vox(), &p).unwrap();
         assert_eq!(o.dim(), (3, 24, 2));
-        assert_eq!(o[[0, 0, 0]], -1.0);
+        assert_eq!(o[[0, 0, 0]], 0.0);
+        assert_eq!(o[[2, 0, 0]], -1.0);
+        assert_eq!(o[[0, 23, 0]], -1.0);
     }
 
     #[test]
@@ -502,12 +510,13 @@ mod tests {
         let t = 30.0;
         let dy = 5.0;
         let c = t * th.to_radians().cos() / dy;
+        // content moves up by c per slice, so the correction moves it down: cum_dy = +c·k
         let cum: Vec<f64> = (0..50)
-            .map(|k| -c * k as f64 + if k % 3 == 0 { 0.05 } else { -0.02 })
+            .map(|k| c * k as f64 + if k % 3 == 0 { 0.05 } else { -0.02 })
             .collect();
         let r = slice_thickness_from_drift(&cum, dy, th).unwrap();
         assert!((r.slice_thickness_nm - t).abs() / t < 0.01, "{r:?}");
-        assert!(r.feature_drift_px_per_slice > 0.0);
+        assert!(r.feature_drift_px_per_slice < 0.0);
         assert!(r.r_squared > 0.99);
     }
 }

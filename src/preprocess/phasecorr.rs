@@ -31,7 +31,8 @@
 //! # Quality
 //! `quality` is the refined peak height divided by its largest possible value `Σ|R|·H`: 1 for two
 //! identical images up to a translation, near 0 for unrelated images. `peak_ratio` is the integer
-//! peak over the highest correlation value farther than 3 px from it (distinctiveness).
+//! peak over the highest correlation value farther than `3 + ceil(3·lo_px)` px from it (outside
+//! the peak's own low-pass spread; distinctiveness).
 
 use crate::error::ParamError;
 use ndarray::{Array2, ArrayView2};
@@ -259,7 +260,8 @@ pub struct PhaseShift {
     pub dx: f64,
     /// Refined peak height / its maximum possible value (0..1).
     pub quality: f64,
-    /// Integer peak over the highest value farther than 3 px away.
+    /// Integer peak over the highest value outside the peak's neighbourhood
+    /// (`3 + ceil(3·lo_px)` px).
     pub peak_ratio: f64,
 }
 
@@ -535,12 +537,17 @@ impl PhaseCorrelator {
                 px = i % nx;
             }
         }
-        // second peak: highest value with circular distance > 3 px on either axis
+        // second peak: highest value outside the peak's neighbourhood (widened by the low-pass)
+        let rad = 3 + self
+            .params
+            .bandpass
+            .map(|b| (3.0 * b.lo_px).ceil() as usize)
+            .unwrap_or(0);
         let mut second = f64::NEG_INFINITY;
         for y in 0..ny {
             let dyc = circ_dist(y, py, ny);
             for x in 0..nx {
-                if dyc <= 3 && circ_dist(x, px, nx) <= 3 {
+                if dyc <= rad && circ_dist(x, px, nx) <= rad {
                     continue;
                 }
                 second = second.max(cc[y * nx + x]);
