@@ -251,10 +251,7 @@ impl GaussianParams {
     }
     /// σ in voxels `[z, y, x]` (z = 0 in 2-D mode).
     pub fn sigma_vox(&self, voxel: &VoxelSize) -> [f64; 3] {
-        let mut s = [0.0; 3];
-        for i in 0..3 {
-            s[i] = self.sigma_nm[i] / voxel.nm[i];
-        }
+        let mut s: [f64; 3] = std::array::from_fn(|i| self.sigma_nm[i] / voxel.nm[i]);
         if self.dims == Dims::TwoD {
             s[0] = 0.0;
         }
