@@ -191,14 +191,12 @@ pub fn gaussian_3d(vol: ArrayView3<f32>, sigma_vox: [f64; 3], truncate: f64) -> 
         cur = out;
     }
     if sigma_vox[1] > 0.0 || sigma_vox[2] > 0.0 {
-        let slices: Vec<Array2<f32>> = cur
-            .axis_iter(Axis(0))
+        cur.axis_iter_mut(Axis(0))
             .into_par_iter()
-            .map(|s| gaussian_2d(s, [sigma_vox[1], sigma_vox[2]], truncate))
-            .collect();
-        for (mut dst, s) in cur.axis_iter_mut(Axis(0)).zip(slices) {
-            dst.assign(&s);
-        }
+            .for_each(|mut s| {
+                let g = gaussian_2d(s.view(), [sigma_vox[1], sigma_vox[2]], truncate);
+                s.assign(&g);
+            });
     }
     cur
 }
@@ -280,15 +278,15 @@ pub fn gaussian_volume(vol: &GreyVolume, p: &GaussianParams) -> Result<GreyVolum
 pub fn map_slices<T, U, F>(vol: ArrayView3<T>, f: F) -> Array3<U>
 where
     T: Sync,
-    U: Send + Clone + Default,
+    U: Send + Sync + Clone + Default,
     F: Fn(ArrayView2<T>) -> Array2<U> + Sync,
 {
     let (nz, ny, nx) = vol.dim();
-    let slices: Vec<Array2<U>> = vol.axis_iter(Axis(0)).into_par_iter().map(&f).collect();
     let mut out = Array3::<U>::default((nz, ny, nx));
-    for (mut dst, s) in out.axis_iter_mut(Axis(0)).zip(slices) {
-        dst.assign(&s);
-    }
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(vol.axis_iter(Axis(0)).into_par_iter())
+        .for_each(|(mut dst, src)| dst.assign(&f(src)));
     out
 }
 

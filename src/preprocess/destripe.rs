@@ -521,16 +521,17 @@ pub fn destripe_volume(
             GreyData::F32(a) => a.index_axis(Axis(0), z).to_owned(),
         }
     };
-    let slices: Vec<(Array2<f32>, f64)> = (0..nz)
-        .into_par_iter()
-        .map(|z| plan.apply(slice_f32(z).view()))
-        .collect::<Result<_, _>>()?;
     let mut out = Array3::<f32>::zeros((nz, ny, nx));
-    let mut fr = Vec::with_capacity(nz);
-    for (z, (s, f)) in slices.into_iter().enumerate() {
-        out.index_axis_mut(Axis(0), z).assign(&s);
-        fr.push(f);
-    }
+    let fr: Vec<f64> = out
+        .axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .map(|(z, mut dst)| {
+            let (s, f) = plan.apply(slice_f32(z).view())?;
+            dst.assign(&s);
+            Ok(f)
+        })
+        .collect::<Result<_, ParamError>>()?;
     let mean = if fr.is_empty() {
         0.0
     } else {
