@@ -441,7 +441,13 @@ impl DestripePlan {
                 mask[[y, x]] = a as f32;
             }
         }
-        let frac = if total > 0.0 { removed / total } else { 0.0 };
+        // a flat slice has only round-off outside DC: report nothing removed
+        let dc = power[0] as f64;
+        let frac = if total > 1e-10 * dc && total > 0.0 {
+            removed / total
+        } else {
+            0.0
+        };
         (mask, frac)
     }
 
