@@ -322,6 +322,10 @@ pub fn slice_f32(data: &GreyData, z: usize) -> Array2<f32> {
     }
 }
 
+/// A per-slice kernel: `(z, slice) -> (filtered slice, side value)`.
+type SliceFn<'a> =
+    dyn Fn(usize, ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> + Sync + 'a;
+
 /// The streaming stack driver with typed output: for every z-slice (in parallel) convert it to
 /// f32, run `f(z, slice)`, and store the result directly in `out_type` (u8/u16 rounded and
 /// clamped per slice), so no full-size f32 copy of the input or the output ever exists. Also
@@ -338,7 +342,7 @@ where
     fn run<T: Send + Sync + Clone + Default, C: Fn(f32) -> T + Sync>(
         shape: (usize, usize, usize),
         data: &GreyData,
-        f: &(dyn Fn(usize, ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> + Sync),
+        f: &SliceFn<'_>,
         conv: C,
     ) -> Result<(Array3<T>, Vec<f64>), ParamError> {
         let mut out = Array3::<T>::default(shape);
