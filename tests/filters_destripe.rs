@@ -309,3 +309,24 @@ fn study_significance() {
         println!("{line}");
     }
 }
+
+#[test]
+fn tiny_and_odd_shapes_do_not_panic() {
+    for (ny, nx) in [(1, 1), (1, 7), (5, 1), (3, 4), (17, 9)] {
+        let img = Array2::from_shape_fn((ny, nx), |(y, x)| (y * 3 + x * 5) as f32);
+        for classic in [false, true] {
+            let p = DestripeParams {
+                adaptive: !classic,
+                ..Default::default()
+            };
+            let (o, f) = destripe_2d(img.view(), &p).unwrap();
+            assert_eq!(o.dim(), (ny, nx));
+            assert!(o.iter().all(|v| v.is_finite()) && (0.0..=1.0).contains(&f));
+        }
+    }
+    // a constant image is unchanged
+    let c = Array2::from_elem((20, 30), 7.0f32);
+    let (o, f) = destripe_2d(c.view(), &DestripeParams::default()).unwrap();
+    let worst = o.iter().fold(0f32, |m, v| m.max((v - 7.0).abs()));
+    assert!(worst < 1e-4 && f == 0.0, "max change {worst}, removed {f}");
+}

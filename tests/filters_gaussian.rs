@@ -76,3 +76,24 @@ fn gaussian_2d_mode_equals_scipy_with_zero_z_sigma() {
     println!("2-D per slice: max relative error {e:.3e}");
     assert!(e < 1e-4);
 }
+
+#[test]
+fn typed_streaming_output_equals_rounded_f32() {
+    use fibstack::preprocess::denoise::{from_f32_like, gaussian_volume_as};
+    use fibstack::preprocess::destripe::{destripe_volume, destripe_volume_as, DestripeParams};
+    use fibstack::volume::SampleType;
+    let input = npy::f32_3(&npy::fixture("filters_gaussian_input.npy"));
+    let u16v = input.mapv(|v| (v * 60.0) as u16);
+    let vol = GreyVolume::from_u16(u16v, VoxelSize::new([1.0; 3], VoxelSource::CommandLine));
+    let p = GaussianParams::isotropic(1.5, Dims::TwoD);
+    let GreyData::F32(f) = gaussian_volume(&vol, &p).unwrap().data else {
+        panic!()
+    };
+    let typed = gaussian_volume_as(&vol, &p, SampleType::U16).unwrap();
+    assert_eq!(typed.data, from_f32_like(f, SampleType::U16));
+    let (d, r1) = destripe_volume(&vol, &DestripeParams::default()).unwrap();
+    let GreyData::F32(d) = d.data else { panic!() };
+    let (t, r2) = destripe_volume_as(&vol, &DestripeParams::default(), SampleType::U16).unwrap();
+    assert_eq!(t.data, from_f32_like(d, SampleType::U16));
+    assert_eq!(r1, r2);
+}

@@ -3,7 +3,8 @@
 use super::common::InputOpts;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use fibstack::preprocess::denoise::{from_f32_like, gaussian_volume, Dims, GaussianParams};
+use fibstack::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
+use fibstack::volume::SampleType;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -65,14 +66,13 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
             "note: voxel size unknown; sigma is taken in voxels (set --voxel DZ,DY,DX in nm)"
         );
     }
-    let st = vol.sample_type();
-    let mut out = gaussian_volume(&vol, &p)?;
+    let st = if a.f32 {
+        SampleType::F32
+    } else {
+        vol.sample_type()
+    };
+    let out = gaussian_volume_as(&vol, &p, st)?;
     drop(vol);
-    if !a.f32 {
-        if let fibstack::volume::GreyData::F32(d) = out.data {
-            out.data = from_f32_like(d, st);
-        }
-    }
     fibstack::io::write_volume(&a.output, &out)?;
     if !g.quiet {
         let s = p.sigma_vox(&out.voxel);

@@ -3,8 +3,8 @@
 use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::preprocess::denoise::from_f32_like;
-use fibstack::preprocess::destripe::{destripe_volume, DestripeParams};
+use fibstack::preprocess::destripe::{destripe_volume_as, DestripeParams};
+use fibstack::volume::SampleType;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -66,15 +66,14 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
     };
     p.validate()?;
     let vol = a.read.read(&a.input, g)?;
-    let st = vol.sample_type();
-    let (mut out, rep) =
-        destripe_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
+    let st = if a.f32 {
+        SampleType::F32
+    } else {
+        vol.sample_type()
+    };
+    let (out, rep) =
+        destripe_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
     drop(vol);
-    if !a.f32 {
-        if let fibstack::volume::GreyData::F32(d) = out.data {
-            out.data = from_f32_like(d, st);
-        }
-    }
     fibstack::io::write_volume(&a.output, &out)?;
     if a.json {
         return print_json(&rep);

@@ -191,14 +191,12 @@ pub fn gaussian_3d(vol: ArrayView3<f32>, sigma_vox: [f64; 3], truncate: f64) -> 
         cur = out;
     }
     if sigma_vox[1] > 0.0 || sigma_vox[2] > 0.0 {
-        let slices: Vec<Array2<f32>> = cur
-            .axis_iter(Axis(0))
+        cur.axis_iter_mut(Axis(0))
             .into_par_iter()
-            .map(|s| gaussian_2d(s, [sigma_vox[1], sigma_vox[2]], truncate))
-            .collect();
-        for (mut dst, s) in cur.axis_iter_mut(Axis(0)).zip(slices) {
-            dst.assign(&s);
-        }
+            .for_each(|mut s| {
+                let g = gaussian_2d(s.view(), [sigma_vox[1], sigma_vox[2]], truncate);
+                s.assign(&g);
+            });
     }
     cur
 }
@@ -251,10 +249,7 @@ impl GaussianParams {
     }
     /// σ in voxels `[z, y, x]` (z = 0 in 2-D mode).
     pub fn sigma_vox(&self, voxel: &VoxelSize) -> [f64; 3] {
-        let mut s = [0.0; 3];
-        for i in 0..3 {
-            s[i] = self.sigma_nm[i] / voxel.nm[i];
-        }
+        let mut s: [f64; 3] = std::array::from_fn(|i| self.sigma_nm[i] / voxel.nm[i]);
         if self.dims == Dims::TwoD {
             s[0] = 0.0;
         }
@@ -283,15 +278,15 @@ pub fn gaussian_volume(vol: &GreyVolume, p: &GaussianParams) -> Result<GreyVolum
 pub fn map_slices<T, U, F>(vol: ArrayView3<T>, f: F) -> Array3<U>
 where
     T: Sync,
-    U: Send + Clone + Default,
+    U: Send + Sync + Clone + Default,
     F: Fn(ArrayView2<T>) -> Array2<U> + Sync,
 {
     let (nz, ny, nx) = vol.dim();
-    let slices: Vec<Array2<U>> = vol.axis_iter(Axis(0)).into_par_iter().map(&f).collect();
     let mut out = Array3::<U>::default((nz, ny, nx));
-    for (mut dst, s) in out.axis_iter_mut(Axis(0)).zip(slices) {
-        dst.assign(&s);
-    }
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(vol.axis_iter(Axis(0)).into_par_iter())
+        .for_each(|(mut dst, src)| dst.assign(&f(src)));
     out
 }
 
@@ -316,6 +311,96 @@ pub fn from_f32_like(a: Array3<f32>, st: SampleType) -> GreyData {
         SampleType::U16 => GreyData::U16(a.mapv(|v| v.round().clamp(0.0, 65535.0) as u16)),
         SampleType::F32 => GreyData::F32(a),
     }
+}
+
+/// One z-slice of grey data as f32.
+pub fn slice_f32(data: &GreyData, z: usize) -> Array2<f32> {
+    match data {
+        GreyData::U8(a) => a.index_axis(Axis(0), z).mapv(|v| v as f32),
+        GreyData::U16(a) => a.index_axis(Axis(0), z).mapv(|v| v as f32),
+        GreyData::F32(a) => a.index_axis(Axis(0), z).to_owned(),
+    }
+}
+
+/// A per-slice kernel: `(z, slice) -> (filtered slice, side value)`.
+type SliceFn<'a> =
+    dyn Fn(usize, ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> + Sync + 'a;
+
+/// The streaming stack driver with typed output: for every z-slice (in parallel) convert it to
+/// f32, run `f(z, slice)`, and store the result directly in `out_type` (u8/u16 rounded and
+/// clamped per slice), so no full-size f32 copy of the input or the output ever exists. Also
+/// returns the per-slice side values `f` reports (e.g. removed energy).
+pub fn map_grey_slices_typed<F>(
+    data: &GreyData,
+    out_type: SampleType,
+    f: F,
+) -> Result<(GreyData, Vec<f64>), ParamError>
+where
+    F: Fn(usize, ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> + Sync,
+{
+    let [nz, ny, nx] = data.shape();
+    fn run<T: Send + Sync + Clone + Default, C: Fn(f32) -> T + Sync>(
+        shape: (usize, usize, usize),
+        data: &GreyData,
+        f: &SliceFn<'_>,
+        conv: C,
+    ) -> Result<(Array3<T>, Vec<f64>), ParamError> {
+        let mut out = Array3::<T>::default(shape);
+        let side = out
+            .axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .map(|(z, mut dst)| {
+                let (r, v) = f(z, slice_f32(data, z).view())?;
+                ndarray::Zip::from(&mut dst)
+                    .and(&r)
+                    .for_each(|d, &x| *d = conv(x));
+                Ok(v)
+            })
+            .collect::<Result<Vec<f64>, ParamError>>()?;
+        Ok((out, side))
+    }
+    let sh = (nz, ny, nx);
+    Ok(match out_type {
+        SampleType::U8 => {
+            let (o, v) = run(sh, data, &f, |x| x.round().clamp(0.0, 255.0) as u8)?;
+            (GreyData::U8(o), v)
+        }
+        SampleType::U16 => {
+            let (o, v) = run(sh, data, &f, |x| x.round().clamp(0.0, 65535.0) as u16)?;
+            (GreyData::U16(o), v)
+        }
+        SampleType::F32 => {
+            let (o, v) = run(sh, data, &f, |x| x)?;
+            (GreyData::F32(o), v)
+        }
+    })
+}
+
+/// [`gaussian_volume`] with the result stored as `out_type` (2-D mode streams slice by slice;
+/// 3-D mode filters in f32 and converts at the end).
+pub fn gaussian_volume_as(
+    vol: &GreyVolume,
+    p: &GaussianParams,
+    out_type: SampleType,
+) -> Result<GreyVolume, ParamError> {
+    p.validate()?;
+    vol.voxel.validate()?;
+    let s = p.sigma_vox(&vol.voxel);
+    let data = match p.dims {
+        Dims::ThreeD => from_f32_like(gaussian_3d(vol.to_f32().view(), s, p.truncate), out_type),
+        Dims::TwoD => {
+            map_grey_slices_typed(&vol.data, out_type, |_, sl| {
+                Ok((gaussian_2d(sl, [s[1], s[2]], p.truncate), 0.0))
+            })?
+            .0
+        }
+    };
+    Ok(GreyVolume {
+        data,
+        voxel: vol.voxel,
+        meta: vol.meta.clone(),
+    })
 }
 
 #[cfg(test)]

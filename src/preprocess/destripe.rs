@@ -17,9 +17,9 @@
 //! width (`f = k_min / nx`), `k_min` < 1 as a fraction of Nyquist (`f = 0.5·k_min`).
 
 use crate::error::ParamError;
-use crate::volume::{GreyData, GreyVolume};
-use ndarray::{Array2, Array3, ArrayView2, Axis};
-use rayon::prelude::*;
+use crate::preprocess::denoise::map_grey_slices_typed;
+use crate::volume::{GreyVolume, SampleType};
+use ndarray::{Array2, ArrayView2};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
@@ -441,7 +441,13 @@ impl DestripePlan {
                 mask[[y, x]] = a as f32;
             }
         }
-        let frac = if total > 0.0 { removed / total } else { 0.0 };
+        // a flat slice has only round-off outside DC: report nothing removed
+        let dc = power[0] as f64;
+        let frac = if total > 1e-10 * dc && total > 0.0 {
+            removed / total
+        } else {
+            0.0
+        };
         (mask, frac)
     }
 
@@ -507,30 +513,24 @@ pub struct DestripeReport {
 }
 
 /// Destripe every slice of a volume (rayon over slices, one shared plan); the result is f32.
-/// Each slice is converted to f32 on its own, so the whole input is never duplicated as f32.
 pub fn destripe_volume(
     vol: &GreyVolume,
     p: &DestripeParams,
 ) -> Result<(GreyVolume, DestripeReport), ParamError> {
-    let [nz, ny, nx] = vol.shape();
+    destripe_volume_as(vol, p, SampleType::F32)
+}
+
+/// [`destripe_volume`] storing the result as `out_type` slice by slice (u8/u16 rounded and
+/// clamped): each slice is converted to f32 on its own, so neither the input nor the output
+/// ever exists as a full-size f32 copy.
+pub fn destripe_volume_as(
+    vol: &GreyVolume,
+    p: &DestripeParams,
+    out_type: SampleType,
+) -> Result<(GreyVolume, DestripeReport), ParamError> {
+    let [_, ny, nx] = vol.shape();
     let plan = DestripePlan::new(ny, nx, p)?;
-    let slice_f32 = |z: usize| -> Array2<f32> {
-        match &vol.data {
-            GreyData::U8(a) => a.index_axis(Axis(0), z).mapv(|v| v as f32),
-            GreyData::U16(a) => a.index_axis(Axis(0), z).mapv(|v| v as f32),
-            GreyData::F32(a) => a.index_axis(Axis(0), z).to_owned(),
-        }
-    };
-    let slices: Vec<(Array2<f32>, f64)> = (0..nz)
-        .into_par_iter()
-        .map(|z| plan.apply(slice_f32(z).view()))
-        .collect::<Result<_, _>>()?;
-    let mut out = Array3::<f32>::zeros((nz, ny, nx));
-    let mut fr = Vec::with_capacity(nz);
-    for (z, (s, f)) in slices.into_iter().enumerate() {
-        out.index_axis_mut(Axis(0), z).assign(&s);
-        fr.push(f);
-    }
+    let (data, fr) = map_grey_slices_typed(&vol.data, out_type, |_, s| plan.apply(s))?;
     let mean = if fr.is_empty() {
         0.0
     } else {
@@ -538,7 +538,7 @@ pub fn destripe_volume(
     };
     Ok((
         GreyVolume {
-            data: GreyData::F32(out),
+            data,
             voxel: vol.voxel,
             meta: vol.meta.clone(),
         },

@@ -57,7 +57,7 @@ impl Footprint {
         let r = crate::error::positive("top-hat radius (nm)", radius_nm)?;
         for (i, name) in ["dz", "dy", "dx"].iter().enumerate() {
             let v = voxel_nm[i];
-            if !(v > 0.0) || (i > 0 && !v.is_finite()) {
+            if v.is_nan() || v <= 0.0 || (i > 0 && !v.is_finite()) {
                 return Err(ParamError::new(
                     format!("voxel size {name}"),
                     v,

@@ -133,6 +133,7 @@ fn brute_force(p: &[f32], s: &[f32], m: usize) -> Vec<usize> {
     let mut cur = vec![0usize; m];
     let mut best = vec![0usize; m];
     let mut best_sigma = 0f32;
+    #[allow(clippy::too_many_arguments)]
     fn rec(
         p: &[f32],
         s: &[f32],
@@ -194,8 +195,8 @@ fn dp_divide_conquer(h: &Histogram, m: usize) -> Vec<usize> {
     // f[c][j]: best score of bins 0..=j split into c+1 classes; arg[c][j] = last split index
     let mut f = vec![vec![f64::NEG_INFINITY; n]; m + 1];
     let mut arg = vec![vec![0usize; n]; m + 1];
-    for j in 0..n {
-        f[0][j] = term(0, j);
+    for (j, v) in f[0].iter_mut().enumerate() {
+        *v = term(0, j);
     }
     #[allow(clippy::too_many_arguments)]
     fn solve(
@@ -215,8 +216,8 @@ fn dp_divide_conquer(h: &Histogram, m: usize) -> Vec<usize> {
         let mut best = (optlo, f64::NEG_INFINITY);
         // last split t: lower classes cover 0..=t, this class t+1..=mid
         let top = opthi.min(mid.saturating_sub(1));
-        for t in optlo..=top {
-            let v = prev[t] + term(t + 1, mid);
+        for (t, &pv) in prev.iter().enumerate().take(top + 1).skip(optlo) {
+            let v = pv + term(t + 1, mid);
             if v > best.1 {
                 best = (t, v);
             }

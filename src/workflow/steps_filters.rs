@@ -42,11 +42,11 @@
 
 use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
-use crate::preprocess::denoise::{from_f32_like, gaussian_volume, Dims, GaussianParams};
-use crate::preprocess::destripe::{destripe_volume, DestripeParams, DestripeReport};
+use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
+use crate::preprocess::destripe::{destripe_volume_as, DestripeParams, DestripeReport};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::segment::{segment_volume, Method, SegmentParams, SegmentResult};
-use crate::volume::{GreyData, GreyVolume, SampleType};
+use crate::volume::{GreyVolume, SampleType};
 use serde::Deserialize;
 
 fn default_f32() -> String {
@@ -65,13 +65,12 @@ fn check_output_type(v: &str) -> Result<(), ParamError> {
     }
 }
 
-fn retype(mut v: GreyVolume, output_type: &str, st: SampleType) -> GreyVolume {
+fn out_type(output_type: &str, st: SampleType) -> SampleType {
     if output_type == "same" {
-        if let GreyData::F32(d) = v.data {
-            v.data = from_f32_like(d, st);
-        }
+        st
+    } else {
+        SampleType::F32
     }
-    v
 }
 
 fn parse_dims(v: &str) -> Result<Dims, ParamError> {
@@ -154,9 +153,9 @@ impl Step for Destripe {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let g = ctx.grey("destripe")?;
-        let st = g.sample_type();
-        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume(g, &self.params())?;
-        ctx.grey = Some(retype(out, &self.output_type, st));
+        let st = out_type(&self.output_type, g.sample_type());
+        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &self.params(), st)?;
+        ctx.grey = Some(out);
         to_json(&rep)
     }
 }
@@ -224,10 +223,10 @@ impl Step for Denoise {
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let p = self.params()?;
         let g = ctx.grey("denoise")?;
-        let st = g.sample_type();
+        let st = out_type(&self.output_type, g.sample_type());
         let s = p.sigma_vox(&g.voxel);
-        let out = gaussian_volume(g, &p)?;
-        ctx.grey = Some(retype(out, &self.output_type, st));
+        let out = gaussian_volume_as(g, &p, st)?;
+        ctx.grey = Some(out);
         Ok(serde_json::json!({
             "method": "gaussian_exact_kernel",
             "sigma_nm": p.sigma_nm,
