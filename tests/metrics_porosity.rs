@@ -256,3 +256,62 @@ fn rev_curve_spread_shrinks_and_mean_tracks_fraction() {
         .all(|p| p.stats.mean == 1.0 && p.stats.std == 0.0));
     assert!(r.note.is_some());
 }
+
+/// Keys whose value is null anywhere in a JSON tree (serde_json writes NaN / inf as null).
+fn null_keys(v: &serde_json::Value, key: &str, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Null => out.push(key.to_string()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| null_keys(x, key, out)),
+        serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| null_keys(x, k, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn degenerate_volumes_give_defined_reports() {
+    use fibstack::metrics::porosity::{porosity_report, PorosityOptions};
+    let allowed = [
+        "note",
+        "deposit",
+        "windows",
+        "rev_curve",
+        "collector_top",
+        "volume_um3",
+    ];
+    let cases: Vec<(Array3<u8>, VoxelSize)> = vec![
+        (Array3::zeros((5, 6, 7)), cal([3.0, 2.0, 1.0])), // all pore
+        (Array3::ones((5, 6, 7)), cal([3.0, 2.0, 1.0])),  // pore absent
+        (
+            Array3::from_shape_fn((1, 6, 7), |(_, y, x)| ((x + y) % 2) as u8),
+            cal([3.0, 2.0, 1.0]),
+        ),
+        (
+            Array3::from_shape_fn((9, 1, 1), |(z, _, _)| (z % 3 == 0) as u8),
+            VoxelSize::default(),
+        ),
+    ];
+    for (l, v) in cases {
+        for deposit in [false, true] {
+            let opts = PorosityOptions {
+                window_nm: Some(4.0),
+                deposit,
+                ..PorosityOptions::default()
+            };
+            let r = porosity_report(l.view(), &v, &opts).unwrap();
+            let j = serde_json::to_value(&r).unwrap();
+            let mut nulls = Vec::new();
+            null_keys(&j, "", &mut nulls);
+            for k in &nulls {
+                assert!(
+                    allowed.contains(&k.as_str()),
+                    "null (NaN?) at {k} for shape {:?}",
+                    l.shape()
+                );
+            }
+            assert!(r.porosity.value.is_finite());
+            for p in &r.profiles {
+                assert!(p.fraction.iter().all(|f| f.is_finite()));
+            }
+        }
+    }
+}
