@@ -10,3 +10,4 @@ pub mod particles;
 pub mod porosity;
 pub mod sizes;
 pub mod surface;
+pub mod tortuosity;
