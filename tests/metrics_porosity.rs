@@ -315,3 +315,57 @@ fn degenerate_volumes_give_defined_reports() {
         }
     }
 }
+
+/// The simulator's Li deposit (fixtures/synth/li-deposit, label 2 = collector at the high-y end,
+/// heights along −y): deposit detection reproduces the generator's truth.
+#[test]
+fn synthetic_li_deposit_matches_simulator_truth() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/synth/li-deposit");
+    let (lp, tp) = (dir.join("truth/labels.tif"), dir.join("truth.json"));
+    if !lp.exists() || !tp.exists() {
+        eprintln!("SKIP: {} is absent", dir.display());
+        return;
+    }
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tp).unwrap()).unwrap();
+    let l = fibstack::io::read_labels(&lp, &Default::default()).unwrap();
+    let v = cal([20.0, 20.0, 20.0]);
+    assert_eq!(
+        truth["voxel_size_nm"],
+        serde_json::json!([20.0, 20.0, 20.0])
+    );
+    let r = phase_fractions(l.view(), &v).unwrap();
+    for pf in truth["phase_fractions"].as_array().unwrap() {
+        let lab = pf["label"].as_u64().unwrap() as u8;
+        assert_eq!(r.get(lab).unwrap().count, pf["voxels"].as_u64().unwrap());
+    }
+    let p = profile(l.view(), Axis::Y, &v).unwrap();
+    let d = detect_deposit(
+        &p,
+        &DepositOptions {
+            phase: 0,
+            collector: Some(2),
+            threshold: None,
+            reverse: true,
+        },
+    )
+    .unwrap()
+    .unwrap();
+    let s = &truth["structure"];
+    assert_eq!(
+        d.collector_top.unwrap(),
+        s["collector_thickness_nm"].as_f64().unwrap()
+    );
+    assert_eq!(d.bottom, s["collector_thickness_nm"].as_f64().unwrap());
+    // the generator's layer spans the nominal thickness (968 nm) above the collector
+    let nominal = s["thickness_nominal_nm"].as_f64().unwrap();
+    assert!(
+        (d.thickness - nominal).abs() <= 20.0,
+        "{} vs {nominal}",
+        d.thickness
+    );
+    assert!((d.mean_porosity - s["layer_porosity"].as_f64().unwrap()).abs() < 1e-12);
+    // dense-equivalent thickness = integral of the lithium fraction over height
+    let li: f64 = p.fraction_of(1).iter().sum::<f64>() * p.slice_thickness;
+    assert!((li - s["dense_equivalent_thickness_nm"].as_f64().unwrap()).abs() < 1e-9);
+}
