@@ -1,9 +1,8 @@
 //! Pore-region graph (distance-transform watershed) and phase-to-phase contact areas.
 //!
-//! 1. Exact anisotropic Euclidean distance transform of the phase (distance in nm from each phase
-//!    voxel centre to the nearest non-phase voxel centre; separable lower-envelope algorithm of
-//!    Felzenszwalb & Huttenlocher 2012). This is a small private EDT kept inside this module so the
-//!    graph does not depend on `metrics::sizes`; the volume's outside is *not* a wall.
+//! 1. Exact anisotropic Euclidean distance transform of the phase ([`crate::metrics::edt::edt`]:
+//!    distance in nm from each phase voxel centre to the nearest non-phase voxel centre; the
+//!    volume's outside is *not* a wall; +∞ when the phase fills the volume).
 //! 2. Markers: face-connected plateaus of the distance whose every voxel is the maximum of a box
 //!    of half-width 4 voxels (of the finest axis; PoreSpy's `r_max = 4`). Taken from the largest
 //!    distance down, a marker whose first voxel lies inside the inscribed ball of an already
@@ -24,76 +23,6 @@ use petgraph::graph::UnGraph;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Squared EDT along one lane (in place): `f[i]` = squared distance so far (`INF` = unknown).
-fn edt_lane(f: &mut [f64], d: f64, v: &mut [usize], z: &mut [f64], out: &mut [f64]) {
-    let n = f.len();
-    let mut k: isize = -1;
-    for q in 0..n {
-        if !f[q].is_finite() {
-            continue;
-        }
-        let pq = q as f64 * d;
-        loop {
-            if k < 0 {
-                k = 0;
-                v[0] = q;
-                z[0] = f64::NEG_INFINITY;
-                break;
-            }
-            let r = v[k as usize];
-            let pr = r as f64 * d;
-            let s = ((f[q] + pq * pq) - (f[r] + pr * pr)) / (2.0 * (pq - pr));
-            if s <= z[k as usize] {
-                k -= 1;
-            } else {
-                k += 1;
-                v[k as usize] = q;
-                z[k as usize] = s;
-                break;
-            }
-        }
-    }
-    if k < 0 {
-        for o in out.iter_mut() {
-            *o = f64::INFINITY;
-        }
-    } else {
-        let mut j = 0usize;
-        for (q, o) in out.iter_mut().enumerate() {
-            let pq = q as f64 * d;
-            while j < k as usize && z[j + 1] < pq {
-                j += 1;
-            }
-            let r = v[j];
-            let dd = pq - r as f64 * d;
-            *o = dd * dd + f[r];
-        }
-    }
-    f.copy_from_slice(out);
-}
-
-/// Exact Euclidean distance (length units of `scale`) from every `true` voxel to the nearest
-/// `false` voxel; `false` voxels are 0; +∞ when there is no `false` voxel at all.
-fn edt(mask: ArrayView3<bool>, scale: [f64; 3]) -> Array3<f32> {
-    let mut sq = Zip::from(&mask).par_map_collect(|&m| if m { f32::INFINITY } else { 0.0 });
-    for a in [2usize, 1, 0] {
-        let d = scale[a];
-        Zip::from(sq.lanes_mut(NdAxis(a))).par_for_each(|mut lane| {
-            let n = lane.len();
-            let mut f: Vec<f64> = lane.iter().map(|&x| x as f64).collect();
-            let mut v = vec![0usize; n];
-            let mut z = vec![0f64; n + 1];
-            let mut out = vec![0f64; n];
-            edt_lane(&mut f, d, &mut v, &mut z, &mut out);
-            for (l, x) in lane.iter_mut().zip(f.iter()) {
-                *l = *x as f32;
-            }
-        });
-    }
-    sq.mapv_inplace(|x| x.sqrt());
-    sq
-}
 
 /// Marker window half-width per axis: 4 voxels of the finest axis, in voxels of each axis (≥ 1).
 fn window_radius(sc: [f64; 3]) -> [usize; 3] {
@@ -274,7 +203,7 @@ pub fn pore_graph(
         ));
     }
     let mask = Zip::from(&labels).par_map_collect(|&v| v == phase);
-    let dt = edt(mask.view(), sc);
+    let dt = crate::metrics::edt::edt(mask.view(), sc)?;
     let m = mask.as_slice().expect("fresh array");
     let dts = dt.as_slice().expect("fresh array");
     let idx = |z: usize, y: usize, x: usize| (z * ny + y) * nx + x;
@@ -816,7 +745,7 @@ mod tests {
             let m =
                 Array3::from_shape_simple_fn(sh, || (rng.next_u64() % 1000) as f64 / 1000.0 < p);
             let sc = [1.0 + case as f64 * 0.3, 0.7, 2.5];
-            let fast = edt(m.view(), sc);
+            let fast = crate::metrics::edt::edt(m.view(), sc).unwrap();
             let slow = edt_naive(&m, sc);
             for (a, b) in fast.iter().zip(slow.iter()) {
                 if b.is_infinite() {
