@@ -335,3 +335,66 @@ fn workflow_runs_and_writes_provenance() {
     assert!(prov["workflow_text"].as_str().unwrap().contains("copy.vti"));
     assert!(d.path().join("o/copy.vti").exists());
 }
+
+#[test]
+fn batch_one_failing_sample_others_finish() {
+    let d = tempfile::tempdir().unwrap();
+    write_u8(&d.path().join("a.tif"), (2, 8, 8));
+    write_u8(&d.path().join("b.tif"), (2, 8, 8));
+    let w = d.path().join("batch.toml");
+    std::fs::write(
+        &w,
+        r#"output = "o"
+[[samples]]
+name = "A 0 kPa"
+input = { path = "a.tif" }
+labels = { pressure_kPa = 0, electrolyte = "LiPF6" }
+[[samples]]
+name = "missing"
+input = { path = "nope.tif" }
+labels = { pressure_kPa = 70 }
+[[samples]]
+name = "B"
+input = { path = "b.tif", voxel_nm = [10.0, 2.0, 2.0] }
+labels = { pressure_kPa = 140 }
+overrides = { convert = { path = "other.npy" } }
+[compare]
+x = "pressure_kPa"
+[[steps]]
+kind = "convert"
+path = "copy.tif"
+"#,
+    )
+    .unwrap();
+    let out = fib(&["run", w.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = d.path().join("o");
+    assert!(o.join("A_0_kPa/copy.tif").exists());
+    assert!(
+        o.join("B/other.npy").exists(),
+        "per-sample override applied"
+    );
+    let csv = std::fs::read_to_string(o.join("comparison.csv")).unwrap();
+    assert!(
+        csv.starts_with("sample,status,pressure_kPa,electrolyte"),
+        "{csv}"
+    );
+    assert!(csv.contains("missing,failed,70"), "{csv}");
+    let batch: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(o.join("batch.json")).unwrap()).unwrap();
+    assert!(batch["samples"][1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("nope.tif"));
+    // a bad override is caught before any work
+    std::fs::write(&w, "output = \"o2\"\n[[samples]]\nname = \"x\"\ninput = { path = \"a.tif\" }\noverrides = { convrt = { path = \"y.tif\" } }\n[[steps]]\nkind = \"convert\"\npath = \"c.tif\"\n").unwrap();
+    fails_with(
+        &fib(&["run", w.to_str().unwrap()]),
+        &["sample 1 (x)", "did you mean `convert`"],
+    );
+    assert!(!d.path().join("o2").exists());
+}

@@ -1,1 +1,9 @@
-//! segment (see architecture.md).
+//! Segmentation: full-volume histograms, Otsu / multi-Otsu / manual thresholds, phase labels and
+//! the threshold sensitivity report (methods §5). Thresholds equal scikit-image's
+//! `threshold_otsu` / `threshold_multiotsu` (tests/filters_otsu.rs).
+
+pub mod histogram;
+pub mod otsu;
+pub mod threshold;
+
+pub use threshold::{segment_volume, Method, SegmentParams, SegmentResult};

@@ -15,10 +15,16 @@
 //! assert!(e.to_string().contains("did you mean `passthrough`"));
 //! ```
 
+pub mod batch;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
+pub mod steps_filters;
+pub mod steps_metrics;
+pub mod steps_pre;
 pub mod steps_sizes;
+pub mod steps_synth;
+pub mod steps_tort;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

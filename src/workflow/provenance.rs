@@ -97,14 +97,43 @@ fn check_writable(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Run a validated workflow. `out_override` replaces the file's `output`.
+/// Run a validated workflow. `out_override` replaces the file's `output`. With `[[samples]]`
+/// every sample runs the chain into its own sub-folder (see [`super::batch`]).
 pub fn run(
     wf: &Workflow,
     out_override: Option<PathBuf>,
     progress: &dyn Progress,
 ) -> Result<RunSummary, Error> {
-    let t0 = Instant::now();
     let out_dir = out_override.unwrap_or_else(|| wf.resolve(&wf.spec.output));
+    if !wf.samples.is_empty() {
+        return super::batch::run_batch(wf, &out_dir, progress);
+    }
+    let chain = Chain {
+        input: wf.spec.input.as_ref(),
+        steps: &wf.steps,
+        names: &wf.names,
+        raw_steps: &wf.spec.steps,
+    };
+    run_chain(wf, &chain, &out_dir, progress)
+}
+
+/// One input and the steps to run on it.
+pub struct Chain<'a> {
+    pub input: Option<&'a super::schema::InputSpec>,
+    pub steps: &'a [super::steps::StepSpec],
+    pub names: &'a [String],
+    pub raw_steps: &'a [toml::Value],
+}
+
+/// Run one chain into `out_dir`, writing `results.json` and `provenance.json`.
+pub fn run_chain(
+    wf: &Workflow,
+    chain: &Chain,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<RunSummary, Error> {
+    let t0 = Instant::now();
+    let out_dir = out_dir.to_path_buf();
     check_writable(&out_dir)?;
     let mut ctx = Context {
         grey: None,
@@ -116,7 +145,7 @@ pub fn run(
     };
     let mut warnings = Vec::new();
     let mut inputs = Vec::new();
-    if let Some(inp) = &wf.spec.input {
+    if let Some(inp) = chain.input {
         let path = wf.resolve(&inp.path);
         let raw = match &inp.raw {
             Some(r) => Some(io::RawSpec {
@@ -178,9 +207,13 @@ pub fn run(
         }
     }
     let (shape0, voxel0) = current(&ctx);
+    let snap = wf.spec.snapshots.as_ref();
+    if let Some(sp) = snap {
+        snapshot(&mut ctx, sp, "00_input")?;
+    }
     let mut records = Vec::new();
     let mut results = serde_json::Map::new();
-    for (step, name) in wf.steps.iter().zip(&wf.names) {
+    for (step, name) in chain.steps.iter().zip(chain.names) {
         let ts = Instant::now();
         let value = step.as_step().run(&mut ctx).map_err(|e| match e {
             Error::Other(m) => Error::Other(format!("step {name}: {m}")),
@@ -189,7 +222,13 @@ pub fn run(
         if !value.is_null() {
             results.insert(name.clone(), value);
         }
-        let raw = wf.spec.steps[records.len()].clone();
+        if let Some(sp) = snap {
+            let st = step.as_step();
+            if st.produces() != super::Data::Nothing || st.needs() == super::Data::Grey {
+                snapshot(&mut ctx, sp, &format!("{:02}_{name}", records.len() + 1))?;
+            }
+        }
+        let raw = chain.raw_steps[records.len()].clone();
         records.push(StepRecord {
             name: name.clone(),
             parameters: serde_json::to_value(raw).unwrap_or(serde_json::Value::Null),
@@ -244,4 +283,41 @@ fn current(ctx: &Context) -> (Option<[usize; 3]>, Option<VoxelSize>) {
     } else {
         (None, None)
     }
+}
+
+/// Save the snapshot slice of the current grey volume (and of the labels as an overlay, when
+/// labels exist) as PNG under `snapshots/`.
+fn snapshot(ctx: &mut Context, sp: &super::schema::SnapshotSpec, stem: &str) -> Result<(), Error> {
+    let mut rels: Vec<String> = Vec::new();
+    let dir = ctx.out_dir.clone();
+    if let Some(g) = &ctx.grey {
+        let nz = g.shape()[0];
+        let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
+        let img = crate::report::figures::slice_u8(g, z);
+        let rel = format!("snapshots/{stem}.png");
+        crate::io::png::write_gray(&dir.join(&rel), img.view())?;
+        rels.push(rel);
+        if let Some(l) = &ctx.labels {
+            if l.shape() == g.shape() {
+                let rgb = crate::report::figures::overlay(
+                    img.view(),
+                    l.data.index_axis(ndarray::Axis(0), z),
+                );
+                let rel = format!("snapshots/{stem}_overlay.png");
+                let (h, w) = img.dim();
+                crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+                rels.push(rel);
+            }
+        }
+    } else if let Some(l) = &ctx.labels {
+        let nz = l.shape()[0];
+        let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
+        let rgb = crate::report::figures::label_colours(l.data.index_axis(ndarray::Axis(0), z));
+        let rel = format!("snapshots/{stem}_labels.png");
+        let (h, w) = (l.shape()[1], l.shape()[2]);
+        crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+        rels.push(rel);
+    }
+    ctx.written.extend(rels.into_iter().map(PathBuf::from));
+    Ok(())
 }

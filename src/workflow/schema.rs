@@ -73,6 +73,81 @@ pub struct WorkflowFile {
     /// Ordered steps.
     #[serde(default)]
     pub steps: Vec<toml::Value>,
+    /// A batch: each sample runs the same steps (with its own input and overrides).
+    #[serde(default)]
+    pub samples: Vec<SampleSpec>,
+    /// What to compare across samples.
+    pub compare: Option<CompareSpec>,
+    /// Quick-look images of one slice after every processing step (for reports).
+    pub snapshots: Option<SnapshotSpec>,
+}
+
+/// `[snapshots]`: save one slice as PNG after the input and after every step that changes the
+/// grey volume (and a label overlay after segmentation), into `snapshots/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotSpec {
+    /// Slice index (z); default: the middle slice.
+    pub slice: Option<usize>,
+}
+
+/// `[[samples]]`: one sample of a batch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleSpec {
+    /// Name (also the sub-folder of the output, made file-name safe).
+    pub name: String,
+    /// Where the sample's data is; same keys as `[input]`.
+    pub input: Option<InputSpec>,
+    /// Free labels carried into the comparison table (e.g. `pressure_kPa = 70`).
+    #[serde(default)]
+    pub labels: toml::Table,
+    /// Per-step parameter overrides: `{ segment = { thresholds = [90] } }` (by step name).
+    #[serde(default)]
+    pub overrides: toml::Table,
+}
+
+/// `[compare]`: the comparison table and plots of a batch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSpec {
+    /// The sample label used as x axis of comparison plots (e.g. `pressure_kPa`).
+    pub x: Option<String>,
+    /// Unit of that label, for the axis title.
+    #[serde(default)]
+    pub x_unit: String,
+    /// Columns taken from each sample's `results.json`.
+    #[serde(default)]
+    pub columns: Vec<CompareColumn>,
+}
+
+/// One comparison column: a JSON pointer into `results.json` (e.g. `/porosity/phases/0/fraction`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareColumn {
+    pub name: String,
+    #[serde(default)]
+    pub unit: String,
+    pub from: String,
+    /// Optional pointers to a lower and upper bound (plotted as error bars).
+    pub low: Option<String>,
+    pub high: Option<String>,
+    /// Plot this column against `x`.
+    #[serde(default)]
+    pub plot: bool,
+}
+
+/// A sample ready to run: its input and its validated steps.
+#[derive(Debug, Clone)]
+pub struct SampleRun {
+    pub name: String,
+    /// File-name-safe folder name.
+    pub folder: String,
+    pub input: Option<InputSpec>,
+    pub labels: toml::Table,
+    pub raw_steps: Vec<toml::Value>,
+    pub steps: Vec<StepSpec>,
+    pub names: Vec<String>,
 }
 
 /// A parsed, validated workflow.
@@ -85,6 +160,149 @@ pub struct Workflow {
     pub steps: Vec<StepSpec>,
     /// Step names for results: the kind, suffixed `_2`, `_3` … when repeated.
     pub names: Vec<String>,
+    /// The batch, when `[[samples]]` is given (then `steps` is the shared chain).
+    pub samples: Vec<SampleRun>,
+}
+
+/// File-name-safe version of a sample name.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_matches('.').to_string();
+    if s.is_empty() {
+        "sample".into()
+    } else {
+        s
+    }
+}
+
+fn check_input(inp: &InputSpec) -> Result<(), String> {
+    if let Some(v) = inp.voxel_nm {
+        for x in v {
+            if !(x.is_finite() && x > 0.0) {
+                return Err(format!(
+                    "voxel_nm = {v:?}: every size must be a positive number of nm"
+                ));
+            }
+        }
+    }
+    if let Some(t) = inp.slice_thickness_nm {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(format!(
+                "slice_thickness_nm = {t}: must be a positive number of nm"
+            ));
+        }
+    }
+    if let Some([a, b]) = inp.slices {
+        if a >= b {
+            return Err(format!("slices = [{a}, {b}]: start must be below end"));
+        }
+    }
+    Ok(())
+}
+
+/// Parse and validate steps for an input (or none): parameters and order.
+pub fn parse_steps(
+    raw_steps: &[toml::Value],
+    input: Option<&InputSpec>,
+) -> Result<(Vec<StepSpec>, Vec<String>), String> {
+    let mut steps = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut kinds: Vec<String> = Vec::new();
+    for (i, raw) in raw_steps.iter().enumerate() {
+        let kind = raw
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .ok_or_else(|| format!("step {} has no `kind = \"...\"`", i + 1))?
+            .to_string();
+        let step: StepSpec = raw.clone().try_into().map_err(|e: toml::de::Error| {
+            format!("step {} ({kind}): {}", i + 1, friendly(&e.to_string()))
+        })?;
+        step.as_step()
+            .validate()
+            .map_err(|e| format!("step {} ({kind}): {e}", i + 1))?;
+        let n = kinds.iter().filter(|k| **k == kind).count();
+        names.push(if n == 0 {
+            kind.clone()
+        } else {
+            format!("{kind}_{}", n + 1)
+        });
+        kinds.push(kind);
+        steps.push(step);
+    }
+    if steps.is_empty() {
+        return Err("no [[steps]]: add at least one step (e.g. kind = \"convert\")".into());
+    }
+    let (mut grey, mut labels) = match input {
+        Some(i) if i.labels => (false, true),
+        Some(_) => (true, false),
+        None => (false, false),
+    };
+    for (i, s) in steps.iter().enumerate() {
+        let st = s.as_step();
+        let ok = match st.needs() {
+            Data::Nothing => true,
+            Data::Grey => grey,
+            Data::Labels => labels,
+        };
+        if !ok {
+            let what = match st.needs() {
+                Data::Grey => "a grey volume (an [input] or a `synth` step before it)",
+                Data::Labels => {
+                    "a label volume (a `segment` step before it, or [input] labels = true)"
+                }
+                Data::Nothing => "",
+            };
+            return Err(format!("step {} ({}) needs {what}", i + 1, names[i]));
+        }
+        match st.produces() {
+            Data::Grey => grey = true,
+            Data::Labels => labels = true,
+            Data::Nothing => {}
+        }
+    }
+    Ok((steps, names))
+}
+
+/// Apply `{ step_name = { key = value } }` overrides to the raw steps.
+fn apply_overrides(
+    raw_steps: &[toml::Value],
+    names: &[String],
+    overrides: &toml::Table,
+) -> Result<Vec<toml::Value>, String> {
+    let mut out = raw_steps.to_vec();
+    for (step_name, table) in overrides {
+        let idx = names.iter().position(|n| n == step_name).ok_or_else(|| {
+            let best = names.iter().min_by_key(|n| levenshtein(step_name, n));
+            format!(
+                "overrides name step `{step_name}`, which the chain does not have{}",
+                best.map(|b| format!("; did you mean `{b}`?"))
+                    .unwrap_or_default()
+            )
+        })?;
+        let tab = table
+            .as_table()
+            .ok_or_else(|| format!("overrides.{step_name} must be a table of step keys"))?;
+        if let Some(t) = out[idx].as_table_mut() {
+            for (k, v) in tab {
+                if k == "kind" {
+                    return Err(format!(
+                        "overrides.{step_name}: `kind` cannot be overridden"
+                    ));
+                }
+                t.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Edit distance (for "did you mean").
@@ -175,92 +393,43 @@ impl Workflow {
             message: m,
         };
         let spec: WorkflowFile = toml::from_str(text).map_err(|e| err(friendly(&e.to_string())))?;
-        let mut steps = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        let mut kinds: Vec<String> = Vec::new();
-        for (i, raw) in spec.steps.iter().enumerate() {
-            let kind = raw
-                .get("kind")
-                .and_then(|k| k.as_str())
-                .ok_or_else(|| err(format!("step {} has no `kind = \"...\"`", i + 1)))?
-                .to_string();
-            let step: StepSpec = raw.clone().try_into().map_err(|e: toml::de::Error| {
-                err(format!(
-                    "step {} ({kind}): {}",
-                    i + 1,
-                    friendly(&e.to_string())
-                ))
-            })?;
-            step.as_step()
-                .validate()
-                .map_err(|e| err(format!("step {} ({kind}): {e}", i + 1)))?;
-            let n = kinds.iter().filter(|k| **k == kind).count();
-            names.push(if n == 0 {
-                kind.clone()
-            } else {
-                format!("{kind}_{}", n + 1)
-            });
-            kinds.push(kind);
-            steps.push(step);
-        }
         if let Some(inp) = &spec.input {
-            if let Some(v) = inp.voxel_nm {
-                for x in v {
-                    if !(x.is_finite() && x > 0.0) {
-                        return Err(err(format!(
-                            "[input] voxel_nm = {v:?}: every size must be a positive number of nm"
-                        )));
-                    }
-                }
-            }
-            if let Some(t) = inp.slice_thickness_nm {
-                if !(t.is_finite() && t > 0.0) {
-                    return Err(err(format!(
-                        "[input] slice_thickness_nm = {t}: must be a positive number of nm"
-                    )));
-                }
-            }
-            if let Some([a, b]) = inp.slices {
-                if a >= b {
-                    return Err(err(format!(
-                        "[input] slices = [{a}, {b}]: start must be below end"
-                    )));
-                }
-            }
+            check_input(inp).map_err(|m| err(format!("[input] {m}")))?;
         }
-        // order: what exists before each step
-        let (mut grey, mut labels) = match &spec.input {
-            Some(i) if i.labels => (false, true),
-            Some(_) => (true, false),
-            None => (false, false),
-        };
-        for (i, s) in steps.iter().enumerate() {
-            let st = s.as_step();
-            let ok = match st.needs() {
-                Data::Nothing => true,
-                Data::Grey => grey,
-                Data::Labels => labels,
-            };
-            if !ok {
-                let what = match st.needs() {
-                    Data::Grey => "a grey volume (an [input] or a `synth` step before it)",
-                    Data::Labels => {
-                        "a label volume (a `segment` step before it, or [input] labels = true)"
-                    }
-                    Data::Nothing => "",
-                };
-                return Err(err(format!("step {} ({}) needs {what}", i + 1, names[i])));
+        // the shared chain is checked against the first input it will see
+        let probe = spec
+            .input
+            .clone()
+            .or_else(|| spec.samples.first().and_then(|s| s.input.clone()));
+        let (steps, names) = parse_steps(&spec.steps, probe.as_ref()).map_err(err)?;
+        let mut samples = Vec::new();
+        let mut folders = std::collections::BTreeSet::new();
+        for (k, s) in spec.samples.iter().enumerate() {
+            let ctx = |m: String| err(format!("sample {} ({}): {m}", k + 1, s.name));
+            let input = s.input.clone().or_else(|| spec.input.clone());
+            if let Some(inp) = &input {
+                check_input(inp).map_err(|m| ctx(format!("input {m}")))?;
             }
-            match st.produces() {
-                Data::Grey => grey = true,
-                Data::Labels => labels = true,
-                Data::Nothing => {}
+            let raw = apply_overrides(&spec.steps, &names, &s.overrides).map_err(ctx)?;
+            let (st, nm) = parse_steps(&raw, input.as_ref()).map_err(ctx)?;
+            let folder = slug(&s.name);
+            if !folders.insert(folder.clone()) {
+                return Err(ctx(format!(
+                    "two samples share the folder name `{folder}`; give unique names"
+                )));
             }
+            samples.push(SampleRun {
+                name: s.name.clone(),
+                folder,
+                input,
+                labels: s.labels.clone(),
+                raw_steps: raw,
+                steps: st,
+                names: nm,
+            });
         }
-        if steps.is_empty() {
-            return Err(err(
-                "no [[steps]]: add at least one step (e.g. kind = \"convert\")".into(),
-            ));
+        if spec.compare.is_some() && samples.is_empty() {
+            return Err(err("[compare] needs [[samples]] to compare".into()));
         }
         let base_dir = path
             .parent()
@@ -273,6 +442,7 @@ impl Workflow {
             spec,
             steps,
             names,
+            samples,
         })
     }
 

@@ -1,0 +1,111 @@
+//! `fibstack connectivity LABELS`: components, percolation, Euler characteristic, pore graph.
+
+use super::common::{print_json, InputOpts};
+use anyhow::{Context as _, Result};
+use clap::Args;
+use fibstack::metrics::components::Connectivity;
+use fibstack::metrics::connectivity::{connectivity_report, ConnectivityOptions};
+use fibstack::metrics::graph::write_contacts_csv;
+use fibstack::metrics::porosity::Axis;
+use fibstack::workflow::steps_metrics::write_csv_file;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ConnectivityArgs {
+    /// Label volume (TIFF, folder, .npy, raw …); values 0..=255.
+    pub labels: PathBuf,
+    #[command(flatten)]
+    pub input: InputOpts,
+    /// Label value analysed (0 = pore by convention).
+    #[arg(long, default_value_t = 0)]
+    pub phase: u8,
+    /// Voxel adjacency for components and percolation: 6, 18 or 26.
+    #[arg(long, default_value_t = 6)]
+    pub connectivity: u32,
+    /// Percolation axis: x, y, z or all.
+    #[arg(long, default_value = "all")]
+    pub axis: String,
+    /// Build the pore-region graph and write nodes.csv, edges.csv and phase_contacts.csv here.
+    #[arg(long, value_name = "DIR")]
+    pub graph_dir: Option<PathBuf>,
+    /// Print only JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
+    let opts = ConnectivityOptions {
+        phase: args.phase,
+        connectivity: Connectivity::from_n(args.connectivity)?,
+        axes: Axis::parse_list(&args.axis)?,
+        graph: args.graph_dir.is_some(),
+    };
+    let l = args.input.read_labels(&args.labels, g)?;
+    let (r, graph) = connectivity_report(l.view(), &l.voxel, &opts)
+        .with_context(|| format!("{}", args.labels.display()))?;
+    if let Some(dir) = &args.graph_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("--graph-dir {}", dir.display()))?;
+        write_csv_file(&dir.join("phase_contacts.csv"), |w| {
+            write_contacts_csv(&r.phase_contacts, &r.length_unit, w)
+        })?;
+        if let Some(gr) = &graph {
+            write_csv_file(&dir.join("nodes.csv"), |w| gr.write_nodes_csv(w))?;
+            write_csv_file(&dir.join("edges.csv"), |w| gr.write_edges_csv(w))?;
+        }
+    }
+    if !g.quiet {
+        if let Some(n) = &r.note {
+            eprintln!("note: {n}");
+        }
+    }
+    if args.json {
+        return print_json(&r);
+    }
+    println!(
+        "phase {}: {} voxels (fraction {:.6}), {} components ({}-connectivity), largest {:.4} of the phase",
+        r.phase,
+        r.phase_voxels,
+        r.phase_fraction,
+        r.n_components,
+        r.connectivity,
+        r.largest_component_fraction
+    );
+    for a in &r.axes {
+        println!(
+            "axis {}: percolates {}  percolating {:.4}  dead-end {:.4}  isolated {:.4}  (of the phase)",
+            a.axis.name(),
+            a.percolates,
+            a.percolating_fraction,
+            a.dead_end_fraction,
+            a.isolated_fraction
+        );
+    }
+    let e = &r.euler;
+    println!(
+        "Euler characteristic {} (26/6), delta chi {}, connectivity {}, density {:.6e} {}",
+        e.euler_characteristic,
+        e.delta_chi,
+        e.connectivity,
+        e.connectivity_density,
+        e.connectivity_density_unit
+    );
+    for c in &r.phase_contacts {
+        println!(
+            "contact {}-{}: {} faces, area {:.6e} {}, specific {:.6e} {}",
+            c.phase_a,
+            c.phase_b,
+            c.n_faces,
+            c.area,
+            c.area_unit,
+            c.specific_area,
+            c.specific_area_unit
+        );
+    }
+    if let Some(s) = &r.graph {
+        println!(
+            "pore graph: {} regions, {} throats, mean coordination {:.3}",
+            s.n_regions, s.n_throats, s.mean_coordination
+        );
+    }
+    Ok(())
+}

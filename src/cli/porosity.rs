@@ -1,0 +1,168 @@
+//! `fibstack porosity LABELS`: phase fractions, profiles, deposit, windows, REV curve.
+
+use super::common::{print_json, InputOpts};
+use anyhow::{Context as _, Result};
+use clap::Args;
+use fibstack::metrics::porosity::{porosity_report, Axis, PorosityOptions};
+use fibstack::workflow::steps_metrics::write_csv_file;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Args)]
+pub struct PorosityArgs {
+    /// Label volume (TIFF, folder, .npy, raw …); values 0..=255.
+    pub labels: PathBuf,
+    #[command(flatten)]
+    pub input: InputOpts,
+    /// Label value measured (0 = pore by convention).
+    #[arg(long, default_value_t = 0)]
+    pub phase: u8,
+    /// Profile axis: x, y, z or all (z = slice index, y = image row, x = image column).
+    #[arg(long, default_value = "all")]
+    pub axis: String,
+    /// Write the profile(s) as CSV; with several axes `_z`, `_y`, `_x` is added before the extension.
+    #[arg(long, value_name = "PATH")]
+    pub profile_csv: Option<PathBuf>,
+    /// Windowed statistics over a grid of cubes of this edge (nm; voxels when uncalibrated).
+    #[arg(long, value_name = "NM")]
+    pub window: Option<f64>,
+    /// Write every window's fraction as CSV (needs --window).
+    #[arg(long, value_name = "PATH")]
+    pub windows_csv: Option<PathBuf>,
+    /// Number of sub-cube edge lengths for the representative-volume curve (0 = off).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub rev_sizes: usize,
+    /// Write the representative-volume curve as CSV.
+    #[arg(long, value_name = "PATH")]
+    pub rev_csv: Option<PathBuf>,
+    /// Detect a deposit (e.g. Li on a current collector) along each profile axis.
+    #[arg(long)]
+    pub deposit: bool,
+    /// Label of the current collector (implies --deposit).
+    #[arg(long, value_name = "N")]
+    pub collector: Option<u8>,
+    /// Solid-fraction threshold for the deposit (default: half the maximum; implies --deposit).
+    #[arg(long, value_name = "F")]
+    pub deposit_threshold: Option<f64>,
+    /// The collector is at the high-index end of the axis (implies --deposit).
+    #[arg(long)]
+    pub rev: bool,
+    /// Print only JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `base.csv` → `base_z.csv`.
+pub(crate) fn with_suffix(p: &Path, s: &str) -> PathBuf {
+    let stem = p
+        .file_stem()
+        .map(|x| x.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match p.extension() {
+        Some(e) => format!("{stem}_{s}.{}", e.to_string_lossy()),
+        None => format!("{stem}_{s}"),
+    };
+    p.with_file_name(name)
+}
+
+pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
+    let opts = PorosityOptions {
+        phase: args.phase,
+        axes: Axis::parse_list(&args.axis)?,
+        window_nm: args.window,
+        rev_sizes: args.rev_sizes,
+        deposit: args.deposit,
+        collector: args.collector,
+        deposit_threshold: args.deposit_threshold,
+        reverse: args.rev,
+    };
+    opts.validate()?;
+    if args.windows_csv.is_some() && args.window.is_none() {
+        anyhow::bail!("--windows-csv needs --window NM (the window edge)");
+    }
+    let l = args.input.read_labels(&args.labels, g)?;
+    let r = porosity_report(l.view(), &l.voxel, &opts)
+        .with_context(|| format!("{}", args.labels.display()))?;
+    if let Some(p) = &args.profile_csv {
+        for t in &r.profile_tables {
+            let path = if r.profile_tables.len() > 1 {
+                with_suffix(p, t.axis.name())
+            } else {
+                p.clone()
+            };
+            write_csv_file(&path, |w| t.write_csv(w))?;
+        }
+    }
+    if let (Some(p), Some(c)) = (&args.rev_csv, &r.rev_curve) {
+        write_csv_file(p, |w| c.write_csv(w))?;
+    }
+    if let (Some(p), Some(ws)) = (&args.windows_csv, &r.windows) {
+        write_csv_file(p, |w| ws.write_csv(w))?;
+    }
+    if !g.quiet {
+        if let Some(n) = &r.note {
+            eprintln!("note: {n}");
+        }
+    }
+    if args.json {
+        return print_json(&r);
+    }
+    let u = &r.length_unit;
+    println!(
+        "phase {}: porosity {:.6} (volume fraction)   voxel {:?} nm{}",
+        r.phase,
+        r.porosity.value,
+        r.voxel_size_nm,
+        if r.voxel_calibrated {
+            ""
+        } else {
+            " (uncalibrated)"
+        }
+    );
+    println!(
+        "label      voxels    fraction   volume ({})",
+        r.phases.volume_unit
+    );
+    for p in &r.phases.phases {
+        println!(
+            "{:>5} {:>11} {:>11.6}   {:.6e}",
+            p.label, p.count, p.fraction, p.volume
+        );
+    }
+    for p in &r.profiles {
+        println!(
+            "profile {}: {} slices of {} {u}; phase fraction min {:.4} mean {:.4} max {:.4} std {:.4}",
+            p.axis.name(),
+            p.n_slices,
+            p.slice_thickness,
+            p.stats.min,
+            p.stats.mean,
+            p.stats.max,
+            p.stats.std
+        );
+    }
+    for d in &r.deposits {
+        match &d.deposit {
+            Some(x) => println!(
+                "deposit along {}: bottom {} {u}, top {} {u}, thickness {} {u}, mean porosity {:.4} (threshold {:.3})",
+                d.axis.name(), x.bottom, x.top, x.thickness, x.mean_porosity, x.threshold
+            ),
+            None => println!("deposit along {}: none (no solid found)", d.axis.name()),
+        }
+    }
+    if let Some(w) = &r.windows {
+        println!(
+            "windows {:?} voxels: n {} mean {:.4} std {:.4} min {:.4} max {:.4}",
+            w.window_voxels, w.stats.n, w.stats.mean, w.stats.std, w.stats.min, w.stats.max
+        );
+    }
+    if let Some(c) = &r.rev_curve {
+        println!("REV curve (edge {u}: mean ± std [n]):");
+        for p in &c.points {
+            println!(
+                "  {:>12.4}: {:.4} ± {:.4} [{}]",
+                p.edge, p.stats.mean, p.stats.std, p.stats.n
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,771 @@
+//! Random-walk tortuosity (methods §7; Nakashima & Kamiya 2007, pytrax).
+//!
+//! Lattice "blind ant": at every time step a walker picks one of its 6 neighbours; a move into a
+//! voxel of another phase is rejected but the time still advances. Walkers start uniformly over
+//! all voxels of the phase (rejection sampling over the box). The volume is continued by mirror
+//! copies: a walker leaving the box enters the mirrored copy of the boundary voxel (always allowed)
+//! and its unwrapped displacement keeps counting.
+//!
+//! Anisotropic voxels: axis i is chosen with probability p_i ∝ 1/d_i², each direction with p_i/2.
+//! In free space ⟨Δx_i²⟩ = n·p_i·d_i² = n·c with c = 1/Σ_j d_j⁻² nm² per step for every axis, so
+//! free diffusion is isotropic in nm (c = 1/3 voxel² for cubic voxels, as in methods §7).
+//!
+//! τ_i = c / s_i, with s_i the slope of the pooled mean squared displacement along axis i (nm² per
+//! step), fitted by least squares on the second half of the walk (the long-time linear part).
+//! Seeding over all phase voxels and ε_total gives the steady-state τ (isolated clusters and dead
+//! ends lower the mean slope exactly as they lower D_eff). Axes on which the phase does not
+//! percolate (6-connectivity between the two faces) are reported with τ = ∞ (no walk needed).
+//!
+//! Statistics: walkers are split into ≥ 16 equal batches, each with its own random stream
+//! `Rng::stream(seed, batch)`; batches run in parallel and are combined in batch order, so results
+//! are identical for any thread count. The confidence interval of τ comes from the spread of the
+//! per-batch slopes (mean ± t·SE, Student t) mapped through τ = c/s.
+//!
+//! Automatic length: the walk doubles in length (same walkers continue) until, on every requested
+//! percolating axis, the slope changes by less than 1 % between doublings (or by less than two
+//! standard errors, i.e. the change is no longer statistically detectable) and the RMS
+//! displacement reaches 5× the mean pore size (mean chord length of the phase, capped at half the
+//! mean box edge), or `max_steps` is reached (then `converged = false`). Default walker count
+//! N = 2/precision² (relative error of the MSD ≈ √(2/N)).
+
+// small fixed-size per-axis loops index several arrays at once; indices read clearer here
+#![allow(clippy::needless_range_loop)]
+
+use super::{check_common, face_reach, permuted_mask, TortuosityResult};
+use crate::error::{in_range, ParamError};
+use crate::progress::Progress;
+use crate::rng::Rng;
+use ndarray::ArrayView3;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Settings of the walk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RandomWalkOptions {
+    /// Seed of all random streams.
+    pub seed: u64,
+    /// Number of walkers; default `ceil(2 / precision²)`.
+    pub walkers: Option<u64>,
+    /// Fixed walk length in steps (disables the automatic length).
+    pub steps: Option<u64>,
+    /// Target relative precision of the MSD (default 0.01 → 20 000 walkers).
+    pub precision: f64,
+    /// Longest automatic walk (steps per walker, default 2²¹).
+    pub max_steps: u64,
+    /// Confidence level of the interval (default 0.95).
+    pub confidence: f64,
+}
+
+impl Default for RandomWalkOptions {
+    fn default() -> Self {
+        RandomWalkOptions {
+            seed: 0,
+            walkers: None,
+            steps: None,
+            precision: 0.01,
+            max_steps: 1 << 21,
+            confidence: 0.95,
+        }
+    }
+}
+
+impl RandomWalkOptions {
+    pub fn validate(&self) -> Result<(), ParamError> {
+        in_range("precision", self.precision, 1e-4, 0.5)?;
+        in_range("confidence", self.confidence, 0.5, 0.999)?;
+        if let Some(w) = self.walkers {
+            if !(16..=100_000_000).contains(&w) {
+                return Err(ParamError::new(
+                    "walkers",
+                    w,
+                    "must lie in [16, 1e8] (at least 16 for the confidence interval)",
+                ));
+            }
+        }
+        if let Some(s) = self.steps {
+            if !(64..=1u64 << 32).contains(&s) {
+                return Err(ParamError::new("steps", s, "must lie in [64, 2^32]"));
+            }
+        }
+        if self.max_steps < 1024 {
+            return Err(ParamError::new(
+                "max_steps",
+                self.max_steps,
+                "must be at least 1024",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Mean squared displacement of all walkers versus time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MsdCurve {
+    /// Sample times (steps).
+    pub steps: Vec<u64>,
+    /// ⟨Δx_i²⟩ in nm² per axis `[z, y, x]` at each sample time, in the phase.
+    pub msd_nm2: [Vec<f64>; 3],
+    /// Free-space MSD growth c = 1/Σ d⁻² (nm² per step), the same on every axis.
+    pub free_nm2_per_step: f64,
+}
+
+impl MsdCurve {
+    /// CSV: `step,msd_z_nm2,msd_y_nm2,msd_x_nm2,msd_free_nm2`.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("step,msd_z_nm2,msd_y_nm2,msd_x_nm2,msd_free_nm2\n");
+        for (k, t) in self.steps.iter().enumerate() {
+            s.push_str(&format!(
+                "{},{},{},{},{}\n",
+                t,
+                self.msd_nm2[0][k],
+                self.msd_nm2[1][k],
+                self.msd_nm2[2][k],
+                *t as f64 * self.free_nm2_per_step
+            ));
+        }
+        s
+    }
+
+    /// A small line plot (PNG bytes): MSD/MSD_free... drawn as MSD versus steps for z (blue),
+    /// y (green), x (red) and free space (grey), white background, axes from 0.
+    pub fn to_png(&self, width: u32, height: u32) -> Vec<u8> {
+        let (w, h) = (width.max(64) as usize, height.max(64) as usize);
+        let mut img = vec![255u8; w * h * 3];
+        let margin = 8usize;
+        let tmax = self.steps.last().copied().unwrap_or(1).max(1) as f64;
+        let free_max = tmax * self.free_nm2_per_step;
+        let ymax = self
+            .msd_nm2
+            .iter()
+            .flat_map(|v| v.iter().copied())
+            .fold(free_max, f64::max)
+            .max(1e-30);
+        let put = |x: usize, y: usize, c: [u8; 3], img: &mut [u8]| {
+            if x < w && y < h {
+                let o = (y * w + x) * 3;
+                img[o..o + 3].copy_from_slice(&c);
+            }
+        };
+        // axes
+        for x in margin..w - margin {
+            put(x, h - margin, [0, 0, 0], &mut img);
+        }
+        for y in margin..=h - margin {
+            put(margin, y, [0, 0, 0], &mut img);
+        }
+        let to_px = |t: f64, v: f64| -> (f64, f64) {
+            let px = margin as f64 + t / tmax * (w - 2 * margin) as f64;
+            let py = (h - margin) as f64 - v / ymax * (h - 2 * margin) as f64;
+            (px, py)
+        };
+        let line = |a: (f64, f64), b: (f64, f64), c: [u8; 3], img: &mut [u8]| {
+            let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+            for k in 0..=n {
+                let f = k as f64 / n as f64;
+                let x = a.0 + f * (b.0 - a.0);
+                let y = a.1 + f * (b.1 - a.1);
+                if x >= 0.0 && y >= 0.0 {
+                    put(x.round() as usize, y.round() as usize, c, img);
+                }
+            }
+        };
+        line(
+            to_px(0.0, 0.0),
+            to_px(tmax, free_max),
+            [150, 150, 150],
+            &mut img,
+        );
+        let colours = [[31, 119, 180], [44, 160, 44], [214, 39, 40]];
+        for (ax, col) in colours.iter().enumerate() {
+            let mut prev = to_px(0.0, 0.0);
+            for (k, t) in self.steps.iter().enumerate() {
+                let p = to_px(*t as f64, self.msd_nm2[ax][k]);
+                line(prev, p, *col, &mut img);
+                prev = p;
+            }
+        }
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            // writing into a Vec cannot fail for a correctly sized buffer
+            if let Ok(mut wr) = enc.write_header() {
+                let _ = wr.write_image_data(&img);
+            }
+        }
+        out
+    }
+}
+
+/// Result of a walk: one [`TortuosityResult`] per requested axis and the MSD curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomWalkOutput {
+    pub results: Vec<TortuosityResult>,
+    pub msd: MsdCurve,
+}
+
+/// Bit-packed phase mask, 1 bit per voxel.
+struct BitMask {
+    words: Vec<u64>,
+}
+
+impl BitMask {
+    fn new(labels: &ArrayView3<u8>, phase: u8) -> Self {
+        let n = labels.len();
+        let mut words = vec![0u64; n.div_ceil(64)];
+        let flat: Vec<u8>;
+        let data: &[u8] = match labels.as_slice() {
+            Some(s) => s,
+            None => {
+                flat = labels.iter().copied().collect();
+                &flat
+            }
+        };
+        words.par_iter_mut().enumerate().for_each(|(k, w)| {
+            let lo = k * 64;
+            let hi = (lo + 64).min(n);
+            let mut v = 0u64;
+            for (b, &l) in data[lo..hi].iter().enumerate() {
+                if l == phase {
+                    v |= 1 << b;
+                }
+            }
+            *w = v;
+        });
+        BitMask { words }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> bool {
+        (self.words[i >> 6] >> (i & 63)) & 1 != 0
+    }
+}
+
+#[derive(Clone)]
+struct Walker {
+    /// Voxel coordinate in the box `[z, y, x]`.
+    pos: [i32; 3],
+    /// +1 or −1: direction of the box coordinate when the unwrapped coordinate grows.
+    dir: [i32; 3],
+    /// Flat voxel index of `pos`.
+    idx: usize,
+    /// Unwrapped displacement in voxels.
+    disp: [i64; 3],
+}
+
+struct Batch {
+    rng: Rng,
+    walkers: Vec<Walker>,
+    /// Σ over walkers of disp_i² (voxels²) at each sample time (index = sample number).
+    sums: Vec<[f64; 3]>,
+}
+
+/// Walk geometry shared by all batches.
+struct Geometry<'a> {
+    mask: &'a BitMask,
+    n: [i32; 3],
+    stride: [isize; 3],
+    /// Cumulative thresholds (31-bit) for choosing z, then y, else x.
+    thr: [u32; 2],
+}
+
+impl Geometry<'_> {
+    /// Advance one walker by `steps` steps.
+    #[inline(always)]
+    fn walk(&self, w: &mut Walker, rng: &mut Rng, steps: u64) {
+        let mut left = steps;
+        while left > 0 {
+            let r = rng.next_u64();
+            let take = left.min(2);
+            for k in 0..take {
+                let v = (r >> (32 * k)) as u32;
+                let s: i32 = if v & 1 == 0 { 1 } else { -1 };
+                let u = v >> 1;
+                let a = if u < self.thr[0] {
+                    0
+                } else if u < self.thr[1] {
+                    1
+                } else {
+                    2
+                };
+                let nb = w.pos[a] + s * w.dir[a];
+                if nb < 0 || nb >= self.n[a] {
+                    // into the mirror copy of the same voxel: always allowed
+                    w.dir[a] = -w.dir[a];
+                    w.disp[a] += s as i64;
+                } else {
+                    let ni = (w.idx as isize + (s * w.dir[a]) as isize * self.stride[a]) as usize;
+                    if self.mask.get(ni) {
+                        w.pos[a] = nb;
+                        w.idx = ni;
+                        w.disp[a] += s as i64;
+                    }
+                }
+            }
+            left -= take;
+        }
+    }
+}
+
+/// Two-sided Student-t quantile for `level` with `df` degrees of freedom (Cornish–Fisher
+/// expansion around the normal quantile; error < 1e-3 for df ≥ 5).
+fn t_quantile(level: f64, df: f64) -> f64 {
+    let p = 0.5 + level / 2.0;
+    // normal quantile (Acklam-style rational approximation)
+    let z = normal_quantile(p);
+    let z3 = z * z * z;
+    let z5 = z3 * z * z;
+    let z7 = z5 * z * z;
+    z + (z3 + z) / (4.0 * df)
+        + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * df * df)
+        + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * df * df * df)
+}
+
+fn normal_quantile(p: f64) -> f64 {
+    // Beasley-Springer-Moro style via bisection on erf-free CDF (robust, enough precision)
+    let cdf = |x: f64| 0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2));
+    let (mut lo, mut hi) = (-10.0, 10.0);
+    for _ in 0..100 {
+        let m = 0.5 * (lo + hi);
+        if cdf(m) < p {
+            lo = m;
+        } else {
+            hi = m;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+fn erf(x: f64) -> f64 {
+    // Abramowitz–Stegun 7.1.26 is too coarse; use a series/continued fraction split
+    let t = x.abs();
+    let r = if t < 3.0 {
+        // Taylor series
+        let mut sum = t;
+        let mut term = t;
+        let mut k = 0.0;
+        loop {
+            k += 1.0;
+            term *= -t * t / k;
+            let add = term / (2.0 * k + 1.0);
+            sum += add;
+            if add.abs() < 1e-17 {
+                break;
+            }
+        }
+        2.0 / std::f64::consts::PI.sqrt() * sum
+    } else {
+        // asymptotic continued fraction for erfc
+        let mut f = 0.0;
+        for k in (1..60).rev() {
+            f = (k as f64 / 2.0) / (t + f);
+        }
+        1.0 - (-t * t).exp() / std::f64::consts::PI.sqrt() / (t + f)
+    };
+    if x < 0.0 {
+        -r
+    } else {
+        r
+    }
+}
+
+/// Least-squares slope of `y` against `t` over samples with index ≥ `from`.
+fn slope(t: &[f64], y: &[f64], from: usize) -> f64 {
+    let k = (t.len() - from) as f64;
+    let mt = t[from..].iter().sum::<f64>() / k;
+    let my = y[from..].iter().sum::<f64>() / k;
+    let mut num = 0.0;
+    let mut den = 0.0;
+    for j in from..t.len() {
+        num += (t[j] - mt) * (y[j] - my);
+        den += (t[j] - mt) * (t[j] - mt);
+    }
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
+/// Mean chord length of the phase (nm), averaged over the three axes.
+fn mean_chord_nm(labels: &ArrayView3<u8>, phase: u8, d: [f64; 3]) -> f64 {
+    let mut tot = 0.0;
+    let mut cnt = 0;
+    for ax in 0..3 {
+        let mut runs = 0u64;
+        let mut vox = 0u64;
+        for lane in labels.lanes(ndarray::Axis(ax)) {
+            let mut prev = false;
+            for &v in lane.iter() {
+                let p = v == phase;
+                if p {
+                    vox += 1;
+                    if !prev {
+                        runs += 1;
+                    }
+                }
+                prev = p;
+            }
+        }
+        if runs > 0 {
+            tot += vox as f64 / runs as f64 * d[ax];
+            cnt += 1;
+        }
+    }
+    if cnt > 0 {
+        tot / cnt as f64
+    } else {
+        0.0
+    }
+}
+
+const SAMPLES: usize = 64;
+
+/// Random-walk tortuosity of phase `phase` along the numpy axes in `axes` (0 = z, 1 = y, 2 = x);
+/// one walk serves all axes.
+///
+/// ```
+/// use fibstack::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
+/// use fibstack::progress::Silent;
+/// let open = ndarray::Array3::<u8>::ones((8, 8, 8));
+/// let o = RandomWalkOptions { walkers: Some(4000), steps: Some(2000), ..Default::default() };
+/// let out = tortuosity_rw(open.view(), 1, [1.0; 3], &[0, 1, 2], &o, &Silent).unwrap();
+/// for r in &out.results {
+///     assert!((r.tortuosity_factor.unwrap() - 1.0).abs() < 0.1);
+/// }
+/// ```
+pub fn tortuosity_rw(
+    labels: ArrayView3<u8>,
+    phase: u8,
+    voxel_nm: [f64; 3],
+    axes: &[usize],
+    opts: &RandomWalkOptions,
+    progress: &dyn Progress,
+) -> Result<RandomWalkOutput, ParamError> {
+    let t0 = Instant::now();
+    for &a in axes {
+        check_common(labels.shape(), a, voxel_nm)?;
+    }
+    if axes.is_empty() {
+        return Err(ParamError::new("axis", "none", "give at least one axis"));
+    }
+    opts.validate()?;
+    let sh = labels.shape();
+    let n = [sh[0], sh[1], sh[2]];
+    let total = labels.len() as f64;
+    let count = labels.iter().filter(|&&v| v == phase).count();
+    let eps = count as f64 / total;
+    let d = voxel_nm;
+    let inv: Vec<f64> = d.iter().map(|v| 1.0 / (v * v)).collect();
+    let sinv: f64 = inv.iter().sum();
+    let c_free = 1.0 / sinv; // nm² per step, every axis
+
+    // percolation per requested axis
+    let mut results: Vec<TortuosityResult> = Vec::new();
+    let mut walk_axes: Vec<usize> = Vec::new();
+    for &a in axes {
+        let mut r = TortuosityResult::new("random_walk", phase, a, voxel_nm);
+        r.boundary = "mirror".into();
+        r.porosity_total = eps;
+        r.porosity_used = "total".into();
+        r.seed = Some(opts.seed);
+        let (_, mask, pn) = permuted_mask(labels, phase, a);
+        let reach = face_reach(&mask, pn);
+        let perc = reach.iter().filter(|&&v| v == 3).count();
+        r.porosity_percolating = perc as f64 / total;
+        r.percolating = perc > 0;
+        if !r.percolating {
+            r.converged = true;
+            r.notes.push(format!(
+                "phase {phase} does not connect the two faces normal to {}: tau is infinite, D_eff = 0",
+                r.axis
+            ));
+        } else {
+            walk_axes.push(a);
+        }
+        results.push(r);
+    }
+    let empty_curve = MsdCurve {
+        steps: vec![],
+        msd_nm2: [vec![], vec![], vec![]],
+        free_nm2_per_step: c_free,
+    };
+    if walk_axes.is_empty() {
+        let el = t0.elapsed().as_secs_f64();
+        results.iter_mut().for_each(|r| r.time_s = el);
+        return Ok(RandomWalkOutput {
+            results,
+            msd: empty_curve,
+        });
+    }
+
+    // walkers and batches
+    let n_walkers = opts
+        .walkers
+        .unwrap_or_else(|| (2.0 / (opts.precision * opts.precision)).ceil() as u64)
+        .max(16);
+    let nb = (n_walkers.div_ceil(1000)).max(16) as usize;
+    let per = (n_walkers as usize).div_ceil(nb);
+    let n_walkers = (per * nb) as u64;
+
+    let mask = BitMask::new(&labels, phase);
+    let geo = Geometry {
+        mask: &mask,
+        n: [n[0] as i32, n[1] as i32, n[2] as i32],
+        stride: [(n[1] * n[2]) as isize, n[2] as isize, 1],
+        thr: [
+            ((inv[0] / sinv) * (1u64 << 31) as f64) as u32,
+            (((inv[0] + inv[1]) / sinv) * (1u64 << 31) as f64) as u32,
+        ],
+    };
+    let len = labels.len() as u64;
+    let mut batches: Vec<Batch> = (0..nb)
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = Rng::stream(opts.seed, b as u64);
+            let walkers = (0..per)
+                .map(|_| {
+                    let idx = loop {
+                        let i = rng.below(len) as usize;
+                        if mask.get(i) {
+                            break i;
+                        }
+                    };
+                    let pos = [
+                        (idx / (n[1] * n[2])) as i32,
+                        ((idx / n[2]) % n[1]) as i32,
+                        (idx % n[2]) as i32,
+                    ];
+                    Walker {
+                        pos,
+                        dir: [1; 3],
+                        idx,
+                        disp: [0; 3],
+                    }
+                })
+                .collect();
+            Batch {
+                rng,
+                walkers,
+                sums: Vec::new(),
+            }
+        })
+        .collect();
+
+    // pore size for the stopping rule
+    let chord = mean_chord_nm(&labels, phase, d);
+    let box_mean = (0..3).map(|a| n[a] as f64 * d[a]).sum::<f64>() / 3.0;
+    let pore = chord.min(box_mean / 2.0);
+
+    let fixed = opts.steps;
+    let mut total_steps: u64 = match fixed {
+        Some(s) => s.div_ceil(SAMPLES as u64) * SAMPLES as u64,
+        None => 1024,
+    };
+    let mut interval = total_steps / SAMPLES as u64;
+    let mut done: u64 = 0;
+    let mut prev_slopes: Option<Vec<f64>> = None;
+    let converged;
+    let mut notes: Vec<String> = Vec::new();
+    progress.start("random walk", 0);
+    let (slopes_all, batch_slopes, t_samples) = loop {
+        // walk from `done` to `total_steps`, sampling every `interval`
+        batches.par_iter_mut().for_each(|b| {
+            let mut t = done;
+            while t < total_steps {
+                let mut acc = [0f64; 3];
+                for w in b.walkers.iter_mut() {
+                    geo.walk(w, &mut b.rng, interval);
+                    for a in 0..3 {
+                        acc[a] += (w.disp[a] * w.disp[a]) as f64;
+                    }
+                }
+                b.sums.push(acc);
+                t += interval;
+            }
+        });
+        progress.inc((total_steps - done) * n_walkers);
+        done = total_steps;
+        let ns = batches[0].sums.len();
+        let t: Vec<f64> = (1..=ns).map(|k| (k as u64 * interval) as f64).collect();
+        let from = ns / 2;
+        // pooled and per-batch slopes per axis (nm² per step)
+        let mut pooled = vec![0f64; 3];
+        let mut per_batch = vec![vec![0f64; nb]; 3];
+        for a in 0..3 {
+            let mut pooled_y = vec![0f64; ns];
+            for (bi, b) in batches.iter().enumerate() {
+                let y: Vec<f64> = b
+                    .sums
+                    .iter()
+                    .map(|s| s[a] / per as f64 * d[a] * d[a])
+                    .collect();
+                per_batch[a][bi] = slope(&t, &y, from);
+                for k in 0..ns {
+                    pooled_y[k] += y[k] / nb as f64;
+                }
+            }
+            pooled[a] = slope(&t, &pooled_y, from);
+        }
+        if fixed.is_some() {
+            converged = true;
+            break (pooled, per_batch, t);
+        }
+        // stopping rule
+        let mut ok = true;
+        for &a in &walk_axes {
+            let s = pooled[a];
+            let m = per_batch[a].iter().sum::<f64>() / nb as f64;
+            let var = per_batch[a].iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (nb - 1) as f64;
+            let se = (var / nb as f64).sqrt();
+            let msd_end: f64 = batches
+                .iter()
+                .map(|b| b.sums[ns - 1][a] / per as f64 * d[a] * d[a])
+                .sum::<f64>()
+                / nb as f64;
+            let rms_ok = msd_end.sqrt() >= 5.0 * pore;
+            let stable = match &prev_slopes {
+                Some(p) => {
+                    let ch = (s - p[a]).abs();
+                    s > 0.0 && (ch < 0.01 * s || ch < 2.0 * se)
+                }
+                None => false,
+            };
+            ok &= rms_ok && stable;
+        }
+        if ok {
+            converged = true;
+            break (pooled, per_batch, t);
+        }
+        if total_steps * 2 > opts.max_steps {
+            converged = false;
+            notes.push(format!(
+                "walk length limit {} steps reached before the slope was stable / the RMS displacement reached 5x the mean pore size ({pore:.3} nm)",
+                opts.max_steps
+            ));
+            break (pooled, per_batch, t);
+        }
+        prev_slopes = Some(pooled);
+        // double: keep every other sample, double the interval
+        for b in batches.iter_mut() {
+            let kept: Vec<[f64; 3]> = b.sums.iter().skip(1).step_by(2).copied().collect();
+            b.sums = kept;
+        }
+        interval *= 2;
+        total_steps *= 2;
+    };
+    progress.finish();
+
+    let ns = t_samples.len();
+    let mut msd = [vec![0f64; ns], vec![0f64; ns], vec![0f64; ns]];
+    for (a, m) in msd.iter_mut().enumerate() {
+        for b in &batches {
+            for k in 0..ns {
+                m[k] += b.sums[k][a] / per as f64 * d[a] * d[a] / nb as f64;
+            }
+        }
+    }
+    let curve = MsdCurve {
+        steps: t_samples.iter().map(|&v| v as u64).collect(),
+        msd_nm2: msd,
+        free_nm2_per_step: c_free,
+    };
+    let tq = t_quantile(opts.confidence, (nb - 1) as f64);
+    let el = t0.elapsed().as_secs_f64();
+    for r in results.iter_mut() {
+        r.time_s = el;
+        if !r.percolating {
+            continue;
+        }
+        let a = r.axis_index;
+        r.steps = Some(done);
+        r.walkers = Some(n_walkers);
+        r.converged = converged;
+        r.notes.extend(notes.iter().cloned());
+        r.ci_level = Some(opts.confidence);
+        let s = slopes_all[a];
+        let m = batch_slopes[a].iter().sum::<f64>() / nb as f64;
+        let var = batch_slopes[a]
+            .iter()
+            .map(|v| (v - m) * (v - m))
+            .sum::<f64>()
+            / (nb - 1) as f64;
+        let se = (var / nb as f64).sqrt();
+        if s > 0.0 {
+            let tau = c_free / s;
+            r.tortuosity_factor = Some(tau);
+            r.deff_over_d0 = eps / tau;
+            r.macmullin = Some(tau / eps);
+            r.ci_low = Some(c_free / (s + tq * se));
+            r.ci_high = if s - tq * se > 0.0 {
+                Some(c_free / (s - tq * se))
+            } else {
+                None
+            };
+        } else {
+            r.notes.push(
+                "the MSD did not grow on the long-time part: tau reported as infinite".into(),
+            );
+            r.converged = false;
+        }
+    }
+    Ok(RandomWalkOutput {
+        results,
+        msd: curve,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t_quantiles() {
+        assert!((normal_quantile(0.975) - 1.959964).abs() < 1e-5);
+        assert!((t_quantile(0.95, 15.0) - 2.131).abs() < 2e-3);
+        assert!((t_quantile(0.95, 30.0) - 2.042).abs() < 1e-3);
+    }
+
+    #[test]
+    fn slope_of_line() {
+        let t: Vec<f64> = (0..10).map(|v| v as f64).collect();
+        let y: Vec<f64> = t.iter().map(|v| 3.0 * v + 2.0).collect();
+        assert!((slope(&t, &y, 4) - 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mirror_walk_stays_in_box_and_counts_displacement() {
+        let l = ndarray::Array3::<u8>::ones((3, 4, 5));
+        let m = BitMask::new(&l.view(), 1);
+        let geo = Geometry {
+            mask: &m,
+            n: [3, 4, 5],
+            stride: [20, 5, 1],
+            thr: [(1u32 << 31) / 3, (2u32 << 31) / 3],
+        };
+        let mut w = Walker {
+            pos: [1, 1, 1],
+            dir: [1; 3],
+            idx: 20 + 5 + 1,
+            disp: [0; 3],
+        };
+        let mut rng = Rng::new(5);
+        for _ in 0..1000 {
+            geo.walk(&mut w, &mut rng, 7);
+            for a in 0..3 {
+                assert!(w.pos[a] >= 0 && w.pos[a] < geo.n[a]);
+            }
+            assert_eq!(w.idx, (w.pos[0] * 20 + w.pos[1] * 5 + w.pos[2]) as usize);
+            // box coordinate = mirror image of the unwrapped coordinate
+            for a in 0..3 {
+                let u = [1i64, 1, 1][a] + w.disp[a];
+                let p = 2 * geo.n[a] as i64;
+                let mm = u.rem_euclid(p);
+                let b = if mm < geo.n[a] as i64 { mm } else { p - 1 - mm };
+                assert_eq!(b, w.pos[a] as i64);
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Workflow steps `kind = "porosity"` and `kind = "connectivity"`: the same library functions as
+//! the CLI; CSV tables are written into the run's output folder, the JSON report is returned.
+
+use super::{Context, Data, Step};
+use crate::error::{Error, ParamError};
+use crate::io::IoError;
+use crate::metrics::components::Connectivity;
+use crate::metrics::connectivity::{connectivity_report, ConnectivityOptions};
+use crate::metrics::graph::write_contacts_csv;
+use crate::metrics::porosity::{porosity_report, Axis, PorosityOptions};
+use serde::Deserialize;
+use std::path::Path;
+
+/// Write a CSV file atomically with a writer function.
+pub fn write_csv_file<F>(path: &Path, f: F) -> Result<(), IoError>
+where
+    F: FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), csv::Error>,
+{
+    crate::io::atomic::write_atomic(path, |w| {
+        f(w).map_err(|e| IoError::Os {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    })
+}
+
+fn default_axis() -> String {
+    "all".into()
+}
+fn default_rev_sizes() -> usize {
+    10
+}
+fn default_conn() -> u32 {
+    6
+}
+
+/// `kind = "porosity"`: phase fractions, profiles, deposit, windows, REV curve.
+///
+/// Keys: `phase` (default 0), `axis` (`x|y|z|all`, default all), `window_nm` (optional),
+/// `rev_sizes` (default 10, 0 = off), `deposit` (bool), `collector` (label), `deposit_threshold`,
+/// `rev` (collector at the high-index end), `prefix` (file-name prefix, default "porosity").
+/// Writes `<prefix>_profile_<axis>.csv`, `<prefix>_rev.csv`, `<prefix>_windows.csv`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PorosityStep {
+    #[serde(default)]
+    pub phase: u8,
+    #[serde(default = "default_axis")]
+    pub axis: String,
+    pub window_nm: Option<f64>,
+    #[serde(default = "default_rev_sizes")]
+    pub rev_sizes: usize,
+    #[serde(default)]
+    pub deposit: bool,
+    pub collector: Option<u8>,
+    pub deposit_threshold: Option<f64>,
+    #[serde(default)]
+    pub rev: bool,
+    pub prefix: Option<String>,
+}
+
+impl PorosityStep {
+    fn options(&self) -> Result<PorosityOptions, ParamError> {
+        let o = PorosityOptions {
+            phase: self.phase,
+            axes: Axis::parse_list(&self.axis)?,
+            window_nm: self.window_nm,
+            rev_sizes: self.rev_sizes,
+            deposit: self.deposit,
+            collector: self.collector,
+            deposit_threshold: self.deposit_threshold,
+            reverse: self.rev,
+        };
+        o.validate()?;
+        Ok(o)
+    }
+}
+
+fn check_prefix(p: &Option<String>) -> Result<(), ParamError> {
+    if let Some(p) = p {
+        if p.is_empty() || p.contains(['/', '\\']) || p.contains("..") {
+            return Err(ParamError::new(
+                "prefix",
+                p,
+                "give a plain file-name prefix such as \"pore\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Step for PorosityStep {
+    fn validate(&self) -> Result<(), ParamError> {
+        check_prefix(&self.prefix)?;
+        self.options().map(|_| ())
+    }
+    fn needs(&self) -> Data {
+        Data::Labels
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let opts = self.options()?;
+        let l = ctx.labels("porosity")?;
+        let r = porosity_report(l.view(), &l.voxel, &opts)?;
+        let pre = self.prefix.clone().unwrap_or_else(|| "porosity".into());
+        for p in &r.profile_tables {
+            let path = ctx.output(&format!("{pre}_profile_{}.csv", p.axis.name()));
+            write_csv_file(&path, |w| p.write_csv(w))?;
+        }
+        if let Some(c) = &r.rev_curve {
+            let path = ctx.output(&format!("{pre}_rev.csv"));
+            write_csv_file(&path, |w| c.write_csv(w))?;
+        }
+        if let Some(ws) = &r.windows {
+            let path = ctx.output(&format!("{pre}_windows.csv"));
+            write_csv_file(&path, |w| ws.write_csv(w))?;
+        }
+        serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+/// `kind = "connectivity"`: components, percolation, Euler characteristic, phase contacts and
+/// (with `graph = true`) the pore-region graph.
+///
+/// Keys: `phase` (default 0), `connectivity` (6|18|26, default 6), `axis` (default all),
+/// `graph` (bool, default false), `prefix` (optional file-name prefix). Writes
+/// `[<prefix>_]phase_contacts.csv`, and with `graph`: `[<prefix>_]nodes.csv`, `[<prefix>_]edges.csv`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectivityStep {
+    #[serde(default)]
+    pub phase: u8,
+    #[serde(default = "default_conn")]
+    pub connectivity: u32,
+    #[serde(default = "default_axis")]
+    pub axis: String,
+    #[serde(default)]
+    pub graph: bool,
+    pub prefix: Option<String>,
+}
+
+impl ConnectivityStep {
+    fn options(&self) -> Result<ConnectivityOptions, ParamError> {
+        Ok(ConnectivityOptions {
+            phase: self.phase,
+            connectivity: Connectivity::from_n(self.connectivity)?,
+            axes: Axis::parse_list(&self.axis)?,
+            graph: self.graph,
+        })
+    }
+}
+
+impl Step for ConnectivityStep {
+    fn validate(&self) -> Result<(), ParamError> {
+        check_prefix(&self.prefix)?;
+        self.options().map(|_| ())
+    }
+    fn needs(&self) -> Data {
+        Data::Labels
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let opts = self.options()?;
+        let l = ctx.labels("connectivity")?;
+        let (r, g) = connectivity_report(l.view(), &l.voxel, &opts)?;
+        let name = |n: &str| match &self.prefix {
+            Some(p) => format!("{p}_{n}"),
+            None => n.to_string(),
+        };
+        let path = ctx.output(&name("phase_contacts.csv"));
+        write_csv_file(&path, |w| {
+            write_contacts_csv(&r.phase_contacts, &r.length_unit, w)
+        })?;
+        if let Some(g) = &g {
+            let path = ctx.output(&name("nodes.csv"));
+            write_csv_file(&path, |w| g.write_nodes_csv(w))?;
+            let path = ctx.output(&name("edges.csv"));
+            write_csv_file(&path, |w| g.write_edges_csv(w))?;
+        }
+        serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))
+    }
+}

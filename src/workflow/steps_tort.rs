@@ -1,0 +1,280 @@
+//! Workflow step `kind = "tortuosity"` (same keys as the `fibstack tortuosity` flags).
+//!
+//! ```toml
+//! [[steps]]
+//! kind = "tortuosity"
+//! phase = 0                  # label value to measure (required)
+//! method = "both"            # "rw" | "fd" | "both" (default "fd")
+//! axis = "all"               # "x" | "y" | "z" | "all" (default "all")
+//! boundary = "half_voxel"    # or "fixed_layers" (steady state)
+//! tol = 1e-5                 # steady state: relative residual
+//! max_iter = 1000            # steady state
+//! seed = 0                   # random walk (default: the workflow seed)
+//! walkers = 20000            # random walk (default 2/precision²)
+//! steps = 65536              # random walk fixed length (default automatic)
+//! precision = 0.01           # random walk
+//! max_steps = 2097152        # random walk, automatic length limit
+//! msd_csv = "msd.csv"        # random walk: MSD curve written into the output folder
+//! msd_png = "msd.png"
+//! ```
+//! Result JSON: `{ "results": [TortuosityResult…], "comparison": [{axis, fd, rw,
+//! relative_difference}] }` — see [`crate::metrics::tortuosity::TortuosityResult`].
+
+use super::{Context, Data, Step};
+use crate::error::{Error, ParamError};
+use crate::metrics::tortuosity::parse_axis;
+use crate::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
+use crate::metrics::tortuosity::steady_state::{tortuosity_fd, Boundary, SteadyStateOptions};
+use serde::Deserialize;
+
+/// `kind = "tortuosity"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tortuosity {
+    pub phase: u8,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default = "default_axis")]
+    pub axis: String,
+    #[serde(default = "default_boundary")]
+    pub boundary: String,
+    #[serde(default = "default_tol")]
+    pub tol: f64,
+    #[serde(default = "default_max_iter")]
+    pub max_iter: usize,
+    pub seed: Option<u64>,
+    pub walkers: Option<u64>,
+    pub steps: Option<u64>,
+    #[serde(default = "default_precision")]
+    pub precision: f64,
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u64,
+    pub msd_csv: Option<String>,
+    pub msd_png: Option<String>,
+}
+
+fn default_method() -> String {
+    "fd".into()
+}
+fn default_axis() -> String {
+    "all".into()
+}
+fn default_boundary() -> String {
+    "half_voxel".into()
+}
+fn default_tol() -> f64 {
+    1e-5
+}
+fn default_max_iter() -> usize {
+    1000
+}
+fn default_precision() -> f64 {
+    0.01
+}
+fn default_max_steps() -> u64 {
+    1 << 21
+}
+
+impl Tortuosity {
+    fn axes(&self) -> Result<Vec<usize>, ParamError> {
+        if self.axis.trim().eq_ignore_ascii_case("all") {
+            return Ok(vec![0, 1, 2]);
+        }
+        let mut v = Vec::new();
+        for p in self.axis.split(',') {
+            let a = parse_axis(p)?;
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        Ok(v)
+    }
+    fn fd_opts(&self) -> Result<SteadyStateOptions, ParamError> {
+        Ok(SteadyStateOptions {
+            boundary: Boundary::parse(&self.boundary)?,
+            rtol: self.tol,
+            max_iter: self.max_iter,
+            ..Default::default()
+        })
+    }
+    fn rw_opts(&self, seed: u64) -> RandomWalkOptions {
+        RandomWalkOptions {
+            seed: self.seed.unwrap_or(seed),
+            walkers: self.walkers,
+            steps: self.steps,
+            precision: self.precision,
+            max_steps: self.max_steps,
+            ..Default::default()
+        }
+    }
+    fn methods(&self) -> Result<(bool, bool), ParamError> {
+        match self.method.as_str() {
+            "fd" => Ok((true, false)),
+            "rw" => Ok((false, true)),
+            "both" => Ok((true, true)),
+            m => Err(ParamError::new(
+                "method",
+                m,
+                "use \"rw\", \"fd\" or \"both\"",
+            )),
+        }
+    }
+}
+
+fn check_name(key: &str, v: &Option<String>) -> Result<(), ParamError> {
+    if let Some(p) = v {
+        if p.is_empty() || p.contains("..") || p.starts_with('/') {
+            return Err(ParamError::new(
+                key,
+                p,
+                "give a file name inside the output folder, e.g. \"msd.csv\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Step for Tortuosity {
+    fn validate(&self) -> Result<(), ParamError> {
+        let (fd, rw) = self.methods()?;
+        self.axes()?;
+        self.fd_opts()?.validate()?;
+        if rw {
+            self.rw_opts(0).validate()?;
+        }
+        check_name("msd_csv", &self.msd_csv)?;
+        check_name("msd_png", &self.msd_png)?;
+        if fd && !rw && (self.msd_csv.is_some() || self.msd_png.is_some()) {
+            return Err(ParamError::new(
+                "msd_csv/msd_png",
+                &self.method,
+                "the MSD curve comes from the random walk: set method = \"rw\" or \"both\"",
+            ));
+        }
+        Ok(())
+    }
+    fn needs(&self) -> Data {
+        Data::Labels
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let (fd, rw) = self.methods()?;
+        let axes = self.axes()?;
+        let fd_opts = self.fd_opts()?;
+        let rw_opts = self.rw_opts(ctx.seed);
+        let mut results = Vec::new();
+        let mut fd_res = Vec::new();
+        let mut rw_res = Vec::new();
+        let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
+        {
+            let l = ctx.labels("tortuosity")?;
+            if fd {
+                for &a in &axes {
+                    let r =
+                        tortuosity_fd(l.view(), self.phase, l.voxel.nm, a, &fd_opts, ctx.progress)?;
+                    fd_res.push(r.clone());
+                    results.push(r);
+                }
+            }
+            if rw {
+                let out = tortuosity_rw(
+                    l.view(),
+                    self.phase,
+                    l.voxel.nm,
+                    &axes,
+                    &rw_opts,
+                    ctx.progress,
+                )?;
+                if let Some(p) = &self.msd_csv {
+                    files.push((p.into(), out.msd.to_csv().into_bytes()));
+                }
+                if let Some(p) = &self.msd_png {
+                    files.push((p.into(), out.msd.to_png(640, 400)));
+                }
+                rw_res = out.results.clone();
+                results.extend(out.results);
+            }
+        }
+        for (name, bytes) in files {
+            let path = ctx.output(&name.to_string_lossy());
+            crate::io::atomic::write_bytes(&path, &bytes)?;
+        }
+        let comparison: Vec<serde_json::Value> = fd_res
+            .iter()
+            .zip(&rw_res)
+            .map(|(f, r)| {
+                let rel = match (f.tortuosity_factor, r.tortuosity_factor) {
+                    (Some(x), Some(y)) => Some((y - x) / x),
+                    _ => None,
+                };
+                serde_json::json!({
+                    "axis": f.axis,
+                    "fd": f.tortuosity_factor,
+                    "rw": r.tortuosity_factor,
+                    "relative_difference": rel,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "results": results, "comparison": comparison }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Tortuosity, toml::de::Error> {
+        toml::from_str(s)
+    }
+
+    #[test]
+    fn keys_and_validation() {
+        let t = parse("phase = 0\nmethod = \"both\"\naxis = \"z\"\nmsd_csv = \"m.csv\"").unwrap();
+        assert!(t.validate().is_ok());
+        assert!(parse("phase = 0\nwalker = 3").is_err());
+        let t = parse("phase = 0\nmethod = \"walk\"").unwrap();
+        assert!(t.validate().is_err());
+        let t = parse("phase = 0\naxis = \"q\"").unwrap();
+        assert!(t.validate().is_err());
+        let t = parse("phase = 0\nboundary = \"periodic\"").unwrap();
+        assert!(t.validate().is_err());
+        let t = parse("phase = 0\nmsd_png = \"m.png\"").unwrap();
+        assert!(t.validate().is_err(), "fd only cannot write an MSD plot");
+        let t = parse("phase = 0\nmethod = \"rw\"\nprecision = 2.0").unwrap();
+        assert!(t.validate().is_err());
+    }
+
+    #[test]
+    fn runs_on_context_labels() {
+        use crate::volume::{LabelVolume, VoxelSize};
+        let dir = tempfile::tempdir().unwrap();
+        let t = parse(
+            "phase = 1\nmethod = \"both\"\naxis = \"z\"\nwalkers = 2000\nsteps = 256\nmsd_csv = \"m.csv\"",
+        )
+        .unwrap();
+        let mut ctx = Context {
+            grey: None,
+            labels: Some(LabelVolume::new(
+                ndarray::Array3::from_elem((6, 5, 5), 1u8),
+                VoxelSize::default(),
+            )),
+            out_dir: dir.path().to_path_buf(),
+            seed: 3,
+            progress: &crate::progress::Silent,
+            written: vec![],
+        };
+        let v = t.run(&mut ctx).unwrap();
+        assert_eq!(v["results"].as_array().unwrap().len(), 2);
+        assert_eq!(v["results"][1]["seed"], 3);
+        assert!(
+            v["comparison"][0]["relative_difference"]
+                .as_f64()
+                .unwrap()
+                .abs()
+                < 0.1
+        );
+        assert!(dir.path().join("m.csv").exists());
+    }
+}

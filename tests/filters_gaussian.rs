@@ -1,0 +1,78 @@
+//! Exact-kernel Gaussian vs scipy.ndimage.gaussian_filter(truncate=4, mode='reflect'), values
+//! stored by benches/compare/filters_gaussian.py.
+
+#[path = "filters_npy.rs"]
+mod npy;
+
+use fibstack::preprocess::denoise::{gaussian_3d, gaussian_volume, Dims, GaussianParams};
+use fibstack::volume::{GreyData, GreyVolume, VoxelSize, VoxelSource};
+
+fn max_rel_err(a: &ndarray::Array3<f32>, b: &ndarray::Array3<f32>) -> f64 {
+    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs() as f64));
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| ((x - y).abs() as f64) / scale)
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn gaussian_equals_scipy_within_1e_4() {
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(npy::fixture("filters_gaussian.json")).unwrap(),
+    )
+    .unwrap();
+    let input = npy::f32_3(&npy::fixture("filters_gaussian_input.npy"));
+    for (name, case) in meta["cases"].as_object().unwrap() {
+        let s: Vec<f64> = case["sigma_vox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let want = npy::f32_3(&npy::fixture(case["file"].as_str().unwrap()));
+        let got = gaussian_3d(input.view(), [s[0], s[1], s[2]], 4.0);
+        let e = max_rel_err(&got, &want);
+        println!("{name}: sigma {s:?} max relative error vs scipy {e:.3e}");
+        assert!(e < 1e-4, "{name}: {e}");
+        // per-element relative check too (values are in [0, 1000], far from 0)
+        for (x, y) in got.iter().zip(want.iter()) {
+            assert!(((x - y) / y).abs() < 1e-4, "{name}: {x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn gaussian_sigma_in_nm_uses_voxel_size() {
+    // anisotropic voxels: sigma 8.5 nm on (dz, dy, dx) = (5, 10.625, 3.4) nm is (1.7, 0.8, 2.5) voxels
+    let input = npy::f32_3(&npy::fixture("filters_gaussian_input.npy"));
+    let want = npy::f32_3(&npy::fixture("filters_gaussian_aniso3d.npy"));
+    let vol = GreyVolume::from_f32(
+        input,
+        VoxelSize::new([5.0, 10.625, 3.4], VoxelSource::CommandLine),
+    );
+    let got = gaussian_volume(&vol, &GaussianParams::isotropic(8.5, Dims::ThreeD)).unwrap();
+    let GreyData::F32(got) = got.data else {
+        panic!("f32 output expected")
+    };
+    let e = max_rel_err(&got, &want);
+    println!("nm-based aniso3d: max relative error {e:.3e}");
+    assert!(e < 1e-4);
+}
+
+#[test]
+fn gaussian_2d_mode_equals_scipy_with_zero_z_sigma() {
+    let input = npy::f32_3(&npy::fixture("filters_gaussian_input.npy"));
+    let want = npy::f32_3(&npy::fixture("filters_gaussian_slice2d.npy"));
+    let vol = GreyVolume::from_f32(input, VoxelSize::new([1.0; 3], VoxelSource::CommandLine));
+    let p = GaussianParams {
+        sigma_nm: [50.0, 1.3, 3.1], // z sigma ignored in 2-D mode
+        dims: Dims::TwoD,
+        truncate: 4.0,
+    };
+    let GreyData::F32(got) = gaussian_volume(&vol, &p).unwrap().data else {
+        panic!()
+    };
+    let e = max_rel_err(&got, &want);
+    println!("2-D per slice: max relative error {e:.3e}");
+    assert!(e < 1e-4);
+}

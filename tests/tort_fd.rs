@@ -1,0 +1,338 @@
+//! Steady-state (finite-volume) tortuosity: analytic cases, PoreSpy/TauFactor reference values, a
+//! direct sparse solve (scipy, `benches/compare/tort_porespy_disks.py`) and a slow reference twin.
+
+use fibstack::metrics::tortuosity::steady_state::{tortuosity_fd, Boundary, SteadyStateOptions};
+use fibstack::metrics::tortuosity::TortuosityResult;
+use fibstack::progress::Silent;
+use ndarray::Array3;
+use proptest::prelude::*;
+
+fn fd(a: &Array3<u8>, phase: u8, d: [f64; 3], axis: usize, b: Boundary) -> TortuosityResult {
+    let o = SteadyStateOptions {
+        boundary: b,
+        rtol: 1e-7,
+        ..Default::default()
+    };
+    tortuosity_fd(a.view(), phase, d, axis, &o, &Silent).unwrap()
+}
+
+fn peer() -> serde_json::Value {
+    let s = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/peer/tort_porespy_disks.json"
+    ))
+    .unwrap();
+    serde_json::from_str(&s).unwrap()
+}
+
+fn raw(name: &str, shape: (usize, usize, usize)) -> Array3<u8> {
+    let p = format!("{}/fixtures/tort/{name}", env!("CARGO_MANIFEST_DIR"));
+    let v = std::fs::read(p).unwrap();
+    Array3::from_shape_vec(shape, v).unwrap()
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs()
+}
+
+#[test]
+fn open_space_exactly_one_anisotropic() {
+    let a = Array3::<u8>::from_elem((12, 9, 10), 3);
+    for d in [[1.0, 1.0, 1.0], [20.0, 5.0, 5.0], [2.5, 7.0, 0.4]] {
+        for axis in 0..3 {
+            let r = fd(&a, 3, d, axis, Boundary::HalfVoxel);
+            let t = r.tortuosity_factor.unwrap();
+            assert!((t - 1.0).abs() < 1e-5, "{d:?} axis {axis}: {t}");
+            assert!((r.deff_over_d0 - 1.0).abs() < 1e-5);
+            assert_eq!(r.porosity_total, 1.0);
+            assert!(r.converged);
+        }
+    }
+}
+
+#[test]
+fn straight_channels_along_and_across() {
+    // square channels along z: tau = 1 along z, infinite across
+    let mut a = Array3::<u8>::zeros((10, 12, 12));
+    for z in 0..10 {
+        for y in 2..5 {
+            for x in 3..6 {
+                a[[z, y, x]] = 1;
+            }
+        }
+    }
+    let r = fd(&a, 1, [5.0, 2.0, 3.0], 0, Boundary::HalfVoxel);
+    assert!((r.tortuosity_factor.unwrap() - 1.0).abs() < 1e-5);
+    assert!((r.deff_over_d0 - 9.0 / 144.0).abs() < 1e-6);
+    for axis in [1, 2] {
+        let r = fd(&a, 1, [5.0, 2.0, 3.0], axis, Boundary::HalfVoxel);
+        assert!(!r.percolating);
+        assert_eq!(r.tortuosity_factor, None);
+        assert_eq!(r.macmullin, None);
+        assert_eq!(r.deff_over_d0, 0.0);
+        let j = serde_json::to_value(&r).unwrap();
+        assert!(j["tortuosity_factor"].is_null());
+        assert_eq!(j["percolating"], false);
+    }
+}
+
+#[test]
+fn empty_phase_is_infinite_not_nan() {
+    let a = Array3::<u8>::zeros((4, 4, 4));
+    let r = fd(&a, 1, [1.0; 3], 0, Boundary::HalfVoxel);
+    assert!(!r.percolating);
+    assert_eq!(r.porosity_total, 0.0);
+    assert!(r.deff_over_d0 == 0.0);
+}
+
+#[test]
+fn bad_parameters_are_errors() {
+    let a = Array3::<u8>::ones((4, 4, 4));
+    let o = SteadyStateOptions::default();
+    assert!(tortuosity_fd(a.view(), 1, [1.0, 0.0, 1.0], 0, &o, &Silent).is_err());
+    assert!(tortuosity_fd(a.view(), 1, [1.0; 3], 3, &o, &Silent).is_err());
+    let o2 = SteadyStateOptions {
+        rtol: -1.0,
+        ..Default::default()
+    };
+    assert!(tortuosity_fd(a.view(), 1, [1.0; 3], 0, &o2, &Silent).is_err());
+    let thin = Array3::<u8>::ones((2, 4, 4));
+    let o3 = SteadyStateOptions {
+        boundary: Boundary::FixedLayers,
+        ..Default::default()
+    };
+    assert!(tortuosity_fd(thin.view(), 1, [1.0; 3], 0, &o3, &Silent).is_err());
+    // one-voxel-thick volume along the axis works with half-voxel
+    let r = tortuosity_fd(thin.view(), 1, [1.0; 3], 1, &o, &Silent).unwrap();
+    assert!((r.tortuosity_factor.unwrap() - 1.0).abs() < 1e-5);
+}
+
+/// TauFactor's slanted strip: img[i, i:i+2, i:i+2] = 1 in a 20×21×21 box (TauFactor's test uses
+/// l × (l+1) × (l+1) so that the last 2×2 block is not clipped) → τ = 7.51667.
+#[test]
+fn staircase_strip_taufactor() {
+    let mut a = Array3::<u8>::zeros((20, 21, 21));
+    for i in 0..20 {
+        for y in i..i + 2 {
+            for x in i..i + 2 {
+                a[[i, y, x]] = 1;
+            }
+        }
+    }
+    let r = fd(&a, 1, [1.0; 3], 0, Boundary::HalfVoxel);
+    let t = r.tortuosity_factor.unwrap();
+    assert!(rel(t, 7.51667) < 0.005, "tau {t}");
+    // the 20×20×20 box clips the last block: direct solve gives 7.27490
+    let p = peer();
+    let mut b = Array3::<u8>::zeros((20, 20, 20));
+    for i in 0..20 {
+        for y in i..(i + 2).min(20) {
+            for x in i..(i + 2).min(20) {
+                b[[i, y, x]] = 1;
+            }
+        }
+    }
+    let r = fd(&b, 1, [1.0; 3], 0, Boundary::HalfVoxel);
+    let want = p["staircase_20"]["direct_half_voxel_axis0"]
+        .as_f64()
+        .unwrap();
+    assert!(rel(r.tortuosity_factor.unwrap(), want) < 1e-4);
+}
+
+/// PoreSpy's 2-D lattice of disks (r = 8, spacing 26, 200×200), image generated by PoreSpy.
+#[test]
+fn disk_lattice_porespy() {
+    let im = raw("disks_200x200.u8", (1, 200, 200));
+    let p = peer();
+    // axis 1 of the 2-D image = y here
+    let r = fd(&im, 1, [1.0; 3], 1, Boundary::FixedLayers);
+    let t = r.tortuosity_factor.unwrap();
+    assert!(rel(t, 1.35995) < 0.01, "fixed layers {t}");
+    assert!(rel(t, 1.35995) < 1e-4, "fixed layers {t} (tight)");
+    assert_eq!(r.porosity_used, "percolating");
+    let r = fd(&im, 1, [1.0; 3], 1, Boundary::HalfVoxel);
+    let want = p["disks_200x200"]["direct_half_voxel_axis1"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        rel(r.tortuosity_factor.unwrap(), want) < 1e-4,
+        "half voxel {:?}",
+        r.tortuosity_factor
+    );
+    let r = fd(&im, 1, [1.0; 3], 2, Boundary::FixedLayers);
+    let want = p["disks_200x200"]["direct_fixed_layers_axis0"]
+        .as_f64()
+        .unwrap();
+    assert!(rel(r.tortuosity_factor.unwrap(), want) < 1e-4);
+}
+
+/// A seeded random 3-D volume against scipy's direct sparse solve, isotropic and anisotropic.
+#[test]
+fn random_volume_matches_direct_solve() {
+    let im = raw("random_24x20x16.u8", (24, 20, 16));
+    let p = &peer()["random_24x20x16"];
+    for axis in 0..3 {
+        let r = fd(&im, 1, [1.0; 3], axis, Boundary::HalfVoxel);
+        let want = p[format!("direct_half_voxel_axis{axis}")].as_f64().unwrap();
+        assert!(
+            rel(r.tortuosity_factor.unwrap(), want) < 1e-4,
+            "axis {axis}"
+        );
+        let r = fd(&im, 1, [3.0, 1.0, 2.0], axis, Boundary::HalfVoxel);
+        let want = p[format!("direct_half_voxel_axis{axis}_spacing_3_1_2")]
+            .as_f64()
+            .unwrap();
+        assert!(
+            rel(r.tortuosity_factor.unwrap(), want) < 1e-4,
+            "aniso axis {axis}: {:?} vs {want}",
+            r.tortuosity_factor
+        );
+    }
+}
+
+/// Deliberately simple twin: Gauss–Seidel in f64 on the voxel network, half-voxel convention,
+/// transport along z, until the update is tiny; returns τ (None if not percolating).
+fn naive_tau(m: &Array3<u8>, d: [f64; 3]) -> Option<f64> {
+    let (nz, ny, nx) = m.dim();
+    // flood from both faces
+    let mut reach = Array3::<u8>::zeros((nz, ny, nx));
+    for (bit, z0) in [(1u8, 0usize), (2u8, nz - 1)] {
+        let mut st = vec![];
+        for y in 0..ny {
+            for x in 0..nx {
+                if m[[z0, y, x]] == 1 {
+                    reach[[z0, y, x]] |= bit;
+                    st.push((z0, y, x));
+                }
+            }
+        }
+        while let Some((z, y, x)) = st.pop() {
+            let mut nb = vec![];
+            if z > 0 {
+                nb.push((z - 1, y, x));
+            }
+            if z + 1 < nz {
+                nb.push((z + 1, y, x));
+            }
+            if y > 0 {
+                nb.push((z, y - 1, x));
+            }
+            if y + 1 < ny {
+                nb.push((z, y + 1, x));
+            }
+            if x > 0 {
+                nb.push((z, y, x - 1));
+            }
+            if x + 1 < nx {
+                nb.push((z, y, x + 1));
+            }
+            for q in nb {
+                if m[q] == 1 && reach[q] & bit == 0 {
+                    reach[q] |= bit;
+                    st.push(q);
+                }
+            }
+        }
+    }
+    if !reach.iter().any(|&r| r == 3) {
+        return None;
+    }
+    let w = [
+        1.0 / (d[0] * d[0]),
+        1.0 / (d[1] * d[1]),
+        1.0 / (d[2] * d[2]),
+    ];
+    let mut c = Array3::<f64>::zeros((nz, ny, nx));
+    for _sweep in 0..200_000 {
+        let mut change: f64 = 0.0;
+        for z in 0..nz {
+            for y in 0..ny {
+                for x in 0..nx {
+                    if reach[[z, y, x]] == 0 {
+                        continue;
+                    }
+                    let mut num = 0.0;
+                    let mut den = 0.0;
+                    let nbs = [
+                        (z > 0, (z.wrapping_sub(1), y, x), w[0]),
+                        (z + 1 < nz, (z + 1, y, x), w[0]),
+                        (y > 0, (z, y.wrapping_sub(1), x), w[1]),
+                        (y + 1 < ny, (z, y + 1, x), w[1]),
+                        (x > 0, (z, y, x.wrapping_sub(1)), w[2]),
+                        (x + 1 < nx, (z, y, x + 1), w[2]),
+                    ];
+                    for (ok, q, g) in nbs {
+                        if ok && reach[q] != 0 {
+                            num += g * c[q];
+                            den += g;
+                        }
+                    }
+                    if z == 0 {
+                        num += 2.0 * w[0];
+                        den += 2.0 * w[0];
+                    }
+                    if z == nz - 1 {
+                        den += 2.0 * w[0];
+                    }
+                    let v = num / den;
+                    change = change.max((v - c[[z, y, x]]).abs());
+                    c[[z, y, x]] = v;
+                }
+            }
+        }
+        if change < 1e-12 {
+            break;
+        }
+    }
+    let mut s = 0.0;
+    for y in 0..ny {
+        for x in 0..nx {
+            if reach[[0, y, x]] != 0 {
+                s += 2.0 * w[0] * (1.0 - c[[0, y, x]]);
+            }
+        }
+    }
+    let vol = d[0] * d[1] * d[2];
+    let current = s * vol;
+    let deff = current * (nz as f64 * d[0]) / ((ny as f64 * d[1]) * (nx as f64 * d[2]));
+    let eps = m.iter().filter(|&&v| v == 1).count() as f64 / m.len() as f64;
+    Some(eps / deff)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, rng_seed: proptest::test_runner::RngSeed::Fixed(11), ..ProptestConfig::default() })]
+    #[test]
+    fn fast_equals_naive_on_random_volumes(
+        nz in 2usize..7, ny in 1usize..6, nx in 1usize..6,
+        seed in 0u64..1000, frac in 0.4f64..0.9,
+        dz in 0.5f64..3.0, dy in 0.5f64..3.0,
+    ) {
+        let mut rng = fibstack::rng::Rng::new(seed);
+        let m = Array3::from_shape_fn((nz, ny, nx), |_| (rng.uniform() < frac) as u8);
+        let d = [dz, dy, 1.0];
+        let fast = fd(&m, 1, d, 0, Boundary::HalfVoxel);
+        let slow = naive_tau(&m, d);
+        match slow {
+            None => prop_assert!(!fast.percolating && fast.tortuosity_factor.is_none()),
+            Some(t) => {
+                let f = fast.tortuosity_factor.unwrap();
+                prop_assert!(rel(f, t) < 1e-4, "fast {} naive {}", f, t);
+            }
+        }
+    }
+}
+
+#[test]
+fn same_result_with_one_and_two_threads() {
+    let im = raw("random_24x20x16.u8", (24, 20, 16));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut r = pool.install(|| fd(&im, 1, [3.0, 1.0, 2.0], 2, Boundary::HalfVoxel));
+        r.time_s = 0.0;
+        r
+    };
+    assert_eq!(run(1), run(2));
+}
