@@ -15,7 +15,8 @@
 //! tested exactly with a per-radius table of the farthest ball point from each neighbour offset:
 //! exact, not an approximation) → the remaining balls, largest first, are painted row by row
 //! (per-row x extents from the anisotropic metric); since the first ball reaching a voxel is the
-//! largest, per-row union–find skip lists paint each voxel once and jump over painted runs. The
+//! largest, per-row union–find skip lists paint each voxel once and jump over painted runs;
+//! x-runs of ridge centres with equal radius are painted as one (their row spans are contiguous). The
 //! painting is parallel over blocks of z-slices, each block taking the balls that overlap it.
 //!
 //! Undefined cases: an empty phase gives no statistics (`None`) and an empty distribution; a phase
@@ -60,6 +61,9 @@ pub fn local_thickness_map(
 struct Ball {
     r2: f32,
     c: [u32; 3],
+    /// Run length along x: centres `c, c + x̂, …, c + (len − 1)·x̂`, all with radius² `r2`
+    /// (their union has contiguous row spans, painted at once).
+    len: u32,
 }
 
 /// Local thickness from a precomputed squared EDT (nm², as from [`edt_squared`]).
@@ -242,6 +246,7 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
                         v.push(Ball {
                             r2,
                             c: [z as u32, y as u32, x as u32],
+                            len: 1,
                         });
                     }
                 }
@@ -251,7 +256,22 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
         .collect();
     // largest first; equal radii in raster order for memory locality while painting
     balls.par_sort_unstable_by(|a, b| b.r2.total_cmp(&a.r2).then(a.c.cmp(&b.c)));
-    balls
+    // merge x-runs of equal radius
+    let mut merged: Vec<Ball> = Vec::with_capacity(balls.len());
+    for b in balls {
+        if let Some(last) = merged.last_mut() {
+            if last.r2 == b.r2
+                && last.c[0] == b.c[0]
+                && last.c[1] == b.c[1]
+                && last.c[2] + last.len == b.c[2]
+            {
+                last.len += 1;
+                continue;
+            }
+        }
+        merged.push(b);
+    }
+    merged
 }
 
 /// Find the first unpainted x ≥ `x` in a row's skip list (`next[x] == x` means unpainted; the
@@ -312,7 +332,7 @@ fn paint(out: &mut Array3<f32>, balls: &[Ball], voxel_nm: [f64; 3]) {
                             continue;
                         };
                         let xlo = cx.saturating_sub(kx);
-                        let xhi = (cx + kx).min(nx - 1);
+                        let xhi = (cx + ball.len as usize - 1 + kx).min(nx - 1);
                         let base = ((z - z0) * ny + y) * w;
                         let row_next = &mut next[base..base + w];
                         let mut row = plane.index_axis_mut(Axis(0), y);

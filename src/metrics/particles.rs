@@ -19,8 +19,7 @@ use super::surface::{crofton_directions, CROFTON};
 use crate::error::{positive, ParamError};
 use ndarray::{Array3, ArrayView3};
 use serde::Serialize;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// Voxel connectivity used to group voxels into particles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -154,8 +153,9 @@ fn step(p: [usize; 3], o: [isize; 3], dims: [usize; 3]) -> Option<[usize; 3]> {
 ///
 /// Markers: voxels whose EDT is the maximum of the EDT within a box of half-widths
 /// `floor(min_separation_nm / d_i)` voxels (at least 1), grouped into 26-connected plateaus, one
-/// marker each. Flooding: priority flood from the markers in order of decreasing EDT, over
-/// `conn` neighbours inside the mask. Phase voxels no marker reaches (possible when a larger
+/// marker each. Flooding: priority flood from the markers in order of decreasing EDT
+/// (hierarchical queue over the distinct EDT values, FIFO within a level), over `conn`
+/// neighbours inside the mask. Phase voxels no marker reaches (possible when a larger
 /// maximum of another particle suppressed this particle's peak) are labelled as extra particles by
 /// flood fill. Returns labels 1..=n and n.
 pub fn watershed_split(
@@ -181,26 +181,38 @@ pub fn watershed_split(
     let peaks = Array3::from_shape_fn(dims, |ix| mask[ix] && d[ix] > 0.0 && d[ix] >= mx[ix]);
     let (mut lab, nmarkers) = label_particles(peaks.view(), Connectivity::TwentySix);
     let offs = conn.offsets();
-    let mut heap: BinaryHeap<(u32, Reverse<u64>, [usize; 3])> = BinaryHeap::new();
-    let mut seq = 0u64;
+    // hierarchical queue over the distinct EDT values (exact order of levels, FIFO within a
+    // level; a neighbour above the current level joins the current level)
+    let mut levels: Vec<u32> = d
+        .iter()
+        .zip(mask.iter())
+        .filter(|(_, &m)| m)
+        .map(|(v, _)| v.to_bits())
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let level = |v: f32| match levels.binary_search(&v.to_bits()) {
+        Ok(i) | Err(i) => i.min(levels.len().saturating_sub(1)),
+    };
+    let mut buckets: Vec<VecDeque<[usize; 3]>> = vec![VecDeque::new(); levels.len()];
     for z in 0..nz {
         for y in 0..ny {
             for x in 0..nx {
                 if lab[[z, y, x]] != 0 {
-                    heap.push((d[[z, y, x]].to_bits(), Reverse(seq), [z, y, x]));
-                    seq += 1;
+                    buckets[level(d[[z, y, x]])].push_back([z, y, x]);
                 }
             }
         }
     }
-    while let Some((_, _, p)) = heap.pop() {
-        let l = lab[p];
-        for o in &offs {
-            if let Some(q) = step(p, *o, dims) {
-                if mask[q] && lab[q] == 0 {
-                    lab[q] = l;
-                    heap.push((d[q].to_bits(), Reverse(seq), q));
-                    seq += 1;
+    for cur in (0..levels.len()).rev() {
+        while let Some(p) = buckets[cur].pop_front() {
+            let l = lab[p];
+            for o in &offs {
+                if let Some(q) = step(p, *o, dims) {
+                    if mask[q] && lab[q] == 0 {
+                        lab[q] = l;
+                        buckets[level(d[q]).min(cur)].push_back(q);
+                    }
                 }
             }
         }
