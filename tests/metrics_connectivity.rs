@@ -297,3 +297,23 @@ fn degenerate_volumes_give_defined_results() {
     let e = Array3::<u8>::zeros((0, 3, 3));
     assert!(analyze(e.view(), 0, Connectivity::Six, &Axis::ALL, &v).is_err());
 }
+
+#[test]
+fn labels_do_not_depend_on_thread_count() {
+    let m = Array3::from_shape_fn((61, 17, 19), |(z, y, x)| {
+        (z * 31 + y * 17 + x * 7 + (z * y * x) % 5) % 3 != 0
+    });
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| label_components(m.view(), Connectivity::Eighteen).unwrap())
+    };
+    let one = run(1);
+    let reference = bfs_labels(&m, Connectivity::Eighteen);
+    assert_eq!(one.labels, reference);
+    for t in [2, 3, 7] {
+        assert_eq!(run(t), one, "{t} threads");
+    }
+}

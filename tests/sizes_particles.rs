@@ -72,7 +72,7 @@ fn sphere_packing_diameters_within_one_voxel_of_truth() {
             assert!(!q.touches_border);
             let area = 4.0 * std::f64::consts::PI * r * r;
             assert!(
-                (q.surface_area_nm2 / area - 1.0).abs() < 0.12,
+                (q.surface_area_nm2 / area - 1.0).abs() < 0.05,
                 "area {} vs {area}",
                 q.surface_area_nm2
             );

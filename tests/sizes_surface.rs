@@ -34,7 +34,7 @@ fn crofton_area_of_voxelised_spheres_is_within_a_few_percent_face_counting_is_1_
         let c = area_crofton_closed(m.view(), v) / truth;
         let f = area_faces(m.view(), v) / truth;
         println!("r {r} nm voxel {v:?}: crofton/true {c:.4}, faces/true {f:.4}");
-        assert!((c - 1.0).abs() < 0.03, "crofton ratio {c}");
+        assert!((c - 1.0).abs() < 0.01, "crofton ratio {c}");
         assert!((f - 1.5).abs() < 0.06, "face ratio {f}");
     }
 }
@@ -140,4 +140,42 @@ fn face_counting_ssa_matches_taufactor_on_nmc_electrode() {
             s.ssa_faces_per_m
         );
     }
+}
+
+#[test]
+fn one_voxel_thick_volume_gives_finite_results() {
+    use fibstack::metrics::sizes::{sizes, SizesOptions};
+    use fibstack::volume::{LabelVolume, VoxelSize, VoxelSource};
+    let a = Array3::from_shape_fn((1, 20, 30), |(_, y, x)| ((x / 5 + y / 5) % 2) as u8);
+    let l = LabelVolume::new(
+        a,
+        VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::CommandLine),
+    );
+    for phase in [0u8, 1] {
+        let out = sizes(&l, phase, &SizesOptions::default()).unwrap();
+        let json = serde_json::to_string(&out.report).unwrap();
+        assert!(
+            !json.contains("NaN") && !json.contains("null,\"median"),
+            "{json}"
+        );
+        let lt = out.report.local_thickness.unwrap();
+        assert!(lt.mean_nm.unwrap().is_finite());
+        let s = out.report.surface.unwrap();
+        assert!(s.ssa_faces_per_m > 0.0 && s.ssa_crofton_per_m > 0.0);
+        assert!(out.report.particles.unwrap().count > 0);
+    }
+    // uncalibrated voxel size: results in voxels, with a note
+    let l = LabelVolume::new(Array3::from_elem((2, 3, 3), 1u8), VoxelSize::default());
+    let out = sizes(&l, 1, &SizesOptions::default()).unwrap();
+    assert!(!out.report.voxel_size_calibrated);
+    assert!(out
+        .report
+        .notes
+        .iter()
+        .any(|n| n.contains("voxel size unknown")));
+    assert!(out
+        .report
+        .notes
+        .iter()
+        .any(|n| n.contains("fills the whole volume")));
 }

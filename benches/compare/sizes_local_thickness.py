@@ -15,7 +15,7 @@ import numpy as np
 import porespy as ps
 
 cases = []
-for shape, porosity, blobiness, seed in [((36, 36, 36), 0.6, 1.0, 1), ((24, 32, 28), 0.5, 2.0, 2)]:
+for shape, porosity, blobiness, seed in [((36, 36, 36), 0.6, 1.0, 1), ((24, 32, 28), 0.5, 0.5, 2)]:
     np.random.seed(seed)
     im = ps.generators.blobs(shape=list(shape), porosity=porosity, blobiness=blobiness, seed=seed)
     t = time.time()
@@ -28,11 +28,13 @@ for shape, porosity, blobiness, seed in [((36, 36, 36), 0.6, 1.0, 1), ((24, 32, 
         "porespy_seconds": dt_s,
     })
 
-# timing reference on 200^3 (not stored as data, printed)
-im = ps.generators.blobs(shape=[200, 200, 200], porosity=0.6, blobiness=1.0, seed=3)
-t = time.time()
-ps.filters.local_thickness(im)
-print("porespy local_thickness 200^3 seconds:", time.time() - t)
+# timing reference on 200^3 (printed only; set SIZES_TIMING=1)
+import os
+if os.environ.get("SIZES_TIMING"):
+    im = ps.generators.blobs(shape=[200, 200, 200], porosity=0.6, blobiness=1.0, seed=3)
+    t = time.time()
+    ps.filters.local_thickness(im)
+    print("porespy local_thickness 200^3 seconds:", time.time() - t)
 
 out = {
     "generator": "benches/compare/sizes_local_thickness.py",

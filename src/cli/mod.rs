@@ -1,13 +1,20 @@
 //! clap definitions and dispatch. Each subcommand lives in its own file with an `Args` struct and
 //! a `run(args, &Global)` function.
 
+pub mod align;
 pub mod common;
 pub mod connectivity;
 pub mod convert;
+pub mod denoise;
+pub mod destripe;
+pub mod geometry;
 pub mod info;
 pub mod porosity;
 pub mod run;
+pub mod segment;
 pub mod sizes;
+pub mod synth;
+pub mod tophat;
 pub mod tortuosity;
 
 use clap::{Args, Parser, Subcommand};
@@ -50,6 +57,20 @@ pub enum Command {
     Connectivity(connectivity::ConnectivityArgs),
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(sizes::SizesArgs),
+    /// Simulate a FIB-SEM acquisition with exact ground truth (presets or your own labels).
+    Synth(synth::SynthArgs),
+    /// Drift alignment by sub-pixel phase correlation (shifts CSV + drift plot).
+    Align(align::AlignArgs),
+    /// 52° cross-section geometry: y-stretch by 1/sin θ and y–z shear correction.
+    Geometry(geometry::GeometryArgs),
+    /// Remove curtaining (vertical stripes) with an FFT wedge filter, per slice.
+    Destripe(destripe::DestripeArgs),
+    /// Gaussian smoothing with σ in nm (2-D per slice or 3-D).
+    Denoise(denoise::DenoiseArgs),
+    /// White/black top-hat with a disk or ball of radius in nm (background removal).
+    Tophat(tophat::TophatArgs),
+    /// Threshold into phase labels: Otsu, multi-Otsu or manual, with a sensitivity band.
+    Segment(segment::SegmentArgs),
     /// Tortuosity factor of one phase: random walk (rw), steady-state diffusion (fd) or both.
     Tortuosity(tortuosity::TortuosityArgs),
 }
@@ -72,6 +93,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Porosity(a) => porosity::run(a, g),
         Command::Connectivity(a) => connectivity::run(a, g),
         Command::Sizes(a) => sizes::run(a, g),
+        Command::Synth(a) => synth::run(a, g),
+        Command::Align(a) => align::run(a, g),
+        Command::Geometry(a) => geometry::run(a, g),
+        Command::Destripe(a) => destripe::run(a, g),
+        Command::Denoise(a) => denoise::run(a, g),
+        Command::Tophat(a) => tophat::run(a, g),
+        Command::Segment(a) => segment::run(a, g),
         Command::Tortuosity(a) => tortuosity::run(a, g),
     }
 }

@@ -157,6 +157,10 @@ pub fn label_components(
     };
     let back = conn.backward_offsets();
     let plane = ny * nx;
+    let lin: Vec<isize> = back
+        .iter()
+        .map(|o| (o[0] as isize * ny as isize + o[1] as isize) * nx as isize + o[2] as isize)
+        .collect();
     let slab = nz
         .div_ceil(4 * rayon::current_num_threads())
         .clamp(1, nz.max(1))
@@ -181,22 +185,37 @@ pub fn label_components(
                             continue;
                         }
                         let mut lab = 0u32;
-                        for o in &back {
-                            let (zz, yy, xx) = (
-                                z as i64 + o[0] as i64,
-                                y as i64 + o[1] as i64,
-                                x as i64 + o[2] as i64,
-                            );
-                            if zz < 0 || yy < 0 || xx < 0 || yy >= ny as i64 || xx >= nx as i64 {
-                                continue;
+                        if z > 0 && y > 0 && y + 1 < ny && x > 0 && x + 1 < nx {
+                            // interior: no bounds checks needed
+                            for &d in &lin {
+                                let nl = ol[(i as isize + d) as usize];
+                                if nl != 0 && nl != lab {
+                                    if lab == 0 {
+                                        lab = nl;
+                                    } else {
+                                        union(&mut parent, lab, nl);
+                                    }
+                                }
                             }
-                            let j = (zz as usize * ny + yy as usize) * nx + xx as usize;
-                            let nl = ol[j];
-                            if nl != 0 {
-                                if lab == 0 {
-                                    lab = nl;
-                                } else if nl != lab {
-                                    union(&mut parent, lab, nl);
+                        } else {
+                            for o in &back {
+                                let (zz, yy, xx) = (
+                                    z as i64 + o[0] as i64,
+                                    y as i64 + o[1] as i64,
+                                    x as i64 + o[2] as i64,
+                                );
+                                if zz < 0 || yy < 0 || xx < 0 || yy >= ny as i64 || xx >= nx as i64
+                                {
+                                    continue;
+                                }
+                                let j = (zz as usize * ny + yy as usize) * nx + xx as usize;
+                                let nl = ol[j];
+                                if nl != 0 && nl != lab {
+                                    if lab == 0 {
+                                        lab = nl;
+                                    } else {
+                                        union(&mut parent, lab, nl);
+                                    }
                                 }
                             }
                         }

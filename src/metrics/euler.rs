@@ -25,15 +25,6 @@ use serde::{Deserialize, Serialize};
 pub fn euler_counts(mask: ArrayView3<bool>) -> (i64, f64) {
     let sh = mask.shape();
     let (nz, ny, nx) = (sh[0], sh[1], sh[2]);
-    let get = |z: isize, y: isize, x: isize| -> bool {
-        z >= 0
-            && y >= 0
-            && x >= 0
-            && (z as usize) < nz
-            && (y as usize) < ny
-            && (x as usize) < nx
-            && mask[[z as usize, y as usize, x as usize]]
-    };
     // bit b = dz*4 + dy*2 + dx for voxel (i-1+dz, j-1+dy, k-1+dx)
     let bits = |dz: usize, dy: usize, dx: usize| -> u8 {
         let mut m = 0u8;
@@ -45,7 +36,7 @@ pub fn euler_counts(mask: ArrayView3<bool>) -> (i64, f64) {
         }
         m
     };
-    // masks: 2 = any
+    // masks of the voxels touching each owned cell (2 = either side)
     let ex = bits(2, 2, 1);
     let ey = bits(2, 1, 2);
     let ez = bits(1, 2, 2);
@@ -53,50 +44,73 @@ pub fn euler_counts(mask: ArrayView3<bool>) -> (i64, f64) {
     let fy = bits(1, 2, 1);
     let fx = bits(1, 1, 2);
     let cube = bits(1, 1, 1);
+    // lut[flags][c]: 8 × contribution of the cells owned by a lattice point with configuration c;
+    // flags = (on z boundary, on y boundary, on x boundary) halve the weights of boundary cells
+    let mut lut = [[0i64; 256]; 9];
+    for (f, row) in lut.iter_mut().enumerate() {
+        for (c, v) in row.iter_mut().enumerate() {
+            let c = c as u8;
+            if c == 0 {
+                continue;
+            }
+            let t = |m: u8| (c & m != 0) as i64;
+            if f == 8 {
+                // unweighted (padded χ), ×8 for uniformity
+                *v = 8 * (1 - t(ex) - t(ey) - t(ez) + t(fz) + t(fy) + t(fx) - t(cube));
+            } else {
+                let (bz, by, bx) = ((f >> 2 & 1) as u32, (f >> 1 & 1) as u32, (f & 1) as u32);
+                *v = (8 >> (bz + by + bx))
+                    - t(ex) * (8 >> (bz + by))
+                    - t(ey) * (8 >> (bz + bx))
+                    - t(ez) * (8 >> (by + bx))
+                    + t(fz) * (8 >> bz)
+                    + t(fy) * (8 >> by)
+                    + t(fx) * (8 >> bx)
+                    - t(cube) * 8;
+            }
+        }
+    }
+    // padded copy: voxel (z, y, x) at (z + 1, y + 1, x + 1)
+    let (pz, py, px) = (nz + 2, ny + 2, nx + 2);
+    let mut pad = vec![false; pz * py * px];
+    for ((z, y, x), &v) in mask.indexed_iter() {
+        pad[((z + 1) * py + y + 1) * px + x + 1] = v;
+    }
+    let pad = &pad;
+    let lut = &lut;
     let (s, s8): (i64, i64) = (0..=nz)
         .into_par_iter()
         .map(|i| {
             let mut s = 0i64;
             let mut s8 = 0i64;
-            let bz = (i == 0 || i == nz) as u32;
+            let bz = (i == 0 || i == nz) as usize;
             for j in 0..=ny {
-                let by = (j == 0 || j == ny) as u32;
+                let by = (j == 0 || j == ny) as usize;
+                let r00 = (i * py + j) * px;
+                let r01 = (i * py + j + 1) * px;
+                let r10 = ((i + 1) * py + j) * px;
+                let r11 = ((i + 1) * py + j + 1) * px;
                 for k in 0..=nx {
-                    let bx = (k == 0 || k == nx) as u32;
-                    let mut c = 0u8;
-                    for b in 0..8u8 {
-                        let (dz, dy, dx) = (
-                            (b >> 2 & 1) as isize,
-                            (b >> 1 & 1) as isize,
-                            (b & 1) as isize,
-                        );
-                        if get(
-                            i as isize - 1 + dz,
-                            j as isize - 1 + dy,
-                            k as isize - 1 + dx,
-                        ) {
-                            c |= 1 << b;
-                        }
-                    }
+                    let c = (pad[r00 + k] as u8)
+                        | (pad[r00 + k + 1] as u8) << 1
+                        | (pad[r01 + k] as u8) << 2
+                        | (pad[r01 + k + 1] as u8) << 3
+                        | (pad[r10 + k] as u8) << 4
+                        | (pad[r10 + k + 1] as u8) << 5
+                        | (pad[r11 + k] as u8) << 6
+                        | (pad[r11 + k + 1] as u8) << 7;
                     if c == 0 {
                         continue;
                     }
-                    let t = |m: u8| (c & m != 0) as i64;
-                    s += 1 - t(ex) - t(ey) - t(ez) + t(fz) + t(fy) + t(fx) - t(cube);
-                    s8 += (8 >> (bz + by + bx))
-                        - t(ex) * (8 >> (bz + by))
-                        - t(ey) * (8 >> (bz + bx))
-                        - t(ez) * (8 >> (by + bx))
-                        + t(fz) * (8 >> bz)
-                        + t(fy) * (8 >> by)
-                        + t(fx) * (8 >> bx)
-                        - t(cube) * 8;
+                    let bx = (k == 0 || k == nx) as usize;
+                    s += lut[8][c as usize];
+                    s8 += lut[bz << 2 | by << 1 | bx][c as usize];
                 }
             }
             (s, s8)
         })
         .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    (s, s8 as f64 / 8.0)
+    (s / 8, s8 as f64 / 8.0)
 }
 
 /// Euler characteristic and connectivity density of one phase.

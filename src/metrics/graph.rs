@@ -23,8 +23,7 @@ use ndarray::{Array3, ArrayView3, Axis as NdAxis, Zip};
 use petgraph::graph::UnGraph;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 /// Squared EDT along one lane (in place): `f[i]` = squared distance so far (`INF` = unknown).
 fn edt_lane(f: &mut [f64], d: f64, v: &mut [usize], z: &mut [f64], out: &mut [f64]) {
@@ -190,21 +189,69 @@ pub struct PoreGraph {
     pub summary: GraphSummary,
 }
 
-#[derive(PartialEq)]
-struct Item(f32, Reverse<u64>, usize);
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
+/// Hierarchical FIFO queue over integer priorities (highest first, first-in first-out among
+/// equals): the same order as a binary heap keyed by (priority, insertion order), in O(1) per item.
+struct BucketQueue {
+    buckets: Vec<std::collections::VecDeque<usize>>,
+    top: usize,
+    len: usize,
+}
+
+impl BucketQueue {
+    fn new(k: usize) -> Self {
+        BucketQueue {
+            buckets: (0..k.max(1)).map(|_| Default::default()).collect(),
+            top: 0,
+            len: 0,
+        }
+    }
+    fn push(&mut self, p: usize, i: usize) {
+        self.buckets[p].push_back(i);
+        self.top = self.top.max(p);
+        self.len += 1;
+    }
+    fn pop(&mut self) -> Option<usize> {
+        while self.len > 0 {
+            if let Some(i) = self.buckets[self.top].pop_front() {
+                self.len -= 1;
+                return Some(i);
+            }
+            self.top = self.top.checked_sub(1)?;
+        }
+        None
     }
 }
-impl Ord for Item {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0
-            .total_cmp(&o.0)
-            .then(self.1.cmp(&o.1))
-            .then(o.2.cmp(&self.2))
+
+/// Face neighbours of voxel `i` in a `[nz, ny, nx]` volume (up to 6).
+fn face_neighbours(i: usize, sh: [usize; 3], out: &mut [usize; 6]) -> usize {
+    let (ny, nx) = (sh[1], sh[2]);
+    let (z, y, x) = (i / (ny * nx), (i / nx) % ny, i % nx);
+    let mut k = 0;
+    if z > 0 {
+        out[k] = i - ny * nx;
+        k += 1;
     }
+    if y > 0 {
+        out[k] = i - nx;
+        k += 1;
+    }
+    if x > 0 {
+        out[k] = i - 1;
+        k += 1;
+    }
+    if x + 1 < nx {
+        out[k] = i + 1;
+        k += 1;
+    }
+    if y + 1 < ny {
+        out[k] = i + nx;
+        k += 1;
+    }
+    if z + 1 < sh[0] {
+        out[k] = i + ny * nx;
+        k += 1;
+    }
+    k
 }
 
 /// Watershed partition of the voxels of `phase` into pore regions, and their throats.
@@ -232,20 +279,8 @@ pub fn pore_graph(
     let dts = dt.as_slice().expect("fresh array");
     let idx = |z: usize, y: usize, x: usize| (z * ny + y) * nx + x;
     let coords = |i: usize| (i / (ny * nx), (i / nx) % ny, i % nx);
-    let n6: Vec<[i64; 3]> = crate::metrics::components::Connectivity::Six
-        .offsets()
-        .iter()
-        .map(|o| [o[0] as i64, o[1] as i64, o[2] as i64])
-        .collect();
-    let nb = |i: usize, o: &[i64; 3]| -> Option<usize> {
-        let (z, y, x) = coords(i);
-        let (a, b, c) = (z as i64 + o[0], y as i64 + o[1], x as i64 + o[2]);
-        if a < 0 || b < 0 || c < 0 || a >= nz as i64 || b >= ny as i64 || c >= nx as i64 {
-            None
-        } else {
-            Some(idx(a as usize, b as usize, c as usize))
-        }
-    };
+    let shape = [nz, ny, nx];
+    let mut nbuf = [0usize; 6];
     // candidate peaks: no voxel within the marker window is higher
     let mx = max_filter(&dt, window_radius(sc));
     let mxs = mx.as_slice().expect("fresh array");
@@ -273,12 +308,11 @@ pub fn pore_graph(
             if !peak[c] {
                 is_max = false;
             }
-            for o in &n6 {
-                if let Some(j) = nb(c, o) {
-                    if m[j] && dts[j] == dts[i] && group[j] == u32::MAX {
-                        group[j] = g;
-                        members.push(j);
-                    }
+            let k = face_neighbours(c, shape, &mut nbuf);
+            for &j in &nbuf[..k] {
+                if m[j] && dts[j] == dts[i] && group[j] == u32::MAX {
+                    group[j] = g;
+                    members.push(j);
                 }
             }
         }
@@ -295,8 +329,16 @@ pub fn pore_graph(
     // accept markers not inside an accepted marker's inscribed ball
     let mut region = vec![0u32; n];
     let mut covered = vec![false; n];
-    let mut heap = BinaryHeap::new();
-    let mut seq = 0u64;
+    // priorities = rank of the distance among the distinct values present
+    let mut vals: Vec<u32> = (0..n)
+        .into_par_iter()
+        .filter(|&i| m[i])
+        .map(|i| dts[i].to_bits())
+        .collect();
+    vals.par_sort_unstable();
+    vals.dedup();
+    let rank = |i: usize| vals.binary_search(&dts[i].to_bits()).unwrap_or(0);
+    let mut queue = BucketQueue::new(vals.len());
     let mut n_regions = 0u32;
     for g in order {
         let first = groups[g][0];
@@ -331,21 +373,18 @@ pub fn pore_graph(
         }
         for &i in &groups[g] {
             region[i] = n_regions;
-            heap.push(Item(dts[i], Reverse(seq), i));
-            seq += 1;
+            queue.push(rank(i), i);
         }
     }
     drop(covered);
     // priority flood over face neighbours
-    while let Some(Item(_, _, i)) = heap.pop() {
+    while let Some(i) = queue.pop() {
         let r = region[i];
-        for o in &n6 {
-            if let Some(j) = nb(i, o) {
-                if m[j] && region[j] == 0 {
-                    region[j] = r;
-                    heap.push(Item(dts[j], Reverse(seq), j));
-                    seq += 1;
-                }
+        let k = face_neighbours(i, shape, &mut nbuf);
+        for &j in &nbuf[..k] {
+            if m[j] && region[j] == 0 {
+                region[j] = r;
+                queue.push(rank(j), j);
             }
         }
     }
@@ -356,12 +395,11 @@ pub fn pore_graph(
             region[i] = n_regions;
             let mut st = vec![i];
             while let Some(c) = st.pop() {
-                for o in &n6 {
-                    if let Some(j) = nb(c, o) {
-                        if m[j] && region[j] == 0 {
-                            region[j] = n_regions;
-                            st.push(j);
-                        }
+                let k = face_neighbours(c, shape, &mut nbuf);
+                for &j in &nbuf[..k] {
+                    if m[j] && region[j] == 0 {
+                        region[j] = n_regions;
+                        st.push(j);
                     }
                 }
             }
@@ -611,6 +649,7 @@ pub fn phase_contacts(
     let key = |a: u8, b: u8| (a.min(b) as usize) * 256 + a.max(b) as usize;
     let acc: Acc = (0..sh[0])
         .into_par_iter()
+        .with_min_len(16)
         .fold(
             || vec![[0u64; 3]; 65536],
             |mut acc, z| {

@@ -10,11 +10,13 @@
 //! are anisotropic (`[dz, dy, dx]` nm). Ties are excluded: a voxel counts as inside when
 //! `|v − c|² < r(c)²·(1 − 1e-6)`; the margin absorbs the f32 rounding of the stored EDT.
 //!
-//! Algorithm: EDT → candidate centres reduced to the distance ridge (a centre `c` is dropped when
-//! one of its 26 neighbours `c'` has `r(c') ≥ r(c) + |c − c'|`, whose ball then contains `c`'s
-//! ball: exact, not an approximation) → the remaining balls, largest first, are painted row by
-//! row (per-row x extents from the anisotropic metric) with a running maximum. The painting is
-//! parallel over blocks of z-slices, each block taking the balls that overlap it.
+//! Algorithm: EDT → candidate centres reduced to a distance ridge (a centre `c` is dropped when a
+//! 26-neighbour `c'` with `r(c') ≥ r(c)` has a ball holding every lattice point of `c`'s ball,
+//! tested exactly with a per-radius table of the farthest ball point from each neighbour offset:
+//! exact, not an approximation) → the remaining balls, largest first, are painted row by row
+//! (per-row x extents from the anisotropic metric); since the first ball reaching a voxel is the
+//! largest, per-row union–find skip lists paint each voxel once and jump over painted runs. The
+//! painting is parallel over blocks of z-slices, each block taking the balls that overlap it.
 //!
 //! Undefined cases: an empty phase gives no statistics (`None`) and an empty distribution; a phase
 //! filling the whole volume has no background, so every ball is unbounded: the map is `+inf` and
@@ -57,7 +59,7 @@ pub fn local_thickness_map(
 #[derive(Clone, Copy)]
 struct Ball {
     r2: f32,
-    c: [usize; 3],
+    c: [u32; 3],
 }
 
 /// Local thickness from a precomputed squared EDT (nm², as from [`edt_squared`]).
@@ -82,24 +84,116 @@ pub fn local_thickness_from_edt(
     out
 }
 
-/// Distance-ridge centres, sorted by radius, largest first.
-fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
-    let (nz, ny, nx) = d2.dim();
-    // the 26 neighbour offsets and their lengths (nm)
-    let mut offs: Vec<([isize; 3], f64)> = Vec::with_capacity(26);
-    for a in -1isize..=1 {
-        for b in -1isize..=1 {
-            for c in -1isize..=1 {
+/// x half-extent of the ball row at squared z/y offsets: the largest `k` with
+/// `(k·dx)² < rem2`, where `rem2 = reff − tz² − ty²` (computed by the caller in that order).
+/// `None` when the row is empty. Shared by the painting and the containment tables so both use
+/// bit-identical arithmetic.
+#[inline]
+fn row_half_extent(rem2: f64, dx: f64) -> Option<usize> {
+    if rem2 <= 0.0 {
+        return None;
+    }
+    // canonical: the largest k with (k·dx)² < rem2 (the sqrt guess is corrected both ways)
+    let mut kx = (rem2.sqrt() / dx).floor() as usize;
+    while ((kx + 1) as f64 * dx).powi(2) < rem2 {
+        kx += 1;
+    }
+    while (kx as f64 * dx).powi(2) >= rem2 {
+        if kx == 0 {
+            return None;
+        }
+        kx -= 1;
+    }
+    Some(kx)
+}
+
+/// Half-width (voxels) of the neighbourhood searched for containing balls.
+const RIDGE_REACH: isize = 1;
+
+/// The neighbour offsets within [`RIDGE_REACH`] (voxels) and their physical vectors (nm).
+fn neighbour_offsets(v: [f64; 3]) -> Vec<([isize; 3], [f64; 3])> {
+    let k = RIDGE_REACH;
+    let mut offs = Vec::with_capacity(((2 * k + 1).pow(3) - 1) as usize);
+    for a in -k..=k {
+        for b in -k..=k {
+            for c in -k..=k {
                 if (a, b, c) != (0, 0, 0) {
-                    let l = ((a as f64 * voxel_nm[0]).powi(2)
-                        + (b as f64 * voxel_nm[1]).powi(2)
-                        + (c as f64 * voxel_nm[2]).powi(2))
-                    .sqrt();
-                    offs.push(([a, b, c], l));
+                    offs.push((
+                        [a, b, c],
+                        [a as f64 * v[0], b as f64 * v[1], c as f64 * v[2]],
+                    ));
                 }
             }
         }
     }
+    offs
+}
+
+/// Balls larger than this many rows use the weaker continuous containment test only.
+const TABLE_MAX_ROWS: f64 = 12_000.0;
+
+/// For a ball of effective squared radius `reff` (nm²) centred at the origin: for each neighbour
+/// offset `o`, the largest `|w − o|²` over the lattice points `w` of the ball (the maximum of a
+/// convex function along each x-row is at the row's ends).
+fn containment_table(reff: f64, v: [f64; 3], offs: &[([isize; 3], [f64; 3])]) -> Vec<f64> {
+    let [dz, dy, dx] = v;
+    let mut m = vec![f64::NEG_INFINITY; offs.len()];
+    let kz = (reff.sqrt() / dz).floor() as isize;
+    for a in -kz..=kz {
+        let tz = a as f64 * dz;
+        let rem = reff - tz * tz;
+        if rem <= 0.0 {
+            continue;
+        }
+        let ky = (rem.sqrt() / dy).floor() as isize;
+        for b in -ky..=ky {
+            let ty = b as f64 * dy;
+            let Some(kx) = row_half_extent(rem - ty * ty, dx) else {
+                continue;
+            };
+            for xs in [-(kx as f64) * dx, kx as f64 * dx] {
+                for (i, (_, o)) in offs.iter().enumerate() {
+                    let d = (tz - o[0]).powi(2) + (ty - o[1]).powi(2) + (xs - o[2]).powi(2);
+                    if d > m[i] {
+                        m[i] = d;
+                    }
+                }
+            }
+        }
+    }
+    m
+}
+
+/// Distance-ridge centres, sorted by radius, largest first.
+///
+/// A centre `c` is dropped when a 26-neighbour `c'` with `r(c') ≥ r(c)` has a ball containing
+/// every lattice point of `c`'s ball (checked exactly with [`containment_table`] per distinct
+/// radius; for very large balls the sufficient continuous test `r(c') ≥ r(c) + |c − c'|`).
+/// Dropping such centres changes no thickness value.
+fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
+    let (nz, ny, nx) = d2.dim();
+    let offs = neighbour_offsets(voxel_nm);
+    let eff = |r2: f32| r2 as f64 * (1.0 - TIE_MARGIN);
+    // distinct squared radii and their containment tables
+    let mut distinct: Vec<u32> = d2
+        .iter()
+        .filter(|v| **v > 0.0 && v.is_finite())
+        .map(|v| v.to_bits())
+        .collect();
+    distinct.par_sort_unstable();
+    distinct.dedup();
+    let row_area = voxel_nm[0] * voxel_nm[1];
+    let tables: Vec<Option<Vec<f64>>> = distinct
+        .par_iter()
+        .map(|&b| {
+            let reff = eff(f32::from_bits(b));
+            if std::f64::consts::PI * reff / row_area > TABLE_MAX_ROWS {
+                None
+            } else {
+                Some(containment_table(reff, voxel_nm, &offs))
+            }
+        })
+        .collect();
     let mut balls: Vec<Ball> = (0..nz)
         .into_par_iter()
         .flat_map_iter(|z| {
@@ -110,9 +204,13 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
                     if r2 <= 0.0 || !r2.is_finite() {
                         continue;
                     }
+                    let table = distinct
+                        .binary_search(&r2.to_bits())
+                        .ok()
+                        .and_then(|i| tables[i].as_ref());
                     let r = (r2 as f64).sqrt();
                     let mut covered = false;
-                    for (o, l) in &offs {
+                    for (i, (o, p)) in offs.iter().enumerate() {
                         let (zz, yy, xx) =
                             (z as isize + o[0], y as isize + o[1], x as isize + o[2]);
                         if zz < 0
@@ -124,42 +222,74 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
                         {
                             continue;
                         }
-                        let r2n = d2[[zz as usize, yy as usize, xx as usize]] as f64;
-                        // r' >= r + l (up to rounding of the stored f32 values)
-                        if r2n.sqrt() >= (r + l) * (1.0 - 1e-7) {
+                        let r2n = d2[[zz as usize, yy as usize, xx as usize]];
+                        if r2n < r2 || !r2n.is_finite() {
+                            continue;
+                        }
+                        let ok = match table {
+                            Some(t) => t[i] * (1.0 + 1e-12) < eff(r2n),
+                            None => {
+                                let l = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+                                (r2n as f64).sqrt() >= (r + l) * (1.0 + 1e-9)
+                            }
+                        };
+                        if ok {
                             covered = true;
                             break;
                         }
                     }
                     if !covered {
-                        v.push(Ball { r2, c: [z, y, x] });
+                        v.push(Ball {
+                            r2,
+                            c: [z as u32, y as u32, x as u32],
+                        });
                     }
                 }
             }
             v
         })
         .collect();
-    balls.par_sort_unstable_by(|a, b| b.r2.total_cmp(&a.r2));
+    // largest first; equal radii in raster order for memory locality while painting
+    balls.par_sort_unstable_by(|a, b| b.r2.total_cmp(&a.r2).then(a.c.cmp(&b.c)));
     balls
 }
 
-/// Paint each ball's squared radius into the voxels it covers (running maximum).
+/// Find the first unpainted x ≥ `x` in a row's skip list (`next[x] == x` means unpainted; the
+/// sentinel `next[n] == n`), with path halving.
+#[inline]
+fn find(next: &mut [u32], mut x: u32) -> u32 {
+    loop {
+        let p = next[x as usize];
+        if p == x {
+            return x;
+        }
+        let gp = next[p as usize];
+        next[x as usize] = gp;
+        x = gp;
+    }
+}
+
+/// Paint each ball's squared radius into the voxels it covers. Balls come largest first, so a
+/// voxel's value is that of the first ball reaching it; per-row skip lists (union–find over x)
+/// make each voxel painted once and already-painted runs skipped in near-constant time.
 fn paint(out: &mut Array3<f32>, balls: &[Ball], voxel_nm: [f64; 3]) {
     let (nz, ny, nx) = out.dim();
     let [dz, dy, dx] = voxel_nm;
     let threads = rayon::current_num_threads().max(1);
     let block = nz.div_ceil(threads * 4).max(1);
+    let w = nx + 1;
     out.axis_chunks_iter_mut(Axis(0), block)
         .into_par_iter()
         .enumerate()
         .for_each(|(bi, mut chunk)| {
             let z0 = bi * block;
-            let z1 = z0 + chunk.dim().0; // exclusive
+            let nzb = chunk.dim().0;
+            let z1 = z0 + nzb; // exclusive
+            let mut next: Vec<u32> = (0..nzb * ny).flat_map(|_| 0..w as u32).collect();
             for ball in balls {
                 let r2 = ball.r2 as f64 * (1.0 - TIE_MARGIN);
-                let r = r2.sqrt();
-                let [cz, cy, cx] = ball.c;
-                let kz = (r / dz).floor() as usize;
+                let [cz, cy, cx] = ball.c.map(|v| v as usize);
+                let kz = (r2.sqrt() / dz).floor() as usize;
                 let lo = cz.saturating_sub(kz).max(z0);
                 let hi = (cz + kz).min(z1 - 1);
                 if lo > hi {
@@ -178,32 +308,19 @@ fn paint(out: &mut Array3<f32>, balls: &[Ball], voxel_nm: [f64; 3]) {
                     let mut plane = chunk.index_axis_mut(Axis(0), z - z0);
                     for y in ylo..=yhi {
                         let ty = (y as f64 - cy as f64) * dy;
-                        let rem2 = rem - ty * ty;
-                        if rem2 <= 0.0 {
+                        let Some(kx) = row_half_extent(rem - ty * ty, dx) else {
                             continue;
-                        }
-                        let mut kx = (rem2.sqrt() / dx).floor() as usize;
-                        if (kx as f64 * dx).powi(2) >= rem2 {
-                            if kx == 0 {
-                                continue;
-                            }
-                            kx -= 1;
-                        }
+                        };
                         let xlo = cx.saturating_sub(kx);
                         let xhi = (cx + kx).min(nx - 1);
+                        let base = ((z - z0) * ny + y) * w;
+                        let row_next = &mut next[base..base + w];
                         let mut row = plane.index_axis_mut(Axis(0), y);
-                        if let Some(s) = row.as_slice_mut() {
-                            for v in &mut s[xlo..=xhi] {
-                                if *v < val {
-                                    *v = val;
-                                }
-                            }
-                        } else {
-                            for x in xlo..=xhi {
-                                if row[x] < val {
-                                    row[x] = val;
-                                }
-                            }
+                        let mut x = find(row_next, xlo as u32) as usize;
+                        while x <= xhi {
+                            row[x] = val;
+                            row_next[x] = x as u32 + 1;
+                            x = find(row_next, x as u32 + 1) as usize;
                         }
                     }
                 }

@@ -1,5 +1,9 @@
 //! preprocess (see architecture.md).
 
+pub mod align;
+pub mod align_plot;
 pub mod denoise;
 pub mod destripe;
+pub mod geometry;
+pub mod phasecorr;
 pub mod tophat;

@@ -19,8 +19,11 @@ pub mod batch;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
+pub mod steps_filters;
 pub mod steps_metrics;
+pub mod steps_pre;
 pub mod steps_sizes;
+pub mod steps_synth;
 pub mod steps_tort;
 
 use crate::progress::Progress;

@@ -19,6 +19,20 @@ pub enum StepSpec {
     Connectivity(super::steps_metrics::ConnectivityStep),
     /// Local thickness, particles and specific surface area of one phase.
     Sizes(super::steps_sizes::Sizes),
+    /// Generates a synthetic acquisition with exact ground truth (see `synth`).
+    Synth(super::steps_synth::SynthStep),
+    /// Drift alignment by phase correlation (writes shifts CSV and drift plot).
+    Align(super::steps_pre::AlignStep),
+    /// 52° y-stretch and y–z shear correction.
+    Geometry(super::steps_pre::GeometryStep),
+    /// FFT wedge destriping of curtains (per slice).
+    Destripe(super::steps_filters::Destripe),
+    /// Gaussian smoothing, σ in nm.
+    Denoise(super::steps_filters::Denoise),
+    /// White/black top-hat with a disk/ball of radius in nm.
+    Tophat(super::steps_filters::Tophat),
+    /// Threshold into phase labels (Otsu, multi-Otsu, manual).
+    Segment(super::steps_filters::Segment),
     /// Tortuosity factor of one phase (random walk and/or steady-state diffusion).
     Tortuosity(super::steps_tort::Tortuosity),
 }
@@ -32,6 +46,13 @@ impl StepSpec {
             StepSpec::Porosity(s) => s,
             StepSpec::Connectivity(s) => s,
             StepSpec::Sizes(s) => s,
+            StepSpec::Synth(s) => s,
+            StepSpec::Align(s) => s,
+            StepSpec::Geometry(s) => s,
+            StepSpec::Destripe(s) => s,
+            StepSpec::Denoise(s) => s,
+            StepSpec::Tophat(s) => s,
+            StepSpec::Segment(s) => s,
             StepSpec::Tortuosity(s) => s,
         }
     }

@@ -1,0 +1,55 @@
+//! `fibstack tophat IN OUT --radius-nm R`: white (or black) top-hat with a disk/ball.
+
+use super::common::InputOpts;
+use anyhow::Result;
+use clap::Args;
+use fibstack::preprocess::denoise::Dims;
+use fibstack::preprocess::tophat::{tophat_volume, TophatParams};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct TophatArgs {
+    /// Input grey volume (TIFF, folder of slices, .npy, raw …).
+    pub input: PathBuf,
+    /// Output (format from the extension; keeps the sample type).
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub read: InputOpts,
+    /// Disk/ball radius in nm (voxels when the voxel size is unknown).
+    #[arg(long, value_name = "NM")]
+    pub radius_nm: f64,
+    /// Black top-hat (closing − image: dark features) instead of white (image − opening).
+    #[arg(long)]
+    pub black: bool,
+    /// Disk on each slice (default).
+    #[arg(long = "2d", conflicts_with = "three_d")]
+    pub two_d: bool,
+    /// Ball in 3-D.
+    #[arg(long = "3d")]
+    pub three_d: bool,
+}
+
+pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
+    let p = TophatParams {
+        radius_nm: a.radius_nm,
+        black: a.black,
+        dims: if a.three_d { Dims::ThreeD } else { Dims::TwoD },
+    };
+    fibstack::error::positive("--radius-nm", p.radius_nm)?;
+    let vol = a.read.read(&a.input, g)?;
+    let fp = p.footprint(vol.voxel.nm)?;
+    let out = tophat_volume(&vol, &p)?;
+    drop(vol);
+    fibstack::io::write_volume(&a.output, &out)?;
+    if !g.quiet {
+        eprintln!(
+            "tophat: {} top-hat, radius {} nm ({} footprint of {} voxels) -> {}",
+            if p.black { "black" } else { "white" },
+            p.radius_nm,
+            if a.three_d { "ball" } else { "disk" },
+            fp.len(),
+            a.output.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,513 @@
+//! 52° cross-section geometry (methods §2): y-stretch by 1/sin θ and y–z shear correction.
+//!
+//! The SEM sees the milled face at θ (ion–electron angle, 52° on Thermo/FEI DualBeams, 54° Zeiss,
+//! 55° Tescan) from the face plane, so an image row spacing `dy_raw` covers a true depth of
+//! `dy_raw / sin θ`. Each slice of thickness t moves the face back, and a feature fixed in the
+//! sample moves in the raw image by `c = t·cos θ / dy_raw` pixels per slice.
+//!
+//! **Model and sign convention.** Raw slice k, raw row y, shows the true depth
+//! `Y = (y − k·c)·dy_raw / sin θ` (a fixed feature moves *down* the image, to larger row indices,
+//! by `t·cos θ` per slice). The correction therefore takes corrected row Y of slice k from raw row
+//! `y = Y·sin θ/dy_raw + k·c`, i.e. it shifts slice k by `−k·t·cos θ` (raw units, upwards). If your
+//! stack drifts the other way, the drift alignment (`fibstack align`, which removes any linear
+//! trend) or a negative [`GeometryParams::shear_px_per_slice_override`] handles it.
+//!
+//! Stretch: the output row spacing is `dx` (square pixels in the face plane), so the number of rows
+//! grows by `dy_raw / (sin θ · dx)`; the new `dy` is recorded with source `Derived`. Both parts are
+//! done in one pass of linear interpolation along y, slice by slice (rayon over slices).
+
+use super::align::{linear_fit, to_u16, to_u8, Boundary, SliceSource};
+use crate::error::ParamError;
+use crate::volume::{GreyData, GreyVolume, VoxelSize, VoxelSource};
+use ndarray::{Array3, ArrayView3, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Default ion–electron column angle of Thermo/FEI DualBeams (degrees).
+pub const DEFAULT_THETA_DEG: f64 = 52.0;
+
+/// Parameters of [`correct_geometry_view`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeometryParams {
+    /// Angle between the electron beam and the milled face (ion–electron angle), degrees, in (0, 90).
+    pub theta_deg: f64,
+    /// Slice thickness t (nm); needed for the shear (default: the volume's dz).
+    pub slice_thickness_nm: Option<f64>,
+    /// Stretch y by 1/sin θ (off when the SEM's tilt correction was on).
+    pub stretch: bool,
+    /// Undo the y–z shear (off when face tracking or the drift alignment removed it).
+    pub shear: bool,
+    /// Use this shear (raw px per slice, sign included) instead of `t·cos θ / dy_raw`, e.g. the
+    /// negative of the fitted slope of the alignment's cumulative dy curve.
+    pub shear_px_per_slice_override: Option<f64>,
+    /// Crop to rows every slice covers (default) or pad with `fill`.
+    pub boundary: Boundary,
+    pub fill: f32,
+}
+
+impl Default for GeometryParams {
+    fn default() -> Self {
+        GeometryParams {
+            theta_deg: DEFAULT_THETA_DEG,
+            slice_thickness_nm: None,
+            stretch: true,
+            shear: true,
+            shear_px_per_slice_override: None,
+            boundary: Boundary::Crop,
+            fill: 0.0,
+        }
+    }
+}
+
+/// Check θ ∈ (0°, 90°).
+pub fn check_theta(theta_deg: f64) -> Result<f64, ParamError> {
+    if theta_deg.is_finite() && theta_deg > 0.0 && theta_deg < 90.0 {
+        Ok(theta_deg)
+    } else {
+        Err(ParamError::new(
+            "theta",
+            theta_deg,
+            "the ion–electron angle must lie strictly between 0 and 90 degrees (52 on Thermo/FEI, 54 Zeiss, 55 Tescan)",
+        ))
+    }
+}
+
+impl GeometryParams {
+    /// Check the parameters against the input voxel size.
+    pub fn validate(&self, voxel: &VoxelSize) -> Result<(), ParamError> {
+        check_theta(self.theta_deg)?;
+        voxel.validate()?;
+        if let Some(t) = self.slice_thickness_nm {
+            crate::error::positive("slice thickness (nm)", t)?;
+        }
+        if let Some(c) = self.shear_px_per_slice_override {
+            if !c.is_finite() {
+                return Err(ParamError::new(
+                    "shear override (px/slice)",
+                    c,
+                    "must be a finite number",
+                ));
+            }
+        }
+        if !self.fill.is_finite() {
+            return Err(ParamError::new("fill", self.fill, "must be a finite value"));
+        }
+        Ok(())
+    }
+}
+
+/// What [`correct_geometry_view`] did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeometryReport {
+    pub method: String,
+    pub theta_deg: f64,
+    pub stretch: bool,
+    pub shear: bool,
+    /// y scale applied: `dy_raw / (sin θ · dy_out)` output rows per raw row (1 without stretch).
+    pub stretch_factor: f64,
+    /// Slice thickness used for the shear (nm), if any.
+    pub slice_thickness_nm: Option<f64>,
+    /// Shear removed, raw pixels per slice (`t·cos θ/dy_raw`, or the override); 0 without shear.
+    pub shear_raw_px_per_slice: f64,
+    /// Same in output pixels per slice.
+    pub shear_out_px_per_slice: f64,
+    /// Corrected rows kept, in raw units of slice 0: `[first, last]` (raw row coordinates).
+    pub rows_raw: [f64; 2],
+    pub input_shape: [usize; 3],
+    pub output_shape: [usize; 3],
+    pub voxel_size_nm_in: [f64; 3],
+    /// `[dz, dy, dx]` after correction (dy derived when stretched).
+    pub voxel_size_nm: [f64; 3],
+    pub boundary: Boundary,
+}
+
+/// Resampling plan: corrected row j of slice k comes from raw row `lo + j·a + kc[k]`.
+struct Plan {
+    lo: f64,
+    a: f64,
+    kc: Vec<f64>,
+    rows: usize,
+    fill: f32,
+}
+
+/// Correct a `[z, y, x]` stack with voxel size `voxel` (`dy` = raw image row spacing).
+pub fn correct_geometry_view(
+    view: ArrayView3<f32>,
+    voxel: VoxelSize,
+    p: &GeometryParams,
+) -> Result<(Array3<f32>, VoxelSize, GeometryReport), ParamError> {
+    let (pl, vout, report) = plan(view.dim(), voxel, p)?;
+    let mut out = Array3::<f32>::zeros((view.dim().0, pl.rows, view.dim().2));
+    resample_into(&view, &pl, &mut out, |v| v);
+    Ok((out, vout, report))
+}
+
+/// One pass over the slices (rayon), each slice read as f32 and written in the output type.
+fn resample_into<T: Copy + Send + Sync>(
+    src: &dyn SliceSource,
+    pl: &Plan,
+    out: &mut Array3<T>,
+    conv: impl Fn(f32) -> T + Sync,
+) {
+    const EPS: f64 = 1e-6;
+    let (_, ny, _) = src.dim();
+    let last = (ny - 1) as f64;
+    out.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(k, mut o)| {
+            let src = src.slice(k);
+            for j in 0..pl.rows {
+                let y = pl.lo + j as f64 * pl.a + pl.kc[k];
+                let mut row = o.row_mut(j);
+                if !(y >= -EPS && y <= last + EPS) {
+                    row.fill(conv(pl.fill));
+                    continue;
+                }
+                let y = y.clamp(0.0, last);
+                let y0 = y.floor() as usize;
+                let y1 = (y0 + 1).min(ny - 1);
+                let t = (y - y0 as f64) as f32;
+                let (r0, r1) = (src.row(y0), src.row(y1));
+                for ((v, &u0), &u1) in row.iter_mut().zip(r0.iter()).zip(r1.iter()) {
+                    *v = conv(u0 + (u1 - u0) * t);
+                }
+            }
+        });
+}
+
+fn plan(
+    dim: (usize, usize, usize),
+    voxel: VoxelSize,
+    p: &GeometryParams,
+) -> Result<(Plan, VoxelSize, GeometryReport), ParamError> {
+    p.validate(&voxel)?;
+    let (nz, ny, nx) = dim;
+    if nz == 0 || ny < 2 {
+        return Err(ParamError::new(
+            "stack shape",
+            format!("{nz}×{ny}×{nx}"),
+            "geometry correction needs at least one slice of at least 2 rows",
+        ));
+    }
+    let theta = p.theta_deg.to_radians();
+    let dy_raw = voxel.dy();
+    // output row spacing and raw rows per output row
+    let (dy_out, a) = if p.stretch {
+        (voxel.dx(), voxel.dx() * theta.sin() / dy_raw)
+    } else {
+        (dy_raw, 1.0)
+    };
+    let thickness = p.slice_thickness_nm.unwrap_or(voxel.dz());
+    let c = if !p.shear {
+        0.0
+    } else if let Some(o) = p.shear_px_per_slice_override {
+        o
+    } else {
+        if voxel.source[0] == VoxelSource::Default && p.slice_thickness_nm.is_none() {
+            return Err(ParamError::new(
+                "slice thickness",
+                "unknown",
+                "the shear needs the slice thickness: give --slice-thickness NM (or --no-shear)",
+            ));
+        }
+        if voxel.source[1] == VoxelSource::Default {
+            return Err(ParamError::new(
+                "pixel size",
+                "unknown",
+                "the shear needs the image pixel size in nm: set the voxel size when reading (or --no-shear)",
+            ));
+        }
+        thickness * theta.cos() / dy_raw
+    };
+    // corrected coordinate Y (raw units) of raw row y in slice k: Y = y - k c
+    let last = (ny - 1) as f64;
+    let kc: Vec<f64> = (0..nz).map(|k| k as f64 * c).collect();
+    let (lo, hi) = match p.boundary {
+        Boundary::Crop => (
+            kc.iter().map(|v| -v).fold(f64::NEG_INFINITY, f64::max),
+            kc.iter().map(|v| last - v).fold(f64::INFINITY, f64::min),
+        ),
+        Boundary::Pad => (
+            kc.iter().map(|v| -v).fold(f64::INFINITY, f64::min),
+            kc.iter()
+                .map(|v| last - v)
+                .fold(f64::NEG_INFINITY, f64::max),
+        ),
+    };
+    if hi < lo {
+        return Err(ParamError::new(
+            "shear",
+            format!("{:.2} px/slice over {nz} slices", c),
+            format!(
+                "the sheared slices share no common rows ({:.0} px shift vs {ny} rows); use --pad, fewer slices, or check the slice thickness",
+                (nz - 1) as f64 * c.abs()
+            ),
+        ));
+    }
+    let rows = ((hi - lo) / a + 1e-9).floor() as usize + 1;
+    let mut vout = voxel;
+    if p.stretch {
+        vout.nm[1] = dy_out;
+        vout.source[1] = VoxelSource::Derived;
+    }
+    let method = format!(
+        "{}{}{} (linear interpolation along y, methods §2)",
+        if p.stretch {
+            "y-stretch by 1/sin θ"
+        } else {
+            ""
+        },
+        if p.stretch && p.shear { " and " } else { "" },
+        if p.shear {
+            "y–z shear correction of −k·t·cos θ"
+        } else {
+            ""
+        }
+    );
+    let report = GeometryReport {
+        method: if p.stretch || p.shear {
+            method
+        } else {
+            "none (stretch and shear both off)".into()
+        },
+        theta_deg: p.theta_deg,
+        stretch: p.stretch,
+        shear: p.shear,
+        stretch_factor: 1.0 / a,
+        slice_thickness_nm: if p.shear && p.shear_px_per_slice_override.is_none() {
+            Some(thickness)
+        } else {
+            None
+        },
+        shear_raw_px_per_slice: c,
+        shear_out_px_per_slice: c / a,
+        rows_raw: [lo, lo + (rows - 1) as f64 * a],
+        input_shape: [nz, ny, nx],
+        output_shape: [nz, rows, nx],
+        voxel_size_nm_in: voxel.nm,
+        voxel_size_nm: vout.nm,
+        boundary: p.boundary,
+    };
+    Ok((
+        Plan {
+            lo,
+            a,
+            kc,
+            rows,
+            fill: p.fill,
+        },
+        vout,
+        report,
+    ))
+}
+
+/// Convenience on a [`GreyVolume`] (θ in degrees, thickness default the volume's dz); the output
+/// keeps the input sample type (rounded and clamped for u8/u16) and metadata.
+pub fn correct_geometry(
+    vol: &GreyVolume,
+    theta_deg: f64,
+    slice_thickness_nm: Option<f64>,
+    stretch: bool,
+    shear: bool,
+) -> Result<(GreyVolume, GeometryReport), ParamError> {
+    let p = GeometryParams {
+        theta_deg,
+        slice_thickness_nm,
+        stretch,
+        shear,
+        ..Default::default()
+    };
+    geometry_volume(vol, &p)
+}
+
+/// [`correct_geometry_view`] on a [`GreyVolume`]. The slice thickness is, in order: the
+/// parameter, the volume's dz when it is calibrated, the metadata's `slice_thickness_nm`.
+pub fn geometry_volume(
+    vol: &GreyVolume,
+    p: &GeometryParams,
+) -> Result<(GreyVolume, GeometryReport), ParamError> {
+    let mut p = *p;
+    if p.slice_thickness_nm.is_none() && vol.voxel.source[0] == VoxelSource::Default {
+        p.slice_thickness_nm = vol.meta.slice_thickness_nm;
+    }
+    let (pl, voxel, report) = plan(SliceSource::dim(&vol.data), vol.voxel, &p)?;
+    let [nz, _, nx] = vol.shape();
+    let shape = (nz, pl.rows, nx);
+    let data = match &vol.data {
+        GreyData::U8(_) => {
+            let mut o = Array3::<u8>::zeros(shape);
+            resample_into(&vol.data, &pl, &mut o, to_u8);
+            GreyData::U8(o)
+        }
+        GreyData::U16(_) => {
+            let mut o = Array3::<u16>::zeros(shape);
+            resample_into(&vol.data, &pl, &mut o, to_u16);
+            GreyData::U16(o)
+        }
+        GreyData::F32(_) => {
+            let mut o = Array3::<f32>::zeros(shape);
+            resample_into(&vol.data, &pl, &mut o, |v| v);
+            GreyData::F32(o)
+        }
+    };
+    Ok((
+        GreyVolume {
+            data,
+            voxel,
+            meta: vol.meta.clone(),
+        },
+        report,
+    ))
+}
+
+/// Slice thickness implied by the linear trend of the drift curve (methods §2: t ≈ slope/cos θ).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DriftThickness {
+    /// Least-squares slope of the cumulative dy correction (raw px per slice).
+    pub slope_px_per_slice: f64,
+    /// Feature motion in the raw image, `−slope` (px/slice; positive = down, the direction the
+    /// geometry model assumes).
+    pub feature_drift_px_per_slice: f64,
+    /// `|slope|·dy_raw / cos θ` (nm).
+    pub slice_thickness_nm: f64,
+    /// Coefficient of determination of the line (1 = drift is a pure trend).
+    pub r_squared: f64,
+    pub n_slices: usize,
+    pub theta_deg: f64,
+    pub dy_raw_nm: f64,
+}
+
+/// Fit the cumulative dy correction curve (`cum_dy_px` of the alignment, raw pixels, before any
+/// stretch) and convert its slope to a slice thickness.
+pub fn slice_thickness_from_drift(
+    cum_dy_px: &[f64],
+    dy_raw_nm: f64,
+    theta_deg: f64,
+) -> Result<DriftThickness, ParamError> {
+    check_theta(theta_deg)?;
+    crate::error::positive("pixel size dy (nm)", dy_raw_nm)?;
+    if cum_dy_px.len() < 3 || cum_dy_px.iter().any(|v| !v.is_finite()) {
+        return Err(ParamError::new(
+            "drift curve",
+            format!("{} values", cum_dy_px.len()),
+            "need at least 3 finite cumulative shifts to fit a trend",
+        ));
+    }
+    let (a, b) = linear_fit(cum_dy_px);
+    let mean = cum_dy_px.iter().sum::<f64>() / cum_dy_px.len() as f64;
+    let (mut ss_res, mut ss_tot) = (0.0, 0.0);
+    for (i, &v) in cum_dy_px.iter().enumerate() {
+        ss_res += (v - (a + b * i as f64)).powi(2);
+        ss_tot += (v - mean).powi(2);
+    }
+    Ok(DriftThickness {
+        slope_px_per_slice: b,
+        feature_drift_px_per_slice: -b,
+        slice_thickness_nm: b.abs() * dy_raw_nm / theta_deg.to_radians().cos(),
+        r_squared: if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else {
+            1.0
+        },
+        n_slices: cum_dy_px.len(),
+        theta_deg,
+        dy_raw_nm,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vox() -> VoxelSize {
+        VoxelSize::new([10.0, 5.0, 5.0], VoxelSource::CommandLine)
+    }
+
+    #[test]
+    fn stretch_only_scales_rows() {
+        let v = Array3::from_shape_fn((2, 40, 3), |(_, y, _)| y as f32);
+        let p = GeometryParams {
+            shear: false,
+            ..Default::default()
+        };
+        let (o, vx, r) = correct_geometry_view(v.view(), vox(), &p).unwrap();
+        let s = 52f64.to_radians().sin();
+        assert_eq!(o.dim().1, (39.0 / s).floor() as usize + 1);
+        // a linear ramp is resampled exactly: out row j = raw row j·sin θ
+        for j in 0..o.dim().1 {
+            assert!((o[[1, j, 2]] as f64 - j as f64 * s).abs() < 1e-4);
+        }
+        assert_eq!(vx.dy(), 5.0);
+        assert_eq!(vx.source[1], VoxelSource::Derived);
+        assert!((r.stretch_factor - 1.0 / s).abs() < 1e-12);
+    }
+
+    #[test]
+    fn shear_only_shifts_slices() {
+        // t cos θ / dy = 2 px per slice exactly
+        let theta = 60.0f64;
+        let t = 2.0 * 5.0 / theta.to_radians().cos();
+        let v = Array3::from_shape_fn((3, 20, 2), |(k, y, _)| (y as f32) - 2.0 * k as f32);
+        let p = GeometryParams {
+            theta_deg: theta,
+            slice_thickness_nm: Some(t),
+            stretch: false,
+            ..Default::default()
+        };
+        let (o, _, r) = correct_geometry_view(v.view(), vox(), &p).unwrap();
+        assert!((r.shear_raw_px_per_slice - 2.0).abs() < 1e-9);
+        assert_eq!(o.dim(), (3, 16, 2));
+        // every slice now shows the same ramp 0..15
+        for k in 0..3 {
+            for j in 0..16 {
+                assert!(
+                    (o[[k, j, 0]] - j as f32).abs() < 1e-3,
+                    "{k} {j} {}",
+                    o[[k, j, 0]]
+                );
+            }
+        }
+        let p = GeometryParams {
+            boundary: Boundary::Pad,
+            fill: -1.0,
+            ..p
+        };
+        let (o, _, _) = correct_geometry_view(v.view(), vox(), &p).unwrap();
+        assert_eq!(o.dim(), (3, 24, 2));
+        assert_eq!(o[[0, 0, 0]], -1.0);
+    }
+
+    #[test]
+    fn bad_theta_and_missing_thickness() {
+        let v = Array3::<f32>::zeros((2, 8, 8));
+        for th in [0.0, 90.0, -5.0, f64::NAN, 120.0] {
+            let p = GeometryParams {
+                theta_deg: th,
+                ..Default::default()
+            };
+            let e = correct_geometry_view(v.view(), vox(), &p).unwrap_err();
+            assert_eq!(e.name, "theta");
+        }
+        let e = correct_geometry_view(v.view(), VoxelSize::default(), &GeometryParams::default())
+            .unwrap_err();
+        assert_eq!(e.name, "slice thickness");
+        assert!(slice_thickness_from_drift(&[0.0, 1.0], 5.0, 52.0).is_err());
+    }
+
+    #[test]
+    fn thickness_from_drift_line() {
+        let th = 52.0f64;
+        let t = 30.0;
+        let dy = 5.0;
+        let c = t * th.to_radians().cos() / dy;
+        let cum: Vec<f64> = (0..50)
+            .map(|k| -c * k as f64 + if k % 3 == 0 { 0.05 } else { -0.02 })
+            .collect();
+        let r = slice_thickness_from_drift(&cum, dy, th).unwrap();
+        assert!((r.slice_thickness_nm - t).abs() / t < 0.01, "{r:?}");
+        assert!(r.feature_drift_px_per_slice > 0.0);
+        assert!(r.r_squared > 0.99);
+    }
+}

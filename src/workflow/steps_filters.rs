@@ -1,0 +1,371 @@
+//! Workflow steps of the filter chain (same keys as the CLI flags):
+//!
+//! ```toml
+//! [[steps]]
+//! kind = "destripe"
+//! angle = 0.0            # stripe direction, degrees from vertical (0 = vertical curtains)
+//! # second_angle = 8.0   # optional second direction (rocking polish)
+//! half_angle = 2.0       # degrees, 0 < Δθ < 90
+//! taper = 1.0            # degrees, Gaussian σ of the angular taper
+//! kmin = 0.02            # ≥ 1: cycles per image width; < 1: fraction of Nyquist
+//! kmin_taper = 0.3       # fraction of kmin
+//! classic = false        # true = remove everything in the wedge (default: adaptive)
+//! significance = 6.0     # adaptive: power ratio that counts as stripe
+//! output_type = "f32"    # "f32" (default in workflows) or "same" (round/clamp to the input type)
+//!
+//! [[steps]]
+//! kind = "denoise"
+//! sigma = 10.0           # nm on every axis, or:
+//! # sigma_nm = [0.0, 10.0, 10.0]   # [dz, dy, dx] nm, 0 = no smoothing on that axis
+//! dims = "2d"            # "2d" per slice (default) or "3d"
+//! truncate = 4.0
+//! output_type = "f32"
+//!
+//! [[steps]]
+//! kind = "tophat"
+//! radius_nm = 500.0
+//! black = false
+//! dims = "2d"
+//!
+//! [[steps]]
+//! kind = "segment"       # grey -> labels
+//! method = "otsu"        # "otsu" | "multiotsu" | "manual"
+//! classes = 3            # multiotsu
+//! # thresholds = [90.0]  # manual, strictly increasing
+//! # labels = [0, 1]      # label per class (default 0, 1, 2, …)
+//! sensitivity = 5.0      # grey values; 0 = no sensitivity band
+//! nbins = 256            # float volumes only
+//! ```
+//!
+//! Results (in `results.json`): destripe → [`DestripeReport`]; segment → [`SegmentResult`];
+//! denoise and tophat → the σ / footprint actually used in voxels.
+
+use super::{Context, Data, Step};
+use crate::error::{Error, ParamError};
+use crate::preprocess::denoise::{from_f32_like, gaussian_volume, Dims, GaussianParams};
+use crate::preprocess::destripe::{destripe_volume, DestripeParams, DestripeReport};
+use crate::preprocess::tophat::{tophat_volume, TophatParams};
+use crate::segment::{segment_volume, Method, SegmentParams, SegmentResult};
+use crate::volume::{GreyData, GreyVolume, SampleType};
+use serde::Deserialize;
+
+fn default_f32() -> String {
+    "f32".into()
+}
+
+fn check_output_type(v: &str) -> Result<(), ParamError> {
+    if matches!(v, "f32" | "same") {
+        Ok(())
+    } else {
+        Err(ParamError::new(
+            "output_type",
+            v,
+            "use \"f32\" (keep full precision) or \"same\" (round to the input's type)",
+        ))
+    }
+}
+
+fn retype(mut v: GreyVolume, output_type: &str, st: SampleType) -> GreyVolume {
+    if output_type == "same" {
+        if let GreyData::F32(d) = v.data {
+            v.data = from_f32_like(d, st);
+        }
+    }
+    v
+}
+
+fn parse_dims(v: &str) -> Result<Dims, ParamError> {
+    match v {
+        "2d" | "2D" => Ok(Dims::TwoD),
+        "3d" | "3D" => Ok(Dims::ThreeD),
+        _ => Err(ParamError::new("dims", v, "use \"2d\" or \"3d\"")),
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::Other(e.to_string()))
+}
+
+/// `kind = "destripe"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destripe {
+    #[serde(default)]
+    pub angle: f64,
+    #[serde(default)]
+    pub second_angle: Option<f64>,
+    #[serde(default = "d_half")]
+    pub half_angle: f64,
+    #[serde(default = "d_taper")]
+    pub taper: f64,
+    #[serde(default = "d_kmin")]
+    pub kmin: f64,
+    #[serde(default = "d_kmin_taper")]
+    pub kmin_taper: f64,
+    #[serde(default)]
+    pub classic: bool,
+    #[serde(default = "d_sig")]
+    pub significance: f64,
+    #[serde(default = "default_f32")]
+    pub output_type: String,
+}
+
+fn d_half() -> f64 {
+    DestripeParams::default().half_angle_deg
+}
+fn d_taper() -> f64 {
+    DestripeParams::default().taper_deg
+}
+fn d_kmin() -> f64 {
+    DestripeParams::default().k_min
+}
+fn d_kmin_taper() -> f64 {
+    DestripeParams::default().kmin_taper
+}
+fn d_sig() -> f64 {
+    DestripeParams::default().significance
+}
+
+impl Destripe {
+    pub fn params(&self) -> DestripeParams {
+        DestripeParams {
+            angle_deg: self.angle,
+            second_angle_deg: self.second_angle,
+            half_angle_deg: self.half_angle,
+            taper_deg: self.taper,
+            k_min: self.kmin,
+            kmin_taper: self.kmin_taper,
+            adaptive: !self.classic,
+            significance: self.significance,
+        }
+    }
+}
+
+impl Step for Destripe {
+    fn validate(&self) -> Result<(), ParamError> {
+        check_output_type(&self.output_type)?;
+        self.params().validate()
+    }
+    fn needs(&self) -> Data {
+        Data::Grey
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let g = ctx.grey("destripe")?;
+        let st = g.sample_type();
+        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume(g, &self.params())?;
+        ctx.grey = Some(retype(out, &self.output_type, st));
+        to_json(&rep)
+    }
+}
+
+/// `kind = "denoise"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Denoise {
+    #[serde(default)]
+    pub sigma: Option<f64>,
+    #[serde(default)]
+    pub sigma_nm: Option<[f64; 3]>,
+    #[serde(default = "d_dims")]
+    pub dims: String,
+    #[serde(default = "d_truncate")]
+    pub truncate: f64,
+    #[serde(default = "default_f32")]
+    pub output_type: String,
+}
+
+fn d_dims() -> String {
+    "2d".into()
+}
+fn d_truncate() -> f64 {
+    4.0
+}
+
+impl Denoise {
+    pub fn params(&self) -> Result<GaussianParams, ParamError> {
+        let sigma_nm = match (self.sigma, self.sigma_nm) {
+            (Some(s), None) => {
+                crate::error::positive("sigma (nm)", s)?;
+                [s; 3]
+            }
+            (None, Some(s)) => s,
+            _ => {
+                return Err(ParamError::new(
+                    "sigma",
+                    "(missing or both given)",
+                    "give either sigma = NM or sigma_nm = [dz, dy, dx]",
+                ))
+            }
+        };
+        let p = GaussianParams {
+            sigma_nm,
+            dims: parse_dims(&self.dims)?,
+            truncate: self.truncate,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+impl Step for Denoise {
+    fn validate(&self) -> Result<(), ParamError> {
+        check_output_type(&self.output_type)?;
+        self.params().map(|_| ())
+    }
+    fn needs(&self) -> Data {
+        Data::Grey
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let p = self.params()?;
+        let g = ctx.grey("denoise")?;
+        let st = g.sample_type();
+        let s = p.sigma_vox(&g.voxel);
+        let out = gaussian_volume(g, &p)?;
+        ctx.grey = Some(retype(out, &self.output_type, st));
+        Ok(serde_json::json!({
+            "method": "gaussian_exact_kernel",
+            "sigma_nm": p.sigma_nm,
+            "sigma_voxels": s,
+            "dims": self.dims,
+            "truncate": p.truncate,
+        }))
+    }
+}
+
+/// `kind = "tophat"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tophat {
+    pub radius_nm: f64,
+    #[serde(default)]
+    pub black: bool,
+    #[serde(default = "d_dims")]
+    pub dims: String,
+}
+
+impl Tophat {
+    pub fn params(&self) -> Result<TophatParams, ParamError> {
+        crate::error::positive("radius_nm", self.radius_nm)?;
+        Ok(TophatParams {
+            radius_nm: self.radius_nm,
+            black: self.black,
+            dims: parse_dims(&self.dims)?,
+        })
+    }
+}
+
+impl Step for Tophat {
+    fn validate(&self) -> Result<(), ParamError> {
+        self.params().map(|_| ())
+    }
+    fn needs(&self) -> Data {
+        Data::Grey
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let p = self.params()?;
+        let g = ctx.grey("tophat")?;
+        let n = p.footprint(g.voxel.nm)?.len();
+        let out = tophat_volume(g, &p)?;
+        ctx.grey = Some(out);
+        Ok(serde_json::json!({
+            "method": if p.black { "black_tophat" } else { "white_tophat" },
+            "radius_nm": p.radius_nm,
+            "dims": self.dims,
+            "footprint_voxels": n,
+        }))
+    }
+}
+
+/// `kind = "segment"`: grey → labels (also keeps the grey volume).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    #[serde(default = "d_method")]
+    pub method: String,
+    #[serde(default = "d_classes")]
+    pub classes: usize,
+    #[serde(default)]
+    pub thresholds: Vec<f64>,
+    #[serde(default)]
+    pub labels: Option<Vec<u8>>,
+    #[serde(default)]
+    pub sensitivity: f64,
+    #[serde(default = "d_nbins")]
+    pub nbins: usize,
+}
+
+fn d_method() -> String {
+    "otsu".into()
+}
+fn d_classes() -> usize {
+    3
+}
+fn d_nbins() -> usize {
+    256
+}
+
+impl Segment {
+    pub fn params(&self) -> Result<SegmentParams, ParamError> {
+        let method = match self.method.as_str() {
+            "otsu" => Method::Otsu,
+            "multiotsu" => Method::Multiotsu,
+            "manual" => Method::Manual,
+            m => {
+                return Err(ParamError::new(
+                    "method",
+                    m,
+                    "use \"otsu\", \"multiotsu\" or \"manual\"",
+                ))
+            }
+        };
+        if method != Method::Manual && !self.thresholds.is_empty() {
+            return Err(ParamError::new(
+                "thresholds",
+                format!("{:?}", self.thresholds),
+                "are only used with method = \"manual\"",
+            ));
+        }
+        let p = SegmentParams {
+            method,
+            classes: if method == Method::Otsu {
+                2
+            } else {
+                self.classes
+            },
+            thresholds: self.thresholds.clone(),
+            labels: self.labels.clone(),
+            sensitivity: self.sensitivity,
+            nbins: self.nbins,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+impl Step for Segment {
+    fn validate(&self) -> Result<(), ParamError> {
+        self.params().map(|_| ())
+    }
+    fn needs(&self) -> Data {
+        Data::Grey
+    }
+    fn produces(&self) -> Data {
+        Data::Labels
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let p = self.params()?;
+        let g = ctx.grey("segment")?;
+        let (labels, r): (_, SegmentResult) = segment_volume(g, &p)?;
+        ctx.labels = Some(labels);
+        to_json(&r)
+    }
+}

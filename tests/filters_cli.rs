@@ -1,0 +1,288 @@
+//! End-to-end: the real `fibstack` binary — `destripe`, `denoise`, `tophat`, `segment` and the
+//! workflow steps of the same names — on files in a temporary folder.
+
+use fibstack::io::{read_labels, read_volume, write_volume, ReadOptions};
+use fibstack::preprocess::denoise::{gaussian_volume, Dims, GaussianParams};
+use fibstack::preprocess::tophat::{tophat_volume, TophatParams};
+use fibstack::volume::{GreyData, GreyVolume, VoxelSize, VoxelSource};
+use ndarray::Array3;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fibstack"))
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn run_err(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Two-phase u8 volume with vertical curtains: dark pores (60) in bright solid (180).
+fn striped(nz: usize) -> Array3<u8> {
+    Array3::from_shape_fn((nz, 64, 96), |(z, y, x)| {
+        let pore =
+            ((x as f64 - 48.0).powi(2) + (y as f64 - 32.0).powi(2)).sqrt() < 14.0 + 2.0 * z as f64;
+        let base = if pore { 60.0 } else { 180.0 };
+        let curtain = if x % 11 == 3 { 25.0 } else { 0.0 };
+        (base + curtain) as u8
+    })
+}
+
+fn vox() -> VoxelSize {
+    VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::CommandLine)
+}
+
+#[test]
+fn destripe_single_image_and_json() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let inp = dir.path().join("img.tif");
+    write_volume(&inp, &GreyVolume::from_u8(striped(1), vox())).unwrap();
+    let out = dir.path().join("clean.tif");
+    let js = run_ok(bin().args(["destripe", "-q", "--json"]).arg(&inp).arg(&out));
+    let v: serde_json::Value = serde_json::from_str(&js).expect("only JSON on stdout");
+    assert_eq!(v["removed_energy_fraction"].as_array().unwrap().len(), 1);
+    assert!(v["mean_removed_energy_fraction"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["voxel_size_nm"][2], 5.0);
+    let o = read_volume(&out, &ReadOptions::default()).unwrap();
+    assert_eq!(o.shape(), [1, 64, 96]);
+    let GreyData::U8(a) = o.data else {
+        panic!("keeps u8 by default")
+    };
+    // the curtain columns are pulled towards their neighbours
+    let col = |x: usize| (0..64).map(|y| a[[0, y, x]] as f64).sum::<f64>() / 64.0;
+    let before = 25.0;
+    let after = col(3 + 11 * 4) - 0.5 * (col(2 + 11 * 4) + col(4 + 11 * 4));
+    println!("curtain contrast {before} -> {after:.2}");
+    assert!(after.abs() < 0.3 * before);
+    // human output and f32 output
+    let out2 = dir.path().join("clean32.npy");
+    let txt = run_ok(
+        bin()
+            .args(["destripe", "-q", "--f32", "--classic", "--half-angle", "3"])
+            .arg(&inp)
+            .arg(&out2),
+    );
+    assert!(txt.contains("removed"), "{txt}");
+    assert_eq!(
+        read_volume(&out2, &ReadOptions::default())
+            .unwrap()
+            .sample_type(),
+        fibstack::volume::SampleType::F32
+    );
+    // bad parameters
+    let e = run_err(
+        bin()
+            .args(["destripe", "-q", "--half-angle", "90"])
+            .arg(&inp)
+            .arg(&out),
+    );
+    assert!(e.contains("half-angle"), "{e}");
+}
+
+#[test]
+fn denoise_and_tophat_equal_the_library() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let inp = dir.path().join("v.tif");
+    let vol = GreyVolume::from_u8(striped(3), vox());
+    write_volume(&inp, &vol).unwrap();
+    // denoise 3-D, sigma 10 nm -> (0.5, 2, 2) voxels
+    let out = dir.path().join("g.npy");
+    run_ok(
+        bin()
+            .args([
+                "denoise", "-q", "--sigma", "10", "--3d", "--f32", "--voxel", "20,5,5",
+            ])
+            .arg(&inp)
+            .arg(&out),
+    );
+    let got = read_volume(&out, &ReadOptions::default()).unwrap();
+    let want = gaussian_volume(&vol, &GaussianParams::isotropic(10.0, Dims::ThreeD)).unwrap();
+    assert_eq!(got.data, want.data);
+    // per-axis sigma
+    run_ok(
+        bin()
+            .args(["denoise", "-q", "--sigma-nm", "0,5,10", "--voxel", "20,5,5"])
+            .arg(&inp)
+            .arg(dir.path().join("g2.tif")),
+    );
+    // tophat black 2-D radius 15 nm = 3 px
+    let out = dir.path().join("t.tif");
+    run_ok(
+        bin()
+            .args([
+                "tophat",
+                "-q",
+                "--radius-nm",
+                "15",
+                "--black",
+                "--voxel",
+                "20,5,5",
+            ])
+            .arg(&inp)
+            .arg(&out),
+    );
+    let got = read_volume(&out, &ReadOptions::default()).unwrap();
+    let p = TophatParams {
+        radius_nm: 15.0,
+        black: true,
+        dims: Dims::TwoD,
+    };
+    assert_eq!(got.data, tophat_volume(&vol, &p).unwrap().data);
+    // bad parameters
+    let e = run_err(
+        bin()
+            .args(["denoise", "-q", "--sigma", "0"])
+            .arg(&inp)
+            .arg(&out),
+    );
+    assert!(e.contains("sigma"), "{e}");
+    let e = run_err(
+        bin()
+            .args(["tophat", "-q", "--radius-nm", "-2"])
+            .arg(&inp)
+            .arg(&out),
+    );
+    assert!(e.contains("radius"), "{e}");
+}
+
+#[test]
+fn segment_json_thresholds_and_labels() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let inp =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/peer/filters_otsu_u8.npy");
+    let out = dir.path().join("labels.tif");
+    let js = run_ok(
+        bin()
+            .args([
+                "segment",
+                "-q",
+                "--json",
+                "--method",
+                "multiotsu",
+                "--classes",
+                "3",
+            ])
+            .args(["--sensitivity", "4", "--labels", "0,128,255"])
+            .arg(&inp)
+            .arg(&out),
+    );
+    let v: serde_json::Value = serde_json::from_str(&js).unwrap();
+    assert_eq!(v["thresholds"], serde_json::json!([95.0, 164.0]));
+    let f: f64 = v["phase_fractions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .sum();
+    assert!((f - 1.0).abs() < 1e-12);
+    assert_eq!(
+        v["sensitivity"]["per_threshold"].as_array().unwrap().len(),
+        2
+    );
+    let l = read_labels(&out, &ReadOptions::default()).unwrap();
+    assert_eq!(l.phases(), vec![0, 128, 255]);
+    // Otsu, human output
+    let txt = run_ok(bin().args(["segment", "-q"]).arg(&inp).arg(&out));
+    assert!(txt.contains("otsu: thresholds [120.0]"), "{txt}");
+    // manual thresholds must increase
+    let e = run_err(
+        bin()
+            .args([
+                "segment",
+                "-q",
+                "--method",
+                "manual",
+                "--thresholds",
+                "150,90",
+            ])
+            .arg(&inp)
+            .arg(&out),
+    );
+    assert!(e.contains("increasing"), "{e}");
+}
+
+#[test]
+fn workflow_filter_chain_to_labels() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let truth = striped(4).mapv(|v| (v < 120) as u8); // pores = 1 where dark
+    write_volume(
+        &dir.path().join("stack.tif"),
+        &GreyVolume::from_u8(striped(4), vox()),
+    )
+    .unwrap();
+    let wf = dir.path().join("w.toml");
+    std::fs::write(
+        &wf,
+        r#"output = "out"
+[input]
+path = "stack.tif"
+voxel_nm = [20.0, 5.0, 5.0]
+[[steps]]
+kind = "destripe"
+half_angle = 2.0
+[[steps]]
+kind = "denoise"
+sigma = 4.0
+[[steps]]
+kind = "tophat"
+radius_nm = 400.0
+black = true
+[[steps]]
+kind = "segment"
+method = "otsu"
+labels = [0, 1]
+sensitivity = 3.0
+[[steps]]
+kind = "convert"
+what = "labels"
+path = "labels.tif"
+"#,
+    )
+    .unwrap();
+    run_ok(bin().arg("run").arg(&wf).arg("-q"));
+    let res: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/results.json")).unwrap(),
+    )
+    .unwrap();
+    let text = res.to_string();
+    assert!(text.contains("removed_energy_fraction"), "{text}");
+    assert!(text.contains("\"method\":\"otsu\""), "{text}");
+    let l = read_labels(&dir.path().join("out/labels.tif"), &ReadOptions::default()).unwrap();
+    // black top-hat: dark pores are bright -> class 1 = pores
+    let agree = l
+        .data
+        .iter()
+        .zip(truth.iter())
+        .filter(|(a, b)| a == b)
+        .count() as f64
+        / truth.len() as f64;
+    println!("voxel agreement with truth {agree:.4}");
+    assert!(agree > 0.97);
+    // bad parameters are rejected before any work
+    for bad in [
+        "kind = \"destripe\"\nhalf_angle = 95.0",
+        "kind = \"denoise\"\nsigma = -1.0",
+        "kind = \"tophat\"\nradius_nm = 0.0",
+        "kind = \"segment\"\nmethod = \"manual\"\nthresholds = [5.0, 5.0]",
+        "kind = \"denoise\"\nsigmaa = 3.0",
+    ] {
+        std::fs::write(
+            &wf,
+            format!("output = \"bad\"\n[input]\npath = \"stack.tif\"\n[[steps]]\n{bad}\n"),
+        )
+        .unwrap();
+        let out = bin().arg("run").arg(&wf).arg("-q").output().unwrap();
+        assert!(!out.status.success(), "{bad}");
+    }
+}
