@@ -136,10 +136,11 @@ fn taufactor_benchmark_rw() {
     let Some((_dir, l)) = benchmark() else { return };
     let o = RandomWalkOptions {
         seed: 2,
-        walkers: Some(100_000),
+        walkers: Some(60_000),
         ..Default::default()
     };
     let out = tortuosity_rw(l.view(), 255, [1.0; 3], &[0, 1, 2], &o, &Silent).unwrap();
+    let mut worst: f64 = 0.0;
     for (axis, want) in BENCH {
         let r = &out.results[[0, 1, 2].iter().position(|&a| a == axis).unwrap()];
         let t = r.tortuosity_factor.unwrap();
@@ -152,6 +153,7 @@ fn taufactor_benchmark_rw() {
             r.time_s,
             r.converged
         );
-        assert!((t / want - 1.0).abs() < 0.02);
+        worst = worst.max((t / want - 1.0).abs());
     }
+    assert!(worst < 0.02, "worst relative error {worst}");
 }
