@@ -47,5 +47,5 @@ fn timings() {
         t.elapsed().as_secs_f64(),
         r.mean_removed_energy_fraction
     );
-    assert!(g.len() > 0);
+    assert!(!g.is_empty());
 }
