@@ -13,6 +13,8 @@ pub enum StepSpec {
     Passthrough(Passthrough),
     /// Writes the current grey or label volume to a file in the output folder.
     Convert(Convert),
+    /// Keeps a box of the volumes (voxel ranges, or the deposit slab).
+    Crop(Crop),
     /// Phase fractions, profiles, deposit, windows, REV curve.
     Porosity(super::steps_metrics::PorosityStep),
     /// Components, percolation, Euler characteristic, pore graph.
@@ -43,6 +45,7 @@ impl StepSpec {
         match self {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
+            StepSpec::Crop(s) => s,
             StepSpec::Porosity(s) => s,
             StepSpec::Connectivity(s) => s,
             StepSpec::Sizes(s) => s,
@@ -132,5 +135,157 @@ impl Step for Convert {
             crate::io::write_volume(&p, ctx.grey("convert")?)?;
         }
         Ok(serde_json::Value::Null)
+    }
+}
+
+/// `kind = "crop"`: keep a box of the current grey and label volumes, given in voxels
+/// (`z`, `y`, `x` = `[start, end)`), or — with `to_deposit = true` — the slab of a deposit along
+/// `axis` found from the labels (the same rule as `porosity --deposit`: solid = not `phase` and not
+/// `collector`; the collector and the empty space beyond the deposit are cut away).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crop {
+    pub z: Option<[usize; 2]>,
+    pub y: Option<[usize; 2]>,
+    pub x: Option<[usize; 2]>,
+    #[serde(default)]
+    pub to_deposit: bool,
+    /// Deposit detection: the pore/electrolyte label (default 0).
+    #[serde(default)]
+    pub phase: u8,
+    /// Deposit detection: the collector label.
+    pub collector: Option<u8>,
+    /// Deposit detection: the height axis (default "y").
+    #[serde(default = "default_axis")]
+    pub axis: String,
+    /// Deposit detection: the collector sits at the high-index end of the axis.
+    #[serde(default)]
+    pub reverse: bool,
+    /// Deposit detection: solid-fraction threshold (default: half the largest).
+    pub threshold: Option<f64>,
+}
+
+fn default_axis() -> String {
+    "y".into()
+}
+
+impl Crop {
+    fn axis(&self) -> Result<crate::metrics::porosity::Axis, ParamError> {
+        use crate::metrics::porosity::Axis;
+        match self.axis.as_str() {
+            "z" => Ok(Axis::Z),
+            "y" => Ok(Axis::Y),
+            "x" => Ok(Axis::X),
+            a => Err(ParamError::new("axis", a, "use \"z\", \"y\" or \"x\"")),
+        }
+    }
+}
+
+impl Step for Crop {
+    fn validate(&self) -> Result<(), ParamError> {
+        for (n, r) in [("z", self.z), ("y", self.y), ("x", self.x)] {
+            if let Some([a, b]) = r {
+                if a >= b {
+                    return Err(ParamError::new(
+                        n,
+                        format!("[{a}, {b}]"),
+                        "start must be below end",
+                    ));
+                }
+            }
+        }
+        if !self.to_deposit && self.z.is_none() && self.y.is_none() && self.x.is_none() {
+            return Err(ParamError::new(
+                "crop",
+                "{}",
+                "give z/y/x ranges in voxels, or to_deposit = true",
+            ));
+        }
+        if let Some(t) = self.threshold {
+            crate::error::in_range("threshold", t, 0.0, 1.0)?;
+        }
+        self.axis().map(|_| ())
+    }
+    fn needs(&self) -> Data {
+        if self.to_deposit {
+            Data::Labels
+        } else {
+            Data::Nothing
+        }
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        use crate::metrics::porosity::{detect_deposit, profile, DepositOptions};
+        let shape = ctx
+            .grey
+            .as_ref()
+            .map(|g| g.shape())
+            .or_else(|| ctx.labels.as_ref().map(|l| l.shape()))
+            .ok_or_else(|| Error::Other("crop: there is no volume to crop".into()))?;
+        let mut ranges = [(0, shape[0]), (0, shape[1]), (0, shape[2])];
+        for (i, r) in [self.z, self.y, self.x].iter().enumerate() {
+            if let Some([a, b]) = r {
+                if *b > shape[i] {
+                    return Err(Error::Param(ParamError::new(
+                        ["z", "y", "x"][i],
+                        format!("[{a}, {b}]"),
+                        format!("the volume has {} voxels along this axis", shape[i]),
+                    )));
+                }
+                ranges[i] = (*a, *b);
+            }
+        }
+        let mut deposit = serde_json::Value::Null;
+        if self.to_deposit {
+            let labels = ctx.labels("crop")?;
+            let axis = self.axis()?;
+            let p = profile(labels.view(), axis, &labels.voxel)?;
+            let d = detect_deposit(
+                &p,
+                &DepositOptions {
+                    phase: self.phase,
+                    collector: self.collector,
+                    threshold: self.threshold,
+                    reverse: self.reverse,
+                },
+            )?
+            .ok_or_else(|| {
+                Error::Other(
+                    "crop: no deposit found along the axis (no slice reaches the solid threshold)"
+                        .into(),
+                )
+            })?;
+            let i = axis.index();
+            ranges[i] = (
+                d.bottom_index.min(d.top_index),
+                d.bottom_index.max(d.top_index) + 1,
+            );
+            deposit = serde_json::to_value(&d).unwrap_or_default();
+        }
+        let sl = ndarray::s![
+            ranges[0].0..ranges[0].1,
+            ranges[1].0..ranges[1].1,
+            ranges[2].0..ranges[2].1
+        ];
+        if let Some(g) = ctx.grey.as_mut() {
+            if g.shape() == shape {
+                g.data = match &g.data {
+                    crate::GreyData::U8(a) => crate::GreyData::U8(a.slice(sl).to_owned()),
+                    crate::GreyData::U16(a) => crate::GreyData::U16(a.slice(sl).to_owned()),
+                    crate::GreyData::F32(a) => crate::GreyData::F32(a.slice(sl).to_owned()),
+                };
+            }
+        }
+        if let Some(l) = ctx.labels.as_mut() {
+            if l.shape() == shape {
+                l.data = l.data.slice(sl).to_owned();
+            }
+        }
+        Ok(serde_json::json!({
+            "ranges_voxels": { "z": [ranges[0].0, ranges[0].1], "y": [ranges[1].0, ranges[1].1], "x": [ranges[2].0, ranges[2].1] },
+            "deposit": deposit,
+        }))
     }
 }
