@@ -40,7 +40,7 @@ const FIXTURES: [(&str, &[&str]); 4] = [
             "--preset",
             "pressure-series",
             "--shape",
-            "32,64,64",
+            "16,128,64",
             "--seed",
             "7",
             "--compression",

@@ -198,6 +198,7 @@ pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
         seed: 0,
         progress: &bar,
         written: vec![],
+        results: Default::default(),
     };
     let step = AlignStep {
         shifts_csv: csv.display().to_string(),

@@ -65,6 +65,7 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         seed: 0,
         progress: &bar,
         written: vec![],
+        results: Default::default(),
     };
     let out = step
         .apply(&mut ctx)

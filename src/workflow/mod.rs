@@ -16,6 +16,7 @@
 //! ```
 
 pub mod batch;
+pub mod export;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
@@ -55,6 +56,8 @@ pub struct Context<'a> {
     pub progress: &'a dyn Progress,
     /// Files the steps wrote (relative to `out_dir`), for provenance.
     pub written: Vec<PathBuf>,
+    /// Results of the steps run so far, by step name (what `results.json` will hold).
+    pub results: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Context<'_> {

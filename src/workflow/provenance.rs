@@ -142,6 +142,7 @@ pub fn run_chain(
         seed: wf.spec.seed,
         progress,
         written: Vec::new(),
+        results: serde_json::Map::new(),
     };
     let mut warnings = Vec::new();
     let mut inputs = Vec::new();
@@ -220,6 +221,7 @@ pub fn run_chain(
             other => other,
         })?;
         if !value.is_null() {
+            ctx.results.insert(name.clone(), value.clone());
             results.insert(name.clone(), value);
         }
         if let Some(sp) = snap {

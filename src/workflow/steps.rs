@@ -15,6 +15,8 @@ pub enum StepSpec {
     Convert(Convert),
     /// Keeps a box of the volumes (voxel ranges, or the deposit slab).
     Crop(Crop),
+    /// Tidy CSV tables for modelling from the results so far.
+    Export(super::export::Export),
     /// Phase fractions, profiles, deposit, windows, REV curve.
     Porosity(super::steps_metrics::PorosityStep),
     /// Components, percolation, Euler characteristic, pore graph.
@@ -46,6 +48,7 @@ impl StepSpec {
             StepSpec::Passthrough(s) => s,
             StepSpec::Convert(s) => s,
             StepSpec::Crop(s) => s,
+            StepSpec::Export(s) => s,
             StepSpec::Porosity(s) => s,
             StepSpec::Connectivity(s) => s,
             StepSpec::Sizes(s) => s,

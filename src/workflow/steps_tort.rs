@@ -264,6 +264,7 @@ mod tests {
             seed: 3,
             progress: &crate::progress::Silent,
             written: vec![],
+            results: Default::default(),
         };
         let v = t.run(&mut ctx).unwrap();
         assert_eq!(v["results"].as_array().unwrap().len(), 2);
