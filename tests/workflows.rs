@@ -262,3 +262,18 @@ fn export_for_modelling_tables_are_tidy_and_stable() {
     assert_eq!(l.voxel.nm, v.voxel.nm);
     assert_eq!(l.voxel.nm[0], 20.0);
 }
+
+#[test]
+fn pressure_series_comparison_page_embeds_everything() {
+    let d = tempfile::tempdir().unwrap();
+    run_workflow("li-deposit-pressure-series", d.path());
+    let html = std::fs::read_to_string(d.path().join("comparison.html")).unwrap();
+    assert!(fibstack::report::html::external_references(&html).is_empty());
+    // 4 plotted columns + the profile overlay + 5 samples' orthogonal views
+    assert_eq!(
+        html.matches("src=\"data:image/png;base64,iVBORw0KGgo")
+            .count(),
+        10
+    );
+    assert!(d.path().join("compare_profiles.svg").exists());
+}

@@ -115,7 +115,7 @@ pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     t
 }
 
-fn fmt_tick(v: f64, span: f64) -> String {
+fn fmt_tick(v: f64, _span: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -123,11 +123,13 @@ fn fmt_tick(v: f64, span: f64) -> String {
     if !(1e-3..1e5).contains(&a) {
         return format!("{v:.1e}");
     }
-    let decimals = if span >= 10.0 {
-        0
-    } else {
-        ((-span.log10()).ceil() as i32 + 1).clamp(0, 6) as usize
-    };
+    // the fewest decimals that show the tick value exactly (ticks are 1-2-2.5-5 multiples)
+    let decimals = (0..6)
+        .find(|d| {
+            let f = 10f64.powi(*d);
+            ((v * f).round() / f - v).abs() < 1e-9 * a.max(1e-9)
+        })
+        .unwrap_or(6) as usize;
     format!("{v:.decimals$}")
 }
 

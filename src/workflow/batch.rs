@@ -203,6 +203,21 @@ fn write_comparison(
     }
     t.write_csv(&out_dir.join("comparison.csv"))?;
     let mut written = vec![PathBuf::from("comparison.csv")];
+    let mut page = crate::report::html::Html::new(&format!(
+        "Batch comparison — {}",
+        wf.spec
+            .description
+            .clone()
+            .unwrap_or_else(|| wf.file.display().to_string())
+    ));
+    page.section("Comparison table")
+        .push(crate::report::html::Block::Table(
+            t.headers(),
+            t.rows
+                .iter()
+                .map(|r| r.iter().map(Cell::text).collect())
+                .collect(),
+        ));
     if let Some(x) = &cmp.x {
         for c in cmp.columns.iter().filter(|c| c.plot) {
             let mut xs = vec![];
@@ -251,7 +266,69 @@ fn write_comparison(
             p.write_svg(&out_dir.join(format!("{stem}.svg")), 720, 480)?;
             written.push(format!("{stem}.png").into());
             written.push(format!("{stem}.svg").into());
+            if let Ok(b) = std::fs::read(out_dir.join(format!("{stem}.png"))) {
+                page.section(&format!("{} vs {x}", c.name))
+                    .push(crate::report::html::Block::Png(
+                        b,
+                        format!("{stem}.svg has the vector version"),
+                    ));
+            }
         }
     }
+    if let Some(ptr) = &cmp.profile {
+        let mut p = crate::report::plot::Plot::new(
+            "Profiles of every sample",
+            if cmp.profile_label.is_empty() {
+                "position (nm)"
+            } else {
+                &cmp.profile_label
+            },
+            "volume fraction (1)",
+        );
+        for (s, (_, sum)) in wf.samples.iter().zip(outcomes) {
+            let Some(sum) = sum else { continue };
+            let res = serde_json::Value::Object(sum.results.clone());
+            let Some(pr) = res.pointer(ptr) else { continue };
+            let f = |k: &str| -> Vec<f64> {
+                pr[k]
+                    .as_array()
+                    .map(|a| a.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
+                    .unwrap_or_default()
+            };
+            p.series.push(crate::report::plot::Series::line(
+                &s.name,
+                f("position"),
+                f("fraction"),
+            ));
+        }
+        p.write_png(&out_dir.join("compare_profiles.png"), 760, 480)?;
+        p.write_svg(&out_dir.join("compare_profiles.svg"), 760, 480)?;
+        written.push("compare_profiles.png".into());
+        written.push("compare_profiles.svg".into());
+        if let Ok(b) = std::fs::read(out_dir.join("compare_profiles.png")) {
+            page.section("Profiles overlaid")
+                .push(crate::report::html::Block::Png(
+                    b,
+                    "one line per sample".into(),
+                ));
+        }
+    }
+    if let Some(v) = &cmp.views {
+        let items: Vec<(Vec<u8>, String)> = wf
+            .samples
+            .iter()
+            .filter_map(|s| {
+                std::fs::read(out_dir.join(&s.folder).join(v))
+                    .ok()
+                    .map(|b| (b, s.name.clone()))
+            })
+            .collect();
+        if !items.is_empty() {
+            page.section("Samples side by side (orthogonal views: xy, xz below, yz right)")
+                .push(crate::report::html::Block::Gallery(items));
+        }
+    }
+    page.write(&out_dir.join("comparison.html"))?;
+    written.push("comparison.html".into());
     Ok(written)
 }

@@ -129,6 +129,15 @@ pub struct CompareSpec {
     /// Columns taken from each sample's `results.json`.
     #[serde(default)]
     pub columns: Vec<CompareColumn>,
+    /// JSON pointer to a profile (an object with `position` and `fraction` arrays) in each
+    /// sample's results: the profiles are overlaid in `compare_profiles.png/svg`.
+    pub profile: Option<String>,
+    /// Axis title of that profile plot.
+    #[serde(default)]
+    pub profile_label: String,
+    /// A picture every sample writes (e.g. orthogonal views from a `convert` step to `views.png`),
+    /// shown side by side in `comparison.html`.
+    pub views: Option<String>,
 }
 
 /// One comparison column: a JSON pointer into `results.json` (e.g. `/porosity/phases/0/fraction`).
