@@ -277,3 +277,25 @@ fn pressure_series_comparison_page_embeds_everything() {
     );
     assert!(d.path().join("compare_profiles.svg").exists());
 }
+
+#[test]
+fn synth_step_truth_labels_feed_metrics_exactly() {
+    // `synth` yields the rendered grey stack and its truth labels; a metric right after it measures
+    // the truth, so it must equal the simulator's own record
+    let d = tempfile::tempdir().unwrap();
+    let w = d.path().join("w.toml");
+    std::fs::write(
+        &w,
+        "output = \"o\"\nseed = 2\n[[steps]]\nkind = \"synth\"\npreset = \"channels\"\nshape = [16, 24, 24]\n[[steps]]\nkind = \"porosity\"\nphase = 0\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args(["run", w.to_str().unwrap(), "-q", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let measured = r["porosity"]["porosity"]["value"].as_f64().unwrap();
+    let truth = r["synth"]["porosity"].as_f64().unwrap();
+    assert_eq!(measured, truth);
+}

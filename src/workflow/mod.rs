@@ -40,6 +40,8 @@ pub enum Data {
     Grey,
     /// A label volume.
     Labels,
+    /// Both (e.g. `synth` renders a grey stack and keeps its truth labels).
+    GreyAndLabels,
 }
 
 /// The state steps read and modify.

@@ -271,6 +271,7 @@ pub fn parse_steps(
             Data::Nothing => true,
             Data::Grey => grey,
             Data::Labels => labels,
+            Data::GreyAndLabels => grey && labels,
         };
         if !ok {
             let what = match st.needs() {
@@ -278,6 +279,7 @@ pub fn parse_steps(
                 Data::Labels => {
                     "a label volume (a `segment` step before it, or [input] labels = true)"
                 }
+                Data::GreyAndLabels => "a grey and a label volume",
                 Data::Nothing => "",
             };
             return Err(format!("step {} ({}) needs {what}", i + 1, names[i]));
@@ -285,6 +287,10 @@ pub fn parse_steps(
         match st.produces() {
             Data::Grey => grey = true,
             Data::Labels => labels = true,
+            Data::GreyAndLabels => {
+                grey = true;
+                labels = true;
+            }
             Data::Nothing => {}
         }
     }

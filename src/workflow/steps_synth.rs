@@ -86,7 +86,8 @@ impl Step for SynthStep {
     }
     fn produces(&self) -> Data {
         if self.spec.render || self.labels.is_some() {
-            Data::Grey
+            // the rendered stack, and its truth labels beside it
+            Data::GreyAndLabels
         } else {
             Data::Labels
         }
