@@ -86,6 +86,28 @@ impl Context<'_> {
     }
 }
 
+/// Check an output file name given in a step: it must name a file inside the output folder
+/// (not empty, not absolute, no `..`).
+///
+/// ```
+/// use fibstack::workflow::check_output_name;
+/// assert!(check_output_name("msd_csv", &Some("msd.csv".into())).is_ok());
+/// assert!(check_output_name("msd_csv", &Some("../x.csv".into())).is_err());
+/// assert!(check_output_name("msd_csv", &None).is_ok());
+/// ```
+pub fn check_output_name(key: &str, v: &Option<String>) -> Result<(), crate::error::ParamError> {
+    if let Some(p) = v {
+        if p.is_empty() || p.contains("..") || std::path::Path::new(p).is_absolute() {
+            return Err(crate::error::ParamError::new(
+                key,
+                p,
+                "give a file name inside the output folder, e.g. \"results.csv\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// One kind of workflow step.
 pub trait Step {
     /// Check every parameter (ranges, consistency) before any work starts.

@@ -74,19 +74,6 @@ impl Sizes {
     }
 }
 
-fn check_name(key: &str, v: &Option<String>) -> Result<(), ParamError> {
-    if let Some(p) = v {
-        if p.is_empty() || p.contains("..") {
-            return Err(ParamError::new(
-                key,
-                p,
-                "give a file name inside the output folder, e.g. \"particles.csv\"",
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn csv_err(path: &std::path::Path, e: csv::Error) -> crate::io::IoError {
     crate::io::IoError::Os {
         path: path.to_path_buf(),
@@ -97,9 +84,9 @@ fn csv_err(path: &std::path::Path, e: csv::Error) -> crate::io::IoError {
 impl Step for Sizes {
     fn validate(&self) -> Result<(), ParamError> {
         let o = self.options()?;
-        check_name("particles_csv", &self.particles_csv)?;
-        check_name("distribution_csv", &self.distribution_csv)?;
-        check_name("thickness_map", &self.thickness_map)?;
+        super::check_output_name("particles_csv", &self.particles_csv)?;
+        super::check_output_name("distribution_csv", &self.distribution_csv)?;
+        super::check_output_name("thickness_map", &self.thickness_map)?;
         if let Some(p) = &self.thickness_map {
             crate::io::Format::of(std::path::Path::new(p))
                 .map_err(|e| ParamError::new("thickness_map", p, e.to_string()))?;

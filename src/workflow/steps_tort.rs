@@ -121,19 +121,6 @@ impl Tortuosity {
     }
 }
 
-fn check_name(key: &str, v: &Option<String>) -> Result<(), ParamError> {
-    if let Some(p) = v {
-        if p.is_empty() || p.contains("..") || p.starts_with('/') {
-            return Err(ParamError::new(
-                key,
-                p,
-                "give a file name inside the output folder, e.g. \"msd.csv\"",
-            ));
-        }
-    }
-    Ok(())
-}
-
 impl Step for Tortuosity {
     fn validate(&self) -> Result<(), ParamError> {
         let (fd, rw) = self.methods()?;
@@ -142,8 +129,8 @@ impl Step for Tortuosity {
         if rw {
             self.rw_opts(0).validate()?;
         }
-        check_name("msd_csv", &self.msd_csv)?;
-        check_name("msd_png", &self.msd_png)?;
+        super::check_output_name("msd_csv", &self.msd_csv)?;
+        super::check_output_name("msd_png", &self.msd_png)?;
         if fd && !rw && (self.msd_csv.is_some() || self.msd_png.is_some()) {
             return Err(ParamError::new(
                 "msd_csv/msd_png",
