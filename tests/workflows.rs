@@ -299,3 +299,21 @@ fn synth_step_truth_labels_feed_metrics_exactly() {
     let truth = r["synth"]["porosity"].as_f64().unwrap();
     assert_eq!(measured, truth);
 }
+
+#[test]
+fn quickstart_runs_as_the_readme_says() {
+    let d = tempfile::tempdir().unwrap();
+    run_workflow("quickstart", d.path());
+    for f in [
+        "report.html",
+        "summary.csv",
+        "tortuosity.csv",
+        "labels.tif",
+        "provenance.json",
+        "results.json",
+    ] {
+        assert!(d.path().join(f).exists(), "{f}");
+    }
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    assert!(readme.contains("cargo run --release -- run workflows/quickstart.toml"));
+}
