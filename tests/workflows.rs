@@ -316,4 +316,18 @@ fn quickstart_runs_as_the_readme_says() {
     }
     let readme = std::fs::read_to_string("README.md").unwrap();
     assert!(readme.contains("cargo run --release -- run workflows/quickstart.toml"));
+    // end to end, all acquisition artifacts on: porosity within 0.01 of the simulator's truth
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("results.json")).unwrap()).unwrap();
+    let t: serde_json::Value =
+        serde_json::from_slice(&std::fs::read("fixtures/synth/electrode/truth.json").unwrap())
+            .unwrap();
+    let (measured, truth) = (
+        r["porosity"]["porosity"]["value"].as_f64().unwrap(),
+        t["porosity"].as_f64().unwrap(),
+    );
+    assert!(
+        (measured - truth).abs() <= 0.01,
+        "porosity {measured} vs truth {truth}"
+    );
 }
