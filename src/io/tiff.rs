@@ -675,34 +675,23 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
     let nz = vol.shape()[0];
     for z in 0..nz {
         let desc_z = if z == 0 { Some(desc.as_str()) } else { None };
+        macro_rules! page {
+            ($a:expr, $ct:ty) => {
+                write_page::<_, K, $ct>(
+                    &mut enc,
+                    $a.index_axis(ndarray::Axis(0), z),
+                    desc_z,
+                    xres.clone(),
+                    yres.clone(),
+                    opts,
+                    &json,
+                )?
+            };
+        }
         match &vol.data {
-            GreyData::U8(a) => write_page::<_, K, colortype::Gray8>(
-                &mut enc,
-                a.index_axis(ndarray::Axis(0), z),
-                desc_z,
-                xres.clone(),
-                yres.clone(),
-                opts,
-                &json,
-            )?,
-            GreyData::U16(a) => write_page::<_, K, colortype::Gray16>(
-                &mut enc,
-                a.index_axis(ndarray::Axis(0), z),
-                desc_z,
-                xres.clone(),
-                yres.clone(),
-                opts,
-                &json,
-            )?,
-            GreyData::F32(a) => write_page::<_, K, colortype::Gray32Float>(
-                &mut enc,
-                a.index_axis(ndarray::Axis(0), z),
-                desc_z,
-                xres.clone(),
-                yres.clone(),
-                opts,
-                &json,
-            )?,
+            GreyData::U8(a) => page!(a, colortype::Gray8),
+            GreyData::U16(a) => page!(a, colortype::Gray16),
+            GreyData::F32(a) => page!(a, colortype::Gray32Float),
         }
     }
     Ok(())
