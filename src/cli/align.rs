@@ -191,15 +191,8 @@ pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
         .plot
         .clone()
         .unwrap_or_else(|| beside(&a.output, "alignment_drift.png"));
-    let mut ctx = Context {
-        grey: Some(vol),
-        labels: None,
-        out_dir: PathBuf::new(),
-        seed: 0,
-        progress: &bar,
-        written: vec![],
-        results: Default::default(),
-    };
+    let mut ctx = Context::new(PathBuf::new(), 0, &bar);
+    ctx.grey = Some(vol);
     let step = AlignStep {
         shifts_csv: csv.display().to_string(),
         plot: plot.display().to_string(),

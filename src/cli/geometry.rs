@@ -58,15 +58,8 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
     step.params()?;
     let vol = a.opts.read(&a.input, g)?;
     let bar = Bar::new(g.quiet);
-    let mut ctx = Context {
-        grey: Some(vol),
-        labels: None,
-        out_dir: PathBuf::new(),
-        seed: 0,
-        progress: &bar,
-        written: vec![],
-        results: Default::default(),
-    };
+    let mut ctx = Context::new(PathBuf::new(), 0, &bar);
+    ctx.grey = Some(vol);
     let out = step
         .apply(&mut ctx)
         .with_context(|| format!("geometry correction of {}", a.input.display()))?;

@@ -62,7 +62,20 @@ pub struct Context<'a> {
     pub results: serde_json::Map<String, serde_json::Value>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// An empty context writing into `out_dir` (no volumes, no results yet).
+    pub fn new(out_dir: PathBuf, seed: u64, progress: &'a dyn Progress) -> Self {
+        Context {
+            grey: None,
+            labels: None,
+            out_dir,
+            seed,
+            progress,
+            written: Vec::new(),
+            results: serde_json::Map::new(),
+        }
+    }
+
     /// The grey volume, or a clear error naming the step.
     pub fn grey(&self, step: &str) -> Result<&GreyVolume, crate::error::Error> {
         self.grey.as_ref().ok_or_else(|| {

@@ -135,15 +135,7 @@ pub fn run_chain(
     let t0 = Instant::now();
     let out_dir = out_dir.to_path_buf();
     check_writable(&out_dir)?;
-    let mut ctx = Context {
-        grey: None,
-        labels: None,
-        out_dir: out_dir.clone(),
-        seed: wf.spec.seed,
-        progress,
-        written: Vec::new(),
-        results: serde_json::Map::new(),
-    };
+    let mut ctx = Context::new(out_dir.clone(), wf.spec.seed, progress);
     let mut warnings = Vec::new();
     let mut inputs = Vec::new();
     if let Some(inp) = chain.input {

@@ -241,18 +241,11 @@ mod tests {
             "phase = 1\nmethod = \"both\"\naxis = \"z\"\nwalkers = 2000\nsteps = 256\nmsd_csv = \"m.csv\"",
         )
         .unwrap();
-        let mut ctx = Context {
-            grey: None,
-            labels: Some(LabelVolume::new(
-                ndarray::Array3::from_elem((6, 5, 5), 1u8),
-                VoxelSize::default(),
-            )),
-            out_dir: dir.path().to_path_buf(),
-            seed: 3,
-            progress: &crate::progress::Silent,
-            written: vec![],
-            results: Default::default(),
-        };
+        let mut ctx = Context::new(dir.path().to_path_buf(), 3, &crate::progress::Silent);
+        ctx.labels = Some(LabelVolume::new(
+            ndarray::Array3::from_elem((6, 5, 5), 1u8),
+            VoxelSize::default(),
+        ));
         let v = t.run(&mut ctx).unwrap();
         assert_eq!(v["results"].as_array().unwrap().len(), 2);
         assert_eq!(v["results"][1]["seed"], 3);
