@@ -5,6 +5,21 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // Human-readable output piped into e.g. `head` must not end in a panic message: a closed
+    // stdout ends the program quietly with the conventional SIGPIPE status.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
         // one line: the error chain joined

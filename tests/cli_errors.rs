@@ -398,3 +398,25 @@ path = "copy.tif"
     );
     assert!(!d.path().join("o2").exists());
 }
+
+/// A reader that goes away (`fibstack … | head`) must not make us print a panic: both the JSON
+/// path and plain human text end quietly. The pipe's read end is closed before the program starts,
+/// so every write to stdout fails with EPIPE.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    for args in [
+        vec!["info", "fixtures/synth/electrode/slices", "--json"],
+        vec!["info", "fixtures/synth/electrode/slices"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .expect("run fibstack");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}

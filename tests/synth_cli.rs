@@ -297,3 +297,37 @@ fn params_file_sets_nested_keys_and_flags_override_it() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bitdepth"));
 }
+
+/// The synth step's `labels = "…"` is found next to the workflow file, not in the current folder.
+#[test]
+fn workflow_synth_labels_resolve_against_the_workflow_file() {
+    let d = tempfile::tempdir().unwrap();
+    let labels = fibstack::volume::LabelVolume::new(
+        ndarray::Array3::from_shape_fn((4, 16, 16), |(_, y, _)| u8::from(y >= 8)),
+        fibstack::volume::VoxelSize::new([20.0, 20.0, 20.0], fibstack::volume::VoxelSource::File),
+    );
+    fibstack::io::write_labels(&d.path().join("truth.tif"), &labels).unwrap();
+    std::fs::write(
+        d.path().join("w.toml"),
+        "output = \"o\"\n[[steps]]\nkind = \"synth\"\nlabels = \"truth.tif\"\n[steps.acquisition]\nbit_depth = 8\n[[steps]]\nkind = \"porosity\"\nphase = 0\n",
+    )
+    .unwrap();
+    // run from another folder: the CLI's working directory is the system temp dir's parent
+    let out = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .current_dir(std::env::temp_dir())
+        .args(["run", d.path().join("w.toml").to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("o/results.json")).unwrap()).unwrap();
+    let por = res["porosity"]["porosity"]["value"].as_f64().unwrap();
+    assert!(
+        (por - 0.5).abs() < 1e-12,
+        "porosity of the truth labels {por}"
+    );
+}

@@ -182,8 +182,14 @@ pub fn note_warnings(w: &[String], g: &super::Global) {
 
 /// Print a serde value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(v)?;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        // the reader went away (e.g. `| head`): not an error of ours
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// An indicatif bar implementing the library's Progress trait (hidden when quiet).

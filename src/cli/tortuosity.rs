@@ -171,7 +171,7 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
             fibstack::io::atomic::write_bytes(p, out.msd.to_csv().as_bytes())?;
         }
         if let Some(p) = &a.msd_png {
-            fibstack::io::atomic::write_bytes(p, &out.msd.to_png(640, 400))?;
+            fibstack::report::figures::msd_plot(&out.msd).write_png(p, 800, 500)?;
         }
         rw_res = out.results.clone();
         results.extend(out.results);

@@ -549,22 +549,18 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         });
         if let Some((h, cols)) = msd.as_deref().and_then(read_csv_columns) {
             if h.len() >= 5 {
-                let steps = &cols[0];
-                let free = &cols[4];
-                let mut plot = Plot::new(
-                    "Random walk: apparent τ(t) = MSD_free / MSD_phase",
-                    "walker steps",
-                    "apparent tortuosity factor (1)",
-                );
-                for (i, ax) in ["z", "y", "x"].iter().enumerate() {
-                    let y: Vec<f64> = free
-                        .iter()
-                        .zip(&cols[i + 1])
-                        .map(|(f, m)| if *m > 0.0 { f / m } else { f64::NAN })
-                        .collect();
-                    plot.series
-                        .push(Series::line(&format!("axis {ax}"), steps.clone(), y));
-                }
+                // rebuild the curve from its CSV: steps, msd z/y/x, free-space msd = steps · c
+                let last = cols[0].len().saturating_sub(1);
+                let c = match (cols[0].get(last), cols[4].get(last)) {
+                    (Some(&t), Some(&f)) if t > 0.0 => f / t,
+                    _ => f64::NAN,
+                };
+                let curve = crate::metrics::tortuosity::random_walk::MsdCurve {
+                    steps: cols[0].iter().map(|&t| t.max(0.0) as u64).collect(),
+                    msd_nm2: [cols[1].clone(), cols[2].clone(), cols[3].clone()],
+                    free_nm2_per_step: c,
+                };
+                let plot = super::figures::msd_plot(&curve);
                 let b = figs.save("msd_convergence", &plot)?;
                 sec.push(Block::Png(b, "the curves flatten when the walk has converged (τ is fitted on the second half of the walk)".into()));
             }

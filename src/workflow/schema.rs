@@ -426,7 +426,12 @@ impl Workflow {
             .input
             .clone()
             .or_else(|| spec.samples.first().and_then(|s| s.input.clone()));
-        let (steps, names) = parse_steps(&spec.steps, probe.as_ref()).map_err(err)?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let (mut steps, names) = parse_steps(&spec.steps, probe.as_ref()).map_err(err)?;
+        resolve_step_paths(&mut steps, &base_dir);
         let mut samples = Vec::new();
         let mut folders = std::collections::BTreeSet::new();
         for (k, s) in spec.samples.iter().enumerate() {
@@ -436,7 +441,8 @@ impl Workflow {
                 check_input(inp).map_err(|m| ctx(format!("input {m}")))?;
             }
             let raw = apply_overrides(&spec.steps, &names, &s.overrides).map_err(ctx)?;
-            let (st, nm) = parse_steps(&raw, input.as_ref()).map_err(ctx)?;
+            let (mut st, nm) = parse_steps(&raw, input.as_ref()).map_err(ctx)?;
+            resolve_step_paths(&mut st, &base_dir);
             let folder = slug(&s.name);
             if !folders.insert(folder.clone()) {
                 return Err(ctx(format!(
@@ -456,10 +462,6 @@ impl Workflow {
         if spec.compare.is_some() && samples.is_empty() {
             return Err(err("[compare] needs [[samples]] to compare".into()));
         }
-        let base_dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
         Ok(Workflow {
             file: path.to_path_buf(),
             text: text.to_string(),
@@ -477,6 +479,20 @@ impl Workflow {
             p.to_path_buf()
         } else {
             self.base_dir.join(p)
+        }
+    }
+}
+
+/// Input files named inside steps (the `synth` step's `labels`) resolve against the workflow
+/// file's folder, like `[input] path`.
+fn resolve_step_paths(steps: &mut [StepSpec], base: &Path) {
+    for s in steps {
+        if let StepSpec::Synth(b) = s {
+            if let Some(l) = b.labels.as_mut() {
+                if Path::new(l.as_str()).is_relative() {
+                    *l = base.join(l.as_str()).to_string_lossy().into_owned();
+                }
+            }
         }
     }
 }

@@ -178,7 +178,11 @@ impl Step for Tortuosity {
                     files.push((p.into(), out.msd.to_csv().into_bytes()));
                 }
                 if let Some(p) = &self.msd_png {
-                    files.push((p.into(), out.msd.to_png(640, 400)));
+                    crate::report::figures::msd_plot(&out.msd).write_png(
+                        &ctx.output(p),
+                        800,
+                        500,
+                    )?;
                 }
                 rw_res = out.results.clone();
                 results.extend(out.results);
