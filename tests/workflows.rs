@@ -1,8 +1,13 @@
 //! The three user workflows in `workflows/`, run as they are (outputs redirected to a temporary
 //! folder) on the bundled fixtures, checked against the simulator's truth where it gives one.
 
-use std::path::Path;
+use fibstack::metrics::porosity::{profile, window_above_collector, Axis};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
 
 fn run_workflow(name: &str, out: &Path) {
     let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
@@ -46,11 +51,13 @@ fn li_deposit_pressure_series() {
     assert_eq!(rows.len(), 5);
     let (p, t, m) = (
         col(&h, "pressure_kPa"),
-        col(&h, "true_layer_porosity"),
+        col(&h, "true_porosity_100_800nm"),
         col(&h, "porosity [1]"),
     );
     for c in [
         "deposit_thickness [nm]",
+        "deposit_porosity_whole [1]",
+        "true_layer_porosity",
         "pore_local_thickness_mean [nm]",
         "percolating_pore_fraction_x [1]",
         "tortuosity_factor_x [1]",
@@ -59,9 +66,29 @@ fn li_deposit_pressure_series() {
         col(&h, c);
     }
     let mut last = (f64::INFINITY, f64::INFINITY);
-    for r in &rows {
+    for (r, folder) in rows
+        .iter()
+        .zip(["p000kPa", "p070kPa", "p140kPa", "p210kPa", "p350kPa"])
+    {
         assert_eq!(r[1], "ok", "{r:?}");
         let (truth, measured): (f64, f64) = (r[t].parse().unwrap(), r[m].parse().unwrap());
+        // the truth written in the workflow is the simulator's labels measured over the same window
+        let tl = fibstack::io::read_labels(
+            &root()
+                .join("fixtures/synth/pressure-series")
+                .join(folder)
+                .join("truth/labels.tif"),
+            &Default::default(),
+        )
+        .unwrap();
+        let prof = profile(tl.view(), Axis::Y, &tl.voxel).unwrap();
+        let [a, b] = window_above_collector(&prof, 2, true, [100.0, 800.0]).unwrap();
+        let win = tl.data.slice(ndarray::s![.., a..b, ..]);
+        let exact = win.iter().filter(|&&v| v == 0).count() as f64 / win.len() as f64;
+        assert!(
+            (exact - truth).abs() < 1e-4,
+            "{folder}: window truth {exact} vs workflow label {truth}"
+        );
         // measured porosity falls with pressure as the truth does
         assert!(
             truth < last.0 && measured < last.1,
@@ -69,9 +96,10 @@ fn li_deposit_pressure_series() {
             r[p]
         );
         last = (truth, measured);
-        // agreement with truth: see README (the 0.01 target is not met yet: errors are 0.004–0.10)
+        // agreement with truth: see README. The 0.01 is not met: shine-through makes the
+        // measurement read 0.016–0.039 low (it is within 0.007 on stacks rendered without it)
         assert!(
-            (measured - truth).abs() < 0.12,
+            (measured - truth).abs() < 0.05,
             "{} kPa: measured {measured} vs truth {truth}",
             r[p]
         );

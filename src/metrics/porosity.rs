@@ -458,10 +458,10 @@ pub fn detect_deposit(p: &Profile, opts: &DepositOptions) -> Result<Option<Depos
     let solid: Vec<f64> = (0..n)
         .map(|j| (1.0 - fp[idx(j)] - fc[idx(j)]).max(0.0))
         .collect();
-    let start = (0..n)
-        .rev()
-        .find(|&j| fc[idx(j)] >= 0.5)
-        .map_or(0, |j| j + 1);
+    let start = opts
+        .collector
+        .and_then(|c| collector_end(p, c, opts.reverse))
+        .unwrap_or(0);
     let max = solid[start..].iter().cloned().fold(0.0, f64::max);
     if max <= 0.0 {
         return Ok(None);
@@ -507,6 +507,76 @@ pub fn detect_deposit(p: &Profile, opts: &DepositOptions) -> Result<Option<Depos
         mean_porosity: pore as f64 / tot as f64,
         length_unit: p.length_unit.clone(),
     }))
+}
+
+/// Number of slices, counted from the collector-side end of the profile (index 0, or the last
+/// index with `reverse`), up to and including the last slice whose `collector` fraction is ≥ 0.5
+/// — i.e. the frame index of the first slice above the collector. `None` when no slice is mostly
+/// collector.
+pub fn collector_end(p: &Profile, collector: u8, reverse: bool) -> Option<usize> {
+    let n = p.position.len();
+    let fc = p.fraction_of(collector);
+    let idx = |j: usize| if reverse { n - 1 - j } else { j };
+    (0..n).rev().find(|&j| fc[idx(j)] >= 0.5).map(|j| j + 1)
+}
+
+/// Array indices `[first, end)` along the profile's axis of the slices whose centres lie between
+/// `lo` and `hi` (heights above the collector top, in the profile's length unit): the fixed
+/// analysis window of a deposit, the same physical band for every sample. The collector top is
+/// [`collector_end`].
+///
+/// ```
+/// use fibstack::metrics::porosity::{profile, window_above_collector, Axis};
+/// use fibstack::volume::{LabelVolume, VoxelSize, VoxelSource};
+/// // 10 rows of 20 nm along y; rows 8 and 9 are collector (label 2), the rest pore
+/// let a = ndarray::Array3::from_shape_fn((1, 10, 4), |(_, y, _)| if y >= 8 { 2u8 } else { 0 });
+/// let v = LabelVolume::new(a, VoxelSize::new([20.0; 3], VoxelSource::File));
+/// let p = profile(v.view(), Axis::Y, &v.voxel).unwrap();
+/// // heights 40..100 nm above the collector top (row 8) = rows with centres 50, 70, 90 nm → rows 3..6
+/// assert_eq!(window_above_collector(&p, 2, true, [40.0, 100.0]).unwrap(), [3, 6]);
+/// ```
+pub fn window_above_collector(
+    p: &Profile,
+    collector: u8,
+    reverse: bool,
+    window: [f64; 2],
+) -> Result<[usize; 2], ParamError> {
+    let [lo, hi] = window;
+    if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && hi > lo) {
+        return Err(ParamError::new(
+            "window",
+            format!("[{lo}, {hi}]"),
+            "give two heights above the collector, 0 <= from < to",
+        ));
+    }
+    let n = p.position.len();
+    let start = collector_end(p, collector, reverse).ok_or_else(|| {
+        ParamError::new(
+            "collector",
+            collector,
+            "no slice is mostly collector along this axis; check the collector label and axis",
+        )
+    })?;
+    let d = p.slice_thickness;
+    // frame slices j >= start with centre height (j - start + 1/2)·d in [lo, hi)
+    let first = start + (lo / d - 0.5).ceil().max(0.0) as usize;
+    let end = start + (hi / d - 0.5).ceil().max(0.0) as usize;
+    if end > n || first >= end {
+        return Err(ParamError::new(
+            "window",
+            format!("[{lo}, {hi}] {}", p.length_unit),
+            format!(
+                "holds no slice or reaches beyond the volume ({} {} above the collector); lower `to`",
+                (n - start) as f64 * d,
+                p.length_unit
+            ),
+        ));
+    }
+    Ok(if reverse {
+        [n - end, n - first]
+    } else {
+        [first, end]
+    })
 }
 
 /// Voxel counts of `phase` in boxes of size `len = [lz, ly, lx]` starting at every combination of

@@ -144,7 +144,9 @@ impl Step for Convert {
 /// `kind = "crop"`: keep a box of the current grey and label volumes, given in voxels
 /// (`z`, `y`, `x` = `[start, end)`), or — with `to_deposit = true` — the slab of a deposit along
 /// `axis` found from the labels (the same rule as `porosity --deposit`: solid = not `phase` and not
-/// `collector`; the collector and the empty space beyond the deposit are cut away).
+/// `collector`; the collector and the empty space beyond the deposit are cut away), or — with
+/// `window_nm = [from, to]` — a fixed band of heights above the collector top (the same physical
+/// window for every sample of a series; needs `collector`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Crop {
@@ -166,6 +168,8 @@ pub struct Crop {
     pub reverse: bool,
     /// Deposit detection: solid-fraction threshold (default: half the largest).
     pub threshold: Option<f64>,
+    /// Heights `[from, to)` above the collector top (nm; voxels when uncalibrated) to keep along `axis`.
+    pub window_nm: Option<[f64; 2]>,
 }
 
 fn default_axis() -> String {
@@ -197,12 +201,40 @@ impl Step for Crop {
                 }
             }
         }
-        if !self.to_deposit && self.z.is_none() && self.y.is_none() && self.x.is_none() {
+        if !self.to_deposit
+            && self.window_nm.is_none()
+            && self.z.is_none()
+            && self.y.is_none()
+            && self.x.is_none()
+        {
             return Err(ParamError::new(
                 "crop",
                 "{}",
-                "give z/y/x ranges in voxels, or to_deposit = true",
+                "give z/y/x ranges in voxels, to_deposit = true, or window_nm = [from, to]",
             ));
+        }
+        if let Some([lo, hi]) = self.window_nm {
+            if self.to_deposit {
+                return Err(ParamError::new(
+                    "window_nm",
+                    format!("[{lo}, {hi}]"),
+                    "choose either window_nm or to_deposit",
+                ));
+            }
+            if self.collector.is_none() {
+                return Err(ParamError::new(
+                    "window_nm",
+                    format!("[{lo}, {hi}]"),
+                    "heights are measured from the collector: set `collector` (its label)",
+                ));
+            }
+            if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && hi > lo) {
+                return Err(ParamError::new(
+                    "window_nm",
+                    format!("[{lo}, {hi}]"),
+                    "give two heights above the collector, 0 <= from < to",
+                ));
+            }
         }
         if let Some(t) = self.threshold {
             crate::error::in_range("threshold", t, 0.0, 1.0)?;
@@ -210,7 +242,7 @@ impl Step for Crop {
         self.axis().map(|_| ())
     }
     fn needs(&self) -> Data {
-        if self.to_deposit {
+        if self.to_deposit || self.window_nm.is_some() {
             Data::Labels
         } else {
             Data::Nothing
@@ -267,6 +299,20 @@ impl Step for Crop {
             );
             deposit = serde_json::to_value(&d).unwrap_or_default();
         }
+        let mut window = serde_json::Value::Null;
+        if let (Some(w), Some(c)) = (self.window_nm, self.collector) {
+            let labels = ctx.labels("crop")?;
+            let axis = self.axis()?;
+            let p = profile(labels.view(), axis, &labels.voxel)?;
+            let [a, b] = crate::metrics::porosity::window_above_collector(&p, c, self.reverse, w)?;
+            ranges[axis.index()] = (a, b);
+            window = serde_json::json!({
+                "heights_above_collector": w,
+                "unit": p.length_unit,
+                "indices": [a, b],
+                "axis": self.axis,
+            });
+        }
         let sl = ndarray::s![
             ranges[0].0..ranges[0].1,
             ranges[1].0..ranges[1].1,
@@ -289,6 +335,7 @@ impl Step for Crop {
         Ok(serde_json::json!({
             "ranges_voxels": { "z": [ranges[0].0, ranges[0].1], "y": [ranges[1].0, ranges[1].1], "x": [ranges[2].0, ranges[2].1] },
             "deposit": deposit,
+            "window": window,
         }))
     }
 }
