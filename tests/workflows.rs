@@ -72,6 +72,15 @@ fn li_deposit_pressure_series() {
     {
         assert_eq!(r[1], "ok", "{r:?}");
         let (truth, measured): (f64, f64) = (r[t].parse().unwrap(), r[m].parse().unwrap());
+        // the threshold-sensitivity band (±5 grey levels) brackets the value and is not empty
+        let (lo, hi): (f64, f64) = (
+            r[col(&h, "porosity_low [1]")].parse().unwrap(),
+            r[col(&h, "porosity_high [1]")].parse().unwrap(),
+        );
+        assert!(
+            lo <= measured && measured <= hi && lo < hi,
+            "band {lo}..{hi} vs {measured}"
+        );
         // the truth written in the workflow is the simulator's labels measured over the same window
         let tl = fibstack::io::read_labels(
             &root()

@@ -220,6 +220,56 @@ pub struct Sensitivity {
     pub fraction_band: Vec<[f64; 2]>,
 }
 
+/// Class fractions of `data` with each threshold moved by −δ and +δ in turn (`nominal` = the
+/// fractions at the given thresholds, from [`class_fractions`]).
+///
+/// ```
+/// use fibstack::segment::threshold::{class_fractions, sensitivity};
+/// use fibstack::volume::GreyData;
+/// let d = GreyData::U8(ndarray::Array3::from_shape_fn((1, 1, 10), |(_, _, x)| 10 * x as u8));
+/// let f = class_fractions(&d, &[45.0]); // 0..=40 → class 0: 5 of 10
+/// let s = sensitivity(&d, &[45.0], 10.0, &f);
+/// assert_eq!(s.fraction_band[0], [0.4, 0.6]); // t = 35 → 4 voxels, t = 55 → 6
+/// ```
+pub fn sensitivity(
+    data: &GreyData,
+    thresholds: &[f64],
+    delta: f64,
+    nominal: &[f64],
+) -> Sensitivity {
+    let d = delta;
+    let mut band: Vec<[f64; 2]> = nominal.iter().map(|&f| [f, f]).collect();
+    let mut per = Vec::new();
+    for i in 0..thresholds.len() {
+        let mut lo = thresholds.to_vec();
+        lo[i] -= d;
+        let mut hi = thresholds.to_vec();
+        hi[i] += d;
+        // keep the order valid: a moved threshold may not cross its neighbours
+        let sorted = |t: &mut Vec<f64>| t.sort_by(|a, b| a.total_cmp(b));
+        sorted(&mut lo);
+        sorted(&mut hi);
+        let fm = class_fractions(data, &lo);
+        let fp = class_fractions(data, &hi);
+        for (b, (&a, &c)) in band.iter_mut().zip(fm.iter().zip(fp.iter())) {
+            b[0] = b[0].min(a).min(c);
+            b[1] = b[1].max(a).max(c);
+        }
+        per.push(ThresholdSensitivity {
+            threshold_index: i,
+            threshold_minus: thresholds[i] - d,
+            threshold_plus: thresholds[i] + d,
+            fractions_minus: fm,
+            fractions_plus: fp,
+        });
+    }
+    Sensitivity {
+        delta: d,
+        per_threshold: per,
+        fraction_band: band,
+    }
+}
+
 /// Result of a segmentation (also written as JSON by `fibstack segment --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SegmentResult {
@@ -282,41 +332,8 @@ pub fn segment_volume(
     }
     let data = apply_thresholds(&vol.data, &thresholds, &labels);
     let fractions = class_fractions(&vol.data, &thresholds);
-    let sensitivity = if params.sensitivity > 0.0 {
-        let d = params.sensitivity;
-        let mut band: Vec<[f64; 2]> = fractions.iter().map(|&f| [f, f]).collect();
-        let mut per = Vec::new();
-        for i in 0..thresholds.len() {
-            let mut lo = thresholds.clone();
-            lo[i] -= d;
-            let mut hi = thresholds.clone();
-            hi[i] += d;
-            // keep the order valid: a moved threshold may not cross its neighbours
-            let sorted = |t: &mut Vec<f64>| t.sort_by(|a, b| a.total_cmp(b));
-            sorted(&mut lo);
-            sorted(&mut hi);
-            let fm = class_fractions(&vol.data, &lo);
-            let fp = class_fractions(&vol.data, &hi);
-            for (b, (&a, &c)) in band.iter_mut().zip(fm.iter().zip(fp.iter())) {
-                b[0] = b[0].min(a).min(c);
-                b[1] = b[1].max(a).max(c);
-            }
-            per.push(ThresholdSensitivity {
-                threshold_index: i,
-                threshold_minus: thresholds[i] - d,
-                threshold_plus: thresholds[i] + d,
-                fractions_minus: fm,
-                fractions_plus: fp,
-            });
-        }
-        Some(Sensitivity {
-            delta: d,
-            per_threshold: per,
-            fraction_band: band,
-        })
-    } else {
-        None
-    };
+    let sensitivity = (params.sensitivity > 0.0)
+        .then(|| sensitivity(&vol.data, &thresholds, params.sensitivity, &fractions));
     let (binning, bins, gmin, gmax) = match &hist {
         Some(h) => (h.binning, h.counts.len(), h.min, h.max),
         None => ("none (manual thresholds)", 0, f64::NAN, f64::NAN),

@@ -117,8 +117,53 @@ impl Step for PorosityStep {
             let path = ctx.output(&format!("{pre}_windows.csv"));
             write_csv_file(&path, |w| ws.write_csv(w))?;
         }
-        serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))
+        let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
+        if let (Some(band), Some(obj)) = (threshold_band(ctx, self.phase), v.as_object_mut()) {
+            obj.insert("threshold_sensitivity".into(), band);
+        }
+        Ok(v)
     }
+}
+
+/// Porosity band from the segmentation's threshold sensitivity, recomputed on the current volume
+/// (e.g. after a crop): the grey volume is re-thresholded with each threshold of the last
+/// `segment` step moved by ±δ, and the fraction of the class written as `phase` is reported.
+/// `None` when there is no segment step with `sensitivity`, no grey volume of the labels' shape,
+/// or `phase` is not one of its labels.
+fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
+    let seg = ctx
+        .results
+        .iter()
+        .rev()
+        .find(|(k, _)| k.as_str() == "segment" || k.starts_with("segment_"))
+        .map(|(_, v)| v)?;
+    let delta = seg["sensitivity"]["delta"].as_f64()?;
+    let thresholds: Vec<f64> = seg["thresholds"]
+        .as_array()?
+        .iter()
+        .map(|t| t.as_f64())
+        .collect::<Option<_>>()?;
+    let class = seg["labels"]
+        .as_array()?
+        .iter()
+        .position(|l| l.as_u64() == Some(phase as u64))?;
+    let grey = ctx.grey.as_ref()?;
+    let labels = ctx.labels.as_ref()?;
+    if grey.shape() != labels.shape() {
+        return None;
+    }
+    let nominal = crate::segment::threshold::class_fractions(&grey.data, &thresholds);
+    let s = crate::segment::threshold::sensitivity(&grey.data, &thresholds, delta, &nominal);
+    let [low, high] = s.fraction_band[class];
+    Some(serde_json::json!({
+        "phase": phase,
+        "value": nominal[class],
+        "low": low,
+        "high": high,
+        "delta_grey": delta,
+        "unit": "1",
+        "method": "fraction of the phase's class in this volume with each segmentation threshold moved by ±delta (grey values) in turn",
+    }))
 }
 
 /// `kind = "connectivity"`: components, percolation, Euler characteristic, phase contacts and
