@@ -105,10 +105,12 @@ fn li_deposit_pressure_series() {
             r[p]
         );
         last = (truth, measured);
-        // agreement with truth: see README. The 0.01 is not met: shine-through makes the
-        // measurement read 0.016–0.039 low (it is within 0.007 on stacks rendered without it)
+        // agreement with the truth of the same window (README): within 0.01 for 0–210 kPa. At
+        // 350 kPa the measurement is right for the part of the sample it sees (−0.0005 slice by
+        // slice) but the aligned common region is a less porous part than the whole window
+        let tol = if r[p] == "350" { 0.025 } else { 0.01 };
         assert!(
-            (measured - truth).abs() < 0.05,
+            (measured - truth).abs() < tol,
             "{} kPa: measured {measured} vs truth {truth}",
             r[p]
         );

@@ -39,6 +39,19 @@ pub struct SegmentArgs {
     /// Histogram bins for float volumes (integer volumes use one bin per value).
     #[arg(long, default_value_t = 256)]
     pub nbins: usize,
+    /// Correct the pore threshold for shine-through, fitted on the stack (slices in milling order,
+    /// aligned): pore pixels in front of solid a few slices deeper read brighter.
+    #[arg(long)]
+    pub shine_through: bool,
+    /// Shine-through: slices behind the face in the model [default: 4].
+    #[arg(long, value_name = "N", requires = "shine_through")]
+    pub shine_depth: Option<usize>,
+    /// Shine-through: in-plane blur σ in pixels [default: 1.5].
+    #[arg(long, value_name = "PX", requires = "shine_through")]
+    pub shine_sigma_px: Option<f64>,
+    /// Shine-through: fit → reclassify rounds [default: 2].
+    #[arg(long, value_name = "K", requires = "shine_through")]
+    pub shine_iterations: Option<usize>,
     /// Print only JSON (thresholds, fractions, sensitivity band) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -78,12 +91,41 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
         nbins: a.nbins,
     };
     p.validate()?;
+    let shine = a.shine_through.then(|| {
+        let d = fibstack::segment::shine::ShineParams::default();
+        fibstack::segment::shine::ShineParams {
+            depth: a.shine_depth.unwrap_or(d.depth),
+            sigma_px: a.shine_sigma_px.unwrap_or(d.sigma_px),
+            iterations: a.shine_iterations.unwrap_or(d.iterations),
+        }
+    });
+    if let Some(sp) = &shine {
+        sp.validate()?;
+    }
     let vol = a.read.read(&a.input, g)?;
-    let (labels, r) = segment_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
+    let (mut labels, r) =
+        segment_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
+    let fit = match &shine {
+        Some(sp) => Some(
+            fibstack::segment::shine::correct_labels(
+                &vol,
+                &mut labels,
+                &r.thresholds,
+                &r.labels,
+                sp,
+            )
+            .with_context(|| format!("{}: shine-through correction", a.input.display()))?,
+        ),
+        None => None,
+    };
     drop(vol);
     fibstack::io::write_labels(&a.output, &labels)?;
     if a.json {
-        return print_json(&r);
+        let mut v = serde_json::to_value(&r)?;
+        if let (Some(f), Some(o)) = (&fit, v.as_object_mut()) {
+            o.insert("shine_through".into(), serde_json::to_value(f)?);
+        }
+        return print_json(&v);
     }
     println!(
         "{}: thresholds {:?} ({} histogram, {} bins)",
@@ -104,6 +146,20 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
             "  class {k} -> label {:>3}: fraction {f:.6}{band}",
             r.labels[k]
         );
+    }
+    if let Some(f) = &fit {
+        println!(
+            "shine-through: pore level {:.2}, weights of slices behind {:?}; pore threshold raised by {:.2} on average (at most {:.2})",
+            f.pore_level, f.behind.iter().map(|b| (b * 1000.0).round() / 1000.0).collect::<Vec<_>>(), f.mean_shift, f.max_shift
+        );
+        for (k, (b, a)) in f
+            .fractions_before
+            .iter()
+            .zip(&f.fractions_after)
+            .enumerate()
+        {
+            println!("  class {k}: fraction {b:.6} -> {a:.6} after the correction");
+        }
     }
     println!("labels written to {}", a.output.display());
     Ok(())

@@ -4,6 +4,7 @@
 
 pub mod histogram;
 pub mod otsu;
+pub mod shine;
 pub mod threshold;
 
 pub use threshold::{segment_volume, Method, SegmentParams, SegmentResult};

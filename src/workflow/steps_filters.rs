@@ -300,6 +300,12 @@ pub struct Segment {
     pub sensitivity: f64,
     #[serde(default = "d_nbins")]
     pub nbins: usize,
+    /// Correct the pore threshold for shine-through (see `segment::shine`).
+    #[serde(default)]
+    pub shine_through: bool,
+    pub shine_depth: Option<usize>,
+    pub shine_sigma_px: Option<f64>,
+    pub shine_iterations: Option<usize>,
 }
 
 fn d_method() -> String {
@@ -350,8 +356,29 @@ impl Segment {
     }
 }
 
+impl Segment {
+    fn shine(&self) -> Result<Option<crate::segment::shine::ShineParams>, ParamError> {
+        let d = crate::segment::shine::ShineParams::default();
+        let p = crate::segment::shine::ShineParams {
+            depth: self.shine_depth.unwrap_or(d.depth),
+            sigma_px: self.shine_sigma_px.unwrap_or(d.sigma_px),
+            iterations: self.shine_iterations.unwrap_or(d.iterations),
+        };
+        p.validate()?;
+        if !self.shine_through && p != d {
+            return Err(ParamError::new(
+                "shine_depth/shine_sigma_px/shine_iterations",
+                "set",
+                "only apply with shine_through = true",
+            ));
+        }
+        Ok(self.shine_through.then_some(p))
+    }
+}
+
 impl Step for Segment {
     fn validate(&self) -> Result<(), ParamError> {
+        self.shine()?;
         self.params().map(|_| ())
     }
     fn needs(&self) -> Data {
@@ -363,8 +390,25 @@ impl Step for Segment {
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let p = self.params()?;
         let g = ctx.grey("segment")?;
-        let (labels, r): (_, SegmentResult) = segment_volume(g, &p)?;
+        let (mut labels, r): (_, SegmentResult) = segment_volume(g, &p)?;
+        let fit = match self.shine()? {
+            Some(sp) => Some(crate::segment::shine::correct_labels(
+                g,
+                &mut labels,
+                &r.thresholds,
+                &r.labels,
+                &sp,
+            )?),
+            None => None,
+        };
         ctx.labels = Some(labels);
-        to_json(&r)
+        let mut v = to_json(&r)?;
+        if let (Some(f), Some(o)) = (fit, v.as_object_mut()) {
+            o.insert(
+                "shine_through".into(),
+                serde_json::to_value(&f).map_err(|e| Error::Other(e.to_string()))?,
+            );
+        }
+        Ok(v)
     }
 }
