@@ -435,8 +435,7 @@ impl PhaseCorrelator {
             level += l;
         }
         // transpose to [kx][ky] and FFT along y
-        let mut data = transpose(&rows, ny, nxh);
-        fft_columns(&*self.fy, &mut data, ny);
+        let data = transpose_fft(&rows, ny, nxh, &*self.fy);
         let flat = var <= 1e-14 * level || !var.is_finite();
         (Spectrum { data, flat }, [cy, cx])
     }
@@ -531,15 +530,29 @@ impl PhaseCorrelator {
                 peak_ratio: 1.0,
             };
         }
-        // integer correlation: inverse along y, transpose, c2r along x
-        let mut t = r.clone();
-        fft_columns(&*self.iy, &mut t, ny);
-        let mut rows = transpose(&t, nxh, ny);
-        drop(t);
+        // integer correlation: inverse along y (copy + FFT per block of columns), then per block
+        // of rows: gather the rows (transpose) and c2r along x
+        let mut t = vec![C64::new(0.0, 0.0); r.len()];
+        t.par_chunks_mut(ny * ROW_BLOCK)
+            .zip(r.par_chunks(ny * ROW_BLOCK))
+            .for_each(|(o, src)| {
+                o.copy_from_slice(src);
+                let mut scratch = vec![C64::new(0.0, 0.0); self.iy.get_inplace_scratch_len()];
+                self.iy.process_with_scratch(o, &mut scratch);
+            });
         let mut cc = vec![0.0f64; ny * nx];
         cc.par_chunks_mut(nx * ROW_BLOCK)
-            .zip(rows.par_chunks_mut(nxh * ROW_BLOCK))
-            .for_each(|(cb, rb)| {
+            .enumerate()
+            .for_each(|(bi, cb)| {
+                let y0 = bi * ROW_BLOCK;
+                let nb = cb.len() / nx;
+                let mut rb = vec![C64::new(0.0, 0.0); nb * nxh];
+                for kx in 0..nxh {
+                    let col = &t[kx * ny + y0..kx * ny + y0 + nb];
+                    for (j, v) in col.iter().enumerate() {
+                        rb[j * nxh + kx] = *v;
+                    }
+                }
                 let mut scratch = self.c2r.make_scratch_vec();
                 for (o, inp) in cb.chunks_mut(nx).zip(rb.chunks_mut(nxh)) {
                     inp[0].im = 0.0;
@@ -551,6 +564,7 @@ impl PhaseCorrelator {
                         .expect("realfft lengths");
                 }
             });
+        drop(t);
         // largest value, first occurrence in row-major order
         let (peak, pi) = cc
             .par_chunks(nx)
@@ -742,33 +756,26 @@ fn cdot(a: &[C64], b: &[C64]) -> C64 {
 /// Rows per rayon task in the row passes.
 const ROW_BLOCK: usize = 16;
 
-/// Transpose a row-major `rows × cols` matrix (blocked, rayon over blocks of output rows).
-fn transpose(a: &[C64], rows: usize, cols: usize) -> Vec<C64> {
-    const B: usize = 32;
+/// Transpose a row-major `rows × cols` matrix to `cols × rows` and FFT each (now contiguous)
+/// length-`rows` line, block by block of `ROW_BLOCK` lines while they are in cache (rayon over
+/// blocks).
+fn transpose_fft(a: &[C64], rows: usize, cols: usize, fft: &dyn Fft<f64>) -> Vec<C64> {
     let mut t = vec![C64::new(0.0, 0.0); rows * cols];
-    t.par_chunks_mut(rows * B)
+    t.par_chunks_mut(rows * ROW_BLOCK)
         .enumerate()
         .for_each(|(bi, out)| {
-            let c0 = bi * B;
+            let c0 = bi * ROW_BLOCK;
             let nc = out.len() / rows;
-            for r0 in (0..rows).step_by(B) {
-                for r in r0..(r0 + B).min(rows) {
-                    let src = &a[r * cols + c0..r * cols + c0 + nc];
-                    for (j, v) in src.iter().enumerate() {
-                        out[j * rows + r] = *v;
-                    }
+            for r in 0..rows {
+                let src = &a[r * cols + c0..r * cols + c0 + nc];
+                for (j, v) in src.iter().enumerate() {
+                    out[j * rows + r] = *v;
                 }
             }
+            let mut scratch = vec![C64::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+            fft.process_with_scratch(out, &mut scratch);
         });
     t
-}
-
-/// In-place FFT of each contiguous length-`n` column of `data` (rayon over blocks of columns).
-fn fft_columns(fft: &dyn Fft<f64>, data: &mut [C64], n: usize) {
-    data.par_chunks_mut(n * ROW_BLOCK).for_each(|block| {
-        let mut scratch = vec![C64::new(0.0, 0.0); fft.get_inplace_scratch_len()];
-        fft.process_with_scratch(block, &mut scratch);
-    });
 }
 
 fn circ_dist(a: usize, b: usize, n: usize) -> usize {
