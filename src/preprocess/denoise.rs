@@ -59,15 +59,22 @@ fn convolve_line(line: &[f32], kernel: &[f32], out: &mut [f32], buf: &mut Vec<f3
     let n = line.len();
     let r = kernel.len() / 2;
     buf.clear();
-    buf.extend((0..n + 2 * r).map(|i| line[reflect_index(i as isize - r as isize, n)]));
-    let w0 = kernel[r];
-    for (i, o) in out.iter_mut().enumerate() {
-        let c = i + r;
-        let mut acc = w0 * buf[c];
-        for k in 1..=r {
-            acc += kernel[r + k] * (buf[c - k] + buf[c + k]);
+    // reflected borders; the interior is a plain copy
+    buf.extend((0..r).map(|i| line[reflect_index(i as isize - r as isize, n)]));
+    buf.extend_from_slice(line);
+    buf.extend((n..n + r).map(|i| line[reflect_index(i as isize, n)]));
+    // taps outer, outputs inner: contiguous multiply-adds the compiler vectorises; each output
+    // still sums w0·c + Σ_k w_k·(left_k + right_k) in k order (same rounding as one at a time)
+    let out = &mut out[..n];
+    for (o, c) in out.iter_mut().zip(&buf[r..r + n]) {
+        *o = kernel[r] * c;
+    }
+    for k in 1..=r {
+        let w = kernel[r + k];
+        let (a, b) = (&buf[r - k..r - k + n], &buf[r + k..r + k + n]);
+        for ((o, av), bv) in out.iter_mut().zip(a).zip(b) {
+            *o += w * (av + bv);
         }
-        *o = acc;
     }
 }
 
@@ -145,58 +152,96 @@ pub fn gaussian_2d(img: ArrayView2<f32>, sigma_vox: [f64; 2], truncate: f64) -> 
 /// Passes in scipy's order (z, y, x); the z pass works on blocks of rows so its accumulator
 /// stays in cache, the y pass on whole rows per slice, the x pass on contiguous rows.
 pub fn gaussian_3d(vol: ArrayView3<f32>, sigma_vox: [f64; 3], truncate: f64) -> Array3<f32> {
-    let mut cur = vol.as_standard_layout().into_owned();
-    let (nz, ny, nx) = cur.dim();
+    let src = vol.as_standard_layout();
+    let (nz, ny, nx) = src.dim();
     if nz == 0 || ny == 0 || nx == 0 {
-        return cur;
+        return src.into_owned();
     }
-    if let Some(k) = kernel_f32(sigma_vox[0], truncate) {
-        let r = k.len() / 2;
-        let src = cur;
-        let src_s = src.as_slice().expect("standard layout");
-        let plane = ny * nx;
-        let mut out = Array3::<f32>::zeros((nz, ny, nx));
-        let block = 4096usize;
-        out.as_slice_mut()
-            .expect("fresh array")
-            .par_chunks_mut(block)
-            .enumerate()
-            .for_each(|(bi, o)| {
-                let start = bi * block;
-                let z = start / plane;
-                // chunks may straddle two planes: split on plane boundaries
-                let mut done = 0usize;
-                let mut zc = z;
-                while done < o.len() {
-                    let off = (start + done) % plane;
-                    let len = (plane - off).min(o.len() - done);
-                    let os = &mut o[done..done + len];
-                    let at = |zz: usize| &src_s[zz * plane + off..zz * plane + off + len];
-                    let w0 = k[r];
-                    for (ov, cv) in os.iter_mut().zip(at(zc)) {
-                        *ov = w0 * cv;
+    let mut cur = match kernel_f32(sigma_vox[0], truncate) {
+        Some(k) => {
+            let r = k.len() / 2;
+            let src_s = src.as_slice().expect("standard layout");
+            let plane = ny * nx;
+            let mut out = Array3::<f32>::zeros((nz, ny, nx));
+            let block = 4096usize;
+            out.as_slice_mut()
+                .expect("fresh array")
+                .par_chunks_mut(block)
+                .enumerate()
+                .for_each(|(bi, o)| {
+                    let start = bi * block;
+                    let z = start / plane;
+                    // chunks may straddle two planes: split on plane boundaries
+                    let mut done = 0usize;
+                    let mut zc = z;
+                    while done < o.len() {
+                        let off = (start + done) % plane;
+                        let len = (plane - off).min(o.len() - done);
+                        let os = &mut o[done..done + len];
+                        let at = |zz: usize| &src_s[zz * plane + off..zz * plane + off + len];
+                        let w0 = k[r];
+                        for (ov, cv) in os.iter_mut().zip(at(zc)) {
+                            *ov = w0 * cv;
+                        }
+                        for kk in 1..=r {
+                            let a = at(reflect_index(zc as isize - kk as isize, nz));
+                            let b = at(reflect_index(zc as isize + kk as isize, nz));
+                            let w = k[r + kk];
+                            for ((ov, av), bv) in os.iter_mut().zip(a).zip(b) {
+                                *ov += w * (av + bv);
+                            }
+                        }
+                        done += len;
+                        zc += 1;
                     }
-                    for kk in 1..=r {
-                        let a = at(reflect_index(zc as isize - kk as isize, nz));
-                        let b = at(reflect_index(zc as isize + kk as isize, nz));
-                        let w = k[r + kk];
-                        for ((ov, av), bv) in os.iter_mut().zip(a).zip(b) {
-                            *ov += w * (av + bv);
+                });
+            out
+        }
+        None => src.into_owned(),
+    };
+    let ky = kernel_f32(sigma_vox[1], truncate);
+    let kx = kernel_f32(sigma_vox[2], truncate);
+    if ky.is_some() || kx.is_some() {
+        // y then x pass per slice, in place, with per-thread scratch (no per-slice allocation);
+        // the same operations in the same order as `gaussian_2d`
+        cur.axis_iter_mut(Axis(0)).into_par_iter().for_each_init(
+            || (Vec::<f32>::new(), Vec::<f32>::new()),
+            |(tmp, buf), mut s| {
+                let s = s.as_slice_mut().expect("standard layout slice");
+                tmp.clear();
+                match &ky {
+                    Some(k) => {
+                        let r = k.len() / 2;
+                        tmp.resize(ny * nx, 0.0);
+                        for y in 0..ny {
+                            let o = &mut tmp[y * nx..(y + 1) * nx];
+                            for (ov, cv) in o.iter_mut().zip(&s[y * nx..(y + 1) * nx]) {
+                                *ov = k[r] * cv;
+                            }
+                            for kk in 1..=r {
+                                let ya = reflect_index(y as isize - kk as isize, ny);
+                                let yb = reflect_index(y as isize + kk as isize, ny);
+                                let a = &s[ya * nx..(ya + 1) * nx];
+                                let b = &s[yb * nx..(yb + 1) * nx];
+                                let w = k[r + kk];
+                                for ((ov, av), bv) in o.iter_mut().zip(a).zip(b) {
+                                    *ov += w * (av + bv);
+                                }
+                            }
                         }
                     }
-                    done += len;
-                    zc += 1;
+                    None => tmp.extend_from_slice(s),
                 }
-            });
-        cur = out;
-    }
-    if sigma_vox[1] > 0.0 || sigma_vox[2] > 0.0 {
-        cur.axis_iter_mut(Axis(0))
-            .into_par_iter()
-            .for_each(|mut s| {
-                let g = gaussian_2d(s.view(), [sigma_vox[1], sigma_vox[2]], truncate);
-                s.assign(&g);
-            });
+                match &kx {
+                    Some(k) => {
+                        for (o, t) in s.chunks_mut(nx).zip(tmp.chunks(nx)) {
+                            convolve_line(t, k, o, buf);
+                        }
+                    }
+                    None => s.copy_from_slice(tmp),
+                }
+            },
+        );
     }
     cur
 }

@@ -383,40 +383,59 @@ impl PhaseCorrelator {
             .coefficients_shifted(nx, offset[1] - cx as f64);
         let region = img.slice(ndarray::s![ry..ry + ny, rx..rx + nx]);
         // window-weighted mean, so the windowed image has no DC
+        let row_sums: Vec<(f64, f64)> = (0..ny)
+            .into_par_iter()
+            .map(|y| {
+                let (mut sw, mut swv) = (0.0, 0.0);
+                for (x, &v) in region.row(y).iter().enumerate() {
+                    let w = wy[y] * wx[x];
+                    sw += w;
+                    swv += w * v as f64;
+                }
+                (sw, swv)
+            })
+            .collect();
         let (mut sw, mut swv) = (0.0, 0.0);
-        for (y, row) in region.outer_iter().enumerate() {
-            for (x, &v) in row.iter().enumerate() {
-                let w = wy[y] * wx[x];
-                sw += w;
-                swv += w * v as f64;
-            }
+        for (a, b) in row_sums {
+            sw += a;
+            swv += b;
         }
         let mean = if sw > 0.0 { swv / sw } else { 0.0 };
+        // windowed rows and their real FFTs, rayon over blocks of rows (one scratch per block);
+        // per-row energy sums are added in row order, so the result is thread-count independent
         let mut rows = vec![C64::new(0.0, 0.0); ny * nxh];
-        let mut line = vec![0.0f64; nx];
-        let mut scratch = self.r2c.make_scratch_vec();
+        let sums: Vec<(f64, f64)> = rows
+            .par_chunks_mut(nxh * ROW_BLOCK)
+            .enumerate()
+            .flat_map_iter(|(bi, block)| {
+                let mut line = vec![0.0f64; nx];
+                let mut scratch = self.r2c.make_scratch_vec();
+                let mut out = Vec::with_capacity(ROW_BLOCK);
+                for (j, o) in block.chunks_mut(nxh).enumerate() {
+                    let y = bi * ROW_BLOCK + j;
+                    let (mut var, mut level) = (0.0, 0.0);
+                    for (x, &v) in region.row(y).iter().enumerate() {
+                        let w = wy[y] * wx[x];
+                        line[x] = (v as f64 - mean) * w;
+                        var += line[x] * line[x];
+                        level += w * w * (v as f64) * (v as f64);
+                    }
+                    // lengths are right by construction; an error here would be a bug
+                    self.r2c
+                        .process_with_scratch(&mut line, o, &mut scratch)
+                        .expect("realfft lengths");
+                    out.push((var, level));
+                }
+                out
+            })
+            .collect();
         let (mut var, mut level) = (0.0, 0.0);
-        for (y, row) in region.outer_iter().enumerate() {
-            for (x, &v) in row.iter().enumerate() {
-                let w = wy[y] * wx[x];
-                line[x] = (v as f64 - mean) * w;
-                var += line[x] * line[x];
-                level += w * w * (v as f64) * (v as f64);
-            }
-            // lengths are right by construction; an error here would be a bug
-            let out = &mut rows[y * nxh..(y + 1) * nxh];
-            self.r2c
-                .process_with_scratch(&mut line, out, &mut scratch)
-                .expect("realfft lengths");
+        for (v, l) in sums {
+            var += v;
+            level += l;
         }
         // transpose to [kx][ky] and FFT along y
-        let mut data = vec![C64::new(0.0, 0.0); nxh * ny];
-        for y in 0..ny {
-            for kx in 0..nxh {
-                data[kx * ny + y] = rows[y * nxh + kx];
-            }
-        }
-        self.fy.process(&mut data);
+        let data = transpose_fft(&rows, ny, nxh, &*self.fy);
         let flat = var <= 1e-14 * level || !var.is_finite();
         (Spectrum { data, flat }, [cy, cx])
     }
@@ -459,11 +478,11 @@ impl PhaseCorrelator {
         let tiny = 100.0 * f64::EPSILON;
         let mut r: Vec<C64> = reference
             .data
-            .iter()
+            .par_iter()
             .zip(&moving.data)
             .map(|(a, b)| {
                 let p = a * b.conj();
-                let m = p.norm();
+                let m = (p.re * p.re + p.im * p.im).sqrt();
                 if m > tiny {
                     p / m
                 } else {
@@ -472,9 +491,7 @@ impl PhaseCorrelator {
             })
             .collect();
         if let Some(f) = &self.filter {
-            for (v, g) in r.iter_mut().zip(f) {
-                *v *= *g;
-            }
+            r.par_iter_mut().zip(f).for_each(|(v, g)| *v *= *g);
         }
         r[0] = C64::new(0.0, 0.0);
         if self.params.curtain_notch > 0 {
@@ -492,13 +509,18 @@ impl PhaseCorrelator {
                 2.0
             }
         };
+        // per-column sums in parallel, added in column order (thread-count independent)
+        let col_sums: Vec<f64> = r
+            .par_chunks(ny)
+            .map(|c| {
+                c.iter()
+                    .map(|v| (v.re * v.re + v.im * v.im).sqrt())
+                    .sum::<f64>()
+            })
+            .collect();
         let mut denom = 0.0;
-        for kx in 0..nxh {
-            let w = col_weight(kx);
-            denom += w * r[kx * ny..(kx + 1) * ny]
-                .iter()
-                .map(|v| v.norm())
-                .sum::<f64>();
+        for (kx, cs) in col_sums.iter().enumerate() {
+            denom += col_weight(kx) * cs;
         }
         if denom <= 0.0 || !denom.is_finite() {
             return PhaseShift {
@@ -508,51 +530,88 @@ impl PhaseCorrelator {
                 peak_ratio: 1.0,
             };
         }
-        // integer correlation: inverse along y, transpose, c2r along x
-        let mut t = r.clone();
-        self.iy.process(&mut t);
-        let mut rows = vec![C64::new(0.0, 0.0); ny * nxh];
-        for kx in 0..nxh {
-            for y in 0..ny {
-                rows[y * nxh + kx] = t[kx * ny + y];
-            }
-        }
+        // integer correlation: inverse along y (copy + FFT per block of columns), then per block
+        // of rows: gather the rows (transpose) and c2r along x
+        let mut t = vec![C64::new(0.0, 0.0); r.len()];
+        t.par_chunks_mut(ny * ROW_BLOCK)
+            .zip(r.par_chunks(ny * ROW_BLOCK))
+            .for_each(|(o, src)| {
+                o.copy_from_slice(src);
+                let mut scratch = vec![C64::new(0.0, 0.0); self.iy.get_inplace_scratch_len()];
+                self.iy.process_with_scratch(o, &mut scratch);
+            });
         let mut cc = vec![0.0f64; ny * nx];
-        let mut scratch = self.c2r.make_scratch_vec();
-        for y in 0..ny {
-            let inp = &mut rows[y * nxh..(y + 1) * nxh];
-            inp[0].im = 0.0;
-            if nx % 2 == 0 {
-                inp[nxh - 1].im = 0.0;
-            }
-            self.c2r
-                .process_with_scratch(inp, &mut cc[y * nx..(y + 1) * nx], &mut scratch)
-                .expect("realfft lengths");
-        }
-        let (mut py, mut px, mut peak) = (0usize, 0usize, f64::NEG_INFINITY);
-        for (i, &v) in cc.iter().enumerate() {
-            if v > peak {
-                peak = v;
-                py = i / nx;
-                px = i % nx;
-            }
-        }
+        cc.par_chunks_mut(nx * ROW_BLOCK)
+            .enumerate()
+            .for_each(|(bi, cb)| {
+                let y0 = bi * ROW_BLOCK;
+                let nb = cb.len() / nx;
+                let mut rb = vec![C64::new(0.0, 0.0); nb * nxh];
+                for kx in 0..nxh {
+                    let col = &t[kx * ny + y0..kx * ny + y0 + nb];
+                    for (j, v) in col.iter().enumerate() {
+                        rb[j * nxh + kx] = *v;
+                    }
+                }
+                let mut scratch = self.c2r.make_scratch_vec();
+                for (o, inp) in cb.chunks_mut(nx).zip(rb.chunks_mut(nxh)) {
+                    inp[0].im = 0.0;
+                    if nx % 2 == 0 {
+                        inp[nxh - 1].im = 0.0;
+                    }
+                    self.c2r
+                        .process_with_scratch(inp, o, &mut scratch)
+                        .expect("realfft lengths");
+                }
+            });
+        drop(t);
+        // largest value, first occurrence in row-major order
+        let (peak, pi) = cc
+            .par_chunks(nx)
+            .enumerate()
+            .map(|(y, row)| {
+                let (mut best, mut bi) = (f64::NEG_INFINITY, usize::MAX);
+                for (x, &v) in row.iter().enumerate() {
+                    if v > best {
+                        best = v;
+                        bi = y * nx + x;
+                    }
+                }
+                (best, bi)
+            })
+            .reduce(
+                || (f64::NEG_INFINITY, usize::MAX),
+                |p, q| {
+                    if q.0 > p.0 || (q.0 == p.0 && q.1 < p.1) {
+                        q
+                    } else {
+                        p
+                    }
+                },
+            );
+        let pi = if pi == usize::MAX { 0 } else { pi };
+        let (py, px) = (pi / nx, pi % nx);
         // second peak: highest value outside the peak's neighbourhood (widened by the low-pass)
         let rad = 3 + self
             .params
             .bandpass
             .map(|b| (3.0 * b.lo_px).ceil() as usize)
             .unwrap_or(0);
-        let mut second = f64::NEG_INFINITY;
-        for y in 0..ny {
-            let dyc = circ_dist(y, py, ny);
-            for x in 0..nx {
-                if dyc <= rad && circ_dist(x, px, nx) <= rad {
-                    continue;
+        let second = cc
+            .par_chunks(nx)
+            .enumerate()
+            .map(|(y, row)| {
+                let near_y = circ_dist(y, py, ny) <= rad;
+                let mut m = f64::NEG_INFINITY;
+                for (x, &v) in row.iter().enumerate() {
+                    if near_y && circ_dist(x, px, nx) <= rad {
+                        continue;
+                    }
+                    m = m.max(v);
                 }
-                second = second.max(cc[y * nx + x]);
-            }
-        }
+                m
+            })
+            .reduce(|| f64::NEG_INFINITY, f64::max);
         let peak_ratio = if second > 0.0 {
             (peak / second).min(1e6)
         } else {
@@ -576,66 +635,81 @@ impl PhaseCorrelator {
                 peak_ratio,
             };
         }
-        // upsampled matrix-multiply DFT around (sy, sx)
+        // upsampled matrix-multiply DFT on the grid of `m × m` points spaced 1/up around (sy, sx)
         let upf = up as f64;
         let m = (upf * 1.5).ceil() as usize;
         let dftshift = (m / 2) as f64;
         let pos = |a: usize, s: f64| s + (a as f64 - dftshift) / upf;
-        // Ey[a][ky] = exp(i 2π fy(ky) y_a)
-        let ey: Vec<C64> = (0..m)
-            .flat_map(|a| {
-                let ya = pos(a, sy);
-                (0..ny).map(move |ky| C64::from_polar(1.0, 2.0 * PI * freq(ky, ny) * ya))
-            })
-            .collect();
-        // T[kx][a] = Σ_ky R[kx][ky] Ey[a][ky]
-        let tmat: Vec<C64> = (0..nxh)
-            .into_par_iter()
-            .flat_map_iter(|kx| {
-                let col = &r[kx * ny..(kx + 1) * ny];
-                let ey = &ey;
-                (0..m).map(move |a| {
-                    let e = &ey[a * ny..(a + 1) * ny];
-                    let mut s = C64::new(0.0, 0.0);
-                    for (c, w) in col.iter().zip(e) {
-                        s += c * w;
-                    }
-                    s
+        // maximum of the correlation over the grid points `ay × bx` (indices into 0..m)
+        let eval = |ay: &[usize], bx: &[usize]| -> (f64, usize, usize) {
+            let (na, nb) = (ay.len(), bx.len());
+            // Ey[i][ky] = exp(i 2π fy(ky) y_i)
+            let ey: Vec<C64> = ay
+                .iter()
+                .flat_map(|&a| {
+                    let ya = pos(a, sy);
+                    (0..ny).map(move |ky| C64::from_polar(1.0, 2.0 * PI * freq(ky, ny) * ya))
                 })
-            })
-            .collect();
-        // CC(a, b) = Re Σ_kx w_kx T[kx][a] exp(i 2π fx x_b)
-        let ex: Vec<C64> = (0..m)
-            .flat_map(|b| {
-                let xb = pos(b, sx);
-                (0..nxh).map(move |kx| {
-                    C64::from_polar(col_weight(kx), 2.0 * PI * (kx as f64 / nx as f64) * xb)
+                .collect();
+            // T[kx][i] = Σ_ky R[kx][ky] Ey[i][ky]
+            let r = &r;
+            let tmat: Vec<C64> = (0..nxh)
+                .into_par_iter()
+                .flat_map_iter(|kx| {
+                    let col = &r[kx * ny..(kx + 1) * ny];
+                    let ey = &ey;
+                    (0..na).map(move |i| cdot(col, &ey[i * ny..(i + 1) * ny]))
                 })
-            })
-            .collect();
-        let best = (0..m * m)
-            .into_par_iter()
-            .map(|i| {
-                let (a, b) = (i / m, i % m);
-                let e = &ex[b * nxh..(b + 1) * nxh];
-                let mut s = 0.0;
-                for kx in 0..nxh {
-                    let v = tmat[kx * m + a] * e[kx];
-                    s += v.re;
-                }
-                (s, a, b)
-            })
-            .reduce(
-                || (f64::NEG_INFINITY, 0, 0),
-                |p, q| {
-                    // deterministic tie-break on the index
-                    if q.0 > p.0 || (q.0 == p.0 && (q.1, q.2) < (p.1, p.2)) {
-                        q
-                    } else {
-                        p
+                .collect();
+            // CC(i, j) = Re Σ_kx w_kx T[kx][i] exp(i 2π fx x_j)
+            let ex: Vec<C64> = bx
+                .iter()
+                .flat_map(|&b| {
+                    let xb = pos(b, sx);
+                    (0..nxh).map(move |kx| {
+                        C64::from_polar(col_weight(kx), 2.0 * PI * (kx as f64 / nx as f64) * xb)
+                    })
+                })
+                .collect();
+            (0..na * nb)
+                .into_par_iter()
+                .map(|k| {
+                    let (i, j) = (k / nb, k % nb);
+                    let e = &ex[j * nxh..(j + 1) * nxh];
+                    let mut s = 0.0;
+                    for kx in 0..nxh {
+                        let v = tmat[kx * na + i] * e[kx];
+                        s += v.re;
                     }
-                },
-            );
+                    (s, ay[i], bx[j])
+                })
+                .reduce(
+                    || (f64::NEG_INFINITY, 0, 0),
+                    |p, q| {
+                        // deterministic tie-break on the index
+                        if q.0 > p.0 || (q.0 == p.0 && (q.1, q.2) < (p.1, p.2)) {
+                            q
+                        } else {
+                            p
+                        }
+                    },
+                )
+        };
+        // Coarse-to-fine: the maximum on the sub-grid of every k-th point, then the full grid
+        // within ±k points of it. The correlation peak is smooth on the scale of a pixel, so
+        // this finds the full grid's maximum at (2k+1)²+(m/k)² instead of m² evaluations.
+        let k = up / 10;
+        let best = if k < 3 {
+            let all: Vec<usize> = (0..m).collect();
+            eval(&all, &all)
+        } else {
+            let c = m / 2;
+            let coarse: Vec<usize> = (0..m).filter(|a| a.abs_diff(c) % k == 0).collect();
+            let (_, a1, b1) = eval(&coarse, &coarse);
+            let near =
+                |a: usize| -> Vec<usize> { (a.saturating_sub(k)..=(a + k).min(m - 1)).collect() };
+            eval(&near(a1), &near(b1))
+        };
         let (val, a, b) = best;
         PhaseShift {
             dy: if ny > 1 { pos(a, sy) } else { 0.0 },
@@ -647,14 +721,61 @@ impl PhaseCorrelator {
 
     /// Register `moving` onto `reference` (both of the correlator's shape).
     pub fn register(&self, reference: ArrayView2<f32>, moving: ArrayView2<f32>) -> PhaseShift {
-        let a = self.spectrum(reference);
-        self.register_refined(&a, moving, None)
+        let (a, b) = rayon::join(|| self.spectrum(reference), || self.spectrum(moving));
+        self.register_refined(&a, moving, Some(&b))
     }
 
     /// Shape `[ny, nx]` of the correlated region.
     pub fn region_shape(&self) -> [usize; 2] {
         [self.ny, self.nx]
     }
+}
+
+/// Complex dot product `Σ a_i·b_i` (four independent accumulators, fixed order).
+#[inline]
+fn cdot(a: &[C64], b: &[C64]) -> C64 {
+    let (mut re, mut im) = ([0.0f64; 4], [0.0f64; 4]);
+    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..4 {
+            re[l] += x[l].re * y[l].re - x[l].im * y[l].im;
+            im[l] += x[l].re * y[l].im + x[l].im * y[l].re;
+        }
+    }
+    for (x, y) in ar.iter().zip(br) {
+        re[0] += x.re * y.re - x.im * y.im;
+        im[0] += x.re * y.im + x.im * y.re;
+    }
+    C64::new(
+        (re[0] + re[1]) + (re[2] + re[3]),
+        (im[0] + im[1]) + (im[2] + im[3]),
+    )
+}
+
+/// Rows per rayon task in the row passes.
+const ROW_BLOCK: usize = 16;
+
+/// Transpose a row-major `rows × cols` matrix to `cols × rows` and FFT each (now contiguous)
+/// length-`rows` line, block by block of `ROW_BLOCK` lines while they are in cache (rayon over
+/// blocks).
+fn transpose_fft(a: &[C64], rows: usize, cols: usize, fft: &dyn Fft<f64>) -> Vec<C64> {
+    let mut t = vec![C64::new(0.0, 0.0); rows * cols];
+    t.par_chunks_mut(rows * ROW_BLOCK)
+        .enumerate()
+        .for_each(|(bi, out)| {
+            let c0 = bi * ROW_BLOCK;
+            let nc = out.len() / rows;
+            for r in 0..rows {
+                let src = &a[r * cols + c0..r * cols + c0 + nc];
+                for (j, v) in src.iter().enumerate() {
+                    out[j * rows + r] = *v;
+                }
+            }
+            let mut scratch = vec![C64::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+            fft.process_with_scratch(out, &mut scratch);
+        });
+    t
 }
 
 fn circ_dist(a: usize, b: usize, n: usize) -> usize {
