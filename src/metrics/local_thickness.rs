@@ -25,7 +25,7 @@
 
 use super::edt::{check_voxel, edt_squared};
 use crate::error::{positive, ParamError};
-use ndarray::{Array3, ArrayView3, Axis};
+use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -81,10 +81,15 @@ pub fn local_thickness_from_edt(
         out.fill(f32::INFINITY);
         return out;
     }
-    let balls = ridge_balls(d2, voxel_nm);
-    paint(&mut out, &balls, voxel_nm);
-    // squared radius -> diameter
-    out.par_mapv_inplace(|r2| if r2 > 0.0 { 2.0 * r2.sqrt() } else { 0.0 });
+    let d2 = d2.as_standard_layout();
+    let mask = mask.as_standard_layout();
+    let balls = ridge_balls(d2.view(), voxel_nm);
+    paint(
+        &mut out,
+        mask.as_slice().expect("standard layout"),
+        &balls,
+        voxel_nm,
+    );
     out
 }
 
@@ -114,7 +119,8 @@ fn row_half_extent(rem2: f64, dx: f64) -> Option<usize> {
 /// Half-width (voxels) of the neighbourhood searched for containing balls.
 const RIDGE_REACH: isize = 1;
 
-/// The neighbour offsets within [`RIDGE_REACH`] (voxels) and their physical vectors (nm).
+/// The neighbour offsets within [`RIDGE_REACH`] (voxels) and their physical vectors (nm),
+/// face neighbours first (the likeliest containers, so the search stops early).
 fn neighbour_offsets(v: [f64; 3]) -> Vec<([isize; 3], [f64; 3])> {
     let k = RIDGE_REACH;
     let mut offs = Vec::with_capacity(((2 * k + 1).pow(3) - 1) as usize);
@@ -130,6 +136,7 @@ fn neighbour_offsets(v: [f64; 3]) -> Vec<([isize; 3], [f64; 3])> {
             }
         }
     }
+    offs.sort_by_key(|(o, _)| o[0].abs() + o[1].abs() + o[2].abs());
     offs
 }
 
@@ -173,14 +180,19 @@ fn containment_table(reff: f64, v: [f64; 3], offs: &[([isize; 3], [f64; 3])]) ->
 /// A centre `c` is dropped when a 26-neighbour `c'` with `r(c') ≥ r(c)` has a ball containing
 /// every lattice point of `c`'s ball (checked exactly with [`containment_table`] per distinct
 /// radius; for very large balls the sufficient continuous test `r(c') ≥ r(c) + |c − c'|`).
-/// Dropping such centres changes no thickness value.
+/// Dropping such centres changes no thickness value. `d2` must be in standard layout.
 fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
     let (nz, ny, nx) = d2.dim();
+    let ds = d2.as_slice().expect("standard layout");
     let offs = neighbour_offsets(voxel_nm);
+    let lin: Vec<isize> = offs
+        .iter()
+        .map(|(o, _)| (o[0] * ny as isize + o[1]) * nx as isize + o[2])
+        .collect();
     let eff = |r2: f32| r2 as f64 * (1.0 - TIE_MARGIN);
     // distinct squared radii and their containment tables
-    let mut distinct: Vec<u32> = d2
-        .iter()
+    let mut distinct: Vec<u32> = ds
+        .par_iter()
         .filter(|v| **v > 0.0 && v.is_finite())
         .map(|v| v.to_bits())
         .collect();
@@ -198,40 +210,48 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
             }
         })
         .collect();
+    let plane = ny * nx;
     let mut balls: Vec<Ball> = (0..nz)
         .into_par_iter()
         .flat_map_iter(|z| {
             let mut v = Vec::new();
             for y in 0..ny {
+                let inner_zy = z > 0 && z + 1 < nz && y > 0 && y + 1 < ny;
                 for x in 0..nx {
-                    let r2 = d2[[z, y, x]];
+                    let i = z * plane + y * nx + x;
+                    let r2 = ds[i];
                     if r2 <= 0.0 || !r2.is_finite() {
                         continue;
                     }
+                    let interior = inner_zy && x > 0 && x + 1 < nx;
                     let table = distinct
                         .binary_search(&r2.to_bits())
                         .ok()
-                        .and_then(|i| tables[i].as_ref());
+                        .and_then(|k| tables[k].as_ref());
                     let r = (r2 as f64).sqrt();
                     let mut covered = false;
-                    for (i, (o, p)) in offs.iter().enumerate() {
-                        let (zz, yy, xx) =
-                            (z as isize + o[0], y as isize + o[1], x as isize + o[2]);
-                        if zz < 0
-                            || yy < 0
-                            || xx < 0
-                            || zz >= nz as isize
-                            || yy >= ny as isize
-                            || xx >= nx as isize
-                        {
-                            continue;
-                        }
-                        let r2n = d2[[zz as usize, yy as usize, xx as usize]];
+                    for (k, (o, p)) in offs.iter().enumerate() {
+                        let r2n = if interior {
+                            ds[(i as isize + lin[k]) as usize]
+                        } else {
+                            let (zz, yy, xx) =
+                                (z as isize + o[0], y as isize + o[1], x as isize + o[2]);
+                            if zz < 0
+                                || yy < 0
+                                || xx < 0
+                                || zz >= nz as isize
+                                || yy >= ny as isize
+                                || xx >= nx as isize
+                            {
+                                continue;
+                            }
+                            ds[(zz as usize * ny + yy as usize) * nx + xx as usize]
+                        };
                         if r2n < r2 || !r2n.is_finite() {
                             continue;
                         }
                         let ok = match table {
-                            Some(t) => t[i] * (1.0 + 1e-12) < eff(r2n),
+                            Some(t) => t[k] * (1.0 + 1e-12) < eff(r2n),
                             None => {
                                 let l = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
                                 (r2n as f64).sqrt() >= (r + l) * (1.0 + 1e-9)
@@ -289,58 +309,175 @@ fn find(next: &mut [u32], mut x: u32) -> u32 {
     }
 }
 
-/// Paint each ball's squared radius into the voxels it covers. Balls come largest first, so a
-/// voxel's value is that of the first ball reaching it; per-row skip lists (union–find over x)
-/// make each voxel painted once and already-painted runs skipped in near-constant time.
-fn paint(out: &mut Array3<f32>, balls: &[Ball], voxel_nm: [f64; 3]) {
-    let (nz, ny, nx) = out.dim();
+/// Row x half-extents of one ball radius, by |z offset| then |y offset|: `planes[a] = (ky, start)`
+/// with `kx[start + b]` the half-extent of row `(±a, ±b)` (`-1` = empty row); `ky = u32::MAX` when
+/// the plane misses the ball. Built with [`row_half_extent`] exactly as the painting would.
+struct RowTable {
+    planes: Vec<(u32, u32)>,
+    kx: Vec<i32>,
+}
+
+/// Tables larger than this many rows are not built (the rows are computed on the fly).
+const ROW_TABLE_MAX: usize = 1 << 16;
+
+fn row_table(r2: f32, voxel_nm: [f64; 3], dims: (usize, usize)) -> Option<RowTable> {
     let [dz, dy, dx] = voxel_nm;
-    let threads = rayon::current_num_threads().max(1);
-    let block = nz.div_ceil(threads * 4).max(1);
+    let reff = r2 as f64 * (1.0 - TIE_MARGIN);
+    let kz = ((reff.sqrt() / dz).floor() as usize).min(dims.0.saturating_sub(1));
+    let ky_max = ((reff.sqrt() / dy).floor() as usize).min(dims.1.saturating_sub(1));
+    if (kz + 1).saturating_mul(ky_max + 1) > ROW_TABLE_MAX {
+        return None;
+    }
+    let mut planes = Vec::with_capacity(kz + 1);
+    let mut kx = Vec::new();
+    for a in 0..=kz {
+        let tz = a as f64 * dz;
+        let rem = reff - tz * tz;
+        if rem <= 0.0 {
+            planes.push((u32::MAX, 0));
+            continue;
+        }
+        let ky = ((rem.sqrt() / dy).floor() as usize).min(dims.1.saturating_sub(1));
+        planes.push((ky as u32, kx.len() as u32));
+        for b in 0..=ky {
+            let ty = b as f64 * dy;
+            kx.push(
+                row_half_extent(rem - ty * ty, dx).map_or(-1, |k| k.min(i32::MAX as usize) as i32),
+            );
+        }
+    }
+    Some(RowTable { planes, kx })
+}
+
+/// z-slices per parallel work unit of the painting.
+const PAINT_BLOCK: usize = 4;
+
+/// Paint each ball's diameter into the phase voxels it covers. Balls come largest first, so a
+/// voxel's value is that of the first ball reaching it. Planes are painted one at a time (blocks
+/// of [`PAINT_BLOCK`] planes in parallel, each taking the balls overlapping it in the global
+/// order, so the result does not depend on the thread count); per-row skip lists (union–find
+/// over x, background pre-marked) make each voxel painted once and already-painted runs skipped
+/// in near-constant time, and a per-row count of unpainted voxels skips finished rows.
+fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3]) {
+    let (nz, ny, nx) = out.dim();
+    let [dz, dy, _] = voxel_nm;
+    let plane = ny * nx;
+    // per distinct radius: row tables (balls are sorted by radius, so equal radii are adjacent)
+    let mut tab_of: Vec<u32> = Vec::with_capacity(balls.len());
+    let mut radii: Vec<f32> = Vec::new();
+    for b in balls {
+        if radii.last() != Some(&b.r2) {
+            radii.push(b.r2);
+        }
+        tab_of.push(radii.len() as u32 - 1);
+    }
+    let tables: Vec<Option<RowTable>> = radii
+        .par_iter()
+        .map(|&r2| row_table(r2, voxel_nm, (nz, ny)))
+        .collect();
+    // z-extent of every ball and the balls of each block, in global order
+    let nblocks = nz.div_ceil(PAINT_BLOCK);
+    let mut block_balls: Vec<Vec<u32>> = vec![Vec::new(); nblocks];
+    let mut zr: Vec<(u32, u32)> = Vec::with_capacity(balls.len());
+    for (i, b) in balls.iter().enumerate() {
+        let reff = b.r2 as f64 * (1.0 - TIE_MARGIN);
+        let kz = (reff.sqrt() / dz).floor() as usize;
+        let cz = b.c[0] as usize;
+        let lo = cz.saturating_sub(kz);
+        let hi = (cz + kz).min(nz - 1);
+        zr.push((lo as u32, hi as u32));
+        for bl in block_balls
+            .iter_mut()
+            .take(hi / PAINT_BLOCK + 1)
+            .skip(lo / PAINT_BLOCK)
+        {
+            bl.push(i as u32);
+        }
+    }
+    let vals: Vec<f32> = balls.iter().map(|b| 2.0 * b.r2.sqrt()).collect();
     let w = nx + 1;
-    out.axis_chunks_iter_mut(Axis(0), block)
-        .into_par_iter()
+    let os = out.as_slice_mut().expect("fresh array is contiguous");
+    os.par_chunks_mut(PAINT_BLOCK * plane)
         .enumerate()
-        .for_each(|(bi, mut chunk)| {
-            let z0 = bi * block;
-            let nzb = chunk.dim().0;
-            let z1 = z0 + nzb; // exclusive
-            let mut next: Vec<u32> = (0..nzb * ny).flat_map(|_| 0..w as u32).collect();
-            for ball in balls {
-                let r2 = ball.r2 as f64 * (1.0 - TIE_MARGIN);
-                let [cz, cy, cx] = ball.c.map(|v| v as usize);
-                let kz = (r2.sqrt() / dz).floor() as usize;
-                let lo = cz.saturating_sub(kz).max(z0);
-                let hi = (cz + kz).min(z1 - 1);
-                if lo > hi {
-                    continue;
+        .for_each(|(bi, chunk)| {
+            let z0 = bi * PAINT_BLOCK;
+            let mut next = vec![0u32; ny * w];
+            let mut left = vec![0u32; ny];
+            for (zi, oplane) in chunk.chunks_mut(plane).enumerate() {
+                let z = z0 + zi;
+                let mplane = &mask[z * plane..(z + 1) * plane];
+                for y in 0..ny {
+                    let rn = &mut next[y * w..(y + 1) * w];
+                    let mut cnt = 0;
+                    for (x, &m) in mplane[y * nx..(y + 1) * nx].iter().enumerate() {
+                        rn[x] = x as u32 + (!m) as u32;
+                        cnt += m as u32;
+                    }
+                    rn[nx] = nx as u32;
+                    left[y] = cnt;
                 }
-                let val = ball.r2;
-                for z in lo..=hi {
-                    let tz = (z as f64 - cz as f64) * dz;
-                    let rem = r2 - tz * tz;
-                    if rem <= 0.0 {
+                let mut remaining: u64 = left.iter().map(|&c| c as u64).sum();
+                for &i in &block_balls[bi] {
+                    if remaining == 0 {
+                        break;
+                    }
+                    let i = i as usize;
+                    let (lo, hi) = zr[i];
+                    if (z as u32) < lo || (z as u32) > hi {
                         continue;
                     }
-                    let ky = (rem.sqrt() / dy).floor() as usize;
-                    let ylo = cy.saturating_sub(ky);
-                    let yhi = (cy + ky).min(ny - 1);
-                    let mut plane = chunk.index_axis_mut(Axis(0), z - z0);
-                    for y in ylo..=yhi {
-                        let ty = (y as f64 - cy as f64) * dy;
-                        let Some(kx) = row_half_extent(rem - ty * ty, dx) else {
-                            continue;
-                        };
+                    let b = &balls[i];
+                    let [cz, cy, cx] = b.c.map(|v| v as usize);
+                    let a = z.abs_diff(cz);
+                    let val = vals[i];
+                    let span = b.len as usize - 1;
+                    let mut row = |y: usize, kx: usize| {
+                        if left[y] == 0 {
+                            return;
+                        }
                         let xlo = cx.saturating_sub(kx);
-                        let xhi = (cx + ball.len as usize - 1 + kx).min(nx - 1);
-                        let base = ((z - z0) * ny + y) * w;
-                        let row_next = &mut next[base..base + w];
-                        let mut row = plane.index_axis_mut(Axis(0), y);
-                        let mut x = find(row_next, xlo as u32) as usize;
+                        let xhi = (cx + span + kx).min(nx - 1);
+                        let rn = &mut next[y * w..(y + 1) * w];
+                        let orow = &mut oplane[y * nx..(y + 1) * nx];
+                        let mut x = find(rn, xlo as u32) as usize;
+                        let mut n = 0;
                         while x <= xhi {
-                            row[x] = val;
-                            row_next[x] = x as u32 + 1;
-                            x = find(row_next, x as u32 + 1) as usize;
+                            orow[x] = val;
+                            rn[x] = x as u32 + 1;
+                            n += 1;
+                            x = find(rn, x as u32 + 1) as usize;
+                        }
+                        left[y] -= n;
+                        remaining -= n as u64;
+                    };
+                    match &tables[tab_of[i] as usize] {
+                        Some(t) => {
+                            let (ky, start) = t.planes[a];
+                            if ky == u32::MAX {
+                                continue;
+                            }
+                            let ky = ky as usize;
+                            for y in cy.saturating_sub(ky)..=(cy + ky).min(ny - 1) {
+                                let kx = t.kx[start as usize + y.abs_diff(cy)];
+                                if kx >= 0 {
+                                    row(y, kx as usize);
+                                }
+                            }
+                        }
+                        None => {
+                            let reff = b.r2 as f64 * (1.0 - TIE_MARGIN);
+                            let tz = a as f64 * dz;
+                            let rem = reff - tz * tz;
+                            if rem <= 0.0 {
+                                continue;
+                            }
+                            let ky = (rem.sqrt() / dy).floor() as usize;
+                            for y in cy.saturating_sub(ky)..=(cy + ky).min(ny - 1) {
+                                let ty = y.abs_diff(cy) as f64 * dy;
+                                if let Some(kx) = row_half_extent(rem - ty * ty, voxel_nm[2]) {
+                                    row(y, kx);
+                                }
+                            }
                         }
                     }
                 }
