@@ -45,40 +45,27 @@ pub fn edt_squared(
 ) -> Result<Array3<f32>, ParamError> {
     check_voxel(voxel_nm)?;
     let (nz, ny, nx) = mask.dim();
-    let mut d =
-        Array3::<f32>::from_shape_fn(
-            (nz, ny, nx),
-            |ix| {
-                if mask[ix] {
-                    f32::INFINITY
-                } else {
-                    0.0
-                }
-            },
-        );
+    let mut d = Array3::<f32>::zeros((nz, ny, nx));
     if d.is_empty() {
         return Ok(d);
     }
     let [dz, dy, dx] = voxel_nm;
-    // pass along x: rows of each z-slice are contiguous
-    d.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .for_each(|mut slice| {
-            let mut s = Scratch::new(nx);
-            for mut row in slice.axis_iter_mut(Axis(0)) {
-                for (i, v) in row.iter().enumerate() {
-                    s.f[i] = *v as f64;
-                }
-                s.run(nx, dx);
-                for (i, v) in row.iter_mut().enumerate() {
-                    *v = s.d[i] as f32;
-                }
+    let mask = mask.as_standard_layout();
+    let ms = mask.as_slice().expect("standard layout");
+    let plane = ny * nx;
+    // per z-slice (in cache): the x pass, exact by two scans for the nearest background voxel of
+    // each row, then the y pass (lines are the slice's columns)
+    d.as_slice_mut()
+        .expect("fresh array is contiguous")
+        .par_chunks_mut(plane)
+        .zip(ms.par_chunks(plane))
+        .for_each(|(ds, mz)| {
+            for (row, m) in ds.chunks_mut(nx).zip(mz.chunks(nx)) {
+                row_pass(row, m, dx);
             }
+            let slice = ArrayViewMut2::from_shape((ny, nx), ds).expect("slice shape");
+            pass_axis0(slice, dy);
         });
-    // pass along y: inside each z-slice, lines are columns
-    d.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .for_each(|slice| pass_axis0(slice, dy));
     // pass along z: for each y, the [z, x] plane, lines along z
     d.axis_iter_mut(Axis(1))
         .into_par_iter()
@@ -110,6 +97,35 @@ pub fn edt_phase(
     voxel_nm: [f64; 3],
 ) -> Result<Array3<f32>, ParamError> {
     edt(phase_mask(labels, phase).view(), voxel_nm)
+}
+
+/// Squared distance (nm²) along one row from each `true` voxel to the nearest `false` voxel of
+/// the row (`+inf` when the row has none; `0` on `false` voxels): a forward and a backward scan.
+fn row_pass(row: &mut [f32], m: &[bool], s: f64) {
+    let mut last: Option<usize> = None;
+    for (x, (o, &inside)) in row.iter_mut().zip(m).enumerate() {
+        *o = if !inside {
+            last = Some(x);
+            0.0
+        } else if let Some(p) = last {
+            let t = x as f64 * s - p as f64 * s;
+            (t * t) as f32
+        } else {
+            f32::INFINITY
+        };
+    }
+    let mut next: Option<usize> = None;
+    for (x, (o, &inside)) in row.iter_mut().zip(m).enumerate().rev() {
+        if !inside {
+            next = Some(x);
+        } else if let Some(p) = next {
+            let t = p as f64 * s - x as f64 * s;
+            let v = (t * t) as f32;
+            if v < *o {
+                *o = v;
+            }
+        }
+    }
 }
 
 /// 1-D transform along axis 0 of a 2-D view: the block is transposed into a contiguous buffer
