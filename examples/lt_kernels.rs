@@ -91,9 +91,8 @@ fn main() -> anyhow::Result<()> {
 /// `.npy` (format 1.0, `<u4`, C order) for the label output.
 fn write_npy_u32(path: &Path, a: &Array3<u32>) -> anyhow::Result<()> {
     let (nz, ny, nx) = a.dim();
-    let mut header = format!(
-        "{{'descr': '<u4', 'fortran_order': False, 'shape': ({nz}, {ny}, {nx}), }}"
-    );
+    let mut header =
+        format!("{{'descr': '<u4', 'fortran_order': False, 'shape': ({nz}, {ny}, {nx}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }

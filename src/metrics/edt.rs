@@ -128,29 +128,38 @@ fn row_pass(row: &mut [f32], m: &[bool], s: f64) {
     }
 }
 
-/// 1-D transform along axis 0 of a 2-D view: the block is transposed into a contiguous buffer
-/// (one line per column) so the strided reads happen once and in row order.
+/// Columns transformed together by [`pass_axis0`].
+const COLS: usize = 16;
+
+/// 1-D transform along axis 0 of a 2-D view, for groups of [`COLS`] columns at a time: each group
+/// is gathered row by row into contiguous lines (short contiguous reads, sequential writes),
+/// transformed, and scattered back the same way.
 fn pass_axis0(mut a: ArrayViewMut2<'_, f32>, spacing: f64) {
     let (n, m) = a.dim();
     if n == 0 || m == 0 {
         return;
     }
-    let mut buf = vec![0f64; n * m];
-    for (i, row) in a.axis_iter(Axis(0)).enumerate() {
-        for (j, v) in row.iter().enumerate() {
-            buf[j * n + i] = *v as f64;
-        }
-    }
+    let mut buf = vec![0f64; n * COLS];
     let mut s = Scratch::new(n);
-    for j in 0..m {
-        let line = &mut buf[j * n..(j + 1) * n];
-        s.f[..n].copy_from_slice(line);
-        s.run(n, spacing);
-        line.copy_from_slice(&s.d[..n]);
-    }
-    for (i, mut row) in a.axis_iter_mut(Axis(0)).enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = buf[j * n + i] as f32;
+    for j0 in (0..m).step_by(COLS) {
+        let w = COLS.min(m - j0);
+        for i in 0..n {
+            let row = a.row(i);
+            for c in 0..w {
+                buf[c * n + i] = row[j0 + c] as f64;
+            }
+        }
+        for c in 0..w {
+            let line = &mut buf[c * n..(c + 1) * n];
+            s.f[..n].copy_from_slice(line);
+            s.run(n, spacing);
+            line.copy_from_slice(&s.d[..n]);
+        }
+        for i in 0..n {
+            let mut row = a.row_mut(i);
+            for c in 0..w {
+                row[j0 + c] = buf[c * n + i] as f32;
+            }
         }
     }
 }
