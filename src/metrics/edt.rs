@@ -187,14 +187,27 @@ impl Scratch {
     }
 
     /// d[q] = min_p (q s − p s)² + f[p] over finite f[p]; all inf when none is finite.
+    ///
+    /// A site with `f = 0` (a background voxel) beats every earlier site at and beyond itself, so
+    /// the envelope is emitted up to it and restarted from it: short envelopes, and runs of
+    /// background cost one comparison per voxel.
     fn run(&mut self, n: usize, s: f64) {
         let f = &self.f;
         let v = &mut self.v;
         let z = &mut self.z;
+        let d = &mut self.d;
         let mut k: usize = 0; // number of parabolas in the envelope
+        let mut seg = 0; // first output not yet written
         for q in 0..n {
             let fq = f[q];
             if !fq.is_finite() {
+                continue;
+            }
+            if fq == 0.0 && k == 1 && seg == q && v[0] + 1 == q && f[v[0]] == 0.0 {
+                // background run continues
+                d[q] = 0.0;
+                v[0] = q;
+                seg = q + 1;
                 continue;
             }
             let xq = q as f64 * s;
@@ -220,21 +233,34 @@ impl Scratch {
                 k += 1;
                 break;
             }
+            if fq == 0.0 {
+                emit(d, f, v, z, seg, q + 1, s);
+                v[0] = q;
+                z[0] = f64::NEG_INFINITY;
+                z[1] = f64::INFINITY;
+                k = 1;
+                seg = q + 1;
+            }
         }
-        let d = &mut self.d;
         if k == 0 {
-            d[..n].fill(f64::INFINITY);
+            d[seg..n].fill(f64::INFINITY);
             return;
         }
-        let mut j = 0;
-        for (q, dq) in d.iter_mut().enumerate().take(n) {
-            let xq = q as f64 * s;
-            while z[j + 1] < xq {
-                j += 1;
-            }
-            let t = xq - v[j] as f64 * s;
-            *dq = t * t + f[v[j]];
+        emit(d, f, v, z, seg, n, s);
+    }
+}
+
+/// Envelope values `d[from..to]` (envelope apices `v`, boundaries `z`).
+#[inline]
+fn emit(d: &mut [f64], f: &[f64], v: &[usize], z: &[f64], from: usize, to: usize, s: f64) {
+    let mut j = 0;
+    for (q, dq) in d.iter_mut().enumerate().take(to).skip(from) {
+        let xq = q as f64 * s;
+        while z[j + 1] < xq {
+            j += 1;
         }
+        let t = xq - v[j] as f64 * s;
+        *dq = t * t + f[v[j]];
     }
 }
 

@@ -15,9 +15,11 @@
 //! tested exactly with a per-radius table of the farthest ball point from each neighbour offset:
 //! exact, not an approximation) → the remaining balls, largest first, are painted row by row
 //! (per-row x extents from the anisotropic metric); since the first ball reaching a voxel is the
-//! largest, per-row union–find skip lists paint each voxel once and jump over painted runs;
-//! x-runs of ridge centres with equal radius are painted as one (their row spans are contiguous). The
-//! painting is parallel over blocks of z-slices, each block taking the balls that overlap it.
+//! largest, a per-row bitmap of still unpainted phase voxels paints each voxel once and skips
+//! painted runs 64 voxels at a time; x-runs of ridge centres with equal radius are painted as one
+//! (their row spans are contiguous). Row extents come from per-radius tables. The painting goes
+//! plane by plane, parallel over blocks of z-slices, each block taking the balls that overlap it
+//! in the global order (so the map does not depend on the thread count).
 //!
 //! Undefined cases: an empty phase gives no statistics (`None`) and an empty distribution; a phase
 //! filling the whole volume has no background, so every ball is unbounded: the map is `+inf` and
@@ -178,8 +180,10 @@ fn containment_table(reff: f64, v: [f64; 3], offs: &[([isize; 3], [f64; 3])]) ->
 /// Distance-ridge centres, sorted by radius, largest first.
 ///
 /// A centre `c` is dropped when a 26-neighbour `c'` with `r(c') ≥ r(c)` has a ball containing
-/// every lattice point of `c`'s ball (checked exactly with [`containment_table`] per distinct
-/// radius; for very large balls the sufficient continuous test `r(c') ≥ r(c) + |c − c'|`).
+/// every lattice point of `c`'s ball: first by the sufficient continuous test
+/// `r'(c') ≥ r'(c) + |c − c'|` (radii with the tie margin applied, so it is exact for the painted
+/// lattice points), else checked exactly with [`containment_table`] per distinct radius (not built
+/// for very large balls, which then rely on the continuous test only).
 /// Dropping such centres changes no thickness value. `d2` must be in standard layout.
 fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
     let (nz, ny, nx) = d2.dim();
@@ -188,6 +192,10 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
     let lin: Vec<isize> = offs
         .iter()
         .map(|(o, _)| (o[0] * ny as isize + o[1]) * nx as isize + o[2])
+        .collect();
+    let lens: Vec<f64> = offs
+        .iter()
+        .map(|(_, p)| (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt())
         .collect();
     let eff = |r2: f32| r2 as f64 * (1.0 - TIE_MARGIN);
     // distinct squared radii and their containment tables
@@ -224,13 +232,11 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
                         continue;
                     }
                     let interior = inner_zy && x > 0 && x + 1 < nx;
-                    let table = distinct
-                        .binary_search(&r2.to_bits())
-                        .ok()
-                        .and_then(|k| tables[k].as_ref());
-                    let r = (r2 as f64).sqrt();
+                    // the containment table of this radius, looked up only when needed
+                    let mut table: Option<Option<&Vec<f64>>> = None;
+                    let re = eff(r2).sqrt();
                     let mut covered = false;
-                    for (k, (o, p)) in offs.iter().enumerate() {
+                    for (k, o) in offs.iter().map(|(o, _)| o).enumerate() {
                         let r2n = if interior {
                             ds[(i as isize + lin[k]) as usize]
                         } else {
@@ -250,12 +256,17 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
                         if r2n < r2 || !r2n.is_finite() {
                             continue;
                         }
-                        let ok = match table {
-                            Some(t) => t[k] * (1.0 + 1e-12) < eff(r2n),
-                            None => {
-                                let l = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
-                                (r2n as f64).sqrt() >= (r + l) * (1.0 + 1e-9)
-                            }
+                        let reff_n = eff(r2n);
+                        // sufficient: every point of c's ball is within re + |c − c'| of c'
+                        let need = (re + lens[k]) * (1.0 + 1e-12);
+                        let ok = need * need <= reff_n || {
+                            let t = *table.get_or_insert_with(|| {
+                                distinct
+                                    .binary_search(&r2.to_bits())
+                                    .ok()
+                                    .and_then(|j| tables[j].as_ref())
+                            });
+                            t.is_some_and(|t| t[k] * (1.0 + 1e-12) < reff_n)
                         };
                         if ok {
                             covered = true;
@@ -294,19 +305,32 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
     merged
 }
 
-/// Find the first unpainted x ≥ `x` in a row's skip list (`next[x] == x` means unpainted; the
-/// sentinel `next[n] == n`), with path halving.
-#[inline]
-fn find(next: &mut [u32], mut x: u32) -> u32 {
-    loop {
-        let p = next[x as usize];
-        if p == x {
-            return x;
+/// Paint `val` into the still unpainted voxels `xlo..=xhi` of a row (`bits`: one bit per voxel,
+/// set = phase voxel not yet painted) and clear their bits; returns how many were painted.
+#[inline(always)]
+fn paint_row(bits: &mut [u64], row: &mut [f32], xlo: usize, xhi: usize, val: f32) -> u32 {
+    let (w0, w1) = (xlo / 64, xhi / 64);
+    let mut n = 0;
+    for wi in w0..=w1 {
+        let word = &mut bits[wi];
+        if *word == 0 {
+            continue;
         }
-        let gp = next[p as usize];
-        next[x as usize] = gp;
-        x = gp;
+        let lo = if wi == w0 { xlo % 64 } else { 0 };
+        let hi = if wi == w1 { xhi % 64 } else { 63 };
+        let range = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+        let mut hit = *word & range;
+        if hit == 0 {
+            continue;
+        }
+        *word &= !range;
+        n += hit.count_ones();
+        while hit != 0 {
+            row[wi * 64 + hit.trailing_zeros() as usize] = val;
+            hit &= hit - 1;
+        }
     }
+    n
 }
 
 /// Row x half-extents of one ball radius, by |z offset| then |y offset|: `planes[a] = (ky, start)`
@@ -355,9 +379,9 @@ const PAINT_BLOCK: usize = 4;
 /// Paint each ball's diameter into the phase voxels it covers. Balls come largest first, so a
 /// voxel's value is that of the first ball reaching it. Planes are painted one at a time (blocks
 /// of [`PAINT_BLOCK`] planes in parallel, each taking the balls overlapping it in the global
-/// order, so the result does not depend on the thread count); per-row skip lists (union–find
-/// over x, background pre-marked) make each voxel painted once and already-painted runs skipped
-/// in near-constant time, and a per-row count of unpainted voxels skips finished rows.
+/// order, so the result does not depend on the thread count); per-row bitmaps of unpainted phase
+/// voxels make each voxel painted once and already-painted runs skipped a word at a time, and a
+/// per-row count of unpainted voxels skips finished rows.
 fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3]) {
     let (nz, ny, nx) = out.dim();
     let [dz, dy, _] = voxel_nm;
@@ -395,25 +419,25 @@ fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3
         }
     }
     let vals: Vec<f32> = balls.iter().map(|b| 2.0 * b.r2.sqrt()).collect();
-    let w = nx + 1;
+    let wpr = nx.div_ceil(64);
     let os = out.as_slice_mut().expect("fresh array is contiguous");
     os.par_chunks_mut(PAINT_BLOCK * plane)
         .enumerate()
         .for_each(|(bi, chunk)| {
             let z0 = bi * PAINT_BLOCK;
-            let mut next = vec![0u32; ny * w];
+            let mut bits = vec![0u64; ny * wpr];
             let mut left = vec![0u32; ny];
             for (zi, oplane) in chunk.chunks_mut(plane).enumerate() {
                 let z = z0 + zi;
                 let mplane = &mask[z * plane..(z + 1) * plane];
+                bits.fill(0);
                 for y in 0..ny {
-                    let rn = &mut next[y * w..(y + 1) * w];
+                    let rb = &mut bits[y * wpr..(y + 1) * wpr];
                     let mut cnt = 0;
                     for (x, &m) in mplane[y * nx..(y + 1) * nx].iter().enumerate() {
-                        rn[x] = x as u32 + (!m) as u32;
+                        rb[x / 64] |= (m as u64) << (x % 64);
                         cnt += m as u32;
                     }
-                    rn[nx] = nx as u32;
                     left[y] = cnt;
                 }
                 let mut remaining: u64 = left.iter().map(|&c| c as u64).sum();
@@ -431,38 +455,15 @@ fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3
                     let a = z.abs_diff(cz);
                     let val = vals[i];
                     let span = b.len as usize - 1;
-                    let mut row = |y: usize, kx: usize| {
-                        if left[y] == 0 {
-                            return;
-                        }
-                        let xlo = cx.saturating_sub(kx);
-                        let xhi = (cx + span + kx).min(nx - 1);
-                        let rn = &mut next[y * w..(y + 1) * w];
-                        let orow = &mut oplane[y * nx..(y + 1) * nx];
-                        let mut x = find(rn, xlo as u32) as usize;
-                        let mut n = 0;
-                        while x <= xhi {
-                            orow[x] = val;
-                            rn[x] = x as u32 + 1;
-                            n += 1;
-                            x = find(rn, x as u32 + 1) as usize;
-                        }
-                        left[y] -= n;
-                        remaining -= n as u64;
-                    };
-                    match &tables[tab_of[i] as usize] {
+                    let table = tables[tab_of[i] as usize].as_ref();
+                    // y range of the ball's disc in this plane and the squared remainder
+                    let (ky, start, rem) = match table {
                         Some(t) => {
                             let (ky, start) = t.planes[a];
                             if ky == u32::MAX {
                                 continue;
                             }
-                            let ky = ky as usize;
-                            for y in cy.saturating_sub(ky)..=(cy + ky).min(ny - 1) {
-                                let kx = t.kx[start as usize + y.abs_diff(cy)];
-                                if kx >= 0 {
-                                    row(y, kx as usize);
-                                }
-                            }
+                            (ky as usize, start as usize, 0.0)
                         }
                         None => {
                             let reff = b.r2 as f64 * (1.0 - TIE_MARGIN);
@@ -471,14 +472,40 @@ fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3
                             if rem <= 0.0 {
                                 continue;
                             }
-                            let ky = (rem.sqrt() / dy).floor() as usize;
-                            for y in cy.saturating_sub(ky)..=(cy + ky).min(ny - 1) {
+                            ((rem.sqrt() / dy).floor() as usize, 0, rem)
+                        }
+                    };
+                    for y in cy.saturating_sub(ky)..=(cy + ky).min(ny - 1) {
+                        if left[y] == 0 {
+                            continue;
+                        }
+                        let kx = match table {
+                            Some(t) => {
+                                let k = t.kx[start + y.abs_diff(cy)];
+                                if k < 0 {
+                                    continue;
+                                }
+                                k as usize
+                            }
+                            None => {
                                 let ty = y.abs_diff(cy) as f64 * dy;
-                                if let Some(kx) = row_half_extent(rem - ty * ty, voxel_nm[2]) {
-                                    row(y, kx);
+                                match row_half_extent(rem - ty * ty, voxel_nm[2]) {
+                                    Some(k) => k,
+                                    None => continue,
                                 }
                             }
-                        }
+                        };
+                        let xlo = cx.saturating_sub(kx);
+                        let xhi = (cx + span + kx).min(nx - 1);
+                        let n = paint_row(
+                            &mut bits[y * wpr..(y + 1) * wpr],
+                            &mut oplane[y * nx..(y + 1) * nx],
+                            xlo,
+                            xhi,
+                            val,
+                        );
+                        left[y] -= n;
+                        remaining -= n as u64;
                     }
                 }
             }
