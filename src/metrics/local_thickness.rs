@@ -305,6 +305,20 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
     merged
 }
 
+/// Rows per tile of the painting's coarse summary (OR of the rows' bitmap words).
+const TILE_ROWS: usize = 8;
+
+/// Whether any bit `xlo..=xhi` is set in a row of bitmap words.
+#[inline(always)]
+fn any_bits(words: &[u64], xlo: usize, xhi: usize) -> bool {
+    let (w0, w1) = (xlo / 64, xhi / 64);
+    (w0..=w1).any(|wi| {
+        let lo = if wi == w0 { xlo % 64 } else { 0 };
+        let hi = if wi == w1 { xhi % 64 } else { 63 };
+        words[wi] & (u64::MAX >> (63 - hi)) & (u64::MAX << lo) != 0
+    })
+}
+
 /// Paint `val` into the still unpainted voxels `xlo..=xhi` of a row (`bits`: one bit per voxel,
 /// set = phase voxel not yet painted) and clear their bits; returns how many were painted.
 #[inline(always)]
@@ -381,7 +395,8 @@ const PAINT_BLOCK: usize = 4;
 /// of [`PAINT_BLOCK`] planes in parallel, each taking the balls overlapping it in the global
 /// order, so the result does not depend on the thread count); per-row bitmaps of unpainted phase
 /// voxels make each voxel painted once and already-painted runs skipped a word at a time, and a
-/// per-row count of unpainted voxels skips finished rows.
+/// summary per tile of [`TILE_ROWS`] rows (OR of their words) skips the rows of a disc whose
+/// bounding box is already painted there (most balls paint nothing new).
 fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3]) {
     let (nz, ny, nx) = out.dim();
     let [dz, dy, _] = voxel_nm;
@@ -426,21 +441,26 @@ fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3
         .for_each(|(bi, chunk)| {
             let z0 = bi * PAINT_BLOCK;
             let mut bits = vec![0u64; ny * wpr];
-            let mut left = vec![0u32; ny];
+            let mut tiles = vec![0u64; ny.div_ceil(TILE_ROWS) * wpr];
             for (zi, oplane) in chunk.chunks_mut(plane).enumerate() {
                 let z = z0 + zi;
                 let mplane = &mask[z * plane..(z + 1) * plane];
                 bits.fill(0);
+                tiles.fill(0);
+                let mut remaining: u64 = 0;
                 for y in 0..ny {
                     let rb = &mut bits[y * wpr..(y + 1) * wpr];
-                    let mut cnt = 0;
                     for (x, &m) in mplane[y * nx..(y + 1) * nx].iter().enumerate() {
                         rb[x / 64] |= (m as u64) << (x % 64);
-                        cnt += m as u32;
+                        remaining += m as u64;
                     }
-                    left[y] = cnt;
+                    for (t, &w) in tiles[(y / TILE_ROWS) * wpr..][..wpr]
+                        .iter_mut()
+                        .zip(rb.iter())
+                    {
+                        *t |= w;
+                    }
                 }
-                let mut remaining: u64 = left.iter().map(|&c| c as u64).sum();
                 for &i in &block_balls[bi] {
                     if remaining == 0 {
                         break;
@@ -475,37 +495,58 @@ fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3
                             ((rem.sqrt() / dy).floor() as usize, 0, rem)
                         }
                     };
-                    for y in cy.saturating_sub(ky)..=(cy + ky).min(ny - 1) {
-                        if left[y] == 0 {
-                            continue;
-                        }
-                        let kx = match table {
+                    let row_kx = |y: usize| -> Option<usize> {
+                        match table {
                             Some(t) => {
                                 let k = t.kx[start + y.abs_diff(cy)];
-                                if k < 0 {
-                                    continue;
-                                }
-                                k as usize
+                                (k >= 0).then_some(k as usize)
                             }
                             None => {
                                 let ty = y.abs_diff(cy) as f64 * dy;
-                                match row_half_extent(rem - ty * ty, voxel_nm[2]) {
-                                    Some(k) => k,
-                                    None => continue,
-                                }
+                                row_half_extent(rem - ty * ty, voxel_nm[2])
                             }
-                        };
-                        let xlo = cx.saturating_sub(kx);
-                        let xhi = (cx + span + kx).min(nx - 1);
-                        let n = paint_row(
-                            &mut bits[y * wpr..(y + 1) * wpr],
-                            &mut oplane[y * nx..(y + 1) * nx],
-                            xlo,
-                            xhi,
-                            val,
-                        );
-                        left[y] -= n;
-                        remaining -= n as u64;
+                        }
+                    };
+                    // the widest row (through the centre) bounds the disc in x
+                    let Some(kx0) = row_kx(cy) else {
+                        continue;
+                    };
+                    let (ylo, yhi) = (cy.saturating_sub(ky), (cy + ky).min(ny - 1));
+                    let bxlo = cx.saturating_sub(kx0);
+                    let bxhi = (cx + span + kx0).min(nx - 1);
+                    for tr in ylo / TILE_ROWS..=yhi / TILE_ROWS {
+                        // skip 8 rows at once when the disc's bounding box is painted there
+                        if !any_bits(&tiles[tr * wpr..(tr + 1) * wpr], bxlo, bxhi) {
+                            continue;
+                        }
+                        let t_end = ((tr + 1) * TILE_ROWS).min(ny);
+                        let mut painted = false;
+                        for y in ylo.max(tr * TILE_ROWS)..=yhi.min(t_end - 1) {
+                            let Some(kx) = row_kx(y) else {
+                                continue;
+                            };
+                            let xlo = cx.saturating_sub(kx);
+                            let xhi = (cx + span + kx).min(nx - 1);
+                            let n = paint_row(
+                                &mut bits[y * wpr..(y + 1) * wpr],
+                                &mut oplane[y * nx..(y + 1) * nx],
+                                xlo,
+                                xhi,
+                                val,
+                            );
+                            painted |= n > 0;
+                            remaining -= n as u64;
+                        }
+                        if painted {
+                            // refresh the tile summary over the words touched
+                            for wi in bxlo / 64..=bxhi / 64 {
+                                let mut w = 0;
+                                for y in tr * TILE_ROWS..t_end {
+                                    w |= bits[y * wpr + wi];
+                                }
+                                tiles[tr * wpr + wi] = w;
+                            }
+                        }
                     }
                 }
             }
