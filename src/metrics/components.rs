@@ -114,6 +114,56 @@ fn union(p: &mut [u32], a: u32, b: u32) {
     }
 }
 
+/// A zeroed `(nz, ny, nx)` volume for a kernel's output. On Linux its pages are marked for
+/// transparent huge pages (`madvise(MADV_HUGEPAGE)`, as numpy does for large arrays): the
+/// outputs here are hundreds of MB written once, and 2 MiB pages cut the first-touch page-fault
+/// cost several-fold. Purely advisory: contents and results are unchanged.
+pub(crate) fn zeroed_volume<T: Clone + num_zero::Zero>(dim: (usize, usize, usize)) -> Array3<T> {
+    let n = dim.0 * dim.1 * dim.2;
+    let v = vec![T::ZERO; n];
+    advise_huge_pages(v.as_ptr() as usize, n * std::mem::size_of::<T>());
+    Array3::from_shape_vec(dim, v).expect("length matches the shape")
+}
+
+/// Zero values of the output element types.
+pub(crate) mod num_zero {
+    pub trait Zero: Copy {
+        const ZERO: Self;
+    }
+    impl Zero for u32 {
+        const ZERO: Self = 0;
+    }
+    impl Zero for f32 {
+        const ZERO: Self = 0.0;
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(addr: usize, bytes: usize) {
+    use std::ffi::{c_int, c_void};
+    extern "C" {
+        fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
+    }
+    const MADV_HUGEPAGE: c_int = 14;
+    const PAGE: usize = 4096;
+    if bytes < 16 << 20 {
+        return;
+    }
+    let start = addr.next_multiple_of(PAGE);
+    let end = (addr + bytes) / PAGE * PAGE;
+    if end > start {
+        // SAFETY: the range lies inside one live allocation owned by the caller; MADV_HUGEPAGE
+        // only changes how the kernel backs those pages (contents are preserved), and a failure
+        // (e.g. THP disabled) is harmless, so the return value is ignored.
+        unsafe {
+            madvise(start as *mut c_void, end - start, MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_addr: usize, _bytes: usize) {}
+
 /// Label the voxels equal to `phase`.
 pub fn label_phase(
     labels: ArrayView3<u8>,
@@ -201,7 +251,7 @@ pub fn label_components(
             "component labelling supports fewer than 2^32 - 1 voxels; crop the volume",
         ));
     }
-    let mut out = Array3::<u32>::zeros((nz, ny, nx));
+    let mut out: Array3<u32> = zeroed_volume((nz, ny, nx));
     if n == 0 {
         return Ok(Components {
             labels: out,

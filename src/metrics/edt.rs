@@ -45,7 +45,7 @@ pub fn edt_squared(
 ) -> Result<Array3<f32>, ParamError> {
     check_voxel(voxel_nm)?;
     let (nz, ny, nx) = mask.dim();
-    let mut d = Array3::<f32>::zeros((nz, ny, nx));
+    let mut d: Array3<f32> = super::components::zeroed_volume((nz, ny, nx));
     if d.is_empty() {
         return Ok(d);
     }

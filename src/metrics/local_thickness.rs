@@ -75,7 +75,7 @@ pub fn local_thickness_from_edt(
     voxel_nm: [f64; 3],
 ) -> Array3<f32> {
     let (nz, ny, nx) = mask.dim();
-    let mut out = Array3::<f32>::zeros((nz, ny, nx));
+    let mut out: Array3<f32> = super::components::zeroed_volume((nz, ny, nx));
     if out.is_empty() {
         return out;
     }
