@@ -77,6 +77,40 @@ proptest! {
         }
     }
 
+    /// Long rows with long runs (the run finder skips 8-voxel words; rows of up to 70 voxels and
+    /// densities near 0 and 1 exercise the word skips, run ends at word edges and row ends), and
+    /// the labels are the same on 1, 2 and 3 threads.
+    #[test]
+    fn run_labelling_equals_flood_fill_twin_on_long_rows(
+        (nz, ny, nx) in (1usize..12, 1usize..5, 1usize..70),
+        p in prop_oneof![0.02f64..0.2, 0.3f64..0.7, 0.8f64..0.98],
+        seed in any::<u64>(),
+    ) {
+        let mut rng = fibstack::rng::Rng::stream(seed, 0);
+        // runs: keep the previous voxel's state with probability 0.9 for long runs
+        let mut prev = false;
+        let m = Array3::from_shape_fn((nz, ny, nx), |_| {
+            let u = rng.uniform();
+            prev = if u < 0.9 { prev } else { rng.uniform() < p };
+            prev
+        });
+        for conn in CONNS {
+            let r = bfs_labels(&m, conn);
+            for threads in [1, 2, 3] {
+                let c = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| label_components(m.view(), conn).unwrap());
+                prop_assert_eq!(&c.labels, &r, "{:?} on {} threads", conn, threads);
+                let n = r.iter().cloned().max().unwrap_or(0) as usize;
+                prop_assert_eq!(c.count(), n);
+                let total: u64 = c.sizes.iter().sum();
+                prop_assert_eq!(total, m.iter().filter(|&&b| b).count() as u64);
+            }
+        }
+    }
+
     /// Separate solid boxes: χ = number of boxes.
     #[test]
     fn euler_of_disjoint_boxes_is_their_count(k in 1usize..5) {

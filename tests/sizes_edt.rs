@@ -106,3 +106,45 @@ fn edt_matches_scipy_and_edt_package_on_random_anisotropic_volumes() {
     }
     println!("EDT worst |ours - peer| = {worst:.3e} nm");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+    /// Longer lines with runs of background (the 1-D passes restart the envelope at every
+    /// background voxel and skip background runs), and the same result on 1, 2 and 3 threads.
+    #[test]
+    fn edt_equals_brute_force_on_long_lines_and_any_thread_count(
+        (nz, ny, nx) in (1usize..30, 1usize..30, 1usize..30),
+        p in prop_oneof![0.5f64..0.9, 0.9f64..0.995],
+        seed in any::<u64>(),
+        vz in 0.3f64..4.0, vy in 0.3f64..4.0, vx in 0.3f64..4.0,
+    ) {
+        let mut rng = fibstack::rng::Rng::stream(seed, 2);
+        let mut prev = true;
+        let mask = Array3::from_shape_fn((nz, ny, nx), |_| {
+            if rng.uniform() < 0.3 {
+                prev = rng.uniform() < p;
+            }
+            prev
+        });
+        let v = [vz, vy, vx];
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| edt(mask.view(), v).unwrap())
+        };
+        let fast = run(1);
+        let slow = brute_edt(&mask, v);
+        for (f, s) in fast.iter().zip(slow.iter()) {
+            if s.is_infinite() {
+                prop_assert!(f.is_infinite());
+            } else {
+                prop_assert!((*f as f64 - s).abs() <= 1e-5 * (1.0 + s), "{f} vs {s}");
+            }
+        }
+        for t in [2, 3] {
+            prop_assert!(run(t) == fast, "{t} threads differ");
+        }
+    }
+}

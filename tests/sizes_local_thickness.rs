@@ -271,3 +271,35 @@ fn compare_porespy_local_thickness() {
         assert!((below as f64) / nf < 0.01);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5, failure_persistence: None, ..ProptestConfig::default() })]
+    /// Rows longer than 64 voxels (the painting keeps one bit per voxel in 64-bit words) and
+    /// balls of several voxels; also the map is identical on 1, 2 and 3 threads.
+    #[test]
+    fn local_thickness_equals_reference_twin_long_rows_and_any_thread_count(
+        seed in any::<u64>(),
+        nx in 60usize..140,
+        vz in 0.7f64..2.0, vy in 0.7f64..2.0, vx in 0.7f64..2.0,
+    ) {
+        let mut rng = fibstack::rng::Rng::stream(seed, 1);
+        let mask = Array3::from_shape_fn((6, 7, nx), |_| rng.uniform() < 0.97);
+        prop_assume!(mask.iter().any(|m| !m));
+        let v = [vz, vy, vx];
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| local_thickness_map(mask.view(), v).unwrap())
+        };
+        let fast = run(1);
+        let slow = reference(&mask, v);
+        for (f, s) in fast.iter().zip(slow.iter()) {
+            prop_assert!((*f as f64 - s).abs() <= 1e-4 * (1.0 + s), "{f} vs {s}");
+        }
+        for t in [2, 3] {
+            prop_assert!(run(t) == fast, "{t} threads differ");
+        }
+    }
+}

@@ -45,40 +45,27 @@ pub fn edt_squared(
 ) -> Result<Array3<f32>, ParamError> {
     check_voxel(voxel_nm)?;
     let (nz, ny, nx) = mask.dim();
-    let mut d =
-        Array3::<f32>::from_shape_fn(
-            (nz, ny, nx),
-            |ix| {
-                if mask[ix] {
-                    f32::INFINITY
-                } else {
-                    0.0
-                }
-            },
-        );
+    let mut d: Array3<f32> = super::components::zeroed_volume((nz, ny, nx));
     if d.is_empty() {
         return Ok(d);
     }
     let [dz, dy, dx] = voxel_nm;
-    // pass along x: rows of each z-slice are contiguous
-    d.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .for_each(|mut slice| {
-            let mut s = Scratch::new(nx);
-            for mut row in slice.axis_iter_mut(Axis(0)) {
-                for (i, v) in row.iter().enumerate() {
-                    s.f[i] = *v as f64;
-                }
-                s.run(nx, dx);
-                for (i, v) in row.iter_mut().enumerate() {
-                    *v = s.d[i] as f32;
-                }
+    let mask = mask.as_standard_layout();
+    let ms = mask.as_slice().expect("standard layout");
+    let plane = ny * nx;
+    // per z-slice (in cache): the x pass, exact by two scans for the nearest background voxel of
+    // each row, then the y pass (lines are the slice's columns)
+    d.as_slice_mut()
+        .expect("fresh array is contiguous")
+        .par_chunks_mut(plane)
+        .zip(ms.par_chunks(plane))
+        .for_each(|(ds, mz)| {
+            for (row, m) in ds.chunks_mut(nx).zip(mz.chunks(nx)) {
+                row_pass(row, m, dx);
             }
+            let slice = ArrayViewMut2::from_shape((ny, nx), ds).expect("slice shape");
+            pass_axis0(slice, dy);
         });
-    // pass along y: inside each z-slice, lines are columns
-    d.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .for_each(|slice| pass_axis0(slice, dy));
     // pass along z: for each y, the [z, x] plane, lines along z
     d.axis_iter_mut(Axis(1))
         .into_par_iter()
@@ -112,29 +99,67 @@ pub fn edt_phase(
     edt(phase_mask(labels, phase).view(), voxel_nm)
 }
 
-/// 1-D transform along axis 0 of a 2-D view: the block is transposed into a contiguous buffer
-/// (one line per column) so the strided reads happen once and in row order.
+/// Squared distance (nm²) along one row from each `true` voxel to the nearest `false` voxel of
+/// the row (`+inf` when the row has none; `0` on `false` voxels): a forward and a backward scan.
+fn row_pass(row: &mut [f32], m: &[bool], s: f64) {
+    let mut last: Option<usize> = None;
+    for (x, (o, &inside)) in row.iter_mut().zip(m).enumerate() {
+        *o = if !inside {
+            last = Some(x);
+            0.0
+        } else if let Some(p) = last {
+            let t = x as f64 * s - p as f64 * s;
+            (t * t) as f32
+        } else {
+            f32::INFINITY
+        };
+    }
+    let mut next: Option<usize> = None;
+    for (x, (o, &inside)) in row.iter_mut().zip(m).enumerate().rev() {
+        if !inside {
+            next = Some(x);
+        } else if let Some(p) = next {
+            let t = p as f64 * s - x as f64 * s;
+            let v = (t * t) as f32;
+            if v < *o {
+                *o = v;
+            }
+        }
+    }
+}
+
+/// Columns transformed together by [`pass_axis0`].
+const COLS: usize = 16;
+
+/// 1-D transform along axis 0 of a 2-D view, for groups of [`COLS`] columns at a time: each group
+/// is gathered row by row into contiguous lines (short contiguous reads, sequential writes),
+/// transformed, and scattered back the same way.
 fn pass_axis0(mut a: ArrayViewMut2<'_, f32>, spacing: f64) {
     let (n, m) = a.dim();
     if n == 0 || m == 0 {
         return;
     }
-    let mut buf = vec![0f64; n * m];
-    for (i, row) in a.axis_iter(Axis(0)).enumerate() {
-        for (j, v) in row.iter().enumerate() {
-            buf[j * n + i] = *v as f64;
-        }
-    }
+    let mut buf = vec![0f64; n * COLS];
     let mut s = Scratch::new(n);
-    for j in 0..m {
-        let line = &mut buf[j * n..(j + 1) * n];
-        s.f[..n].copy_from_slice(line);
-        s.run(n, spacing);
-        line.copy_from_slice(&s.d[..n]);
-    }
-    for (i, mut row) in a.axis_iter_mut(Axis(0)).enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v = buf[j * n + i] as f32;
+    for j0 in (0..m).step_by(COLS) {
+        let w = COLS.min(m - j0);
+        for i in 0..n {
+            let row = a.row(i);
+            for c in 0..w {
+                buf[c * n + i] = row[j0 + c] as f64;
+            }
+        }
+        for c in 0..w {
+            let line = &mut buf[c * n..(c + 1) * n];
+            s.f[..n].copy_from_slice(line);
+            s.run(n, spacing);
+            line.copy_from_slice(&s.d[..n]);
+        }
+        for i in 0..n {
+            let mut row = a.row_mut(i);
+            for c in 0..w {
+                row[j0 + c] = buf[c * n + i] as f32;
+            }
         }
     }
 }
@@ -162,14 +187,27 @@ impl Scratch {
     }
 
     /// d[q] = min_p (q s − p s)² + f[p] over finite f[p]; all inf when none is finite.
+    ///
+    /// A site with `f = 0` (a background voxel) beats every earlier site at and beyond itself, so
+    /// the envelope is emitted up to it and restarted from it: short envelopes, and runs of
+    /// background cost one comparison per voxel.
     fn run(&mut self, n: usize, s: f64) {
         let f = &self.f;
         let v = &mut self.v;
         let z = &mut self.z;
+        let d = &mut self.d;
         let mut k: usize = 0; // number of parabolas in the envelope
+        let mut seg = 0; // first output not yet written
         for q in 0..n {
             let fq = f[q];
             if !fq.is_finite() {
+                continue;
+            }
+            if fq == 0.0 && k == 1 && seg == q && v[0] + 1 == q && f[v[0]] == 0.0 {
+                // background run continues
+                d[q] = 0.0;
+                v[0] = q;
+                seg = q + 1;
                 continue;
             }
             let xq = q as f64 * s;
@@ -195,21 +233,34 @@ impl Scratch {
                 k += 1;
                 break;
             }
+            if fq == 0.0 {
+                emit(d, f, v, z, seg, q + 1, s);
+                v[0] = q;
+                z[0] = f64::NEG_INFINITY;
+                z[1] = f64::INFINITY;
+                k = 1;
+                seg = q + 1;
+            }
         }
-        let d = &mut self.d;
         if k == 0 {
-            d[..n].fill(f64::INFINITY);
+            d[seg..n].fill(f64::INFINITY);
             return;
         }
-        let mut j = 0;
-        for (q, dq) in d.iter_mut().enumerate().take(n) {
-            let xq = q as f64 * s;
-            while z[j + 1] < xq {
-                j += 1;
-            }
-            let t = xq - v[j] as f64 * s;
-            *dq = t * t + f[v[j]];
+        emit(d, f, v, z, seg, n, s);
+    }
+}
+
+/// Envelope values `d[from..to]` (envelope apices `v`, boundaries `z`).
+#[inline]
+fn emit(d: &mut [f64], f: &[f64], v: &[usize], z: &[f64], from: usize, to: usize, s: f64) {
+    let mut j = 0;
+    for (q, dq) in d.iter_mut().enumerate().take(to).skip(from) {
+        let xq = q as f64 * s;
+        while z[j + 1] < xq {
+            j += 1;
         }
+        let t = xq - v[j] as f64 * s;
+        *dq = t * t + f[v[j]];
     }
 }
 

@@ -15,9 +15,11 @@
 //! tested exactly with a per-radius table of the farthest ball point from each neighbour offset:
 //! exact, not an approximation) → the remaining balls, largest first, are painted row by row
 //! (per-row x extents from the anisotropic metric); since the first ball reaching a voxel is the
-//! largest, per-row union–find skip lists paint each voxel once and jump over painted runs;
-//! x-runs of ridge centres with equal radius are painted as one (their row spans are contiguous). The
-//! painting is parallel over blocks of z-slices, each block taking the balls that overlap it.
+//! largest, a per-row bitmap of still unpainted phase voxels paints each voxel once and skips
+//! painted runs 64 voxels at a time; x-runs of ridge centres with equal radius are painted as one
+//! (their row spans are contiguous). Row extents come from per-radius tables. The painting goes
+//! plane by plane, parallel over blocks of z-slices, each block taking the balls that overlap it
+//! in the global order (so the map does not depend on the thread count).
 //!
 //! Undefined cases: an empty phase gives no statistics (`None`) and an empty distribution; a phase
 //! filling the whole volume has no background, so every ball is unbounded: the map is `+inf` and
@@ -25,7 +27,7 @@
 
 use super::edt::{check_voxel, edt_squared};
 use crate::error::{positive, ParamError};
-use ndarray::{Array3, ArrayView3, Axis};
+use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -73,7 +75,7 @@ pub fn local_thickness_from_edt(
     voxel_nm: [f64; 3],
 ) -> Array3<f32> {
     let (nz, ny, nx) = mask.dim();
-    let mut out = Array3::<f32>::zeros((nz, ny, nx));
+    let mut out: Array3<f32> = super::components::zeroed_volume((nz, ny, nx));
     if out.is_empty() {
         return out;
     }
@@ -81,10 +83,15 @@ pub fn local_thickness_from_edt(
         out.fill(f32::INFINITY);
         return out;
     }
-    let balls = ridge_balls(d2, voxel_nm);
-    paint(&mut out, &balls, voxel_nm);
-    // squared radius -> diameter
-    out.par_mapv_inplace(|r2| if r2 > 0.0 { 2.0 * r2.sqrt() } else { 0.0 });
+    let d2 = d2.as_standard_layout();
+    let mask = mask.as_standard_layout();
+    let balls = ridge_balls(d2.view(), voxel_nm);
+    paint(
+        &mut out,
+        mask.as_slice().expect("standard layout"),
+        &balls,
+        voxel_nm,
+    );
     out
 }
 
@@ -114,7 +121,8 @@ fn row_half_extent(rem2: f64, dx: f64) -> Option<usize> {
 /// Half-width (voxels) of the neighbourhood searched for containing balls.
 const RIDGE_REACH: isize = 1;
 
-/// The neighbour offsets within [`RIDGE_REACH`] (voxels) and their physical vectors (nm).
+/// The neighbour offsets within [`RIDGE_REACH`] (voxels) and their physical vectors (nm),
+/// face neighbours first (the likeliest containers, so the search stops early).
 fn neighbour_offsets(v: [f64; 3]) -> Vec<([isize; 3], [f64; 3])> {
     let k = RIDGE_REACH;
     let mut offs = Vec::with_capacity(((2 * k + 1).pow(3) - 1) as usize);
@@ -130,6 +138,7 @@ fn neighbour_offsets(v: [f64; 3]) -> Vec<([isize; 3], [f64; 3])> {
             }
         }
     }
+    offs.sort_by_key(|(o, _)| o[0].abs() + o[1].abs() + o[2].abs());
     offs
 }
 
@@ -171,16 +180,27 @@ fn containment_table(reff: f64, v: [f64; 3], offs: &[([isize; 3], [f64; 3])]) ->
 /// Distance-ridge centres, sorted by radius, largest first.
 ///
 /// A centre `c` is dropped when a 26-neighbour `c'` with `r(c') ≥ r(c)` has a ball containing
-/// every lattice point of `c`'s ball (checked exactly with [`containment_table`] per distinct
-/// radius; for very large balls the sufficient continuous test `r(c') ≥ r(c) + |c − c'|`).
-/// Dropping such centres changes no thickness value.
+/// every lattice point of `c`'s ball: first by the sufficient continuous test
+/// `r'(c') ≥ r'(c) + |c − c'|` (radii with the tie margin applied, so it is exact for the painted
+/// lattice points), else checked exactly with [`containment_table`] per distinct radius (not built
+/// for very large balls, which then rely on the continuous test only).
+/// Dropping such centres changes no thickness value. `d2` must be in standard layout.
 fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
     let (nz, ny, nx) = d2.dim();
+    let ds = d2.as_slice().expect("standard layout");
     let offs = neighbour_offsets(voxel_nm);
+    let lin: Vec<isize> = offs
+        .iter()
+        .map(|(o, _)| (o[0] * ny as isize + o[1]) * nx as isize + o[2])
+        .collect();
+    let lens: Vec<f64> = offs
+        .iter()
+        .map(|(_, p)| (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt())
+        .collect();
     let eff = |r2: f32| r2 as f64 * (1.0 - TIE_MARGIN);
     // distinct squared radii and their containment tables
-    let mut distinct: Vec<u32> = d2
-        .iter()
+    let mut distinct: Vec<u32> = ds
+        .par_iter()
         .filter(|v| **v > 0.0 && v.is_finite())
         .map(|v| v.to_bits())
         .collect();
@@ -198,44 +218,55 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
             }
         })
         .collect();
+    let plane = ny * nx;
     let mut balls: Vec<Ball> = (0..nz)
         .into_par_iter()
         .flat_map_iter(|z| {
             let mut v = Vec::new();
             for y in 0..ny {
+                let inner_zy = z > 0 && z + 1 < nz && y > 0 && y + 1 < ny;
                 for x in 0..nx {
-                    let r2 = d2[[z, y, x]];
+                    let i = z * plane + y * nx + x;
+                    let r2 = ds[i];
                     if r2 <= 0.0 || !r2.is_finite() {
                         continue;
                     }
-                    let table = distinct
-                        .binary_search(&r2.to_bits())
-                        .ok()
-                        .and_then(|i| tables[i].as_ref());
-                    let r = (r2 as f64).sqrt();
+                    let interior = inner_zy && x > 0 && x + 1 < nx;
+                    // the containment table of this radius, looked up only when needed
+                    let mut table: Option<Option<&Vec<f64>>> = None;
+                    let re = eff(r2).sqrt();
                     let mut covered = false;
-                    for (i, (o, p)) in offs.iter().enumerate() {
-                        let (zz, yy, xx) =
-                            (z as isize + o[0], y as isize + o[1], x as isize + o[2]);
-                        if zz < 0
-                            || yy < 0
-                            || xx < 0
-                            || zz >= nz as isize
-                            || yy >= ny as isize
-                            || xx >= nx as isize
-                        {
-                            continue;
-                        }
-                        let r2n = d2[[zz as usize, yy as usize, xx as usize]];
+                    for (k, o) in offs.iter().map(|(o, _)| o).enumerate() {
+                        let r2n = if interior {
+                            ds[(i as isize + lin[k]) as usize]
+                        } else {
+                            let (zz, yy, xx) =
+                                (z as isize + o[0], y as isize + o[1], x as isize + o[2]);
+                            if zz < 0
+                                || yy < 0
+                                || xx < 0
+                                || zz >= nz as isize
+                                || yy >= ny as isize
+                                || xx >= nx as isize
+                            {
+                                continue;
+                            }
+                            ds[(zz as usize * ny + yy as usize) * nx + xx as usize]
+                        };
                         if r2n < r2 || !r2n.is_finite() {
                             continue;
                         }
-                        let ok = match table {
-                            Some(t) => t[i] * (1.0 + 1e-12) < eff(r2n),
-                            None => {
-                                let l = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
-                                (r2n as f64).sqrt() >= (r + l) * (1.0 + 1e-9)
-                            }
+                        let reff_n = eff(r2n);
+                        // sufficient: every point of c's ball is within re + |c − c'| of c'
+                        let need = (re + lens[k]) * (1.0 + 1e-12);
+                        let ok = need * need <= reff_n || {
+                            let t = *table.get_or_insert_with(|| {
+                                distinct
+                                    .binary_search(&r2.to_bits())
+                                    .ok()
+                                    .and_then(|j| tables[j].as_ref())
+                            });
+                            t.is_some_and(|t| t[k] * (1.0 + 1e-12) < reff_n)
                         };
                         if ok {
                             covered = true;
@@ -274,73 +305,247 @@ fn ridge_balls(d2: ArrayView3<'_, f32>, voxel_nm: [f64; 3]) -> Vec<Ball> {
     merged
 }
 
-/// Find the first unpainted x ≥ `x` in a row's skip list (`next[x] == x` means unpainted; the
-/// sentinel `next[n] == n`), with path halving.
-#[inline]
-fn find(next: &mut [u32], mut x: u32) -> u32 {
-    loop {
-        let p = next[x as usize];
-        if p == x {
-            return x;
-        }
-        let gp = next[p as usize];
-        next[x as usize] = gp;
-        x = gp;
-    }
+/// Rows per tile of the painting's coarse summary (OR of the rows' bitmap words).
+const TILE_ROWS: usize = 8;
+
+/// Whether any bit `xlo..=xhi` is set in a row of bitmap words.
+#[inline(always)]
+fn any_bits(words: &[u64], xlo: usize, xhi: usize) -> bool {
+    let (w0, w1) = (xlo / 64, xhi / 64);
+    (w0..=w1).any(|wi| {
+        let lo = if wi == w0 { xlo % 64 } else { 0 };
+        let hi = if wi == w1 { xhi % 64 } else { 63 };
+        words[wi] & (u64::MAX >> (63 - hi)) & (u64::MAX << lo) != 0
+    })
 }
 
-/// Paint each ball's squared radius into the voxels it covers. Balls come largest first, so a
-/// voxel's value is that of the first ball reaching it; per-row skip lists (union–find over x)
-/// make each voxel painted once and already-painted runs skipped in near-constant time.
-fn paint(out: &mut Array3<f32>, balls: &[Ball], voxel_nm: [f64; 3]) {
-    let (nz, ny, nx) = out.dim();
+/// Paint `val` into the still unpainted voxels `xlo..=xhi` of a row (`bits`: one bit per voxel,
+/// set = phase voxel not yet painted) and clear their bits; returns how many were painted.
+#[inline(always)]
+fn paint_row(bits: &mut [u64], row: &mut [f32], xlo: usize, xhi: usize, val: f32) -> u32 {
+    let (w0, w1) = (xlo / 64, xhi / 64);
+    let mut n = 0;
+    for wi in w0..=w1 {
+        let word = &mut bits[wi];
+        if *word == 0 {
+            continue;
+        }
+        let lo = if wi == w0 { xlo % 64 } else { 0 };
+        let hi = if wi == w1 { xhi % 64 } else { 63 };
+        let range = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+        let mut hit = *word & range;
+        if hit == 0 {
+            continue;
+        }
+        *word &= !range;
+        n += hit.count_ones();
+        while hit != 0 {
+            row[wi * 64 + hit.trailing_zeros() as usize] = val;
+            hit &= hit - 1;
+        }
+    }
+    n
+}
+
+/// Row x half-extents of one ball radius, by |z offset| then |y offset|: `planes[a] = (ky, start)`
+/// with `kx[start + b]` the half-extent of row `(±a, ±b)` (`-1` = empty row); `ky = u32::MAX` when
+/// the plane misses the ball. Built with [`row_half_extent`] exactly as the painting would.
+struct RowTable {
+    planes: Vec<(u32, u32)>,
+    kx: Vec<i32>,
+}
+
+/// Tables larger than this many rows are not built (the rows are computed on the fly).
+const ROW_TABLE_MAX: usize = 1 << 16;
+
+fn row_table(r2: f32, voxel_nm: [f64; 3], dims: (usize, usize)) -> Option<RowTable> {
     let [dz, dy, dx] = voxel_nm;
-    let threads = rayon::current_num_threads().max(1);
-    let block = nz.div_ceil(threads * 4).max(1);
-    let w = nx + 1;
-    out.axis_chunks_iter_mut(Axis(0), block)
-        .into_par_iter()
+    let reff = r2 as f64 * (1.0 - TIE_MARGIN);
+    let kz = ((reff.sqrt() / dz).floor() as usize).min(dims.0.saturating_sub(1));
+    let ky_max = ((reff.sqrt() / dy).floor() as usize).min(dims.1.saturating_sub(1));
+    if (kz + 1).saturating_mul(ky_max + 1) > ROW_TABLE_MAX {
+        return None;
+    }
+    let mut planes = Vec::with_capacity(kz + 1);
+    let mut kx = Vec::new();
+    for a in 0..=kz {
+        let tz = a as f64 * dz;
+        let rem = reff - tz * tz;
+        if rem <= 0.0 {
+            planes.push((u32::MAX, 0));
+            continue;
+        }
+        let ky = ((rem.sqrt() / dy).floor() as usize).min(dims.1.saturating_sub(1));
+        planes.push((ky as u32, kx.len() as u32));
+        for b in 0..=ky {
+            let ty = b as f64 * dy;
+            kx.push(
+                row_half_extent(rem - ty * ty, dx).map_or(-1, |k| k.min(i32::MAX as usize) as i32),
+            );
+        }
+    }
+    Some(RowTable { planes, kx })
+}
+
+/// z-slices per parallel work unit of the painting.
+const PAINT_BLOCK: usize = 4;
+
+/// Paint each ball's diameter into the phase voxels it covers. Balls come largest first, so a
+/// voxel's value is that of the first ball reaching it. Planes are painted one at a time (blocks
+/// of [`PAINT_BLOCK`] planes in parallel, each taking the balls overlapping it in the global
+/// order, so the result does not depend on the thread count); per-row bitmaps of unpainted phase
+/// voxels make each voxel painted once and already-painted runs skipped a word at a time, and a
+/// summary per tile of [`TILE_ROWS`] rows (OR of their words) skips the rows of a disc whose
+/// bounding box is already painted there (most balls paint nothing new).
+fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3]) {
+    let (nz, ny, nx) = out.dim();
+    let [dz, dy, _] = voxel_nm;
+    let plane = ny * nx;
+    // per distinct radius: row tables (balls are sorted by radius, so equal radii are adjacent)
+    let mut tab_of: Vec<u32> = Vec::with_capacity(balls.len());
+    let mut radii: Vec<f32> = Vec::new();
+    for b in balls {
+        if radii.last() != Some(&b.r2) {
+            radii.push(b.r2);
+        }
+        tab_of.push(radii.len() as u32 - 1);
+    }
+    let tables: Vec<Option<RowTable>> = radii
+        .par_iter()
+        .map(|&r2| row_table(r2, voxel_nm, (nz, ny)))
+        .collect();
+    // z-extent of every ball and the balls of each block, in global order
+    let nblocks = nz.div_ceil(PAINT_BLOCK);
+    let mut block_balls: Vec<Vec<u32>> = vec![Vec::new(); nblocks];
+    let mut zr: Vec<(u32, u32)> = Vec::with_capacity(balls.len());
+    for (i, b) in balls.iter().enumerate() {
+        let reff = b.r2 as f64 * (1.0 - TIE_MARGIN);
+        let kz = (reff.sqrt() / dz).floor() as usize;
+        let cz = b.c[0] as usize;
+        let lo = cz.saturating_sub(kz);
+        let hi = (cz + kz).min(nz - 1);
+        zr.push((lo as u32, hi as u32));
+        for bl in block_balls
+            .iter_mut()
+            .take(hi / PAINT_BLOCK + 1)
+            .skip(lo / PAINT_BLOCK)
+        {
+            bl.push(i as u32);
+        }
+    }
+    let vals: Vec<f32> = balls.iter().map(|b| 2.0 * b.r2.sqrt()).collect();
+    let wpr = nx.div_ceil(64);
+    let os = out.as_slice_mut().expect("fresh array is contiguous");
+    os.par_chunks_mut(PAINT_BLOCK * plane)
         .enumerate()
-        .for_each(|(bi, mut chunk)| {
-            let z0 = bi * block;
-            let nzb = chunk.dim().0;
-            let z1 = z0 + nzb; // exclusive
-            let mut next: Vec<u32> = (0..nzb * ny).flat_map(|_| 0..w as u32).collect();
-            for ball in balls {
-                let r2 = ball.r2 as f64 * (1.0 - TIE_MARGIN);
-                let [cz, cy, cx] = ball.c.map(|v| v as usize);
-                let kz = (r2.sqrt() / dz).floor() as usize;
-                let lo = cz.saturating_sub(kz).max(z0);
-                let hi = (cz + kz).min(z1 - 1);
-                if lo > hi {
-                    continue;
+        .for_each(|(bi, chunk)| {
+            let z0 = bi * PAINT_BLOCK;
+            let mut bits = vec![0u64; ny * wpr];
+            let mut tiles = vec![0u64; ny.div_ceil(TILE_ROWS) * wpr];
+            for (zi, oplane) in chunk.chunks_mut(plane).enumerate() {
+                let z = z0 + zi;
+                let mplane = &mask[z * plane..(z + 1) * plane];
+                bits.fill(0);
+                tiles.fill(0);
+                let mut remaining: u64 = 0;
+                for y in 0..ny {
+                    let rb = &mut bits[y * wpr..(y + 1) * wpr];
+                    for (x, &m) in mplane[y * nx..(y + 1) * nx].iter().enumerate() {
+                        rb[x / 64] |= (m as u64) << (x % 64);
+                        remaining += m as u64;
+                    }
+                    for (t, &w) in tiles[(y / TILE_ROWS) * wpr..][..wpr]
+                        .iter_mut()
+                        .zip(rb.iter())
+                    {
+                        *t |= w;
+                    }
                 }
-                let val = ball.r2;
-                for z in lo..=hi {
-                    let tz = (z as f64 - cz as f64) * dz;
-                    let rem = r2 - tz * tz;
-                    if rem <= 0.0 {
+                for &i in &block_balls[bi] {
+                    if remaining == 0 {
+                        break;
+                    }
+                    let i = i as usize;
+                    let (lo, hi) = zr[i];
+                    if (z as u32) < lo || (z as u32) > hi {
                         continue;
                     }
-                    let ky = (rem.sqrt() / dy).floor() as usize;
-                    let ylo = cy.saturating_sub(ky);
-                    let yhi = (cy + ky).min(ny - 1);
-                    let mut plane = chunk.index_axis_mut(Axis(0), z - z0);
-                    for y in ylo..=yhi {
-                        let ty = (y as f64 - cy as f64) * dy;
-                        let Some(kx) = row_half_extent(rem - ty * ty, dx) else {
+                    let b = &balls[i];
+                    let [cz, cy, cx] = b.c.map(|v| v as usize);
+                    let a = z.abs_diff(cz);
+                    let val = vals[i];
+                    let span = b.len as usize - 1;
+                    let table = tables[tab_of[i] as usize].as_ref();
+                    // y range of the ball's disc in this plane and the squared remainder
+                    let (ky, start, rem) = match table {
+                        Some(t) => {
+                            let (ky, start) = t.planes[a];
+                            if ky == u32::MAX {
+                                continue;
+                            }
+                            (ky as usize, start as usize, 0.0)
+                        }
+                        None => {
+                            let reff = b.r2 as f64 * (1.0 - TIE_MARGIN);
+                            let tz = a as f64 * dz;
+                            let rem = reff - tz * tz;
+                            if rem <= 0.0 {
+                                continue;
+                            }
+                            ((rem.sqrt() / dy).floor() as usize, 0, rem)
+                        }
+                    };
+                    let row_kx = |y: usize| -> Option<usize> {
+                        match table {
+                            Some(t) => {
+                                let k = t.kx[start + y.abs_diff(cy)];
+                                (k >= 0).then_some(k as usize)
+                            }
+                            None => {
+                                let ty = y.abs_diff(cy) as f64 * dy;
+                                row_half_extent(rem - ty * ty, voxel_nm[2])
+                            }
+                        }
+                    };
+                    // the widest row (through the centre) bounds the disc in x
+                    let Some(kx0) = row_kx(cy) else {
+                        continue;
+                    };
+                    let (ylo, yhi) = (cy.saturating_sub(ky), (cy + ky).min(ny - 1));
+                    let bxlo = cx.saturating_sub(kx0);
+                    let bxhi = (cx + span + kx0).min(nx - 1);
+                    for tr in ylo / TILE_ROWS..=yhi / TILE_ROWS {
+                        // skip 8 rows at once when the disc's bounding box is painted there
+                        if !any_bits(&tiles[tr * wpr..(tr + 1) * wpr], bxlo, bxhi) {
                             continue;
-                        };
-                        let xlo = cx.saturating_sub(kx);
-                        let xhi = (cx + ball.len as usize - 1 + kx).min(nx - 1);
-                        let base = ((z - z0) * ny + y) * w;
-                        let row_next = &mut next[base..base + w];
-                        let mut row = plane.index_axis_mut(Axis(0), y);
-                        let mut x = find(row_next, xlo as u32) as usize;
-                        while x <= xhi {
-                            row[x] = val;
-                            row_next[x] = x as u32 + 1;
-                            x = find(row_next, x as u32 + 1) as usize;
+                        }
+                        let t_end = ((tr + 1) * TILE_ROWS).min(ny);
+                        let mut painted = false;
+                        for y in ylo.max(tr * TILE_ROWS)..=yhi.min(t_end - 1) {
+                            let Some(kx) = row_kx(y) else {
+                                continue;
+                            };
+                            let xlo = cx.saturating_sub(kx);
+                            let xhi = (cx + span + kx).min(nx - 1);
+                            let n = paint_row(
+                                &mut bits[y * wpr..(y + 1) * wpr],
+                                &mut oplane[y * nx..(y + 1) * nx],
+                                xlo,
+                                xhi,
+                                val,
+                            );
+                            painted |= n > 0;
+                            remaining -= n as u64;
+                        }
+                        if painted {
+                            // refresh the tile summary over the words touched
+                            for wi in bxlo / 64..=bxhi / 64 {
+                                let mut w = 0;
+                                for y in tr * TILE_ROWS..t_end {
+                                    w |= bits[y * wpr + wi];
+                                }
+                                tiles[tr * wpr + wi] = w;
+                            }
                         }
                     }
                 }
