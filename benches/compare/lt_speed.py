@@ -8,7 +8,7 @@ Kernels and peers (each best of 3, timing only the kernel call):
   lt   fibstack local_thickness_map (exact, voxel 1)  vs porespy.filters.local_thickness(im)
   cc   fibstack label_components(26)                   vs cc3d.connected_components(im, connectivity=26)
   edt  fibstack edt, voxel (dz,dy,dx) = (20,10,10) nm vs edt.edt(im, anisotropy=(20,10,10), parallel=2)
-fibstack runs through `cargo run --release --example lt_kernels` (CARGO_TARGET_DIR honoured), which
+fibstack runs through `cargo run --release --example peer_kernels` (CARGO_TARGET_DIR honoured), which
 prints JSON with the best-of-3 kernel time. Agreement: cc identical partitions (and same count), edt
 max |diff| relative to max distance, lt: ours/2 (radius, voxels) vs PoreSpy's radius.
 
@@ -49,7 +49,8 @@ def volume(name, shape, porosity, blobiness, seed):
 
 
 def fibstack(kernel, inp, out, voxel=None):
-    cmd = ["cargo", "run", "--quiet", "--release", "--example", "lt_kernels", "--", kernel, inp, out,
+    stage = {"cc": "label26"}.get(kernel, kernel)
+    cmd = ["cargo", "run", "--quiet", "--release", "--example", "peer_kernels", "--", stage, inp, out,
            "--reps", str(REPS)]
     if voxel:
         cmd += ["--voxel", ",".join(str(v) for v in voxel)]
