@@ -683,27 +683,49 @@ pub fn li_deposit(
             let mut cells: Vec<Vec<u32>> = vec![Vec::new(); gdims[0] * gdims[1]];
             for (s, path) in paths.iter().enumerate() {
                 let q = path[level];
-                let cz = ((q[0] / cell).floor().max(0.0) as usize).min(gdims[0] - 1);
-                let cx = ((q[1] / cell).floor().max(0.0) as usize).min(gdims[1] - 1);
+                // cell of the nucleus' position wrapped into the (periodic) box
+                let qz = q[0].rem_euclid(area_extent[0]);
+                let qx = q[1].rem_euclid(area_extent[1]);
+                let cz = ((qz / cell).floor().max(0.0) as usize).min(gdims[0] - 1);
+                let cx = ((qx / cell).floor().max(0.0) as usize).min(gdims[1] - 1);
                 cells[cz * gdims[1] + cx].push(s as u32);
             }
+            // nuclei are periodic in z and x (minimum-image distances), so the box edges are
+            // statistically like its middle: no extra pore along the lateral faces
+            let period = area_extent;
+            let wrap = |v: f64, l: f64| v - l * (v / l).round();
             for ((k, i), v) in plane.indexed_iter_mut() {
                 let pt = [k as f64 * d[0], i as f64 * d[2]];
-                let (mut b1, mut b2) = ((f64::INFINITY, u32::MAX), (f64::INFINITY, u32::MAX));
+                // nearest two nuclei: (squared distance, index, offset nucleus − point)
+                let mut b1: (f64, u32, [f64; 2]);
+                let mut b2: (f64, u32, [f64; 2]);
                 let cz = ((pt[0] / cell).floor() as usize).min(gdims[0] - 1) as isize;
                 let cx = ((pt[1] / cell).floor() as usize).min(gdims[1] - 1) as isize;
+                let cells_of = |c: isize, ring: isize, n: usize| -> Vec<usize> {
+                    if 2 * ring + 1 >= n as isize {
+                        (0..n).collect()
+                    } else {
+                        ((c - ring)..=(c + ring))
+                            .map(|g| g.rem_euclid(n as isize) as usize)
+                            .collect()
+                    }
+                };
                 let mut ring = 1isize;
                 loop {
-                    for gz in (cz - ring).max(0)..=(cz + ring).min(gdims[0] as isize - 1) {
-                        for gx in (cx - ring).max(0)..=(cx + ring).min(gdims[1] as isize - 1) {
-                            for &s in &cells[gz as usize * gdims[1] + gx as usize] {
+                    b1 = (f64::INFINITY, u32::MAX, [0.0; 2]);
+                    b2 = (f64::INFINITY, u32::MAX, [0.0; 2]);
+                    for gz in cells_of(cz, ring, gdims[0]) {
+                        for gx in cells_of(cx, ring, gdims[1]) {
+                            for &s in &cells[gz * gdims[1] + gx] {
                                 let q = paths[s as usize][level];
-                                let dd = (q[0] - pt[0]).powi(2) + (q[1] - pt[1]).powi(2);
+                                let off =
+                                    [wrap(q[0] - pt[0], period[0]), wrap(q[1] - pt[1], period[1])];
+                                let dd = off[0] * off[0] + off[1] * off[1];
                                 if dd < b1.0 || (dd == b1.0 && s < b1.1) {
                                     b2 = b1;
-                                    b1 = (dd, s);
+                                    b1 = (dd, s, off);
                                 } else if dd < b2.0 || (dd == b2.0 && s < b2.1) {
-                                    b2 = (dd, s);
+                                    b2 = (dd, s, off);
                                 }
                             }
                         }
@@ -719,8 +741,7 @@ pub fn li_deposit(
                     continue;
                 }
                 if b2.1 != u32::MAX {
-                    let q1 = paths[b1.1 as usize][level];
-                    let q2 = paths[b2.1 as usize][level];
+                    let (q1, q2) = (b1.2, b2.2);
                     let sep = ((q1[0] - q2[0]).powi(2) + (q1[1] - q2[1]).powi(2)).sqrt();
                     if sep > 0.0 {
                         let to_bisector = (b2.0 - b1.0) / (2.0 * sep);
