@@ -1,6 +1,6 @@
 //! `fibstack segment IN OUT`: Otsu / multi-Otsu / manual thresholds → label volume.
 
-use super::common::{print_json, InputOpts};
+use super::common::{print_json, Bar, InputOpts};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use fibstack::segment::{segment_volume, Method, SegmentParams};
@@ -78,10 +78,18 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
         nbins: a.nbins,
     };
     p.validate()?;
-    let vol = a.read.read(&a.input, g)?;
-    let (labels, r) = segment_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
-    drop(vol);
-    fibstack::io::write_labels(&a.output, &labels)?;
+    let r = if let Some(mut rd) = a.read.open_stream(&a.input, g)? {
+        // folder / TIFF: histogram pass (Otsu), then a labelling pass; bounded memory
+        fibstack::stream::segment(&mut rd, &a.output, &p, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?
+    } else {
+        let vol = a.read.read(&a.input, g)?;
+        let (labels, r) =
+            segment_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
+        drop(vol);
+        fibstack::io::write_labels(&a.output, &labels)?;
+        r
+    };
     if a.json {
         return print_json(&r);
     }
