@@ -12,6 +12,10 @@
 //!
 //! [`chain`] runs the out-of-core pipeline (issue 7) on top of these.
 
+pub mod bitvol;
+pub mod chain;
+pub mod perc;
+
 use crate::error::{Error, ParamError};
 use crate::io::stream::{SliceReader, SliceWriter};
 use crate::io::tiff::TiffWriteOptions;
