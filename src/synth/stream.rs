@@ -129,11 +129,10 @@ impl StreamSynth {
             let rz = r_nm / d[0];
             let z0 = (c[0] - rz).ceil().max(0.0) as usize;
             let z1 = (c[0] + rz).floor().min(nz as f64 - 1.0);
-            if z1 >= 0.0 {
-                for z in z0..=(z1 as usize) {
-                    if z < nz {
-                        by_slice[z].push(k as u32);
-                    }
+            if z1 >= 0.0 && z0 < nz {
+                let z1 = (z1 as usize).min(nz - 1);
+                for b in by_slice[z0..=z1].iter_mut() {
+                    b.push(k as u32);
                 }
             }
             spheres.push(Sphere { c, r_nm });
