@@ -12,6 +12,7 @@ pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod segment;
+pub mod stream;
 pub mod synth;
 pub mod volume;
 pub mod workflow;

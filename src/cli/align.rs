@@ -4,7 +4,9 @@ use super::common::{print_json, Bar, InputOpts};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use fibstack::preprocess::align::{Boundary, Detrend, Interpolation};
-use fibstack::workflow::steps_pre::{AlignModeKey, AlignStep, WindowKey};
+use fibstack::workflow::steps_pre::{
+    implied_thickness, AlignModeKey, AlignOutput, AlignStep, WindowKey,
+};
 use fibstack::workflow::Context;
 use std::path::{Path, PathBuf};
 
@@ -180,8 +182,7 @@ fn beside(out: &Path, name: &str) -> PathBuf {
 pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
     let step = a.step()?;
     // parameter errors before reading anything
-    step.params()?;
-    let vol = a.opts.read(&a.input, g)?;
+    let params = step.params()?;
     let bar = Bar::new(g.quiet);
     let csv = a
         .shifts_csv
@@ -191,18 +192,38 @@ pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
         .plot
         .clone()
         .unwrap_or_else(|| beside(&a.output, "alignment_drift.png"));
-    let mut ctx = Context::new(PathBuf::new(), 0, &bar);
-    ctx.grey = Some(vol);
-    let step = AlignStep {
-        shifts_csv: csv.display().to_string(),
-        plot: plot.display().to_string(),
-        ..step
+    let out = if let Some(r) = a.opts.open_stream(&a.input, g)? {
+        // folder / TIFF: pass 1 shifts from consecutive slices, pass 2 apply; bounded memory
+        if let Some(roi) = params.corr.roi {
+            roi.check(r.shape()[1], r.shape()[2])?;
+        }
+        let voxel = r.voxel();
+        let (report, _) = fibstack::stream::align(r, &a.output, &params, &bar)
+            .with_context(|| format!("aligning {}", a.input.display()))?;
+        fibstack::preprocess::align::write_shifts_csv(&csv, &report.slices)?;
+        fibstack::preprocess::align_plot::write_drift_plot(&plot, &report.slices)?;
+        AlignOutput {
+            implied_slice_thickness: implied_thickness(&report, &voxel, a.theta),
+            report,
+            shifts_csv: Some(csv.display().to_string()),
+            plot: Some(plot.display().to_string()),
+        }
+    } else {
+        let vol = a.opts.read(&a.input, g)?;
+        let mut ctx = Context::new(PathBuf::new(), 0, &bar);
+        ctx.grey = Some(vol);
+        let step = AlignStep {
+            shifts_csv: csv.display().to_string(),
+            plot: plot.display().to_string(),
+            ..step
+        };
+        let out = step
+            .apply(&mut ctx)
+            .with_context(|| format!("aligning {}", a.input.display()))?;
+        let vol = ctx.grey.take().context("aligned volume")?;
+        fibstack::io::write_volume(&a.output, &vol)?;
+        out
     };
-    let out = step
-        .apply(&mut ctx)
-        .with_context(|| format!("aligning {}", a.input.display()))?;
-    let vol = ctx.grey.take().context("aligned volume")?;
-    fibstack::io::write_volume(&a.output, &vol)?;
     if a.json {
         print_json(&out)?;
     } else {

@@ -163,6 +163,32 @@ impl InputOpts {
         Ok(vol)
     }
 
+    /// Open a streaming reader when the input is a folder of slices or a (multi-page) TIFF, with
+    /// the voxel override applied and the reader's warnings printed; `None` for other formats.
+    pub fn open_stream(
+        &self,
+        path: &Path,
+        g: &super::Global,
+    ) -> Result<Option<fibstack::io::stream::SliceReader>> {
+        use fibstack::io::Format;
+        if !path.exists() || !matches!(Format::of(path), Ok(Format::Folder | Format::Tiff)) {
+            return Ok(None);
+        }
+        let opts = self.read_options()?;
+        let mut r = fibstack::io::stream::SliceReader::open(path, &opts)?;
+        if let Some(v) = &self.voxel {
+            let vox = r
+                .voxel()
+                .overridden(parse_voxel(v)?, VoxelSource::CommandLine);
+            r.set_voxel(vox);
+            if vox.is_calibrated() {
+                r.meta_mut().warnings.retain(|w| !w.contains("--voxel"));
+            }
+        }
+        note_warnings(&r.meta().warnings, g);
+        Ok(Some(r))
+    }
+
     /// Read a label volume.
     #[allow(dead_code)] // for the measuring commands
     pub fn read_labels(&self, path: &Path, g: &super::Global) -> Result<LabelVolume> {

@@ -1,6 +1,6 @@
 //! `fibstack denoise IN OUT --sigma NM`: Gaussian smoothing with σ in nm.
 
-use super::common::InputOpts;
+use super::common::{Bar, InputOpts};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
@@ -60,22 +60,43 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
         truncate: a.truncate,
     };
     p.validate()?;
-    let vol = a.read.read(&a.input, g)?;
-    if !vol.voxel.is_calibrated() && !g.quiet {
-        eprintln!(
-            "note: voxel size unknown; sigma is taken in voxels (set --voxel DZ,DY,DX in nm)"
-        );
-    }
-    let st = if a.f32 {
-        SampleType::F32
-    } else {
-        vol.sample_type()
+    let note = |v: &fibstack::volume::VoxelSize| {
+        if !v.is_calibrated() && !g.quiet {
+            eprintln!(
+                "note: voxel size unknown; sigma is taken in voxels (set --voxel DZ,DY,DX in nm)"
+            );
+        }
     };
-    let out = gaussian_volume_as(&vol, &p, st)?;
-    drop(vol);
-    fibstack::io::write_volume(&a.output, &out)?;
+    let stream = if a.three_d {
+        None
+    } else {
+        a.read.open_stream(&a.input, g)?
+    };
+    let voxel = if let Some(mut r) = stream {
+        // 2-D on a folder / TIFF: slice by slice, bounded memory
+        note(&r.voxel());
+        let st = if a.f32 {
+            SampleType::F32
+        } else {
+            r.sample_type()
+        };
+        fibstack::stream::gaussian_2d(&mut r, &a.output, &p, st, &Bar::new(g.quiet))?;
+        r.voxel()
+    } else {
+        let vol = a.read.read(&a.input, g)?;
+        note(&vol.voxel);
+        let st = if a.f32 {
+            SampleType::F32
+        } else {
+            vol.sample_type()
+        };
+        let out = gaussian_volume_as(&vol, &p, st)?;
+        drop(vol);
+        fibstack::io::write_volume(&a.output, &out)?;
+        out.voxel
+    };
     if !g.quiet {
-        let s = p.sigma_vox(&out.voxel);
+        let s = p.sigma_vox(&voxel);
         eprintln!(
             "denoise: Gaussian σ = {:?} nm = [{:.3}, {:.3}, {:.3}] voxels ({}) -> {}",
             p.sigma_nm,

@@ -1,6 +1,6 @@
 //! `fibstack destripe IN OUT`: FFT wedge removal of curtaining, per slice.
 
-use super::common::{print_json, InputOpts};
+use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::destripe::{destripe_volume_as, DestripeParams};
@@ -65,16 +65,28 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         significance: a.significance,
     };
     p.validate()?;
-    let vol = a.read.read(&a.input, g)?;
-    let st = if a.f32 {
-        SampleType::F32
+    let rep = if let Some(mut r) = a.read.open_stream(&a.input, g)? {
+        // folder / TIFF: slice by slice, bounded memory
+        let st = if a.f32 {
+            SampleType::F32
+        } else {
+            r.sample_type()
+        };
+        fibstack::stream::destripe(&mut r, &a.output, &p, st, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?
     } else {
-        vol.sample_type()
+        let vol = a.read.read(&a.input, g)?;
+        let st = if a.f32 {
+            SampleType::F32
+        } else {
+            vol.sample_type()
+        };
+        let (out, rep) =
+            destripe_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
+        drop(vol);
+        fibstack::io::write_volume(&a.output, &out)?;
+        rep
     };
-    let (out, rep) =
-        destripe_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
-    drop(vol);
-    fibstack::io::write_volume(&a.output, &out)?;
     if a.json {
         return print_json(&rep);
     }

@@ -4,7 +4,7 @@ use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::align::Boundary;
-use fibstack::workflow::steps_pre::GeometryStep;
+use fibstack::workflow::steps_pre::{GeometryOutput, GeometryStep};
 use fibstack::workflow::Context;
 use std::path::PathBuf;
 
@@ -55,16 +55,30 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         boundary: if a.pad { Boundary::Pad } else { Boundary::Crop },
         fill: a.fill,
     };
-    step.params()?;
-    let vol = a.opts.read(&a.input, g)?;
+    let params = step.params()?;
     let bar = Bar::new(g.quiet);
-    let mut ctx = Context::new(PathBuf::new(), 0, &bar);
-    ctx.grey = Some(vol);
-    let out = step
-        .apply(&mut ctx)
-        .with_context(|| format!("geometry correction of {}", a.input.display()))?;
-    let vol = ctx.grey.take().context("corrected volume")?;
-    fibstack::io::write_volume(&a.output, &vol)?;
+    let out = if let Some(mut r) = a.opts.open_stream(&a.input, g)? {
+        // folder / TIFF: every output slice from its own input slice; bounded memory
+        let source = step.thickness_source(&r.voxel(), r.meta());
+        let tilt = r.meta().stage_tilt_deg;
+        let (report, _) = fibstack::stream::geometry(&mut r, &a.output, &params, &bar)
+            .with_context(|| format!("geometry correction of {}", a.input.display()))?;
+        GeometryOutput {
+            report,
+            stage_tilt_deg: tilt,
+            slice_thickness_source: source,
+        }
+    } else {
+        let vol = a.opts.read(&a.input, g)?;
+        let mut ctx = Context::new(PathBuf::new(), 0, &bar);
+        ctx.grey = Some(vol);
+        let out = step
+            .apply(&mut ctx)
+            .with_context(|| format!("geometry correction of {}", a.input.display()))?;
+        let vol = ctx.grey.take().context("corrected volume")?;
+        fibstack::io::write_volume(&a.output, &vol)?;
+        out
+    };
     if a.json {
         print_json(&out)?;
     } else {

@@ -9,12 +9,14 @@ pub mod denoise;
 pub mod destripe;
 pub mod geometry;
 pub mod info;
+pub mod pipeline;
 pub mod porosity;
 pub mod report;
 pub mod run;
 pub mod segment;
 pub mod sizes;
 pub mod synth;
+pub mod synth_stream;
 pub mod tophat;
 pub mod tortuosity;
 
@@ -76,6 +78,11 @@ pub enum Command {
     Segment(segment::SegmentArgs),
     /// Tortuosity factor of one phase: random walk (rw), steady-state diffusion (fd) or both.
     Tortuosity(tortuosity::TortuosityArgs),
+    /// Out-of-core chain on a folder of slices: filters and threshold streamed into a bit-packed
+    /// mask, then porosity, its z-profile, percolation and random-walk τ (JSON with units).
+    Pipeline(pipeline::PipelineArgs),
+    /// A large simulator stack written slice by slice (never whole in memory).
+    SynthStream(synth_stream::SynthStreamArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -105,5 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tophat(a) => tophat::run(a, g),
         Command::Segment(a) => segment::run(a, g),
         Command::Tortuosity(a) => tortuosity::run(a, g),
+        Command::Pipeline(a) => pipeline::run(a, g),
+        Command::SynthStream(a) => synth_stream::run(a, g),
     }
 }

@@ -1,6 +1,6 @@
 //! `fibstack segment IN OUT`: Otsu / multi-Otsu / manual thresholds → label volume.
 
-use super::common::{print_json, InputOpts};
+use super::common::{print_json, Bar, InputOpts};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use fibstack::segment::{segment_volume, Method, SegmentParams};
@@ -102,24 +102,37 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
     if let Some(sp) = &shine {
         sp.validate()?;
     }
-    let vol = a.read.read(&a.input, g)?;
-    let (mut labels, r) =
-        segment_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
-    let fit = match &shine {
-        Some(sp) => Some(
-            fibstack::segment::shine::correct_labels(
-                &vol,
-                &mut labels,
-                &r.thresholds,
-                &r.labels,
-                sp,
-            )
-            .with_context(|| format!("{}: shine-through correction", a.input.display()))?,
-        ),
-        None => None,
+    // the shine-through fit looks several slices deep: it takes the in-memory path
+    let stream = if shine.is_none() {
+        a.read.open_stream(&a.input, g)?
+    } else {
+        None
     };
-    drop(vol);
-    fibstack::io::write_labels(&a.output, &labels)?;
+    let mut fit = None;
+    let r = if let Some(mut rd) = stream {
+        // folder / TIFF: histogram pass (Otsu), then a labelling pass; bounded memory
+        fibstack::stream::segment(&mut rd, &a.output, &p, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?
+    } else {
+        let vol = a.read.read(&a.input, g)?;
+        let (mut labels, r) =
+            segment_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
+        if let Some(sp) = &shine {
+            fit = Some(
+                fibstack::segment::shine::correct_labels(
+                    &vol,
+                    &mut labels,
+                    &r.thresholds,
+                    &r.labels,
+                    sp,
+                )
+                .with_context(|| format!("{}: shine-through correction", a.input.display()))?,
+            );
+        }
+        drop(vol);
+        fibstack::io::write_labels(&a.output, &labels)?;
+        r
+    };
     if a.json {
         let mut v = serde_json::to_value(&r)?;
         if let (Some(f), Some(o)) = (&fit, v.as_object_mut()) {

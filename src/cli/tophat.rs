@@ -1,6 +1,6 @@
 //! `fibstack tophat IN OUT --radius-nm R`: white (or black) top-hat with a disk/ball.
 
-use super::common::InputOpts;
+use super::common::{Bar, InputOpts};
 use anyhow::Result;
 use clap::Args;
 use fibstack::preprocess::denoise::Dims;
@@ -36,11 +36,24 @@ pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
         dims: if a.three_d { Dims::ThreeD } else { Dims::TwoD },
     };
     fibstack::error::positive("--radius-nm", p.radius_nm)?;
-    let vol = a.read.read(&a.input, g)?;
-    let fp = p.footprint(vol.voxel.nm)?;
-    let out = tophat_volume(&vol, &p)?;
-    drop(vol);
-    fibstack::io::write_volume(&a.output, &out)?;
+    let stream = if a.three_d {
+        None
+    } else {
+        a.read.open_stream(&a.input, g)?
+    };
+    let fp = if let Some(mut r) = stream {
+        // 2-D on a folder / TIFF: slice by slice, bounded memory
+        let fp = p.footprint(r.voxel().nm)?;
+        fibstack::stream::tophat_2d(&mut r, &a.output, &p, &Bar::new(g.quiet))?;
+        fp
+    } else {
+        let vol = a.read.read(&a.input, g)?;
+        let fp = p.footprint(vol.voxel.nm)?;
+        let out = tophat_volume(&vol, &p)?;
+        drop(vol);
+        fibstack::io::write_volume(&a.output, &out)?;
+        fp
+    };
     if !g.quiet {
         eprintln!(
             "tophat: {} top-hat, radius {} nm ({} footprint of {} voxels) -> {}",

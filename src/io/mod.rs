@@ -10,6 +10,7 @@ pub mod meta;
 pub mod npy;
 pub mod png;
 pub mod raw;
+pub mod stream;
 pub mod tiff;
 pub mod vti;
 
@@ -232,24 +233,35 @@ pub fn read_volume_with_progress(
                 v
             }
         };
-    if !vol.voxel.is_calibrated() {
-        let missing: Vec<&str> = ["dz", "dy", "dx"]
-            .iter()
-            .zip(vol.voxel.source.iter())
-            .filter(|(_, s)| **s == crate::volume::VoxelSource::Default)
-            .map(|(n, _)| *n)
-            .collect();
-        let only_dz = missing == ["dz"];
-        if only_dz && vol.shape()[0] > 1 {
-            vol.meta.warnings.push("slice thickness (dz) unknown: give --voxel DZ,_,_ (nm) or `slice_thickness_nm` in the workflow; z distances are in voxels until then".to_string());
-        } else if !only_dz {
-            vol.meta.warnings.push(format!(
-                "voxel size unknown ({}): metrics will be in voxels; give --voxel DZ,DY,DX (nm)",
-                missing.join(", ")
-            ));
-        }
-    }
+    let nz = vol.shape()[0];
+    calibration_warnings(&vol.voxel, nz, &mut vol.meta.warnings);
     Ok(vol)
+}
+
+/// The warning a reader adds when the voxel size is not (fully) known.
+pub(crate) fn calibration_warnings(
+    voxel: &crate::volume::VoxelSize,
+    nz: usize,
+    warnings: &mut Vec<String>,
+) {
+    if voxel.is_calibrated() {
+        return;
+    }
+    let missing: Vec<&str> = ["dz", "dy", "dx"]
+        .iter()
+        .zip(voxel.source.iter())
+        .filter(|(_, s)| **s == crate::volume::VoxelSource::Default)
+        .map(|(n, _)| *n)
+        .collect();
+    let only_dz = missing == ["dz"];
+    if only_dz && nz > 1 {
+        warnings.push("slice thickness (dz) unknown: give --voxel DZ,_,_ (nm) or `slice_thickness_nm` in the workflow; z distances are in voxels until then".to_string());
+    } else if !only_dz {
+        warnings.push(format!(
+            "voxel size unknown ({}): metrics will be in voxels; give --voxel DZ,DY,DX (nm)",
+            missing.join(", ")
+        ));
+    }
 }
 
 /// Read a label volume (any reader; values must be integers 0..=255).

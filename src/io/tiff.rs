@@ -260,27 +260,149 @@ fn fibstack_voxel(software: &str) -> Option<[f64; 3]> {
     (f.len() == 3 && f.iter().all(|x| *x > 0.0)).then(|| [f[0], f[1], f[2]])
 }
 
+/// An open TIFF decoder with what the first IFD said, for reading pages one at a time.
+pub(crate) struct PageDecoder {
+    pub dec: Decoder<BufReader<File>>,
+    pub info: VendorInfo,
+    pub databar: usize,
+    file_len: u64,
+}
+
+impl PageDecoder {
+    /// Open `path` (limits from `opts.max_bytes`), read the vendor metadata of the first IFD.
+    pub(crate) fn open(path: &Path, opts: &ReadOptions) -> Result<Self, IoError> {
+        let file = File::open(path).map_err(|e| IoError::os(path, e))?;
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut limits = Limits::default();
+        limits.decoding_buffer_size = usize::try_from(opts.max_bytes).unwrap_or(usize::MAX);
+        limits.intermediate_buffer_size = limits.decoding_buffer_size;
+        limits.ifd_value_size = 64 << 20;
+        let mut dec = Decoder::new(BufReader::new(file))
+            .map_err(|e| map_tiff_err(path, e))?
+            .with_limits(limits);
+        let info = vendor_info(&mut dec, path);
+        let databar = if opts.crop_databar {
+            info.meta.databar_rows.unwrap_or(0)
+        } else {
+            0
+        };
+        Ok(PageDecoder {
+            dec,
+            info,
+            databar,
+            file_len,
+        })
+    }
+
+    /// Move to the next IFD; `false` when there is none.
+    pub(crate) fn advance(&mut self, path: &Path) -> Result<bool, IoError> {
+        if !self.dec.more_images() {
+            return Ok(false);
+        }
+        self.dec.next_image().map_err(|e| map_tiff_err(path, e))?;
+        Ok(true)
+    }
+
+    /// Decode the current page (`index` for messages; `budget` = bytes still allowed), then
+    /// remove the data bar and crop. Returns the page, its `[height, width]` and its raw bytes.
+    pub(crate) fn decode(
+        &mut self,
+        path: &Path,
+        index: usize,
+        budget: u64,
+        max_bytes: u64,
+        crop: Option<[usize; 4]>,
+    ) -> Result<(Page, [usize; 2], u64), IoError> {
+        let dec = &mut self.dec;
+        let (w, h) = dec.dimensions().map_err(|e| map_tiff_err(path, e))?;
+        let (w, h) = (w as usize, h as usize);
+        let ct = dec.colortype();
+        let bytes_per = match &ct {
+            Ok(ColorType::Gray(8)) => 1u64,
+            Ok(ColorType::Gray(16)) => 2,
+            Ok(ColorType::Gray(32)) => 4,
+            Ok(other) => {
+                return Err(IoError::Unsupported {
+                    path: path.to_path_buf(),
+                    format: format!("{other:?} (page {index})"),
+                })
+            }
+            Err(_) => 1, // palette: checked below
+        };
+        let page_bytes = (w as u64) * (h as u64) * bytes_per;
+        if page_bytes > budget || page_bytes > self.file_len.saturating_mul(4096) + (1 << 20) {
+            return Err(IoError::TooLarge {
+                path: path.to_path_buf(),
+                shape: format!("{w}x{h} (page {index})"),
+                bytes: page_bytes.max(max_bytes.saturating_sub(budget) + page_bytes),
+                limit: max_bytes,
+            });
+        }
+        let page = match ct {
+            Ok(_) => match dec.read_image().map_err(|e| map_tiff_err(path, e))? {
+                DecodingResult::U8(v) => Page::U8(v),
+                DecodingResult::U16(v) => Page::U16(v),
+                DecodingResult::F32(v) => Page::F32(v),
+                other => {
+                    return Err(IoError::Unsupported {
+                        path: path.to_path_buf(),
+                        format: decoding_name(&other).into(),
+                    })
+                }
+            },
+            Err(_) => Page::U8(read_grey_palette(dec, path, w, h)?),
+        };
+        let expect = w * h;
+        let len = match &page {
+            Page::U8(v) => v.len(),
+            Page::U16(v) => v.len(),
+            Page::F32(v) => v.len(),
+        };
+        if len != expect {
+            return Err(corrupt(
+                path,
+                format!("page {index} has {len} samples, expected {expect}"),
+            ));
+        }
+        let (page, d) = crop_page(path, page, [h, w], self.databar, crop)?;
+        Ok((page, d, page_bytes))
+    }
+}
+
+/// Check that page `index` agrees in size and sample type with page 0.
+pub(crate) fn check_same_page(
+    path: &Path,
+    index: usize,
+    d0: [usize; 2],
+    t0: SampleType,
+    d: [usize; 2],
+    page: &Page,
+) -> Result<(), IoError> {
+    if d0 != d {
+        return Err(IoError::invalid(
+            path,
+            format!(
+                "page {index} is {}x{} but page 0 is {}x{}; all pages must share a size",
+                d[1], d[0], d0[1], d0[0]
+            ),
+        ));
+    }
+    if page.sample_type() != t0 {
+        return Err(IoError::invalid(
+            path,
+            format!("page {index} has another sample type than page 0"),
+        ));
+    }
+    Ok(())
+}
+
 /// Read one TIFF file: all pages (or `page_range`), data bar and ROI cropped.
 pub(crate) fn read_pages(
     path: &Path,
     opts: &ReadOptions,
     page_range: Option<(usize, usize)>,
 ) -> Result<TiffPages, IoError> {
-    let file = File::open(path).map_err(|e| IoError::os(path, e))?;
-    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut limits = Limits::default();
-    limits.decoding_buffer_size = usize::try_from(opts.max_bytes).unwrap_or(usize::MAX);
-    limits.intermediate_buffer_size = limits.decoding_buffer_size;
-    limits.ifd_value_size = 64 << 20;
-    let mut dec = Decoder::new(BufReader::new(file))
-        .map_err(|e| map_tiff_err(path, e))?
-        .with_limits(limits);
-    let info = vendor_info(&mut dec, path);
-    let databar = if opts.crop_databar {
-        info.meta.databar_rows.unwrap_or(0)
-    } else {
-        0
-    };
+    let mut pd = PageDecoder::open(path, opts)?;
     let mut pages = Vec::new();
     let mut dims: Option<[usize; 2]> = None;
     let mut total: u64 = 0;
@@ -288,83 +410,19 @@ pub(crate) fn read_pages(
     loop {
         let wanted = page_range.is_none_or(|(a, b)| index >= a && index < b);
         if wanted {
-            let (w, h) = dec.dimensions().map_err(|e| map_tiff_err(path, e))?;
-            let (w, h) = (w as usize, h as usize);
-            let ct = dec.colortype();
-            let bytes_per = match &ct {
-                Ok(ColorType::Gray(8)) => 1u64,
-                Ok(ColorType::Gray(16)) => 2,
-                Ok(ColorType::Gray(32)) => 4,
-                Ok(other) => {
-                    return Err(IoError::Unsupported {
-                        path: path.to_path_buf(),
-                        format: format!("{other:?} (page {index})"),
-                    })
-                }
-                Err(_) => 1, // palette: checked below
-            };
-            let page_bytes = (w as u64) * (h as u64) * bytes_per;
-            total = total.saturating_add(page_bytes);
-            if total > opts.max_bytes || page_bytes > file_len.saturating_mul(4096) + (1 << 20) {
-                return Err(IoError::TooLarge {
-                    path: path.to_path_buf(),
-                    shape: format!("{w}x{h} (page {index})"),
-                    bytes: page_bytes.max(total),
-                    limit: opts.max_bytes,
-                });
-            }
-            let page = match ct {
-                Ok(_) => match dec.read_image().map_err(|e| map_tiff_err(path, e))? {
-                    DecodingResult::U8(v) => Page::U8(v),
-                    DecodingResult::U16(v) => Page::U16(v),
-                    DecodingResult::F32(v) => Page::F32(v),
-                    other => {
-                        return Err(IoError::Unsupported {
-                            path: path.to_path_buf(),
-                            format: decoding_name(&other).into(),
-                        })
-                    }
-                },
-                Err(_) => Page::U8(read_grey_palette(&mut dec, path, w, h)?),
-            };
-            let expect = w * h;
-            let len = match &page {
-                Page::U8(v) => v.len(),
-                Page::U16(v) => v.len(),
-                Page::F32(v) => v.len(),
-            };
-            if len != expect {
-                return Err(corrupt(
-                    path,
-                    format!("page {index} has {len} samples, expected {expect}"),
-                ));
-            }
-            let (page, d) = crop_page(path, page, [h, w], databar, opts.crop)?;
-            if let Some(d0) = dims {
-                if d0 != d {
-                    return Err(IoError::invalid(
-                        path,
-                        format!("page {index} is {}x{} but page 0 is {}x{}; all pages must share a size", d[1], d[0], d0[1], d0[0]),
-                    ));
-                }
-                if pages
-                    .first()
-                    .is_some_and(|p: &Page| p.sample_type() != page.sample_type())
-                {
-                    return Err(IoError::invalid(
-                        path,
-                        format!("page {index} has another sample type than page 0"),
-                    ));
-                }
+            let budget = opts.max_bytes.saturating_sub(total);
+            let (page, d, bytes) = pd.decode(path, index, budget, opts.max_bytes, opts.crop)?;
+            total = total.saturating_add(bytes);
+            if let (Some(d0), Some(p0)) = (dims, pages.first()) {
+                check_same_page(path, index, d0, Page::sample_type(p0), d, &page)?;
             }
             dims = Some(d);
             pages.push(page);
         }
         index += 1;
-        if page_range.is_some_and(|(_, b)| index >= b) || !dec.more_images() {
+        if page_range.is_some_and(|(_, b)| index >= b) || !pd.advance(path)? {
             break;
         }
-        dec.next_image().map_err(|e| map_tiff_err(path, e))?;
     }
     let dims = match dims {
         Some(d) => d,
@@ -380,9 +438,9 @@ pub(crate) fn read_pages(
             ))
         }
     };
-    let mut info = info;
-    if databar > 0 {
-        info.meta.databar_rows = Some(databar);
+    let mut info = pd.info;
+    if pd.databar > 0 {
+        info.meta.databar_rows = Some(pd.databar);
     }
     Ok(TiffPages { dims, pages, info })
 }
@@ -589,15 +647,9 @@ pub fn read_tiff(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
 
 // ---------------------------------------------------------------- writing
 
-fn imagej_description(vol: &GreyVolume) -> (String, String, f64) {
-    let [nz, _, _] = vol.shape();
-    let maxd = vol.voxel.nm.iter().cloned().fold(0.0, f64::max);
-    let (unit, f) = if maxd >= 1000.0 {
-        ("micron", 1e-3)
-    } else {
-        ("nm", 1.0)
-    };
-    let (lo, hi) = match &vol.data {
+/// Display range of a volume for the ImageJ description (`None` for u8: fixed 0..255).
+pub(crate) fn value_range(data: &GreyData) -> (f64, f64) {
+    match data {
         GreyData::U8(_) => (0.0, 255.0),
         GreyData::U16(a) => (
             a.iter().copied().min().unwrap_or(0) as f64,
@@ -607,6 +659,25 @@ fn imagej_description(vol: &GreyVolume) -> (String, String, f64) {
             a.iter().copied().fold(f32::INFINITY, f32::min) as f64,
             a.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64,
         ),
+    }
+}
+
+fn imagej_description(vol: &GreyVolume) -> (String, String, f64) {
+    let (lo, hi) = value_range(&vol.data);
+    imagej_description_parts(vol.shape()[0], &vol.voxel, Some((lo, hi)))
+}
+
+/// ImageJ description for `nz` pages; `range` = display min/max (left out when `None`).
+pub(crate) fn imagej_description_parts(
+    nz: usize,
+    voxel: &VoxelSize,
+    range: Option<(f64, f64)>,
+) -> (String, String, f64) {
+    let maxd = voxel.nm.iter().cloned().fold(0.0, f64::max);
+    let (unit, f) = if maxd >= 1000.0 {
+        ("micron", 1e-3)
+    } else {
+        ("nm", 1.0)
     };
     let mut d = format!("ImageJ=1.11a\nimages={nz}\n");
     if nz > 1 {
@@ -614,10 +685,12 @@ fn imagej_description(vol: &GreyVolume) -> (String, String, f64) {
     }
     d.push_str(&format!(
         "unit={unit}\nspacing={}\nloop=false\n",
-        vol.voxel.dz() * f
+        voxel.dz() * f
     ));
-    if lo.is_finite() && hi.is_finite() {
-        d.push_str(&format!("min={lo}\nmax={hi}\n"));
+    if let Some((lo, hi)) = range {
+        if lo.is_finite() && hi.is_finite() {
+            d.push_str(&format!("min={lo}\nmax={hi}\n"));
+        }
     }
     (d, unit.to_string(), f)
 }
@@ -651,16 +724,39 @@ pub fn write_tiff(path: &Path, vol: &GreyVolume, opts: &TiffWriteOptions) -> Res
     if nz == 0 || ny == 0 || nx == 0 {
         return Err(IoError::invalid(path, "cannot write an empty volume"));
     }
+    super::atomic::write_atomic(path, |w| write_tiff_to(path, w, vol, opts))
+}
+
+/// Whether a volume of this many bytes needs BigTIFF.
+pub(crate) fn needs_bigtiff(bytes: u64, opts: &TiffWriteOptions) -> bool {
+    opts.bigtiff || bytes > (4u64 << 30) - (64 << 20)
+}
+
+/// [`write_tiff`] into any writer (no atomic rename; `path` names errors).
+pub(crate) fn write_tiff_to<W: Write + Seek>(
+    path: &Path,
+    w: W,
+    vol: &GreyVolume,
+    opts: &TiffWriteOptions,
+) -> Result<(), IoError> {
+    let [nz, ny, nx] = vol.shape();
     let bytes = (nz * ny * nx * vol.sample_type().bytes()) as u64;
-    let big = opts.bigtiff || bytes > (4u64 << 30) - (64 << 20);
-    super::atomic::write_atomic(path, |w| {
-        let r = if big {
-            TiffEncoder::new_big(w).and_then(|e| write_pages(e, vol, opts))
-        } else {
-            TiffEncoder::new(w).and_then(|e| write_pages(e, vol, opts))
-        };
-        r.map_err(|e| IoError::invalid(path, format!("TIFF encoding failed: {e}")))
-    })
+    let r = if needs_bigtiff(bytes, opts) {
+        TiffEncoder::new_big(w).and_then(|e| write_pages(e, vol, opts))
+    } else {
+        TiffEncoder::new(w).and_then(|e| write_pages(e, vol, opts))
+    };
+    r.map_err(|e| IoError::invalid(path, format!("TIFF encoding failed: {e}")))
+}
+
+/// What every page we write carries: the Software JSON and the X/Y resolutions.
+pub(crate) fn page_tags(voxel: &VoxelSize, f: f64) -> (String, Rational, Rational) {
+    let json = serde_json::json!({ "voxel_nm": voxel.nm }).to_string();
+    (
+        json,
+        rational_per_unit(voxel.dx(), f),
+        rational_per_unit(voxel.dy(), f),
+    )
 }
 
 fn write_pages<W: Write + Seek, K: TiffKind>(
@@ -669,9 +765,7 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
     opts: &TiffWriteOptions,
 ) -> tiff::TiffResult<()> {
     let (desc, _unit, f) = imagej_description(vol);
-    let json = serde_json::json!({ "voxel_nm": vol.voxel.nm }).to_string();
-    let xres = rational_per_unit(vol.voxel.dx(), f);
-    let yres = rational_per_unit(vol.voxel.dy(), f);
+    let (json, xres, yres) = page_tags(&vol.voxel, f);
     let nz = vol.shape()[0];
     for z in 0..nz {
         let desc_z = if z == 0 { Some(desc.as_str()) } else { None };
@@ -698,7 +792,7 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_page<W, K, C>(
+pub(crate) fn write_page<W, K, C>(
     enc: &mut TiffEncoder<W, K>,
     page: ArrayView2<C::Inner>,
     desc: Option<&str>,

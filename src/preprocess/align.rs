@@ -257,7 +257,8 @@ pub fn align_stack(
     Ok(AlignResult { aligned, report })
 }
 
-fn make_report(
+/// The report of an alignment from its parts (used by the streaming driver too).
+pub fn make_report(
     params: &AlignParams,
     input_shape: [usize; 3],
     output_shape: [usize; 3],
@@ -734,6 +735,36 @@ pub fn apply_shifts_grey(
     ))
 }
 
+/// Apply already checked shifts to a slab of slices (`shifts` = this slab's entries) into a
+/// `region` fixed for the whole stack by [`check_shifts`]; same sample type as the slab. The
+/// streaming driver calls this slab after slab; [`apply_shifts_grey`] is the one-slab case.
+pub fn apply_shifts_slab(
+    slab: &GreyData,
+    shifts: &[[f64; 2]],
+    params: &AlignParams,
+    region: CropRegion,
+) -> GreyData {
+    let shape = (SliceSource::dim(slab).0, region.height, region.width);
+    let quiet = &crate::progress::Silent;
+    match slab {
+        GreyData::U8(_) => {
+            let mut out = Array3::<u8>::zeros(shape);
+            apply_into(slab, shifts, params, region, &mut out, to_u8, quiet);
+            GreyData::U8(out)
+        }
+        GreyData::U16(_) => {
+            let mut out = Array3::<u16>::zeros(shape);
+            apply_into(slab, shifts, params, region, &mut out, to_u16, quiet);
+            GreyData::U16(out)
+        }
+        GreyData::F32(_) => {
+            let mut out = Array3::<f32>::zeros(shape);
+            apply_into(slab, shifts, params, region, &mut out, |v| v, quiet);
+            GreyData::F32(out)
+        }
+    }
+}
+
 /// Round and clamp to u8.
 pub fn to_u8(v: f32) -> u8 {
     v.round().clamp(0.0, 255.0) as u8
@@ -744,7 +775,8 @@ pub fn to_u16(v: f32) -> u16 {
     v.round().clamp(0.0, 65535.0) as u16
 }
 
-fn check_shifts(
+/// Check the shifts (one finite pair per slice, finite fill) and return the output region.
+pub fn check_shifts(
     src: &dyn SliceSource,
     shifts: &[[f64; 2]],
     params: &AlignParams,

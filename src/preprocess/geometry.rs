@@ -143,7 +143,7 @@ pub fn correct_geometry_view(
 ) -> Result<(Array3<f32>, VoxelSize, GeometryReport), ParamError> {
     let (pl, vout, report) = plan(view.dim(), voxel, p)?;
     let mut out = Array3::<f32>::zeros((view.dim().0, pl.rows, view.dim().2));
-    resample_into(&view, &pl, &mut out, |v| v);
+    resample_into(&view, &pl, 0, &mut out, |v| v);
     Ok((out, vout, report))
 }
 
@@ -151,6 +151,7 @@ pub fn correct_geometry_view(
 fn resample_into<T: Copy + Send + Sync>(
     src: &dyn SliceSource,
     pl: &Plan,
+    z0: usize,
     out: &mut Array3<T>,
     conv: impl Fn(f32) -> T + Sync,
 ) {
@@ -163,7 +164,7 @@ fn resample_into<T: Copy + Send + Sync>(
         .for_each(|(k, mut o)| {
             let src = src.slice(k);
             for j in 0..pl.rows {
-                let y = pl.lo + j as f64 * pl.a + pl.kc[k];
+                let y = pl.lo + j as f64 * pl.a + pl.kc[z0 + k];
                 let mut row = o.row_mut(j);
                 if !(y >= -EPS && y <= last + EPS) {
                     row.fill(conv(pl.fill));
@@ -332,38 +333,78 @@ pub fn geometry_volume(
     vol: &GreyVolume,
     p: &GeometryParams,
 ) -> Result<(GreyVolume, GeometryReport), ParamError> {
-    let mut p = *p;
-    if p.slice_thickness_nm.is_none() && vol.voxel.source[0] == VoxelSource::Default {
-        p.slice_thickness_nm = vol.meta.slice_thickness_nm;
-    }
-    let (pl, voxel, report) = plan(SliceSource::dim(&vol.data), vol.voxel, &p)?;
-    let [nz, _, nx] = vol.shape();
-    let shape = (nz, pl.rows, nx);
-    let data = match &vol.data {
-        GreyData::U8(_) => {
-            let mut o = Array3::<u8>::zeros(shape);
-            resample_into(&vol.data, &pl, &mut o, to_u8);
-            GreyData::U8(o)
-        }
-        GreyData::U16(_) => {
-            let mut o = Array3::<u16>::zeros(shape);
-            resample_into(&vol.data, &pl, &mut o, to_u16);
-            GreyData::U16(o)
-        }
-        GreyData::F32(_) => {
-            let mut o = Array3::<f32>::zeros(shape);
-            resample_into(&vol.data, &pl, &mut o, |v| v);
-            GreyData::F32(o)
-        }
-    };
+    let gp = geometry_plan(vol.shape(), vol.voxel, vol.meta.slice_thickness_nm, p)?;
+    let data = gp.resample_slab(&vol.data, 0);
     Ok((
         GreyVolume {
             data,
-            voxel,
+            voxel: gp.voxel_out,
             meta: vol.meta.clone(),
         },
-        report,
+        gp.report,
     ))
+}
+
+/// A correction planned for a whole stack, applied slab by slab ([`GeometryPlan::resample_slab`])
+/// so a stack can be corrected while streaming it (every output slice depends on its own input
+/// slice only).
+pub struct GeometryPlan {
+    plan: Plan,
+    /// Voxel size of the output.
+    pub voxel_out: VoxelSize,
+    pub report: GeometryReport,
+}
+
+/// Plan the correction of a stack of `shape` (`meta_thickness` = the file's slice thickness, used
+/// like [`geometry_volume`] does when neither the parameter nor a calibrated dz gives one).
+pub fn geometry_plan(
+    shape: [usize; 3],
+    voxel: VoxelSize,
+    meta_thickness: Option<f64>,
+    p: &GeometryParams,
+) -> Result<GeometryPlan, ParamError> {
+    let mut p = *p;
+    if p.slice_thickness_nm.is_none() && voxel.source[0] == VoxelSource::Default {
+        p.slice_thickness_nm = meta_thickness;
+    }
+    let (plan, voxel_out, report) = plan((shape[0], shape[1], shape[2]), voxel, &p)?;
+    Ok(GeometryPlan {
+        plan,
+        voxel_out,
+        report,
+    })
+}
+
+impl GeometryPlan {
+    /// Output rows per slice.
+    pub fn rows(&self) -> usize {
+        self.plan.rows
+    }
+
+    /// Correct the slices `z0 .. z0 + n` of the stack (`slab` holds them), keeping the sample
+    /// type (rounded and clamped for u8/u16).
+    pub fn resample_slab(&self, slab: &GreyData, z0: usize) -> GreyData {
+        let [nz, _, nx] = slab.shape();
+        let pl = &self.plan;
+        let shape = (nz, pl.rows, nx);
+        match slab {
+            GreyData::U8(_) => {
+                let mut o = Array3::<u8>::zeros(shape);
+                resample_into(slab, pl, z0, &mut o, to_u8);
+                GreyData::U8(o)
+            }
+            GreyData::U16(_) => {
+                let mut o = Array3::<u16>::zeros(shape);
+                resample_into(slab, pl, z0, &mut o, to_u16);
+                GreyData::U16(o)
+            }
+            GreyData::F32(_) => {
+                let mut o = Array3::<f32>::zeros(shape);
+                resample_into(slab, pl, z0, &mut o, |v| v);
+                GreyData::F32(o)
+            }
+        }
+    }
 }
 
 /// Slice thickness implied by the linear trend of the drift curve (methods §2: t ≈ slope/cos θ).

@@ -121,7 +121,7 @@ impl UniformBins {
         }
         i
     }
-    fn centers(&self) -> Vec<f64> {
+    pub(crate) fn centers(&self) -> Vec<f64> {
         (0..self.n)
             .map(|i| ((self.edges[i] + self.edges[i + 1]) / 2.0) as f64)
             .collect()

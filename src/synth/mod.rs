@@ -18,6 +18,7 @@
 pub mod acquisition;
 pub mod output;
 pub mod presets;
+pub mod stream;
 pub mod structures;
 pub mod truth;
 

@@ -304,21 +304,30 @@ impl GeometryStep {
         Ok(p)
     }
 
+    /// Where the slice thickness of the shear comes from (None when no shear needs one).
+    pub fn thickness_source(
+        &self,
+        voxel: &crate::volume::VoxelSize,
+        meta: &crate::volume::Metadata,
+    ) -> Option<String> {
+        if !self.shear || self.shear_px_per_slice.is_some() {
+            None
+        } else if self.slice_thickness_nm.is_some() {
+            Some("parameter".to_string())
+        } else if voxel.source[0] != VoxelSource::Default {
+            Some(format!("voxel dz ({})", voxel.source[0].as_str()))
+        } else if meta.slice_thickness_nm.is_some() {
+            Some("file metadata".to_string())
+        } else {
+            None
+        }
+    }
+
     /// Correct `ctx.grey` in place.
     pub fn apply(&self, ctx: &mut Context) -> Result<GeometryOutput, Error> {
         let p = self.params()?;
         let vol = ctx.grey("geometry")?;
-        let source = if !self.shear || self.shear_px_per_slice.is_some() {
-            None
-        } else if self.slice_thickness_nm.is_some() {
-            Some("parameter".to_string())
-        } else if vol.voxel.source[0] != VoxelSource::Default {
-            Some(format!("voxel dz ({})", vol.voxel.source[0].as_str()))
-        } else if vol.meta.slice_thickness_nm.is_some() {
-            Some("file metadata".to_string())
-        } else {
-            None
-        };
+        let source = self.thickness_source(&vol.voxel, &vol.meta);
         let tilt = vol.meta.stage_tilt_deg;
         let (out, report) = geometry_volume(vol, &p)?;
         ctx.grey = Some(out);

@@ -136,12 +136,12 @@ pub struct RandomWalkOutput {
     pub msd: MsdCurve,
 }
 
-/// Bit-packed phase mask, 1 bit per voxel.
-struct BitMask {
-    words: Vec<u64>,
+/// Bit-packed phase mask, 1 bit per voxel (bit `i & 63` of word `i >> 6` = voxel `i` in C order).
+struct BitMask<'a> {
+    words: std::borrow::Cow<'a, [u64]>,
 }
 
-impl BitMask {
+impl BitMask<'static> {
     fn new(labels: &ArrayView3<u8>, phase: u8) -> Self {
         let n = labels.len();
         let mut words = vec![0u64; n.div_ceil(64)];
@@ -164,11 +164,86 @@ impl BitMask {
             }
             *w = v;
         });
-        BitMask { words }
+        BitMask {
+            words: std::borrow::Cow::Owned(words),
+        }
     }
+}
+
+impl BitMask<'_> {
     #[inline(always)]
     fn get(&self, i: usize) -> bool {
         (self.words[i >> 6] >> (i & 63)) & 1 != 0
+    }
+}
+
+/// A phase as a bit-packed mask plus the whole-volume numbers the walk needs, so the walk can run
+/// on a compact mask built out of core (`stream::chain`) with the same result as
+/// [`tortuosity_rw`] on the label volume.
+#[derive(Debug, Clone, Copy)]
+pub struct PackedPhase<'a> {
+    /// Bit `i & 63` of word `i >> 6` is voxel `i` (C order over `shape`); `ceil(n/64)` words.
+    pub words: &'a [u64],
+    /// `[nz, ny, nx]`.
+    pub shape: [usize; 3],
+    /// Label value of the phase (for the report).
+    pub phase: u8,
+    /// Voxels of the phase.
+    pub phase_voxels: u64,
+    /// Per axis (z, y, x): voxels of the phase in 6-connected clusters touching both faces
+    /// normal to the axis (only the requested axes are read).
+    pub percolating_voxels: [u64; 3],
+    /// Mean chord length of the phase (nm), as the stopping rule uses it.
+    pub mean_chord_nm: f64,
+}
+
+/// Mean chord length (nm) of a bit-packed phase, equal to the one [`tortuosity_rw`] uses.
+pub fn mean_chord_packed(words: &[u64], shape: [usize; 3], d: [f64; 3]) -> f64 {
+    let m = BitMask {
+        words: std::borrow::Cow::Borrowed(words),
+    };
+    let [nz, ny, nx] = shape;
+    // per z-slice: phase voxels and run starts along x, y and z
+    let per: Vec<[u64; 4]> = (0..nz)
+        .into_par_iter()
+        .map(|z| {
+            let mut c = [0u64; 4];
+            let base = z * ny * nx;
+            for y in 0..ny {
+                for x in 0..nx {
+                    let i = base + y * nx + x;
+                    if !m.get(i) {
+                        continue;
+                    }
+                    c[0] += 1;
+                    if z == 0 || !m.get(i - ny * nx) {
+                        c[1] += 1;
+                    }
+                    if y == 0 || !m.get(i - nx) {
+                        c[2] += 1;
+                    }
+                    if x == 0 || !m.get(i - 1) {
+                        c[3] += 1;
+                    }
+                }
+            }
+            c
+        })
+        .collect();
+    let vox: u64 = per.iter().map(|c| c[0]).sum();
+    let mut tot = 0.0;
+    let mut cnt = 0;
+    for ax in 0..3 {
+        let runs: u64 = per.iter().map(|c| c[1 + ax]).sum();
+        if runs > 0 {
+            tot += vox as f64 / runs as f64 * d[ax];
+            cnt += 1;
+        }
+    }
+    if cnt > 0 {
+        tot / cnt as f64
+    } else {
+        0.0
     }
 }
 
@@ -193,7 +268,7 @@ struct Batch {
 
 /// Walk geometry shared by all batches.
 struct Geometry<'a> {
-    mask: &'a BitMask,
+    mask: &'a BitMask<'a>,
     n: [i32; 3],
     stride: [isize; 3],
     /// Cumulative thresholds (31-bit) for choosing z, then y, else x.
@@ -383,9 +458,65 @@ pub fn tortuosity_rw(
     opts.validate()?;
     let sh = labels.shape();
     let n = [sh[0], sh[1], sh[2]];
-    let total = labels.len() as f64;
     let count = labels.iter().filter(|&&v| v == phase).count();
-    let eps = count as f64 / total;
+    let mut percolating_voxels = [0u64; 3];
+    for &a in axes {
+        let (_, mask, pn) = permuted_mask(labels, phase, a);
+        let reach = face_reach(&mask, pn);
+        percolating_voxels[a] = reach.iter().filter(|&&v| v == 3).count() as u64;
+    }
+    let mask = BitMask::new(&labels, phase);
+    let chord = mean_chord_nm(&labels, phase, voxel_nm);
+    let packed = PackedPhase {
+        words: &mask.words,
+        shape: n,
+        phase,
+        phase_voxels: count as u64,
+        percolating_voxels,
+        mean_chord_nm: chord,
+    };
+    walk_packed(&packed, voxel_nm, axes, opts, progress, t0)
+}
+
+/// [`tortuosity_rw`] on a bit-packed phase (same result for the same seed).
+pub fn tortuosity_rw_packed(
+    packed: &PackedPhase,
+    voxel_nm: [f64; 3],
+    axes: &[usize],
+    opts: &RandomWalkOptions,
+    progress: &dyn Progress,
+) -> Result<RandomWalkOutput, ParamError> {
+    let t0 = Instant::now();
+    for &a in axes {
+        check_common(&packed.shape, a, voxel_nm)?;
+    }
+    if axes.is_empty() {
+        return Err(ParamError::new("axis", "none", "give at least one axis"));
+    }
+    opts.validate()?;
+    let len: usize = packed.shape.iter().product();
+    if packed.words.len() != len.div_ceil(64) {
+        return Err(ParamError::new(
+            "packed mask",
+            packed.words.len(),
+            format!("needs {} words for {:?}", len.div_ceil(64), packed.shape),
+        ));
+    }
+    walk_packed(packed, voxel_nm, axes, opts, progress, t0)
+}
+
+fn walk_packed(
+    packed: &PackedPhase,
+    voxel_nm: [f64; 3],
+    axes: &[usize],
+    opts: &RandomWalkOptions,
+    progress: &dyn Progress,
+    t0: Instant,
+) -> Result<RandomWalkOutput, ParamError> {
+    let n = packed.shape;
+    let phase = packed.phase;
+    let total = n.iter().product::<usize>() as f64;
+    let eps = packed.phase_voxels as f64 / total;
     let d = voxel_nm;
     let inv: Vec<f64> = d.iter().map(|v| 1.0 / (v * v)).collect();
     let sinv: f64 = inv.iter().sum();
@@ -400,9 +531,7 @@ pub fn tortuosity_rw(
         r.porosity_total = eps;
         r.porosity_used = "total".into();
         r.seed = Some(opts.seed);
-        let (_, mask, pn) = permuted_mask(labels, phase, a);
-        let reach = face_reach(&mask, pn);
-        let perc = reach.iter().filter(|&&v| v == 3).count();
+        let perc = packed.percolating_voxels[a];
         r.porosity_percolating = perc as f64 / total;
         r.percolating = perc > 0;
         if !r.percolating {
@@ -439,7 +568,9 @@ pub fn tortuosity_rw(
     let per = (n_walkers as usize).div_ceil(nb);
     let n_walkers = (per * nb) as u64;
 
-    let mask = BitMask::new(&labels, phase);
+    let mask = BitMask {
+        words: std::borrow::Cow::Borrowed(packed.words),
+    };
     let geo = Geometry {
         mask: &mask,
         n: [n[0] as i32, n[1] as i32, n[2] as i32],
@@ -449,7 +580,7 @@ pub fn tortuosity_rw(
             (((inv[0] + inv[1]) / sinv) * (1u64 << 31) as f64) as u32,
         ],
     };
-    let len = labels.len() as u64;
+    let len = total as u64;
     let mut batches: Vec<Batch> = (0..nb)
         .into_par_iter()
         .map(|b| {
@@ -484,7 +615,7 @@ pub fn tortuosity_rw(
         .collect();
 
     // pore size for the stopping rule
-    let chord = mean_chord_nm(&labels, phase, d);
+    let chord = packed.mean_chord_nm;
     let box_mean = (0..3).map(|a| n[a] as f64 * d[a]).sum::<f64>() / 3.0;
     let pore = chord.min(box_mean / 2.0);
 
