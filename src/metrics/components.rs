@@ -95,7 +95,8 @@ impl Components {
     }
 }
 
-fn find(p: &mut [u32], mut a: u32) -> u32 {
+/// Union–find root of `a` with path halving (parents in `p`).
+pub(crate) fn find(p: &mut [u32], mut a: u32) -> u32 {
     while p[a as usize] != a {
         let g = p[p[a as usize] as usize];
         p[a as usize] = g;
@@ -104,7 +105,8 @@ fn find(p: &mut [u32], mut a: u32) -> u32 {
     a
 }
 
-fn union(p: &mut [u32], a: u32, b: u32) {
+/// Join the sets of `a` and `b`; the smaller id becomes the root.
+pub(crate) fn union(p: &mut [u32], a: u32, b: u32) {
     let ra = find(p, a);
     let rb = find(p, b);
     if ra < rb {

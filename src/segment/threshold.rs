@@ -312,13 +312,8 @@ pub fn find_thresholds(
     Ok((t, Some(h)))
 }
 
-/// Segment a grey volume: thresholds, labels, fractions and the sensitivity band.
-pub fn segment_volume(
-    vol: &GreyVolume,
-    params: &SegmentParams,
-) -> Result<(LabelVolume, SegmentResult), ParamError> {
-    let (thresholds, hist) = find_thresholds(&vol.data, params)?;
-    let k = thresholds.len() + 1;
+/// Label value of each of the `k` classes: `params.labels`, or 0, 1, 2 …
+pub fn class_labels(params: &SegmentParams, k: usize) -> Result<Vec<u8>, ParamError> {
     let labels: Vec<u8> = match &params.labels {
         Some(l) => l.clone(),
         None => (0..k).map(|i| i as u8).collect(),
@@ -330,6 +325,17 @@ pub fn segment_volume(
             format!("give one label per class ({k} classes)"),
         ));
     }
+    Ok(labels)
+}
+
+/// Segment a grey volume: thresholds, labels, fractions and the sensitivity band.
+pub fn segment_volume(
+    vol: &GreyVolume,
+    params: &SegmentParams,
+) -> Result<(LabelVolume, SegmentResult), ParamError> {
+    let (thresholds, hist) = find_thresholds(&vol.data, params)?;
+    let k = thresholds.len() + 1;
+    let labels = class_labels(params, k)?;
     let data = apply_thresholds(&vol.data, &thresholds, &labels);
     let fractions = class_fractions(&vol.data, &thresholds);
     let sensitivity = (params.sensitivity > 0.0)

@@ -591,18 +591,7 @@ pub fn segment(
         None => params.thresholds.clone(),
     };
     let k = thresholds.len() + 1;
-    let labels: Vec<u8> = match &params.labels {
-        Some(l) => l.clone(),
-        None => (0..k).map(|i| i as u8).collect(),
-    };
-    if labels.len() != k {
-        return Err(ParamError::new(
-            "labels",
-            format!("{labels:?}"),
-            format!("give one label per class ({k} classes)"),
-        )
-        .into());
-    }
+    let labels = crate::segment::threshold::class_labels(params, k)?;
     // nominal thresholds and the ±δ variants, counted in the labelling pass
     let d = params.sensitivity;
     let mut sets = vec![thresholds.clone()];

@@ -26,24 +26,7 @@ pub struct PackedPercolation {
     pub slab_slices: usize,
 }
 
-fn find(p: &mut [u32], mut a: u32) -> u32 {
-    while p[a as usize] != a {
-        let g = p[p[a as usize] as usize];
-        p[a as usize] = g;
-        a = g;
-    }
-    a
-}
-
-fn union(p: &mut [u32], a: u32, b: u32) {
-    let ra = find(p, a);
-    let rb = find(p, b);
-    if ra < rb {
-        p[rb as usize] = ra;
-    } else if rb < ra {
-        p[ra as usize] = rb;
-    }
-}
+use crate::metrics::components::{find, union};
 
 /// Slices per slab so that one slab holds about `voxels` voxels (at least one slice).
 pub fn slab_for(ny: usize, nx: usize, voxels: usize) -> usize {
