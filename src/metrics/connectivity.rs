@@ -57,11 +57,26 @@ pub struct AxisPercolation {
 
 /// Classify the components along `axis`.
 pub fn percolation(c: &Components, touches: &[u8], axis: Axis) -> AxisPercolation {
+    classify_components(
+        axis,
+        c.sizes.iter().copied().zip(touches.iter().copied()),
+        c.labels.len(),
+    )
+}
+
+/// Classify components given as `(voxels, face bits)` along `axis` (face bits: `2a` = low face,
+/// `2a + 1` = high face of axis index `a`) in a volume of `n_voxels`: percolating when touching
+/// both faces, dead end when one, isolated when none.
+pub fn classify_components(
+    axis: Axis,
+    components: impl Iterator<Item = (u64, u8)>,
+    n_voxels: usize,
+) -> AxisPercolation {
     let a = axis.index();
     let (mut p, mut d, mut i, mut np) = (0u64, 0u64, 0u64, 0usize);
-    for (k, &s) in c.sizes.iter().enumerate() {
-        let lo = touches[k] >> (2 * a) & 1;
-        let hi = touches[k] >> (2 * a + 1) & 1;
+    for (s, t) in components {
+        let lo = t >> (2 * a) & 1;
+        let hi = t >> (2 * a + 1) & 1;
         match lo + hi {
             2 => {
                 p += s;
@@ -83,7 +98,7 @@ pub fn percolation(c: &Components, touches: &[u8], axis: Axis) -> AxisPercolatio
         percolating_fraction: f(p),
         dead_end_fraction: f(d),
         isolated_fraction: f(i),
-        percolating_volume_fraction: p as f64 / c.labels.len().max(1) as f64,
+        percolating_volume_fraction: p as f64 / n_voxels.max(1) as f64,
     }
 }
 

@@ -125,38 +125,14 @@ pub fn percolation_packed(
     }
     let roots: Vec<usize> = (0..n).filter(|&i| parent[i] as usize == i).collect();
     let phase_voxels: u64 = size.iter().sum();
-    let total = (nz * ny * nx) as f64;
     let axes = [Axis::Z, Axis::Y, Axis::X]
         .iter()
         .map(|&axis| {
-            let a = axis.index();
-            let (mut p, mut d, mut i, mut np) = (0u64, 0u64, 0u64, 0usize);
-            for &r in &roots {
-                let lo = rtouch[r] >> (2 * a) & 1;
-                let hi = rtouch[r] >> (2 * a + 1) & 1;
-                match lo + hi {
-                    2 => {
-                        p += rsize[r];
-                        np += 1;
-                    }
-                    1 => d += rsize[r],
-                    _ => i += rsize[r],
-                }
-            }
-            let tot = (p + d + i) as f64;
-            let f = |v: u64| if tot > 0.0 { v as f64 / tot } else { 0.0 };
-            AxisPercolation {
+            crate::metrics::connectivity::classify_components(
                 axis,
-                percolates: np > 0,
-                n_percolating_components: np,
-                percolating_voxels: p,
-                dead_end_voxels: d,
-                isolated_voxels: i,
-                percolating_fraction: f(p),
-                dead_end_fraction: f(d),
-                isolated_fraction: f(i),
-                percolating_volume_fraction: p as f64 / total,
-            }
+                roots.iter().map(|&r| (rsize[r], rtouch[r])),
+                nz * ny * nx,
+            )
         })
         .collect();
     Ok(PackedPercolation {
