@@ -393,38 +393,6 @@ fn slope(t: &[f64], y: &[f64], from: usize) -> f64 {
     }
 }
 
-/// Mean chord length of the phase (nm), averaged over the three axes.
-fn mean_chord_nm(labels: &ArrayView3<u8>, phase: u8, d: [f64; 3]) -> f64 {
-    let mut tot = 0.0;
-    let mut cnt = 0;
-    for ax in 0..3 {
-        let mut runs = 0u64;
-        let mut vox = 0u64;
-        for lane in labels.lanes(ndarray::Axis(ax)) {
-            let mut prev = false;
-            for &v in lane.iter() {
-                let p = v == phase;
-                if p {
-                    vox += 1;
-                    if !prev {
-                        runs += 1;
-                    }
-                }
-                prev = p;
-            }
-        }
-        if runs > 0 {
-            tot += vox as f64 / runs as f64 * d[ax];
-            cnt += 1;
-        }
-    }
-    if cnt > 0 {
-        tot / cnt as f64
-    } else {
-        0.0
-    }
-}
-
 const SAMPLES: usize = 64;
 
 /// Random-walk tortuosity of phase `phase` along the numpy axes in `axes` (0 = z, 1 = y, 2 = x);
@@ -466,7 +434,7 @@ pub fn tortuosity_rw(
         percolating_voxels[a] = reach.iter().filter(|&&v| v == 3).count() as u64;
     }
     let mask = BitMask::new(&labels, phase);
-    let chord = mean_chord_nm(&labels, phase, voxel_nm);
+    let chord = mean_chord_packed(&mask.words, n, voxel_nm);
     let packed = PackedPhase {
         words: &mask.words,
         shape: n,
