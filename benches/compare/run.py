@@ -368,7 +368,7 @@ def do_tort(a, fib, work):
         s = tau.Solver(img, device=torch.device("cpu"))
         s.solve(verbose="no")
         tt = time.perf_counter() - t0
-        ttau = float(s.tau)
+        ttau = float(np.asarray(s.tau.cpu() if hasattr(s.tau, 'cpu') else s.tau).ravel()[0])
         rows.append(row(f"steady-state τ, axis {axis}", "TauFactor 500³, phase 255", 1.0, j,
                         f"taufactor {tau.__version__} CPU (torch {torch.__version__})", tt,
                         f"τ fib {tf:.5f}, TauFactor {ttau:.5f} (rel diff {abs(tf - ttau) / ttau:.2e})",

@@ -45,6 +45,9 @@ use std::f64::consts::PI;
 use std::sync::Arc;
 
 type C64 = Complex<f64>;
+/// Spectra and the correlation surface are single precision (as scikit-image's complex64);
+/// normalisation, sums and the peak position are computed in f64.
+type C32 = Complex<f32>;
 
 /// Apodisation window applied before the FFT.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -268,7 +271,7 @@ pub struct PhaseShift {
 /// Fourier transform of one (ROI-cropped, mean-subtracted, windowed) image, layout `[kx][ky]`.
 #[derive(Debug, Clone)]
 pub struct Spectrum {
-    data: Vec<C64>,
+    data: Vec<C32>,
     /// The image region has no contrast (nothing to correlate).
     flat: bool,
 }
@@ -286,11 +289,11 @@ pub struct PhaseCorrelator {
     /// Full image shape (for moving the ROI).
     full: [usize; 2],
     /// Band-pass gain per half-spectrum bin (layout `[kx][ky]`), or None.
-    filter: Option<Vec<f64>>,
-    r2c: Arc<dyn RealToComplex<f64>>,
-    c2r: Arc<dyn ComplexToReal<f64>>,
-    fy: Arc<dyn Fft<f64>>,
-    iy: Arc<dyn Fft<f64>>,
+    filter: Option<Vec<f32>>,
+    r2c: Arc<dyn RealToComplex<f32>>,
+    c2r: Arc<dyn ComplexToReal<f32>>,
+    fy: Arc<dyn Fft<f32>>,
+    iy: Arc<dyn Fft<f32>>,
 }
 
 /// Signed frequency (cycles/sample) of FFT bin `k` of `n` (numpy `fftfreq`).
@@ -312,19 +315,19 @@ impl PhaseCorrelator {
             None => (0, 0, fny, fnx),
         };
         let nxh = nx / 2 + 1;
-        let mut rp = RealFftPlanner::<f64>::new();
+        let mut rp = RealFftPlanner::<f32>::new();
         let r2c = rp.plan_fft_forward(nx);
         let c2r = rp.plan_fft_inverse(nx);
-        let mut cp = FftPlanner::<f64>::new();
+        let mut cp = FftPlanner::<f32>::new();
         let fy = cp.plan_fft_forward(ny);
         let iy = cp.plan_fft_inverse(ny);
         let filter = params.bandpass.map(|b| {
-            let mut f = vec![0.0; nxh * ny];
+            let mut f = vec![0.0f32; nxh * ny];
             for kx in 0..nxh {
                 let fxv = kx as f64 / nx as f64;
                 for ky in 0..ny {
                     let fyv = freq(ky, ny);
-                    f[kx * ny + ky] = b.gain(fxv * fxv + fyv * fyv);
+                    f[kx * ny + ky] = b.gain(fxv * fxv + fyv * fyv) as f32;
                 }
             }
             f
@@ -403,12 +406,12 @@ impl PhaseCorrelator {
         let mean = if sw > 0.0 { swv / sw } else { 0.0 };
         // windowed rows and their real FFTs, rayon over blocks of rows (one scratch per block);
         // per-row energy sums are added in row order, so the result is thread-count independent
-        let mut rows = vec![C64::new(0.0, 0.0); ny * nxh];
+        let mut rows = vec![C32::new(0.0, 0.0); ny * nxh];
         let sums: Vec<(f64, f64)> = rows
             .par_chunks_mut(nxh * ROW_BLOCK)
             .enumerate()
             .flat_map_iter(|(bi, block)| {
-                let mut line = vec![0.0f64; nx];
+                let mut line = vec![0.0f32; nx];
                 let mut scratch = self.r2c.make_scratch_vec();
                 let mut out = Vec::with_capacity(ROW_BLOCK);
                 for (j, o) in block.chunks_mut(nxh).enumerate() {
@@ -416,8 +419,9 @@ impl PhaseCorrelator {
                     let (mut var, mut level) = (0.0, 0.0);
                     for (x, &v) in region.row(y).iter().enumerate() {
                         let w = wy[y] * wx[x];
-                        line[x] = (v as f64 - mean) * w;
-                        var += line[x] * line[x];
+                        let c = (v as f64 - mean) * w;
+                        line[x] = c as f32;
+                        var += c * c;
                         level += w * w * (v as f64) * (v as f64);
                     }
                     // lengths are right by construction; an error here would be a bug
@@ -475,30 +479,28 @@ impl PhaseCorrelator {
                 peak_ratio: 1.0,
             };
         }
-        let tiny = 100.0 * f64::EPSILON;
-        let mut r: Vec<C64> = reference
+        let tiny = 100.0 * f64::EPSILON as f32;
+        let mut r: Vec<C32> = reference
             .data
             .par_iter()
             .zip(&moving.data)
             .map(|(a, b)| {
+                // |p| = |a|·|b|: each factor stays far inside the f32 range (|F| ≤ 2e11 for a
+                // 3-Mpixel 16-bit image), where |p|² = |a|²·|b|² could overflow
                 let p = a * b.conj();
-                let m = (p.re * p.re + p.im * p.im).sqrt();
-                if m > tiny {
-                    p / m
-                } else {
-                    p / tiny
-                }
+                let m = (a.re * a.re + a.im * a.im).sqrt() * (b.re * b.re + b.im * b.im).sqrt();
+                p * (1.0 / m.max(tiny))
             })
             .collect();
         if let Some(f) = &self.filter {
             r.par_iter_mut().zip(f).for_each(|(v, g)| *v *= *g);
         }
-        r[0] = C64::new(0.0, 0.0);
+        r[0] = C32::new(0.0, 0.0);
         if self.params.curtain_notch > 0 {
             let h = self.params.curtain_notch;
             for kx in 0..nxh {
                 for ky in (0..=h).chain(ny - h..ny) {
-                    r[kx * ny + ky] = C64::new(0.0, 0.0);
+                    r[kx * ny + ky] = C32::new(0.0, 0.0);
                 }
             }
         }
@@ -514,7 +516,7 @@ impl PhaseCorrelator {
             .par_chunks(ny)
             .map(|c| {
                 c.iter()
-                    .map(|v| (v.re * v.re + v.im * v.im).sqrt())
+                    .map(|v| (v.re * v.re + v.im * v.im).sqrt() as f64)
                     .sum::<f64>()
             })
             .collect();
@@ -532,21 +534,21 @@ impl PhaseCorrelator {
         }
         // integer correlation: inverse along y (copy + FFT per block of columns), then per block
         // of rows: gather the rows (transpose) and c2r along x
-        let mut t = vec![C64::new(0.0, 0.0); r.len()];
+        let mut t = vec![C32::new(0.0, 0.0); r.len()];
         t.par_chunks_mut(ny * ROW_BLOCK)
             .zip(r.par_chunks(ny * ROW_BLOCK))
             .for_each(|(o, src)| {
                 o.copy_from_slice(src);
-                let mut scratch = vec![C64::new(0.0, 0.0); self.iy.get_inplace_scratch_len()];
+                let mut scratch = vec![C32::new(0.0, 0.0); self.iy.get_inplace_scratch_len()];
                 self.iy.process_with_scratch(o, &mut scratch);
             });
-        let mut cc = vec![0.0f64; ny * nx];
+        let mut cc = vec![0.0f32; ny * nx];
         cc.par_chunks_mut(nx * ROW_BLOCK)
             .enumerate()
             .for_each(|(bi, cb)| {
                 let y0 = bi * ROW_BLOCK;
                 let nb = cb.len() / nx;
-                let mut rb = vec![C64::new(0.0, 0.0); nb * nxh];
+                let mut rb = vec![C32::new(0.0, 0.0); nb * nxh];
                 for kx in 0..nxh {
                     let col = &t[kx * ny + y0..kx * ny + y0 + nb];
                     for (j, v) in col.iter().enumerate() {
@@ -572,6 +574,7 @@ impl PhaseCorrelator {
             .map(|(y, row)| {
                 let (mut best, mut bi) = (f64::NEG_INFINITY, usize::MAX);
                 for (x, &v) in row.iter().enumerate() {
+                    let v = v as f64;
                     if v > best {
                         best = v;
                         bi = y * nx + x;
@@ -607,7 +610,7 @@ impl PhaseCorrelator {
                     if near_y && circ_dist(x, px, nx) <= rad {
                         continue;
                     }
-                    m = m.max(v);
+                    m = m.max(v as f64);
                 }
                 m
             })
@@ -644,21 +647,29 @@ impl PhaseCorrelator {
         let eval = |ay: &[usize], bx: &[usize]| -> (f64, usize, usize) {
             let (na, nb) = (ay.len(), bx.len());
             // Ey[i][ky] = exp(i 2π fy(ky) y_i)
-            let ey: Vec<C64> = ay
-                .iter()
-                .flat_map(|&a| {
-                    let ya = pos(a, sy);
-                    (0..ny).map(move |ky| C64::from_polar(1.0, 2.0 * PI * freq(ky, ny) * ya))
-                })
-                .collect();
+            // Ey[i][ky] = exp(i 2π fy(ky) y_i), as interleaved f32 (re, im) and swapped (im, re)
+            let mut ey = vec![0.0f32; na * 2 * ny];
+            let mut ey_sw = vec![0.0f32; na * 2 * ny];
+            for (i, &a) in ay.iter().enumerate() {
+                let ya = pos(a, sy);
+                for ky in 0..ny {
+                    let e = C64::from_polar(1.0, 2.0 * PI * freq(ky, ny) * ya);
+                    let o = i * 2 * ny + 2 * ky;
+                    (ey[o], ey[o + 1]) = (e.re as f32, e.im as f32);
+                    (ey_sw[o], ey_sw[o + 1]) = (e.im as f32, e.re as f32);
+                }
+            }
             // T[kx][i] = Σ_ky R[kx][ky] Ey[i][ky]
-            let r = &r;
+            let rf: &[f32] = complex_as_f32(&r);
             let tmat: Vec<C64> = (0..nxh)
                 .into_par_iter()
                 .flat_map_iter(|kx| {
-                    let col = &r[kx * ny..(kx + 1) * ny];
-                    let ey = &ey;
-                    (0..na).map(move |i| cdot(col, &ey[i * ny..(i + 1) * ny]))
+                    let col = &rf[kx * 2 * ny..(kx + 1) * 2 * ny];
+                    let (ey, ey_sw) = (&ey, &ey_sw);
+                    (0..na).map(move |i| {
+                        let row = i * 2 * ny..(i + 1) * 2 * ny;
+                        cdot(col, &ey[row.clone()], &ey_sw[row])
+                    })
                 })
                 .collect();
             // CC(i, j) = Re Σ_kx w_kx T[kx][i] exp(i 2π fx x_j)
@@ -731,26 +742,67 @@ impl PhaseCorrelator {
     }
 }
 
-/// Complex dot product `Σ a_i·b_i` (four independent accumulators, fixed order).
+/// The interleaved `(re, im)` f32 values of a complex slice.
+fn complex_as_f32(c: &[C32]) -> &[f32] {
+    // SAFETY: `Complex<f32>` is `#[repr(C)]` with fields `re, im` (num-complex guarantees this
+    // layout), so `n` complex values are `2n` contiguous, aligned f32 values.
+    unsafe { std::slice::from_raw_parts(c.as_ptr() as *const f32, c.len() * 2) }
+}
+
+/// Complex dot product `Σ a_k·b_k` of interleaved `(re, im)` f32 vectors, given `b` and `b` with
+/// re/im swapped: `Re = Σ_even a·b − Σ_odd a·b`, `Im = Σ a·b_swapped`. Two plain f32 dot
+/// products with 16 independent accumulators in a fixed order (vectorised, thread-count
+/// independent), totalled in f64. On x86-64 with AVX the same code runs 8 lanes wide; without
+/// fused multiply-add, so the result is bit-identical to the SSE2 path.
 #[inline]
-fn cdot(a: &[C64], b: &[C64]) -> C64 {
-    let (mut re, mut im) = ([0.0f64; 4], [0.0f64; 4]);
-    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for l in 0..4 {
-            re[l] += x[l].re * y[l].re - x[l].im * y[l].im;
-            im[l] += x[l].re * y[l].im + x[l].im * y[l].re;
+fn cdot(a: &[f32], b: &[f32], b_swapped: &[f32]) -> C64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX (checked just above).
+            return unsafe { cdot_avx(a, b, b_swapped) };
         }
     }
-    for (x, y) in ar.iter().zip(br) {
-        re[0] += x.re * y.re - x.im * y.im;
-        im[0] += x.re * y.im + x.im * y.re;
+    cdot_lanes(a, b, b_swapped)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn cdot_avx(a: &[f32], b: &[f32], b_swapped: &[f32]) -> C64 {
+    cdot_lanes(a, b, b_swapped)
+}
+
+#[inline(always)]
+fn cdot_lanes(a: &[f32], b: &[f32], b_swapped: &[f32]) -> C64 {
+    const L: usize = 16;
+    let (mut p, mut q) = ([0.0f32; L], [0.0f32; L]);
+    let n = a.len() / L * L;
+    for ((x, y), z) in a[..n]
+        .chunks_exact(L)
+        .zip(b[..n].chunks_exact(L))
+        .zip(b_swapped[..n].chunks_exact(L))
+    {
+        for l in 0..L {
+            p[l] += x[l] * y[l];
+            q[l] += x[l] * z[l];
+        }
     }
-    C64::new(
-        (re[0] + re[1]) + (re[2] + re[3]),
-        (im[0] + im[1]) + (im[2] + im[3]),
-    )
+    let (mut re, mut im) = (0.0f64, 0.0f64);
+    for l in 0..L {
+        // L is even, so lane parity = element parity (even = re·re, odd = im·im)
+        re += if l % 2 == 0 {
+            p[l] as f64
+        } else {
+            -(p[l] as f64)
+        };
+        im += q[l] as f64;
+    }
+    for k in n..a.len() {
+        let t = a[k] as f64 * b[k] as f64;
+        re += if k % 2 == 0 { t } else { -t };
+        im += a[k] as f64 * b_swapped[k] as f64;
+    }
+    C64::new(re, im)
 }
 
 /// Rows per rayon task in the row passes.
@@ -759,8 +811,8 @@ const ROW_BLOCK: usize = 16;
 /// Transpose a row-major `rows × cols` matrix to `cols × rows` and FFT each (now contiguous)
 /// length-`rows` line, block by block of `ROW_BLOCK` lines while they are in cache (rayon over
 /// blocks).
-fn transpose_fft(a: &[C64], rows: usize, cols: usize, fft: &dyn Fft<f64>) -> Vec<C64> {
-    let mut t = vec![C64::new(0.0, 0.0); rows * cols];
+fn transpose_fft(a: &[C32], rows: usize, cols: usize, fft: &dyn Fft<f32>) -> Vec<C32> {
+    let mut t = vec![C32::new(0.0, 0.0); rows * cols];
     t.par_chunks_mut(rows * ROW_BLOCK)
         .enumerate()
         .for_each(|(bi, out)| {
@@ -772,7 +824,7 @@ fn transpose_fft(a: &[C64], rows: usize, cols: usize, fft: &dyn Fft<f64>) -> Vec
                     out[j * rows + r] = *v;
                 }
             }
-            let mut scratch = vec![C64::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+            let mut scratch = vec![C32::new(0.0, 0.0); fft.get_inplace_scratch_len()];
             fft.process_with_scratch(out, &mut scratch);
         });
     t

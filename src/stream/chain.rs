@@ -165,20 +165,6 @@ impl SlabFilter<'_> {
     }
 }
 
-/// The random walk indexes voxels with 32 bits: refuse a larger stack before any work starts
-/// (not after the filter pass).
-fn check_walk_size(shape: [usize; 3], walk: bool) -> Result<(), ParamError> {
-    let n = shape[0] as u128 * shape[1] as u128 * shape[2] as u128;
-    if walk && n > u32::MAX as u128 {
-        return Err(ParamError::new(
-            "--rw-axes",
-            format!("{}×{}×{} = {n} voxels", shape[0], shape[1], shape[2]),
-            "the random walk supports up to 4 294 967 295 voxels: pick fewer slices (--slices) or a --crop, or leave out --rw-axes",
-        ));
-    }
-    Ok(())
-}
-
 fn validate(p: &ChainParams) -> Result<(), ParamError> {
     if let Some(d) = &p.destripe {
         d.validate()?;
@@ -235,7 +221,6 @@ pub fn run_chain(
     let t_all = Instant::now();
     let mut timings = ChainTimings::default();
     let [nz, ny, nx] = reader.shape();
-    check_walk_size([nz, ny, nx], p.random_walk.is_some())?;
     let voxel = reader.voxel();
     voxel.validate()?;
     let input = reader.path().display().to_string();
@@ -421,17 +406,6 @@ impl crate::preprocess::align::SliceSource for Shape {
     }
     fn slice(&self, _k: usize) -> CowArray<'_, f32, Ix2> {
         CowArray::from(Array2::<f32>::zeros((self.0 .1, self.0 .2)))
-    }
-}
-
-#[cfg(test)]
-mod size_tests {
-    #[test]
-    fn a_walk_on_more_than_2_pow_32_voxels_is_refused_up_front() {
-        let e = super::check_walk_size([2000, 2048, 1536], true).unwrap_err();
-        assert!(e.to_string().contains("--rw-axes"), "{e}");
-        assert!(super::check_walk_size([2000, 2048, 1536], false).is_ok());
-        assert!(super::check_walk_size([1300, 2048, 1536], true).is_ok());
     }
 }
 

@@ -153,14 +153,6 @@ pub(crate) fn check_common(
             "the label volume is empty; check the input file",
         ));
     }
-    let n: usize = shape.iter().product();
-    if n > u32::MAX as usize {
-        return Err(ParamError::new(
-            "volume size",
-            n,
-            "tortuosity supports up to 4.29e9 voxels; crop the volume",
-        ));
-    }
     Ok(())
 }
 
@@ -171,23 +163,22 @@ pub(crate) fn face_reach(mask: &[u8], n: [usize; 3]) -> Vec<u8> {
     let sy = nx;
     let sz = nx * ny;
     let mut reach = vec![0u8; mask.len()];
-    let mut stack: Vec<u32> = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
     for (bit, z0) in [(1u8, 0usize), (2u8, nz - 1)] {
         for i in z0 * sz..(z0 + 1) * sz {
             if mask[i] != 0 && reach[i] & bit == 0 {
                 reach[i] |= bit;
-                stack.push(i as u32);
+                stack.push(i);
             }
         }
         while let Some(i) = stack.pop() {
-            let i = i as usize;
             let x = i % nx;
             let y = (i / nx) % ny;
             let z = i / sz;
-            let visit = |j: usize, reach: &mut Vec<u8>, stack: &mut Vec<u32>| {
+            let visit = |j: usize, reach: &mut Vec<u8>, stack: &mut Vec<usize>| {
                 if mask[j] != 0 && reach[j] & bit == 0 {
                     reach[j] |= bit;
-                    stack.push(j as u32);
+                    stack.push(j);
                 }
             };
             if x > 0 {

@@ -796,4 +796,41 @@ mod tests {
             }
         }
     }
+
+    /// More than 2³² voxels (a 2000 × 2048 × 1536 stack has 6.3e9): voxel indices are 64-bit,
+    /// walkers start and move beyond index 2³², and free space gives τ = 1. Ignored by default
+    /// because the packed mask takes 537 MB (`cargo test --release -- --ignored more_than`).
+    #[test]
+    #[ignore]
+    fn walk_on_more_than_2_pow_32_voxels() {
+        let shape = [2usize, 65536, 32769];
+        let n: usize = shape.iter().product();
+        assert!(n > u32::MAX as usize);
+        let words = vec![u64::MAX; n.div_ceil(64)];
+        let packed = PackedPhase {
+            words: &words,
+            shape,
+            phase: 1,
+            phase_voxels: n as u64,
+            percolating_voxels: [n as u64; 3],
+            mean_chord_nm: 1000.0,
+        };
+        let opts = RandomWalkOptions {
+            walkers: Some(4000),
+            steps: Some(4096),
+            ..Default::default()
+        };
+        let out = tortuosity_rw_packed(
+            &packed,
+            [10.0, 10.0, 10.0],
+            &[1, 2],
+            &opts,
+            &crate::progress::Silent,
+        )
+        .unwrap();
+        for r in &out.results {
+            let t = r.tortuosity_factor.unwrap();
+            assert!((t - 1.0).abs() < 0.05, "axis {}: tau {t}", r.axis);
+        }
+    }
 }
