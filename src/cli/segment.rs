@@ -1,4 +1,4 @@
-//! `fibstack segment IN OUT`: Otsu / multi-Otsu / manual thresholds → label volume.
+//! `fibstack segment IN OUT`: Otsu / multi-Otsu / ISO-50 / manual thresholds → label volume.
 
 use super::common::{print_json, Bar, InputOpts};
 use anyhow::{bail, Context as _, Result};
@@ -10,6 +10,8 @@ use std::path::PathBuf;
 pub enum MethodArg {
     Otsu,
     Multiotsu,
+    /// Halfway between adjacent phases' histogram peaks (area-preserving on blurred edges).
+    Iso50,
     Manual,
 }
 
@@ -24,7 +26,7 @@ pub struct SegmentArgs {
     /// Threshold method.
     #[arg(long, value_enum, default_value_t = MethodArg::Otsu)]
     pub method: MethodArg,
-    /// Classes for multi-Otsu.
+    /// Classes for multi-Otsu and ISO-50.
     #[arg(long, default_value_t = 3)]
     pub classes: usize,
     /// Manual thresholds T1,T2,… (grey values, strictly increasing; class k: T_k < v ≤ T_k+1).
@@ -68,6 +70,7 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
     let method = match a.method {
         MethodArg::Otsu => Method::Otsu,
         MethodArg::Multiotsu => Method::Multiotsu,
+        MethodArg::Iso50 => Method::Iso50,
         MethodArg::Manual => Method::Manual,
     };
     let thresholds = match &a.thresholds {

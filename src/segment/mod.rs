@@ -1,8 +1,9 @@
-//! Segmentation: full-volume histograms, Otsu / multi-Otsu / manual thresholds, phase labels and
+//! Segmentation: full-volume histograms, Otsu / multi-Otsu / ISO-50 / manual thresholds, phase labels and
 //! the threshold sensitivity report (methods §5). Thresholds equal scikit-image's
 //! `threshold_otsu` / `threshold_multiotsu` (tests/filters_otsu.rs).
 
 pub mod histogram;
+pub mod iso50;
 pub mod otsu;
 pub mod shine;
 pub mod threshold;

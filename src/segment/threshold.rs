@@ -22,6 +22,9 @@ pub enum Method {
     Otsu,
     /// Multi-level Otsu with `classes` classes.
     Multiotsu,
+    /// Halfway between the histogram peaks of adjacent phases, found within the multi-Otsu
+    /// classes (`classes` classes): area-preserving on blurred boundaries ([`super::iso50`]).
+    Iso50,
     /// User-given thresholds.
     Manual,
 }
@@ -31,6 +34,7 @@ impl Method {
         match self {
             Method::Otsu => "otsu",
             Method::Multiotsu => "multiotsu",
+            Method::Iso50 => "iso50",
             Method::Manual => "manual",
         }
     }
@@ -70,7 +74,7 @@ impl SegmentParams {
     pub fn n_classes(&self) -> usize {
         match self.method {
             Method::Otsu => 2,
-            Method::Multiotsu => self.classes,
+            Method::Multiotsu | Method::Iso50 => self.classes,
             Method::Manual => self.thresholds.len() + 1,
         }
     }
@@ -78,11 +82,14 @@ impl SegmentParams {
     /// Check everything that can be checked without data.
     pub fn validate(&self) -> Result<(), ParamError> {
         match self.method {
-            Method::Multiotsu if self.classes < 2 || self.classes > 16 => {
+            Method::Multiotsu | Method::Iso50 if self.classes < 2 || self.classes > 16 => {
                 return Err(ParamError::new(
                     "classes",
                     self.classes,
-                    "multi-Otsu needs 2..=16 classes (3 for pore/solid/binder)",
+                    format!(
+                        "{} needs 2..=16 classes (3 for pore/solid/binder)",
+                        self.method.as_str()
+                    ),
                 ))
             }
             Method::Manual => {
@@ -291,6 +298,10 @@ pub struct SegmentResult {
     pub sensitivity: Option<Sensitivity>,
     /// `[dz, dy, dx]` nm.
     pub voxel_size_nm: [f64; 3],
+    /// ISO-50 only: the pure grey level (histogram peak) of each class, the Otsu thresholds the
+    /// classes came from, and what fell back to Otsu.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iso50: Option<super::iso50::Iso50>,
 }
 
 /// Thresholds for `params` from the full-volume histogram (or the manual values).
@@ -307,6 +318,7 @@ pub fn find_thresholds(
     let t = match params.method {
         Method::Otsu => vec![otsu(&h)],
         Method::Multiotsu => multiotsu(&h, params.classes)?,
+        Method::Iso50 => super::iso50::iso50(&h, params.classes)?.thresholds,
         Method::Manual => unreachable!("handled above"),
     };
     Ok((t, Some(h)))
@@ -366,6 +378,10 @@ pub fn segment_volume(
             sample_type: vol.sample_type().as_str(),
             sensitivity,
             voxel_size_nm: vol.voxel.nm,
+            iso50: match (&hist, params.method) {
+                (Some(h), Method::Iso50) => Some(super::iso50::iso50(h, params.classes)?),
+                _ => None,
+            },
         },
     ))
 }

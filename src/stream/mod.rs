@@ -477,6 +477,7 @@ pub fn thresholds_from_hist(h: &Histogram, params: &SegmentParams) -> Result<Vec
     Ok(match params.method {
         Method::Otsu => vec![crate::segment::otsu::otsu(h)],
         Method::Multiotsu => crate::segment::otsu::multiotsu(h, params.classes)?,
+        Method::Iso50 => crate::segment::iso50::iso50(h, params.classes)?.thresholds,
         Method::Manual => params.thresholds.clone(),
     })
 }
@@ -665,6 +666,10 @@ pub fn segment(
         sample_type: st.as_str(),
         sensitivity,
         voxel_size_nm: reader.voxel().nm,
+        iso50: match (&hist, params.method) {
+            (Some(h), Method::Iso50) => Some(crate::segment::iso50::iso50(h, params.classes)?),
+            _ => None,
+        },
     })
 }
 

@@ -29,8 +29,8 @@
 //!
 //! [[steps]]
 //! kind = "segment"       # grey -> labels
-//! method = "otsu"        # "otsu" | "multiotsu" | "manual"
-//! classes = 3            # multiotsu
+//! method = "otsu"        # "otsu" | "multiotsu" | "iso50" | "manual"
+//! classes = 3            # multiotsu, iso50
 //! # thresholds = [90.0]  # manual, strictly increasing
 //! # labels = [0, 1]      # label per class (default 0, 1, 2, …)
 //! sensitivity = 5.0      # grey values; 0 = no sensitivity band
@@ -323,12 +323,13 @@ impl Segment {
         let method = match self.method.as_str() {
             "otsu" => Method::Otsu,
             "multiotsu" => Method::Multiotsu,
+            "iso50" => Method::Iso50,
             "manual" => Method::Manual,
             m => {
                 return Err(ParamError::new(
                     "method",
                     m,
-                    "use \"otsu\", \"multiotsu\" or \"manual\"",
+                    "use \"otsu\", \"multiotsu\", \"iso50\" or \"manual\"",
                 ))
             }
         };

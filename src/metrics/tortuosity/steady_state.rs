@@ -585,6 +585,14 @@ pub fn tortuosity_fd(
     let t0 = Instant::now();
     check_common(labels.shape(), axis, voxel_nm)?;
     opts.validate()?;
+    if labels.len() > u32::MAX as usize {
+        // the solver keeps several f64 vectors per voxel: > 100 GB here
+        return Err(ParamError::new(
+            "volume size",
+            labels.len(),
+            "the steady-state solver supports up to 4.29e9 voxels (it needs ~30 bytes per voxel); crop the volume or use --method rw",
+        ));
+    }
     let mut res = TortuosityResult::new("steady_state_fd", phase, axis, voxel_nm);
     res.boundary = opts.boundary.as_str().to_string();
     let (perm, mask, n) = permuted_mask(labels, phase, axis);
