@@ -73,8 +73,9 @@ pub fn iso50(h: &Histogram, classes: usize) -> Result<Iso50, ParamError> {
     let mut notes = Vec::new();
     let mut start = 0usize;
     for k in 0..classes {
+        let upper = t_otsu.get(k).copied().unwrap_or(f64::INFINITY);
         let mut end = start;
-        while end < n && (k == classes - 1 || h.centers[end] <= t_otsu[k]) {
+        while end < n && h.centers[end] <= upper {
             end += 1;
         }
         let level = if end > start {
