@@ -4,6 +4,7 @@
 
 pub mod histogram;
 pub mod otsu;
+pub mod score;
 pub mod shine;
 pub mod threshold;
 
