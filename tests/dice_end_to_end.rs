@@ -91,21 +91,79 @@ fn report(name: &str, r: &Value) -> (f64, Vec<(u64, f64)>, f64) {
     )
 }
 
+/// What the issue asks (Dice ≥ 0.95, |porosity error| ≤ 0.01), checked and printed per figure;
+/// returns the figures that meet it.
+fn issue_targets(name: &str, pore: f64, phases: &[(u64, f64)], err: f64) -> Vec<String> {
+    let mut met = Vec::new();
+    for (l, d) in phases {
+        let ok = *d >= 0.95;
+        println!(
+            "{name}: Dice label {l} = {d:.4}: issue target 0.95 {}",
+            if ok { "met" } else { "NOT met" }
+        );
+        if ok {
+            met.push(format!("dice {l}"));
+        }
+    }
+    println!(
+        "{name}: pore vs solid, Dice pore = {pore:.4}: issue target 0.95 {}",
+        if pore >= 0.95 { "met" } else { "NOT met" }
+    );
+    let ok = err.abs() <= 0.01;
+    println!(
+        "{name}: porosity error {err:+.4}: issue target 0.01 {}",
+        if ok { "met" } else { "NOT met" }
+    );
+    if ok {
+        met.push("porosity".into());
+    }
+    met
+}
+
+fn dice_of(phases: &[(u64, f64)], label: u64) -> f64 {
+    phases.iter().find(|p| p.0 == label).unwrap().1
+}
+
+/// Electrode (pore 0 / active material 1 / carbon binder 2), 3-class multi-Otsu with the
+/// shine-through correction. Measured (seed 1): Dice pore 0.898, active material 0.898, binder
+/// 0.495, porosity −0.050: the issue's 0.95 / 0.01 are NOT met (docs/dice.md: partial volume of
+/// pore/particle edges through the binder grey range, shine-through). Asserted: the issue's
+/// targets where met (none here), and floors just under the measured figures so a regression shows.
 #[test]
 fn electrode_full_chain_dice_and_porosity() {
     let d = tempfile::tempdir().unwrap();
     let r = run_workflow("dice-electrode", d.path());
     let (pore, phases, err) = report("electrode", &r);
     assert!(d.path().join("truth_on_grid.tif").exists());
-    let _ = (pore, phases, err);
+    let met = issue_targets("electrode", pore, &phases, err);
+    println!("electrode: issue targets met: {met:?}");
+    // regression floors (measured − ~0.01), not the issue's targets
+    assert!(dice_of(&phases, 0) > 0.885, "pore {phases:?}");
+    assert!(dice_of(&phases, 1) > 0.885, "active material {phases:?}");
+    assert!(dice_of(&phases, 2) > 0.48, "carbon binder {phases:?}");
+    assert!(
+        f(&r["score"], "/applied/pore_vs_solid/dice_solid") > 0.92,
+        "solid"
+    );
+    assert!(err.abs() < 0.06, "porosity error {err}");
 }
 
+/// Li deposit (pore 0 / lithium 1 / collector 2), no destripe, σ = 10 nm, 3-class multi-Otsu with
+/// the shine-through correction. Measured (seed 1): Dice pore 0.929, lithium 0.886, collector
+/// 0.973, porosity −0.015: the issue's 0.95 is met by the collector only, and 0.01 is NOT met.
 #[test]
 fn li_deposit_full_chain_dice_and_porosity() {
     let d = tempfile::tempdir().unwrap();
     let r = run_workflow("dice-li-deposit", d.path());
     let (pore, phases, err) = report("li-deposit", &r);
-    let _ = (pore, phases, err);
+    let met = issue_targets("li-deposit", pore, &phases, err);
+    println!("li-deposit: issue targets met: {met:?}");
+    // the issue's target, met by the current collector
+    assert!(dice_of(&phases, 2) >= 0.95, "collector {phases:?}");
+    // regression floors (measured − ~0.01), not the issue's targets
+    assert!(dice_of(&phases, 0) > 0.915, "pore {phases:?}");
+    assert!(dice_of(&phases, 1) > 0.87, "lithium {phases:?}");
+    assert!(err.abs() < 0.025, "porosity error {err}");
 }
 
 /// The same score from a `fibstack synth` folder on disk (`truth = "folder"`), and from the CLI:
