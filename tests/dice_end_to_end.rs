@@ -248,3 +248,59 @@ fn folder_truth_and_cli_agree_with_the_step() {
     );
     assert_eq!(f(&same, "/accuracy"), f(s, "/applied/accuracy"));
 }
+
+/// Clear errors: no truth to score against, a bad output name, REF and --synth together.
+#[test]
+fn score_errors_are_clear() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let labels = root.join("fixtures/synth/electrode/truth/labels.tif");
+    let d = tempfile::tempdir().unwrap();
+    let run = |text: String| {
+        let wf = d.path().join("w.toml");
+        std::fs::write(&wf, text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+            .args(["run", wf.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let head = format!(
+        "output = \"o\"\n[input]\npath = {:?}\nlabels = true\n[[steps]]\nkind = \"score\"\n",
+        labels.to_str().unwrap()
+    );
+    let e = run(head.clone());
+    assert!(e.contains("score needs a truth"), "{e}");
+    let e = run(format!("{head}truth_out = \"../x.tif\"\n"));
+    assert!(e.contains("truth_out"), "{e}");
+    let e = run(format!("{head}pores = 0\n"));
+    assert!(e.contains("did you mean `pore`"), "{e}");
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args([
+            "score",
+            labels.to_str().unwrap(),
+            labels.to_str().unwrap(),
+            "--synth",
+            root.join("fixtures/synth/electrode").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not both"));
+    // same-grid mode on identical volumes: every Dice 1
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args([
+            "score",
+            labels.to_str().unwrap(),
+            labels.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for p in v["phases"].as_array().unwrap() {
+        assert_eq!(p["dice"].as_f64(), Some(1.0));
+    }
+    assert_eq!(f(&v, "/accuracy"), 1.0);
+}
