@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod porosity;
 pub mod report;
 pub mod run;
+pub mod score;
 pub mod segment;
 pub mod sizes;
 pub mod synth;
@@ -78,6 +79,8 @@ pub enum Command {
     Segment(segment::SegmentArgs),
     /// Tortuosity factor of one phase: random walk (rw), steady-state diffusion (fd) or both.
     Tortuosity(tortuosity::TortuosityArgs),
+    /// Per-phase Dice and accuracy of a segmentation against reference or simulator-truth labels.
+    Score(score::ScoreArgs),
     /// Out-of-core chain on a folder of slices: filters and threshold streamed into a bit-packed
     /// mask, then porosity, its z-profile, percolation and random-walk τ (JSON with units).
     Pipeline(pipeline::PipelineArgs),
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tophat(a) => tophat::run(a, g),
         Command::Segment(a) => segment::run(a, g),
         Command::Tortuosity(a) => tortuosity::run(a, g),
+        Command::Score(a) => score::run(a, g),
         Command::Pipeline(a) => pipeline::run(a, g),
         Command::SynthStream(a) => synth_stream::run(a, g),
     }

@@ -5,6 +5,7 @@
 pub mod histogram;
 pub mod iso50;
 pub mod otsu;
+pub mod score;
 pub mod shine;
 pub mod threshold;
 

@@ -23,6 +23,7 @@ pub mod steps;
 pub mod steps_filters;
 pub mod steps_metrics;
 pub mod steps_pre;
+pub mod steps_score;
 pub mod steps_sizes;
 pub mod steps_synth;
 pub mod steps_tort;
@@ -50,6 +51,8 @@ pub struct Context<'a> {
     pub grey: Option<GreyVolume>,
     /// Current label volume (after segmentation, or read directly).
     pub labels: Option<LabelVolume>,
+    /// Ground-truth labels of a `synth` step (kept for `score` after `segment` replaces `labels`).
+    pub truth_labels: Option<LabelVolume>,
     /// The run's output folder (exists).
     pub out_dir: PathBuf,
     /// Seed for random parts (workflow `seed`, default 0).
@@ -68,6 +71,7 @@ impl<'a> Context<'a> {
         Context {
             grey: None,
             labels: None,
+            truth_labels: None,
             out_dir,
             seed,
             progress,

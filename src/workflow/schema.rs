@@ -483,15 +483,18 @@ impl Workflow {
     }
 }
 
-/// Input files named inside steps (the `synth` step's `labels`) resolve against the workflow
+/// Input files named inside steps (the `synth` step's `labels`, the `score` step's `truth`) resolve against the workflow
 /// file's folder, like `[input] path`.
 fn resolve_step_paths(steps: &mut [StepSpec], base: &Path) {
     for s in steps {
-        if let StepSpec::Synth(b) = s {
-            if let Some(l) = b.labels.as_mut() {
-                if Path::new(l.as_str()).is_relative() {
-                    *l = base.join(l.as_str()).to_string_lossy().into_owned();
-                }
+        let p = match s {
+            StepSpec::Synth(b) => b.labels.as_mut(),
+            StepSpec::Score(b) => b.truth.as_mut(),
+            _ => None,
+        };
+        if let Some(l) = p {
+            if Path::new(l.as_str()).is_relative() {
+                *l = base.join(l.as_str()).to_string_lossy().into_owned();
             }
         }
     }

@@ -39,6 +39,8 @@ pub enum StepSpec {
     Segment(super::steps_filters::Segment),
     /// Tortuosity factor of one phase (random walk and/or steady-state diffusion).
     Tortuosity(super::steps_tort::Tortuosity),
+    /// Per-phase Dice and porosity of the segmentation against the simulator's truth.
+    Score(super::steps_score::ScoreStep),
 }
 
 impl StepSpec {
@@ -60,6 +62,7 @@ impl StepSpec {
             StepSpec::Tophat(s) => s,
             StepSpec::Segment(s) => s,
             StepSpec::Tortuosity(s) => s,
+            StepSpec::Score(s) => s,
         }
     }
 }

@@ -116,10 +116,11 @@ impl Step for SynthStep {
         }
         let truth = serde_json::to_value(&out.truth)
             .map_err(|e| Error::Other(format!("synth truth: {e}")))?;
-        ctx.labels = Some(out.labels);
         if let Some(r) = out.rendered {
             ctx.grey = Some(r.grey);
+            ctx.truth_labels = Some(out.labels.clone());
         }
+        ctx.labels = Some(out.labels);
         Ok(truth)
     }
 }

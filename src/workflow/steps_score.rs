@@ -1,0 +1,161 @@
+//! `kind = "score"`: score the current segmentation against the simulator's truth labels
+//! (per-phase Dice, voxel accuracy, pore/solid view, porosity error; `segment::score`).
+//!
+//! The truth is the one of a `synth` step earlier in the same workflow, or, with
+//! `truth = "folder"`, a folder written by `fibstack synth` (its `truth.json` and
+//! `truth/labels.tif`; the workflow input must then be that folder's `slices`). The truth is mapped
+//! onto the processed grid through the simulator's transform and the chain's own (the `align` and
+//! `geometry` steps' reports), nearest neighbour, no registration.
+//!
+//! Keys: `truth` (folder, optional), `pore` (pore label, default 0), `truth_out` (file name: also
+//! write the mapped truth, e.g. "truth_on_grid.tif"; unscored voxels hold 255).
+
+use super::{Context, Data, Step};
+use crate::error::{Error, ParamError};
+use crate::segment::score::{
+    reports_from_results, score_against_truth, truth_on_grid, Alignment, ChainTransform,
+};
+use crate::synth::Truth;
+use crate::volume::LabelVolume;
+use serde::{Deserialize, Serialize};
+
+/// The `score` step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoreStep {
+    /// Folder written by `fibstack synth` (relative to the workflow file); default: the truth of
+    /// the workflow's `synth` step.
+    pub truth: Option<String>,
+    /// Pore label (porosity and the pore/solid view).
+    pub pore: u8,
+    /// Also write the truth mapped onto the processed grid (file inside the output folder).
+    pub truth_out: Option<String>,
+}
+
+/// The truth record of the workflow's `synth` step (None without one).
+fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {
+    let keys: Vec<&String> = ctx
+        .results
+        .keys()
+        .filter(|k| *k == "synth" || k.starts_with("synth_"))
+        .collect();
+    match keys.as_slice() {
+        [] => Ok(None),
+        [k] => serde_json::from_value(ctx.results[k.as_str()].clone())
+            .map(Some)
+            .map_err(|e| Error::Other(format!("score: cannot read the synth truth record: {e}"))),
+        _ => Err(Error::Other(
+            "score: several synth steps; give truth = \"folder\" to say which truth".into(),
+        )),
+    }
+}
+
+impl Step for ScoreStep {
+    fn validate(&self) -> Result<(), ParamError> {
+        super::check_output_name("truth_out", &self.truth_out)?;
+        if let Some(t) = &self.truth {
+            if t.is_empty() {
+                return Err(ParamError::new(
+                    "truth",
+                    "\"\"",
+                    "give the folder written by `fibstack synth` (with truth.json)",
+                ));
+            }
+        }
+        if let Some(p) = &self.truth_out {
+            crate::io::Format::of(std::path::Path::new(p))
+                .map_err(|e| ParamError::new("truth_out", p, e.to_string()))?;
+        }
+        Ok(())
+    }
+    fn needs(&self) -> Data {
+        Data::Labels
+    }
+    fn produces(&self) -> Data {
+        Data::Nothing
+    }
+    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+        let (record, truth_owned, source): (Truth, Option<LabelVolume>, String) = match &self.truth
+        {
+            Some(dir) => {
+                let d = std::path::Path::new(dir);
+                let js = std::fs::read(d.join("truth.json"))
+                    .map_err(|e| crate::io::IoError::os(&d.join("truth.json"), e))?;
+                let rec: Truth = serde_json::from_slice(&js).map_err(|e| {
+                    Error::Other(format!("{}: not a truth record ({e})", d.display()))
+                })?;
+                let l = crate::io::read_labels(&d.join("truth/labels.tif"), &Default::default())?;
+                (rec, Some(l), dir.clone())
+            }
+            None => {
+                let rec = synth_record(ctx)?.ok_or_else(|| {
+                    Error::Other(
+                        "score needs a truth: a `synth` step before it, or truth = \"folder\" \
+                         written by `fibstack synth`"
+                            .into(),
+                    )
+                })?;
+                (rec, None, "synth step".into())
+            }
+        };
+        let acq = record.acquisition.as_ref().ok_or_else(|| {
+            Error::Other("score: the truth record has no acquisition (render = false)".into())
+        })?;
+        let truth = match &truth_owned {
+            Some(l) => l,
+            None => ctx.truth_labels.as_ref().ok_or_else(|| {
+                Error::Other("score: the synth step kept no truth labels (render = false)".into())
+            })?,
+        };
+        if truth.shape() != record.labels_shape {
+            return Err(Error::Other(format!(
+                "score: truth labels {:?} do not match truth.json labels_shape {:?}",
+                truth.shape(),
+                record.labels_shape
+            )));
+        }
+        let (align, geometry) = reports_from_results(&ctx.results)?;
+        let t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
+        let seg = ctx.labels("score")?;
+        if seg.shape() != t.shape {
+            return Err(Error::Other(format!(
+                "score: the segmentation is {:?} but align/geometry produce {:?}; scoring supports \
+                 align → geometry → filters → segment (no crop)",
+                seg.shape(),
+                t.shape
+            )));
+        }
+        let mut s = score_against_truth(seg.view(), truth.view(), acq, &t, self.pore)?;
+        let name = |l: u8| {
+            record
+                .phase_names
+                .iter()
+                .find(|(k, _)| *k == l)
+                .map(|(_, n)| n.clone())
+        };
+        for v in std::iter::once(&mut s.applied).chain(s.ideal.as_mut()) {
+            for p in &mut v.score.phases {
+                p.name = name(p.label);
+            }
+        }
+        let mapped = match &self.truth_out {
+            Some(f) => Some((
+                f.clone(),
+                LabelVolume::new(
+                    truth_on_grid(truth.view(), acq, &t, Alignment::Applied)?,
+                    seg.voxel,
+                ),
+            )),
+            None => None,
+        };
+        let mut v = serde_json::to_value(&s).map_err(|e| Error::Other(format!("score: {e}")))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("truth".into(), serde_json::Value::String(source));
+        }
+        if let Some((f, vol)) = mapped {
+            let p = ctx.output(&f);
+            crate::io::write_labels(&p, &vol)?;
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,306 @@
+//! Issue 4, end to end: the workflows `workflows/dice-electrode.toml` and
+//! `workflows/dice-li-deposit.toml` generate the simulator's default electrode-like and Li-deposit
+//! stacks (every acquisition effect on), run align → geometry → destripe → denoise → segment, and
+//! score the segmentation against the truth labels mapped onto the processed grid
+//! (`segment::score`). Figures and the phases that miss 0.95 are in docs/dice.md.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn run_workflow(name: &str, out: &Path) -> Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args([
+            "run",
+            &format!("workflows/{name}.toml"),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run fibstack");
+    assert!(
+        o.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
+}
+
+fn f(v: &Value, ptr: &str) -> f64 {
+    v.pointer(ptr)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {ptr}"))
+}
+
+/// Print every figure of the score; return (pore Dice, per-phase Dice by label, porosity error).
+fn report(name: &str, r: &Value) -> (f64, Vec<(u64, f64)>, f64) {
+    let s = &r["score"];
+    let mut phases = Vec::new();
+    for view in ["applied", "ideal"] {
+        let v = &s[view];
+        if v.is_null() {
+            continue;
+        }
+        let ph = v["phases"].as_array().unwrap();
+        let list: Vec<String> = ph
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} ({}) {:.4} [seg {:.4} / truth {:.4}]",
+                    p["label"],
+                    p["name"].as_str().unwrap_or("?"),
+                    p["dice"].as_f64().unwrap(),
+                    p["segmented_fraction"].as_f64().unwrap(),
+                    p["reference_fraction"].as_f64().unwrap()
+                )
+            })
+            .collect();
+        println!(
+            "{name} [{view} alignment]: Dice {}; accuracy {:.4}; pore vs solid: pore {:.4} solid {:.4} accuracy {:.4}; unscored {}",
+            list.join(", "),
+            f(v, "/accuracy"),
+            f(v, "/pore_vs_solid/dice_pore"),
+            f(v, "/pore_vs_solid/dice_solid"),
+            f(v, "/pore_vs_solid/accuracy"),
+            v["unscored_voxels"]
+        );
+        if view == "applied" {
+            phases = ph
+                .iter()
+                .map(|p| (p["label"].as_u64().unwrap(), p["dice"].as_f64().unwrap()))
+                .collect();
+        }
+    }
+    let p = &s["porosity"];
+    println!(
+        "{name}: porosity segmented {:.4}, truth same region {:.4}, truth whole volume {:.4}, error {:+.4}",
+        f(p, "/segmented"),
+        f(p, "/truth_same_region"),
+        f(p, "/truth_whole_volume"),
+        f(p, "/error")
+    );
+    // the score's porosity is the porosity step's
+    let step = f(r, "/porosity/porosity/value");
+    assert!((step - f(p, "/segmented")).abs() < 1e-9, "{step}");
+    (
+        f(&s["applied"], "/pore_vs_solid/dice_pore"),
+        phases,
+        f(p, "/error"),
+    )
+}
+
+/// What the issue asks (Dice ≥ 0.95, |porosity error| ≤ 0.01), checked and printed per figure;
+/// returns the figures that meet it.
+fn issue_targets(name: &str, pore: f64, phases: &[(u64, f64)], err: f64) -> Vec<String> {
+    let mut met = Vec::new();
+    for (l, d) in phases {
+        let ok = *d >= 0.95;
+        println!(
+            "{name}: Dice label {l} = {d:.4}: issue target 0.95 {}",
+            if ok { "met" } else { "NOT met" }
+        );
+        if ok {
+            met.push(format!("dice {l}"));
+        }
+    }
+    println!(
+        "{name}: pore vs solid, Dice pore = {pore:.4}: issue target 0.95 {}",
+        if pore >= 0.95 { "met" } else { "NOT met" }
+    );
+    let ok = err.abs() <= 0.01;
+    println!(
+        "{name}: porosity error {err:+.4}: issue target 0.01 {}",
+        if ok { "met" } else { "NOT met" }
+    );
+    if ok {
+        met.push("porosity".into());
+    }
+    met
+}
+
+fn dice_of(phases: &[(u64, f64)], label: u64) -> f64 {
+    phases.iter().find(|p| p.0 == label).unwrap().1
+}
+
+/// Electrode (pore 0 / active material 1 / carbon binder 2), 3-class multi-Otsu with the
+/// shine-through correction. Measured (seed 1): Dice pore 0.898, active material 0.898, binder
+/// 0.495, porosity −0.050: the issue's 0.95 / 0.01 are NOT met (docs/dice.md: partial volume of
+/// pore/particle edges through the binder grey range, shine-through). Asserted: the issue's
+/// targets where met (none here), and floors just under the measured figures so a regression shows.
+#[test]
+fn electrode_full_chain_dice_and_porosity() {
+    let d = tempfile::tempdir().unwrap();
+    let r = run_workflow("dice-electrode", d.path());
+    let (pore, phases, err) = report("electrode", &r);
+    assert!(d.path().join("truth_on_grid.tif").exists());
+    let met = issue_targets("electrode", pore, &phases, err);
+    println!("electrode: issue targets met: {met:?}");
+    // regression floors (measured − ~0.01), not the issue's targets
+    assert!(dice_of(&phases, 0) > 0.885, "pore {phases:?}");
+    assert!(dice_of(&phases, 1) > 0.885, "active material {phases:?}");
+    assert!(dice_of(&phases, 2) > 0.48, "carbon binder {phases:?}");
+    assert!(
+        f(&r["score"], "/applied/pore_vs_solid/dice_solid") > 0.92,
+        "solid"
+    );
+    assert!(err.abs() < 0.06, "porosity error {err}");
+}
+
+/// Li deposit (pore 0 / lithium 1 / collector 2), no destripe, σ = 10 nm, 3-class multi-Otsu with
+/// the shine-through correction. Measured (seed 1): Dice pore 0.929, lithium 0.886, collector
+/// 0.973, porosity −0.015: the issue's 0.95 is met by the collector only, and 0.01 is NOT met.
+#[test]
+fn li_deposit_full_chain_dice_and_porosity() {
+    let d = tempfile::tempdir().unwrap();
+    let r = run_workflow("dice-li-deposit", d.path());
+    let (pore, phases, err) = report("li-deposit", &r);
+    let met = issue_targets("li-deposit", pore, &phases, err);
+    println!("li-deposit: issue targets met: {met:?}");
+    // the issue's target, met by the current collector
+    assert!(dice_of(&phases, 2) >= 0.95, "collector {phases:?}");
+    // regression floors (measured − ~0.01), not the issue's targets
+    assert!(dice_of(&phases, 0) > 0.915, "pore {phases:?}");
+    assert!(dice_of(&phases, 1) > 0.87, "lithium {phases:?}");
+    assert!(err.abs() < 0.025, "porosity error {err}");
+}
+
+/// The same score from a `fibstack synth` folder on disk (`truth = "folder"`), and from the CLI:
+/// `fibstack score SEG --synth DIR --results results.json` repeats the step's numbers, and
+/// `fibstack score SEG truth_on_grid.tif` (same-grid mode) its applied-alignment view.
+#[test]
+fn folder_truth_and_cli_agree_with_the_step() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fx = root.join("fixtures/synth/electrode");
+    let d = tempfile::tempdir().unwrap();
+    let wf = d.path().join("w.toml");
+    std::fs::write(
+        &wf,
+        format!(
+            "output = \"o\"\n[input]\npath = {:?}\nslice_thickness_nm = 20.0\n\
+             [[steps]]\nkind = \"align\"\n[[steps]]\nkind = \"geometry\"\nshear = false\n\
+             [[steps]]\nkind = \"denoise\"\nsigma = 20.0\n\
+             [[steps]]\nkind = \"segment\"\nmethod = \"otsu\"\nlabels = [0, 1]\n\
+             [[steps]]\nkind = \"convert\"\npath = \"labels.tif\"\nwhat = \"labels\"\n\
+             [[steps]]\nkind = \"score\"\ntruth = {:?}\ntruth_out = \"truth_on_grid.tif\"\n",
+            fx.join("slices").to_str().unwrap(),
+            fx.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args(["run", wf.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = d.path().join("o");
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let s = &r["score"];
+    let pore = f(s, "/applied/pore_vs_solid/dice_pore");
+    println!(
+        "fixture electrode, 2-class Otsu: pore Dice {pore:.4} (ideal {:.4}), porosity error {:+.4}",
+        f(s, "/ideal/pore_vs_solid/dice_pore"),
+        f(s, "/porosity/error")
+    );
+    assert!(pore > 0.9, "pore Dice {pore}");
+    assert!(
+        (f(s, "/porosity/truth_whole_volume") - 0.4489457872178819).abs() < 1e-12,
+        "whole-volume truth porosity = truth.json porosity"
+    );
+    let cli = |args: &[&str]| -> Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).expect("only JSON on stdout")
+    };
+    let seg = out.join("labels.tif");
+    let c = cli(&[
+        "score",
+        seg.to_str().unwrap(),
+        "--synth",
+        fx.to_str().unwrap(),
+        "--results",
+        out.join("results.json").to_str().unwrap(),
+        "--json",
+    ]);
+    for p in [
+        "/applied/pore_vs_solid/dice_pore",
+        "/applied/accuracy",
+        "/ideal/pore_vs_solid/dice_solid",
+        "/porosity/error",
+    ] {
+        assert_eq!(f(&c, p), f(s, p), "{p}");
+    }
+    let same = cli(&[
+        "score",
+        seg.to_str().unwrap(),
+        out.join("truth_on_grid.tif").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        f(&same, "/pore_vs_solid/dice_pore"),
+        pore,
+        "same-grid mode on the mapped truth"
+    );
+    assert_eq!(f(&same, "/accuracy"), f(s, "/applied/accuracy"));
+}
+
+/// Clear errors: no truth to score against, a bad output name, REF and --synth together.
+#[test]
+fn score_errors_are_clear() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let labels = root.join("fixtures/synth/electrode/truth/labels.tif");
+    let d = tempfile::tempdir().unwrap();
+    let run = |text: String| {
+        let wf = d.path().join("w.toml");
+        std::fs::write(&wf, text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+            .args(["run", wf.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let head = format!(
+        "output = \"o\"\n[input]\npath = {:?}\nlabels = true\n[[steps]]\nkind = \"score\"\n",
+        labels.to_str().unwrap()
+    );
+    let e = run(head.clone());
+    assert!(e.contains("score needs a truth"), "{e}");
+    let e = run(format!("{head}truth_out = \"../x.tif\"\n"));
+    assert!(e.contains("truth_out"), "{e}");
+    let e = run(format!("{head}pores = 0\n"));
+    assert!(e.contains("did you mean `pore`"), "{e}");
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args([
+            "score",
+            labels.to_str().unwrap(),
+            labels.to_str().unwrap(),
+            "--synth",
+            root.join("fixtures/synth/electrode").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not both"));
+    // same-grid mode on identical volumes: every Dice 1
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args([
+            "score",
+            labels.to_str().unwrap(),
+            labels.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    for p in v["phases"].as_array().unwrap() {
+        assert_eq!(p["dice"].as_f64(), Some(1.0));
+    }
+    assert_eq!(f(&v, "/accuracy"), 1.0);
+}
