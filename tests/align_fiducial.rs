@@ -389,7 +389,9 @@ fn cli_synth_fiducial_then_align_roi() {
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("truth.json")).unwrap()).unwrap();
     let acq = &truth["acquisition"];
-    let roi = acq["fiducial"]["roi_arg"].as_str().expect("ROI in truth.json");
+    let roi = acq["fiducial"]["roi_arg"]
+        .as_str()
+        .expect("ROI in truth.json");
     let total: Vec<[f64; 2]> = serde_json::from_value(acq["total_shift_px"].clone()).unwrap();
     let out = tmp.path().join("aligned.tif");
     let o = fib(&[
@@ -416,4 +418,179 @@ fn cli_synth_fiducial_then_align_roi() {
     assert!(out.exists());
     // the human summary of synth names the same rectangle
     assert!(err.contains(roi), "{err}");
+}
+
+/// Table for docs/fiducial.md: several structure/drift seeds, cap ROI (chain, template, notch)
+/// against content-based chaining. Run with
+/// `cargo test --release --test align_fiducial -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn explore_seeds_and_modes() {
+    let mut worst = [0.0f64; 2];
+    for (name, base) in [
+        ("clean", clean_tilted()),
+        ("all artifacts", AcquisitionParams::default()),
+    ] {
+        for seed in 1..=6u64 {
+            let (v, t) = electrode(with_cap(base.clone()), seed, [40, 128, 128]);
+            let roi = roi_of(&t);
+            let top = t.fiducial.as_ref().unwrap().rows_above_sample;
+            let total = &t.total_shift_px;
+            let chain = measure(
+                &format!("{name} seed {seed} cap chain"),
+                &v,
+                total,
+                &on_roi(roi, AlignMode::Chain),
+            );
+            measure(
+                &format!("{name} seed {seed} cap template"),
+                &v,
+                total,
+                &on_roi(roi, AlignMode::Template),
+            );
+            let mut notch = on_roi(roi, AlignMode::Chain);
+            notch.corr.curtain_notch = 2;
+            measure(
+                &format!("{name} seed {seed} cap chain+notch"),
+                &v,
+                total,
+                &notch,
+            );
+            let sample = v.slice(s![.., top.., ..]).to_owned();
+            measure(
+                &format!("{name} seed {seed} content chain"),
+                &sample,
+                total,
+                &AlignParams::default(),
+            );
+            let i = usize::from(name != "clean");
+            worst[i] = worst[i].max(chain.0);
+        }
+    }
+    eprintln!(
+        "worst cap-chain cumulative RMS over seeds: clean {:.4} px, all artifacts {:.4} px",
+        worst[0], worst[1]
+    );
+}
+
+/// Correlation settings on the cap ROI (window, band-pass), cumulative RMS split by axis,
+/// mean over seeds. `-- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn explore_cap_settings() {
+    use fibstack::preprocess::phasecorr::{BandPass, Window};
+    let stacks: Vec<(String, Array3<f32>, AcqTruth)> = [
+        ("clean", clean_tilted()),
+        ("all", AcquisitionParams::default()),
+    ]
+    .iter()
+    .flat_map(|(name, base)| {
+        (1..=6u64).map(move |seed| {
+            let (v, t) = electrode(with_cap(base.clone()), seed, [40, 128, 128]);
+            (name.to_string(), v, t)
+        })
+    })
+    .collect();
+    let windows = [
+        ("hann", Window::Hann),
+        ("tukey.25", Window::Tukey { alpha: 0.25 }),
+        ("none", Window::None),
+    ];
+    for (wn, w) in windows {
+        for bp in [
+            None,
+            Some((1.0, None)),
+            Some((2.0, None)),
+            Some((3.0, None)),
+            Some((2.0, Some(20.0))),
+        ] {
+            for name in ["clean", "all"] {
+                let (mut sy, mut sx, mut sp, mut worst, mut n) = (0.0, 0.0, 0.0, 0.0f64, 0.0);
+                for (_, v, t) in stacks.iter().filter(|s| s.0 == name) {
+                    let mut p = on_roi(roi_of(t), AlignMode::Chain);
+                    p.corr.window = w;
+                    p.corr.bandpass = bp.map(|(lo_px, hi_px)| BandPass { lo_px, hi_px });
+                    let est = estimate_drift(v.view(), &p, &Silent).unwrap();
+                    let tot = &t.total_shift_px;
+                    let (mut ey, mut ex) = (0.0, 0.0);
+                    for (e, q) in est.slices.iter().zip(tot) {
+                        ey += (e.cum_dy_px + q[0] - tot[0][0]).powi(2);
+                        ex += (e.cum_dx_px + q[1] - tot[0][1]).powi(2);
+                    }
+                    let m = tot.len() as f64;
+                    sy += (ey / m).sqrt();
+                    sx += (ex / m).sqrt();
+                    sp += pair_rms(&est, tot);
+                    worst = worst.max(rms_vs_truth(&est, tot));
+                    n += 1.0;
+                }
+                eprintln!(
+                    "{name:5} window {wn:8} bandpass {bp:?}: mean cum RMS y {:.3} x {:.3}, pair {:.3}, worst cum {:.3}",
+                    sy / n,
+                    sx / n,
+                    sp / n,
+                    worst
+                );
+            }
+        }
+    }
+}
+
+/// Where the remaining y error comes from: mean (bias) and RMS of the per-pair error per axis,
+/// with and without the face shift and the foreshortening. `-- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn explore_pair_bias() {
+    let mut variants: Vec<(&str, AcquisitionParams)> = vec![("tilt+face shift", clean_tilted())];
+    let mut p = clean_tilted();
+    p.tilt.as_mut().unwrap().face_shift = false;
+    variants.push(("tilt, face tracking", p));
+    let mut p = clean_tilted();
+    p.tilt = None;
+    variants.push(("face-on", p));
+    for (name, base) in variants {
+        let (mut by, mut bx, mut ry, mut rx, mut cum) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut n = 0.0;
+        for seed in 1..=6u64 {
+            let (v, t) = electrode(with_cap(base.clone()), seed, [40, 128, 128]);
+            let est =
+                estimate_drift(v.view(), &on_roi(roi_of(&t), AlignMode::Chain), &Silent).unwrap();
+            let tot = &t.total_shift_px;
+            for k in 1..tot.len() {
+                let e = &est.slices[k];
+                let (ey, ex) = (
+                    e.dy_px + tot[k][0] - tot[k - 1][0],
+                    e.dx_px + tot[k][1] - tot[k - 1][1],
+                );
+                by += ey;
+                bx += ex;
+                ry += ey * ey;
+                rx += ex * ex;
+                n += 1.0;
+            }
+            cum += rms_vs_truth(&est, tot) / 6.0;
+        }
+        eprintln!(
+            "{name:20}: per-pair bias y {:+.4} x {:+.4}, RMS y {:.4} x {:.4}; mean cumulative RMS {cum:.4}",
+            by / n,
+            bx / n,
+            (ry / n).sqrt(),
+            (rx / n).sqrt()
+        );
+    }
+}
+
+#[test]
+fn toml_table_turns_the_cap_on() {
+    let s: SynthSpec = toml::from_str("[acquisition.fiducial]\n").unwrap();
+    assert_eq!(s.acquisition.fiducial, Some(FiducialParams::default()));
+    let s: SynthSpec = toml::from_str(
+        "[acquisition.fiducial]\nthickness_nm = 600\nmarks = [{ x_frac = 0.5, width_frac = 0.1, depth_frac = 0.5, shape = \"u\" }]\n",
+    )
+    .unwrap();
+    let f = s.acquisition.fiducial.unwrap();
+    assert_eq!(f.thickness_nm, Some(600.0));
+    assert_eq!(f.marks.len(), 1);
+    assert!(toml::from_str::<SynthSpec>("[acquisition.fiducial]\nthikness_nm = 1\n").is_err());
+    assert_eq!(SynthSpec::default().acquisition.fiducial, None);
 }

@@ -100,7 +100,7 @@ pub struct SynthArgs {
 
     // --- acquisition ---
     /// Turn every acquisition effect off (tilt, drift, curtains, shine-through, shading, noise);
-    /// --levels, --bit-depth and --tilt-deg still apply. For finer control use --params.
+    /// --levels, --bit-depth, --tilt-deg and --fiducial still apply. For finer control use --params.
     #[arg(long, help_heading = "Acquisition")]
     pub clean: bool,
     /// Grey levels (0..1) per label, L0,L1,…
