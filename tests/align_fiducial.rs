@@ -319,6 +319,20 @@ fn bad_fiducial_parameters_are_param_errors() {
         let e = p.validate().unwrap_err();
         assert_eq!(e.name, name);
     }
+    // a cap far thicker than the sample is refused at render time (it would only waste memory)
+    let mut p = clean_tilted();
+    p.fiducial = Some(FiducialParams {
+        thickness_nm: Some(1e7),
+        ..Default::default()
+    });
+    let spec = SynthSpec {
+        preset: Preset::Electrode,
+        shape: Some([18, 32, 32]),
+        acquisition: p,
+        ..Default::default()
+    };
+    let e = generate(&spec).unwrap_err();
+    assert_eq!(e.name, "fiducial thickness_nm");
 }
 
 #[test]

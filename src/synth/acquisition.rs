@@ -748,6 +748,16 @@ pub fn render(
         ));
     }
     let d = labels.voxel.nm;
+    if let Some(t) = p.fiducial.as_ref().and_then(|f| f.thickness_nm) {
+        let depth = ny as f64 * d[1];
+        if t > 4.0 * depth {
+            return Err(ParamError::new(
+                "fiducial thickness_nm",
+                t,
+                format!("must be at most 4× the truth depth ({} nm)", 4.0 * depth),
+            ));
+        }
+    }
     let (rows, dy_img, sin_t, stretch) = image_geometry(labels, p);
     let cos_t = p
         .tilt
