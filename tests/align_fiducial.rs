@@ -608,3 +608,25 @@ fn toml_table_turns_the_cap_on() {
     assert!(toml::from_str::<SynthSpec>("[acquisition.fiducial]\nthikness_nm = 1\n").is_err());
     assert_eq!(SynthSpec::default().acquisition.fiducial, None);
 }
+
+#[test]
+fn cli_bad_cap_thickness_is_a_one_line_error() {
+    let tmp = tempfile::TempDir::new().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args([
+            "synth",
+            tmp.path().join("s").to_str().unwrap(),
+            "--preset",
+            "electrode",
+            "--shape",
+            "18,32,32",
+            "--fiducial-cap-nm",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("fiducial thickness_nm"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
