@@ -100,7 +100,7 @@ pub struct SynthArgs {
 
     // --- acquisition ---
     /// Turn every acquisition effect off (tilt, drift, curtains, shine-through, shading, noise);
-    /// --levels, --bit-depth and --tilt-deg still apply. For finer control use --params.
+    /// --levels, --bit-depth, --tilt-deg and --fiducial still apply. For finer control use --params.
     #[arg(long, help_heading = "Acquisition")]
     pub clean: bool,
     /// Grey levels (0..1) per label, L0,L1,…
@@ -152,6 +152,14 @@ pub struct SynthArgs {
     /// Poisson counts at full scale (0 = no Poisson noise).
     #[arg(long, help_heading = "Acquisition")]
     pub counts: Option<f64>,
+    /// Protective cap with tracking marks (lines milled along z) above the sample, moving only
+    /// with face shift and drift; truth.json gives the rectangle for `align --roi`.
+    #[arg(long, help_heading = "Acquisition")]
+    pub fiducial: bool,
+    /// Cap thickness in nm (implies --fiducial; default: 1/8 of the depth, or thick enough to
+    /// keep 12 rows of cap in view in every slice).
+    #[arg(long, value_name = "NM", help_heading = "Acquisition")]
+    pub fiducial_cap_nm: Option<f64>,
 
     // --- output ---
     /// TIFF compression.
@@ -288,6 +296,7 @@ pub fn spec_from_args(a: &SynthArgs) -> Result<SynthSpec> {
         *q = fibstack::synth::AcquisitionParams {
             levels: q.levels.clone(),
             bit_depth: q.bit_depth,
+            fiducial: q.fiducial.clone(),
             ..fibstack::synth::AcquisitionParams::clean()
         };
     }
@@ -354,6 +363,12 @@ pub fn spec_from_args(a: &SynthArgs) -> Result<SynthSpec> {
     if let Some(v) = a.counts {
         q.noise.counts_at_full_scale = v;
     }
+    if a.fiducial || a.fiducial_cap_nm.is_some() {
+        let f = q.fiducial.get_or_insert_with(Default::default);
+        if let Some(v) = a.fiducial_cap_nm {
+            f.thickness_nm = Some(v);
+        }
+    }
     Ok(s)
 }
 
@@ -395,6 +410,15 @@ fn write(dir: &Path, out: &SynthOutput, a: &SynthArgs, g: &super::Global) -> Res
             fr.join(", "),
             files.len()
         );
+        if let Some(f) = t.acquisition.as_ref().and_then(|a| a.fiducial.as_ref()) {
+            eprintln!(
+                "cap {:.0} nm ({:.1} rows) with {} tracking marks; {}",
+                f.thickness_nm,
+                f.cap_rows,
+                f.marks.len(),
+                f.note
+            );
+        }
     }
     Ok(())
 }

@@ -8,7 +8,9 @@
 //! 2. resampling to the image grid with **52° geometry** (rows foreshortened by sin θ, square
 //!    pixels of width dx) and the per-slice **face shift** −k·t·cos θ (upward: the receding
 //!    face is seen from above at θ) plus **drift** (random walk with occasional jumps), by
-//!    bilinear interpolation; regions mapping outside the truth show [`Outside`];
+//!    bilinear interpolation; regions mapping outside the truth show [`Outside`]; optionally a
+//!    protective **cap with tracking marks** above the sample goes through the same mapping
+//!    ([`FiducialParams`]);
 //! 3. **curtaining**: vertical stripes fixed in x, evolving slowly with k, stronger below dense
 //!    features, optionally a second family at another angle;
 //! 4. smooth **shading** gradient (multiplicative);
@@ -18,7 +20,10 @@
 //! `+dy` rows and `+dx` columns relative to where it would be without face shift and drift; to
 //! align, shift slice k by `−dy, −dx`. Image pixel (r, c) shows the truth at row
 //! `(r − dy)·(dy_img / sin θ)/dy_truth`, column `(c − dx)·dx_img/dx_truth` (truth voxel centres
-//! at integer indices). Every random number comes from `Rng::stream(seed ^ tag, slice)`, one
+//! at integer indices). With the opt-in cap ([`FiducialParams`]) the image has
+//! `fiducial.rows_above_sample` more rows on top and row r shows truth row
+//! `(r − rows_above_sample − dy)·(dy_img / sin θ)/dy_truth` (negative rows are the cap and
+//! what is above it). Every random number comes from `Rng::stream(seed ^ tag, slice)`, one
 //! stream per slice, so the output does not depend on the thread count.
 
 use crate::error::{in_range, positive, ParamError};
@@ -206,6 +211,126 @@ impl Default for NoiseParams {
     }
 }
 
+/// Shape of a tracking mark's cross-section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkShape {
+    /// Tapered trench (a chevron in the cross-section): full width at the cap top, a point at
+    /// the mark's depth. Its slanted walls carry both x and y information.
+    #[default]
+    V,
+    /// Straight-walled trench of constant width.
+    U,
+}
+
+/// One tracking mark: a trench milled along z into the cap and back-filled with a second
+/// (lower-Z, darker: carbon) deposit, so every cross-section shows it at the same place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mark {
+    /// Centre as a fraction of the image width, in [0, 1].
+    pub x_frac: f64,
+    /// Width at the cap top as a fraction of the image width, in (0, 0.5].
+    pub width_frac: f64,
+    /// Depth as a fraction of the cap thickness, in (0, 1].
+    pub depth_frac: f64,
+    #[serde(default)]
+    pub shape: MarkShape,
+}
+
+/// The default marks: irregular spacing, widths and depths (no period in x), V and U shapes.
+pub fn default_marks() -> Vec<Mark> {
+    let m = |x_frac, width_frac, depth_frac, shape| Mark {
+        x_frac,
+        width_frac,
+        depth_frac,
+        shape,
+    };
+    vec![
+        m(0.11, 0.035, 0.75, MarkShape::V),
+        m(0.27, 0.055, 0.55, MarkShape::U),
+        m(0.44, 0.045, 0.90, MarkShape::V),
+        m(0.63, 0.075, 0.65, MarkShape::V),
+        m(0.79, 0.025, 0.50, MarkShape::U),
+        m(0.90, 0.050, 0.85, MarkShape::V),
+    ]
+}
+
+/// Opt-in protective cap (Pt/C deposit on the top surface) with tracking marks.
+///
+/// **Physics.** The cap lies on the sample's top surface, so every cross-section face shows it
+/// as a band directly above the sample, `thickness_nm` deep, with the marks (trenches milled
+/// along z, hence identical in every slice) cutting into it from its top. It is part of the
+/// face: it goes through exactly the same mapping as the sample — foreshortened by sin θ with
+/// the 52° tilt, moved by the per-slice face shift −k·t·cos θ (the whole face, cap included,
+/// climbs up the image as it recedes; instruments with face tracking remove that part, see
+/// `tilt.face_shift = false`) and by the drift — and then through curtains, shading and noise.
+/// Above the cap the image shows `above_level` (the cap's top surface at grazing view and the
+/// chamber, modelled as uniform). So the marks' displacement in slice k is exactly
+/// `total_shift_px[k]`, and aligning on the cap rows recovers face shift + drift, independent
+/// of how the structure below changes from slice to slice.
+///
+/// **Frame.** The image gains rows on top: the cap plus enough head-room that the cap's top
+/// edge stays in the frame in every slice (computed from the face shift and drift). The truth
+/// records the rows and a rectangle for `fibstack align --roi` that shows only cap and the
+/// region above it in every slice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FiducialParams {
+    /// Cap thickness (nm, depth along the face). `None` = the larger of 1/8 of the truth
+    /// depth and what keeps at least 12 image rows of cap in view in every slice despite the
+    /// face shift and drift (an operator chooses the cap so the marks stay usable).
+    pub thickness_nm: Option<f64>,
+    /// Normalised grey level of the cap (Pt: bright).
+    pub cap_level: f64,
+    /// Grey level of the back-filled marks (C: darker).
+    pub mark_level: f64,
+    /// Grey level above the cap.
+    pub above_level: f64,
+    /// The tracking marks.
+    pub marks: Vec<Mark>,
+}
+
+impl Default for FiducialParams {
+    fn default() -> Self {
+        FiducialParams {
+            thickness_nm: None,
+            cap_level: 0.9,
+            mark_level: 0.3,
+            above_level: 0.05,
+            marks: default_marks(),
+        }
+    }
+}
+
+impl FiducialParams {
+    /// Check every value; errors name the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        if let Some(t) = self.thickness_nm {
+            positive("fiducial thickness_nm", t)?;
+        }
+        in_range("fiducial cap_level", self.cap_level, 0.0, 1.0)?;
+        in_range("fiducial mark_level", self.mark_level, 0.0, 1.0)?;
+        in_range("fiducial above_level", self.above_level, 0.0, 1.0)?;
+        for (i, m) in self.marks.iter().enumerate() {
+            in_range(&format!("fiducial marks[{i}] x_frac"), m.x_frac, 0.0, 1.0)?;
+            in_range(
+                &format!("fiducial marks[{i}] width_frac"),
+                m.width_frac,
+                1e-6,
+                0.5,
+            )?;
+            in_range(
+                &format!("fiducial marks[{i}] depth_frac"),
+                m.depth_frac,
+                1e-6,
+                1.0,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// Every parameter of the acquisition model. `Default` turns every effect on;
 /// [`AcquisitionParams::clean`] turns them all off (then add only what a test needs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,6 +352,10 @@ pub struct AcquisitionParams {
     pub noise: NoiseParams,
     /// Beam voltage written to the metadata (V).
     pub beam_voltage_v: f64,
+    /// Protective cap with tracking marks on top of the sample; `None` (default) = none.
+    /// TOML: `[acquisition.fiducial]` (an empty table takes every default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fiducial: Option<FiducialParams>,
 }
 
 impl Default for AcquisitionParams {
@@ -242,6 +371,7 @@ impl Default for AcquisitionParams {
             shading: ShadingParams::default(),
             noise: NoiseParams::default(),
             beam_voltage_v: 2000.0,
+            fiducial: None,
         }
     }
 }
@@ -344,6 +474,9 @@ impl AcquisitionParams {
             in_range("noise gaussian_sigma", n.gaussian_sigma, 0.0, 1.0)?;
         }
         positive("beam_voltage_v", self.beam_voltage_v)?;
+        if let Some(f) = &self.fiducial {
+            f.validate()?;
+        }
         Ok(())
     }
 
@@ -398,6 +531,46 @@ pub struct AcqTruth {
     /// Pixels clipped at 0 / at full scale in the grey output.
     pub saturated_low: usize,
     pub saturated_high: usize,
+    /// The cap with tracking marks, when `params.fiducial` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fiducial: Option<FiducialTruth>,
+}
+
+/// One tracking mark as rendered (image pixels).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkTruth {
+    /// Centre column (px, before drift).
+    pub x_px: f64,
+    /// Width at the cap top (px).
+    pub width_px: f64,
+    /// Depth below the cap top (image rows).
+    pub depth_rows: f64,
+    pub shape: MarkShape,
+}
+
+/// Where the cap and its marks are in the images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiducialTruth {
+    /// Cap thickness used (nm).
+    pub thickness_nm: f64,
+    /// Cap thickness in image rows (foreshortened like the sample).
+    pub cap_rows: f64,
+    /// Image rows added above the sample: the sample's top surface (cap bottom) is at row
+    /// `rows_above_sample − 0.5·row_scale + dy_k` in slice k, the cap top `cap_rows` higher.
+    pub rows_above_sample: usize,
+    /// Continuous image row of the cap top edge in slice 0 without face shift and drift.
+    pub cap_top_row: f64,
+    /// The marks (centre, width, depth in image pixels).
+    pub marks: Vec<MarkTruth>,
+    /// Suggested alignment rectangle `[y0, x0, height, width]`: in every slice it shows only
+    /// the cap and the region above it (never the sample). `None` when the cap is too thin for
+    /// the face shift + drift of this stack (see `note`).
+    pub roi_px: Option<[usize; 4]>,
+    /// The same as the `fibstack align --roi` argument, `"Y0,X0,H,W"`.
+    pub roi_arg: Option<String>,
+    /// Rows of cap visible inside the ROI in every slice.
+    pub roi_cap_rows: f64,
+    pub note: String,
 }
 
 /// Output of [`render`].
@@ -575,6 +748,16 @@ pub fn render(
         ));
     }
     let d = labels.voxel.nm;
+    if let Some(t) = p.fiducial.as_ref().and_then(|f| f.thickness_nm) {
+        let depth = ny as f64 * d[1];
+        if t > 4.0 * depth {
+            return Err(ParamError::new(
+                "fiducial thickness_nm",
+                t,
+                format!("must be at most 4× the truth depth ({} nm)", 4.0 * depth),
+            ));
+        }
+    }
     let (rows, dy_img, sin_t, stretch) = image_geometry(labels, p);
     let cos_t = p
         .tilt
@@ -595,13 +778,19 @@ pub fn render(
     let total: Vec<[f64; 2]> = (0..nz)
         .map(|k| [face_shift[k] + drift[k][0], drift[k][1]])
         .collect();
+    // truth rows per image row, truth columns per image column
+    let sy = dy_img / (sin_t * d[1]);
+    let cap = p
+        .fiducial
+        .as_ref()
+        .map(|f| cap_layout(f, &total, rows, nx, d[1], sy));
+    // image rows: the cap and its head-room (if any) above the sample's rows
+    let rows = rows + cap.as_ref().map(|c| c.top).unwrap_or(0);
     let stripes = if p.curtain.enabled {
         stripe_profiles(&p.curtain, nx, rows, seed)
     } else {
         Vec::new()
     };
-    // truth rows per image row, truth columns per image column
-    let sy = dy_img / (sin_t * d[1]);
     let lut: Vec<f32> = (0..=255u8).map(|l| p.level(l)).collect();
     let lmin = p.levels().iter().cloned().fold(f64::INFINITY, f64::min) as f32;
     let lmax = p.levels().iter().cloned().fold(f64::NEG_INFINITY, f64::max) as f32;
@@ -626,6 +815,7 @@ pub fn render(
         maxv,
         outside,
         seed,
+        cap: cap.as_ref(),
     };
     let (gdata, cdata, lo, hi) = if p.bit_depth == 8 {
         let (g, c, lo, hi) = render_all::<u8>(&ctx, nz, nx);
@@ -667,8 +857,179 @@ pub fn render(
         stripes,
         saturated_low: lo,
         saturated_high: hi,
+        fiducial: cap.map(|c| c.truth),
     };
     Ok(Rendered { grey, clean, truth })
+}
+
+/// Image rows of cap kept in view in every slice by the automatic cap thickness.
+const MIN_CAP_ROWS: f64 = 12.0;
+/// Image rows of `above_level` kept above the cap top in the highest slice.
+const ABOVE_ROWS: usize = 6;
+/// Of those, rows included at the top of the suggested ROI.
+const ROI_ABOVE_ROWS: usize = 4;
+
+/// The cap as laid out for one stack: image rows added on top, and the cap rendered once on
+/// the truth grid (`ext_rows` truth rows above the sample, `margin` extra columns each side so
+/// drift in x never shows the cap's end).
+struct CapLayout {
+    /// Image rows added above the sample's rows.
+    top: usize,
+    /// Truth rows of `block` (all above truth row 0).
+    ext_rows: usize,
+    margin: usize,
+    /// `[ext_rows, nx + 2·margin]` grey levels; block row e is truth row e − ext_rows.
+    block: Array2<f32>,
+    truth: FiducialTruth,
+}
+
+impl CapLayout {
+    /// `slice` (truth grid, ny × nx) below the cap block, columns padded by the margin with
+    /// what `bilinear` would read there (`outside`, or the edge column when it is NaN).
+    fn extend(&self, slice: &ArrayView2<f32>, outside: f32) -> Array2<f32> {
+        let (ny, nx) = slice.dim();
+        let m = self.margin;
+        let w = nx + 2 * m;
+        let mut e = Array2::<f32>::zeros((self.ext_rows + ny, w));
+        e.slice_mut(ndarray::s![..self.ext_rows, ..])
+            .assign(&self.block);
+        for j in 0..ny {
+            for i in 0..w {
+                let xi = i as isize - m as isize;
+                e[[self.ext_rows + j, i]] = if xi >= 0 && (xi as usize) < nx {
+                    slice[[j, xi as usize]]
+                } else if outside.is_nan() {
+                    slice[[j, xi.clamp(0, nx as isize - 1) as usize]]
+                } else {
+                    outside
+                };
+            }
+        }
+        e
+    }
+}
+
+/// Lay out the cap for a stack whose content moves by `total` (image px), `rows` sample image
+/// rows, `nx` columns, truth row pitch `dy_truth` (nm) and `sy` truth rows per image row.
+fn cap_layout(
+    f: &FiducialParams,
+    total: &[[f64; 2]],
+    rows: usize,
+    nx: usize,
+    dy_truth: f64,
+    sy: f64,
+) -> CapLayout {
+    let ty_min = total.iter().map(|t| t[0]).fold(f64::INFINITY, f64::min);
+    let ty_max = total.iter().map(|t| t[0]).fold(f64::NEG_INFINITY, f64::max);
+    let tx_abs = total.iter().map(|t| t[1].abs()).fold(0.0, f64::max);
+    let excursion = ty_max - ty_min;
+    // cap thickness in image rows, then truth rows
+    let c_img = match f.thickness_nm {
+        Some(t) => t / dy_truth / sy,
+        None => (rows as f64 / 8.0).max(excursion + MIN_CAP_ROWS + 2.0 + 1.0 / sy),
+    };
+    let nc = c_img * sy;
+    // the cap spans truth rows [−nc − ½, −½): pixel edges, as truth row 0 (the sample's top
+    // row) covers [−½, ½)
+    let v_top = -nc - 0.5;
+    let head = (-ty_min).max(0.0).ceil() as usize + ABOVE_ROWS;
+    let top = head + (-v_top / sy).ceil() as usize;
+    let ext_rows = ((top as f64 + ty_max.max(0.0)) * sy).ceil() as usize + 2;
+    let margin = tx_abs.ceil() as usize + 2;
+    let marks: Vec<(f64, f64, f64, MarkShape)> = f
+        .marks
+        .iter()
+        .map(|m| {
+            (
+                m.x_frac * nx as f64 - 0.5,
+                0.5 * m.width_frac * nx as f64,
+                m.depth_frac * nc,
+                m.shape,
+            )
+        })
+        .collect();
+    let level = |v: f64, x: f64| -> f64 {
+        if v < v_top {
+            return f.above_level;
+        }
+        let j = v - v_top;
+        for &(xc, hw, dm, shape) in &marks {
+            if j < dm {
+                let half = match shape {
+                    MarkShape::V => hw * (1.0 - j / dm),
+                    MarkShape::U => hw,
+                };
+                if (x - xc).abs() < half {
+                    return f.mark_level;
+                }
+            }
+        }
+        f.cap_level
+    };
+    // area average over 5×5 sub-pixels of each truth pixel (antialiased edges)
+    const SUB: usize = 5;
+    let w = nx + 2 * margin;
+    let block = Array2::from_shape_fn((ext_rows, w), |(e, i)| {
+        let v0 = e as f64 - ext_rows as f64;
+        let x0 = i as f64 - margin as f64;
+        let mut s = 0.0;
+        for a in 0..SUB {
+            for b in 0..SUB {
+                let dv = (a as f64 + 0.5) / SUB as f64 - 0.5;
+                let dx = (b as f64 + 0.5) / SUB as f64 - 0.5;
+                s += level(v0 + dv, x0 + dx);
+            }
+        }
+        (s / (SUB * SUB) as f64) as f32
+    });
+    // image rows of the cap's top and bottom edge in slice k: top + ty_k + v/sy
+    let cap_top = |ty: f64| top as f64 + ty + v_top / sy;
+    let y0 = (cap_top(ty_min).floor() as usize).saturating_sub(ROI_ABOVE_ROWS);
+    // last row whose bilinear sample stays at truth rows ≤ −1 (never touches the sample)
+    let y1 = ((top as f64 + ty_min - 1.0 / sy).floor() + 1.0).max(0.0) as usize;
+    let roi_cap_rows = y1 as f64 - cap_top(ty_max);
+    let usable = y1 >= y0 + 8 && roi_cap_rows >= 4.0;
+    let roi = usable.then_some([y0, 0, y1 - y0, nx]);
+    let note = if usable {
+        format!(
+            "align on the cap: fibstack align IN OUT --roi {},{},{},{} ({:.1} rows of cap in every slice)",
+            y0,
+            0,
+            y1 - y0,
+            nx,
+            roi_cap_rows
+        )
+    } else {
+        format!(
+            "no rectangle shows the cap in every slice: the cap is {c_img:.1} rows thick but the face shift and drift move it by {excursion:.1} rows; thicken the cap (thickness_nm) or use face tracking (tilt.face_shift = false)"
+        )
+    };
+    let truth = FiducialTruth {
+        thickness_nm: nc * dy_truth,
+        cap_rows: c_img,
+        rows_above_sample: top,
+        cap_top_row: cap_top(0.0),
+        marks: marks
+            .iter()
+            .map(|&(xc, hw, dm, shape)| MarkTruth {
+                x_px: xc,
+                width_px: 2.0 * hw,
+                depth_rows: dm / sy,
+                shape,
+            })
+            .collect(),
+        roi_px: roi,
+        roi_arg: roi.map(|r| format!("{},{},{},{}", r[0], r[1], r[2], r[3])),
+        roi_cap_rows,
+        note,
+    };
+    CapLayout {
+        top,
+        ext_rows,
+        margin,
+        block,
+        truth,
+    }
 }
 
 /// An output sample type.
@@ -700,6 +1061,7 @@ struct SliceCtx<'a> {
     maxv: f32,
     outside: f32,
     seed: u64,
+    cap: Option<&'a CapLayout>,
 }
 
 fn render_all<T: Sample>(
@@ -762,12 +1124,30 @@ fn render_slice<T: Sample>(
     let av = acq_truth.view();
     let mut clean_img = Array2::<f32>::zeros((rows, nx));
     let mut img = Array2::<f32>::zeros((rows, nx));
-    for r in 0..rows {
-        let y = (r as f64 - ty) * ctx.sy;
-        for c in 0..nx {
-            let x = c as f64 - tx;
-            clean_img[[r, c]] = bilinear(&cv, y, x, ctx.outside);
-            img[[r, c]] = bilinear(&av, y, x, ctx.outside);
+    match ctx.cap {
+        None => {
+            for r in 0..rows {
+                let y = (r as f64 - ty) * ctx.sy;
+                for c in 0..nx {
+                    let x = c as f64 - tx;
+                    clean_img[[r, c]] = bilinear(&cv, y, x, ctx.outside);
+                    img[[r, c]] = bilinear(&av, y, x, ctx.outside);
+                }
+            }
+        }
+        Some(cap) => {
+            // the same mapping on the truth slice with the cap block on top
+            let ce = cap.extend(&cv, ctx.outside);
+            let ae = cap.extend(&av, ctx.outside);
+            let (ce, ae) = (ce.view(), ae.view());
+            for r in 0..rows {
+                let y = (r as f64 - cap.top as f64 - ty) * ctx.sy + cap.ext_rows as f64;
+                for c in 0..nx {
+                    let x = c as f64 - tx + cap.margin as f64;
+                    clean_img[[r, c]] = bilinear(&ce, y, x, ctx.outside);
+                    img[[r, c]] = bilinear(&ae, y, x, ctx.outside);
+                }
+            }
         }
     }
     for st in ctx.stripes {
