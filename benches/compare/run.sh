@@ -10,6 +10,7 @@
 #   PYTHON      interpreter used to create the venv (default python3).
 #   WORKDIR     inputs/outputs (default benches/compare/.work); inputs are cached by size.
 #   NO_INSTALL=1  skip pip (offline machines with a ready venv).
+#   TORCH_FROM_PYPI=1  if the CPU torch index is unreachable, install PyPI's torch (~3 GB) for TauFactor.
 #   CARGO_TARGET_DIR  as usual.
 # Run it under `nice` on a shared machine; the table prints the load average before and after.
 set -euo pipefail
@@ -31,8 +32,9 @@ if [ "${NO_INSTALL:-0}" != "1" ]; then
         echo "== pip install peers" >&2
         "$PY" -m pip install --quiet numpy scipy scikit-image porespy openpnm edt connected-components-3d tifffile
     fi
-    # TauFactor needs torch. Only the CPU wheel index is acceptable: the default PyPI torch pulls
-    # several GB of CUDA libraries. If that index is unreachable, TauFactor is reported 'not run'.
+    # TauFactor needs torch. The CPU wheel index is preferred: the default PyPI torch pulls several
+    # GB of CUDA libraries. If that index is unreachable, TauFactor is reported 'not run' unless
+    # TORCH_FROM_PYPI=1 (then PyPI's torch is installed; it runs on CPU).
     # A failed attempt leaves $VENV/.no-cpu-torch so later runs do not wait for the retries again
     # (delete it, or set RETRY_TORCH=1, to try again).
     [ "${RETRY_TORCH:-0}" = "1" ] && rm -f "$VENV/.no-cpu-torch"
@@ -43,8 +45,12 @@ if [ "${NO_INSTALL:-0}" != "1" ]; then
             timeout 600 "$PY" -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu; then
             "$PY" -m pip install --quiet taufactor ||
                 echo "== taufactor install failed; TauFactor rows will say 'not run'" >&2
+        elif [ "${TORCH_FROM_PYPI:-0}" = "1" ] && "$PY" -m pip install --quiet torch; then
+            # PyPI's torch works on CPU; its CUDA libraries (~3 GB) are installed but unused
+            "$PY" -m pip install --quiet taufactor ||
+                echo "== taufactor install failed; TauFactor rows will say 'not run'" >&2
         else
-            echo "== CPU torch wheel index (download.pytorch.org/whl/cpu) unreachable; TauFactor rows will say 'not run'" >&2
+            echo "== CPU torch wheel index (download.pytorch.org/whl/cpu) unreachable; TauFactor rows will say 'not run' (TORCH_FROM_PYPI=1 installs PyPI's torch, ~3 GB)" >&2
             touch "$VENV/.no-cpu-torch"
         fi
     fi
