@@ -406,6 +406,7 @@ impl PhaseCorrelator {
         let mean = if sw > 0.0 { swv / sw } else { 0.0 };
         // windowed rows and their real FFTs, rayon over blocks of rows (one scratch per block);
         // per-row energy sums are added in row order, so the result is thread-count independent
+        let wx32: Vec<f32> = wx.iter().map(|&w| w as f32).collect();
         let mut rows = vec![C32::new(0.0, 0.0); ny * nxh];
         let sums: Vec<(f64, f64)> = rows
             .par_chunks_mut(nxh * ROW_BLOCK)
@@ -416,14 +417,22 @@ impl PhaseCorrelator {
                 let mut out = Vec::with_capacity(ROW_BLOCK);
                 for (j, o) in block.chunks_mut(nxh).enumerate() {
                     let y = bi * ROW_BLOCK + j;
-                    let (mut var, mut level) = (0.0, 0.0);
-                    for (x, &v) in region.row(y).iter().enumerate() {
-                        let w = wy[y] * wx[x];
-                        let c = (v as f64 - mean) * w;
-                        line[x] = c as f32;
-                        var += c * c;
-                        level += w * w * (v as f64) * (v as f64);
+                    // windowed, mean-free row in f32; the two energies (only used to detect a
+                    // flat image) are summed in f32 lanes per row, then in f64 over rows
+                    let wyv = wy[y] as f32;
+                    let m = mean as f32;
+                    for ((o, &v), &w) in line.iter_mut().zip(region.row(y).iter()).zip(&wx32) {
+                        *o = (v - m) * (wyv * w);
                     }
+                    let mut acc = [[0.0f32; 8]; 2];
+                    let row = region.row(y);
+                    for (x, (&c, &v)) in line.iter().zip(row.iter()).enumerate() {
+                        let w = wyv * wx32[x];
+                        acc[0][x % 8] += c * c;
+                        acc[1][x % 8] += (w * v) * (w * v);
+                    }
+                    let var: f64 = acc[0].iter().map(|&t| t as f64).sum();
+                    let level: f64 = acc[1].iter().map(|&t| t as f64).sum();
                     // lengths are right by construction; an error here would be a bug
                     self.r2c
                         .process_with_scratch(&mut line, o, &mut scratch)
@@ -774,22 +783,11 @@ unsafe fn cdot_avx(a: &[f32], b: &[f32], b_swapped: &[f32]) -> C64 {
 
 #[inline(always)]
 fn cdot_lanes(a: &[f32], b: &[f32], b_swapped: &[f32]) -> C64 {
-    const L: usize = 16;
-    let (mut p, mut q) = ([0.0f32; L], [0.0f32; L]);
-    let n = a.len() / L * L;
-    for ((x, y), z) in a[..n]
-        .chunks_exact(L)
-        .zip(b[..n].chunks_exact(L))
-        .zip(b_swapped[..n].chunks_exact(L))
-    {
-        for l in 0..L {
-            p[l] += x[l] * y[l];
-            q[l] += x[l] * z[l];
-        }
-    }
+    let p = dot_lanes(a, b);
+    let q = dot_lanes(a, b_swapped);
     let (mut re, mut im) = (0.0f64, 0.0f64);
-    for l in 0..L {
-        // L is even, so lane parity = element parity (even = re·re, odd = im·im)
+    for l in 0..LANES {
+        // LANES is even, so lane parity = element parity (even = re·re, odd = im·im)
         re += if l % 2 == 0 {
             p[l] as f64
         } else {
@@ -797,12 +795,29 @@ fn cdot_lanes(a: &[f32], b: &[f32], b_swapped: &[f32]) -> C64 {
         };
         im += q[l] as f64;
     }
+    let n = a.len() / LANES * LANES;
     for k in n..a.len() {
         let t = a[k] as f64 * b[k] as f64;
         re += if k % 2 == 0 { t } else { -t };
         im += a[k] as f64 * b_swapped[k] as f64;
     }
     C64::new(re, im)
+}
+
+const LANES: usize = 16;
+
+/// Per-lane partial sums of `Σ a_k·b_k` over the first `len / LANES · LANES` elements.
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> [f32; LANES] {
+    let mut acc = [0.0f32; LANES];
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        let x: &[f32; LANES] = x.try_into().expect("chunks_exact");
+        let y: &[f32; LANES] = y.try_into().expect("chunks_exact");
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc
 }
 
 /// Rows per rayon task in the row passes.

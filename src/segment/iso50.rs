@@ -201,7 +201,7 @@ mod tests {
         let mut values = Vec::with_capacity(n);
         for i in 0..n {
             let x = i as f64 * 0.001;
-                                                // Gaussian-blurred box [0, width): difference of normal CDFs (via erf)
+            // Gaussian-blurred box [0, width): difference of normal CDFs (via erf)
             let cdf = |u: f64| 0.5 * (1.0 + erf(u / (sigma * 2f64.sqrt())));
             let frac = cdf(x) - cdf(x - width) + cdf(x - period) - cdf(x - period - width)
                 + cdf(x + period)
