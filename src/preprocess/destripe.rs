@@ -80,7 +80,7 @@ pub struct DestripeParams {
     pub method: DestripeMethod,
     /// Wavelet method: orthogonal wavelet family.
     pub wavelet: Wavelet,
-    /// Wavelet method: decomposition levels (≥ 1, at most `log2(size / (L − 1))`).
+    /// Wavelet method: decomposition levels (≥ 1, at most `⌊log₂(2·min(ny, nx) / (L − 1))⌋`: the slice is mirror-padded to twice its size).
     pub wavelet_levels: usize,
     /// Wavelet method: Gaussian width σ of the damping `1 − exp(−k²/2σ²)` along the stripe, in
     /// cycles per column length of the band (the paper's σ; > 0).
@@ -88,7 +88,7 @@ pub struct DestripeParams {
 }
 
 /// Default number of wavelet levels (`--wavelet-levels`).
-pub const DEFAULT_WAVELET_LEVELS: usize = 5;
+pub const DEFAULT_WAVELET_LEVELS: usize = 4;
 /// Default σ of the wavelet method (`--wavelet-sigma`).
 pub const DEFAULT_WAVELET_SIGMA: f64 = 2.0;
 

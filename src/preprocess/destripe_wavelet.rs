@@ -59,7 +59,7 @@ pub fn validate(p: &DestripeParams) -> Result<(), ParamError> {
         return Err(ParamError::new(
             "wavelet levels",
             p.wavelet_levels,
-            "must be at least 1 (4-6 is typical; at most log2(size / (filter length - 1)))",
+            "must be at least 1 (4-6 is typical; at most log2(2 x min size / (filter length - 1)))",
         ));
     }
     if orientation(p.angle_deg).is_none() {
@@ -86,7 +86,8 @@ impl WaveletDestripe {
         let transpose = orientation(p.angle_deg) == Some(true);
         let (ty, tx) = if transpose { (nx, ny) } else { (ny, nx) };
         let w = p.wavelet;
-        let max = w.max_level(ty.min(tx));
+        // the transform runs on the mirror-padded 2·ny × 2·nx slice
+        let max = w.max_level(2 * ty.min(tx));
         if p.wavelet_levels > max {
             return Err(ParamError::new(
                 "wavelet levels",

@@ -12,7 +12,7 @@
 //! classic = false        # true = remove everything in the wedge (default: adaptive)
 //! significance = 6.0     # adaptive: power ratio that counts as stripe
 //! method = "wedge"       # "wedge" (default) or "wavelet" (Münch wavelet–FFT; 0°/90° only)
-//! wavelet_levels = 5     # wavelet: decomposition levels
+//! wavelet_levels = 4     # wavelet: decomposition levels
 //! wavelet_sigma = 2.0    # wavelet: Gaussian damping width (Fourier units)
 //! wavelet = "db4"        # wavelet: db1 (haar) … db5
 //! output_type = "f32"    # "f32" (default in workflows) or "same" (round/clamp to the input type)
