@@ -499,3 +499,118 @@ fn study_wavelet_parameters() {
         }
     }
 }
+
+fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fibstack"))
+}
+
+/// u8 slices with curtains every 11 columns on a smooth background.
+fn striped_u8(nz: usize) -> Array3<u8> {
+    Array3::from_shape_fn((nz, 64, 96), |(z, y, x)| {
+        let base = 120.0 + 40.0 * ((x as f64 * 0.05 + z as f64).sin() * (y as f64 * 0.07).cos());
+        let curtain = if x % 11 == 3 { 25.0 } else { 0.0 };
+        (base + curtain) as u8
+    })
+}
+
+#[test]
+fn cli_streamed_folder_and_workflow_use_the_wavelet_method() {
+    use fibstack::io::{read_volume, write_volume, ReadOptions};
+    use fibstack::preprocess::destripe::destripe_volume_as;
+    let dir = tempfile::TempDir::new().unwrap();
+    let vox = VoxelSize::new([20.0, 5.0, 5.0], fibstack::volume::VoxelSource::CommandLine);
+    let vol = GreyVolume::from_u8(striped_u8(3), vox);
+    let folder = dir.path().join("slices");
+    write_volume(&folder, &vol).unwrap();
+    // folder input streams slice by slice; equal to the in-memory library result
+    let out = dir.path().join("clean");
+    let o = bin()
+        .args(["destripe", "-q", "--json", "--method", "wavelet"])
+        .args([
+            "--wavelet-levels",
+            "3",
+            "--wavelet-sigma",
+            "1.5",
+            "--wavelet",
+            "db2",
+        ])
+        .arg(&folder)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let js: serde_json::Value = serde_json::from_slice(&o.stdout).expect("only JSON on stdout");
+    assert_eq!(js["method"], "wavelet_fft");
+    assert_eq!(js["params"]["wavelet"], "db2");
+    assert_eq!(js["params"]["wavelet_levels"], 3);
+    let p = DestripeParams {
+        method: DestripeMethod::Wavelet,
+        wavelet: Wavelet::Db2,
+        wavelet_levels: 3,
+        wavelet_sigma: 1.5,
+        ..Default::default()
+    };
+    let (want, rep) = destripe_volume_as(&vol, &p, fibstack::volume::SampleType::U8).unwrap();
+    let got = read_volume(&out, &ReadOptions::default()).unwrap();
+    assert_eq!(got.data, want.data);
+    let fr: Vec<f64> = js["removed_energy_fraction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(fr.len(), 3);
+    for (a, b) in fr.iter().zip(&rep.removed_energy_fraction) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+    // bad parameters: clear one-line errors
+    for (args, needle) in [
+        (
+            vec!["--method", "wavelet", "--wavelet-levels", "9"],
+            "at most",
+        ),
+        (vec!["--method", "wavelet", "--wavelet-sigma", "0"], "sigma"),
+        (vec!["--method", "wavelet", "--angle", "10"], "wedge"),
+        (vec!["--method", "fourier"], "method"),
+        (vec!["--method", "wavelet", "--wavelet", "sym8"], "wavelet"),
+    ] {
+        let o = bin()
+            .args(["destripe", "-q"])
+            .args(&args)
+            .arg(&folder)
+            .arg(dir.path().join("bad.tif"))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        println!("{args:?}: {}", e.trim());
+        assert!(!o.status.success() && e.contains(needle), "{args:?}: {e}");
+    }
+    // workflow step
+    let wf = dir.path().join("w.toml");
+    let write = |step: &str| {
+        std::fs::write(
+            &wf,
+            format!(
+                "output = \"out\"\n[input]\npath = \"slices\"\nvoxel_nm = [20.0, 5.0, 5.0]\n[[steps]]\nkind = \"destripe\"\n{step}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("method = \"wavelet\"\nwavelet_levels = 3\nwavelet_sigma = 1.5\nwavelet = \"db2\"");
+    let o = bin().arg("run").arg(&wf).arg("-q").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let res = std::fs::read_to_string(dir.path().join("out/results.json")).unwrap();
+    assert!(res.contains("wavelet_fft"), "{res}");
+    for bad in [
+        "method = \"wavelet\"\nwavelet_level = 3",
+        "method = \"wavelet\"\nwavelet_sigma = -2.0",
+        "method = \"wavelet\"\nwavelet_levels = 12",
+        "method = \"waves\"",
+    ] {
+        write(bad);
+        let o = bin().arg("run").arg(&wf).arg("-q").output().unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        println!("{bad:?}: {}", e.trim());
+        assert!(!o.status.success(), "{bad}");
+    }
+}
