@@ -31,8 +31,11 @@ pub struct WaveletDestripe {
     /// Slices are transposed first (horizontal stripes, angle ±90°).
     transpose: bool,
     /// Per level: forward and inverse FFT along the (padded) band columns and the damping.
-    fft: Vec<(Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>, Vec<f32>)>,
+    fft: Vec<LevelFft>,
 }
+
+/// FFT plans (forward, inverse) along the band columns of one level and the damping factors.
+type LevelFft = (Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>, Vec<f32>);
 
 /// Whether `angle` (degrees) is vertical (`Some(false)`), horizontal (`Some(true)`) or neither.
 fn orientation(angle: f64) -> Option<bool> {
