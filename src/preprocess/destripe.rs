@@ -15,6 +15,10 @@
 //!
 //! Frequencies are in cycles per pixel (Nyquist = 0.5). `k_min` ≥ 1 is read as cycles per image
 //! width (`f = k_min / nx`), `k_min` < 1 as a fraction of Nyquist (`f = 0.5·k_min`).
+//!
+//! `method = wavelet` selects the wavelet–FFT filter of Münch et al. (2009) instead
+//! ([`crate::preprocess::destripe_wavelet`]); [`DestripePlan`] and the volume/stream drivers
+//! dispatch on it (the wedge-only `mask_for`/`apply_mask` then return an error).
 
 use crate::error::ParamError;
 use crate::preprocess::denoise::map_grey_slices_typed;
