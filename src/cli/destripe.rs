@@ -1,9 +1,12 @@
-//! `fibstack destripe IN OUT`: FFT wedge removal of curtaining, per slice.
+//! `fibstack destripe IN OUT`: FFT wedge (default) or wavelet–FFT removal of curtaining, per slice.
 
 use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::preprocess::destripe::{destripe_volume_as, DestripeParams};
+use fibstack::preprocess::destripe::{
+    destripe_volume_as, DestripeMethod, DestripeParams, Wavelet, DEFAULT_WAVELET_LEVELS,
+    DEFAULT_WAVELET_SIGMA,
+};
 use fibstack::volume::SampleType;
 use std::path::PathBuf;
 
@@ -45,6 +48,19 @@ pub struct DestripeArgs {
     /// Adaptive mode: power ratio above the local structure power that counts as stripe.
     #[arg(long, default_value_t = 6.0, value_name = "RATIO")]
     pub significance: f64,
+    /// Method: `wedge` (FFT wedge, default) or `wavelet` (wavelet–FFT of Münch et al. 2009;
+    /// vertical or horizontal stripes only).
+    #[arg(long, default_value = "wedge", value_name = "wedge|wavelet")]
+    pub method: String,
+    /// Wavelet method: decomposition levels (at most log2(min size / (filter length - 1))).
+    #[arg(long, default_value_t = DEFAULT_WAVELET_LEVELS, value_name = "L")]
+    pub wavelet_levels: usize,
+    /// Wavelet method: Gaussian damping width σ along the stripe (Fourier units, > 0).
+    #[arg(long, default_value_t = DEFAULT_WAVELET_SIGMA, value_name = "S")]
+    pub wavelet_sigma: f64,
+    /// Wavelet method: family db1 (haar) … db5.
+    #[arg(long, default_value = "db4", value_name = "dbN")]
+    pub wavelet: String,
     /// Write 32-bit float (default: the input's sample type, rounded and clamped).
     #[arg(long)]
     pub f32: bool,
@@ -63,6 +79,10 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         kmin_taper: a.kmin_taper,
         adaptive: !a.classic,
         significance: a.significance,
+        method: DestripeMethod::parse(&a.method)?,
+        wavelet: Wavelet::parse(&a.wavelet)?,
+        wavelet_levels: a.wavelet_levels,
+        wavelet_sigma: a.wavelet_sigma,
     };
     p.validate()?;
     let rep = if let Some(mut r) = a.read.open_stream(&a.input, g)? {

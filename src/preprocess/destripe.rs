@@ -15,9 +15,15 @@
 //!
 //! Frequencies are in cycles per pixel (Nyquist = 0.5). `k_min` ≥ 1 is read as cycles per image
 //! width (`f = k_min / nx`), `k_min` < 1 as a fraction of Nyquist (`f = 0.5·k_min`).
+//!
+//! `method = wavelet` selects the wavelet–FFT filter of Münch et al. (2009) instead
+//! ([`crate::preprocess::destripe_wavelet`]); [`DestripePlan`] and the volume/stream drivers
+//! dispatch on it (the wedge-only `mask_for`/`apply_mask` then return an error).
 
 use crate::error::ParamError;
 use crate::preprocess::denoise::map_grey_slices_typed;
+use crate::preprocess::destripe_wavelet::WaveletDestripe;
+pub use crate::preprocess::wavelet::Wavelet;
 use crate::volume::{GreyVolume, SampleType};
 use ndarray::{Array2, ArrayView2};
 use realfft::num_complex::Complex;
@@ -25,6 +31,28 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// Destriping method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DestripeMethod {
+    /// FFT wedge (this module; the default).
+    #[default]
+    Wedge,
+    /// Wavelet–FFT filter of Münch et al. 2009 ([`crate::preprocess::destripe_wavelet`]).
+    Wavelet,
+}
+
+impl DestripeMethod {
+    /// Parse `wedge` / `wavelet`.
+    pub fn parse(s: &str) -> Result<Self, ParamError> {
+        match s.to_ascii_lowercase().as_str() {
+            "wedge" => Ok(DestripeMethod::Wedge),
+            "wavelet" => Ok(DestripeMethod::Wavelet),
+            _ => Err(ParamError::new("method", s, "use \"wedge\" or \"wavelet\"")),
+        }
+    }
+}
 
 /// Parameters of `fibstack destripe` / `kind = "destripe"`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -52,7 +80,21 @@ pub struct DestripeParams {
     /// times the local structure power (≥ 1); 3× this at small radii where the structure power
     /// is estimated from fewer than 24 points.
     pub significance: f64,
+    /// Wedge (default) or wavelet–FFT. The wedge fields above are ignored by the wavelet method.
+    pub method: DestripeMethod,
+    /// Wavelet method: orthogonal wavelet family.
+    pub wavelet: Wavelet,
+    /// Wavelet method: decomposition levels (≥ 1, at most `⌊log₂(2·min(ny, nx) / (L − 1))⌋`: the slice is mirror-padded to twice its size).
+    pub wavelet_levels: usize,
+    /// Wavelet method: Gaussian width σ of the damping `1 − exp(−k²/2σ²)` along the stripe, in
+    /// cycles per column length of the band (the paper's σ; > 0).
+    pub wavelet_sigma: f64,
 }
+
+/// Default number of wavelet levels (`--wavelet-levels`).
+pub const DEFAULT_WAVELET_LEVELS: usize = 4;
+/// Default σ of the wavelet method (`--wavelet-sigma`).
+pub const DEFAULT_WAVELET_SIGMA: f64 = 2.0;
 
 impl Default for DestripeParams {
     fn default() -> Self {
@@ -65,6 +107,10 @@ impl Default for DestripeParams {
             kmin_taper: 0.3,
             adaptive: true,
             significance: 6.0,
+            method: DestripeMethod::Wedge,
+            wavelet: Wavelet::Db4,
+            wavelet_levels: DEFAULT_WAVELET_LEVELS,
+            wavelet_sigma: DEFAULT_WAVELET_SIGMA,
         }
     }
 }
@@ -72,6 +118,9 @@ impl Default for DestripeParams {
 impl DestripeParams {
     /// Check every parameter.
     pub fn validate(&self) -> Result<(), ParamError> {
+        if self.method == DestripeMethod::Wavelet {
+            crate::preprocess::destripe_wavelet::validate(self)?;
+        }
         for (name, a) in [
             ("stripe angle (deg)", Some(self.angle_deg)),
             ("second stripe angle (deg)", self.second_angle_deg),
@@ -157,6 +206,8 @@ pub struct DestripePlan {
     background: Array2<u8>,
     n_rings: usize,
     r2c: Arc<dyn RealToComplex<f32>>,
+    /// The wavelet–FFT filter when `method = wavelet` (the wedge fields are then empty).
+    wavelet: Option<WaveletDestripe>,
     c2r: Arc<dyn ComplexToReal<f32>>,
     col_fwd: Arc<dyn Fft<f32>>,
     col_inv: Arc<dyn Fft<f32>>,
@@ -173,10 +224,28 @@ impl DestripePlan {
                 "must be non-empty",
             ));
         }
-        let (py, px) = (2 * ny, 2 * nx);
-        let pxh = px / 2 + 1;
         let mut rp = RealFftPlanner::<f32>::new();
         let mut cp = FftPlanner::<f32>::new();
+        if p.method == DestripeMethod::Wavelet {
+            return Ok(DestripePlan {
+                ny,
+                nx,
+                py: 0,
+                px: 0,
+                params: *p,
+                weight: Array2::zeros((0, 0)),
+                ring: Array2::zeros((0, 0)),
+                background: Array2::zeros((0, 0)),
+                n_rings: 0,
+                r2c: rp.plan_fft_forward(2),
+                wavelet: Some(WaveletDestripe::new(ny, nx, p)?),
+                c2r: rp.plan_fft_inverse(2),
+                col_fwd: cp.plan_fft_forward(1),
+                col_inv: cp.plan_fft_inverse(1),
+            });
+        }
+        let (py, px) = (2 * ny, 2 * nx);
+        let pxh = px / 2 + 1;
         let kmin = p.k_min_cycles_per_px(nx);
         let sig_r = p.kmin_taper * kmin;
         // A stripe along θ has its energy on the line at −θ in the (fx, fy) plane; the mirror
@@ -246,6 +315,7 @@ impl DestripePlan {
             background,
             n_rings,
             r2c: rp.plan_fft_forward(px),
+            wavelet: None,
             c2r: rp.plan_fft_inverse(px),
             col_fwd: cp.plan_fft_forward(py),
             col_inv: cp.plan_fft_inverse(py),
@@ -303,6 +373,9 @@ impl DestripePlan {
     /// Destripe one slice; returns the filtered slice and the removed fraction of the non-DC
     /// spectral energy (of the mirror-padded slice).
     pub fn apply(&self, img: ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> {
+        if let Some(w) = &self.wavelet {
+            return w.apply(img);
+        }
         let mut spec = self.forward(img)?;
         let (mask, frac) = self.mask_for_spectrum(&spec);
         self.filter_spectrum(&mut spec, &mask);
@@ -349,6 +422,13 @@ impl DestripePlan {
 
     /// 2-D spectrum (row-major `[py][px/2 + 1]`) of the mirror-padded slice.
     fn forward(&self, img: ArrayView2<f32>) -> Result<Vec<Complex<f32>>, ParamError> {
+        if self.wavelet.is_some() {
+            return Err(ParamError::new(
+                "method",
+                "wavelet",
+                "the wavelet filter has no spectral mask; it is linear: apply it to any image",
+            ));
+        }
         self.check_shape(&img)?;
         let (ny, nx) = img.dim();
         let (py, px) = (self.py, self.px);
@@ -504,7 +584,8 @@ pub struct DestripeReport {
     pub params: DestripeParams,
     /// `k_min` in cycles per pixel actually used.
     pub k_min_cycles_per_px: f64,
-    /// Per slice: removed fraction of the non-DC spectral energy (dimensionless, 0..1).
+    /// Per slice: removed fraction of the non-DC spectral energy (dimensionless, 0..1); for
+    /// the wavelet method `‖in − out‖² / ‖in − mean‖²`, the same quantity by Parseval.
     pub removed_energy_fraction: Vec<f64>,
     /// Mean of the per-slice fractions.
     pub mean_removed_energy_fraction: f64,
@@ -543,10 +624,10 @@ pub fn destripe_volume_as(
             meta: vol.meta.clone(),
         },
         DestripeReport {
-            method: if p.adaptive {
-                "fft_wedge_adaptive"
-            } else {
-                "fft_wedge"
+            method: match (p.method, p.adaptive) {
+                (DestripeMethod::Wavelet, _) => "wavelet_fft",
+                (_, true) => "fft_wedge_adaptive",
+                (_, false) => "fft_wedge",
             },
             params: *p,
             k_min_cycles_per_px: p.k_min_cycles_per_px(nx),

@@ -11,6 +11,10 @@
 //! kmin_taper = 0.3       # fraction of kmin
 //! classic = false        # true = remove everything in the wedge (default: adaptive)
 //! significance = 6.0     # adaptive: power ratio that counts as stripe
+//! method = "wedge"       # "wedge" (default) or "wavelet" (Münch wavelet–FFT; 0°/90° only)
+//! wavelet_levels = 4     # wavelet: decomposition levels
+//! wavelet_sigma = 2.0    # wavelet: Gaussian damping width (Fourier units)
+//! wavelet = "db4"        # wavelet: db1 (haar) … db5
 //! output_type = "f32"    # "f32" (default in workflows) or "same" (round/clamp to the input type)
 //!
 //! [[steps]]
@@ -43,7 +47,9 @@
 use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
-use crate::preprocess::destripe::{destripe_volume_as, DestripeParams, DestripeReport};
+use crate::preprocess::destripe::{
+    destripe_volume_as, DestripeMethod, DestripeParams, DestripeReport, Wavelet,
+};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::segment::{segment_volume, Method, SegmentParams, SegmentResult};
 use crate::volume::{GreyVolume, SampleType};
@@ -105,6 +111,14 @@ pub struct Destripe {
     pub classic: bool,
     #[serde(default = "d_sig")]
     pub significance: f64,
+    #[serde(default = "d_dmethod")]
+    pub method: String,
+    #[serde(default = "d_wlev")]
+    pub wavelet_levels: usize,
+    #[serde(default = "d_wsig")]
+    pub wavelet_sigma: f64,
+    #[serde(default = "d_wavelet")]
+    pub wavelet: String,
     #[serde(default = "default_f32")]
     pub output_type: String,
 }
@@ -124,10 +138,22 @@ fn d_kmin_taper() -> f64 {
 fn d_sig() -> f64 {
     DestripeParams::default().significance
 }
+fn d_dmethod() -> String {
+    "wedge".into()
+}
+fn d_wlev() -> usize {
+    DestripeParams::default().wavelet_levels
+}
+fn d_wsig() -> f64 {
+    DestripeParams::default().wavelet_sigma
+}
+fn d_wavelet() -> String {
+    DestripeParams::default().wavelet.name().into()
+}
 
 impl Destripe {
-    pub fn params(&self) -> DestripeParams {
-        DestripeParams {
+    pub fn params(&self) -> Result<DestripeParams, ParamError> {
+        Ok(DestripeParams {
             angle_deg: self.angle,
             second_angle_deg: self.second_angle,
             half_angle_deg: self.half_angle,
@@ -136,14 +162,18 @@ impl Destripe {
             kmin_taper: self.kmin_taper,
             adaptive: !self.classic,
             significance: self.significance,
-        }
+            method: DestripeMethod::parse(&self.method)?,
+            wavelet: Wavelet::parse(&self.wavelet)?,
+            wavelet_levels: self.wavelet_levels,
+            wavelet_sigma: self.wavelet_sigma,
+        })
     }
 }
 
 impl Step for Destripe {
     fn validate(&self) -> Result<(), ParamError> {
         check_output_type(&self.output_type)?;
-        self.params().validate()
+        self.params()?.validate()
     }
     fn needs(&self) -> Data {
         Data::Grey
@@ -154,7 +184,7 @@ impl Step for Destripe {
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let g = ctx.grey("destripe")?;
         let st = out_type(&self.output_type, g.sample_type());
-        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &self.params(), st)?;
+        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &self.params()?, st)?;
         ctx.grey = Some(out);
         to_json(&rep)
     }
