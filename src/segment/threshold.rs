@@ -315,13 +315,19 @@ pub fn find_thresholds(
     }
     let h = histogram(data, params.nbins)?
         .ok_or_else(|| ParamError::new("volume", "empty", "has no voxels; nothing to threshold"))?;
-    let t = match params.method {
-        Method::Otsu => vec![otsu(&h)],
-        Method::Multiotsu => multiotsu(&h, params.classes)?,
-        Method::Iso50 => super::iso50::iso50(&h, params.classes)?.thresholds,
-        Method::Manual => unreachable!("handled above"),
-    };
+    let t = thresholds_from_hist(&h, params)?;
     Ok((t, Some(h)))
+}
+
+/// Thresholds of `params` from a full-volume histogram (in memory or streamed); manual
+/// thresholds are returned as given.
+pub fn thresholds_from_hist(h: &Histogram, params: &SegmentParams) -> Result<Vec<f64>, ParamError> {
+    Ok(match params.method {
+        Method::Otsu => vec![otsu(h)],
+        Method::Multiotsu => multiotsu(h, params.classes)?,
+        Method::Iso50 => super::iso50::iso50(h, params.classes)?.thresholds,
+        Method::Manual => params.thresholds.clone(),
+    })
 }
 
 /// Label value of each of the `k` classes: `params.labels`, or 0, 1, 2 …
@@ -352,38 +358,68 @@ pub fn segment_volume(
     let fractions = class_fractions(&vol.data, &thresholds);
     let sensitivity = (params.sensitivity > 0.0)
         .then(|| sensitivity(&vol.data, &thresholds, params.sensitivity, &fractions));
-    let (binning, bins, gmin, gmax) = match &hist {
-        Some(h) => (h.binning, h.counts.len(), h.min, h.max),
-        None => ("none (manual thresholds)", 0, f64::NAN, f64::NAN),
-    };
-    let (gmin, gmax) = if gmin.is_nan() {
-        grey_range(&vol.data)
-    } else {
-        (gmin, gmax)
-    };
     let mut lv = LabelVolume::new(data, vol.voxel);
     lv.meta = vol.meta.clone();
-    Ok((
-        lv,
-        SegmentResult {
-            method: params.method.as_str(),
+    let result = SegmentResult::assemble(
+        params,
+        Assembled {
             thresholds,
-            threshold_unit: "grey value",
             labels,
-            phase_fractions: fractions,
+            fractions,
+            sensitivity,
+            hist: hist.as_ref(),
+            sample_type: vol.sample_type().as_str(),
+            voxel_size_nm: vol.voxel.nm,
+        },
+        || grey_range(&vol.data),
+    )?;
+    Ok((lv, result))
+}
+
+/// The parts of a [`SegmentResult`] that the in-memory and the streamed segmentation compute
+/// each in their own way.
+pub(crate) struct Assembled<'a> {
+    pub thresholds: Vec<f64>,
+    pub labels: Vec<u8>,
+    pub fractions: Vec<f64>,
+    pub sensitivity: Option<Sensitivity>,
+    /// The full-volume histogram (`None` for manual thresholds).
+    pub hist: Option<&'a Histogram>,
+    pub sample_type: &'static str,
+    pub voxel_size_nm: [f64; 3],
+}
+
+impl SegmentResult {
+    /// The report from its parts; `range` gives the grey range when there is no histogram.
+    pub(crate) fn assemble(
+        params: &SegmentParams,
+        p: Assembled<'_>,
+        range: impl FnOnce() -> (f64, f64),
+    ) -> Result<SegmentResult, ParamError> {
+        let (binning, bins, (gmin, gmax)) = match p.hist {
+            Some(h) => (h.binning, h.counts.len(), (h.min, h.max)),
+            None => ("none (manual thresholds)", 0, range()),
+        };
+        let iso50 = match (p.hist, params.method) {
+            (Some(h), Method::Iso50) => Some(super::iso50::iso50(h, params.classes)?),
+            _ => None,
+        };
+        Ok(SegmentResult {
+            method: params.method.as_str(),
+            thresholds: p.thresholds,
+            threshold_unit: "grey value",
+            labels: p.labels,
+            phase_fractions: p.fractions,
             histogram_binning: binning,
             histogram_bins: bins,
             grey_min: gmin,
             grey_max: gmax,
-            sample_type: vol.sample_type().as_str(),
-            sensitivity,
-            voxel_size_nm: vol.voxel.nm,
-            iso50: match (&hist, params.method) {
-                (Some(h), Method::Iso50) => Some(super::iso50::iso50(h, params.classes)?),
-                _ => None,
-            },
-        },
-    ))
+            sample_type: p.sample_type,
+            sensitivity: p.sensitivity,
+            voxel_size_nm: p.voxel_size_nm,
+            iso50,
+        })
+    }
 }
 
 fn grey_range(data: &GreyData) -> (f64, f64) {

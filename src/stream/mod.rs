@@ -472,16 +472,6 @@ pub fn float_range(data: &GreyData, acc: &mut (f32, f32)) -> Result<(), ParamErr
     Ok(())
 }
 
-/// Thresholds from a streamed histogram of everything `slabs` yields (called once per pass).
-pub fn thresholds_from_hist(h: &Histogram, params: &SegmentParams) -> Result<Vec<f64>, ParamError> {
-    Ok(match params.method {
-        Method::Otsu => vec![crate::segment::otsu::otsu(h)],
-        Method::Multiotsu => crate::segment::otsu::multiotsu(h, params.classes)?,
-        Method::Iso50 => crate::segment::iso50::iso50(h, params.classes)?.thresholds,
-        Method::Manual => params.thresholds.clone(),
-    })
-}
-
 /// Counts per class for the nominal thresholds and every ±δ variant (streamed).
 struct ClassCounts {
     sets: Vec<Vec<f64>>,
@@ -588,7 +578,7 @@ pub fn segment(
         Some(h)
     };
     let thresholds = match &hist {
-        Some(h) => thresholds_from_hist(h, params)?,
+        Some(h) => crate::segment::threshold::thresholds_from_hist(h, params)?,
         None => params.thresholds.clone(),
     };
     let k = thresholds.len() + 1;
@@ -649,28 +639,20 @@ pub fn segment(
             fraction_band: band,
         }
     });
-    let (binning, bins, gmin, gmax) = match &hist {
-        Some(h) => (h.binning, h.counts.len(), h.min, h.max),
-        None => ("none (manual thresholds)", 0, cc.range.0, cc.range.1),
-    };
-    Ok(SegmentResult {
-        method: params.method.as_str(),
-        thresholds,
-        threshold_unit: "grey value",
-        labels,
-        phase_fractions: fractions,
-        histogram_binning: binning,
-        histogram_bins: bins,
-        grey_min: gmin,
-        grey_max: gmax,
-        sample_type: st.as_str(),
-        sensitivity,
-        voxel_size_nm: reader.voxel().nm,
-        iso50: match (&hist, params.method) {
-            (Some(h), Method::Iso50) => Some(crate::segment::iso50::iso50(h, params.classes)?),
-            _ => None,
+    SegmentResult::assemble(
+        params,
+        crate::segment::threshold::Assembled {
+            thresholds,
+            labels,
+            fractions,
+            sensitivity,
+            hist: hist.as_ref(),
+            sample_type: st.as_str(),
+            voxel_size_nm: reader.voxel().nm,
         },
-    })
+        || cc.range,
+    )
+    .map_err(Error::from)
 }
 
 /// Slices of a volume along z as f32 (for callers holding a slab).

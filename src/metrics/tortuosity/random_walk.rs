@@ -417,13 +417,7 @@ pub fn tortuosity_rw(
     progress: &dyn Progress,
 ) -> Result<RandomWalkOutput, ParamError> {
     let t0 = Instant::now();
-    for &a in axes {
-        check_common(labels.shape(), a, voxel_nm)?;
-    }
-    if axes.is_empty() {
-        return Err(ParamError::new("axis", "none", "give at least one axis"));
-    }
-    opts.validate()?;
+    check_walk(labels.shape(), voxel_nm, axes, opts)?;
     let sh = labels.shape();
     let n = [sh[0], sh[1], sh[2]];
     let count = labels.iter().filter(|&&v| v == phase).count();
@@ -446,6 +440,23 @@ pub fn tortuosity_rw(
     walk_packed(&packed, voxel_nm, axes, opts, progress, t0)
 }
 
+/// The checks shared by [`tortuosity_rw`] and [`tortuosity_rw_packed`]: every axis and the voxel
+/// size, at least one axis, the walk options.
+fn check_walk(
+    shape: &[usize],
+    voxel_nm: [f64; 3],
+    axes: &[usize],
+    opts: &RandomWalkOptions,
+) -> Result<(), ParamError> {
+    for &a in axes {
+        check_common(shape, a, voxel_nm)?;
+    }
+    if axes.is_empty() {
+        return Err(ParamError::new("axis", "none", "give at least one axis"));
+    }
+    opts.validate()
+}
+
 /// [`tortuosity_rw`] on a bit-packed phase (same result for the same seed).
 pub fn tortuosity_rw_packed(
     packed: &PackedPhase,
@@ -455,13 +466,7 @@ pub fn tortuosity_rw_packed(
     progress: &dyn Progress,
 ) -> Result<RandomWalkOutput, ParamError> {
     let t0 = Instant::now();
-    for &a in axes {
-        check_common(&packed.shape, a, voxel_nm)?;
-    }
-    if axes.is_empty() {
-        return Err(ParamError::new("axis", "none", "give at least one axis"));
-    }
-    opts.validate()?;
+    check_walk(&packed.shape, voxel_nm, axes, opts)?;
     let len: usize = packed.shape.iter().product();
     if packed.words.len() != len.div_ceil(64) {
         return Err(ParamError::new(
