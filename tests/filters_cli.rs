@@ -286,3 +286,64 @@ path = "labels.tif"
         assert!(!out.status.success(), "{bad}");
     }
 }
+
+/// `segment --method iso50`: two phases at grey 40 and 160 (±1) with a thin partial-volume ramp;
+/// the threshold is the peak midpoint 100, in memory (.tif) and streamed (folder), and the JSON
+/// carries the levels and the Otsu thresholds they came from.
+#[test]
+fn segment_iso50_threshold_at_the_peak_midpoint() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let v = Array3::from_shape_fn((6, 32, 40), |(z, y, x)| {
+        let jitter = ((x + 2 * y + z) % 3) as f64 - 1.0;
+        let base = match x {
+            0..=19 => 40.0,
+            20 => 70.0, // partial-volume ramp
+            21 => 130.0,
+            _ => 160.0,
+        };
+        (base + jitter) as u8
+    });
+    let tif = dir.path().join("two.tif");
+    write_volume(&tif, &GreyVolume::from_u8(v.clone(), vox())).unwrap();
+    let folder = dir.path().join("slices");
+    std::fs::create_dir(&folder).unwrap();
+    for z in 0..6 {
+        let s = v.slice(ndarray::s![z..z + 1, .., ..]).to_owned();
+        write_volume(
+            &folder.join(format!("s{z:02}.tif")),
+            &GreyVolume::from_u8(s, vox()),
+        )
+        .unwrap();
+    }
+    for inp in [&tif, &folder] {
+        let out = dir.path().join("labels.tif");
+        let js = run_ok(
+            bin()
+                .args([
+                    "segment",
+                    "-q",
+                    "--json",
+                    "--method",
+                    "iso50",
+                    "--classes",
+                    "2",
+                ])
+                .arg(inp)
+                .arg(&out),
+        );
+        let v: serde_json::Value = serde_json::from_str(&js).unwrap();
+        assert_eq!(v["method"], "iso50");
+        assert_eq!(v["thresholds"], serde_json::json!([100.0]), "{js}");
+        assert_eq!(
+            v["iso50"]["levels"],
+            serde_json::json!([40.0, 160.0]),
+            "{js}"
+        );
+        let otsu = v["iso50"]["otsu_thresholds"][0].as_f64().unwrap();
+        assert!(otsu < 100.0, "Otsu {otsu} (first maximum in the empty gap)");
+        let l = read_labels(&out, &ReadOptions::default()).unwrap();
+        // x ≤ 20 (40 and the 70 ramp) is class 0, x ≥ 21 is class 1
+        assert_eq!(l.data[[0, 5, 20]], 0);
+        assert_eq!(l.data[[0, 5, 21]], 1);
+    }
+}
