@@ -6,25 +6,12 @@
 
 use serde_json::Value;
 use std::path::Path;
+#[path = "support/run_workflow.rs"]
+mod support;
 use std::process::Command;
 
 fn run_workflow(name: &str, out: &Path) -> Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
-        .args([
-            "run",
-            &format!("workflows/{name}.toml"),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run fibstack");
-    assert!(
-        o.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    support::run_workflow(name, out);
     serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
 }
 

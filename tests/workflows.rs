@@ -3,28 +3,13 @@
 
 use fibstack::metrics::porosity::{profile, window_above_collector, Axis};
 use std::path::{Path, PathBuf};
+#[path = "support/run_workflow.rs"]
+mod support;
 use std::process::Command;
+use support::run_workflow;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run_workflow(name: &str, out: &Path) {
-    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
-        .args([
-            "run",
-            &format!("workflows/{name}.toml"),
-            "--out",
-            out.to_str().unwrap(),
-            "-q",
-        ])
-        .output()
-        .expect("run fibstack");
-    assert!(
-        o.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
