@@ -409,15 +409,7 @@ impl DestripePlan {
     }
 
     fn check_shape(&self, img: &ArrayView2<f32>) -> Result<(), ParamError> {
-        let (ny, nx) = img.dim();
-        if (ny, nx) != (self.ny, self.nx) {
-            return Err(ParamError::new(
-                "slice size",
-                format!("{ny}x{nx}"),
-                format!("the plan was made for {}x{} slices", self.ny, self.nx),
-            ));
-        }
-        Ok(())
+        check_plan_shape(img.dim(), (self.ny, self.nx))
     }
 
     /// 2-D spectrum (row-major `[py][px/2 + 1]`) of the mirror-padded slice.
@@ -636,4 +628,19 @@ pub fn destripe_volume_as(
             voxel_size_nm: vol.voxel.nm,
         },
     ))
+}
+
+/// A slice of `dim` given to a plan made for `plan` slices is refused (wedge and wavelet plans).
+pub(crate) fn check_plan_shape(
+    dim: (usize, usize),
+    plan: (usize, usize),
+) -> Result<(), ParamError> {
+    if dim != plan {
+        return Err(ParamError::new(
+            "slice size",
+            format!("{}x{}", dim.0, dim.1),
+            format!("the plan was made for {}x{} slices", plan.0, plan.1),
+        ));
+    }
+    Ok(())
 }

@@ -135,14 +135,8 @@ impl WaveletDestripe {
     /// Filter one slice; returns it and the removed fraction of its variance,
     /// `‖in − out‖² / ‖in − mean(in)‖²` (0 for a flat slice).
     pub fn apply(&self, img: ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> {
+        super::destripe::check_plan_shape(img.dim(), (self.ny, self.nx))?;
         let (ny, nx) = img.dim();
-        if (ny, nx) != (self.ny, self.nx) {
-            return Err(ParamError::new(
-                "slice size",
-                format!("{ny}x{nx}"),
-                format!("the plan was made for {}x{} slices", self.ny, self.nx),
-            ));
-        }
         let src = if self.transpose {
             img.reversed_axes()
         } else {
