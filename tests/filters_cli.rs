@@ -347,3 +347,85 @@ fn segment_iso50_threshold_at_the_peak_midpoint() {
         assert_eq!(l.data[[0, 5, 21]], 1);
     }
 }
+
+/// `segment --rim-correction`: three phases (pore 30, binder 100, active material 180) where a
+/// pore/AM edge ramps through the binder's grey range (a false binder rim 2 px wide) and a real
+/// binder slab 6 px wide sits between pore and AM. The rim goes, split at the midpoint of the
+/// pore and AM class means; the slab stays. Manual thresholds make the classes exact.
+#[test]
+fn segment_rim_correction_removes_false_rims_only() {
+    let dir = tempfile::TempDir::new().unwrap();
+    // along x: pore 0..10 | ramp 90, 120 (rim) | AM 12..22 | binder 22..28 | pore 28..40
+    let v = Array3::from_shape_fn((3, 8, 40), |(_, _, x)| -> u8 {
+        match x {
+            0..=9 => 30,
+            10 => 90,
+            11 => 120,
+            12..=21 => 180,
+            22..=27 => 100,
+            _ => 30,
+        }
+    });
+    let tif = dir.path().join("rim.tif");
+    write_volume(&tif, &GreyVolume::from_u8(v, vox())).unwrap();
+    let out = dir.path().join("labels.tif");
+    let js = run_ok(
+        bin()
+            .args([
+                "segment",
+                "-q",
+                "--json",
+                "--method",
+                "manual",
+                "--thresholds",
+                "60,140",
+                "--labels",
+                "0,2,1",
+                "--rim-correction",
+            ])
+            .arg(&tif)
+            .arg(&out),
+    );
+    let j: serde_json::Value = serde_json::from_str(&js).unwrap();
+    let rc = &j["rim_correction"];
+    assert_eq!(rc["max_run_px"], 2, "{js}");
+    assert_eq!(rc["reassigned"], 2 * 3 * 8, "{js}");
+    // pore mean 30, AM mean 180: split at 105 → 90 is pore, 120 is AM
+    assert_eq!(rc["splits"][0]["threshold"], 105.0, "{js}");
+    let l = read_labels(&out, &ReadOptions::default()).unwrap();
+    let row: Vec<u8> = l.data.slice(ndarray::s![1, 4, ..]).to_vec();
+    let want: Vec<u8> = (0..40)
+        .map(|x| match x {
+            0..=10 => 0,
+            11..=21 => 1,
+            22..=27 => 2,
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(row, want);
+    // without the flag the rim stays binder; with a bad run length, a clear error
+    let plain = run_ok(
+        bin()
+            .args(["segment", "-q", "--json", "--method", "manual"])
+            .args(["--thresholds", "60,140", "--labels", "0,2,1"])
+            .arg(&tif)
+            .arg(&out),
+    );
+    assert!(!plain.contains("rim_correction"));
+    let l = read_labels(&out, &ReadOptions::default()).unwrap();
+    assert_eq!(l.data[[1, 4, 10]], 2);
+    let e = run_err(
+        bin()
+            .args(["segment", "-q", "--method", "manual"])
+            .args([
+                "--thresholds",
+                "60,140",
+                "--rim-correction",
+                "--rim-max-run-px",
+                "0",
+            ])
+            .arg(&tif)
+            .arg(&out),
+    );
+    assert!(e.contains("rim_max_run_px") && e.contains("1..=16"), "{e}");
+}

@@ -3,7 +3,7 @@
 use super::common::{print_json, Bar, InputOpts};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
-use fibstack::segment::{segment_volume, Method, SegmentParams};
+use fibstack::segment::{Method, SegmentParams};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -54,6 +54,14 @@ pub struct SegmentArgs {
     /// Shine-through: fit → reclassify rounds [default: 2].
     #[arg(long, value_name = "K", requires = "shine_through")]
     pub shine_iterations: Option<usize>,
+    /// Reassign thin rims of an intermediate phase at dark/bright edges (3+ classes): a run of
+    /// at most --rim-max-run-px pixels between a darker and a brighter class is split at the
+    /// midpoint of their class means. Applied after --shine-through.
+    #[arg(long)]
+    pub rim_correction: bool,
+    /// Rim correction: longest run (pixels along a row or column) taken as an edge [default: 2].
+    #[arg(long, value_name = "PX", requires = "rim_correction")]
+    pub rim_max_run_px: Option<usize>,
     /// Print only JSON (thresholds, fractions, sensitivity band) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -105,41 +113,42 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
     if let Some(sp) = &shine {
         sp.validate()?;
     }
-    // the shine-through fit looks several slices deep: it takes the in-memory path
-    let stream = if shine.is_none() {
+    let rim = a.rim_correction.then(|| fibstack::segment::rim::RimParams {
+        max_run_px: a
+            .rim_max_run_px
+            .unwrap_or(fibstack::segment::rim::RimParams::default().max_run_px),
+    });
+    if let Some(rp) = &rim {
+        rp.validate()?;
+    }
+    // the shine-through fit looks several slices deep and the rim correction needs the class
+    // means first: both take the in-memory path
+    let stream = if shine.is_none() && rim.is_none() {
         a.read.open_stream(&a.input, g)?
     } else {
         None
     };
-    let mut fit = None;
+    let mut rep = fibstack::segment::corrected::CorrectionReports::default();
     let r = if let Some(mut rd) = stream {
         // folder / TIFF: histogram pass (Otsu), then a labelling pass; bounded memory
         fibstack::stream::segment(&mut rd, &a.output, &p, &Bar::new(g.quiet))
             .with_context(|| format!("{}", a.input.display()))?
     } else {
         let vol = a.read.read(&a.input, g)?;
-        let (mut labels, r) =
-            segment_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
-        if let Some(sp) = &shine {
-            fit = Some(
-                fibstack::segment::shine::correct_labels(
-                    &vol,
-                    &mut labels,
-                    &r.thresholds,
-                    &r.labels,
-                    sp,
-                )
-                .with_context(|| format!("{}: shine-through correction", a.input.display()))?,
-            );
-        }
+        let corr = fibstack::segment::corrected::Corrections { shine, rim };
+        let (labels, r, reports) = fibstack::segment::corrected::segment_corrected(&vol, &p, &corr)
+            .with_context(|| format!("{}", a.input.display()))?;
+        rep = reports;
         drop(vol);
         fibstack::io::write_labels(&a.output, &labels)?;
         r
     };
     if a.json {
         let mut v = serde_json::to_value(&r)?;
-        if let (Some(f), Some(o)) = (&fit, v.as_object_mut()) {
-            o.insert("shine_through".into(), serde_json::to_value(f)?);
+        if let (Some(o), serde_json::Value::Object(e)) =
+            (v.as_object_mut(), serde_json::to_value(&rep)?)
+        {
+            o.extend(e);
         }
         return print_json(&v);
     }
@@ -163,7 +172,7 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
             r.labels[k]
         );
     }
-    if let Some(f) = &fit {
+    if let Some(f) = &rep.shine_through {
         println!(
             "shine-through: pore level {:.2}, weights of slices behind {:?}; pore threshold raised by {:.2} on average (at most {:.2})",
             f.pore_level, f.behind.iter().map(|b| (b * 1000.0).round() / 1000.0).collect::<Vec<_>>(), f.mean_shift, f.max_shift
@@ -175,6 +184,26 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
             .enumerate()
         {
             println!("  class {k}: fraction {b:.6} -> {a:.6} after the correction");
+        }
+    }
+    if let Some(rr) = &rep.rim_correction {
+        println!(
+            "rim correction: {} pixels of thin intermediate runs (at most {} px) reassigned",
+            rr.reassigned, rr.max_run_px
+        );
+        for sp in &rr.splits {
+            println!(
+                "  between class {} and class {}: {} pixels, split at {:.2}",
+                sp.lower_class, sp.upper_class, sp.pixels, sp.threshold
+            );
+        }
+        for (k, (b, a)) in rr
+            .fractions_before
+            .iter()
+            .zip(&rr.fractions_after)
+            .enumerate()
+        {
+            println!("  class {k}: fraction {b:.6} -> {a:.6} after the rim correction");
         }
     }
     println!("labels written to {}", a.output.display());

@@ -2,9 +2,11 @@
 //! the threshold sensitivity report (methods §5). Thresholds equal scikit-image's
 //! `threshold_otsu` / `threshold_multiotsu` (tests/filters_otsu.rs).
 
+pub mod corrected;
 pub mod histogram;
 pub mod iso50;
 pub mod otsu;
+pub mod rim;
 pub mod score;
 pub mod shine;
 pub mod threshold;

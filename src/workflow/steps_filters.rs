@@ -51,7 +51,7 @@ use crate::preprocess::destripe::{
     destripe_volume_as, DestripeMethod, DestripeParams, DestripeReport, Wavelet,
 };
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
-use crate::segment::{segment_volume, Method, SegmentParams, SegmentResult};
+use crate::segment::{Method, SegmentParams, SegmentResult};
 use crate::volume::{GreyVolume, SampleType};
 use serde::Deserialize;
 
@@ -336,6 +336,10 @@ pub struct Segment {
     pub shine_depth: Option<usize>,
     pub shine_sigma_px: Option<f64>,
     pub shine_iterations: Option<usize>,
+    /// Reassign thin intermediate-phase rims at dark/bright edges (see `segment::rim`).
+    #[serde(default)]
+    pub rim_correction: bool,
+    pub rim_max_run_px: Option<usize>,
 }
 
 fn d_method() -> String {
@@ -405,11 +409,34 @@ impl Segment {
         }
         Ok(self.shine_through.then_some(p))
     }
+
+    fn rim(&self) -> Result<Option<crate::segment::rim::RimParams>, ParamError> {
+        let d = crate::segment::rim::RimParams::default();
+        let p = crate::segment::rim::RimParams {
+            max_run_px: self.rim_max_run_px.unwrap_or(d.max_run_px),
+        };
+        p.validate()?;
+        if !self.rim_correction && self.rim_max_run_px.is_some() {
+            return Err(ParamError::new(
+                "rim_max_run_px",
+                p.max_run_px,
+                "only applies with rim_correction = true",
+            ));
+        }
+        Ok(self.rim_correction.then_some(p))
+    }
+
+    fn corrections(&self) -> Result<crate::segment::corrected::Corrections, ParamError> {
+        Ok(crate::segment::corrected::Corrections {
+            shine: self.shine()?,
+            rim: self.rim()?,
+        })
+    }
 }
 
 impl Step for Segment {
     fn validate(&self) -> Result<(), ParamError> {
-        self.shine()?;
+        self.corrections()?;
         self.params().map(|_| ())
     }
     fn needs(&self) -> Data {
@@ -421,24 +448,12 @@ impl Step for Segment {
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let p = self.params()?;
         let g = ctx.grey("segment")?;
-        let (mut labels, r): (_, SegmentResult) = segment_volume(g, &p)?;
-        let fit = match self.shine()? {
-            Some(sp) => Some(crate::segment::shine::correct_labels(
-                g,
-                &mut labels,
-                &r.thresholds,
-                &r.labels,
-                &sp,
-            )?),
-            None => None,
-        };
+        let (labels, r, rep): (_, SegmentResult, _) =
+            crate::segment::corrected::segment_corrected(g, &p, &self.corrections()?)?;
         ctx.labels = Some(labels);
         let mut v = to_json(&r)?;
-        if let (Some(f), Some(o)) = (fit, v.as_object_mut()) {
-            o.insert(
-                "shine_through".into(),
-                serde_json::to_value(&f).map_err(|e| Error::Other(e.to_string()))?,
-            );
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), to_json(&rep)?) {
+            o.extend(e);
         }
         Ok(v)
     }

@@ -155,9 +155,14 @@ fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
     let nominal = crate::segment::threshold::class_fractions(&grey.data, &thresholds);
     let s = crate::segment::threshold::sensitivity(&grey.data, &thresholds, delta, &nominal);
     let [low, high] = s.fraction_band[class];
-    if seg.get("shine_through").is_some_and(|v| !v.is_null()) {
-        // the labels came from the shine-through-corrected thresholds: the band's width is
-        // measured with the plain thresholds and placed around the labels' own fraction
+    let corrected: Vec<&str> = ["shine_through", "rim_correction"]
+        .into_iter()
+        .filter(|k| seg.get(*k).is_some_and(|v| !v.is_null()))
+        .collect();
+    if !corrected.is_empty() {
+        // the labels came from corrected thresholds (shine-through) or were corrected after the
+        // thresholds (rims): the band's width is measured with the plain thresholds and placed
+        // around the labels' own fraction
         let n = labels.data.len().max(1) as f64;
         let value = labels.data.iter().filter(|&&l| l == phase).count() as f64 / n;
         return Some(serde_json::json!({
@@ -167,7 +172,7 @@ fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
             "high": value + (high - nominal[class]),
             "delta_grey": delta,
             "unit": "1",
-            "method": "width from re-thresholding this volume with each plain segmentation threshold moved by ±delta (grey values) in turn, placed around the shine-through-corrected fraction",
+            "method": format!("width from re-thresholding this volume with each plain segmentation threshold moved by ±delta (grey values) in turn, placed around the fraction after the {} correction", corrected.join(" and ").replace('_', "-")),
         }));
     }
     Some(serde_json::json!({
