@@ -41,7 +41,7 @@ pub struct CorrectionReports {
 /// let c = Corrections { rim: Some(RimParams::default()), ..Default::default() };
 /// let (labels, _, rep) = segment_corrected(&g, &p, &c).unwrap();
 /// // the 2-pixel "middle phase" at the edge is split at (10 + 100) / 2 = 55
-/// assert_eq!(labels.data.row(0).to_vec(), vec![0, 0, 0, 0, 2, 2, 2, 2]);
+/// assert_eq!(labels.data.slice(ndarray::s![0, 0, ..]).to_vec(), vec![0, 0, 0, 0, 2, 2, 2, 2]);
 /// assert_eq!(rep.rim_correction.unwrap().reassigned, 4);
 /// ```
 pub fn segment_corrected(
