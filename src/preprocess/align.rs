@@ -6,7 +6,9 @@
 //!      processed in chunks (spectra computed in parallel, pairs correlated in parallel), so only
 //!      O(chunk) slice spectra are held at a time.
 //!    - [`AlignMode::Template`]: each slice against the mean of the last `template_k` already
-//!      aligned slices (less random-walk error accumulation; sequential).
+//!      aligned slices (less random-walk error accumulation; sequential). With an ROI, slice k
+//!      is correlated in a rectangle moved by slice k−1's shift, so the rectangle follows
+//!      content that climbs through the frame (a cap with the face shift).
 //!    - Optional [`Detrend`] of the cumulative curve (linear least squares, or a centred moving
 //!      average): only the jitter around the slow trend is corrected, so a real inclination of the
 //!      structure (or the 52° face shear, see [`super::geometry`]) survives.
@@ -467,6 +469,13 @@ fn chain_pairs(
 }
 
 /// Running-template shifts: returns (per-slice correlation, cumulative shift).
+///
+/// The template for slice z is the mean of the last `k` slices, each moved into the frame of
+/// slice z−1 (by `cum_j − cum_{z−1}`), and slice z is registered onto it: the result is slice z's
+/// shift relative to slice z−1, added to `cum_{z−1}`. Working in the previous slice's frame keeps
+/// the relative moves small, so an ROI (which stays where the user put it) sees the same content
+/// in the template and in the slice even when that content climbs through the frame (a cap with
+/// the face shift); in slice 0's frame it would leave the rectangle.
 fn template_shifts(
     view: &dyn SliceSource,
     corr: &PhaseCorrelator,
@@ -476,11 +485,9 @@ fn template_shifts(
     let (nz, ny, nx) = view.dim();
     let mut pairs = vec![SLICE0];
     let mut cum = vec![[0.0, 0.0]];
-    let mut ring: VecDeque<Array2<f32>> = VecDeque::with_capacity(k);
-    let mut sum = Array2::<f32>::zeros((ny, nx));
-    let first = view.slice(0).into_owned();
-    sum += &first;
-    ring.push_back(first);
+    // the last k raw slices with their cumulative shifts
+    let mut ring: VecDeque<(Array2<f32>, [f64; 2])> = VecDeque::with_capacity(k);
+    ring.push_back((view.slice(0).into_owned(), [0.0, 0.0]));
     let chunk = (2 * rayon::current_num_threads()).max(4);
     let mut start = 1;
     while start < nz {
@@ -491,20 +498,36 @@ fn template_shifts(
             .collect();
         for (i, spec) in specs.iter().enumerate() {
             let z = start + i;
-            let template = sum.mapv(|v| v / ring.len() as f32);
+            let prev = cum[z - 1];
+            let moved: Vec<Array2<f32>> = ring
+                .par_iter()
+                .map(|(img, c)| {
+                    let mut out = Array2::<f32>::zeros((ny, nx));
+                    shift_bilinear_into(
+                        img.view(),
+                        c[0] - prev[0],
+                        c[1] - prev[1],
+                        [0, 0],
+                        None,
+                        out.view_mut(),
+                    );
+                    out
+                })
+                .collect();
+            let mut template = Array2::<f32>::zeros((ny, nx));
+            for m in &moved {
+                template += m;
+            }
+            template.mapv_inplace(|v| v / moved.len() as f32);
             let tspec = corr.spectrum(template.view());
             let slice = view.slice(z);
             let s = corr.register_refined(&tspec, slice.view(), Some(spec));
             pairs.push(s);
-            cum.push([s.dy, s.dx]);
-            let mut aligned = Array2::<f32>::zeros((ny, nx));
-            shift_bilinear_into(slice.view(), s.dy, s.dx, [0, 0], None, aligned.view_mut());
-            sum += &aligned;
-            ring.push_back(aligned);
+            let c = [prev[0] + s.dy, prev[1] + s.dx];
+            cum.push(c);
+            ring.push_back((slice.into_owned(), c));
             if ring.len() > k {
-                if let Some(old) = ring.pop_front() {
-                    sum -= &old;
-                }
+                ring.pop_front();
             }
             progress.inc(1);
         }
