@@ -68,6 +68,7 @@ fn gaussian_2d_mode_equals_scipy_with_zero_z_sigma() {
         sigma_nm: [50.0, 1.3, 3.1], // z sigma ignored in 2-D mode
         dims: Dims::TwoD,
         truncate: 4.0,
+        method: Default::default(),
     };
     let GreyData::F32(got) = gaussian_volume(&vol, &p).unwrap().data else {
         panic!()
