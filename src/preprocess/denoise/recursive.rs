@@ -364,3 +364,285 @@ pub fn gaussian_3d_recursive(
     }
     cur
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{gaussian_2d, gaussian_3d, gaussian_kernel, GaussianMethod, GaussianParams};
+    use super::*;
+    use crate::preprocess::denoise::Dims;
+
+    /// The accuracy criterion: `max |recursive − exact| / (max − min of the input)`.
+    fn rel_err<'a>(
+        got: impl IntoIterator<Item = &'a f32>,
+        want: impl IntoIterator<Item = &'a f32>,
+        input: impl IntoIterator<Item = &'a f32> + Clone,
+    ) -> f64 {
+        let lo = input
+            .clone()
+            .into_iter()
+            .fold(f32::INFINITY, |m, &v| m.min(v));
+        let hi = input.into_iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        let range = (hi - lo) as f64;
+        got.into_iter()
+            .zip(want)
+            .map(|(a, b)| (*a as f64 - *b as f64).abs())
+            .fold(0.0, f64::max)
+            / range
+    }
+
+    const SIGMAS: [f64; 10] = [0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0];
+    /// The acceptance criterion of the issue.
+    const TOL: f64 = 1e-2;
+    /// Regression guard: the measured worst case is 3·10⁻⁴ (impulse, σ = 0.5).
+    const TIGHT: f64 = 1e-3;
+
+    fn line(r: &RecursiveGaussian, x: &[f32]) -> Vec<f32> {
+        let mut out = vec![0.0; x.len()];
+        r.filter_line(x, &mut out, &mut Vec::new());
+        out
+    }
+
+    #[test]
+    fn impulse_response_is_the_sampled_gaussian() {
+        for s in SIGMAS {
+            let r = RecursiveGaussian::new(s, 4.0);
+            let k = gaussian_kernel(s, 4.0);
+            let rad = k.len() / 2;
+            // impulse in the middle of a line long enough that the borders do not matter
+            let n = 2 * rad + 1 + 4 * rad.max(4);
+            let c = n / 2;
+            let mut x = vec![0.0f32; n];
+            x[c] = 1.0;
+            let y = line(&r, &x);
+            let mut err = 0.0f64;
+            for (i, v) in y.iter().enumerate() {
+                let d = i as isize - c as isize;
+                let want = if d.unsigned_abs() <= rad {
+                    k[(d + rad as isize) as usize]
+                } else {
+                    0.0
+                };
+                err = err.max((*v as f64 - want).abs());
+            }
+            // the peak is 1/(σ√2π): also state the error relative to it
+            println!(
+                "impulse sigma {s}: max err {err:.2e} (peak {:.3}, {:.2e} of it)",
+                k[rad],
+                err / k[rad]
+            );
+            assert!(err <= TOL && err <= TIGHT, "sigma {s}: {err}");
+        }
+    }
+
+    #[test]
+    fn impulse_and_step_at_the_border_match_exact() {
+        // reflect borders: impulse on the first sample, step two samples from the end
+        for s in SIGMAS {
+            let r = RecursiveGaussian::new(s, 4.0);
+            let k: Vec<f32> = gaussian_kernel(s, 4.0).iter().map(|&v| v as f32).collect();
+            for n in [1usize, 2, 3, 7, 40, 200] {
+                for x in [
+                    (0..n).map(|i| (i == 0) as u8 as f32).collect::<Vec<_>>(),
+                    (0..n).map(|i| (i + 2 >= n) as u8 as f32).collect(),
+                ] {
+                    let mut want = vec![0.0; n];
+                    super::super::convolve_line(&x, &k, &mut want, &mut Vec::new());
+                    let got = line(&r, &x);
+                    let e = got
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs() as f64)
+                        .fold(0.0, f64::max);
+                    assert!(e <= TOL, "sigma {s} n {n}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn step_edge_3d_every_axis_and_sigma() {
+        // a step edge across the middle of each axis in turn (plus 0 → 100 contrast)
+        let (nz, ny, nx) = (24, 30, 36);
+        let mut worst = 0.0f64;
+        for ax in 0..3 {
+            let v = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| {
+                let (i, n) = [(z, nz), (y, ny), (x, nx)][ax];
+                if 2 * i >= n {
+                    100.0f32
+                } else {
+                    0.0
+                }
+            });
+            for s in SIGMAS {
+                let mut sig = [0.0; 3];
+                sig[ax] = s;
+                let got = gaussian_3d_recursive(v.view(), sig, 4.0);
+                let want = gaussian_3d(v.view(), sig, 4.0);
+                let e = rel_err(&got, &want, &v);
+                worst = worst.max(e);
+                assert!(e <= TOL && e <= TIGHT, "axis {ax} sigma {s}: {e}");
+            }
+        }
+        println!("step edge, 3-D, every axis, sigma 0.5-20: max rel err {worst:.2e}");
+    }
+
+    #[test]
+    fn random_volumes_3d_anisotropic_and_short_lines() {
+        let mut rng = crate::rng::Rng::new(11);
+        let v = Array3::from_shape_fn((9, 40, 33), |_| rng.uniform() as f32 * 1000.0);
+        let mut worst = 0.0f64;
+        for sig in [
+            [0.5, 0.8, 1.0],
+            [2.0, 2.0, 2.0],
+            [1.0, 3.0, 20.0],
+            [20.0, 1.5, 5.0], // z lines (9) far shorter than the kernel (161)
+            [8.0, 12.0, 0.0],
+            [0.0, 20.0, 8.0],
+            [5.0, 0.8, 12.0],
+        ] {
+            let got = gaussian_3d_recursive(v.view(), sig, 4.0);
+            let want = gaussian_3d(v.view(), sig, 4.0);
+            let e = rel_err(&got, &want, &v);
+            println!("random 3-D sigma {sig:?}: max rel err {e:.2e}");
+            worst = worst.max(e);
+            assert!(e <= TOL && e <= TIGHT, "sigma {sig:?}: {e}");
+        }
+        println!("random 3-D worst {worst:.2e}");
+    }
+
+    #[test]
+    fn random_and_impulse_2d() {
+        let mut rng = crate::rng::Rng::new(5);
+        let a = Array2::from_shape_fn((50, 61), |_| rng.uniform() as f32);
+        let mut imp = Array2::<f32>::zeros((81, 81));
+        imp[[40, 40]] = 1.0;
+        for sig in [[0.8, 0.8], [2.0, 5.0], [20.0, 1.0], [3.0, 0.0], [0.0, 12.0]] {
+            for x in [&a, &imp] {
+                let got = gaussian_2d_recursive(x.view(), sig, 4.0);
+                let want = gaussian_2d(x.view(), sig, 4.0);
+                let e = rel_err(&got, &want, x);
+                assert!(e <= TOL, "sigma {sig:?}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn lanes_equal_lines_bitwise() {
+        let mut rng = crate::rng::Rng::new(3);
+        for (n, w, s) in [(1, 5, 2.0), (7, 300, 3.3), (64, 17, 20.0), (100, 3, 0.6)] {
+            let a = Array2::from_shape_fn((n, w), |_| rng.uniform() as f32 * 50.0 - 10.0);
+            let r = RecursiveGaussian::new(s, 4.0);
+            let mut lanes = Array2::<f32>::zeros((n, w));
+            r.filter_lanes(a.view(), lanes.view_mut());
+            let by_axis = r.pass_axis0(a.view());
+            assert_eq!(lanes, by_axis, "chunked lanes");
+            for j in 0..w {
+                let col: Vec<f32> = a.column(j).to_vec();
+                let want = line(&r, &col);
+                let got: Vec<f32> = lanes.column(j).to_vec();
+                assert_eq!(got, want, "lane {j} (n {n}, sigma {s})");
+            }
+        }
+    }
+
+    #[test]
+    fn constants_are_preserved() {
+        for s in SIGMAS {
+            let r = RecursiveGaussian::new(s, 4.0);
+            for n in [1usize, 4, 100] {
+                let y = line(&r, &vec![3.25f32; n]);
+                assert!(y.iter().all(|v| (v - 3.25).abs() < 1e-5), "{s} {n}: {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic_for_any_thread_count() {
+        let mut rng = crate::rng::Rng::new(9);
+        let v = Array3::from_shape_fn((6, 70, 300), |_| rng.uniform() as f32);
+        let run = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(|| gaussian_3d_recursive(v.view(), [2.0, 7.0, 3.0], 4.0))
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(5));
+    }
+
+    #[test]
+    fn sigma_below_half_voxel_uses_the_exact_kernel() {
+        let mut rng = crate::rng::Rng::new(2);
+        let a = Array2::from_shape_fn((20, 30), |_| rng.uniform() as f32);
+        // both axes below the limit: bit-identical to the exact path
+        assert_eq!(
+            gaussian_2d_recursive(a.view(), [0.45, 0.3], 4.0),
+            gaussian_2d(a.view(), [0.45, 0.3], 4.0)
+        );
+        let v = Array3::from_shape_fn((5, 20, 30), |_| rng.uniform() as f32);
+        assert_eq!(
+            gaussian_3d_recursive(v.view(), [0.4, 0.2, 0.49], 4.0),
+            gaussian_3d(v.view(), [0.4, 0.2, 0.49], 4.0)
+        );
+        // at the limit the recursion runs (differs from the exact kernel, within tolerance)
+        let (g, e) = (
+            gaussian_2d_recursive(a.view(), [0.5, 0.5], 4.0),
+            gaussian_2d(a.view(), [0.5, 0.5], 4.0),
+        );
+        assert_ne!(g, e);
+        assert!(rel_err(&g, &e, &a) <= TOL);
+    }
+
+    #[test]
+    fn criterion_detects_a_wrong_sigma() {
+        // negative control: the same comparison fails for a 15 % σ error
+        for s in [1.0, 2.0, 5.0] {
+            let mut x = vec![0.0f32; 101];
+            for v in x[50..].iter_mut() {
+                *v = 1.0;
+            }
+            let k: Vec<f32> = gaussian_kernel(s, 4.0).iter().map(|&v| v as f32).collect();
+            let mut want = vec![0.0; x.len()];
+            super::super::convolve_line(&x, &k, &mut want, &mut Vec::new());
+            let got = line(&RecursiveGaussian::new(1.15 * s, 4.0), &x);
+            let e = rel_err(&got, &want, &x);
+            assert!(e > TOL, "sigma {s}: {e} should exceed the tolerance");
+        }
+    }
+
+    #[test]
+    fn recursive_needs_truncate_3() {
+        let mut p = GaussianParams::isotropic(2.0, Dims::TwoD);
+        p.method = GaussianMethod::Recursive;
+        assert!(p.validate().is_ok());
+        p.truncate = 2.5;
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("truncate") && e.contains("exact"), "{e}");
+        p.method = GaussianMethod::Exact;
+        assert!(p.validate().is_ok());
+        assert_eq!(
+            "recursive".parse::<GaussianMethod>().unwrap(),
+            GaussianMethod::Recursive
+        );
+        assert!("iir".parse::<GaussianMethod>().is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, failure_persistence: None, ..Default::default() })]
+        #[test]
+        fn prop_within_tolerance_of_exact(nz in 1usize..12, ny in 1usize..40, nx in 1usize..40,
+                                          sz in 0.0f64..20.0, sy in 0.5f64..20.0, sx in 0.5f64..20.0,
+                                          seed in 0u64..1000) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let a = Array3::from_shape_fn((nz, ny, nx), |_| rng.uniform() as f32 * 100.0);
+            let got = gaussian_3d_recursive(a.view(), [sz, sy, sx], 4.0);
+            let want = gaussian_3d(a.view(), [sz, sy, sx], 4.0);
+            if a.len() > 1 {
+                let e = rel_err(&got, &want, &a);
+                proptest::prop_assert!(e <= TOL, "{}", e);
+            }
+        }
+    }
+}
