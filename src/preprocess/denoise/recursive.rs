@@ -328,7 +328,7 @@ enum AxisPass {
 
 impl AxisPass {
     fn new(sigma: f64, truncate: f64) -> Self {
-        if !(sigma > 0.0) {
+        if sigma.is_nan() || sigma <= 0.0 {
             AxisPass::Skip
         } else if sigma < MIN_SIGMA_VOX {
             match super::kernel_f32(sigma, truncate) {
@@ -439,7 +439,8 @@ mod tests {
     const SIGMAS: [f64; 10] = [0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0];
     /// The acceptance criterion of the issue.
     const TOL: f64 = 1e-2;
-    /// Regression guard: the measured worst case is 3·10⁻⁴ (impulse, σ = 0.5).
+    /// Regression guard, tighter than [`TOL`]: the measured worst case is 3·10⁻⁴ (impulse,
+    /// σ = 0.5); tests marked with it check the issue criterion too.
     const TIGHT: f64 = 1e-3;
 
     fn line(r: &RecursiveGaussian, x: &[f32]) -> Vec<f32> {
@@ -476,7 +477,7 @@ mod tests {
                 k[rad],
                 err / k[rad]
             );
-            assert!(err <= TOL && err <= TIGHT, "sigma {s}: {err}");
+            assert!(err <= TIGHT, "sigma {s}: {err}");
         }
     }
 
@@ -526,7 +527,7 @@ mod tests {
                 let want = gaussian_3d(v.view(), sig, 4.0);
                 let e = rel_err(&got, &want, &v);
                 worst = worst.max(e);
-                assert!(e <= TOL && e <= TIGHT, "axis {ax} sigma {s}: {e}");
+                assert!(e <= TIGHT, "axis {ax} sigma {s}: {e}");
             }
         }
         println!("step edge, 3-D, every axis, sigma 0.5-20: max rel err {worst:.2e}");
@@ -551,7 +552,7 @@ mod tests {
             let e = rel_err(&got, &want, &v);
             println!("random 3-D sigma {sig:?}: max rel err {e:.2e}");
             worst = worst.max(e);
-            assert!(e <= TOL && e <= TIGHT, "sigma {sig:?}: {e}");
+            assert!(e <= TIGHT, "sigma {sig:?}: {e}");
         }
         println!("random 3-D worst {worst:.2e}");
     }
