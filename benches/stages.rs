@@ -13,7 +13,9 @@ use fibstack::metrics::local_thickness::local_thickness_map;
 use fibstack::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
 use fibstack::metrics::tortuosity::steady_state::{tortuosity_fd, SteadyStateOptions};
 use fibstack::preprocess::align::shift_bilinear;
-use fibstack::preprocess::denoise::{gaussian_2d, gaussian_3d};
+use fibstack::preprocess::denoise::{
+    gaussian_2d, gaussian_2d_recursive, gaussian_3d, gaussian_3d_recursive,
+};
 use fibstack::preprocess::destripe::{DestripeParams, DestripePlan};
 use fibstack::preprocess::phasecorr::{PhaseCorrParams, PhaseCorrelator};
 use fibstack::preprocess::tophat::{tophat_2d, white_tophat, Footprint};
@@ -155,6 +157,34 @@ fn gaussian_benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// Exact kernel vs the recursive (Deriche IIR) fast path, isotropic σ = 2, 8, 20 voxels, 3-D on
+/// 64×256×256 and 2-D on one 1536×2048 slice.
+fn gaussian_recursive_benches(c: &mut Criterion) {
+    let mut g = group(c, "gaussian_recursive");
+    let v = rendered([64, 256, 256], 13);
+    g.throughput(elems(v.shape()));
+    for s in [2.0, 8.0, 20.0] {
+        g.bench_function(format!("exact_3d_sigma{s}_64x256x256"), |bch| {
+            bch.iter(|| gaussian_3d(v.view(), [s; 3], 4.0))
+        });
+        g.bench_function(format!("recursive_3d_sigma{s}_64x256x256"), |bch| {
+            bch.iter(|| gaussian_3d_recursive(v.view(), [s; 3], 4.0))
+        });
+    }
+    // one 2-D slice (the streamed per-slice mode)
+    let (a, _) = slice_pair(1536, 2048, 14);
+    g.throughput(elems(&[1536, 2048]));
+    for s in [2.0, 8.0, 20.0] {
+        g.bench_function(format!("exact_2d_sigma{s}_1536x2048"), |bch| {
+            bch.iter(|| gaussian_2d(a.view(), [s; 2], 4.0))
+        });
+        g.bench_function(format!("recursive_2d_sigma{s}_1536x2048"), |bch| {
+            bch.iter(|| gaussian_2d_recursive(a.view(), [s; 2], 4.0))
+        });
+    }
+    g.finish();
+}
+
 fn tophat_benches(c: &mut Criterion) {
     let mut g = group(c, "tophat");
     let (a, _) = slice_pair(512, 512, 15);
@@ -267,6 +297,7 @@ criterion_group!(
     align_benches,
     destripe_benches,
     gaussian_benches,
+    gaussian_recursive_benches,
     tophat_benches,
     threshold_benches,
     metrics_benches,

@@ -4,7 +4,9 @@
 #[path = "filters_npy.rs"]
 mod npy;
 
-use fibstack::preprocess::denoise::{gaussian_3d, gaussian_volume, Dims, GaussianParams};
+use fibstack::preprocess::denoise::{
+    gaussian_3d, gaussian_3d_recursive, gaussian_volume, Dims, GaussianParams,
+};
 use fibstack::volume::{GreyData, GreyVolume, VoxelSize, VoxelSource};
 
 fn max_rel_err(a: &ndarray::Array3<f32>, b: &ndarray::Array3<f32>) -> f64 {
@@ -68,6 +70,7 @@ fn gaussian_2d_mode_equals_scipy_with_zero_z_sigma() {
         sigma_nm: [50.0, 1.3, 3.1], // z sigma ignored in 2-D mode
         dims: Dims::TwoD,
         truncate: 4.0,
+        method: Default::default(),
     };
     let GreyData::F32(got) = gaussian_volume(&vol, &p).unwrap().data else {
         panic!()
@@ -96,4 +99,35 @@ fn typed_streaming_output_equals_rounded_f32() {
     let (t, r2) = destripe_volume_as(&vol, &DestripeParams::default(), SampleType::U16).unwrap();
     assert_eq!(t.data, from_f32_like(d, SampleType::U16));
     assert_eq!(r1, r2);
+}
+
+/// The recursive fast path against the same stored scipy output: max |recursive − scipy| within
+/// 1e-2 of the input's range (max − min), including `big3d` (kernel longer than the axes).
+#[test]
+fn recursive_within_1e_2_of_scipy() {
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(npy::fixture("filters_gaussian.json")).unwrap(),
+    )
+    .unwrap();
+    let input = npy::f32_3(&npy::fixture("filters_gaussian_input.npy"));
+    let range = input.iter().fold(f32::MIN, |m, &v| m.max(v))
+        - input.iter().fold(f32::MAX, |m, &v| m.min(v));
+    for (name, case) in meta["cases"].as_object().unwrap() {
+        let s: Vec<f64> = case["sigma_vox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let want = npy::f32_3(&npy::fixture(case["file"].as_str().unwrap()));
+        let got = gaussian_3d_recursive(input.view(), [s[0], s[1], s[2]], 4.0);
+        let e = got
+            .iter()
+            .zip(want.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
+            / range;
+        println!("{name}: sigma {s:?} recursive max |err| / range vs scipy {e:.3e}");
+        assert!(e <= 1e-2, "{name}: {e}");
+    }
 }

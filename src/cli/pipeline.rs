@@ -100,6 +100,7 @@ pub fn run(a: PipelineArgs, g: &super::Global) -> Result<()> {
             sigma_nm: [0.0, s, s],
             dims: Dims::TwoD,
             truncate: 4.0,
+            method: Default::default(),
         }),
         tophat: a.tophat_radius.map(|r| TophatParams {
             radius_nm: r,

@@ -445,6 +445,7 @@ mod tests {
                     sigma_nm: [0.0, 5.0, 5.0],
                     dims: Dims::TwoD,
                     truncate: 4.0,
+                    method: Default::default(),
                 }),
                 tophat: Some(TophatParams {
                     radius_nm: 40.0,

@@ -86,12 +86,24 @@ fn destripe_gaussian_tophat_stream_equal_in_memory() {
                 sigma_nm: [0.0, 7.0, 9.0],
                 dims: Dims::TwoD,
                 truncate: 4.0,
+                method: Default::default(),
             };
             let out = dir.path().join(format!("g_{}_{i}", st.as_str()));
             gaussian_2d(&mut open(inp), &out, &gp, st, &Silent).unwrap();
             assert_eq!(
                 back(&out).data,
                 gaussian_volume_as(&vin, &gp, st).unwrap().data
+            );
+            // the recursive fast path streams the same way
+            let gr = GaussianParams {
+                method: crate::preprocess::denoise::GaussianMethod::Recursive,
+                ..gp
+            };
+            let out = dir.path().join(format!("gr_{}_{i}", st.as_str()));
+            gaussian_2d(&mut open(inp), &out, &gr, st, &Silent).unwrap();
+            assert_eq!(
+                back(&out).data,
+                gaussian_volume_as(&vin, &gr, st).unwrap().data
             );
             // top-hat 2-D, white and black
             for black in [false, true] {

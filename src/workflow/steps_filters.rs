@@ -23,6 +23,8 @@
 //! # sigma_nm = [0.0, 10.0, 10.0]   # [dz, dy, dx] nm, 0 = no smoothing on that axis
 //! dims = "2d"            # "2d" per slice (default) or "3d"
 //! truncate = 4.0
+//! method = "exact"       # "exact" (sampled kernel, default) or "recursive" (IIR fast path,
+//!                        # within 1e-2 of the input's range; needs truncate >= 3)
 //! output_type = "f32"
 //!
 //! [[steps]]
@@ -46,7 +48,7 @@
 
 use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
-use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
+use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianMethod, GaussianParams};
 use crate::preprocess::destripe::{
     destripe_volume_as, DestripeMethod, DestripeParams, DestripeReport, Wavelet,
 };
@@ -202,6 +204,8 @@ pub struct Denoise {
     pub dims: String,
     #[serde(default = "d_truncate")]
     pub truncate: f64,
+    #[serde(default)]
+    pub method: GaussianMethod,
     #[serde(default = "default_f32")]
     pub output_type: String,
 }
@@ -233,6 +237,7 @@ impl Denoise {
             sigma_nm,
             dims: parse_dims(&self.dims)?,
             truncate: self.truncate,
+            method: self.method,
         };
         p.validate()?;
         Ok(p)
@@ -258,7 +263,10 @@ impl Step for Denoise {
         let out = gaussian_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
         Ok(serde_json::json!({
-            "method": "gaussian_exact_kernel",
+            "method": match p.method {
+                GaussianMethod::Exact => "gaussian_exact_kernel",
+                GaussianMethod::Recursive => "gaussian_recursive_deriche4",
+            },
             "sigma_nm": p.sigma_nm,
             "sigma_voxels": s,
             "dims": self.dims,
