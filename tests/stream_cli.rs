@@ -123,3 +123,37 @@ fn synth_stream_then_pipeline_json() {
     assert_eq!(j["percolation"]["axes"].as_array().unwrap().len(), 3);
     assert_eq!(j["tortuosity"].as_array().unwrap().len(), 2);
 }
+
+/// `pipeline --recursive`: the recursive Gaussian in the streamed chain gives the porosity of the
+/// exact kernel (the two filters differ by ≤ 3e-4 of the range) and says which filter ran.
+#[test]
+fn pipeline_recursive_gaussian_matches_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_ok(bin().args(["-q", "synth-stream"]).arg(d.join("syn")).args([
+        "--shape",
+        "8,96,96",
+        "--radius-nm",
+        "150",
+    ]));
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let out = run_ok(
+            bin()
+                .args(["-q", "pipeline"])
+                .arg(d.join("syn/slices"))
+                .args(["--sigma", "60", "--threshold", "otsu", "--json"])
+                .args(extra),
+        );
+        serde_json::from_str(&out).unwrap()
+    };
+    let exact = run(&[]);
+    let rec = run(&["--recursive"]);
+    let (pe, pr) = (
+        exact["porosity"].as_f64().unwrap(),
+        rec["porosity"].as_f64().unwrap(),
+    );
+    assert!((pe - pr).abs() < 2e-3, "exact {pe} vs recursive {pr}");
+    let text = rec.to_string();
+    assert!(text.contains("recursive, Deriche"), "{text}");
+    assert!(!exact.to_string().contains("recursive"));
+}

@@ -358,7 +358,15 @@ pub fn run_chain(
         steps.push("destripe (FFT wedge, per slice)".into());
     }
     if let Some(g) = &p.gaussian {
-        steps.push(format!("gaussian 2-D sigma {:?} nm", g.sigma_nm));
+        steps.push(format!(
+            "gaussian 2-D sigma {:?} nm{}",
+            g.sigma_nm,
+            match g.method {
+                crate::preprocess::denoise::GaussianMethod::Exact => "",
+                crate::preprocess::denoise::GaussianMethod::Recursive =>
+                    " (recursive, Deriche 4th order)",
+            }
+        ));
     }
     if let Some(t) = &p.tophat {
         steps.push(format!(
