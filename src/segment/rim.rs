@@ -120,39 +120,7 @@ pub fn correct_rims(
             "rim correction needs 3 or more classes (a phase between a dark and a bright one)",
         ));
     }
-    let nz = classes.dim().0;
-    // class sums per slice, added in slice order (thread-count independent)
-    let per: Vec<(Vec<f64>, Vec<u64>)> = (0..nz)
-        .into_par_iter()
-        .map(|z| {
-            let mut s = vec![0.0; k];
-            let mut n = vec![0u64; k];
-            Zip::from(grey.index_axis(Axis(0), z))
-                .and(classes.index_axis(Axis(0), z))
-                .for_each(|&g, &c| {
-                    s[c as usize] += g as f64;
-                    n[c as usize] += 1;
-                });
-            (s, n)
-        })
-        .collect();
-    let mut sum = vec![0.0; k];
-    let mut before = vec![0u64; k];
-    for (s, n) in &per {
-        for c in 0..k {
-            sum[c] += s[c];
-            before[c] += n[c];
-        }
-    }
-    let means: Vec<f64> = (0..k)
-        .map(|c| {
-            if before[c] > 0 {
-                sum[c] / before[c] as f64
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
+    let (before, means) = super::threshold::class_stats(grey, classes.view(), k);
     let split = |a: usize, b: usize| 0.5 * (means[a] + means[b]);
     // per slice: pixels reassigned per (a, b) pair
     let counts: Vec<Vec<u64>> = classes

@@ -116,35 +116,12 @@ pub fn correct_shine_through(
             "shine-through correction needs at least one threshold (pore / solid)",
         ));
     }
-    let (nz, _, _) = grey.dim();
     let k = thresholds.len() + 1;
     let mut classes = Array3::<u8>::zeros(grey.raw_dim());
     Zip::from(&mut classes)
         .and(&grey)
         .par_for_each(|c, &g| *c = class_of(g as f64, thresholds) as u8);
-    // class sums, counted per slice then added in slice order (thread-count independent)
-    let per: Vec<(Vec<f64>, Vec<u64>)> = (0..nz)
-        .into_par_iter()
-        .map(|z| {
-            let mut s = vec![0.0; k];
-            let mut n = vec![0u64; k];
-            Zip::from(grey.index_axis(Axis(0), z))
-                .and(classes.index_axis(Axis(0), z))
-                .for_each(|&g, &c| {
-                    s[c as usize] += g as f64;
-                    n[c as usize] += 1;
-                });
-            (s, n)
-        })
-        .collect();
-    let mut sum = vec![0.0; k];
-    let mut cnt = vec![0u64; k];
-    for (s, n) in &per {
-        for c in 0..k {
-            sum[c] += s[c];
-            cnt[c] += n[c];
-        }
-    }
+    let (cnt, means) = crate::segment::threshold::class_stats(grey, classes.view(), k);
     let total: u64 = cnt.iter().sum();
     let before: Vec<f64> = cnt
         .iter()
@@ -157,15 +134,6 @@ pub fn correct_shine_through(
             "the pore class or the first solid class is empty; check the thresholds",
         ));
     }
-    let means: Vec<f64> = (0..k)
-        .map(|c| {
-            if cnt[c] > 0 {
-                sum[c] / cnt[c] as f64
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
     // contrast of each class above the pore level; the pore class mean is itself raised by the
     // shine-through, so after the first fit the fitted pore level `a` replaces it
     let mut contrast: Vec<f32> = means.iter().map(|m| (m - means[0]) as f32).collect();

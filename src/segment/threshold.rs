@@ -277,6 +277,48 @@ pub fn sensitivity(
     }
 }
 
+/// Voxel count and mean grey value of each class `0..k` of `classes` (NaN mean for an empty
+/// class). Summed per slice, then over slices in order, so the result does not depend on the
+/// thread count.
+pub(crate) fn class_stats(
+    grey: ArrayView3<f32>,
+    classes: ArrayView3<u8>,
+    k: usize,
+) -> (Vec<u64>, Vec<f64>) {
+    let per: Vec<(Vec<f64>, Vec<u64>)> = (0..classes.dim().0)
+        .into_par_iter()
+        .map(|z| {
+            let mut s = vec![0.0; k];
+            let mut n = vec![0u64; k];
+            Zip::from(grey.index_axis(Axis(0), z))
+                .and(classes.index_axis(Axis(0), z))
+                .for_each(|&g, &c| {
+                    s[c as usize] += g as f64;
+                    n[c as usize] += 1;
+                });
+            (s, n)
+        })
+        .collect();
+    let mut sum = vec![0.0; k];
+    let mut cnt = vec![0u64; k];
+    for (s, n) in &per {
+        for c in 0..k {
+            sum[c] += s[c];
+            cnt[c] += n[c];
+        }
+    }
+    let means = (0..k)
+        .map(|c| {
+            if cnt[c] > 0 {
+                sum[c] / cnt[c] as f64
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    (cnt, means)
+}
+
 /// Result of a segmentation (also written as JSON by `fibstack segment --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SegmentResult {
