@@ -291,6 +291,37 @@ fn workflow_wrong_type_and_bad_value() {
     );
 }
 
+/// Rim-correction keys: a run length without the switch, an impossible run length, and the
+/// correction on a 2-class segmentation are refused before anything runs, naming the key.
+#[test]
+fn workflow_rim_correction_keys_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let seg = |extra: &str| {
+        format!(
+            "output = \"o\"\n[input]\npath = \"in.tif\"\n[[steps]]\nkind = \"segment\"\nmethod = \"multiotsu\"\nclasses = 3\n{extra}"
+        )
+    };
+    let w = workflow(d.path(), &seg("rim_max_run_px = 3\n"));
+    fails_with(
+        &fib(&["run", w.to_str().unwrap()]),
+        &["rim_max_run_px", "rim_correction = true"],
+    );
+    let w = workflow(
+        d.path(),
+        &seg("rim_correction = true\nrim_max_run_px = 40\n"),
+    );
+    fails_with(
+        &fib(&["run", w.to_str().unwrap()]),
+        &["rim_max_run_px", "40", "1..=16"],
+    );
+    assert!(!d.path().join("o").exists(), "nothing written");
+    let w = workflow(
+        d.path(),
+        "output = \"o\"\n[input]\npath = \"in.tif\"\n[[steps]]\nkind = \"segment\"\nmethod = \"otsu\"\nrim_correction = true\n",
+    );
+    fails_with(&fib(&["run", w.to_str().unwrap()]), &["3 or more classes"]);
+}
+
 #[test]
 fn workflow_impossible_order() {
     let d = tempfile::tempdir().unwrap();
