@@ -177,14 +177,7 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
             "shine-through: pore level {:.2}, weights of slices behind {:?}; pore threshold raised by {:.2} on average (at most {:.2})",
             f.pore_level, f.behind.iter().map(|b| (b * 1000.0).round() / 1000.0).collect::<Vec<_>>(), f.mean_shift, f.max_shift
         );
-        for (k, (b, a)) in f
-            .fractions_before
-            .iter()
-            .zip(&f.fractions_after)
-            .enumerate()
-        {
-            println!("  class {k}: fraction {b:.6} -> {a:.6} after the correction");
-        }
+        print_fraction_change(&f.fractions_before, &f.fractions_after, "the correction");
     }
     if let Some(rr) = &rep.rim_correction {
         println!(
@@ -197,15 +190,19 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
                 sp.lower_class, sp.upper_class, sp.pixels, sp.threshold
             );
         }
-        for (k, (b, a)) in rr
-            .fractions_before
-            .iter()
-            .zip(&rr.fractions_after)
-            .enumerate()
-        {
-            println!("  class {k}: fraction {b:.6} -> {a:.6} after the rim correction");
-        }
+        print_fraction_change(
+            &rr.fractions_before,
+            &rr.fractions_after,
+            "the rim correction",
+        );
     }
     println!("labels written to {}", a.output.display());
     Ok(())
+}
+
+/// One line per class: its fraction before and after a correction.
+fn print_fraction_change(before: &[f64], after: &[f64], what: &str) {
+    for (k, (b, a)) in before.iter().zip(after).enumerate() {
+        println!("  class {k}: fraction {b:.6} -> {a:.6} after {what}");
+    }
 }

@@ -51,9 +51,14 @@ pub fn segment_corrected(
 ) -> Result<(LabelVolume, SegmentResult, CorrectionReports), ParamError> {
     let (mut labels, r) = segment_volume(vol, params)?;
     let mut rep = CorrectionReports::default();
+    if corr.shine.is_none() && corr.rim.is_none() {
+        return Ok((labels, r, rep));
+    }
+    // one f32 copy of the grey values for both corrections
+    let g = vol.to_f32();
     if let Some(sp) = &corr.shine {
         rep.shine_through = Some(super::shine::correct_labels(
-            vol,
+            g.view(),
             &mut labels,
             &r.thresholds,
             &r.labels,
@@ -61,7 +66,12 @@ pub fn segment_corrected(
         )?);
     }
     if let Some(rp) = &corr.rim {
-        rep.rim_correction = Some(super::rim::correct_labels(vol, &mut labels, &r.labels, rp)?);
+        rep.rim_correction = Some(super::rim::correct_labels(
+            g.view(),
+            &mut labels,
+            &r.labels,
+            rp,
+        )?);
     }
     Ok((labels, r, rep))
 }

@@ -23,7 +23,7 @@
 //! phase are removed too: at that size they cannot be told from an edge.
 
 use crate::error::ParamError;
-use crate::volume::{GreyVolume, LabelVolume};
+use crate::volume::LabelVolume;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis, Zip};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -228,10 +228,10 @@ fn mark_line(
     }
 }
 
-/// Apply [`correct_rims`] to a label volume written with one label value per class (in grey
-/// order, as [`crate::segment::segment_volume`] writes it).
+/// Apply [`correct_rims`] to a label volume of `grey` (as f32) written with one label value per
+/// class (in grey order, as [`crate::segment::segment_volume`] writes it).
 pub fn correct_labels(
-    grey: &GreyVolume,
+    grey: ArrayView3<f32>,
     labels: &mut LabelVolume,
     label_values: &[u8],
     p: &RimParams,
@@ -248,11 +248,11 @@ pub fn correct_labels(
         }
         class_of[l as usize] = c as u8;
     }
-    if grey.shape() != labels.shape() {
+    if grey.shape() != labels.data.shape() {
         return Err(ParamError::new(
             "labels",
             format!("{:?}", labels.shape()),
-            format!("must have the grey volume's shape {:?}", grey.shape()),
+            format!("must have the grey volume's shape {:?}", grey.dim()),
         ));
     }
     if let Some(&l) = labels
@@ -267,8 +267,7 @@ pub fn correct_labels(
         ));
     }
     let mut classes = labels.data.mapv(|l| class_of[l as usize]);
-    let g = grey.to_f32();
-    let r = correct_rims(g.view(), &mut classes, k, p)?;
+    let r = correct_rims(grey, &mut classes, k, p)?;
     Zip::from(&mut labels.data)
         .and(&classes)
         .par_for_each(|l, &c| *l = label_values[c as usize]);

@@ -187,25 +187,24 @@ pub fn correct_shine_through(
     ))
 }
 
-/// Apply [`correct_shine_through`] to a segmentation: `labels` (written with `thresholds` and one
-/// label value per class, as [`crate::segment::segment_volume`] does) are rewritten from the
-/// corrected classes.
+/// Apply [`correct_shine_through`] to a segmentation of `grey` (as f32): `labels` (written with
+/// `thresholds` and one label value per class, as [`crate::segment::segment_volume`] does) are
+/// rewritten from the corrected classes.
 pub fn correct_labels(
-    grey: &crate::volume::GreyVolume,
+    grey: ArrayView3<f32>,
     labels: &mut crate::volume::LabelVolume,
     thresholds: &[f64],
     label_values: &[u8],
     p: &ShineParams,
 ) -> Result<ShineFit, ParamError> {
-    if label_values.len() != thresholds.len() + 1 || grey.shape() != labels.shape() {
+    if label_values.len() != thresholds.len() + 1 || grey.shape() != labels.data.shape() {
         return Err(ParamError::new(
             "labels",
             format!("{label_values:?}"),
             "need one label value per class and a grey volume of the labels' shape",
         ));
     }
-    let g = grey.to_f32();
-    let (classes, fit) = correct_shine_through(g.view(), thresholds, p)?;
+    let (classes, fit) = correct_shine_through(grey, thresholds, p)?;
     Zip::from(&mut labels.data)
         .and(&classes)
         .par_for_each(|l, &c| *l = label_values[c as usize]);
