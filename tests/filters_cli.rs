@@ -526,3 +526,103 @@ fn segment_rim_correction_removes_false_rims_only() {
     );
     assert!(e.contains("rim_max_run_px") && e.contains("1..=16"), "{e}");
 }
+
+/// `destripe --method stack` on a simulated electrode with curtains as the only acquisition
+/// effect besides the 52° geometry: the error against the simulator's clean render drops by
+/// more than a third, and by more than the FFT wedge achieves on the same slices. Measured
+/// (seed 1, 32×75×96): RMS error vs clean 18.2 → 9.3 grey levels (stack) and 15.4 (wedge).
+/// Tilted stripes are refused; after `align` in a workflow the step warns.
+#[test]
+fn destripe_stack_removes_persistent_curtains() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |s: &str| d.path().join(s).to_str().unwrap().to_string();
+    run_ok(bin().args([
+        "synth",
+        &p("s"),
+        "--preset",
+        "electrode",
+        "--shape",
+        "32,96,96",
+        "--seed",
+        "1",
+        "--no-shine",
+        "--no-drift",
+        "--no-shading",
+        "--no-noise",
+        "-q",
+    ]));
+    let json = run_ok(bin().args([
+        "destripe",
+        &p("s/slices"),
+        &p("stack.tif"),
+        "--method",
+        "stack",
+        "--f32",
+        "--json",
+        "-q",
+    ]));
+    let rep: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rep["method"], "stack_column_profile");
+    assert_eq!(rep["params"]["stack_window"], 16);
+    run_ok(bin().args(["destripe", &p("s/slices"), &p("wedge.tif"), "--f32", "-q"]));
+    let o = ReadOptions::default();
+    let load = |f: &str| {
+        read_volume(std::path::Path::new(&p(f)), &o)
+            .unwrap()
+            .data
+            .to_f32()
+    };
+    let (clean, raw) = (load("s/truth/clean.tif"), load("s/slices"));
+    let rms = |a: &Array3<f32>| {
+        (a.iter()
+            .zip(clean.iter())
+            .map(|(x, y)| ((x - y) as f64).powi(2))
+            .sum::<f64>()
+            / a.len() as f64)
+            .sqrt()
+    };
+    let (e_raw, e_stack, e_wedge) = (rms(&raw), rms(&load("stack.tif")), rms(&load("wedge.tif")));
+    println!("RMS error vs clean: raw {e_raw:.2}, stack {e_stack:.2}, wedge {e_wedge:.2}");
+    assert!(e_stack < 0.67 * e_raw, "stack {e_stack} vs raw {e_raw}");
+    assert!(e_stack < e_wedge, "stack {e_stack} vs wedge {e_wedge}");
+    let err = run_err(bin().args([
+        "destripe",
+        &p("s/slices"),
+        &p("x.tif"),
+        "--method",
+        "stack",
+        "--angle",
+        "5",
+    ]));
+    assert!(err.contains("vertical curtains only"), "{err}");
+    let err = run_err(bin().args([
+        "destripe",
+        &p("s/slices"),
+        &p("x.tif"),
+        "--method",
+        "stack",
+        "--stack-sigma-px",
+        "0",
+    ]));
+    assert!(err.contains("stack sigma"), "{err}");
+    // in a workflow after align: a warning in the results
+    let wf = d.path().join("wf.toml");
+    std::fs::write(
+        &wf,
+        format!(
+            "output = \"out\"\n[input]\npath = \"{}\"\n[[steps]]\nkind = \"align\"\n[[steps]]\nkind = \"destripe\"\nmethod = \"stack\"\n",
+            p("s/slices")
+        ),
+    )
+    .unwrap();
+    run_ok(bin().args(["run", wf.to_str().unwrap(), "-q"]));
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("out/results.json")).unwrap()).unwrap();
+    assert!(
+        r["destripe"]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("before `align`"),
+        "{r}"
+    );
+}

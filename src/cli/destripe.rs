@@ -7,6 +7,7 @@ use fibstack::preprocess::destripe::{
     destripe_volume_as, DestripeMethod, DestripeParams, Wavelet, DEFAULT_WAVELET_LEVELS,
     DEFAULT_WAVELET_SIGMA,
 };
+use fibstack::preprocess::destripe_stack::{DEFAULT_STACK_SIGMA_PX, DEFAULT_STACK_WINDOW};
 use fibstack::volume::SampleType;
 use std::path::PathBuf;
 
@@ -48,10 +49,17 @@ pub struct DestripeArgs {
     /// Adaptive mode: power ratio above the local structure power that counts as stripe.
     #[arg(long, default_value_t = 6.0, value_name = "RATIO")]
     pub significance: f64,
-    /// Method: `wedge` (FFT wedge, default) or `wavelet` (wavelet–FFT of Münch et al. 2009;
-    /// vertical or horizontal stripes only).
-    #[arg(long, default_value = "wedge", value_name = "wedge|wavelet")]
+    /// Method: `wedge` (FFT wedge, default), `wavelet` (wavelet–FFT of Münch et al. 2009;
+    /// vertical or horizontal stripes only) or `stack` (column profiles averaged over
+    /// neighbouring slices; vertical curtains, on slices as acquired, before `align`).
+    #[arg(long, default_value = "wedge", value_name = "wedge|wavelet|stack")]
     pub method: String,
+    /// Stack method: half-width of the slice window (slices on each side).
+    #[arg(long, default_value_t = DEFAULT_STACK_WINDOW, value_name = "N")]
+    pub stack_window: usize,
+    /// Stack method: σ (px) of the cross-column high-pass; stripes narrower than this go.
+    #[arg(long, default_value_t = DEFAULT_STACK_SIGMA_PX, value_name = "PX")]
+    pub stack_sigma_px: f64,
     /// Wavelet method: decomposition levels (at most log2(min size / (filter length - 1))).
     #[arg(long, default_value_t = DEFAULT_WAVELET_LEVELS, value_name = "L")]
     pub wavelet_levels: usize,
@@ -83,9 +91,18 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         wavelet: Wavelet::parse(&a.wavelet)?,
         wavelet_levels: a.wavelet_levels,
         wavelet_sigma: a.wavelet_sigma,
+        stack_window: a.stack_window,
+        stack_sigma_px: a.stack_sigma_px,
     };
     p.validate()?;
-    let rep = if let Some(mut r) = a.read.open_stream(&a.input, g)? {
+    // the stack method needs every slice's column profile before the first slice is written:
+    // it reads the whole stack
+    let stream = if p.method == DestripeMethod::Stack {
+        None
+    } else {
+        a.read.open_stream(&a.input, g)?
+    };
+    let rep = if let Some(mut r) = stream {
         // folder / TIFF: slice by slice, bounded memory
         let st = if a.f32 {
             SampleType::F32
@@ -110,8 +127,13 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
     if a.json {
         return print_json(&rep);
     }
+    let what = if p.method == DestripeMethod::Stack {
+        "of the variance"
+    } else {
+        "of the non-DC spectral energy"
+    };
     println!(
-        "destripe ({}): {} slice(s), removed {:.2} % of the non-DC spectral energy on average (min {:.2} %, max {:.2} %) -> {}",
+        "destripe ({}): {} slice(s), removed {:.2} % {what} on average (min {:.2} %, max {:.2} %) -> {}",
         rep.method,
         rep.removed_energy_fraction.len(),
         100.0 * rep.mean_removed_energy_fraction,

@@ -4,6 +4,7 @@ use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::align::Boundary;
+use fibstack::preprocess::geometry::RowInterpolation;
 use fibstack::workflow::steps_pre::{GeometryOutput, GeometryStep};
 use fibstack::workflow::Context;
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ pub struct GeometryArgs {
     #[arg(long, default_value_t = 0.0)]
     pub fill: f32,
     /// Print the report as JSON on stdout (only JSON).
+    /// Interpolation along y: `linear` (default) or `cubic` (Keys a = −½, sharper edges).
+    #[arg(long, default_value = "linear", value_name = "linear|cubic")]
+    pub interpolation: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -54,6 +58,7 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         shear_px_per_slice: a.shear_px,
         boundary: if a.pad { Boundary::Pad } else { Boundary::Crop },
         fill: a.fill,
+        interpolation: RowInterpolation::parse(&a.interpolation)?,
     };
     let params = step.params()?;
     let bar = Bar::new(g.quiet);

@@ -41,6 +41,9 @@ pub enum DestripeMethod {
     Wedge,
     /// Wavelet–FFT filter of Münch et al. 2009 ([`crate::preprocess::destripe_wavelet`]).
     Wavelet,
+    /// Column profiles averaged over neighbouring slices ([`crate::preprocess::destripe_stack`]);
+    /// vertical curtains, before alignment.
+    Stack,
 }
 
 impl DestripeMethod {
@@ -49,7 +52,12 @@ impl DestripeMethod {
         match s.to_ascii_lowercase().as_str() {
             "wedge" => Ok(DestripeMethod::Wedge),
             "wavelet" => Ok(DestripeMethod::Wavelet),
-            _ => Err(ParamError::new("method", s, "use \"wedge\" or \"wavelet\"")),
+            "stack" => Ok(DestripeMethod::Stack),
+            _ => Err(ParamError::new(
+                "method",
+                s,
+                "use \"wedge\", \"wavelet\" or \"stack\"",
+            )),
         }
     }
 }
@@ -89,6 +97,11 @@ pub struct DestripeParams {
     /// Wavelet method: Gaussian width σ of the damping `1 − exp(−k²/2σ²)` along the stripe, in
     /// cycles per column length of the band (the paper's σ; > 0).
     pub wavelet_sigma: f64,
+    /// Stack method: half-width of the slice window (slices on each side, ≥ 0).
+    pub stack_window: usize,
+    /// Stack method: Gaussian σ (px) of the cross-column high-pass; stripes narrower than this
+    /// are removed.
+    pub stack_sigma_px: f64,
 }
 
 /// Default number of wavelet levels (`--wavelet-levels`).
@@ -111,6 +124,8 @@ impl Default for DestripeParams {
             wavelet: Wavelet::Db4,
             wavelet_levels: DEFAULT_WAVELET_LEVELS,
             wavelet_sigma: DEFAULT_WAVELET_SIGMA,
+            stack_window: crate::preprocess::destripe_stack::DEFAULT_STACK_WINDOW,
+            stack_sigma_px: crate::preprocess::destripe_stack::DEFAULT_STACK_SIGMA_PX,
         }
     }
 }
@@ -120,6 +135,16 @@ impl DestripeParams {
     pub fn validate(&self) -> Result<(), ParamError> {
         if self.method == DestripeMethod::Wavelet {
             crate::preprocess::destripe_wavelet::validate(self)?;
+        }
+        if self.method == DestripeMethod::Stack {
+            crate::preprocess::destripe_stack::validate(self.stack_window, self.stack_sigma_px)?;
+            if self.angle_deg != 0.0 || self.second_angle_deg.is_some() {
+                return Err(ParamError::new(
+                    "stripe angle (deg)",
+                    self.angle_deg,
+                    "the stack method removes vertical curtains only (angle 0, no second angle); use the wedge method for tilted stripes",
+                ));
+            }
         }
         for (name, a) in [
             ("stripe angle (deg)", Some(self.angle_deg)),
@@ -602,8 +627,12 @@ pub fn destripe_volume_as(
     out_type: SampleType,
 ) -> Result<(GreyVolume, DestripeReport), ParamError> {
     let [_, ny, nx] = vol.shape();
-    let plan = DestripePlan::new(ny, nx, p)?;
-    let (data, fr) = map_grey_slices_typed(&vol.data, out_type, |_, s| plan.apply(s))?;
+    let (data, fr) = if p.method == DestripeMethod::Stack {
+        crate::preprocess::destripe_stack::destripe_grey(&vol.data, p, out_type)?
+    } else {
+        let plan = DestripePlan::new(ny, nx, p)?;
+        map_grey_slices_typed(&vol.data, out_type, |_, s| plan.apply(s))?
+    };
     let mean = if fr.is_empty() {
         0.0
     } else {
@@ -618,11 +647,17 @@ pub fn destripe_volume_as(
         DestripeReport {
             method: match (p.method, p.adaptive) {
                 (DestripeMethod::Wavelet, _) => "wavelet_fft",
+                (DestripeMethod::Stack, _) => "stack_column_profile",
                 (_, true) => "fft_wedge_adaptive",
                 (_, false) => "fft_wedge",
             },
             params: *p,
-            k_min_cycles_per_px: p.k_min_cycles_per_px(nx),
+            k_min_cycles_per_px: if p.method == DestripeMethod::Stack {
+                // the Gaussian high-pass's σ in frequency
+                1.0 / (2.0 * std::f64::consts::PI * p.stack_sigma_px)
+            } else {
+                p.k_min_cycles_per_px(nx)
+            },
             removed_energy_fraction: fr,
             mean_removed_energy_fraction: mean,
             voxel_size_nm: vol.voxel.nm,

@@ -17,7 +17,8 @@
 //!
 //! Stretch: the output row spacing is `dx` (square pixels in the face plane), so the number of rows
 //! grows by `dy_raw / (sin θ · dx)`; the new `dy` is recorded with source `Derived`. Both parts are
-//! done in one pass of linear interpolation along y, slice by slice (rayon over slices).
+//! done in one pass of linear (default) or cubic (Keys a = −½) interpolation along y, slice by
+//! slice (rayon over slices).
 
 use super::align::{linear_fit, to_u16, to_u8, Boundary, SliceSource};
 use crate::error::ParamError;
@@ -47,6 +48,48 @@ pub struct GeometryParams {
     /// Crop to rows every slice covers (default) or pad with `fill`.
     pub boundary: Boundary,
     pub fill: f32,
+    /// Interpolation along y: linear (default) or cubic (Keys, a = −½; sharper, may overshoot
+    /// by a few % at steps).
+    pub interpolation: RowInterpolation,
+}
+
+/// Interpolation of the y resampling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowInterpolation {
+    /// Two rows, weights `1 − t, t` (blurs: a half-pixel offset averages two rows).
+    #[default]
+    Linear,
+    /// Four rows, Keys' cubic convolution with a = −½ (Catmull–Rom): reproduces quadratics
+    /// exactly, keeps edges sharper; rows beyond the image repeat the edge row.
+    Cubic,
+}
+
+impl RowInterpolation {
+    /// Parse `linear` / `cubic`.
+    pub fn parse(s: &str) -> Result<Self, ParamError> {
+        match s.to_ascii_lowercase().as_str() {
+            "linear" | "bilinear" => Ok(RowInterpolation::Linear),
+            "cubic" => Ok(RowInterpolation::Cubic),
+            _ => Err(ParamError::new(
+                "interpolation",
+                s,
+                "use \"linear\" or \"cubic\"",
+            )),
+        }
+    }
+}
+
+/// Keys' cubic convolution weights (a = −½) for rows −1, 0, 1, 2 at fraction `t` ∈ [0, 1).
+#[inline]
+pub fn keys_weights(t: f32) -> [f32; 4] {
+    let (t2, t3) = (t * t, t * t * t);
+    [
+        0.5 * (-t3 + 2.0 * t2 - t),
+        0.5 * (3.0 * t3 - 5.0 * t2 + 2.0),
+        0.5 * (-3.0 * t3 + 4.0 * t2 + t),
+        0.5 * (t3 - t2),
+    ]
 }
 
 impl Default for GeometryParams {
@@ -59,6 +102,7 @@ impl Default for GeometryParams {
             shear_px_per_slice_override: None,
             boundary: Boundary::Crop,
             fill: 0.0,
+            interpolation: RowInterpolation::Linear,
         }
     }
 }
@@ -133,6 +177,7 @@ struct Plan {
     kc: Vec<f64>,
     rows: usize,
     fill: f32,
+    cubic: bool,
 }
 
 /// Correct a `[z, y, x]` stack with voxel size `voxel` (`dy` = raw image row spacing).
@@ -174,6 +219,19 @@ fn resample_into<T: Copy + Send + Sync>(
                 let y0 = y.floor() as usize;
                 let y1 = (y0 + 1).min(ny - 1);
                 let t = (y - y0 as f64) as f32;
+                if pl.cubic {
+                    let w = keys_weights(t);
+                    let (rm, r0, r1, r2) = (
+                        src.row(y0.saturating_sub(1)),
+                        src.row(y0),
+                        src.row(y1),
+                        src.row((y0 + 2).min(ny - 1)),
+                    );
+                    for (i, v) in row.iter_mut().enumerate() {
+                        *v = conv(w[0] * rm[i] + w[1] * r0[i] + w[2] * r1[i] + w[3] * r2[i]);
+                    }
+                    continue;
+                }
                 let (r0, r1) = (src.row(y0), src.row(y1));
                 for ((v, &u0), &u1) in row.iter_mut().zip(r0.iter()).zip(r1.iter()) {
                     *v = conv(u0 + (u1 - u0) * t);
@@ -258,7 +316,7 @@ fn plan(
         vout.source[1] = VoxelSource::Derived;
     }
     let method = format!(
-        "{}{}{} (linear interpolation along y, methods §2)",
+        "{}{}{} ({} interpolation along y, methods §2)",
         if p.stretch {
             "y-stretch by 1/sin θ"
         } else {
@@ -269,6 +327,10 @@ fn plan(
             "y–z shear correction (face shift of k·t·cos θ per slice undone)"
         } else {
             ""
+        },
+        match p.interpolation {
+            RowInterpolation::Linear => "linear",
+            RowInterpolation::Cubic => "cubic (Keys a = −½)",
         }
     );
     let report = GeometryReport {
@@ -302,6 +364,7 @@ fn plan(
             kc,
             rows,
             fill: p.fill,
+            cubic: p.interpolation == RowInterpolation::Cubic,
         },
         vout,
         report,
@@ -487,6 +550,43 @@ mod tests {
         assert_eq!(vx.dy(), 5.0);
         assert_eq!(vx.source[1], VoxelSource::Derived);
         assert!((r.stretch_factor - 1.0 / s).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cubic_reproduces_a_quadratic_and_linear_does_not() {
+        let q = |y: f64| 0.05 * y * y - 0.7 * y + 3.0;
+        let v = Array3::from_shape_fn((1, 40, 2), |(_, y, _)| q(y as f64) as f32);
+        let s = 52f64.to_radians().sin();
+        let run = |interpolation| {
+            let p = GeometryParams {
+                shear: false,
+                interpolation,
+                ..Default::default()
+            };
+            correct_geometry_view(v.view(), vox(), &p).unwrap().0
+        };
+        let (cubic, linear) = (run(RowInterpolation::Cubic), run(RowInterpolation::Linear));
+        let mut worst_linear = 0f64;
+        for j in 0..cubic.dim().1 {
+            let y = j as f64 * s;
+            if y < 1.0 || y > 37.0 {
+                continue; // the edge rows repeat: not a quadratic there
+            }
+            assert!((cubic[[0, j, 1]] as f64 - q(y)).abs() < 1e-3, "row {j}");
+            worst_linear = worst_linear.max((linear[[0, j, 1]] as f64 - q(y)).abs());
+        }
+        // linear interpolation is off by up to 0.05·t(1 − t) = 0.0125 on this curve
+        assert!(worst_linear > 5e-3, "linear {worst_linear}");
+        assert_eq!(
+            RowInterpolation::parse("CUBIC").unwrap(),
+            RowInterpolation::Cubic
+        );
+        assert!(RowInterpolation::parse("spline").is_err());
+        // the weights sum to one at every fraction
+        for i in 0..=10 {
+            let w = keys_weights(i as f32 / 10.0);
+            assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod align;
 pub mod align_plot;
 pub mod denoise;
 pub mod destripe;
+pub mod destripe_stack;
 pub mod destripe_wavelet;
 pub mod geometry;
 pub mod phasecorr;

@@ -94,6 +94,14 @@ pub fn destripe(
     progress: &dyn Progress,
 ) -> Result<DestripeReport, Error> {
     p.validate()?;
+    if p.method == crate::preprocess::destripe::DestripeMethod::Stack {
+        return Err(ParamError::new(
+            "destripe method",
+            "stack",
+            "the stack method averages over neighbouring slices and cannot run slab by slab; use destripe_volume_as on the whole stack",
+        )
+        .into());
+    }
     let shape = reader.shape();
     let mut fractions = Vec::with_capacity(shape[0]);
     let mut report = None;

@@ -11,10 +11,13 @@
 //! kmin_taper = 0.3       # fraction of kmin
 //! classic = false        # true = remove everything in the wedge (default: adaptive)
 //! significance = 6.0     # adaptive: power ratio that counts as stripe
-//! method = "wedge"       # "wedge" (default) or "wavelet" (Münch wavelet–FFT; 0°/90° only)
+//! method = "wedge"       # "wedge" (default), "wavelet" (Münch wavelet–FFT; 0°/90° only) or
+//!                        # "stack" (column profiles over neighbouring slices; before `align`)
 //! wavelet_levels = 4     # wavelet: decomposition levels
 //! wavelet_sigma = 2.0    # wavelet: Gaussian damping width (Fourier units)
 //! wavelet = "db4"        # wavelet: db1 (haar) … db5
+//! stack_window = 16      # "stack": half-width of the slice window (slices on each side)
+//! stack_sigma_px = 16.0  # "stack": σ (px) of the cross-column high-pass
 //! output_type = "f32"    # "f32" (default in workflows) or "same" (round/clamp to the input type)
 //!
 //! [[steps]]
@@ -121,8 +124,19 @@ pub struct Destripe {
     pub wavelet_sigma: f64,
     #[serde(default = "d_wavelet")]
     pub wavelet: String,
+    #[serde(default = "d_swin")]
+    pub stack_window: usize,
+    #[serde(default = "d_ssig")]
+    pub stack_sigma_px: f64,
     #[serde(default = "default_f32")]
     pub output_type: String,
+}
+
+fn d_swin() -> usize {
+    DestripeParams::default().stack_window
+}
+fn d_ssig() -> f64 {
+    DestripeParams::default().stack_sigma_px
 }
 
 fn d_half() -> f64 {
@@ -168,6 +182,8 @@ impl Destripe {
             wavelet: Wavelet::parse(&self.wavelet)?,
             wavelet_levels: self.wavelet_levels,
             wavelet_sigma: self.wavelet_sigma,
+            stack_window: self.stack_window,
+            stack_sigma_px: self.stack_sigma_px,
         })
     }
 }
@@ -186,9 +202,21 @@ impl Step for Destripe {
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let g = ctx.grey("destripe")?;
         let st = out_type(&self.output_type, g.sample_type());
-        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &self.params()?, st)?;
+        let p = self.params()?;
+        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
-        to_json(&rep)
+        let mut v = to_json(&rep)?;
+        if p.method == DestripeMethod::Stack && ctx.results.keys().any(|k| k.starts_with("align")) {
+            // curtains sit at fixed detector columns; after alignment each slice carries its own
+            // x shift and the window average smears them
+            let w = "stack destriping after `align`: curtains are fixed in the detector frame; \
+                     put this step before `align`";
+            eprintln!("warning: {w}");
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("warning".into(), w.into());
+            }
+        }
+        Ok(v)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::preprocess::align::{
 use crate::preprocess::align_plot::write_drift_plot;
 use crate::preprocess::geometry::{
     check_theta, geometry_volume, slice_thickness_from_drift, DriftThickness, GeometryParams,
-    GeometryReport, DEFAULT_THETA_DEG,
+    GeometryReport, RowInterpolation, DEFAULT_THETA_DEG,
 };
 use crate::preprocess::phasecorr::{BandPass, PhaseCorrParams, Roi, Window};
 use crate::volume::VoxelSource;
@@ -248,7 +248,7 @@ impl Step for AlignStep {
 /// `kind = "geometry"`: 52° y-stretch and y–z shear (methods §2). Keys: `theta_deg` (52),
 /// `slice_thickness_nm` (default: the volume's dz, or the metadata's slice thickness), `stretch`
 /// (true), `shear` (true), `shear_px_per_slice` (override, raw px/slice), `boundary` ("crop" |
-/// "pad"), `fill` (0).
+/// "pad"), `fill` (0), `interpolation` ("linear" | "cubic").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeometryStep {
@@ -259,6 +259,7 @@ pub struct GeometryStep {
     pub shear_px_per_slice: Option<f64>,
     pub boundary: Boundary,
     pub fill: f32,
+    pub interpolation: RowInterpolation,
 }
 
 impl Default for GeometryStep {
@@ -271,6 +272,7 @@ impl Default for GeometryStep {
             shear_px_per_slice: None,
             boundary: Boundary::Crop,
             fill: 0.0,
+            interpolation: RowInterpolation::Linear,
         }
     }
 }
@@ -296,6 +298,7 @@ impl GeometryStep {
             shear_px_per_slice_override: self.shear_px_per_slice,
             boundary: self.boundary,
             fill: self.fill,
+            interpolation: self.interpolation,
         };
         check_theta(p.theta_deg)?;
         if let Some(t) = p.slice_thickness_nm {
