@@ -569,7 +569,7 @@ mod tests {
         let mut worst_linear = 0f64;
         for j in 0..cubic.dim().1 {
             let y = j as f64 * s;
-            if y < 1.0 || y > 37.0 {
+            if !(1.0..=37.0).contains(&y) {
                 continue; // the edge rows repeat: not a quadratic there
             }
             assert!((cubic[[0, j, 1]] as f64 - q(y)).abs() < 1e-3, "row {j}");
