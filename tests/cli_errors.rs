@@ -280,6 +280,23 @@ fn workflow_misspelt_step_kind() {
 }
 
 #[test]
+fn workflow_misspelt_value_names_the_key() {
+    let d = tempfile::tempdir().unwrap();
+    let w = workflow(d.path(), "output = \"o\"\n[input]\npath = \"in.tif\"\n[[steps]]\nkind = \"geometry\"\ninterpolation = \"cubik\"\n");
+    let out = fib(&["run", w.to_str().unwrap()]);
+    fails_with(
+        &out,
+        &[
+            "step 1 (geometry)",
+            "interpolation = \"cubik\"",
+            "unknown value `cubik`",
+            "did you mean `cubic`",
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("step kind"));
+}
+
+#[test]
 fn workflow_wrong_type_and_bad_value() {
     let d = tempfile::tempdir().unwrap();
     let w = workflow(d.path(), "output = \"o\"\nseed = \"abc\"\n[input]\npath = \"in.tif\"\n[[steps]]\nkind = \"passthrough\"\n");

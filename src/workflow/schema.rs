@@ -243,7 +243,22 @@ pub fn parse_steps(
             .ok_or_else(|| format!("step {} has no `kind = \"...\"`", i + 1))?
             .to_string();
         let step: StepSpec = raw.clone().try_into().map_err(|e: toml::de::Error| {
-            format!("step {} ({kind}): {}", i + 1, friendly(&e.to_string()))
+            let mut m = friendly(&e.to_string());
+            // name the key whose value was not one of its allowed values
+            if let Some(bad) = m
+                .strip_prefix("unknown value `")
+                .and_then(|r| r.split('`').next())
+            {
+                let key = raw.as_table().and_then(|t| {
+                    t.iter()
+                        .find(|(_, v)| v.as_str() == Some(bad))
+                        .map(|(k, _)| k.clone())
+                });
+                if let Some(k) = key {
+                    m = format!("{k} = \"{bad}\": {m}");
+                }
+            }
+            format!("step {} ({kind}): {m}", i + 1)
         })?;
         step.as_step()
             .validate()
@@ -377,10 +392,14 @@ pub fn friendly(msg: &str) -> String {
         })
         .map(|l| l.trim())
         .unwrap_or(msg);
-    for (marker, what) in [
-        ("unknown field `", "key"),
-        ("unknown variant `", "step kind"),
-    ] {
+    // an unknown variant is a step kind when the valid names are step kinds, else the value of
+    // a key with a fixed set of values (e.g. interpolation = "linear" | "cubic")
+    let variant = if msg.contains("`passthrough`") {
+        "step kind"
+    } else {
+        "value"
+    };
+    for (marker, what) in [("unknown field `", "key"), ("unknown variant `", variant)] {
         if let Some((l, i)) = lines.iter().find_map(|l| l.find(marker).map(|i| (*l, i))) {
             let rest = &l[i + marker.len()..];
             let parts: Vec<&str> = rest.split('`').collect();
