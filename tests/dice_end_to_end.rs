@@ -113,8 +113,8 @@ fn dice_of(phases: &[(u64, f64)], label: u64) -> f64 {
 
 /// Electrode (pore 0 / active material 1 / carbon binder 2): stack destriping of the raw slices,
 /// align (Fourier shifts), geometry, denoise, 3-class multi-Otsu with the shine-through and rim
-/// corrections. Measured (seed 1): Dice pore 0.932, active material 0.941, binder 0.616, porosity
-/// +0.0028: the issue's porosity target (0.01) is met and asserted; Dice 0.95 is NOT met (README:
+/// corrections (shine-through refitted to convergence). Measured (seed 1): Dice pore 0.932, active
+/// material 0.941, binder 0.605, porosity +0.0067: the issue's porosity target (0.01) is met and asserted; Dice 0.95 is NOT met (README:
 /// partial volume, shine-through, curtains). Asserted besides: floors just under the measured
 /// Dice so a regression shows.
 #[test]
@@ -130,7 +130,7 @@ fn electrode_full_chain_dice_and_porosity() {
     // regression floors (measured − ~0.01), not the issue's targets
     assert!(dice_of(&phases, 0) > 0.925, "pore {phases:?}");
     assert!(dice_of(&phases, 1) > 0.93, "active material {phases:?}");
-    assert!(dice_of(&phases, 2) > 0.60, "carbon binder {phases:?}");
+    assert!(dice_of(&phases, 2) > 0.59, "carbon binder {phases:?}");
     assert!(
         f(&r["score"], "/applied/pore_vs_solid/dice_solid") > 0.945,
         "solid"
@@ -139,7 +139,7 @@ fn electrode_full_chain_dice_and_porosity() {
 
 /// The stack destriping earns its place: the same stack through the previous chain (FFT wedge
 /// after geometry, bilinear shifts) scores lower on every phase. Measured (seed 1): wedge chain
-/// 0.917 / 0.914 / 0.519, stack chain 0.932 / 0.941 / 0.616.
+/// 0.917 / 0.914 / 0.519, stack chain 0.932 / 0.941 / 0.605.
 #[test]
 fn electrode_stack_destriping_beats_the_wedge_chain() {
     let text = std::fs::read_to_string(
@@ -153,12 +153,18 @@ fn electrode_stack_destriping_beats_the_wedge_chain() {
         .expect("an align step");
     assert!(i < j, "the stack destripe runs before align");
     let g = text.find("[[steps]]\nkind = \"denoise\"").unwrap();
-    // old chain: no destripe before align, bilinear shifts, the wedge after geometry
+    // old chain: no destripe before align, bilinear shifts, the wedge after geometry, two
+    // shine-through rounds (the default)
+    let segment: String = text[g..]
+        .lines()
+        .filter(|l| !l.starts_with("shine_iterations"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let old = format!(
         "{}{}[[steps]]\nkind = \"destripe\"\n\n{}",
         &text[..i],
         &text[j..g].replace("interpolation = \"fourier\"", ""),
-        &text[g..]
+        segment
     )
     .replace("output = \"../out/dice-electrode\"", "output = \"out\"");
     let d = tempfile::tempdir().unwrap();
@@ -189,10 +195,12 @@ fn electrode_stack_destriping_beats_the_wedge_chain() {
     }
 }
 
-/// Li deposit (pore 0 / lithium 1 / collector 2), no destripe, σ = 10 nm, 3-class multi-Otsu with
-/// the shine-through and rim corrections. Measured (seed 1): Dice pore 0.936, lithium 0.902,
-/// collector 0.968, porosity −0.0048: the issue's 0.95 is met by the collector only; the porosity
-/// target (0.01) is met. Both asserted.
+/// Li deposit (pore 0 / lithium 1 / collector 2): stack destriping of the raw slices, align
+/// (Fourier shifts), geometry, σ = 10 nm, 3-class multi-Otsu with the shine-through correction
+/// refitted to convergence and the rim correction. Measured (seed 1): Dice pore 0.963, lithium
+/// 0.946, collector 0.980, porosity −0.0070: the issue's 0.95 is met by the pore and the
+/// collector, not by the lithium; the porosity target (0.01) is met. All asserted, and the
+/// converged shine-through fit is checked against the simulator's own shine-through weights.
 #[test]
 fn li_deposit_full_chain_dice_and_porosity() {
     let d = tempfile::tempdir().unwrap();
@@ -200,12 +208,37 @@ fn li_deposit_full_chain_dice_and_porosity() {
     let (pore, phases, err) = report("li-deposit", &r);
     let met = issue_targets("li-deposit", pore, &phases, err);
     println!("li-deposit: issue targets met: {met:?}");
-    // the issue's target, met by the current collector
+    // the issue's targets, met by the pore and the current collector
+    assert!(dice_of(&phases, 0) >= 0.95, "pore {phases:?}");
     assert!(dice_of(&phases, 2) >= 0.95, "collector {phases:?}");
     assert!(err.abs() <= 0.01, "porosity error {err}");
-    // regression floors (measured − ~0.01), not the issue's targets
-    assert!(dice_of(&phases, 0) > 0.925, "pore {phases:?}");
-    assert!(dice_of(&phases, 1) > 0.89, "lithium {phases:?}");
+    // regression floor (measured − ~0.01), not the issue's target
+    assert!(dice_of(&phases, 1) > 0.935, "lithium {phases:?}");
+    // The simulator adds to a pore pixel 0.35·exp(−(j − 1)/1.5) of the (blurred) contrast j
+    // slices deeper, j = 1..3: 0.350, 0.180, 0.092, and nothing from j = 4. The converged fit
+    // (per unit of class contrast) must find these weights.
+    let shine = &r["segment"]["shine_through"];
+    assert_eq!(shine["converged"], true, "{shine}");
+    let fitted: Vec<f64> = shine["behind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let truth = [
+        0.35,
+        0.35 * (-1.0f64 / 1.5).exp(),
+        0.35 * (-2.0f64 / 1.5).exp(),
+        0.0,
+    ];
+    println!("shine-through weights: fitted {fitted:.3?}, simulator {truth:.3?}");
+    for (j, (f, t)) in fitted.iter().zip(truth).enumerate() {
+        assert!(
+            (f - t).abs() < 0.06,
+            "slice {}: fitted {f:.3} vs {t:.3}",
+            j + 1
+        );
+    }
 }
 
 /// The same score from a `fibstack synth` folder on disk (`truth = "folder"`), and from the CLI:

@@ -51,7 +51,8 @@ pub struct SegmentArgs {
     /// Shine-through: in-plane blur σ in pixels [default: 1.5].
     #[arg(long, value_name = "PX", requires = "shine_through")]
     pub shine_sigma_px: Option<f64>,
-    /// Shine-through: fit → reclassify rounds [default: 2].
+    /// Shine-through: most fit → reclassify rounds, 1–10 [default: 2]; they stop early once the
+    /// pore fraction changes by less than 1e-4.
     #[arg(long, value_name = "K", requires = "shine_through")]
     pub shine_iterations: Option<usize>,
     /// Reassign thin rims of an intermediate phase at dark/bright edges (3+ classes): a run of
@@ -174,8 +175,9 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
     }
     if let Some(f) = &rep.shine_through {
         println!(
-            "shine-through: pore level {:.2}, weights of slices behind {:?}; pore threshold raised by {:.2} on average (at most {:.2})",
-            f.pore_level, f.behind.iter().map(|b| (b * 1000.0).round() / 1000.0).collect::<Vec<_>>(), f.mean_shift, f.max_shift
+            "shine-through: pore level {:.2}, weights of slices behind {:?}; pore threshold raised by {:.2} on average (at most {:.2}); {} round(s), {}",
+            f.pore_level, f.behind.iter().map(|b| (b * 1000.0).round() / 1000.0).collect::<Vec<_>>(), f.mean_shift, f.max_shift,
+            f.rounds, if f.converged { "converged" } else { "stopped before the pore fraction settled" }
         );
         print_fraction_change(&f.fractions_before, &f.fractions_after, "the correction");
     }

@@ -31,9 +31,13 @@ pub struct ShineParams {
     pub depth: usize,
     /// In-plane Gaussian σ (pixels) of the shine-through and of the nearby-solid term (0–20).
     pub sigma_px: f64,
-    /// Fit → reclassify rounds (1–10); later rounds refit on the corrected pore set.
+    /// Most fit → reclassify rounds (1–10); later rounds refit on the corrected pore set. The
+    /// rounds stop early once the pore fraction changes by less than [`SHINE_CONVERGED`].
     pub iterations: usize,
 }
+
+/// Change of the pore fraction (absolute, between two rounds) below which the rounds stop.
+pub const SHINE_CONVERGED: f64 = 1e-4;
 
 impl Default for ShineParams {
     fn default() -> Self {
@@ -78,6 +82,13 @@ pub struct ShineFit {
     pub behind: Vec<f64>,
     /// Pixels used in the fit (classified as pore).
     pub n_fit: u64,
+    /// Fit → reclassify rounds run.
+    pub rounds: usize,
+    /// Whether the last round changed the pore fraction by less than [`SHINE_CONVERGED`]
+    /// (false when the rounds ran out first).
+    pub converged: bool,
+    /// Pore fraction after each round.
+    pub pore_fraction_per_round: Vec<f64>,
     /// Class means before the correction (grey values).
     pub class_means: Vec<f64>,
     /// Mean and largest threshold shift `s/2` applied (grey values).
@@ -144,6 +155,9 @@ pub fn correct_shine_through(
     let mut shifts = Vec::new();
     // fit on the pixels classified as pore, reclassify, and refit on the corrected pore set: the
     // first fit misses the brightest pores (they were above the threshold) and underestimates
+    let mut per_round = Vec::new();
+    let mut converged = false;
+    let mut previous = before[0];
     for _ in 0..p.iterations {
         let blurred = contrast_map(&classes, &contrast, p.sigma_px);
         let (c, n) = fit(grey, &classes, &blurred, p.depth)?;
@@ -155,6 +169,13 @@ pub fn correct_shine_through(
             .collect();
         coef = c;
         n_fit = n;
+        let pore = shifts.iter().map(|(_, _, n)| n[0]).sum::<u64>() as f64 / total.max(1) as f64;
+        per_round.push(pore);
+        converged = (pore - previous).abs() < SHINE_CONVERGED;
+        previous = pore;
+        if converged {
+            break;
+        }
     }
     let behind: Vec<f64> = coef[2..].to_vec();
     let mut after = vec![0u64; k];
@@ -175,6 +196,9 @@ pub fn correct_shine_through(
             in_plane: coef[1],
             behind,
             n_fit,
+            rounds: per_round.len(),
+            converged,
+            pore_fraction_per_round: per_round,
             class_means: means,
             mean_shift: ssum / total.max(1) as f64,
             max_shift: smax,
@@ -464,6 +488,31 @@ mod tests {
             "the test needs shine-through that fools the plain threshold: {e0}"
         );
         assert!(e1 < 0.2 * e0, "misclassified: plain {e0}, corrected {e1}");
+        // up to 10 rounds: they stop once the pore fraction settles, and the fit stays right
+        let run = |iterations| {
+            correct_shine_through(
+                g.view(),
+                &t,
+                &ShineParams {
+                    depth: 4,
+                    sigma_px: 0.0,
+                    iterations,
+                },
+            )
+            .unwrap()
+            .1
+        };
+        let f10 = run(10);
+        let pf = &f10.pore_fraction_per_round;
+        assert!(f10.converged && f10.rounds < 10, "{pf:?}");
+        assert_eq!(pf.len(), f10.rounds);
+        assert!((pf[pf.len() - 1] - pf[pf.len() - 2]).abs() < SHINE_CONVERGED);
+        assert!((pf[pf.len() - 1] - f10.fractions_after[0]).abs() < 1e-12);
+        for (j, w) in weights.iter().enumerate() {
+            assert!((f10.behind[j] - w).abs() < 0.03, "{:?}", f10.behind);
+        }
+        let f1 = run(1);
+        assert_eq!((f1.rounds, f1.pore_fraction_per_round.len()), (1, 1));
     }
 
     #[test]
