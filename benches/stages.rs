@@ -17,6 +17,7 @@ use fibstack::preprocess::denoise::{
     gaussian_2d, gaussian_2d_recursive, gaussian_3d, gaussian_3d_recursive,
 };
 use fibstack::preprocess::destripe::{DestripeParams, DestripePlan};
+use fibstack::preprocess::destripe_stack::{stack_stripe_profiles, subtract_profiles};
 use fibstack::preprocess::phasecorr::{PhaseCorrParams, PhaseCorrelator};
 use fibstack::preprocess::tophat::{tophat_2d, white_tophat, Footprint};
 use fibstack::progress::Silent;
@@ -138,6 +139,17 @@ fn destripe_benches(c: &mut Criterion) {
             bch.iter(|| plan.apply(a.view()).expect("destripe"))
         });
     }
+    // stack method: column profiles of every slice, window average, subtraction (whole stack)
+    let (nz, ny, nx) = (32usize, 512usize, 512usize);
+    let mut r = Rng::new(5);
+    let vol = Array3::from_shape_fn((nz, ny, nx), |_| (r.uniform() * 200.0) as f32);
+    g.throughput(elems(&[nz, ny, nx]));
+    g.bench_function(format!("stack_{nz}x{ny}x{nx}"), |bch| {
+        bch.iter(|| {
+            let v = stack_stripe_profiles(vol.view(), 16, 16.0).expect("profiles");
+            subtract_profiles(vol.view(), v.view())
+        })
+    });
     g.finish();
 }
 
