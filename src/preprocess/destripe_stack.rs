@@ -108,7 +108,7 @@ pub fn stack_stripe_profiles(
     Ok(average_window(&h, nx, window, nz))
 }
 
-/// Step 3 from per-slice high-passed profiles (running sums; the window is cut at the ends).
+/// Step 3 from per-slice high-passed profiles (the window is cut at the stack's ends).
 pub(crate) fn average_window(h: &[Vec<f64>], nx: usize, window: usize, nz: usize) -> Array2<f32> {
     let mut v = Array2::<f32>::zeros((nz, nx));
     for k in 0..nz {
