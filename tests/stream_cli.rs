@@ -52,6 +52,7 @@ fn streamed_commands_equal_the_in_memory_path() {
     let vox = ["--voxel", "20,5,5"];
     let cases: Vec<(&str, Vec<&str>)> = vec![
         ("destripe", vec![]),
+        ("destripe", vec!["--method", "stack", "--stack-window", "2"]),
         ("denoise", vec!["--sigma", "6"]),
         ("tophat", vec!["--radius-nm", "20"]),
         ("segment", vec!["--method", "otsu"]),

@@ -95,14 +95,7 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         stack_sigma_px: a.stack_sigma_px,
     };
     p.validate()?;
-    // the stack method needs every slice's column profile before the first slice is written:
-    // it reads the whole stack
-    let stream = if p.method == DestripeMethod::Stack {
-        None
-    } else {
-        a.read.open_stream(&a.input, g)?
-    };
-    let rep = if let Some(mut r) = stream {
+    let rep = if let Some(mut r) = a.read.open_stream(&a.input, g)? {
         // folder / TIFF: slice by slice, bounded memory
         let st = if a.f32 {
             SampleType::F32

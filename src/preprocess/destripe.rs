@@ -633,36 +633,46 @@ pub fn destripe_volume_as(
         let plan = DestripePlan::new(ny, nx, p)?;
         map_grey_slices_typed(&vol.data, out_type, |_, s| plan.apply(s))?
     };
-    let mean = if fr.is_empty() {
-        0.0
-    } else {
-        fr.iter().sum::<f64>() / fr.len() as f64
-    };
     Ok((
         GreyVolume {
             data,
             voxel: vol.voxel,
             meta: vol.meta.clone(),
         },
-        DestripeReport {
-            method: match (p.method, p.adaptive) {
-                (DestripeMethod::Wavelet, _) => "wavelet_fft",
-                (DestripeMethod::Stack, _) => "stack_column_profile",
-                (_, true) => "fft_wedge_adaptive",
-                (_, false) => "fft_wedge",
-            },
-            params: *p,
-            k_min_cycles_per_px: if p.method == DestripeMethod::Stack {
-                // the Gaussian high-pass's σ in frequency
-                1.0 / (2.0 * std::f64::consts::PI * p.stack_sigma_px)
-            } else {
-                p.k_min_cycles_per_px(nx)
-            },
-            removed_energy_fraction: fr,
-            mean_removed_energy_fraction: mean,
-            voxel_size_nm: vol.voxel.nm,
-        },
+        destripe_report(p, nx, vol.voxel.nm, fr),
     ))
+}
+
+/// The report of a destripe run with per-slice removed fractions `fr` on slices `nx` wide.
+pub(crate) fn destripe_report(
+    p: &DestripeParams,
+    nx: usize,
+    voxel_size_nm: [f64; 3],
+    fr: Vec<f64>,
+) -> DestripeReport {
+    let mean = if fr.is_empty() {
+        0.0
+    } else {
+        fr.iter().sum::<f64>() / fr.len() as f64
+    };
+    DestripeReport {
+        method: match (p.method, p.adaptive) {
+            (DestripeMethod::Wavelet, _) => "wavelet_fft",
+            (DestripeMethod::Stack, _) => "stack_column_profile",
+            (_, true) => "fft_wedge_adaptive",
+            (_, false) => "fft_wedge",
+        },
+        params: *p,
+        k_min_cycles_per_px: if p.method == DestripeMethod::Stack {
+            // the Gaussian high-pass's σ in frequency
+            1.0 / (2.0 * std::f64::consts::PI * p.stack_sigma_px)
+        } else {
+            p.k_min_cycles_per_px(nx)
+        },
+        removed_energy_fraction: fr,
+        mean_removed_energy_fraction: mean,
+        voxel_size_nm,
+    }
 }
 
 /// A slice of `dim` given to a plan made for `plan` slices is refused (wedge and wavelet plans).

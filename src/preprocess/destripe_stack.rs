@@ -109,7 +109,7 @@ pub fn stack_stripe_profiles(
 }
 
 /// Step 3 from per-slice high-passed profiles (the window is cut at the stack's ends).
-pub(crate) fn average_window(h: &[Vec<f64>], nx: usize, window: usize, nz: usize) -> Array2<f32> {
+pub fn average_window(h: &[Vec<f64>], nx: usize, window: usize, nz: usize) -> Array2<f32> {
     let mut v = Array2::<f32>::zeros((nz, nx));
     for k in 0..nz {
         let lo = k.saturating_sub(window);
@@ -153,8 +153,20 @@ pub fn destripe_grey(
         .map(|k| column_highpass(slice_f32(data, k).view(), p.stack_sigma_px))
         .collect();
     let v = average_window(&h, nx, p.stack_window, nz);
+    subtract_grey(data, v.view(), 0, out_type)
+}
+
+/// Step 4 on stored slices: slice `k` of `data` minus profile `v[z0 + k]`, stored as
+/// `out_type` (u8/u16 rounded and clamped). Side values: removed energy per slice,
+/// `‖in − out‖² / ‖in − mean(in)‖²`. Used on the whole stack and slab by slab (streaming).
+pub fn subtract_grey(
+    data: &GreyData,
+    v: ArrayView2<f32>,
+    z0: usize,
+    out_type: SampleType,
+) -> Result<(GreyData, Vec<f64>), ParamError> {
     map_grey_slices_typed(data, out_type, |k, s| {
-        let prof = v.row(k);
+        let prof = v.row(z0 + k);
         let n = s.len().max(1) as f64;
         let mean = s.iter().map(|&a| a as f64).sum::<f64>() / n;
         let (mut num, mut den) = (0f64, 0f64);

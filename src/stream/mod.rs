@@ -95,12 +95,7 @@ pub fn destripe(
 ) -> Result<DestripeReport, Error> {
     p.validate()?;
     if p.method == crate::preprocess::destripe::DestripeMethod::Stack {
-        return Err(ParamError::new(
-            "destripe method",
-            "stack",
-            "the stack method averages over neighbouring slices and cannot run slab by slab; use destripe_volume_as on the whole stack",
-        )
-        .into());
+        return destripe_stack(reader, out, p, out_type, progress);
     }
     let shape = reader.shape();
     let mut fractions = Vec::with_capacity(shape[0]);
@@ -128,6 +123,60 @@ pub fn destripe(
     };
     r.removed_energy_fraction = fractions;
     Ok(r)
+}
+
+/// The stack method in two passes over the input: the column profile of every slice (a few
+/// numbers per column), then each slab minus its window averages. Memory: one slab plus
+/// `nz × nx` profile values; the same output as the in-memory method.
+fn destripe_stack(
+    reader: &mut SliceReader,
+    out: &Path,
+    p: &DestripeParams,
+    out_type: SampleType,
+    progress: &dyn Progress,
+) -> Result<DestripeReport, Error> {
+    use crate::preprocess::destripe_stack::{average_window, column_highpass, subtract_grey};
+    use rayon::prelude::*;
+    let [nz, ny, nx] = reader.shape();
+    reader.rewind()?;
+    progress.start("destripe (profiles)", nz as u64);
+    let mut h: Vec<Vec<f64>> = Vec::with_capacity(nz);
+    while let Some(s) = reader.next_slab(slab_len(ny, nx))? {
+        let part: Vec<Vec<f64>> = (0..s.shape()[0])
+            .into_par_iter()
+            .map(|k| {
+                column_highpass(
+                    crate::preprocess::denoise::slice_f32(&s.data, k).view(),
+                    p.stack_sigma_px,
+                )
+            })
+            .collect();
+        progress.inc(part.len() as u64);
+        h.extend(part);
+    }
+    progress.finish();
+    let v = average_window(&h, nx, p.stack_window, nz);
+    let mut fractions = Vec::with_capacity(nz);
+    map_slabs(
+        reader,
+        out,
+        [nz, ny, nx],
+        out_type,
+        reader.voxel(),
+        "destripe",
+        progress,
+        |z0, s| {
+            let (d, fr) = subtract_grey(&s.data, v.view(), z0, out_type)?;
+            fractions.extend(fr);
+            Ok(d)
+        },
+    )?;
+    Ok(crate::preprocess::destripe::destripe_report(
+        p,
+        nx,
+        reader.voxel().nm,
+        fractions,
+    ))
 }
 
 /// Stream a 2-D (per-slice) Gaussian; refuses 3-D parameters.

@@ -70,12 +70,25 @@ fn destripe_gaussian_tophat_stream_equal_in_memory() {
         let v = as_type(&v0, st);
         for (i, inp) in inputs(dir.path(), &v, st.as_str()).iter().enumerate() {
             let vin = back(inp);
-            // destripe (f32 output and native output)
-            let p = DestripeParams::default();
-            for ot in [st, SampleType::F32] {
-                let out = dir
-                    .path()
-                    .join(format!("d_{}_{i}_{}.tif", st.as_str(), ot.as_str()));
+            // destripe (f32 output and native output), wedge and the two-pass stack method
+            let stack = DestripeParams {
+                method: crate::preprocess::destripe::DestripeMethod::Stack,
+                stack_window: 3,
+                stack_sigma_px: 4.0,
+                ..Default::default()
+            };
+            for (p, ot) in [
+                (DestripeParams::default(), st),
+                (DestripeParams::default(), SampleType::F32),
+                (stack, st),
+                (stack, SampleType::F32),
+            ] {
+                let out = dir.path().join(format!(
+                    "d_{:?}_{}_{i}_{}.tif",
+                    p.method,
+                    st.as_str(),
+                    ot.as_str()
+                ));
                 let rep = destripe(&mut open(inp), &out, &p, ot, &Silent).unwrap();
                 let (want, wrep) = destripe_volume_as(&vin, &p, ot).unwrap();
                 assert_eq!(back(&out).data, want.data);
