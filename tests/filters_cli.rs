@@ -605,6 +605,19 @@ fn destripe_stack_removes_persistent_curtains() {
         "0",
     ]));
     assert!(err.contains("stack sigma"), "{err}");
+    // a single image: it runs, with a note that there was nothing to average
+    let one = bin()
+        .args([
+            "destripe",
+            &p("s/slices/slice_0001.tif"),
+            &p("one.tif"),
+            "--method",
+            "stack",
+        ])
+        .output()
+        .unwrap();
+    assert!(one.status.success());
+    assert!(String::from_utf8_lossy(&one.stderr).contains("no neighbours to average"));
     // in a workflow after align: a warning in the results
     let wf = d.path().join("wf.toml");
     std::fs::write(

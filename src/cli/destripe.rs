@@ -117,6 +117,12 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         fibstack::io::write_volume(&a.output, &out)?;
         rep
     };
+    if p.method == DestripeMethod::Stack && rep.removed_energy_fraction.len() == 1 && !g.quiet {
+        eprintln!(
+            "note: {}: one slice, so the stack method had no neighbours to average and removed the whole narrow part of the column profile, structure included; for single images the wedge (default) is the better choice",
+            a.input.display()
+        );
+    }
     if a.json {
         return print_json(&rep);
     }
