@@ -148,12 +148,17 @@ pub fn destripe_grey(
 ) -> Result<(GreyData, Vec<f64>), ParamError> {
     validate(p.stack_window, p.stack_sigma_px)?;
     let [nz, _, nx] = data.shape();
-    let h: Vec<Vec<f64>> = (0..nz)
-        .into_par_iter()
-        .map(|k| column_highpass(slice_f32(data, k).view(), p.stack_sigma_px))
-        .collect();
+    let h = highpass_profiles(data, p.stack_sigma_px);
     let v = average_window(&h, nx, p.stack_window, nz);
     subtract_grey(data, v.view(), 0, out_type)
+}
+
+/// Steps 1–2 for every slice of stored data (each converted to f32 on its own).
+pub fn highpass_profiles(data: &GreyData, sigma_px: f64) -> Vec<Vec<f64>> {
+    (0..data.shape()[0])
+        .into_par_iter()
+        .map(|k| column_highpass(slice_f32(data, k).view(), sigma_px))
+        .collect()
 }
 
 /// Step 4 on stored slices: slice `k` of `data` minus profile `v[z0 + k]`, stored as

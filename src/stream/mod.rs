@@ -98,8 +98,10 @@ pub fn destripe(
         return destripe_stack(reader, out, p, out_type, progress);
     }
     let shape = reader.shape();
+    if shape[0] == 0 {
+        return Err(Error::Other("no slices".into()));
+    }
     let mut fractions = Vec::with_capacity(shape[0]);
-    let mut report = None;
     map_slabs(
         reader,
         out,
@@ -111,18 +113,15 @@ pub fn destripe(
         |_, s| {
             let (v, r) = destripe_volume_as(s, p, out_type)?;
             fractions.extend_from_slice(&r.removed_energy_fraction);
-            report.get_or_insert(r);
             Ok(v.data)
         },
     )?;
-    let mut r = report.ok_or_else(|| Error::Other("no slices".into()))?;
-    r.mean_removed_energy_fraction = if fractions.is_empty() {
-        0.0
-    } else {
-        fractions.iter().sum::<f64>() / fractions.len() as f64
-    };
-    r.removed_energy_fraction = fractions;
-    Ok(r)
+    Ok(crate::preprocess::destripe::destripe_report(
+        p,
+        shape[2],
+        reader.voxel().nm,
+        fractions,
+    ))
 }
 
 /// The stack method in two passes over the input: the column profile of every slice (a few
@@ -135,24 +134,14 @@ fn destripe_stack(
     out_type: SampleType,
     progress: &dyn Progress,
 ) -> Result<DestripeReport, Error> {
-    use crate::preprocess::destripe_stack::{average_window, column_highpass, subtract_grey};
-    use rayon::prelude::*;
+    use crate::preprocess::destripe_stack::{average_window, highpass_profiles, subtract_grey};
     let [nz, ny, nx] = reader.shape();
     reader.rewind()?;
     progress.start("destripe (profiles)", nz as u64);
     let mut h: Vec<Vec<f64>> = Vec::with_capacity(nz);
     while let Some(s) = reader.next_slab(slab_len(ny, nx))? {
-        let part: Vec<Vec<f64>> = (0..s.shape()[0])
-            .into_par_iter()
-            .map(|k| {
-                column_highpass(
-                    crate::preprocess::denoise::slice_f32(&s.data, k).view(),
-                    p.stack_sigma_px,
-                )
-            })
-            .collect();
-        progress.inc(part.len() as u64);
-        h.extend(part);
+        progress.inc(s.shape()[0] as u64);
+        h.extend(highpass_profiles(&s.data, p.stack_sigma_px));
     }
     progress.finish();
     let v = average_window(&h, nx, p.stack_window, nz);
