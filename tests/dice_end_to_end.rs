@@ -346,6 +346,17 @@ fn score_errors_are_clear() {
     );
     let e = run(head.clone());
     assert!(e.contains("score needs a truth"), "{e}");
+    // `optional = true`: the run goes on and records that nothing was scored
+    let wf = d.path().join("opt.toml");
+    std::fs::write(&wf, format!("{head}optional = true\n")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args(["run", wf.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("o/results.json")).unwrap()).unwrap();
+    assert_eq!(r["score"]["scored"], false, "{}", r["score"]);
     let e = run(format!("{head}truth_out = \"../x.tif\"\n"));
     assert!(e.contains("truth_out"), "{e}");
     let e = run(format!("{head}pores = 0\n"));

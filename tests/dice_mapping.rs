@@ -3,7 +3,8 @@
 //!    shifted by the crop origin (exact, every voxel);
 //! 2. every effect off except the 52° tilt (foreshortening + face shift): the truth mapped through
 //!    the chain reproduces the segmentation of the noiseless render except at boundaries, and
-//!    every disagreeing voxel lies within one truth voxel (two rows in y) of a phase boundary.
+//!    every disagreeing voxel lies within one truth voxel (two rows in y) of a phase boundary;
+//! 3. a crop after the chain selects the same box out of the mapping.
 
 use fibstack::preprocess::align::{align_volume, AlignParams};
 use fibstack::preprocess::geometry::correct_geometry;
@@ -42,6 +43,22 @@ fn face_on_drift_ideal_mapping_is_the_shifted_truth() {
     let want = out.labels.data.slice(s![.., y0..y0 + h, x0..x0 + w]);
     assert_eq!(m.dim(), (nz, h, w));
     assert_eq!(m.view(), want, "ideal mapping = truth at the crop origin");
+    // a crop after the chain (e.g. a workflow `crop` step) picks the same box out of the mapping
+    let c = t
+        .clone()
+        .cropped([3, 5, 7], [nz - 5, h - 9, w - 11])
+        .unwrap();
+    let mc = truth_on_grid(out.labels.view(), &r.truth, &c, Alignment::Ideal).unwrap();
+    let want_c = out
+        .labels
+        .data
+        .slice(s![3..nz - 2, y0 + 5..y0 + h - 4, x0 + 7..x0 + w - 4]);
+    assert_eq!(
+        mc.view(),
+        want_c,
+        "cropped ideal mapping = truth in the box"
+    );
+    assert!(t.clone().cropped([0, 0, 1], [nz, h, w]).is_err());
     // the applied shifts differ from the ideal ones by the alignment error: where it is below
     // half a pixel on both axes, the two lookups are the same voxel
     let a = truth_on_grid(out.labels.view(), &r.truth, &t, Alignment::Applied).unwrap();

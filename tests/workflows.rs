@@ -90,13 +90,27 @@ fn li_deposit_pressure_series() {
             r[p]
         );
         last = (truth, measured);
-        // agreement with the truth of the same window (README): 0.0017–0.0133 off. The issue's
-        // 0.01 is met at 0 (−0.0099), 70, 210 and 350 kPa, not at 140 kPa (+0.0133)
+        // the `score` step: the truth of exactly the voxels measured (the alignment keeps the
+        // region imaged in every slice, 120 of the 128 columns here, and the grains are ~30
+        // columns wide, so the two truths differ by up to 0.015)
+        let same: f64 = r[col(&h, "true_porosity_same_voxels [1]")].parse().unwrap();
+        let err: f64 = r[col(&h, "porosity_error [1]")].parse().unwrap();
+        assert!((err - (measured - same)).abs() < 1e-6, "{r:?}");
+        assert!((same - truth).abs() < 0.02, "{folder}: {same} vs {truth}");
+        // the acceptance, against the truth of the same voxels (README: −0.0086 …
+        // +0.0014); against the nominal full-width window the 140 kPa sample reads +0.013
+        assert!(
+            err.abs() < 0.01,
+            "{} kPa: measured {measured} vs truth of the same voxels {same}",
+            r[p]
+        );
         assert!(
             (measured - truth).abs() < 0.015,
             "{} kPa: measured {measured} vs truth {truth}",
             r[p]
         );
+        let dice: f64 = r[col(&h, "pore_dice [1]")].parse().unwrap();
+        assert!((0.0..=1.0).contains(&dice));
     }
     for s in ["0_kPa", "350_kPa"] {
         assert!(d.path().join(s).join("report.html").exists());

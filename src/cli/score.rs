@@ -8,7 +8,8 @@ use clap::Args;
 use fibstack::preprocess::align::AlignReport;
 use fibstack::preprocess::geometry::GeometryReport;
 use fibstack::segment::score::{
-    reports_from_results, score_against_truth, score_labels, ChainTransform, ScoreView,
+    crop_origin_from_results, reports_from_results, score_against_truth, score_labels,
+    ChainTransform, ScoreView,
 };
 use std::path::PathBuf;
 
@@ -96,6 +97,7 @@ pub fn run(a: ScoreArgs, g: &super::Global) -> Result<()> {
             let truth =
                 fibstack::io::read_labels(&dir.join("truth/labels.tif"), &Default::default())
                     .with_context(|| format!("{}", dir.display()))?;
+            let mut crop = None;
             let (align, geometry) = match &a.results {
                 Some(p) => {
                     if a.align_json.is_some() || a.geometry_json.is_some() {
@@ -105,6 +107,7 @@ pub fn run(a: ScoreArgs, g: &super::Global) -> Result<()> {
                     let m = v
                         .as_object()
                         .with_context(|| format!("{}: expected a JSON object", p.display()))?;
+                    crop = crop_origin_from_results(m)?;
                     reports_from_results(m)?
                 }
                 None => {
@@ -122,10 +125,16 @@ pub fn run(a: ScoreArgs, g: &super::Global) -> Result<()> {
                     (al, ge)
                 }
             };
-            let t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
+            let mut t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
+            // a segmentation written after the run's crop steps sits inside the chain's grid
+            if let (Some(origin), true) = (crop, seg.shape() != t.shape) {
+                t = t
+                    .cropped(origin, seg.shape())
+                    .with_context(|| format!("{}: after the run's crops", a.seg.display()))?;
+            }
             if seg.shape() != t.shape {
                 bail!(
-                    "{}: shape {:?}, but the chain produces {:?}; score the segmentation of that chain (no crop between)",
+                    "{}: shape {:?}, but the chain produces {:?}; score the segmentation of that chain (align → geometry → segment, then any crops)",
                     a.seg.display(),
                     seg.shape(),
                     t.shape

@@ -276,8 +276,11 @@ pub enum Alignment {
 pub struct ChainTransform {
     /// Shape `[nz, rows, cols]` of the raw stack.
     pub raw_shape: [usize; 3],
-    /// Shape of the processed stack.
+    /// Shape of the processed stack (after any crop).
     pub shape: [usize; 3],
+    /// Origin `[z, y, x]` of the processed stack in the grid the alignment and geometry produced
+    /// (nonzero after a `crop` step; see [`ChainTransform::cropped`]).
+    pub crop_origin: [usize; 3],
     /// Per slice, the shift `[dy, dx]` the alignment applied (`out(y, x) = in(y − dy, x − dx)`).
     pub align_shifts: Vec<[f64; 2]>,
     /// Origin `[y0, x0]` of the aligned frame in slice 0's frame (crop region).
@@ -305,6 +308,7 @@ impl ChainTransform {
         let mut t = ChainTransform {
             raw_shape,
             shape,
+            crop_origin: [0, 0, 0],
             align_shifts: vec![[0.0, 0.0]; raw_shape[0]],
             align_origin: [0, 0],
             detrended: false,
@@ -362,8 +366,38 @@ impl ChainTransform {
         Ok(t)
     }
 
-    /// Raw image position `(row, col)` shown by processed voxel `(k, j, x)`, with per-slice
-    /// alignment shift `shift`.
+    /// The same chain followed by a crop that keeps the box of `shape` voxels starting at
+    /// `origin` (`[z, y, x]`, in voxels of the processed grid). Errors if the box does not fit.
+    ///
+    /// ```
+    /// use fibstack::segment::score::ChainTransform;
+    /// let t = ChainTransform::new([4, 10, 12], None, None).unwrap();
+    /// let c = t.clone().cropped([1, 2, 3], [2, 5, 6]).unwrap();
+    /// assert_eq!((c.shape, c.crop_origin), ([2, 5, 6], [1, 2, 3]));
+    /// assert!(t.cropped([0, 6, 0], [4, 5, 12]).is_err()); // rows 6..11 of 10
+    /// ```
+    pub fn cropped(mut self, origin: [usize; 3], shape: [usize; 3]) -> Result<Self, ParamError> {
+        for i in 0..3 {
+            if origin[i] + shape[i] > self.shape[i] || shape[i] == 0 {
+                return Err(ParamError::new(
+                    "crop",
+                    format!("origin {origin:?}, shape {shape:?}"),
+                    format!(
+                        "the box does not fit the {:?} grid the alignment and geometry produce",
+                        self.shape
+                    ),
+                ));
+            }
+        }
+        for (c, o) in self.crop_origin.iter_mut().zip(origin) {
+            *c += o;
+        }
+        self.shape = shape;
+        Ok(self)
+    }
+
+    /// Raw image position `(row, col)` shown by processed voxel `(k, j, x)` of the uncropped
+    /// grid, with per-slice alignment shift `shift`.
     #[inline]
     fn raw_position(&self, k: usize, j: usize, x: usize, shift: [f64; 2]) -> (f64, f64) {
         let ya = self.rows_lo + j as f64 * self.row_step + k as f64 * self.shear_px_per_slice;
@@ -394,13 +428,13 @@ pub fn truth_on_grid(
             ),
         ));
     }
-    if nz != t.shape[0] || acq.total_shift_px.len() != nz {
+    if nz != t.raw_shape[0] || acq.total_shift_px.len() != nz {
         return Err(ParamError::new(
             "truth slices",
             nz,
             format!(
-                "the processed stack has {} slices and the acquisition {}",
-                t.shape[0],
+                "the raw stack has {} slices and the acquisition {}",
+                t.raw_shape[0],
                 acq.total_shift_px.len()
             ),
         ));
@@ -427,12 +461,14 @@ pub fn truth_on_grid(
         ));
     }
     let edge = acq.params.outside == Outside::Edge;
-    let [_, rows, cols] = t.shape;
-    let mut out = Array3::<u8>::zeros((nz, rows, cols));
+    let [nk, rows, cols] = t.shape;
+    let [oz, oy, ox] = t.crop_origin;
+    let mut out = Array3::<u8>::zeros((nk, rows, cols));
     out.axis_iter_mut(Axis(0))
         .into_par_iter()
         .enumerate()
-        .for_each(|(k, mut o)| {
+        .for_each(|(kc, mut o)| {
+            let k = kc + oz;
             let [ty, tx] = acq.total_shift_px[k];
             let shift = match alignment {
                 Alignment::Applied => t.align_shifts[k],
@@ -441,7 +477,7 @@ pub fn truth_on_grid(
             let tk = truth.index_axis(Axis(0), k);
             for j in 0..rows {
                 for x in 0..cols {
-                    let (r, c) = t.raw_position(k, j, x, shift);
+                    let (r, c) = t.raw_position(k, j + oy, x + ox, shift);
                     let yt = ((r - ty) / acq.row_scale).round();
                     let xt = (c - tx).round();
                     let inside = yt >= 0.0 && xt >= 0.0 && yt < ny as f64 && xt < nx as f64;
@@ -561,6 +597,45 @@ pub fn reports_from_results(
         }
     }
     Ok((one(results, "align")?, one(results, "geometry")?))
+}
+
+/// Origin `[z, y, x]` of the grid left by the `crop` steps of a workflow's `results.json` (their
+/// `ranges_voxels` starts, summed: every crop is relative to the volume it received), or `None`
+/// without a crop. Use it with [`ChainTransform::cropped`] and the cropped volume's shape.
+///
+/// ```
+/// use fibstack::segment::score::crop_origin_from_results;
+/// let r = serde_json::json!({
+///     "crop": { "ranges_voxels": { "z": [0, 8], "y": [10, 40], "x": [2, 50] } },
+///     "crop_2": { "ranges_voxels": { "z": [1, 8], "y": [0, 30], "x": [0, 20] } },
+/// });
+/// let o = crop_origin_from_results(r.as_object().unwrap()).unwrap();
+/// assert_eq!(o, Some([1, 10, 2]));
+/// ```
+pub fn crop_origin_from_results(
+    results: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<[usize; 3]>, ParamError> {
+    let mut origin: Option<[usize; 3]> = None;
+    for (k, v) in results {
+        if !(k == "crop" || k.starts_with("crop_")) {
+            continue;
+        }
+        let o = origin.get_or_insert([0, 0, 0]);
+        for (i, axis) in ["z", "y", "x"].iter().enumerate() {
+            let start = v
+                .pointer(&format!("/ranges_voxels/{axis}/0"))
+                .and_then(|s| s.as_u64())
+                .ok_or_else(|| {
+                    ParamError::new(
+                        format!("{k} report"),
+                        axis,
+                        "has no ranges_voxels start; give the results of a fibstack run",
+                    )
+                })?;
+            o[i] += start as usize;
+        }
+    }
+    Ok(origin)
 }
 
 /// Score segmentation `seg` (on the processed grid of `t`) against the simulator truth `truth`

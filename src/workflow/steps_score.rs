@@ -5,15 +5,18 @@
 //! `truth = "folder"`, a folder written by `fibstack synth` (its `truth.json` and
 //! `truth/labels.tif`; the workflow input must then be that folder's `slices`). The truth is mapped
 //! onto the processed grid through the simulator's transform and the chain's own (the `align` and
-//! `geometry` steps' reports), nearest neighbour, no registration.
+//! `geometry` steps' reports, and the `crop` steps before this one), nearest neighbour, no
+//! registration. After a crop, the score covers exactly the cropped voxels.
 //!
 //! Keys: `truth` (folder, optional), `pore` (pore label, default 0), `truth_out` (file name: also
-//! write the mapped truth, e.g. "truth_on_grid.tif"; unscored voxels hold 255).
+//! write the mapped truth, e.g. "truth_on_grid.tif"; unscored voxels hold 255), `optional`
+//! (default false: with no truth at all, record `"scored": false` instead of failing).
 
 use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::segment::score::{
-    reports_from_results, score_against_truth, truth_on_grid, Alignment, ChainTransform,
+    crop_origin_from_results, reports_from_results, score_against_truth, truth_on_grid, Alignment,
+    ChainTransform,
 };
 use crate::synth::Truth;
 use crate::volume::LabelVolume;
@@ -30,6 +33,10 @@ pub struct ScoreStep {
     pub pore: u8,
     /// Also write the truth mapped onto the processed grid (file inside the output folder).
     pub truth_out: Option<String>,
+    /// With no truth to score against (no `truth` folder, no `synth` step), record
+    /// `{"scored": false, ...}` instead of failing: a batch template can keep the step for the
+    /// samples that have a truth (given by per-sample overrides) and run on the others.
+    pub optional: bool,
 }
 
 /// The truth record of the workflow's `synth` step (None without one).
@@ -88,7 +95,15 @@ impl Step for ScoreStep {
                 (rec, Some(l), dir.clone())
             }
             None => {
-                let rec = synth_record(ctx)?.ok_or_else(|| {
+                let rec = synth_record(ctx)?;
+                if rec.is_none() && self.optional {
+                    return Ok(serde_json::json!({
+                        "scored": false,
+                        "reason": "no truth for this input (optional = true): give truth = \"folder\" \
+                                   written by `fibstack synth` to score it",
+                    }));
+                }
+                let rec = rec.ok_or_else(|| {
                     Error::Other(
                         "score needs a truth: a `synth` step before it, or truth = \"folder\" \
                          written by `fibstack synth`"
@@ -115,12 +130,15 @@ impl Step for ScoreStep {
             )));
         }
         let (align, geometry) = reports_from_results(&ctx.results)?;
-        let t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
+        let mut t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
         let seg = ctx.labels("score")?;
+        if let Some(origin) = crop_origin_from_results(&ctx.results)? {
+            t = t.cropped(origin, seg.shape())?;
+        }
         if seg.shape() != t.shape {
             return Err(Error::Other(format!(
-                "score: the segmentation is {:?} but align/geometry produce {:?}; scoring supports \
-                 align → geometry → filters → segment (no crop)",
+                "score: the segmentation is {:?} but align/geometry (and crops) produce {:?}; \
+                 scoring supports align → geometry → filters → segment → crops",
                 seg.shape(),
                 t.shape
             )));
@@ -150,6 +168,7 @@ impl Step for ScoreStep {
         };
         let mut v = serde_json::to_value(&s).map_err(|e| Error::Other(format!("score: {e}")))?;
         if let Some(o) = v.as_object_mut() {
+            o.insert("scored".into(), serde_json::Value::Bool(true));
             o.insert("truth".into(), serde_json::Value::String(source));
         }
         if let Some((f, vol)) = mapped {
