@@ -258,8 +258,12 @@ fn folder_truth_and_cli_agree_with_the_step() {
              [[steps]]\nkind = \"denoise\"\nsigma = 20.0\n\
              [[steps]]\nkind = \"segment\"\nmethod = \"otsu\"\nlabels = [0, 1]\n\
              [[steps]]\nkind = \"convert\"\npath = \"labels.tif\"\nwhat = \"labels\"\n\
-             [[steps]]\nkind = \"score\"\ntruth = {:?}\ntruth_out = \"truth_on_grid.tif\"\n",
+             [[steps]]\nkind = \"score\"\ntruth = {:?}\ntruth_out = \"truth_on_grid.tif\"\n\
+             [[steps]]\nkind = \"crop\"\nz = [2, 10]\ny = [5, 40]\nx = [3, 50]\n\
+             [[steps]]\nkind = \"convert\"\npath = \"labels_crop.tif\"\nwhat = \"labels\"\n\
+             [[steps]]\nkind = \"score\"\ntruth = {:?}\n",
             fx.join("slices").to_str().unwrap(),
+            fx.to_str().unwrap(),
             fx.to_str().unwrap()
         ),
     )
@@ -310,6 +314,34 @@ fn folder_truth_and_cli_agree_with_the_step() {
     ] {
         assert_eq!(f(&c, p), f(s, p), "{p}");
     }
+    // after a crop, the step scores the box: the same counts as the box of the uncropped mapping
+    let read = |n: &str| {
+        fibstack::io::read_labels(&out.join(n), &Default::default())
+            .unwrap()
+            .data
+    };
+    let (lab, tog) = (read("labels.tif"), read("truth_on_grid.tif"));
+    let bx = ndarray::s![2..10, 5..40, 3..50];
+    let pore_frac =
+        |v: ndarray::ArrayView3<u8>| v.iter().filter(|&&l| l == 0).count() as f64 / v.len() as f64;
+    let s2 = &r["score_2"];
+    assert_eq!(f(s2, "/porosity/segmented"), pore_frac(lab.slice(bx)));
+    assert_eq!(
+        f(s2, "/porosity/truth_same_region"),
+        pore_frac(tog.slice(bx)),
+        "cropped score = box of the mapped truth"
+    );
+    let c2 = cli(&[
+        "score",
+        out.join("labels_crop.tif").to_str().unwrap(),
+        "--synth",
+        fx.to_str().unwrap(),
+        "--results",
+        out.join("results.json").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(f(&c2, "/applied/accuracy"), f(s2, "/applied/accuracy"));
+    assert_eq!(f(&c2, "/porosity/error"), f(s2, "/porosity/error"));
     let same = cli(&[
         "score",
         seg.to_str().unwrap(),
