@@ -205,3 +205,65 @@ fn wrong_chain_is_rejected() {
     assert!(truth_on_grid(out.labels.view(), &r.truth, &t, Alignment::Applied).is_err());
     let _ = arep;
 }
+
+/// Why the "Dice ≥ 0.95 for every phase" cannot hold for the electrode's carbon binder:
+/// with every acquisition effect off, face-on images segment perfectly, but the 52° tilt alone
+/// (each image row spans 1/sin 52° = 1.27 truth rows, so the 1–2-voxel binder shells are averaged
+/// with their neighbours) caps the binder's Dice at 0.90 even with the ideal thresholds (the
+/// midpoints between the pure grey levels) and the exact geometry (no alignment, no denoising).
+/// Pore and active material keep 0.985 there.
+#[test]
+fn tilt_alone_caps_the_binder_dice() {
+    let shape = [64, 96, 96]; // the simulator's default electrode stack
+    let seg3 = |g: &Array3<f32>| {
+        // pure levels (8-bit): pore 0.12, binder 0.38, active material 0.68
+        let (t0, t1) = (0.25f32 * 255.0, 0.53f32 * 255.0);
+        g.mapv(|v| {
+            if v <= t0 {
+                0u8
+            } else if v <= t1 {
+                2
+            } else {
+                1
+            }
+        })
+    };
+    let score = |tilt: bool| -> Confusion {
+        let mut acq = AcquisitionParams::clean();
+        if tilt {
+            acq.tilt = Some(TiltParams::default());
+        }
+        let out = electrode(acq, shape, 1);
+        let r = out.rendered.as_ref().unwrap();
+        let (geo, grep) = if tilt {
+            // stretch and shear by the known geometry: no alignment error at all
+            let (g, rep) = correct_geometry(&r.grey, 52.0, None, true, true).unwrap();
+            (g, Some(rep))
+        } else {
+            (r.grey.clone(), None)
+        };
+        let t = ChainTransform::new(r.grey.shape(), None, grep.as_ref()).unwrap();
+        let mapped = truth_on_grid(out.labels.view(), &r.truth, &t, Alignment::Applied).unwrap();
+        confusion(seg3(&geo.to_f32()).view(), mapped.view()).unwrap()
+    };
+    let face_on = score(false);
+    let tilted = score(true);
+    for (what, c) in [("face-on", &face_on), ("tilt only", &tilted)] {
+        println!(
+            "{what}: Dice pore {:.4}, active material {:.4}, binder {:.4} ({} unscored)",
+            c.dice(0),
+            c.dice(1),
+            c.dice(2),
+            c.unscored
+        );
+    }
+    for l in 0..3 {
+        assert!(
+            face_on.dice(l) > 0.999,
+            "face-on label {l}: {}",
+            face_on.dice(l)
+        );
+    }
+    assert!(tilted.dice(2) < 0.92, "binder {}", tilted.dice(2));
+    assert!(tilted.dice(0) > 0.97 && tilted.dice(1) > 0.97);
+}
