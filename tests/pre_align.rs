@@ -283,6 +283,40 @@ fn applied_alignment_matches_truth_and_crops() {
     assert!(apply_shifts(v.view(), &shifts, &p, &Silent).is_err());
 }
 
+/// `interpolation = nearest`: the applied shifts are the bilinear mode's rounded to whole pixels,
+/// and every aligned pixel is an input pixel moved by exactly that shift (no resampling).
+#[test]
+fn nearest_moves_whole_pixels_by_the_rounded_shifts() {
+    let field = Field::new(22, 200.0, 900);
+    let drift = vec![[0.0, 0.0], [2.3, -1.6], [3.7, 0.4], [1.2, 2.6], [-0.6, 1.5]];
+    let v = stack(&field, &drift, 96, 0.5, 0.0, 6);
+    let bil = align_stack(v.view(), &AlignParams::default(), &Silent).unwrap();
+    let p = AlignParams {
+        interpolation: Interpolation::Nearest,
+        ..Default::default()
+    };
+    let r = align_stack(v.view(), &p, &Silent).unwrap();
+    let c = r.report.crop_region;
+    for (k, (n, b)) in r.report.slices.iter().zip(&bil.report.slices).enumerate() {
+        assert_eq!(n.cum_dy_px, b.cum_dy_px.round(), "slice {k}");
+        assert_eq!(n.cum_dx_px, b.cum_dx_px.round(), "slice {k}");
+        // the measured (unrounded) curve is kept beside it
+        assert_eq!(n.raw_cum_dy_px, b.raw_cum_dy_px);
+        // out(y, x) = in(y - dy, x - dx), in the crop's frame
+        let (dy, dx) = (n.cum_dy_px as i64, n.cum_dx_px as i64);
+        for y in 0..c.height {
+            for x in 0..c.width {
+                let (sy, sx) = (y as i64 + c.y0 - dy, x as i64 + c.x0 - dx);
+                assert_eq!(
+                    r.aligned[[k, y, x]],
+                    v[[k, sy as usize, sx as usize]],
+                    "slice {k} ({y}, {x})"
+                );
+            }
+        }
+    }
+}
+
 /// Table of cumulative / per-pair errors for window × band-pass × notch on clean, noisy and
 /// striped stacks (run with `--ignored --nocapture`; used to choose the defaults).
 #[test]

@@ -57,6 +57,7 @@ fn streamed_commands_equal_the_in_memory_path() {
         ("tophat", vec!["--radius-nm", "20"]),
         ("segment", vec!["--method", "otsu"]),
         ("align", vec![]),
+        ("align", vec!["--interpolation", "nearest"]),
         ("geometry", vec![]),
     ];
     for (cmd, extra) in cases {

@@ -38,6 +38,8 @@ pub enum WindowArg {
 pub enum InterpArg {
     Bilinear,
     Fourier,
+    /// Whole-pixel shifts (rounded), no resampling
+    Nearest,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +159,7 @@ impl AlignArgs {
             interpolation: match self.interpolation {
                 InterpArg::Bilinear => Interpolation::Bilinear,
                 InterpArg::Fourier => Interpolation::Fourier,
+                InterpArg::Nearest => Interpolation::Nearest,
             },
             boundary: if self.pad {
                 Boundary::Pad

@@ -45,7 +45,7 @@ pub enum WindowKey {
 /// "smooth"), `smooth_window` (15), `upsample` (100), `window` ("hann" | "tukey" | "none"),
 /// `tukey_alpha` (0.25), `roi` ([y0, x0, h, w]), `bandpass` ([lo] or [lo, hi] Gaussian σ in px;
 /// [] = off; default [2.0]), `curtain_notch` (0), `refine` (true), `interpolation` ("bilinear" |
-/// "fourier"), `boundary` ("crop" | "pad"), `fill` (0), `flag_rel_quality` (0.5),
+/// "fourier" | "nearest"), `boundary` ("crop" | "pad"), `fill` (0), `flag_rel_quality` (0.5),
 /// `flag_min_peak_ratio` (1.5), `shifts_csv` ("alignment_shifts.csv"), `plot`
 /// ("alignment_drift.png"), `theta_deg` (52, only for the implied slice thickness).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
