@@ -406,4 +406,52 @@ fn unrelated_slice_is_flagged() {
     );
     // both pairs touching slice 6 (6 vs 5, 7 vs 6) are poor
     assert_eq!(flagged, vec![6, 7]);
+    // their measured shifts are far off (the noise slice correlates with nothing) and in opposite
+    // directions: slice 6 is put at the median of the nearest unflagged pairs (3, 4, 5 | 8, 9)
+    // and pair 7 takes the rest of the two pairs' sum, so slices 7.. keep their measured position
+    let off = estimate_drift(
+        v.view(),
+        &AlignParams {
+            flag_replace_px: 0.0,
+            ..Default::default()
+        },
+        &Silent,
+    )
+    .unwrap();
+    assert!(off.slices.iter().all(|s| !s.replaced));
+    let mut dy: Vec<f64> = [3, 4, 5, 8, 9]
+        .iter()
+        .map(|&g| off.slices[g].dy_px)
+        .collect();
+    dy.sort_by(f64::total_cmp);
+    let (s6, s7) = (&est.slices[6], &est.slices[7]);
+    assert!(s6.replaced && s7.replaced);
+    assert_eq!(s6.dy_px, dy[2], "median of 3, 4, 5, 8, 9");
+    assert_eq!(
+        s6.measured_px,
+        Some([off.slices[6].dy_px, off.slices[6].dx_px])
+    );
+    let m6 = s6.measured_px.unwrap();
+    assert!((m6[0] - s6.dy_px).abs() > 4.0 || (m6[1] - s6.dx_px).abs() > 4.0);
+    for k in 7..10 {
+        assert!((est.slices[k].cum_dy_px - off.slices[k].cum_dy_px).abs() < 1e-9);
+        assert!((est.slices[k].cum_dx_px - off.slices[k].cum_dx_px).abs() < 1e-9);
+    }
+    assert_eq!(est.slices.iter().filter(|s| s.replaced).count(), 2);
+    // the registration of slice 6 itself (random content) is the local trend instead of a 10-px
+    // jump, and every slice is within 2 px
+    let err = |e: &fibstack::preprocess::align::DriftEstimate, k: usize| {
+        (e.slices[k].cum_dy_px + drift[k][0] - drift[0][0])
+            .abs()
+            .max((e.slices[k].cum_dx_px + drift[k][1] - drift[0][1]).abs())
+    };
+    eprintln!(
+        "slice 6 error: {:.2} px replaced, {:.2} px measured",
+        err(&est, 6),
+        err(&off, 6)
+    );
+    assert!(err(&est, 6) < 2.0 && err(&off, 6) > 8.0);
+    for k in 0..10 {
+        assert!(err(&est, k) < 2.0, "slice {k}: {}", err(&est, k));
+    }
 }

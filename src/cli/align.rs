@@ -104,6 +104,10 @@ pub struct AlignArgs {
     /// Ion–electron angle (degrees) used for the slice thickness implied by the drift trend.
     #[arg(long, default_value_t = 52.0)]
     pub theta: f64,
+    /// A flagged pair whose shift is more than PX from the median of its unflagged neighbours is a
+    /// failed correlation: use that median instead (chain mode; 0 = never).
+    #[arg(long, value_name = "PX", default_value_t = 4.0)]
+    pub flag_replace_px: f64,
     /// Print the report as JSON on stdout (only JSON).
     #[arg(long)]
     pub json: bool,
@@ -170,6 +174,7 @@ impl AlignArgs {
             shifts_csv: String::new(),
             plot: String::new(),
             theta_deg: self.theta,
+            flag_replace_px: self.flag_replace_px,
             ..AlignStep::default()
         })
     }
@@ -254,6 +259,12 @@ pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
             println!(
                 "{} slice(s) flagged for poor correlation: {:?}",
                 r.n_flagged, r.flagged_slices
+            );
+        }
+        if !r.replaced_slices.is_empty() {
+            println!(
+                "outlying flagged shifts replaced by their neighbours' median: slices {:?}",
+                r.replaced_slices
             );
         }
         if let Some(t) = &out.implied_slice_thickness {

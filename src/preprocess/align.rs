@@ -98,7 +98,15 @@ pub struct AlignParams {
     pub flag_rel_quality: f64,
     /// … or when its correlation peak is less than this many times the next highest peak.
     pub flag_min_peak_ratio: f64,
+    /// Chain mode: a flagged pair whose shift differs by more than this (px, either axis) from the
+    /// median of the nearest unflagged pairs (up to [`OUTLIER_NEIGHBOURS`] on each side) is a
+    /// failed correlation: its shift is replaced by that median (reported as `replaced`).
+    /// 0 = never replace.
+    pub flag_replace_px: f64,
 }
+
+/// Unflagged pairs on each side whose median replaces an outlying flagged pair.
+pub const OUTLIER_NEIGHBOURS: usize = 3;
 
 impl Default for AlignParams {
     fn default() -> Self {
@@ -113,6 +121,7 @@ impl Default for AlignParams {
             fill: 0.0,
             flag_rel_quality: 0.5,
             flag_min_peak_ratio: 1.5,
+            flag_replace_px: 4.0,
         }
     }
 }
@@ -139,6 +148,13 @@ impl AlignParams {
             return Err(ParamError::new("fill", self.fill, "must be a finite value"));
         }
         crate::error::in_range("flag_rel_quality", self.flag_rel_quality, 0.0, 1.0)?;
+        if !(self.flag_replace_px.is_finite() && self.flag_replace_px >= 0.0) {
+            return Err(ParamError::new(
+                "flag_replace_px",
+                self.flag_replace_px,
+                "must be a finite number of px >= 0 (4 is the default, 0 never replaces)",
+            ));
+        }
         if !(self.flag_min_peak_ratio.is_finite() && self.flag_min_peak_ratio >= 0.0) {
             return Err(ParamError::new(
                 "flag_min_peak_ratio",
@@ -169,6 +185,13 @@ pub struct SliceShift {
     /// Measured cumulative shift before detrending (equals `cum_*` without detrending).
     pub raw_cum_dy_px: f64,
     pub raw_cum_dx_px: f64,
+    /// The measured pair shift was an outlier of a flagged pair and `dy_px, dx_px` hold the
+    /// median of its neighbours instead (see [`AlignParams::flag_replace_px`]).
+    #[serde(default)]
+    pub replaced: bool,
+    /// The measured pair shift `[dy, dx]`, when it was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_px: Option<[f64; 2]>,
 }
 
 /// Region of the output in the frame of slice 0: `[y0, x0, height, width]` (px).
@@ -198,6 +221,9 @@ pub struct AlignReport {
     pub crop_region: CropRegion,
     pub n_flagged: usize,
     pub flagged_slices: Vec<usize>,
+    /// Flagged slices whose pair shift was an outlier and was replaced by its neighbours' median.
+    #[serde(default)]
+    pub replaced_slices: Vec<usize>,
     /// Largest |applied cumulative shift| on each axis `[dy, dx]` (px).
     pub max_abs_shift_px: [f64; 2],
     /// Least-squares slope of the measured cumulative shift `[dy, dx]` (px/slice).
@@ -287,6 +313,12 @@ pub fn make_report(
         crop_region,
         n_flagged: flagged_slices.len(),
         flagged_slices,
+        replaced_slices: est
+            .slices
+            .iter()
+            .filter(|s| s.replaced)
+            .map(|s| s.slice)
+            .collect(),
         max_abs_shift_px: [max_abs(|s| s.cum_dy_px), max_abs(|s| s.cum_dx_px)],
         trend_px_per_slice: est.trend_px_per_slice,
         slices: est.slices,
@@ -367,9 +399,16 @@ pub fn estimate_drift_from(
     let corr = PhaseCorrelator::new([ny, nx], &params.corr)?;
     progress.start("drift estimation", nz.saturating_sub(1) as u64);
     // measured[k] = (pair or template shift, cumulative shift)
+    let mut measured_replaced: Vec<Option<[f64; 2]>> = vec![None; nz];
     let (pairs, cum): (Vec<PhaseShift>, Vec<[f64; 2]>) = match params.mode {
         AlignMode::Chain => {
-            let pairs = chain_pairs(view, &corr, progress);
+            let mut pairs = chain_pairs(view, &corr, progress);
+            let flags = flag_pairs(&pairs, params);
+            for (k, m) in outlier_medians(&pairs, &flags, params.flag_replace_px) {
+                measured_replaced[k] = Some([pairs[k].dy, pairs[k].dx]);
+                pairs[k].dy = m[0];
+                pairs[k].dx = m[1];
+            }
             let mut cum = Vec::with_capacity(nz);
             let mut acc = [0.0, 0.0];
             for p in &pairs {
@@ -392,10 +431,7 @@ pub fn estimate_drift_from(
         linear_fit(&cum.iter().map(|c| c[0]).collect::<Vec<_>>()).1,
         linear_fit(&cum.iter().map(|c| c[1]).collect::<Vec<_>>()).1,
     ];
-    // flags
-    let mut q: Vec<f64> = pairs.iter().skip(1).map(|p| p.quality).collect();
-    q.sort_by(|a, b| a.total_cmp(b));
-    let median = if q.is_empty() { 1.0 } else { q[q.len() / 2] };
+    let flags = flag_pairs(&pairs, params);
     let slices = (0..nz)
         .map(|k| {
             let (dy, dx) = if k == 0 {
@@ -407,10 +443,7 @@ pub fn estimate_drift_from(
                 }
             };
             let p = pairs[k];
-            let flagged = k > 0
-                && (p.quality < params.flag_rel_quality * median
-                    || p.peak_ratio < params.flag_min_peak_ratio
-                    || p.quality <= 0.0);
+            let flagged = flags[k];
             SliceShift {
                 slice: k,
                 dy_px: dy,
@@ -422,6 +455,8 @@ pub fn estimate_drift_from(
                 flagged,
                 raw_cum_dy_px: cum[k][0],
                 raw_cum_dx_px: cum[k][1],
+                replaced: measured_replaced[k].is_some(),
+                measured_px: measured_replaced[k],
             }
         })
         .collect();
@@ -429,6 +464,89 @@ pub fn estimate_drift_from(
         slices,
         trend_px_per_slice: trend,
     })
+}
+
+/// Poor correlations: quality below `flag_rel_quality` × the median quality, peak ratio below
+/// `flag_min_peak_ratio`, or no peak at all (slice 0 is never flagged).
+fn flag_pairs(pairs: &[PhaseShift], params: &AlignParams) -> Vec<bool> {
+    let mut q: Vec<f64> = pairs.iter().skip(1).map(|p| p.quality).collect();
+    q.sort_by(|a, b| a.total_cmp(b));
+    let median = if q.is_empty() { 1.0 } else { q[q.len() / 2] };
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            k > 0
+                && (p.quality < params.flag_rel_quality * median
+                    || p.peak_ratio < params.flag_min_peak_ratio
+                    || p.quality <= 0.0)
+        })
+        .collect()
+}
+
+/// Replacement shifts `(index, [dy, dx])` for flagged pairs whose shift is more than `limit_px`
+/// (either axis) from the median `m` of the nearest unflagged pairs (up to
+/// [`OUTLIER_NEIGHBOURS`] on each side, skipping flagged ones):
+/// - when the next pair is off too and the two together are within `limit_px` of `2m` (one
+///   misplaced slice: its two registrations err in opposite directions), the pair becomes `m` and
+///   the next one takes the rest of their sum, so every later slice keeps its measured position;
+/// - otherwise the pair becomes `m`.
+///
+/// Nothing when `limit_px` is 0 or no pair is unflagged.
+fn outlier_medians(pairs: &[PhaseShift], flags: &[bool], limit_px: f64) -> Vec<(usize, [f64; 2])> {
+    if limit_px <= 0.0 {
+        return Vec::new();
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    };
+    let good: Vec<usize> = (1..pairs.len()).filter(|&k| !flags[k]).collect();
+    // median of the nearest unflagged pairs around k
+    let local = |k: usize| -> Option<[f64; 2]> {
+        let split = good.partition_point(|&g| g < k);
+        let lo = split.saturating_sub(OUTLIER_NEIGHBOURS);
+        let hi = (split + OUTLIER_NEIGHBOURS).min(good.len());
+        let near = &good[lo..hi];
+        (!near.is_empty()).then(|| {
+            [
+                median(near.iter().map(|&g| pairs[g].dy).collect()),
+                median(near.iter().map(|&g| pairs[g].dx).collect()),
+            ]
+        })
+    };
+    let off =
+        |v: [f64; 2], m: [f64; 2]| (v[0] - m[0]).abs() > limit_px || (v[1] - m[1]).abs() > limit_px;
+    let mut out = Vec::new();
+    let mut k = 1;
+    while k < pairs.len() {
+        let p = [pairs[k].dy, pairs[k].dx];
+        let m = match local(k) {
+            Some(m) if flags[k] && off(p, m) => m,
+            _ => {
+                k += 1;
+                continue;
+            }
+        };
+        if let Some(next) = pairs.get(k + 1) {
+            let q = [next.dy, next.dx];
+            let sum = [p[0] + q[0], p[1] + q[1]];
+            if off(q, m) && !off(sum, [2.0 * m[0], 2.0 * m[1]]) {
+                out.push((k, m));
+                out.push((k + 1, [sum[0] - m[0], sum[1] - m[1]]));
+                k += 2;
+                continue;
+            }
+        }
+        out.push((k, m));
+        k += 1;
+    }
+    out
 }
 
 const SLICE0: PhaseShift = PhaseShift {
@@ -900,7 +1018,7 @@ fn shift_one(
 }
 
 /// Write `alignment_shifts.csv` (columns: slice, dy_px, dx_px, cum_dy_px, cum_dx_px, quality,
-/// flagged, peak_ratio, raw_cum_dy_px, raw_cum_dx_px) atomically.
+/// flagged, peak_ratio, raw_cum_dy_px, raw_cum_dx_px, replaced) atomically.
 pub fn write_shifts_csv(
     path: &std::path::Path,
     slices: &[SliceShift],
@@ -910,13 +1028,13 @@ pub fn write_shifts_csv(
         let e = |err: std::io::Error| crate::io::IoError::os(path, err);
         writeln!(
             w,
-            "slice,dy_px,dx_px,cum_dy_px,cum_dx_px,quality,flagged,peak_ratio,raw_cum_dy_px,raw_cum_dx_px"
+            "slice,dy_px,dx_px,cum_dy_px,cum_dx_px,quality,flagged,peak_ratio,raw_cum_dy_px,raw_cum_dx_px,replaced"
         )
         .map_err(e)?;
         for s in slices {
             writeln!(
                 w,
-                "{},{:.4},{:.4},{:.4},{:.4},{:.5},{},{:.3},{:.4},{:.4}",
+                "{},{:.4},{:.4},{:.4},{:.4},{:.5},{},{:.3},{:.4},{:.4},{}",
                 s.slice,
                 s.dy_px,
                 s.dx_px,
@@ -926,7 +1044,8 @@ pub fn write_shifts_csv(
                 s.flagged,
                 s.peak_ratio,
                 s.raw_cum_dy_px,
-                s.raw_cum_dx_px
+                s.raw_cum_dx_px,
+                s.replaced
             )
             .map_err(e)?;
         }
@@ -936,6 +1055,43 @@ pub fn write_shifts_csv(
 
 #[cfg(test)]
 mod tests {
+
+    fn pair(dy: f64, dx: f64) -> PhaseShift {
+        PhaseShift {
+            dy,
+            dx,
+            quality: 0.5,
+            peak_ratio: 5.0,
+        }
+    }
+
+    #[test]
+    fn outliers_among_flagged_pairs_only() {
+        // pair 0 is slice 0; pairs 3 and 5 flagged; 3 is 6 px off its neighbours, 5 only 2 px
+        let dys = [0.0, 1.0, 1.2, 7.0, 0.8, 3.0, 1.1, 0.9];
+        let pairs: Vec<PhaseShift> = dys.iter().map(|&d| pair(d, 0.0)).collect();
+        let flags = [false, false, false, true, false, true, false, false];
+        let r = outlier_medians(&pairs, &flags, 4.0);
+        // nearest unflagged around 3: 1, 2 | 4, 6, 7 → median of 1.0, 1.2, 0.8, 1.1, 0.9 = 1.0
+        assert_eq!(r, vec![(3, [1.0, 0.0])]);
+        assert!(outlier_medians(&pairs, &flags, 0.0).is_empty());
+        // an unflagged outlier is left alone (only flagged correlations are distrusted)
+        let flags = [false; 8];
+        assert!(outlier_medians(&pairs, &flags, 4.0).is_empty());
+        // no unflagged pair at all: nothing to replace with
+        let flags = [false, true, true, true, true, true, true, true];
+        assert!(outlier_medians(&pairs, &flags, 0.5).is_empty());
+        // one misplaced slice (4): its pairs err by +8 and −8; the sum is kept, so slice 5 on
+        // keeps its measured position
+        let dys = [0.0, 1.0, 1.2, 0.9, 9.0, -7.0, 1.1, 0.8];
+        let pairs: Vec<PhaseShift> = dys.iter().map(|&d| pair(d, 0.0)).collect();
+        let flags = [false, false, false, false, true, true, false, false];
+        // median of 1, 2, 3 | 6, 7 = 1.0
+        assert_eq!(
+            outlier_medians(&pairs, &flags, 4.0),
+            vec![(4, [1.0, 0.0]), (5, [1.0, 0.0])]
+        );
+    }
     use super::*;
     use crate::progress::Silent;
 

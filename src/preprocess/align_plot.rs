@@ -88,6 +88,8 @@ mod tests {
                 flagged: k == 4,
                 raw_cum_dy_px: 0.1 * k as f64,
                 raw_cum_dx_px: -0.2 * k as f64,
+                replaced: false,
+                measured_px: None,
             })
             .collect();
         let p = drift_plot(&slices);

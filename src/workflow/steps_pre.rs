@@ -46,7 +46,7 @@ pub enum WindowKey {
 /// `tukey_alpha` (0.25), `roi` ([y0, x0, h, w]), `bandpass` ([lo] or [lo, hi] Gaussian σ in px;
 /// [] = off; default [2.0]), `curtain_notch` (0), `refine` (true), `interpolation` ("bilinear" |
 /// "fourier" | "nearest"), `boundary` ("crop" | "pad"), `fill` (0), `flag_rel_quality` (0.5),
-/// `flag_min_peak_ratio` (1.5), `shifts_csv` ("alignment_shifts.csv"), `plot`
+/// `flag_min_peak_ratio` (1.5), `flag_replace_px` (4; 0 = never), `shifts_csv` ("alignment_shifts.csv"), `plot`
 /// ("alignment_drift.png"), `theta_deg` (52, only for the implied slice thickness).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -67,6 +67,7 @@ pub struct AlignStep {
     pub fill: f32,
     pub flag_rel_quality: f64,
     pub flag_min_peak_ratio: f64,
+    pub flag_replace_px: f64,
     pub shifts_csv: String,
     pub plot: String,
     pub theta_deg: f64,
@@ -92,6 +93,7 @@ impl Default for AlignStep {
             fill: d.fill,
             flag_rel_quality: d.flag_rel_quality,
             flag_min_peak_ratio: d.flag_min_peak_ratio,
+            flag_replace_px: d.flag_replace_px,
             shifts_csv: "alignment_shifts.csv".into(),
             plot: "alignment_drift.png".into(),
             theta_deg: DEFAULT_THETA_DEG,
@@ -161,6 +163,7 @@ impl AlignStep {
             fill: self.fill,
             flag_rel_quality: self.flag_rel_quality,
             flag_min_peak_ratio: self.flag_min_peak_ratio,
+            flag_replace_px: self.flag_replace_px,
         };
         // shape-independent checks: validate against a large dummy image without the ROI
         let mut q = p;
