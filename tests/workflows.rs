@@ -93,7 +93,7 @@ fn li_deposit_pressure_series() {
         // the `score` step: the truth of exactly the voxels measured (the alignment keeps the
         // region imaged in every slice, 120 of the 128 columns here, and the grains are ~30
         // columns wide, so the two truths differ by up to 0.015)
-        let same: f64 = r[col(&h, "true_porosity_same_voxels [1]")].parse().unwrap();
+        let same: f64 = r[col(&h, "porosity_reference [1]")].parse().unwrap();
         let err: f64 = r[col(&h, "porosity_error [1]")].parse().unwrap();
         assert!((err - (measured - same)).abs() < 1e-6, "{r:?}");
         assert!((same - truth).abs() < 0.02, "{folder}: {same} vs {truth}");

@@ -172,6 +172,9 @@ fn write_comparison(
         if c.high.is_some() {
             cols.push((format!("{}_high", c.name), c.unit.clone()));
         }
+        if c.reference.is_some() {
+            cols.push((format!("{}_reference", c.name), c.unit.clone()));
+        }
     }
     let mut t = Table {
         columns: cols,
@@ -196,6 +199,9 @@ fn write_comparison(
                 row.push(pointer_num(&res, p).into());
             }
             if let Some(p) = &c.high {
+                row.push(pointer_num(&res, p).into());
+            }
+            if let Some(p) = &c.reference {
                 row.push(pointer_num(&res, p).into());
             }
         }
@@ -223,11 +229,16 @@ fn write_comparison(
             let mut xs = vec![];
             let mut ys = vec![];
             let mut es = vec![];
+            let (mut rx, mut ry) = (vec![], vec![]);
             for (s, (_, sum)) in wf.samples.iter().zip(outcomes) {
                 let (Some(xv), Some(sum)) = (label_num(s.labels.get(x)), sum) else {
                     continue;
                 };
                 let res = serde_json::Value::Object(sum.results.clone());
+                if let Some(r) = c.reference.as_ref().and_then(|p| pointer_num(&res, p)) {
+                    rx.push(xv);
+                    ry.push(r);
+                }
                 let Some(y) = pointer_num(&res, &c.from) else {
                     continue;
                 };
@@ -261,6 +272,17 @@ fn write_comparison(
                 ser = ser.with_err(es);
             }
             p.series.push(ser);
+            if !rx.is_empty() {
+                let label = if c.reference_label.is_empty() {
+                    "reference"
+                } else {
+                    &c.reference_label
+                };
+                p.series.push(
+                    crate::report::plot::Series::points(label, rx, ry)
+                        .with_style(crate::report::plot::Style::Points),
+                );
+            }
             let stem = format!("compare_{}", crate::workflow::schema::slug(&c.name));
             p.write_png(&out_dir.join(format!("{stem}.png")), 720, 480)?;
             p.write_svg(&out_dir.join(format!("{stem}.svg")), 720, 480)?;

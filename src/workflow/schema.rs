@@ -154,6 +154,12 @@ pub struct CompareColumn {
     /// Plot this column against `x`.
     #[serde(default)]
     pub plot: bool,
+    /// Optional pointer to a reference value of the same quantity (e.g. the simulator's truth of
+    /// the same voxels), drawn as a second series on the plot and written as `<name>_reference`.
+    pub reference: Option<String>,
+    /// Legend label of the reference series (default "reference").
+    #[serde(default)]
+    pub reference_label: String,
 }
 
 /// A sample ready to run: its input and its validated steps.
