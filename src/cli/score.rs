@@ -127,7 +127,7 @@ pub fn run(a: ScoreArgs, g: &super::Global) -> Result<()> {
             };
             let mut t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
             // a segmentation written after the run's crop steps sits inside the chain's grid
-            if let (Some(origin), true) = (crop, seg.shape() != t.shape) {
+            if let Some(origin) = crop.filter(|_| seg.shape() != t.shape) {
                 t = t
                     .cropped(origin, seg.shape())
                     .with_context(|| format!("{}: after the run's crops", a.seg.display()))?;

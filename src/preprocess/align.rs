@@ -400,7 +400,7 @@ pub fn estimate_drift_from(
     progress.start("drift estimation", nz.saturating_sub(1) as u64);
     // measured[k] = (pair or template shift, cumulative shift)
     let mut measured_replaced: Vec<Option<[f64; 2]>> = vec![None; nz];
-    let (pairs, cum): (Vec<PhaseShift>, Vec<[f64; 2]>) = match params.mode {
+    let (pairs, cum, flags) = match params.mode {
         AlignMode::Chain => {
             let mut pairs = chain_pairs(view, &corr, progress);
             let flags = flag_pairs(&pairs, params);
@@ -416,9 +416,13 @@ pub fn estimate_drift_from(
                 acc[1] += p.dx;
                 cum.push(acc);
             }
-            (pairs, cum)
+            (pairs, cum, flags)
         }
-        AlignMode::Template => template_shifts(view, &corr, params.template_k, progress),
+        AlignMode::Template => {
+            let (pairs, cum) = template_shifts(view, &corr, params.template_k, progress);
+            let flags = flag_pairs(&pairs, params);
+            (pairs, cum, flags)
+        }
     };
     progress.finish();
     let mut applied = detrended(&cum, params);
@@ -431,7 +435,6 @@ pub fn estimate_drift_from(
         linear_fit(&cum.iter().map(|c| c[0]).collect::<Vec<_>>()).1,
         linear_fit(&cum.iter().map(|c| c[1]).collect::<Vec<_>>()).1,
     ];
-    let flags = flag_pairs(&pairs, params);
     let slices = (0..nz)
         .map(|k| {
             let (dy, dx) = if k == 0 {
@@ -443,7 +446,6 @@ pub fn estimate_drift_from(
                 }
             };
             let p = pairs[k];
-            let flagged = flags[k];
             SliceShift {
                 slice: k,
                 dy_px: dy,
@@ -452,7 +454,7 @@ pub fn estimate_drift_from(
                 cum_dx_px: applied[k][1],
                 quality: p.quality,
                 peak_ratio: p.peak_ratio,
-                flagged,
+                flagged: flags[k],
                 raw_cum_dy_px: cum[k][0],
                 raw_cum_dx_px: cum[k][1],
                 replaced: measured_replaced[k].is_some(),
@@ -1055,6 +1057,8 @@ pub fn write_shifts_csv(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::progress::Silent;
 
     fn pair(dy: f64, dx: f64) -> PhaseShift {
         PhaseShift {
@@ -1092,8 +1096,6 @@ mod tests {
             vec![(4, [1.0, 0.0]), (5, [1.0, 0.0])]
         );
     }
-    use super::*;
-    use crate::progress::Silent;
 
     #[test]
     fn bilinear_integer_shift_is_exact() {
