@@ -595,19 +595,7 @@ pub fn gaussian_blur(img: &mut Array2<f32>, sigma: f64) {
     let s: f32 = k.iter().sum();
     k.iter_mut().for_each(|v| *v /= s);
     let (ny, nx) = img.dim();
-    let refl = |i: isize, n: usize| -> usize {
-        let n = n as isize;
-        let mut i = i;
-        loop {
-            if i < 0 {
-                i = -i - 1;
-            } else if i >= n {
-                i = 2 * n - i - 1;
-            } else {
-                return i as usize;
-            }
-        }
-    };
+    let refl = crate::preprocess::denoise::reflect_index;
     // rows: reflect-pad each row into a buffer, then a straight convolution
     let ru = r as usize;
     let mut pad = vec![0f32; nx + 2 * ru];
