@@ -31,13 +31,23 @@ const PROBE: &str = r#"<script>
 window.addEventListener('load', () => {
   const imgs = [...document.images];
   const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
-  document.title = 'FIBSTACK-IMAGES ' + ok + '/' + imgs.length;
+  // elements that stick out of the page (inside a scroll box they are clipped, not overflowing)
+  const W = document.documentElement.clientWidth;
+  const scrolled = e => { for (let p = e.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll') return true; }
+    return false; };
+  const over = [...document.body.querySelectorAll('*')]
+    .filter(e => e.getBoundingClientRect().right > W + 1 && !scrolled(e));
+  const page = document.documentElement.scrollWidth > W + 1 ? 1 : 0;
+  document.title = 'FIBSTACK-IMAGES ' + ok + '/' + imgs.length + ' OVERFLOW ' + (over.length + page)
+    + ' ' + over.slice(0, 3).map(e => e.tagName).join(',');
 });
 </script>"#;
 
-/// Load `html` (with `extra` appended before the probe) in headless Chromium; returns
-/// (images decoded, images on the page).
-fn rendered_images(browser: &Path, html: &Path, extra: &str, work: &Path) -> (usize, usize) {
+/// Load `html` (with `extra` appended before the probe) in headless Chromium at a 1000 px wide
+/// window; returns (images decoded, images on the page, elements overflowing the page width).
+/// With `FIBSTACK_SCREENSHOTS=DIR` a full-page screenshot is also saved there.
+fn rendered_images(browser: &Path, html: &Path, extra: &str, work: &Path) -> (usize, usize, usize) {
     let mut page = std::fs::read_to_string(html).unwrap();
     page.push_str(extra);
     page.push_str(PROBE);
@@ -54,6 +64,11 @@ fn rendered_images(browser: &Path, html: &Path, extra: &str, work: &Path) -> (us
             "--disable-gpu",
             "--host-resolver-rules=MAP * ~NOTFOUND",
             "--virtual-time-budget=10000",
+            "--window-size=1000,1400",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
@@ -78,8 +93,41 @@ fn rendered_images(browser: &Path, html: &Path, extra: &str, work: &Path) -> (us
                     .join(" | ")
             )
         });
-    let (a, b) = title.split_once('/').expect("ok/total");
-    (a.trim().parse().unwrap(), b.trim().parse().unwrap())
+    let (a, rest) = title.split_once('/').expect("ok/total");
+    let (b, over) = rest.split_once(" OVERFLOW ").expect("overflow count");
+    let over_n: usize = over.split_whitespace().next().unwrap().parse().unwrap();
+    if over_n > 0 {
+        eprintln!("{}: overflowing elements: {over}", html.display());
+    }
+    if let Some(dir) = std::env::var_os("FIBSTACK_SCREENSHOTS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = html
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let shot = dir.join(format!(
+            "{name}_{}.png",
+            html.file_stem().unwrap().to_string_lossy()
+        ));
+        let _ = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--hide-scrollbars",
+                "--window-size=1000,2600",
+                "--disable-background-networking",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!("file://{}", html.display()))
+            .output();
+    }
+    (a.trim().parse().unwrap(), b.trim().parse().unwrap(), over_n)
 }
 
 #[test]
@@ -96,19 +144,31 @@ fn reports_render_every_image_in_headless_chromium() {
     support::run_workflow("electrode-tortuosity-report", &report);
     let series = d.path().join("series");
     support::run_workflow("li-deposit-pressure-series", &series);
+    let quick = d.path().join("quickstart");
+    support::run_workflow("quickstart", &quick);
     let pages = [
         report.join("report.html"),
+        quick.join("report.html"),
         series.join("comparison.html"),
         series.join("140_kPa").join("report.html"),
     ];
     for page in &pages {
-        let (ok, total) = rendered_images(&browser, page, "", d.path());
+        let (ok, total, over) = rendered_images(&browser, page, "", d.path());
         eprintln!("{}: {ok}/{total} images rendered", page.display());
         assert!(total >= 5, "{}: only {total} images", page.display());
         assert_eq!(ok, total, "{}: images that did not render", page.display());
+        assert_eq!(over, 0, "{}: elements wider than the page", page.display());
     }
+    // negative control of the width check: a 3000 px wide element outside any scroll box
+    let (_, _, over) = rendered_images(
+        &browser,
+        &pages[0],
+        r#"<div style="width:3000px">wide</div>"#,
+        d.path(),
+    );
+    assert!(over > 0, "a 3000 px element must be found");
     // negative control: an image from the network must not render (the network is cut off)
-    let (ok, total) = rendered_images(
+    let (ok, total, _) = rendered_images(
         &browser,
         &pages[0],
         r#"<img src="https://example.com/plot.png">"#,

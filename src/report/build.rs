@@ -149,6 +149,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         })
         .unwrap_or_else(|| "fibstack report".into());
     let mut page = Html::new(&title);
+    let mut run_warnings: Vec<String> = Vec::new();
 
     // ---- inputs and provenance
     let voxel = prov
@@ -245,7 +246,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
                     vec![
                         s["name"].as_str().unwrap_or("").to_string(),
                         num(s["seconds"].as_f64(), 2),
-                        p.to_string(),
+                        params_text(&p),
                     ]
                 })
                 .collect();
@@ -259,13 +260,11 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             .and_then(|v| v.as_array())
             .cloned()
             .unwrap_or_default();
-        if !warnings.is_empty() {
-            let w: Vec<String> = warnings
+        run_warnings.extend(
+            warnings
                 .iter()
-                .filter_map(|w| w.as_str().map(str::to_string))
-                .collect();
-            sec.push(Block::Pre(w.join("\n")));
-        }
+                .filter_map(|w| w.as_str().map(str::to_string)),
+        );
     }
 
     // ---- processing steps on one slice
@@ -287,17 +286,23 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         let sec = page.section("Segmentation");
         if let Some(s) = seg {
             sec.push(Block::Paragraph(format!(
-                "Method: {} · thresholds: {}",
-                s.get("method").map(|m| m.to_string()).unwrap_or_default(),
-                s.get("thresholds")
-                    .map(|m| m.to_string())
-                    .unwrap_or_default()
+                "Method: {} · thresholds: {} ({})",
+                s.get("method").and_then(|m| m.as_str()).unwrap_or("?"),
+                floats(s.get("thresholds").unwrap_or(&Value::Null))
+                    .iter()
+                    .map(|t| num(Some(*t), 2))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.get("threshold_unit")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("grey value"),
             )));
             if let Some(sens) = s.get("sensitivity").filter(|v| !v.is_null()) {
-                sec.push(Block::Pre(format!(
-                    "threshold sensitivity: {}",
-                    serde_json::to_string_pretty(sens).unwrap_or_default()
+                sec.push(Block::Paragraph(format!(
+                    "Threshold sensitivity: every threshold moved by ± {} grey levels, one at a time; the phase fractions that result.",
+                    num(sens["delta"].as_f64(), 2)
                 )));
+                sec.push(sensitivity_table(sens, s.get("labels")));
             }
         }
         if !overlays.is_empty() {
@@ -377,6 +382,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
                 &format!("position ({unit})"),
                 "volume fraction (1)",
             );
+            plot.y_limits = Some((0.0, 1.0));
             for pr in &profiles {
                 plot.series.push(Series::line(
                     &format!("along {}", pr["axis"].as_str().unwrap_or("?")),
@@ -408,6 +414,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
                     &format!("sub-cube edge ({unit})"),
                     "volume fraction (1), ± 1 s.d.",
                 );
+                plot.y_limits = Some((0.0, 1.0));
                 plot.series.push(
                     Series::points("sub-cubes", xs, ys)
                         .with_err(es)
@@ -487,12 +494,16 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             .collect(),
             rows,
         ));
-        // τ per axis, both methods, vs Bruggeman
+        // τ per axis (a categorical axis), both methods side by side, vs Bruggeman; axes where
+        // the phase does not percolate are shown as such, not left out
         let mut plot = Plot::new(
             "Tortuosity factor per axis",
-            "axis (0 = z, 1 = y, 2 = x)",
+            "transport axis",
             "tortuosity factor τ (1)",
         );
+        plot.x_categories = Some(vec!["z".into(), "y".into(), "x".into()]);
+        plot.y_limits = Some((0.0, f64::INFINITY));
+        let mut missing = Vec::new();
         for (k, method) in ["steady_state_fd", "random_walk"].iter().enumerate() {
             let sel: Vec<&Value> = res
                 .iter()
@@ -501,22 +512,35 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             if sel.is_empty() {
                 continue;
             }
-            let xs: Vec<f64> = sel
+            let pos = |r: &Value| r["axis_index"].as_f64().unwrap_or(0.0) - 0.08 + 0.16 * k as f64;
+            let finite: Vec<&&Value> = sel
                 .iter()
-                .map(|r| r["axis_index"].as_f64().unwrap_or(0.0) + 0.08 * k as f64)
+                .filter(|r| r["tortuosity_factor"].as_f64().is_some_and(f64::is_finite))
                 .collect();
-            let ys: Vec<f64> = sel
+            for r in sel
+                .iter()
+                .filter(|r| !r["tortuosity_factor"].as_f64().is_some_and(f64::is_finite))
+            {
+                missing.push((pos(r), r["axis"].as_str().unwrap_or("?").to_string()));
+            }
+            let xs: Vec<f64> = finite.iter().map(|r| pos(r)).collect();
+            let ys: Vec<f64> = finite
                 .iter()
                 .map(|r| r["tortuosity_factor"].as_f64().unwrap_or(f64::NAN))
                 .collect();
-            let es: Vec<f64> = sel
+            let es: Vec<f64> = finite
                 .iter()
                 .map(|r| match (r["ci_low"].as_f64(), r["ci_high"].as_f64()) {
                     (Some(a), Some(b)) => (b - a) / 2.0,
                     _ => f64::NAN,
                 })
                 .collect();
-            let mut s = Series::points(method, xs, ys);
+            let name = if *method == "random_walk" {
+                "random walk (95 % interval)"
+            } else {
+                "steady-state diffusion"
+            };
+            let mut s = Series::points(name, xs, ys);
             if es.iter().any(|e| e.is_finite()) {
                 s = s.with_err(es);
             }
@@ -528,12 +552,23 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             .filter(|e| *e > 0.0)
         {
             plot.series.push(Series::line(
-                "Bruggeman ε^-0.5",
-                vec![-0.2, 2.3],
+                &format!("Bruggeman ε^−0.5 (ε = {eps:.3})"),
+                vec![-0.5, 2.5],
                 vec![eps.powf(-0.5); 2],
             ));
         }
-        plot.x_range = Some((-0.3, 2.4));
+        if !missing.is_empty() {
+            let mut axes: Vec<String> = missing.iter().map(|m| m.1.clone()).collect();
+            axes.dedup();
+            plot.series.push(Series::missing(
+                "does not percolate (τ = ∞)",
+                missing.iter().map(|m| m.0).collect(),
+            ));
+            plot.notes.push(format!(
+                "Along {}: the phase does not connect the two faces, so τ = ∞ and D_eff = 0.",
+                axes.join(", ")
+            ));
+        }
         let b = figs.save("tortuosity_axes", &plot)?;
         sec.push(Block::Png(
             b,
@@ -649,6 +684,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
                     "local thickness (nm)",
                     "volume fraction per bin (1)",
                 );
+                plot.y_limits = Some((0.0, 1.0));
                 let mut x = edges[..vf.len()].to_vec();
                 let mut y = vf.clone();
                 x.push(edges[vf.len()]);
@@ -705,6 +741,24 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         ));
     }
 
+    // the headline first, inputs and provenance last
+    if !page.sections.is_empty() && page.sections[0].heading.starts_with("Inputs") {
+        let prov_sec = page.sections.remove(0);
+        page.sections.push(prov_sec);
+    }
+    collect_warnings(&results, "", &mut run_warnings);
+    run_warnings.dedup();
+    let head = headline(&summary, &sources);
+    page.sections.insert(
+        0,
+        super::html::Section {
+            heading: "Results at a glance".into(),
+            blocks: vec![Block::Warnings(run_warnings.clone()), Block::Cards(head)],
+        },
+    );
+    if !run_warnings.is_empty() {
+        summary.insert("warnings".into(), json!(run_warnings));
+    }
     let json_path = dir.join("report.json");
     crate::io::atomic::write_bytes(
         &json_path,
@@ -718,4 +772,182 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         json: "report.json".into(),
         figures: figs.written,
     })
+}
+
+/// A step's parameters as `key = value` text that wraps in a table cell.
+fn params_text(p: &Value) -> String {
+    match p.as_object() {
+        Some(o) if !o.is_empty() => o
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(t) => format!("{k} = {t}"),
+                other => format!("{k} = {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "defaults".into(),
+    }
+}
+
+/// The sensitivity band of a segmentation as a table: one row per moved threshold and direction.
+fn sensitivity_table(sens: &Value, labels: Option<&Value>) -> Block {
+    let labels: Vec<String> = labels
+        .and_then(|l| l.as_array())
+        .map(|a| a.iter().map(|v| format!("label {v}")).collect())
+        .unwrap_or_default();
+    let per = sens["per_threshold"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let n = per
+        .first()
+        .and_then(|p| p["fractions_minus"].as_array())
+        .map_or(0, Vec::len);
+    let mut head = vec!["threshold moved".to_string(), "to (grey value)".to_string()];
+    head.extend((0..n).map(|i| {
+        format!(
+            "{} fraction (1)",
+            labels.get(i).cloned().unwrap_or(format!("class {i}"))
+        )
+    }));
+    let mut rows = Vec::new();
+    for p in &per {
+        for (sign, t, fr) in [
+            ("−", "threshold_minus", "fractions_minus"),
+            ("+", "threshold_plus", "fractions_plus"),
+        ] {
+            let mut r = vec![
+                format!("#{} {sign}", p["threshold_index"].as_u64().unwrap_or(0) + 1),
+                num(p[t].as_f64(), 2),
+            ];
+            r.extend(floats(&p[fr]).iter().map(|v| num(Some(*v), 4)));
+            rows.push(r);
+        }
+    }
+    Block::Table(head, rows)
+}
+
+/// Every `warnings` array in the results, prefixed with the step it came from.
+fn collect_warnings(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if k == "warnings" {
+                    for w in x.as_array().into_iter().flatten() {
+                        if let Some(t) = w.as_str() {
+                            out.push(if at.is_empty() {
+                                t.to_string()
+                            } else {
+                                format!("{at}: {t}")
+                            });
+                        }
+                    }
+                } else {
+                    collect_warnings(x, if at.is_empty() { k } else { at }, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_warnings(x, at, out)),
+        _ => {}
+    }
+}
+
+/// Headline cards from the report summary: voxel size, phase fractions, τ per axis, percolation,
+/// sizes.
+fn headline(
+    summary: &serde_json::Map<String, Value>,
+    sources: &[String],
+) -> Vec<(String, String, String)> {
+    let mut c = Vec::new();
+    if let Some(v) = summary.get("voxel_size_nm") {
+        let v = floats(v);
+        if v.len() == 3 {
+            c.push((
+                "voxel size dz × dy × dx".into(),
+                format!(
+                    "{} × {} × {} nm",
+                    num(Some(v[0]), 2),
+                    num(Some(v[1]), 2),
+                    num(Some(v[2]), 2)
+                ),
+                if sources.is_empty() {
+                    String::new()
+                } else {
+                    format!("from: {}", sources.join(", "))
+                },
+            ));
+        }
+    }
+    for ph in summary
+        .get("phase_fractions")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+    {
+        c.push((
+            format!("volume fraction, label {}", ph["label"]),
+            num(ph["fraction"].as_f64(), 4),
+            "voxel counting".into(),
+        ));
+    }
+    for t in summary
+        .get("tortuosity")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let method = match t["method"].as_str() {
+            Some("random_walk") => "random walk",
+            Some("steady_state_fd") => "steady state",
+            Some(m) => m,
+            None => "",
+        };
+        let tau = t["tortuosity_factor"].as_f64().filter(|v| v.is_finite());
+        let detail = match (t["ci_low"].as_f64(), t["ci_high"].as_f64()) {
+            (Some(a), Some(b)) => format!(
+                "{method}; 95 % interval [{}, {}]",
+                num(Some(a), 3),
+                num(Some(b), 3)
+            ),
+            _ => method.to_string(),
+        };
+        c.push((
+            format!(
+                "tortuosity factor τ along {}",
+                t["axis"].as_str().unwrap_or("?")
+            ),
+            tau.map_or("∞ (does not percolate)".into(), |v| num(Some(v), 3)),
+            detail,
+        ));
+    }
+    if let Some(conn) = summary.get("connectivity") {
+        for a in conn["axes"].as_array().into_iter().flatten() {
+            c.push((
+                format!(
+                    "percolating fraction along {}",
+                    a["axis"].as_str().unwrap_or("?")
+                ),
+                num(a["percolating_fraction"].as_f64(), 4),
+                "of the phase, connected to both faces".into(),
+            ));
+        }
+    }
+    if let Some(v) = summary
+        .get("local_thickness_mean_nm")
+        .and_then(|v| v.as_f64())
+    {
+        c.push((
+            "local thickness, mean".into(),
+            format!("{} nm", num(Some(v), 1)),
+            "volume-weighted".into(),
+        ));
+    }
+    if let Some(v) = summary.get("ssa_per_m").and_then(|v| v.as_f64()) {
+        c.push((
+            "specific surface area".into(),
+            format!("{} m⁻¹", num(Some(v), 0)),
+            "per total volume".into(),
+        ));
+    }
+    c
 }

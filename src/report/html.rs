@@ -54,6 +54,12 @@ pub enum Block {
     Svg(String, String),
     /// A row of PNG images with captions.
     Gallery(Vec<(Vec<u8>, String)>),
+    /// Headline numbers as cards: (what, value with unit, detail line).
+    Cards(Vec<(String, String, String)>),
+    /// Warnings the reader must see (drawn as a highlighted box; nothing when empty).
+    Warnings(Vec<String>),
+    /// Key–value pairs (e.g. a step's parameters) as a compact definition list.
+    Pairs(Vec<(String, String)>),
 }
 
 /// A titled section.
@@ -102,9 +108,15 @@ impl Html {
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
 body{{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}\
 h1{{border-bottom:2px solid #1f77b4}}h2{{margin-top:2em;border-bottom:1px solid #ccc}}\
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f3f6fa}}\
-td:first-child,th:first-child{{text-align:left}}figure{{display:inline-block;margin:0.5em;vertical-align:top}}\
-figcaption{{font-size:0.9em;color:#555}}img{{max-width:100%;image-rendering:auto}}pre{{background:#f6f6f6;padding:0.6em;overflow-x:auto}}\
+.tbl{{max-width:100%;overflow-x:auto;margin:1em 0}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}}th{{white-space:normal;min-width:5em}}th{{background:#f3f6fa}}\
+td:first-child,th:first-child{{text-align:left}}figure{{display:inline-block;margin:0.5em;vertical-align:top;max-width:100%}}\
+figcaption{{font-size:0.9em;color:#555;max-width:60em}}img{{max-width:100%;height:auto;image-rendering:auto}}pre{{background:#f6f6f6;padding:0.6em;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}}\
+.cards{{display:grid;grid-template-columns:repeat(auto-fill,minmax(14em,1fr));gap:0.8em;margin:1em 0}}\
+.card{{border:1px solid #cfd8e3;border-radius:6px;padding:0.6em 0.8em;background:#f8fafc}}.card .k{{font-size:0.85em;color:#555}}\
+.card .v{{font-size:1.5em;font-weight:600;margin:0.15em 0}}.card .d{{font-size:0.8em;color:#666}}\
+.warn{{border-left:5px solid #d55e00;background:#fff4ec;padding:0.5em 1em;margin:1em 0}}.warn li{{margin:0.2em 0}}\
+dl.pairs{{display:grid;grid-template-columns:max-content 1fr;gap:0.1em 1em;margin:0.5em 0;font-size:0.9em}}dl.pairs dt{{color:#555}}dl.pairs dd{{margin:0;overflow-wrap:anywhere}}\
+@media print{{body{{max-width:none;margin:0}}h2{{break-after:avoid}}figure,.card,table{{break-inside:avoid}}.tbl{{overflow:visible}}}}\
 </style></head><body>\n<h1>{}</h1>\n",
             esc(&self.title),
             esc(&self.title)
@@ -120,7 +132,7 @@ figcaption{{font-size:0.9em;color:#555}}img{{max-width:100%;image-rendering:auto
                         let _ = writeln!(s, "<pre>{}</pre>", esc(t));
                     }
                     Block::Table(head, rows) => {
-                        s.push_str("<table><tr>");
+                        s.push_str("<div class=\"tbl\"><table><tr>");
                         for h in head {
                             let _ = write!(s, "<th>{}</th>", esc(h));
                         }
@@ -132,7 +144,7 @@ figcaption{{font-size:0.9em;color:#555}}img{{max-width:100%;image-rendering:auto
                             }
                             s.push_str("</tr>\n");
                         }
-                        s.push_str("</table>\n");
+                        s.push_str("</table></div>\n");
                     }
                     Block::Png(bytes, cap) => figure_png(&mut s, bytes, cap),
                     Block::Svg(svg, cap) => {
@@ -142,6 +154,34 @@ figcaption{{font-size:0.9em;color:#555}}img{{max-width:100%;image-rendering:auto
                             "<figure>{body}<figcaption>{}</figcaption></figure>",
                             esc(cap)
                         );
+                    }
+                    Block::Cards(cards) => {
+                        s.push_str("<div class=\"cards\">");
+                        for (k, v, d) in cards {
+                            let _ = write!(
+                                s,
+                                "<div class=\"card\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"d\">{}</div></div>",
+                                esc(k),
+                                esc(v),
+                                esc(d)
+                            );
+                        }
+                        s.push_str("</div>\n");
+                    }
+                    Block::Warnings(w) if !w.is_empty() => {
+                        s.push_str("<div class=\"warn\"><strong>Warnings</strong><ul>");
+                        for t in w {
+                            let _ = write!(s, "<li>{}</li>", esc(t));
+                        }
+                        s.push_str("</ul></div>\n");
+                    }
+                    Block::Warnings(_) => {}
+                    Block::Pairs(p) => {
+                        s.push_str("<dl class=\"pairs\">");
+                        for (k, v) in p {
+                            let _ = write!(s, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(v));
+                        }
+                        s.push_str("</dl>\n");
                     }
                     Block::Gallery(items) => {
                         s.push_str("<div>");

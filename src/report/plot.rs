@@ -1,5 +1,11 @@
-//! Line/point plots with labelled axes, legends and error bars, as SVG (vector) and PNG
-//! (rasterised here with a built-in 8×8 bitmap font, drawn at 2× so text stays readable).
+//! Line/point plots for reports and papers, drawn with [plotters](https://docs.rs/plotters) and an
+//! embedded font (DejaVu Sans), as SVG (vector) and PNG (rasterised at 2× the nominal size).
+//!
+//! What a figure promises: labelled axes with units, no clipped text (the margins are measured
+//! from the text), categorical axes where the values are categories ([`Plot::x_categories`]),
+//! error bars that stay inside the quantity's range ([`Plot::y_limits`]), values that do not exist
+//! shown as such ([`Style::Missing`] with a note, e.g. τ of a phase that does not percolate), a
+//! colour-blind-safe palette (Okabe & Ito 2008) and the legend below the data.
 //!
 //! ```
 //! use fibstack::report::plot::{Plot, Series};
@@ -12,7 +18,9 @@
 //! ```
 
 use crate::io::IoError;
-use std::fmt::Write as _;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 
 /// How a series is drawn.
@@ -23,6 +31,10 @@ pub enum Style {
     LinePoints,
     /// Step line (histograms): y\[i\] holds over \[x\[i\], x\[i+1\]).
     Steps,
+    /// Values that do not exist (e.g. τ = ∞ of a phase that does not percolate): an open triangle
+    /// at the top edge of the plot for each x (the y values are ignored), with the series name in
+    /// the legend. Add a [`Plot::notes`] line saying what it means.
+    Missing,
 }
 
 /// One data series.
@@ -58,6 +70,14 @@ impl Series {
             ..Self::line(name, x, y)
         }
     }
+    /// Positions `x` where the value does not exist (see [`Style::Missing`]).
+    pub fn missing(name: &str, x: Vec<f64>) -> Self {
+        let y = vec![f64::NAN; x.len()];
+        Series {
+            style: Style::Missing,
+            ..Self::line(name, x, y)
+        }
+    }
     pub fn with_style(mut self, s: Style) -> Self {
         self.style = s;
         self
@@ -77,23 +97,42 @@ pub struct Plot {
     pub series: Vec<Series>,
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
+    /// Category names of a categorical x axis: x values are positions into this list (0, 1, …;
+    /// fractional offsets place several series side by side), ticks are the names.
+    pub x_categories: Option<Vec<String>>,
+    /// The range the plotted quantity can take (e.g. `(0.0, 1.0)` for a fraction): error bars and
+    /// the automatic axis range stay inside it.
+    pub y_limits: Option<(f64, f64)>,
+    /// Lines of text under the legend (what a marker means, which values are missing).
+    pub notes: Vec<String>,
 }
 
-/// Tableau-10 colours.
-pub const PALETTE: [[u8; 3]; 10] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-    [188, 189, 34],
-    [23, 190, 207],
+/// Okabe–Ito colours (colour-blind safe), ordered for contrast on white; yellow last.
+pub const PALETTE: [[u8; 3]; 8] = [
+    [0, 114, 178],   // blue
+    [213, 94, 0],    // vermillion
+    [0, 158, 115],   // bluish green
+    [230, 159, 0],   // orange
+    [204, 121, 167], // reddish purple
+    [86, 180, 233],  // sky blue
+    [0, 0, 0],       // black
+    [240, 228, 66],  // yellow
 ];
 
-/// "Nice" tick positions (1-2-5 steps) covering `[lo, hi]`.
+/// Family name of the embedded font.
+pub(crate) const FONT: &str = "DejaVu Sans";
+static FONT_BYTES: &[u8] = include_bytes!("font/DejaVuSans-subset.ttf");
+
+/// Register the embedded font with plotters (once per process).
+pub(crate) fn register_font_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // the bytes are compiled in and valid; a failure would only mean text is not drawn
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES);
+    });
+}
+
+/// "Nice" tick positions (1-2-2.5-5 steps) covering `[lo, hi]`.
 pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
         return vec![lo];
@@ -115,7 +154,8 @@ pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     t
 }
 
-fn fmt_tick(v: f64, _span: f64) -> String {
+/// Tick label: the fewest decimals that show the tick exactly; scientific outside 1e-3..1e5.
+pub fn fmt_tick(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -123,35 +163,49 @@ fn fmt_tick(v: f64, _span: f64) -> String {
     if !(1e-3..1e5).contains(&a) {
         return format!("{v:.1e}");
     }
-    // the fewest decimals that show the tick value exactly (ticks are 1-2-2.5-5 multiples)
     let decimals = (0..6)
         .find(|d| {
             let f = 10f64.powi(*d);
             ((v * f).round() / f - v).abs() < 1e-9 * a.max(1e-9)
         })
         .unwrap_or(6) as usize;
-    format!("{v:.decimals$}")
+    format!("{v:.decimals$}").replace('-', "−")
 }
 
-struct Frame {
-    x0: f64,
-    x1: f64,
-    y0: f64,
-    y1: f64,
-    // plot area in pixels
+/// Sizes (px at scale 1) of the text elements.
+const TITLE_PT: f64 = 17.0;
+const LABEL_PT: f64 = 14.0;
+const TICK_PT: f64 = 12.5;
+const LEGEND_PT: f64 = 13.0;
+const NOTE_PT: f64 = 12.0;
+
+/// Width and height (px) of `t` at `px` pixels font size.
+fn text_size<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &str, px: f64) -> (f64, f64) {
+    area.estimate_text_size(t, &TextStyle::from((FONT, px).into_font()))
+        .map(|(a, b)| (a as f64, b as f64))
+        .unwrap_or((t.chars().count() as f64 * px * 0.6, px))
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Where things go, in pixels of the drawing (already scaled).
+struct Layout {
+    title_pt: f64,
+    /// Legend entries: (series index, x, row).
+    legend: Vec<(usize, f64, usize)>,
+    legend_rows: usize,
+    /// Note lines (wrapped to the width).
+    notes: Vec<String>,
     left: f64,
-    right: f64,
+    bottom_axis: f64,
     top: f64,
-    bottom: f64,
-}
-
-impl Frame {
-    fn px(&self, x: f64) -> f64 {
-        self.left + (x - self.x0) / (self.x1 - self.x0) * (self.right - self.left)
-    }
-    fn py(&self, y: f64) -> f64 {
-        self.bottom - (y - self.y0) / (self.y1 - self.y0) * (self.bottom - self.top)
-    }
+    right: f64,
+    x_ticks: Vec<(f64, String)>,
+    y_ticks: Vec<(f64, String)>,
+    x_range: (f64, f64),
+    y_range: (f64, f64),
 }
 
 impl Plot {
@@ -163,15 +217,29 @@ impl Plot {
             series: Vec::new(),
             x_range: None,
             y_range: None,
+            x_categories: None,
+            y_limits: None,
+            notes: Vec::new(),
         }
+    }
+
+    /// Lower and upper ends of an error bar at `y ± e`, inside [`Plot::y_limits`].
+    fn bar(&self, y: f64, e: f64) -> (f64, f64) {
+        let (lo, hi) = self.y_limits.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        ((y - e).max(lo), (y + e).min(hi))
     }
 
     fn data_range(&self) -> ((f64, f64), (f64, f64)) {
         let mut xr = (f64::INFINITY, f64::NEG_INFINITY);
         let mut yr = (f64::INFINITY, f64::NEG_INFINITY);
         for s in &self.series {
-            for (i, (&x, &y)) in s.x.iter().zip(&s.y).enumerate() {
-                if !(x.is_finite() && y.is_finite()) {
+            for (i, &x) in s.x.iter().enumerate() {
+                if !x.is_finite() {
+                    continue;
+                }
+                xr = (xr.0.min(x), xr.1.max(x));
+                let y = s.y.get(i).copied().unwrap_or(f64::NAN);
+                if s.style == Style::Missing || !y.is_finite() {
                     continue;
                 }
                 let e = s
@@ -179,10 +247,10 @@ impl Plot {
                     .as_ref()
                     .and_then(|e| e.get(i))
                     .copied()
+                    .filter(|e| e.is_finite())
                     .unwrap_or(0.0);
-                let e = if e.is_finite() { e } else { 0.0 };
-                xr = (xr.0.min(x), xr.1.max(x));
-                yr = (yr.0.min(y - e), yr.1.max(y + e));
+                let (a, b) = self.bar(y, e);
+                yr = (yr.0.min(a), yr.1.max(b));
             }
         }
         let fix = |r: (f64, f64)| {
@@ -197,256 +265,410 @@ impl Plot {
                 r
             }
         };
-        let xr = self.x_range.unwrap_or_else(|| fix(xr));
+        let xr = self.x_range.unwrap_or_else(|| match &self.x_categories {
+            Some(c) => (-0.5, c.len().max(1) as f64 - 0.5),
+            None => {
+                let (a, b) = fix(xr);
+                // markers at the ends must not be cut in half by the frame
+                let marked = self
+                    .series
+                    .iter()
+                    .any(|s| matches!(s.style, Style::Points | Style::LinePoints | Style::Missing));
+                let pad = if marked { 0.03 * (b - a) } else { 0.0 };
+                (a - pad, b + pad)
+            }
+        });
         let yr = self.y_range.unwrap_or_else(|| {
             let (a, b) = fix(yr);
-            let pad = 0.05 * (b - a);
-            (a - pad, b + pad)
+            let pad = 0.06 * (b - a);
+            // headroom for the markers of missing values at the top edge
+            let head = if self.series.iter().any(|s| s.style == Style::Missing) {
+                0.08 * (b - a)
+            } else {
+                0.0
+            };
+            let (mut a, mut b) = (a - pad, b + pad + head);
+            if let Some((lo, hi)) = self.y_limits {
+                // never show impossible values just for padding
+                a = a.max(lo);
+                b = b.min(hi);
+                if b <= a {
+                    (a, b) = fix((a, a));
+                }
+            }
+            (a, b)
         });
         (xr, yr)
     }
 
-    /// Legend entry positions below the plot: `(x, row)` per series, and the number of rows.
-    fn legend(&self, w: u32) -> (Vec<(f64, usize)>, usize) {
-        if self.series.len() < 2 {
-            return (vec![(100.0, 0); self.series.len()], 0);
-        }
-        let (mut x, mut row) = (100.0, 0usize);
-        let mut out = Vec::new();
-        for s in &self.series {
-            let width = 26.0 + 16.0 * s.name.chars().count() as f64 + 24.0;
-            if x + width > w as f64 - 10.0 && x > 100.0 {
-                x = 100.0;
-                row += 1;
-            }
-            out.push((x, row));
-            x += width;
-        }
-        (out, row + 1)
-    }
-
-    fn legend_y(&self, f: &Frame, row: usize) -> f64 {
-        f.bottom + 72.0 + 22.0 * row as f64
-    }
-
-    fn frame(&self, w: u32, h: u32) -> Frame {
+    fn layout<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, s: f64) -> Layout {
+        let (w, h) = area.dim_in_pixel();
+        let (w, h) = (w as f64, h as f64);
+        let size = |t: &str, pt: f64| text_size(area, t, pt * s);
         let ((x0, x1), (y0, y1)) = self.data_range();
-        Frame {
-            x0,
-            x1,
-            y0,
-            y1,
-            left: 100.0,
-            right: w as f64 - 24.0,
-            top: 48.0,
-            bottom: h as f64 - 64.0 - 22.0 * self.legend(w).1 as f64,
+        let x_ticks: Vec<(f64, String)> = match &self.x_categories {
+            Some(c) => c
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i as f64, n.clone()))
+                .collect(),
+            None => ticks(x0, x1, 6)
+                .into_iter()
+                .map(|t| (t, fmt_tick(t)))
+                .collect(),
+        };
+        let y_ticks: Vec<(f64, String)> = ticks(y0, y1, 5)
+            .into_iter()
+            .map(|t| (t, fmt_tick(t)))
+            .collect();
+        // the title shrinks until it fits the width
+        let mut title_pt = TITLE_PT;
+        while title_pt > 9.0 && size(&self.title, title_pt).0 > w - 20.0 * s {
+            title_pt -= 0.5;
+        }
+        let title_h = if self.title.is_empty() {
+            8.0 * s
+        } else {
+            size(&self.title, title_pt).1 + 16.0 * s
+        };
+        let ytick_w = y_ticks
+            .iter()
+            .map(|(_, t)| size(t, TICK_PT).0)
+            .fold(0.0, f64::max);
+        let label_h = size("Ag", LABEL_PT).1;
+        let left = 12.0 * s + label_h + 10.0 * s + ytick_w + 8.0 * s;
+        let right = w
+            - (12.0 * s).max(
+                size(
+                    &x_ticks.last().map(|t| t.1.clone()).unwrap_or_default(),
+                    TICK_PT,
+                )
+                .0 / 2.0
+                    + 4.0 * s,
+            );
+        // legend below the x label, wrapping rows
+        let mut legend = Vec::new();
+        let mut rows = 0;
+        if self.series.len() > 1 || self.series.iter().any(|s| s.style == Style::Missing) {
+            let (mut x, mut row) = (left, 0usize);
+            for (k, ser) in self.series.iter().enumerate() {
+                let ew = 30.0 * s + size(&ser.name, LEGEND_PT).0 + 22.0 * s;
+                if x + ew > w - 8.0 * s && x > left {
+                    x = left;
+                    row += 1;
+                }
+                legend.push((k, x, row));
+                x += ew;
+            }
+            rows = row + 1;
+        }
+        // notes wrap at the width
+        let mut notes = Vec::new();
+        for n in &self.notes {
+            let mut line = String::new();
+            for word in n.split(' ') {
+                let cand = if line.is_empty() {
+                    word.to_string()
+                } else {
+                    format!("{line} {word}")
+                };
+                if size(&cand, NOTE_PT).0 > w - 24.0 * s && !line.is_empty() {
+                    notes.push(std::mem::take(&mut line));
+                    line = word.to_string();
+                } else {
+                    line = cand;
+                }
+            }
+            notes.push(line);
+        }
+        let tick_h = size("0", TICK_PT).1;
+        let below = 8.0 * s
+            + tick_h
+            + 10.0 * s
+            + label_h
+            + 12.0 * s
+            + rows as f64 * (size("Ag", LEGEND_PT).1 + 8.0 * s)
+            + notes.len() as f64 * (size("Ag", NOTE_PT).1 + 4.0 * s)
+            + 6.0 * s;
+        Layout {
+            title_pt,
+            legend,
+            legend_rows: rows,
+            notes,
+            left,
+            bottom_axis: (h - below).max(title_h + 20.0 * s),
+            top: title_h,
+            right,
+            x_ticks,
+            y_ticks,
+            x_range: (x0, x1),
+            y_range: (y0, y1),
         }
     }
 
-    /// SVG text.
-    pub fn to_svg(&self, w: u32, h: u32) -> String {
-        let f = self.frame(w, h);
-        let mut s = String::new();
-        let esc = |t: &str| {
-            t.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        let _ = writeln!(
-            s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="DejaVu Sans, Arial, sans-serif">"#
-        );
-        let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="28" font-size="18" text-anchor="middle">{}</text>"#,
-            w / 2,
-            esc(&self.title)
-        );
-        for t in ticks(f.x0, f.x1, 6) {
-            let x = f.px(t);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#e0e0e0"/><text x="{x:.1}" y="{:.1}" font-size="13" text-anchor="middle">{}</text>"##,
-                f.top,
-                f.bottom,
-                f.bottom + 18.0,
-                fmt_tick(t, f.x1 - f.x0)
-            );
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        s: f64,
+    ) -> Result<(), String> {
+        register_font_once();
+        area.fill(&WHITE).map_err(err)?;
+        let l = self.layout(area, s);
+        let (w, _) = area.dim_in_pixel();
+        let font = |pt: f64| (FONT, pt * s).into_font().color(&BLACK);
+        let centre = Pos::new(HPos::Center, VPos::Top);
+        // title
+        if !self.title.is_empty() {
+            area.draw(&Text::new(
+                self.title.clone(),
+                ((w as f64 / 2.0) as i32, (8.0 * s) as i32),
+                font(l.title_pt).pos(centre),
+            ))
+            .map_err(err)?;
         }
-        for t in ticks(f.y0, f.y1, 5) {
-            let y = f.py(t);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end">{}</text>"##,
-                f.left,
-                f.right,
-                f.left - 6.0,
-                y + 4.0,
-                fmt_tick(t, f.y1 - f.y0)
-            );
+        let (px0, px1, py0, py1) = (l.left, l.right, l.top, l.bottom_axis);
+        let (x0, x1) = l.x_range;
+        let (y0, y1) = l.y_range;
+        let px = |x: f64| px0 + (x - x0) / (x1 - x0) * (px1 - px0);
+        let py = |y: f64| py1 - (y - y0) / (y1 - y0) * (py1 - py0);
+        let pt = |x: f64, y: f64| (px(x).round() as i32, py(y).round() as i32);
+        let grid = RGBColor(225, 225, 225);
+        // grid and ticks
+        for (t, label) in &l.x_ticks {
+            let x = px(*t).round() as i32;
+            if self.x_categories.is_none() {
+                area.draw(&PathElement::new(
+                    vec![(x, py0 as i32), (x, py1 as i32)],
+                    grid,
+                ))
+                .map_err(err)?;
+            }
+            area.draw(&PathElement::new(
+                vec![(x, py1 as i32), (x, (py1 + 5.0 * s) as i32)],
+                BLACK,
+            ))
+            .map_err(err)?;
+            area.draw(&Text::new(
+                label.clone(),
+                (x, (py1 + 8.0 * s) as i32),
+                font(TICK_PT).pos(centre),
+            ))
+            .map_err(err)?;
         }
-        let _ = writeln!(
-            s,
-            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="black"/>"#,
-            f.left,
-            f.top,
-            f.right - f.left,
-            f.bottom - f.top
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
-            (f.left + f.right) / 2.0,
-            f.bottom + 46.0,
-            esc(&self.x_label)
-        );
-        let cy = (f.top + f.bottom) / 2.0;
-        let _ = writeln!(
-            s,
-            r#"<text x="22" y="{cy:.1}" font-size="15" text-anchor="middle" transform="rotate(-90 22 {cy:.1})">{}</text>"#,
-            esc(&self.y_label)
-        );
+        for (t, label) in &l.y_ticks {
+            let y = py(*t).round() as i32;
+            area.draw(&PathElement::new(
+                vec![(px0 as i32, y), (px1 as i32, y)],
+                grid,
+            ))
+            .map_err(err)?;
+            area.draw(&PathElement::new(
+                vec![((px0 - 5.0 * s) as i32, y), (px0 as i32, y)],
+                BLACK,
+            ))
+            .map_err(err)?;
+            area.draw(&Text::new(
+                label.clone(),
+                ((px0 - 8.0 * s) as i32, y),
+                font(TICK_PT).pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        area.draw(&Rectangle::new(
+            [(px0 as i32, py0 as i32), (px1 as i32, py1 as i32)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        // axis labels
+        let tick_h = text_size(area, "0", TICK_PT * s).1;
+        area.draw(&Text::new(
+            self.x_label.clone(),
+            (
+                ((px0 + px1) / 2.0) as i32,
+                (py1 + 8.0 * s + tick_h + 10.0 * s) as i32,
+            ),
+            font(LABEL_PT).pos(centre),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            self.y_label.clone(),
+            ((12.0 * s) as i32, ((py0 + py1) / 2.0) as i32),
+            font(LABEL_PT)
+                .transform(FontTransform::Rotate270)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(err)?;
+        // data, clipped to the plot area
+        let inside = |x: f64, y: f64| x >= x0 && x <= x1 && y >= y0 && y <= y1;
         for (k, ser) in self.series.iter().enumerate() {
             let c = PALETTE[k % PALETTE.len()];
-            let col = format!("rgb({},{},{})", c[0], c[1], c[2]);
-            let pts = self.polyline(ser, &f);
-            if matches!(ser.style, Style::Line | Style::LinePoints | Style::Steps) && pts.len() > 1
-            {
-                let p: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-                let _ = writeln!(
-                    s,
-                    r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="2"/>"#,
-                    p.join(" ")
-                );
+            let col = RGBColor(c[0], c[1], c[2]);
+            let n = ser.x.len().min(ser.y.len());
+            if ser.style == Style::Missing {
+                for &x in &ser.x {
+                    if x.is_finite() && x >= x0 && x <= x1 {
+                        let (cx, cy) = (px(x), py0 + 9.0 * s);
+                        area.draw(&triangle(cx, cy, 7.0 * s, col, s)).map_err(err)?;
+                    }
+                }
+                continue;
             }
-            for (i, (&x, &y)) in ser.x.iter().zip(&ser.y).enumerate() {
-                if !(x.is_finite() && y.is_finite()) {
+            if matches!(ser.style, Style::Line | Style::LinePoints | Style::Steps) {
+                // break the line at non-finite values; clip each segment to the frame
+                let mut run: Vec<(f64, f64)> = Vec::new();
+                let mut runs = Vec::new();
+                for i in 0..n {
+                    let (x, y) = (ser.x[i], ser.y[i]);
+                    if !(x.is_finite() && y.is_finite()) {
+                        runs.push(std::mem::take(&mut run));
+                        continue;
+                    }
+                    run.push((x, y));
+                    if ser.style == Style::Steps {
+                        let xn = if i + 1 < n { ser.x[i + 1] } else { x };
+                        run.push((xn, y));
+                    }
+                }
+                runs.push(run);
+                for r in runs.iter().filter(|r| r.len() > 1) {
+                    let clipped = clip_polyline(r, (x0, x1), (y0, y1));
+                    for seg in clipped {
+                        let p: Vec<(i32, i32)> = seg.iter().map(|&(x, y)| pt(x, y)).collect();
+                        area.draw(&PathElement::new(p, col.stroke_width((2.0 * s) as u32)))
+                            .map_err(err)?;
+                    }
+                }
+            }
+            for i in 0..n {
+                let (x, y) = (ser.x[i], ser.y[i]);
+                if !(x.is_finite() && y.is_finite() && inside(x, y)) {
                     continue;
                 }
-                let (px, py) = (f.px(x), f.py(y));
                 if let Some(e) = ser
                     .yerr
                     .as_ref()
                     .and_then(|e| e.get(i))
-                    .filter(|e| e.is_finite())
+                    .filter(|e| e.is_finite() && **e > 0.0)
                 {
-                    let _ = writeln!(
-                        s,
-                        r#"<line x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{:.1}" stroke="{col}" stroke-width="1.5"/>"#,
-                        f.py(y - e),
-                        f.py(y + e)
-                    );
+                    let (a, b) = self.bar(y, *e);
+                    let (a, b) = (a.max(y0), b.min(y1));
+                    let xx = px(x).round() as i32;
+                    let cap = (4.0 * s) as i32;
+                    let st = col.stroke_width((1.5 * s).max(1.0) as u32);
+                    area.draw(&PathElement::new(
+                        vec![(xx, py(a) as i32), (xx, py(b) as i32)],
+                        st,
+                    ))
+                    .map_err(err)?;
+                    for v in [a, b] {
+                        let yy = py(v) as i32;
+                        area.draw(&PathElement::new(vec![(xx - cap, yy), (xx + cap, yy)], st))
+                            .map_err(err)?;
+                    }
                 }
                 if matches!(ser.style, Style::Points | Style::LinePoints) {
-                    let _ = writeln!(
-                        s,
-                        r#"<circle cx="{px:.1}" cy="{py:.1}" r="4" fill="{col}"/>"#
-                    );
+                    area.draw(&Circle::new(pt(x, y), (4.0 * s) as i32, col.filled()))
+                        .map_err(err)?;
                 }
             }
-            if self.series.len() > 1 {
-                let (lx, row) = self.legend(w).0[k];
-                let ly = self.legend_y(&f, row);
-                let _ = writeln!(
-                    s,
-                    r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{col}" stroke-width="3"/><text x="{:.1}" y="{:.1}" font-size="14">{}</text>"#,
-                    lx + 20.0,
-                    lx + 26.0,
-                    ly + 5.0,
-                    esc(&ser.name)
-                );
-            }
         }
-        s.push_str("</svg>\n");
+        // legend
+        let legend_h = text_size(area, "Ag", LEGEND_PT * s).1;
+        let label_h = text_size(area, "Ag", LABEL_PT * s).1;
+        let legend_top = py1 + 8.0 * s + tick_h + 10.0 * s + label_h + 12.0 * s;
+        for &(k, lx, row) in &l.legend {
+            let ser = &self.series[k];
+            let c = PALETTE[k % PALETTE.len()];
+            let col = RGBColor(c[0], c[1], c[2]);
+            let ly = legend_top + row as f64 * (legend_h + 8.0 * s) + legend_h / 2.0;
+            match ser.style {
+                Style::Points => {
+                    area.draw(&Circle::new(
+                        ((lx + 12.0 * s) as i32, ly as i32),
+                        (4.0 * s) as i32,
+                        col.filled(),
+                    ))
+                    .map_err(err)?;
+                }
+                Style::Missing => {
+                    area.draw(&triangle(lx + 12.0 * s, ly, 7.0 * s, col, s))
+                        .map_err(err)?;
+                }
+                _ => {
+                    area.draw(&PathElement::new(
+                        vec![(lx as i32, ly as i32), ((lx + 24.0 * s) as i32, ly as i32)],
+                        col.stroke_width((3.0 * s) as u32),
+                    ))
+                    .map_err(err)?;
+                    if ser.style == Style::LinePoints {
+                        area.draw(&Circle::new(
+                            ((lx + 12.0 * s) as i32, ly as i32),
+                            (4.0 * s) as i32,
+                            col.filled(),
+                        ))
+                        .map_err(err)?;
+                    }
+                }
+            }
+            area.draw(&Text::new(
+                ser.name.clone(),
+                ((lx + 30.0 * s) as i32, ly as i32),
+                font(LEGEND_PT).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        let note_h = text_size(area, "Ag", NOTE_PT * s).1;
+        let notes_top = legend_top + l.legend_rows as f64 * (legend_h + 8.0 * s);
+        for (i, n) in l.notes.iter().enumerate() {
+            area.draw(&Text::new(
+                n.clone(),
+                (
+                    (12.0 * s) as i32,
+                    (notes_top + i as f64 * (note_h + 4.0 * s)) as i32,
+                ),
+                (FONT, NOTE_PT * s)
+                    .into_font()
+                    .color(&RGBColor(60, 60, 60))
+                    .pos(Pos::new(HPos::Left, VPos::Top)),
+            ))
+            .map_err(err)?;
+        }
+        area.present().map_err(err)?;
+        Ok(())
+    }
+
+    /// SVG text (`w`×`h` px nominal size).
+    pub fn to_svg(&self, w: u32, h: u32) -> String {
+        let mut s = String::new();
+        {
+            let area = SVGBackend::with_string(&mut s, (w, h)).into_drawing_area();
+            // drawing into a string cannot fail for I/O reasons; text layout errors leave
+            // the element out
+            let _ = self.draw(&area, 1.0);
+        }
         s
     }
 
-    fn polyline(&self, ser: &Series, f: &Frame) -> Vec<(f64, f64)> {
-        let mut pts = Vec::new();
-        let n = ser.x.len().min(ser.y.len());
-        for i in 0..n {
-            let (x, y) = (ser.x[i], ser.y[i]);
-            if !(x.is_finite() && y.is_finite()) {
-                continue;
-            }
-            pts.push((f.px(x), f.py(y)));
-            if ser.style == Style::Steps {
-                let xn = if i + 1 < n { ser.x[i + 1] } else { x };
-                pts.push((f.px(xn), f.py(y)));
-            }
+    /// RGB pixels (row-major, 3 bytes per pixel) of the plot drawn at `scale` × its nominal
+    /// `w`×`h` size (the image is `scale·w` × `scale·h`).
+    pub fn to_rgb_scaled(&self, w: u32, h: u32, scale: u32) -> Vec<u8> {
+        let (pw, ph) = (w * scale.max(1), h * scale.max(1));
+        let mut buf = vec![255u8; (pw * ph * 3) as usize];
+        {
+            let area = BitMapBackend::with_buffer(&mut buf, (pw, ph)).into_drawing_area();
+            let _ = self.draw(&area, scale.max(1) as f64);
         }
-        pts
+        buf
     }
 
-    /// RGB pixels (row-major, 3 bytes per pixel).
+    /// RGB pixels at the nominal size.
     pub fn to_rgb(&self, w: u32, h: u32) -> Vec<u8> {
-        let f = self.frame(w, h);
-        let mut c = Canvas::new(w as usize, h as usize);
-        let grid = [224, 224, 224];
-        let black = [0, 0, 0];
-        c.text_centered(w as f64 / 2.0, 14.0, &self.title, 2, black);
-        for t in ticks(f.x0, f.x1, 6) {
-            let x = f.px(t);
-            c.line(x, f.top, x, f.bottom, grid, 1.0);
-            c.text_centered(x, f.bottom + 8.0, &fmt_tick(t, f.x1 - f.x0), 2, black);
-        }
-        for t in ticks(f.y0, f.y1, 5) {
-            let y = f.py(t);
-            c.line(f.left, y, f.right, y, grid, 1.0);
-            let label = fmt_tick(t, f.y1 - f.y0);
-            let tw = 16.0 * label.chars().count() as f64;
-            c.text(f.left - 6.0 - tw, y - 8.0, &label, 2, black);
-        }
-        c.rect(f.left, f.top, f.right, f.bottom, black);
-        c.text_centered(
-            (f.left + f.right) / 2.0,
-            f.bottom + 36.0,
-            &self.x_label,
-            2,
-            black,
-        );
-        c.text_vertical(8.0, (f.top + f.bottom) / 2.0, &self.y_label, 2, black);
-        for (k, ser) in self.series.iter().enumerate() {
-            let col = PALETTE[k % PALETTE.len()];
-            let pts = self.polyline(ser, &f);
-            if matches!(ser.style, Style::Line | Style::LinePoints | Style::Steps) {
-                for p in pts.windows(2) {
-                    c.line(p[0].0, p[0].1, p[1].0, p[1].1, col, 2.0);
-                }
-            }
-            for (i, (&x, &y)) in ser.x.iter().zip(&ser.y).enumerate() {
-                if !(x.is_finite() && y.is_finite()) {
-                    continue;
-                }
-                let (px, py) = (f.px(x), f.py(y));
-                if let Some(e) = ser
-                    .yerr
-                    .as_ref()
-                    .and_then(|e| e.get(i))
-                    .filter(|e| e.is_finite())
-                {
-                    c.line(px, f.py(y - e), px, f.py(y + e), col, 1.5);
-                    c.line(px - 4.0, f.py(y - e), px + 4.0, f.py(y - e), col, 1.5);
-                    c.line(px - 4.0, f.py(y + e), px + 4.0, f.py(y + e), col, 1.5);
-                }
-                if matches!(ser.style, Style::Points | Style::LinePoints) {
-                    c.disc(px, py, 4.0, col);
-                }
-            }
-            if self.series.len() > 1 {
-                let (lx, row) = self.legend(w).0[k];
-                let ly = self.legend_y(&f, row);
-                c.line(lx, ly, lx + 20.0, ly, col, 3.0);
-                c.text(lx + 26.0, ly - 8.0, &ser.name, 2, black);
-            }
-        }
-        c.rgb
+        self.to_rgb_scaled(w, h, 1)
     }
 
-    /// Write the plot as PNG.
+    /// Write the plot as PNG at 2× the nominal size (`2w`×`2h` pixels).
     pub fn write_png(&self, path: &Path, w: u32, h: u32) -> Result<(), IoError> {
-        crate::io::png::write_rgb(path, w, h, &self.to_rgb(w, h))
+        crate::io::png::write_rgb(path, 2 * w, 2 * h, &self.to_rgb_scaled(w, h, 2))
     }
 
     /// Write the plot as SVG.
@@ -455,137 +677,71 @@ impl Plot {
     }
 }
 
-/// A simple RGB raster.
-pub struct Canvas {
-    pub w: usize,
-    pub h: usize,
-    pub rgb: Vec<u8>,
+/// An open, downward-pointing triangle centred at (cx, cy).
+fn triangle(cx: f64, cy: f64, r: f64, col: RGBColor, s: f64) -> PathElement<(i32, i32)> {
+    let p = |dx: f64, dy: f64| ((cx + dx).round() as i32, (cy + dy).round() as i32);
+    PathElement::new(
+        vec![
+            p(-r, -0.6 * r),
+            p(r, -0.6 * r),
+            p(0.0, 0.9 * r),
+            p(-r, -0.6 * r),
+        ],
+        col.stroke_width((2.0 * s) as u32),
+    )
 }
 
-impl Canvas {
-    pub fn new(w: usize, h: usize) -> Self {
-        Canvas {
-            w,
-            h,
-            rgb: vec![255; w * h * 3],
-        }
-    }
-
-    fn blend(&mut self, x: i64, y: i64, c: [u8; 3], a: f64) {
-        if x < 0 || y < 0 || x >= self.w as i64 || y >= self.h as i64 || a <= 0.0 {
-            return;
-        }
-        let i = (y as usize * self.w + x as usize) * 3;
-        for (px, &ck) in self.rgb[i..i + 3].iter_mut().zip(&c) {
-            let old = *px as f64;
-            *px = (old + (ck as f64 - old) * a.min(1.0)).round() as u8;
-        }
-    }
-
-    /// Anti-aliased thick line (distance-based coverage).
-    pub fn line(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, c: [u8; 3], width: f64) {
-        let r = width / 2.0;
-        let (minx, maxx) = (x0.min(x1) - r - 1.0, x0.max(x1) + r + 1.0);
-        let (miny, maxy) = (y0.min(y1) - r - 1.0, y0.max(y1) + r + 1.0);
-        let (dx, dy) = (x1 - x0, y1 - y0);
-        let len2 = dx * dx + dy * dy;
-        for y in miny.floor() as i64..=maxy.ceil() as i64 {
-            for x in minx.floor() as i64..=maxx.ceil() as i64 {
-                let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
-                let t = if len2 > 0.0 {
-                    (((px - x0) * dx + (py - y0) * dy) / len2).clamp(0.0, 1.0)
+/// Clip a polyline to the rectangle: the pieces inside it (Liang–Barsky per segment).
+fn clip_polyline(pts: &[(f64, f64)], xr: (f64, f64), yr: (f64, f64)) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
+    for w in pts.windows(2) {
+        let ((ax, ay), (bx, by)) = (w[0], w[1]);
+        let (dx, dy) = (bx - ax, by - ay);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        let mut keep = true;
+        for (p, q) in [
+            (-dx, ax - xr.0),
+            (dx, xr.1 - ax),
+            (-dy, ay - yr.0),
+            (dy, yr.1 - ay),
+        ] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    keep = false;
+                }
+            } else {
+                let r = q / p;
+                if p < 0.0 {
+                    t0 = t0.max(r);
                 } else {
-                    0.0
-                };
-                let (qx, qy) = (x0 + t * dx, y0 + t * dy);
-                let d = ((px - qx).powi(2) + (py - qy).powi(2)).sqrt();
-                self.blend(x, y, c, r + 0.5 - d);
-            }
-        }
-    }
-
-    pub fn rect(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, c: [u8; 3]) {
-        self.line(x0, y0, x1, y0, c, 1.0);
-        self.line(x1, y0, x1, y1, c, 1.0);
-        self.line(x1, y1, x0, y1, c, 1.0);
-        self.line(x0, y1, x0, y0, c, 1.0);
-    }
-
-    pub fn disc(&mut self, cx: f64, cy: f64, r: f64, c: [u8; 3]) {
-        for y in (cy - r - 1.0) as i64..=(cy + r + 1.0) as i64 {
-            for x in (cx - r - 1.0) as i64..=(cx + r + 1.0) as i64 {
-                let d = ((x as f64 + 0.5 - cx).powi(2) + (y as f64 + 0.5 - cy).powi(2)).sqrt();
-                self.blend(x, y, c, r + 0.5 - d);
-            }
-        }
-    }
-
-    fn glyph(ch: char) -> [u8; 8] {
-        use font8x8::UnicodeFonts;
-        let ch = match ch {
-            'µ' | 'μ' => 'u',
-            '²' => '2',
-            '³' => '3',
-            '·' => '.',
-            '±' => '+',
-            '–' | '—' => '-',
-            _ => ch,
-        };
-        font8x8::BASIC_FONTS
-            .get(ch)
-            .or_else(|| font8x8::LATIN_FONTS.get(ch))
-            .or_else(|| font8x8::GREEK_FONTS.get(ch))
-            .unwrap_or([0; 8])
-    }
-
-    /// Text with its top-left corner at (x, y), glyphs scaled by `s`.
-    pub fn text(&mut self, x: f64, y: f64, t: &str, s: usize, c: [u8; 3]) {
-        for (k, ch) in t.chars().enumerate() {
-            let g = Self::glyph(ch);
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..8 {
-                    if bits >> col & 1 == 1 {
-                        for dy in 0..s {
-                            for dx in 0..s {
-                                let px = x as i64 + ((k * 8 + col) * s + dx) as i64;
-                                let py = y as i64 + (row * s + dy) as i64;
-                                self.blend(px, py, c, 1.0);
-                            }
-                        }
-                    }
+                    t1 = t1.min(r);
                 }
             }
         }
-    }
-
-    /// Text centred horizontally at x, top at y.
-    pub fn text_centered(&mut self, x: f64, y: f64, t: &str, s: usize, c: [u8; 3]) {
-        let w = (t.chars().count() * 8 * s) as f64;
-        self.text(x - w / 2.0, y, t, s, c);
-    }
-
-    /// Text rotated 90° counter-clockwise (reads bottom to top), centred vertically at y.
-    pub fn text_vertical(&mut self, x: f64, y: f64, t: &str, s: usize, c: [u8; 3]) {
-        let len = (t.chars().count() * 8 * s) as f64;
-        let y_start = y + len / 2.0;
-        for (k, ch) in t.chars().enumerate() {
-            let g = Self::glyph(ch);
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..8 {
-                    if bits >> col & 1 == 1 {
-                        for dy in 0..s {
-                            for dx in 0..s {
-                                // glyph (col, row) -> canvas (x + row, y_start - (k*8 + col))
-                                let px = x as i64 + (row * s + dx) as i64;
-                                let py = y_start as i64 - ((k * 8 + col) * s + dy) as i64;
-                                self.blend(px, py, c, 1.0);
-                            }
-                        }
-                    }
-                }
+        if !keep || t0 > t1 {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
             }
+            continue;
+        }
+        let a = (ax + t0 * dx, ay + t0 * dy);
+        let b = (ax + t1 * dx, ay + t1 * dy);
+        if cur.last() != Some(&a) {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.push(a);
+        }
+        cur.push(b);
+        if t1 < 1.0 {
+            out.push(std::mem::take(&mut cur));
         }
     }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out.into_iter().filter(|r| r.len() > 1).collect()
 }
 
 #[cfg(test)]
@@ -601,23 +757,144 @@ mod tests {
         assert_eq!(ticks(0.0, 350.0, 6), vec![0.0, 100.0, 200.0, 300.0]);
     }
 
+    fn ink_near(rgb: &[u8], w: usize, x: usize, y: usize, c: [u8; 3], r: usize) -> bool {
+        (y - r..=y + r).any(|yy| {
+            (x - r..=x + r).any(|xx| {
+                let i = (yy * w + xx) * 3;
+                rgb[i..i + 3] == c
+            })
+        })
+    }
+
     #[test]
     fn png_has_ink_where_data_is() {
         let mut p = Plot::new("t", "x (nm)", "y (1)");
         p.series
             .push(Series::line("a", vec![0.0, 1.0], vec![0.0, 1.0]));
         let rgb = p.to_rgb(400, 300);
-        let f = p.frame(400, 300);
-        // the diagonal's midpoint is coloured with the first palette colour
-        let (x, y) = (f.px(0.5) as usize, f.py(0.5) as usize);
-        let hit = (y - 1..=y + 1).any(|yy| {
-            (x - 1..=x + 1).any(|xx| {
-                let i = (yy * 400 + xx) * 3;
-                rgb[i..i + 3] == PALETTE[0]
-            })
-        });
-        assert!(hit, "no line colour near the diagonal's midpoint");
-        // and a corner far from everything stays white
+        register_font_once();
+        let mut buf = vec![255u8; 400 * 300 * 3];
+        let area = BitMapBackend::with_buffer(&mut buf, (400, 300)).into_drawing_area();
+        let l = p.layout(&area, 1.0);
+        drop(area);
+        // the diagonal's midpoint (0.5, 0.5) in pixels
+        let fx =
+            |x: f64| l.left + (x - l.x_range.0) / (l.x_range.1 - l.x_range.0) * (l.right - l.left);
+        let fy = |y: f64| {
+            l.bottom_axis
+                - (y - l.y_range.0) / (l.y_range.1 - l.y_range.0) * (l.bottom_axis - l.top)
+        };
+        assert!(
+            ink_near(&rgb, 400, fx(0.5) as usize, fy(0.5) as usize, PALETTE[0], 2),
+            "no line colour near the diagonal's midpoint"
+        );
+        // the bottom-right corner stays white
         assert_eq!(&rgb[(299 * 400 + 399) * 3..], &[255, 255, 255]);
+    }
+
+    #[test]
+    fn text_is_drawn_with_the_embedded_font() {
+        // a title only: some dark pixels appear in the title band, none without a title
+        let p = Plot::new("Tortuosity factor per axis", "axis", "τ (1)");
+        let rgb = p.to_rgb(500, 300);
+        let dark = |rgb: &[u8], rows: std::ops::Range<usize>| {
+            rows.flat_map(|y| (0..500).map(move |x| (y, x)))
+                .filter(|&(y, x)| rgb[(y * 500 + x) * 3] < 100)
+                .count()
+        };
+        assert!(dark(&rgb, 0..30) > 100, "no title ink");
+        let mut q = p.clone();
+        q.title.clear();
+        assert_eq!(dark(&q.to_rgb(500, 300), 0..6), 0);
+    }
+
+    #[test]
+    fn error_bars_respect_the_limits_and_the_axis_does_not_go_below() {
+        let mut p = Plot::new("REV", "edge (nm)", "fraction (1)");
+        p.series.push(
+            Series::points("sub-cubes", vec![1.0, 2.0], vec![0.02, 0.5]).with_err(vec![0.2, 0.1]),
+        );
+        p.y_limits = Some((0.0, 1.0));
+        let ((_, _), (y0, _)) = p.data_range();
+        assert!(y0 >= 0.0, "axis starts at {y0}");
+        let (a, b) = p.bar(0.02, 0.2);
+        assert!(a == 0.0 && (b - 0.22).abs() < 1e-12);
+        p.y_limits = None;
+        let ((_, _), (y0, _)) = p.data_range();
+        assert!(y0 < -0.1);
+    }
+
+    #[test]
+    fn categorical_axis_ticks_are_the_names() {
+        let mut p = Plot::new("τ", "axis", "τ (1)");
+        p.x_categories = Some(vec!["z".into(), "y".into(), "x".into()]);
+        p.series.push(Series::points(
+            "fd",
+            vec![0.0, 1.0, 2.0],
+            vec![12.0, 20.0, 31.0],
+        ));
+        let svg: String = p.to_svg(500, 300).split_whitespace().collect();
+        for n in [">z<", ">y<", ">x<"] {
+            assert!(svg.contains(n), "{n} missing");
+        }
+        assert!(!svg.contains(">0.5<") && !svg.contains(">1.5<"));
+    }
+
+    #[test]
+    fn missing_values_are_shown_and_named() {
+        let mut p = Plot::new("τ vs pressure", "pressure (kPa)", "τ (1)");
+        p.series
+            .push(Series::points("τ", vec![0.0, 70.0], vec![1.5, 2.0]));
+        p.series
+            .push(Series::missing("does not percolate", vec![140.0]));
+        p.notes
+            .push("140 kPa: the pores do not percolate (τ = ∞)".into());
+        let svg = p.to_svg(600, 400);
+        assert!(svg.contains("does not percolate"));
+        assert!(svg.contains("140 kPa: the pores do not percolate"));
+        let ((x0, x1), _) = p.data_range();
+        assert!(x0 <= 0.0 && x1 >= 140.0, "the missing x is inside the axis");
+    }
+
+    #[test]
+    fn long_labels_are_not_clipped() {
+        // every text element lies inside the image
+        let p = {
+            let mut p = Plot::new(
+                "Representative volume: fraction vs sub-cube edge, a long title that must shrink",
+                "sub-cube edge (nm)",
+                "volume fraction (1), ± 1 s.d.",
+            );
+            p.series.push(Series::line(
+                "a",
+                vec![0.0, 12345.0],
+                vec![-12345.678, 99999.0],
+            ));
+            p
+        };
+        register_font_once();
+        let mut buf = vec![255u8; 640 * 420 * 3];
+        let area = BitMapBackend::with_buffer(&mut buf, (640, 420)).into_drawing_area();
+        let l = p.layout(&area, 1.0);
+        let tw = text_size(&area, &p.title, l.title_pt).0;
+        assert!(tw < 640.0, "title {tw} px wide");
+        let widest = l
+            .y_ticks
+            .iter()
+            .map(|(_, t)| text_size(&area, t, TICK_PT).0)
+            .fold(0.0, f64::max);
+        assert!(widest < l.left - 12.0 - 10.0, "y ticks overlap the label");
+    }
+
+    #[test]
+    fn clipping_keeps_the_inside() {
+        let r = clip_polyline(&[(-1.0, 0.5), (2.0, 0.5)], (0.0, 1.0), (0.0, 1.0));
+        assert_eq!(r, vec![vec![(0.0, 0.5), (1.0, 0.5)]]);
+        let r = clip_polyline(
+            &[(0.5, 0.5), (0.5, 2.0), (0.6, 0.5)],
+            (0.0, 1.0),
+            (0.0, 1.0),
+        );
+        assert_eq!(r.len(), 2);
     }
 }

@@ -52,6 +52,29 @@ impl From<Option<f64>> for Cell {
 }
 
 impl Cell {
+    /// Short form for reading (HTML tables): numbers to 4 significant digits, ∞ for infinity.
+    ///
+    /// ```
+    /// use fibstack::report::table::Cell;
+    /// assert_eq!(Cell::Num(0.915104782).display(), "0.9151");
+    /// assert_eq!(Cell::Num(1000.86772).display(), "1001");
+    /// assert_eq!(Cell::Num(f64::INFINITY).display(), "∞");
+    /// ```
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Num(v) if v.is_infinite() => if *v > 0.0 { "∞" } else { "−∞" }.into(),
+            Cell::Num(v) if v.is_finite() && *v != 0.0 => {
+                let mag = v.abs().log10().floor() as i32;
+                if !(-4..6).contains(&mag) {
+                    format!("{v:.3e}")
+                } else {
+                    let d = (3 - mag).max(0) as usize;
+                    format!("{v:.d$}")
+                }
+            }
+            other => other.text(),
+        }
+    }
     /// Text form: numbers with up to 9 significant digits, stable across runs.
     pub fn text(&self) -> String {
         match self {

@@ -221,7 +221,7 @@ fn write_comparison(
             t.headers(),
             t.rows
                 .iter()
-                .map(|r| r.iter().map(Cell::text).collect())
+                .map(|r| r.iter().map(Cell::display).collect())
                 .collect(),
         ));
     if let Some(x) = &cmp.x {
@@ -230,6 +230,7 @@ fn write_comparison(
             let mut ys = vec![];
             let mut es = vec![];
             let (mut rx, mut ry) = (vec![], vec![]);
+            let mut missing: Vec<(f64, String)> = vec![];
             for (s, (_, sum)) in wf.samples.iter().zip(outcomes) {
                 let (Some(xv), Some(sum)) = (label_num(s.labels.get(x)), sum) else {
                     continue;
@@ -239,7 +240,8 @@ fn write_comparison(
                     rx.push(xv);
                     ry.push(r);
                 }
-                let Some(y) = pointer_num(&res, &c.from) else {
+                let Some(y) = pointer_num(&res, &c.from).filter(|y| y.is_finite()) else {
+                    missing.push((xv, s.name.clone()));
                     continue;
                 };
                 let lo = c.low.as_ref().and_then(|p| pointer_num(&res, p));
@@ -266,6 +268,10 @@ fn write_comparison(
                 &format!("{x}{xunit}"),
                 &format!("{}{unit}", c.name),
             );
+            if ys.iter().all(|y| *y >= 0.0) {
+                // a non-negative quantity: error bars do not reach below 0
+                p.y_limits = Some((0.0, f64::INFINITY));
+            }
             let mut ser = crate::report::plot::Series::points(&c.name, xs, ys)
                 .with_style(crate::report::plot::Style::LinePoints);
             if es.iter().any(|e| e.is_finite()) {
@@ -282,6 +288,18 @@ fn write_comparison(
                     crate::report::plot::Series::points(label, rx, ry)
                         .with_style(crate::report::plot::Style::Points),
                 );
+            }
+            if !missing.is_empty() {
+                p.series.push(crate::report::plot::Series::missing(
+                    "no value",
+                    missing.iter().map(|m| m.0).collect(),
+                ));
+                let names: Vec<&str> = missing.iter().map(|m| m.1.as_str()).collect();
+                p.notes.push(format!(
+                    "No {} for {} (e.g. τ = ∞: the phase does not percolate; or the step failed — see batch.json).",
+                    c.name,
+                    names.join(", ")
+                ));
             }
             let stem = format!("compare_{}", crate::workflow::schema::slug(&c.name));
             p.write_png(&out_dir.join(format!("{stem}.png")), 720, 480)?;

@@ -291,34 +291,39 @@ fn current(ctx: &Context) -> (Option<[usize; 3]>, Option<VoxelSize>) {
 /// Save the snapshot slice of the current grey volume (and of the labels as an overlay, when
 /// labels exist) as PNG under `snapshots/`.
 fn snapshot(ctx: &mut Context, sp: &super::schema::SnapshotSpec, stem: &str) -> Result<(), Error> {
+    use crate::report::figures::{grey_to_rgb, label_colours, overlay, slice_u8, with_scale_bar};
     let mut rels: Vec<String> = Vec::new();
     let dir = ctx.out_dir.clone();
+    // square physical pixels, at least 480 px wide, with a scale bar
+    let save = |rel: &str, rgb: &[u8], w: usize, h: usize, v: &crate::volume::VoxelSize| {
+        let cal = v.source[1] != crate::volume::VoxelSource::Default
+            && v.source[2] != crate::volume::VoxelSource::Default;
+        let (out, ow, oh) = with_scale_bar(rgb, w, h, cal.then_some([v.dy(), v.dx()]), 480);
+        crate::io::png::write_rgb(&dir.join(rel), ow as u32, oh as u32, &out)
+    };
     if let Some(g) = &ctx.grey {
         let nz = g.shape()[0];
         let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
-        let img = crate::report::figures::slice_u8(g, z);
+        let img = slice_u8(g, z);
+        let (h, w) = img.dim();
         let rel = format!("snapshots/{stem}.png");
-        crate::io::png::write_gray(&dir.join(&rel), img.view())?;
+        save(&rel, &grey_to_rgb(img.view()), w, h, &g.voxel)?;
         rels.push(rel);
         if let Some(l) = &ctx.labels {
             if l.shape() == g.shape() {
-                let rgb = crate::report::figures::overlay(
-                    img.view(),
-                    l.data.index_axis(ndarray::Axis(0), z),
-                );
+                let rgb = overlay(img.view(), l.data.index_axis(ndarray::Axis(0), z));
                 let rel = format!("snapshots/{stem}_overlay.png");
-                let (h, w) = img.dim();
-                crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+                save(&rel, &rgb, w, h, &g.voxel)?;
                 rels.push(rel);
             }
         }
     } else if let Some(l) = &ctx.labels {
         let nz = l.shape()[0];
         let z = sp.slice.unwrap_or(nz / 2).min(nz.saturating_sub(1));
-        let rgb = crate::report::figures::label_colours(l.data.index_axis(ndarray::Axis(0), z));
+        let rgb = label_colours(l.data.index_axis(ndarray::Axis(0), z));
         let rel = format!("snapshots/{stem}_labels.png");
         let (h, w) = (l.shape()[1], l.shape()[2]);
-        crate::io::png::write_rgb(&dir.join(&rel), w as u32, h as u32, &rgb)?;
+        save(&rel, &rgb, w, h, &l.voxel)?;
         rels.push(rel);
     }
     ctx.written.extend(rels.into_iter().map(PathBuf::from));
