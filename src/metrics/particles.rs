@@ -266,9 +266,12 @@ pub struct Particle {
     pub surface_area_nm2: f64,
     /// Surface area by face counting (nm²), for comparison.
     pub surface_area_faces_nm2: f64,
-    /// π^(1/3)(6V)^(2/3)/A with the Crofton area (1 for a ball; may exceed 1 by the estimator's
-    /// few-% error on small particles).
-    pub sphericity: f64,
+    /// Wadell sphericity π^(1/3)(6V)^(2/3)/A with the Crofton area: 1 for a ball, smaller for
+    /// any other shape. `None` for particles of fewer than [`SPHERICITY_MIN_VOXELS`] voxels, where
+    /// the digital surface estimate is too coarse (a single voxel would read 1.61). Above that
+    /// size the estimator's error is about 1 % (digital balls of 6–20 voxels radius read
+    /// 0.99–1.003), so values above 1 can only be that error and are reported as 1.
+    pub sphericity: Option<f64>,
     /// Centroid `[z, y, x]` (nm, voxel centres at `i·d`).
     pub centroid_nm: [f64; 3],
     /// Bounding box, first voxel `[z, y, x]` (inclusive).
@@ -306,7 +309,7 @@ pub struct ParticleSummary {
     pub esd_max_nm: Option<f64>,
     /// Mean ESD of the particles not touching the border (nm).
     pub esd_mean_interior_nm: Option<f64>,
-    /// Mean sphericity.
+    /// Mean sphericity over the particles large enough to have one.
     pub sphericity_mean: Option<f64>,
     /// Mean / median nearest-neighbour centroid distance (nm); `None` with < 2 particles.
     pub nn_distance_mean_nm: Option<f64>,
@@ -376,6 +379,27 @@ pub fn particles(
     })
 }
 
+/// Smallest particle (voxels) given a sphericity: an equivalent diameter of about 12 voxels.
+pub const SPHERICITY_MIN_VOXELS: u64 = 1000;
+
+/// Wadell sphericity of a particle of `voxels` voxels, volume `v` and surface area `a` (see
+/// [`Particle::sphericity`]).
+///
+/// ```
+/// use fibstack::metrics::particles::sphericity;
+/// assert_eq!(sphericity(1, 1.0, 3.0), None); // too small to tell
+/// let r: f64 = 10.0;
+/// let (v, a) = (4.0 / 3.0 * std::f64::consts::PI * r.powi(3), 4.0 * std::f64::consts::PI * r * r);
+/// assert!((sphericity(5000, v, a).unwrap() - 1.0).abs() < 1e-12);
+/// assert_eq!(sphericity(5000, v, 0.99 * a), Some(1.0)); // estimator error, not a shape
+/// ```
+pub fn sphericity(voxels: u64, v: f64, a: f64) -> Option<f64> {
+    if voxels < SPHERICITY_MIN_VOXELS || a <= 0.0 {
+        return None;
+    }
+    Some((std::f64::consts::PI.cbrt() * (6.0 * v).powf(2.0 / 3.0) / a).min(1.0))
+}
+
 /// Per-particle measurements from a label volume with labels 1..=n.
 pub fn measure(lab: ArrayView3<'_, u32>, n: u32, voxel_nm: [f64; 3]) -> Vec<Particle> {
     let (nz, ny, nx) = lab.dim();
@@ -439,11 +463,7 @@ pub fn measure(lab: ArrayView3<'_, u32>, n: u32, voxel_nm: [f64; 3]) -> Vec<Part
             let v = count[l] as f64 * vvox;
             let esd = (6.0 * v / std::f64::consts::PI).cbrt();
             let a = acro[l];
-            let sph = if a > 0.0 {
-                std::f64::consts::PI.cbrt() * (6.0 * v).powf(2.0 / 3.0) / a
-            } else {
-                0.0
-            };
+            let sph = sphericity(count[l], v, a);
             let c = count[l] as f64;
             Particle {
                 id: l as u32,
@@ -523,7 +543,7 @@ fn summarize(
         .filter(|p| !p.touches_border)
         .map(|p| p.esd_nm)
         .collect();
-    let sph: Vec<f64> = parts.iter().map(|p| p.sphericity).collect();
+    let sph: Vec<f64> = parts.iter().filter_map(|p| p.sphericity).collect();
     let nn: Vec<f64> = parts.iter().filter_map(|p| p.nn_distance_nm).collect();
     let (esd_mean, esd_std) = mean_std(&esd);
     ParticleSummary {
@@ -583,7 +603,7 @@ pub fn write_particles_csv<W: std::io::Write>(parts: &[Particle], w: W) -> Resul
             p.esd_nm.to_string(),
             p.surface_area_nm2.to_string(),
             p.surface_area_faces_nm2.to_string(),
-            p.sphericity.to_string(),
+            p.sphericity.map(|v| v.to_string()).unwrap_or_default(),
             p.centroid_nm[0].to_string(),
             p.centroid_nm[1].to_string(),
             p.centroid_nm[2].to_string(),
