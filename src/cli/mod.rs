@@ -11,6 +11,7 @@ pub mod geometry;
 pub mod info;
 pub mod pipeline;
 pub mod porosity;
+pub mod reference;
 pub mod report;
 pub mod run;
 pub mod score;
@@ -86,6 +87,10 @@ pub enum Command {
     Pipeline(pipeline::PipelineArgs),
     /// A large simulator stack written slice by slice (never whole in memory).
     SynthStream(synth_stream::SynthStreamArgs),
+    /// Write the manual's command-line reference (docs/src/reference/cli.md) from these
+    /// definitions.
+    #[command(hide = true)]
+    Reference(reference::ReferenceArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -118,5 +123,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(a) => score::run(a, g),
         Command::Pipeline(a) => pipeline::run(a, g),
         Command::SynthStream(a) => synth_stream::run(a, g),
+        Command::Reference(a) => reference::run(a, g),
     }
 }

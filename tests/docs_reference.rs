@@ -1,0 +1,30 @@
+//! The manual's generated reference pages are up to date with the code: regenerating them into a
+//! temporary folder gives the committed text (otherwise: run the command in the message).
+
+use std::process::Command;
+
+#[test]
+fn cli_reference_is_not_stale() {
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .args(["--quiet", "reference"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fresh = std::fs::read_to_string(d.path().join("cli.md")).unwrap();
+    let committed = std::fs::read_to_string("docs/src/reference/cli.md").unwrap_or_default();
+    assert!(
+        fresh == committed,
+        "docs/src/reference/cli.md is stale: run `cargo run --release -- reference docs/src/reference` and commit it"
+    );
+    // it is a real reference: every visible command and, e.g., denoise's flags appear
+    for needle in [
+        "## fibstack denoise",
+        "`--sigma NM`",
+        "## fibstack tortuosity",
+        "`--json`",
+    ] {
+        assert!(fresh.contains(needle), "{needle} missing");
+    }
+}
