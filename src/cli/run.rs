@@ -43,6 +43,33 @@ pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
         for s in &summary.provenance.steps {
             eprintln!("  {:<16} {:>8.2} s", s.name, s.seconds);
         }
+        let results = serde_json::Value::Object(summary.results.clone());
+        let p = &summary.provenance;
+        let sources: Vec<String> = p
+            .voxel_size_source
+            .iter()
+            .flatten()
+            .map(|s| s.as_str().to_string())
+            .collect();
+        let voxel: Vec<f64> = p.voxel_size_nm.iter().flatten().copied().collect();
+        let rows = fibstack::report::build::glance(&results, &voxel, &sources);
+        if !rows.is_empty() {
+            let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+            let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+            eprintln!();
+            for (k, v, d) in &rows {
+                eprintln!(
+                    "  {k}{}  {v}{}  {d}",
+                    " ".repeat(w0 - k.chars().count()),
+                    " ".repeat(w1 - v.chars().count())
+                );
+            }
+        }
+        let mut warnings = Vec::new();
+        fibstack::report::build::collect_warnings(&results, "", &mut warnings);
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
         eprintln!("results in {}", summary.out_dir.display());
     }
     if a.json {

@@ -748,7 +748,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
     }
     collect_warnings(&results, "", &mut run_warnings);
     run_warnings.dedup();
-    let head = headline(&summary, &sources);
+    let head = glance(&results, &voxel, &sources);
     page.sections.insert(
         0,
         super::html::Section {
@@ -828,7 +828,7 @@ fn sensitivity_table(sens: &Value, labels: Option<&Value>) -> Block {
 }
 
 /// Every `warnings` array in the results, prefixed with the step it came from.
-fn collect_warnings(v: &Value, at: &str, out: &mut Vec<String>) {
+pub fn collect_warnings(v: &Value, at: &str, out: &mut Vec<String>) {
     match v {
         Value::Object(o) => {
             for (k, x) in o {
@@ -852,75 +852,74 @@ fn collect_warnings(v: &Value, at: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Headline cards from the report summary: voxel size, phase fractions, τ per axis, percolation,
-/// sizes.
-fn headline(
-    summary: &serde_json::Map<String, Value>,
+/// The headline numbers of a run, read from its `results.json` (and the voxel size of its
+/// provenance): voxel size, phase fractions, τ per axis, percolating fractions, sizes. Each entry
+/// is (what, value with unit, detail). The report's first panel and the table `fibstack run`
+/// prints at the end are both this list.
+pub fn glance(
+    results: &Value,
+    voxel_nm: &[f64],
     sources: &[String],
 ) -> Vec<(String, String, String)> {
     let mut c = Vec::new();
-    if let Some(v) = summary.get("voxel_size_nm") {
-        let v = floats(v);
-        if v.len() == 3 {
+    if voxel_nm.len() == 3 {
+        c.push((
+            "voxel size dz × dy × dx".into(),
+            format!(
+                "{} × {} × {} nm",
+                num(Some(voxel_nm[0]), 2),
+                num(Some(voxel_nm[1]), 2),
+                num(Some(voxel_nm[2]), 2)
+            ),
+            if sources.is_empty() {
+                String::new()
+            } else {
+                format!("from: {}", sources.join(", "))
+            },
+        ));
+    }
+    if let Some(p) = step(results, "porosity") {
+        for ph in p
+            .pointer("/phases/phases")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
             c.push((
-                "voxel size dz × dy × dx".into(),
-                format!(
-                    "{} × {} × {} nm",
-                    num(Some(v[0]), 2),
-                    num(Some(v[1]), 2),
-                    num(Some(v[2]), 2)
-                ),
-                if sources.is_empty() {
-                    String::new()
-                } else {
-                    format!("from: {}", sources.join(", "))
-                },
+                format!("volume fraction, label {}", ph["label"]),
+                num(ph["fraction"].as_f64(), 4),
+                "voxel counting".into(),
             ));
         }
     }
-    for ph in summary
-        .get("phase_fractions")
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-    {
-        c.push((
-            format!("volume fraction, label {}", ph["label"]),
-            num(ph["fraction"].as_f64(), 4),
-            "voxel counting".into(),
-        ));
+    if let Some(t) = step(results, "tortuosity") {
+        for r in t["results"].as_array().into_iter().flatten() {
+            let method = match r["method"].as_str() {
+                Some("random_walk") => "random walk",
+                Some("steady_state_fd") => "steady state",
+                Some(m) => m,
+                None => "",
+            };
+            let tau = r["tortuosity_factor"].as_f64().filter(|v| v.is_finite());
+            let detail = match (r["ci_low"].as_f64(), r["ci_high"].as_f64()) {
+                (Some(a), Some(b)) => format!(
+                    "{method}; 95 % interval [{}, {}]",
+                    num(Some(a), 3),
+                    num(Some(b), 3)
+                ),
+                _ => method.to_string(),
+            };
+            c.push((
+                format!(
+                    "tortuosity factor τ along {}",
+                    r["axis"].as_str().unwrap_or("?")
+                ),
+                tau.map_or("∞ (does not percolate)".into(), |v| num(Some(v), 3)),
+                detail,
+            ));
+        }
     }
-    for t in summary
-        .get("tortuosity")
-        .and_then(|v| v.as_array())
-        .into_iter()
-        .flatten()
-    {
-        let method = match t["method"].as_str() {
-            Some("random_walk") => "random walk",
-            Some("steady_state_fd") => "steady state",
-            Some(m) => m,
-            None => "",
-        };
-        let tau = t["tortuosity_factor"].as_f64().filter(|v| v.is_finite());
-        let detail = match (t["ci_low"].as_f64(), t["ci_high"].as_f64()) {
-            (Some(a), Some(b)) => format!(
-                "{method}; 95 % interval [{}, {}]",
-                num(Some(a), 3),
-                num(Some(b), 3)
-            ),
-            _ => method.to_string(),
-        };
-        c.push((
-            format!(
-                "tortuosity factor τ along {}",
-                t["axis"].as_str().unwrap_or("?")
-            ),
-            tau.map_or("∞ (does not percolate)".into(), |v| num(Some(v), 3)),
-            detail,
-        ));
-    }
-    if let Some(conn) = summary.get("connectivity") {
+    if let Some(conn) = step(results, "connectivity") {
         for a in conn["axes"].as_array().into_iter().flatten() {
             c.push((
                 format!(
@@ -928,26 +927,31 @@ fn headline(
                     a["axis"].as_str().unwrap_or("?")
                 ),
                 num(a["percolating_fraction"].as_f64(), 4),
-                "of the phase, connected to both faces".into(),
+                format!("of label {}, connected to both faces", conn["phase"]),
             ));
         }
     }
-    if let Some(v) = summary
-        .get("local_thickness_mean_nm")
-        .and_then(|v| v.as_f64())
-    {
-        c.push((
-            "local thickness, mean".into(),
-            format!("{} nm", num(Some(v), 1)),
-            "volume-weighted".into(),
-        ));
-    }
-    if let Some(v) = summary.get("ssa_per_m").and_then(|v| v.as_f64()) {
-        c.push((
-            "specific surface area".into(),
-            format!("{} m⁻¹", num(Some(v), 0)),
-            "per total volume".into(),
-        ));
+    if let Some(sz) = step(results, "sizes") {
+        if let Some(v) = sz
+            .pointer("/local_thickness/mean_nm")
+            .and_then(|v| v.as_f64())
+        {
+            c.push((
+                format!("local thickness of label {}, mean", sz["phase"]),
+                format!("{} nm", num(Some(v), 1)),
+                "volume-weighted".into(),
+            ));
+        }
+        if let Some(v) = sz
+            .pointer("/surface/ssa_crofton_per_m")
+            .and_then(|v| v.as_f64())
+        {
+            c.push((
+                format!("specific surface area of label {}", sz["phase"]),
+                format!("{} µm⁻¹", num(Some(v * 1e-6), 3)),
+                "per total volume (Crofton)".into(),
+            ));
+        }
     }
     c
 }
