@@ -2,6 +2,7 @@
 //! a `run(args, &Global)` function.
 
 pub mod align;
+pub mod classify;
 pub mod common;
 pub mod connectivity;
 pub mod convert;
@@ -20,6 +21,7 @@ pub mod synth;
 pub mod synth_stream;
 pub mod tophat;
 pub mod tortuosity;
+pub mod train;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -86,6 +88,10 @@ pub enum Command {
     Pipeline(pipeline::PipelineArgs),
     /// A large simulator stack written slice by slice (never whole in memory).
     SynthStream(synth_stream::SynthStreamArgs),
+    /// Train a random-forest voxel classifier from painted labels or a mapped simulator truth.
+    Train(Box<train::TrainArgs>),
+    /// Classify a grey stack with a trained model (labels, optional probability maps).
+    Classify(classify::ClassifyArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -118,5 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(a) => score::run(a, g),
         Command::Pipeline(a) => pipeline::run(a, g),
         Command::SynthStream(a) => synth_stream::run(a, g),
+        Command::Train(a) => train::run(*a, g),
+        Command::Classify(a) => classify::run(a, g),
     }
 }
