@@ -47,8 +47,9 @@ pub struct ForestParams {
     /// Quantile bins per feature for the split search, 2…256.
     #[arg(long, default_value_t = DEFAULT_BINS)]
     pub bins: usize,
-    /// Bootstrap draws per class per tree (class-balanced sampling); 0 = the mean number of
-    /// training samples per class.
+    /// Bootstrap draws per class per tree (balanced by sampling); 0 = a stratified bootstrap
+    /// (each class's own count) with class weights n/(C·n_c), so every class weighs the same in
+    /// every split (scikit-learn's `class_weight = "balanced_subsample"`).
     #[arg(long, default_value_t = 0)]
     pub samples_per_class: usize,
     /// Training voxels kept per class: a seeded random subset of the labelled voxels.
@@ -169,6 +170,8 @@ struct Builder<'a> {
     edges: &'a [Vec<f32>],
     y: &'a [u8],
     nc: usize,
+    /// Weight of each class in the impurity and the leaf frequencies.
+    w: Vec<f64>,
     p: &'a ForestParams,
     mtry: usize,
     nodes: Vec<Node>,
@@ -179,11 +182,13 @@ struct Builder<'a> {
 /// Best split of the samples `idx` on feature `f`: `(score, t, n_left)` maximising
 /// Σ L_c²/n_L + Σ R_c²/n_R (equivalently the smallest weighted Gini impurity), `None` when the
 /// feature is constant on these samples or no cut leaves `min_leaf` samples on both sides.
+#[allow(clippy::too_many_arguments)]
 pub fn best_split_on(
     bins: &[u8],
     y: &[u8],
     idx: &[u32],
     nc: usize,
+    w: &[f64],
     nbins: usize,
     min_leaf: usize,
     hist: &mut Vec<u32>,
@@ -229,14 +234,16 @@ pub fn best_split_on(
         if nr == 0 {
             break;
         }
-        let (mut sl, mut sr) = (0.0f64, 0.0f64);
+        let (mut sl, mut sr, mut wl, mut wr) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for c in 0..nc {
-            let l = left[c] as f64;
-            let r = (total[c] - left[c]) as f64;
+            let l = left[c] as f64 * w[c];
+            let r = (total[c] - left[c]) as f64 * w[c];
             sl += l * l;
             sr += r * r;
+            wl += l;
+            wr += r;
         }
-        let score = sl / nl as f64 + sr / nr as f64;
+        let score = sl / wl + sr / wr;
         if best.is_none_or(|b| score > b.0) {
             best = Some((score, t, nl));
         }
@@ -246,13 +253,14 @@ pub fn best_split_on(
 
 impl Builder<'_> {
     fn leaf(&mut self, idx: &[u32]) {
-        let mut c = vec![0f32; self.nc];
+        let mut c = vec![0f64; self.nc];
         for &i in idx {
-            c[self.y[i as usize] as usize] += 1.0;
+            let k = self.y[i as usize] as usize;
+            c[k] += self.w[k];
         }
-        let n = idx.len().max(1) as f32;
+        let n: f64 = c.iter().sum::<f64>().max(1e-300);
         let row = (self.probs.len() / self.nc) as u32;
-        self.probs.extend(c.iter().map(|v| v / n));
+        self.probs.extend(c.iter().map(|v| (v / n) as f32));
         self.nodes.push(Node {
             feature: LEAF,
             threshold: 0.0,
@@ -272,7 +280,8 @@ impl Builder<'_> {
             self.leaf(idx);
             return;
         }
-        let parent: f64 = counts.iter().map(|&c| (c * c) as f64).sum::<f64>() / n as f64;
+        let wc: Vec<f64> = counts.iter().zip(&self.w).map(|(&c, &w)| c as f64 * w).collect();
+        let parent: f64 = wc.iter().map(|v| v * v).sum::<f64>() / wc.iter().sum::<f64>();
         let nf = self.binned.len();
         let mut order: Vec<usize> = (0..nf).collect();
         let mut tried = 0;
@@ -290,6 +299,7 @@ impl Builder<'_> {
                 self.y,
                 idx,
                 self.nc,
+                &self.w,
                 nb,
                 self.p.min_samples_leaf,
                 hist,
@@ -385,10 +395,14 @@ impl Forest {
             .into_par_iter()
             .map(|f| x.index_axis(Axis(1), f).iter().map(|&v| bin_of(v, &edges[f])).collect())
             .collect();
-        let per_class = if p.samples_per_class == 0 {
-            n.div_ceil(n_classes)
+        // class weights: equal total weight per class in every bootstrap
+        let w: Vec<f64> = if p.samples_per_class == 0 {
+            by_class
+                .iter()
+                .map(|v| n as f64 / (n_classes as f64 * v.len() as f64))
+                .collect()
         } else {
-            p.samples_per_class
+            vec![1.0; n_classes]
         };
         let mtry = p.mtry(nf);
         let words = n.div_ceil(64);
@@ -396,10 +410,15 @@ impl Forest {
             .into_par_iter()
             .map(|t| {
                 let mut rng = Rng::stream(p.seed, t as u64);
-                let mut idx = Vec::with_capacity(per_class * n_classes);
+                let mut idx = Vec::with_capacity(n);
                 let mut in_bag = vec![0u64; words];
                 for members in &by_class {
-                    for _ in 0..per_class {
+                    let draws = if p.samples_per_class == 0 {
+                        members.len()
+                    } else {
+                        p.samples_per_class
+                    };
+                    for _ in 0..draws {
                         let i = members[rng.below(members.len() as u64) as usize];
                         idx.push(i);
                         in_bag[i as usize / 64] |= 1 << (i % 64);
@@ -410,6 +429,7 @@ impl Forest {
                     edges: &edges,
                     y,
                     nc: n_classes,
+                    w: w.clone(),
                     p,
                     mtry,
                     nodes: Vec::new(),
@@ -625,7 +645,7 @@ mod tests {
             let idx: Vec<u32> = (0..n as u32).filter(|_| r.uniform() < 0.8).collect();
             let min_leaf = 1 + trial % 3;
             let mut h = Vec::new();
-            let (_, got) = best_split_on(&bins, &y, &idx, nc, nb, min_leaf, &mut h);
+            let (_, got) = best_split_on(&bins, &y, &idx, nc, &vec![1.0; nc], nb, min_leaf, &mut h);
             let mut want: Option<(f64, usize)> = None;
             for t in 0..nb - 1 {
                 let l: Vec<u32> = idx.iter().copied().filter(|&i| bins[i as usize] as usize <= t).collect();
@@ -646,12 +666,11 @@ mod tests {
             }
             match (got, want) {
                 (None, None) => {}
-                (Some((score, t, _)), Some((w, tw))) => {
-                    // Σ L²/nL + Σ R²/nR = n·(1 − weighted Gini)
+                (Some((score, _, _)), Some((w, _))) => {
+                    // Σ L²/nL + Σ R²/nR = n·(1 − weighted Gini); the same impurity (ties may
+                    // pick another threshold)
                     let m = idx.len() as f64;
                     assert!((score - m * (1.0 - w)).abs() < 1e-9, "trial {trial}");
-                    // the same impurity (ties may pick another threshold)
-                    let _ = tw;
                 }
                 (a, b) => panic!("trial {trial}: {a:?} vs {b:?}"),
             }

@@ -70,8 +70,8 @@ mod tests {
                         (z + j).min(4)
                     };
                     let g = gaussian(vol.slice(s![zz, .., ..]), [1.0, 1.0]);
-                    for y in 0..10 {
-                        for x in 0..9 {
+                    for y in 0..10usize {
+                        for x in 0..9usize {
                             let mut lo = f32::INFINITY;
                             let mut hi = f32::NEG_INFINITY;
                             for yy in y.saturating_sub(1)..(y + 2).min(10) {
