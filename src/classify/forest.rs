@@ -55,6 +55,11 @@ pub struct ForestParams {
     /// Training voxels kept per class: a seeded random subset of the labelled voxels.
     #[arg(long, default_value_t = DEFAULT_MAX_PER_CLASS)]
     pub max_per_class: usize,
+    /// Class weights: `balanced` (every class weighs the same in every split; for painted
+    /// strokes, whose amounts say nothing about the phase fractions) or `labelled` (classes
+    /// weigh by their share of the labelled voxels: the phase fractions, for a complete truth).
+    #[arg(long, value_enum, default_value_t = ClassWeight::Balanced)]
+    pub class_weight: ClassWeight,
     /// Seed of every random choice (subset, bootstrap, features per split).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -70,6 +75,7 @@ impl Default for ForestParams {
             bins: DEFAULT_BINS,
             samples_per_class: 0,
             max_per_class: DEFAULT_MAX_PER_CLASS,
+            class_weight: ClassWeight::Balanced,
             seed: 0,
         }
     }
@@ -93,6 +99,26 @@ impl ForestParams {
         } else {
             self.max_features.min(nf).max(1)
         }
+    }
+}
+
+/// How classes are weighted in the splits and leaves ([`ForestParams::class_weight`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassWeight {
+    /// Equal total weight per class.
+    #[default]
+    Balanced,
+    /// Weight proportional to the class's share of the labelled voxels.
+    Labelled,
+}
+
+impl std::fmt::Display for ClassWeight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClassWeight::Balanced => "balanced",
+            ClassWeight::Labelled => "labelled",
+        })
     }
 }
 
@@ -355,13 +381,25 @@ struct Tree {
 }
 
 impl Forest {
-    /// Train on `x` (`[n, F]`, finite values) with class indices `y` (`0..n_classes`).
-    /// Every class must have at least one sample.
+    /// Train on `x` (`[n, F]`, finite values) with class indices `y` (`0..n_classes`), classes
+    /// weighted equally. Every class must have at least one sample.
     pub fn fit(
         x: ArrayView2<f32>,
         y: &[u8],
         n_classes: usize,
         p: &ForestParams,
+    ) -> Result<(Forest, TrainReport), ClassifyError> {
+        Self::fit_with_priors(x, y, n_classes, p, None)
+    }
+
+    /// [`Forest::fit`] with the total weight of each class set to `priors[c]` (normalised;
+    /// `None` = equal), as used for `class_weight = labelled`.
+    pub fn fit_with_priors(
+        x: ArrayView2<f32>,
+        y: &[u8],
+        n_classes: usize,
+        p: &ForestParams,
+        priors: Option<&[f64]>,
     ) -> Result<(Forest, TrainReport), ClassifyError> {
         p.validate()?;
         let x = x.as_standard_layout();
@@ -396,10 +434,18 @@ impl Forest {
             .map(|f| x.index_axis(Axis(1), f).iter().map(|&v| bin_of(v, &edges[f])).collect())
             .collect();
         // class weights: equal total weight per class in every bootstrap
+        let prior: Vec<f64> = match priors {
+            Some(q) if q.len() == n_classes && q.iter().all(|v| *v > 0.0) => {
+                let s: f64 = q.iter().sum();
+                q.iter().map(|v| v / s).collect()
+            }
+            _ => vec![1.0 / n_classes as f64; n_classes],
+        };
         let w: Vec<f64> = if p.samples_per_class == 0 {
             by_class
                 .iter()
-                .map(|v| n as f64 / (n_classes as f64 * v.len() as f64))
+                .zip(&prior)
+                .map(|(v, q)| n as f64 * q / v.len() as f64)
                 .collect()
         } else {
             vec![1.0; n_classes]

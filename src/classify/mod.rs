@@ -32,7 +32,7 @@ pub mod forest;
 pub mod model;
 pub mod stream;
 
-pub use forest::{Forest, ForestParams, TrainReport};
+pub use forest::{ClassWeight, Forest, ForestParams, TrainReport};
 pub use model::{Model, ModelHeader, PhaseName};
 
 use crate::error::ParamError;
@@ -311,7 +311,18 @@ pub fn train(
         y.extend(s.labels.iter().map(|l| present.binary_search(l).unwrap_or(0) as u8));
         at += m;
     }
-    let (forest, report) = Forest::fit(x.view(), &y, present.len(), &opts.forest)?;
+    let priors: Vec<f64> = present
+        .iter()
+        .map(|l| {
+            sets.iter()
+                .flat_map(|s| s.labelled.iter())
+                .filter(|p| p.0 == *l)
+                .map(|p| p.1 as f64)
+                .sum()
+        })
+        .collect();
+    let priors = (opts.forest.class_weight == forest::ClassWeight::Labelled).then_some(&priors[..]);
+    let (forest, report) = Forest::fit_with_priors(x.view(), &y, present.len(), &opts.forest, priors)?;
     let phases = present
         .iter()
         .map(|&l| PhaseName {
