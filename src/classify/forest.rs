@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 /// Default number of trees.
 pub const DEFAULT_TREES: usize = 100;
 /// Default maximum depth.
-pub const DEFAULT_MAX_DEPTH: usize = 16;
+pub const DEFAULT_MAX_DEPTH: usize = 14;
 /// Default minimum samples per leaf.
-pub const DEFAULT_MIN_SAMPLES_LEAF: usize = 2;
+pub const DEFAULT_MIN_SAMPLES_LEAF: usize = 5;
 /// Default number of quantile bins per feature.
 pub const DEFAULT_BINS: usize = 64;
 /// Default cap of training voxels per class.
@@ -588,59 +588,25 @@ impl Forest {
     }
 
     /// Probabilities of every row of `x` (`[n, F]`) into `out` (`[n · n_classes]`), exactly as
-    /// [`Forest::predict_one`] per row. Consecutive rows often fall into the same cell of the
-    /// forest's partition (the box where every tree takes the same path): a row inside the box
-    /// of the previous full evaluation reuses its result, which is exact.
+    /// [`Forest::predict_one`] per row (the same sums in the same tree order). Tree-major: one
+    /// tree at a time over all rows, so the tree stays in cache while the rows stream through.
     pub fn predict_rows(&self, x: ArrayView2<f32>, out: &mut [f32]) {
         let (n, nf) = x.dim();
         let nc = self.n_classes;
-        let mut lo = vec![f32::NEG_INFINITY; nf];
-        let mut hi = vec![f32::INFINITY; nf];
-        let mut have = false;
-        let mut last = vec![0f32; nc];
         let x = x.as_standard_layout();
         let xs = x.as_slice().expect("standard layout");
-        let s = 1.0 / self.roots.len() as f32;
-        for i in 0..n {
-            let row = &xs[i * nf..(i + 1) * nf];
-            let inside = have
-                && row
-                    .iter()
-                    .zip(lo.iter().zip(&hi))
-                    .all(|(v, (l, h))| *v >= *l && *v < *h);
-            if !inside {
-                lo.iter_mut().for_each(|v| *v = f32::NEG_INFINITY);
-                hi.iter_mut().for_each(|v| *v = f32::INFINITY);
-                last.iter_mut().for_each(|v| *v = 0.0);
-                for t in 0..self.roots.len() {
-                    let mut k = self.roots[t] as usize;
-                    let leaf = loop {
-                        let nd = self.nodes[k];
-                        if nd.feature == LEAF {
-                            break nd.next as usize;
-                        }
-                        let f = nd.feature as usize;
-                        if row[f] < nd.threshold {
-                            if nd.threshold < hi[f] {
-                                hi[f] = nd.threshold;
-                            }
-                            k += 1;
-                        } else {
-                            if nd.threshold > lo[f] {
-                                lo[f] = nd.threshold;
-                            }
-                            k = nd.next as usize;
-                        }
-                    };
-                    for (a, v) in last.iter_mut().zip(&self.leaf_probs[leaf * nc..]) {
-                        *a += v;
-                    }
+        let out = &mut out[..n * nc];
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for t in 0..self.roots.len() {
+            for (i, o) in out.chunks_exact_mut(nc).enumerate() {
+                let l = self.leaf(t, &xs[i * nf..(i + 1) * nf]);
+                for (a, v) in o.iter_mut().zip(&self.leaf_probs[l * nc..(l + 1) * nc]) {
+                    *a += v;
                 }
-                last.iter_mut().for_each(|v| *v *= s);
-                have = true;
             }
-            out[i * nc..(i + 1) * nc].copy_from_slice(&last);
         }
+        let s = 1.0 / self.roots.len() as f32;
+        out.iter_mut().for_each(|v| *v *= s);
     }
 }
 
