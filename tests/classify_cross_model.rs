@@ -22,7 +22,10 @@ fn run(toml: &str, dir: &Path) -> Value {
     std::fs::create_dir_all(dir).unwrap();
     let f = dir.join("w.toml");
     std::fs::write(&f, toml).unwrap();
-    let o = bin().args(["run", f.to_str().unwrap(), "-q"]).output().unwrap();
+    let o = bin()
+        .args(["run", f.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&std::fs::read(dir.join("out/results.json")).unwrap()).unwrap()
 }
@@ -48,14 +51,24 @@ fn synth(preset: &str, shape: [usize; 3], seed: u64, model: &str) -> String {
 }
 
 fn threshold_segment(preset: &str) -> String {
-    let (sigma, labels) = if preset == "electrode" { (20.0, "[0, 2, 1]") } else { (10.0, "[0, 1, 2]") };
+    let (sigma, labels) = if preset == "electrode" {
+        (20.0, "[0, 2, 1]")
+    } else {
+        (10.0, "[0, 1, 2]")
+    };
     format!(
         "[[steps]]\nkind = \"denoise\"\nsigma = {sigma}\n[[steps]]\nkind = \"segment\"\nmethod = \"multiotsu\"\n\
          classes = 3\nlabels = {labels}\nshine_through = true\nshine_iterations = 10\nrim_correction = true\n"
     )
 }
 
-fn classify_inline(preset: &str, shape: [usize; 3], seeds: &[u64], model: &str, trees: usize) -> String {
+fn classify_inline(
+    preset: &str,
+    shape: [usize; 3],
+    seeds: &[u64],
+    model: &str,
+    trees: usize,
+) -> String {
     let specs: Vec<String> = seeds
         .iter()
         .map(|s| {
@@ -90,7 +103,9 @@ fn scores(r: &Value) -> Scores {
             .map(|p| p["dice"].as_f64().unwrap())
             .collect(),
         pore: s["applied"]["pore_vs_solid"]["dice_pore"].as_f64().unwrap(),
-        solid: s["applied"]["pore_vs_solid"]["dice_solid"].as_f64().unwrap(),
+        solid: s["applied"]["pore_vs_solid"]["dice_solid"]
+            .as_f64()
+            .unwrap(),
         porosity_error: s["porosity"]["error"].as_f64().unwrap(),
     }
 }
@@ -107,13 +122,22 @@ fn pair(
     trees: usize,
     dir: &Path,
 ) -> (Scores, Scores) {
-    let head = format!("output = \"out\"\nseed = {test_seed}\n{}{CHAIN}", synth(preset, shape, test_seed, test_model));
+    let head = format!(
+        "output = \"out\"\nseed = {test_seed}\n{}{CHAIN}",
+        synth(preset, shape, test_seed, test_model)
+    );
     let tail = "[[steps]]\nkind = \"porosity\"\nphase = 0\n[[steps]]\nkind = \"score\"\npore = 0\n";
     let c = run(
-        &format!("{head}{}{tail}", classify_inline(preset, shape, train_seeds, train_model, trees)),
+        &format!(
+            "{head}{}{tail}",
+            classify_inline(preset, shape, train_seeds, train_model, trees)
+        ),
         &dir.join("classifier"),
     );
-    let t = run(&format!("{head}{}{tail}", threshold_segment(preset)), &dir.join("threshold"));
+    let t = run(
+        &format!("{head}{}{tail}", threshold_segment(preset)),
+        &dir.join("threshold"),
+    );
     (scores(&c), scores(&t))
 }
 
@@ -137,7 +161,10 @@ fn cross_model_small() {
     let shape = [32, 72, 72];
     for (a, b) in [("exponential", "geometric"), ("geometric", "exponential")] {
         let (c, t) = pair("electrode", shape, a, b, &[2, 3], 1, 30, &d.path().join(a));
-        print(&format!("electrode, trained on {a}, scored on {b}: classifier"), &c);
+        print(
+            &format!("electrode, trained on {a}, scored on {b}: classifier"),
+            &c,
+        );
         print(&format!("electrode, scored on {b}: threshold chain"), &t);
         assert!(c.pore > t.pore && c.solid > t.solid, "{c:?} vs {t:?}");
         assert!(c.pore > 0.93 && c.solid > 0.94, "{c:?}");
@@ -152,9 +179,26 @@ fn cross_model_table() {
     let d = tempfile::tempdir().unwrap();
     for preset in ["electrode", "li-deposit"] {
         for (a, b) in [("exponential", "geometric"), ("geometric", "exponential")] {
-            let (c, t) = pair(preset, [64, 96, 96], a, b, &[2, 3, 4], 1, 100, &d.path().join(format!("{preset}-{a}")));
-            print(&format!("{preset}, trained on {a} (seeds 2-4), scored on {b} (seed 1): classifier"), &c);
-            print(&format!("{preset}, scored on {b} (seed 1): threshold chain"), &t);
+            let (c, t) = pair(
+                preset,
+                [64, 96, 96],
+                a,
+                b,
+                &[2, 3, 4],
+                1,
+                100,
+                &d.path().join(format!("{preset}-{a}")),
+            );
+            print(
+                &format!(
+                    "{preset}, trained on {a} (seeds 2-4), scored on {b} (seed 1): classifier"
+                ),
+                &c,
+            );
+            print(
+                &format!("{preset}, scored on {b} (seed 1): threshold chain"),
+                &t,
+            );
         }
     }
 }
@@ -171,7 +215,11 @@ fn strokes(truth: &ndarray::Array3<u8>, frac: f64, seed: u64) -> ndarray::Array3
     let mut tries = 0;
     while painted < want && tries < 1_000_000 {
         tries += 1;
-        let (z, y, x) = (r.below(nz as u64) as usize, r.below(ny as u64) as usize, r.below(nx as u64) as usize);
+        let (z, y, x) = (
+            r.below(nz as u64) as usize,
+            r.below(ny as u64) as usize,
+            r.below(nx as u64) as usize,
+        );
         let l = truth[[z, y, x]];
         if l == 255 {
             continue;
@@ -210,7 +258,8 @@ fn sparse_strokes_reach_the_full_truth_classifier() {
     );
     run(&prep, &d.path().join("prep"));
     let out = d.path().join("prep/out");
-    let truth = fibstack::io::read_labels(&out.join("truth_on_grid.tif"), &Default::default()).unwrap();
+    let truth =
+        fibstack::io::read_labels(&out.join("truth_on_grid.tif"), &Default::default()).unwrap();
     let painted = strokes(&truth.data, 0.001, 7);
     let n = painted.iter().filter(|&&v| v > 0).count();
     let frac = n as f64 / painted.len() as f64;
@@ -241,7 +290,11 @@ fn sparse_strokes_reach_the_full_truth_classifier() {
     let m_sparse = d.path().join("sparse.fsrf");
     let m_full = d.path().join("full.fsrf");
     train(&pp, &["--class-weight", "labelled"], &m_sparse);
-    train(&out.join("truth_on_grid.tif"), &["--unlabelled", "255"], &m_full);
+    train(
+        &out.join("truth_on_grid.tif"),
+        &["--unlabelled", "255"],
+        &m_full,
+    );
     // score both on a held-out stack (seed 1); the sparse model writes labels 1…3
     let score = |model: &Path, relabel: bool| -> Scores {
         let cl = format!(
@@ -269,7 +322,8 @@ fn sparse_strokes_reach_the_full_truth_classifier() {
             let seg = fibstack::io::read_labels(&dir.join("seg.tif"), &Default::default()).unwrap();
             let shifted = seg.data.mapv(|v| v.saturating_sub(1));
             let truth = score_truth(&d.path().join(model.file_stem().unwrap()));
-            let c = fibstack::segment::score::score_labels(shifted.view(), truth.view(), 0).unwrap();
+            let c =
+                fibstack::segment::score::score_labels(shifted.view(), truth.view(), 0).unwrap();
             s = Scores {
                 dice: c.score.phases.iter().map(|p| p.dice).collect(),
                 pore: c.pore_vs_solid.dice_pore,
@@ -301,7 +355,8 @@ fn sparse_strokes_reach_the_full_truth_classifier() {
 /// The truth mapped onto the grid of the run in `dir` (re-run with truth_out is avoided: the
 /// score step of that run wrote none, so map it again through the library).
 fn score_truth(dir: &Path) -> ndarray::Array3<u8> {
-    let r: Value = serde_json::from_slice(&std::fs::read(dir.join("out/results.json")).unwrap()).unwrap();
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/results.json")).unwrap()).unwrap();
     let rec: fibstack::synth::Truth = serde_json::from_value(r["synth"].clone()).unwrap();
     let spec = fibstack::synth::SynthSpec {
         preset: fibstack::synth::Preset::Electrode,
@@ -313,6 +368,17 @@ fn score_truth(dir: &Path) -> ndarray::Array3<u8> {
     let (align, geometry) =
         fibstack::segment::score::reports_from_results(r.as_object().unwrap()).unwrap();
     let acq = rec.acquisition.as_ref().unwrap();
-    let t = fibstack::segment::score::ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref()).unwrap();
-    fibstack::segment::score::truth_on_grid(labels.view(), acq, &t, fibstack::segment::score::Alignment::Applied).unwrap()
+    let t = fibstack::segment::score::ChainTransform::new(
+        acq.image_shape,
+        align.as_ref(),
+        geometry.as_ref(),
+    )
+    .unwrap();
+    fibstack::segment::score::truth_on_grid(
+        labels.view(),
+        acq,
+        &t,
+        fibstack::segment::score::Alignment::Applied,
+    )
+    .unwrap()
 }

@@ -431,7 +431,12 @@ fn electrode_report_classifier_variant() {
     let s = &r["score"];
     let dice = |l: usize| s["applied"]["phases"][l]["dice"].as_f64().unwrap();
     let err = s["porosity"]["error"].as_f64().unwrap();
-    println!("classifier: Dice {:.4} / {:.4} / {:.4}, porosity error {err:+.4}", dice(0), dice(1), dice(2));
+    println!(
+        "classifier: Dice {:.4} / {:.4} / {:.4}, porosity error {err:+.4}",
+        dice(0),
+        dice(1),
+        dice(2)
+    );
     assert!(dice(0) > 0.944 && dice(1) > 0.957 && dice(2) > 0.77, "{s}");
     assert!(err.abs() < 0.02, "{err}");
     // the saved model classifies the same stack the same way from the command line

@@ -306,7 +306,11 @@ impl Builder<'_> {
             self.leaf(idx);
             return;
         }
-        let wc: Vec<f64> = counts.iter().zip(&self.w).map(|(&c, &w)| c as f64 * w).collect();
+        let wc: Vec<f64> = counts
+            .iter()
+            .zip(&self.w)
+            .map(|(&c, &w)| c as f64 * w)
+            .collect();
         let parent: f64 = wc.iter().map(|v| v * v).sum::<f64>() / wc.iter().sum::<f64>();
         let nf = self.binned.len();
         let mut order: Vec<usize> = (0..nf).collect();
@@ -413,12 +417,16 @@ impl Forest {
         let mut by_class: Vec<Vec<u32>> = vec![Vec::new(); n_classes];
         for (i, &c) in y.iter().enumerate() {
             if c as usize >= n_classes {
-                return Err(ClassifyError::Training(format!("class index {c} ≥ {n_classes}")));
+                return Err(ClassifyError::Training(format!(
+                    "class index {c} ≥ {n_classes}"
+                )));
             }
             by_class[c as usize].push(i as u32);
         }
         if let Some(c) = by_class.iter().position(|v| v.is_empty()) {
-            return Err(ClassifyError::Training(format!("class index {c} has no samples")));
+            return Err(ClassifyError::Training(format!(
+                "class index {c} has no samples"
+            )));
         }
         if x.iter().any(|v| !v.is_finite()) {
             return Err(ClassifyError::Training(
@@ -431,7 +439,12 @@ impl Forest {
             .collect();
         let binned: Vec<Vec<u8>> = (0..nf)
             .into_par_iter()
-            .map(|f| x.index_axis(Axis(1), f).iter().map(|&v| bin_of(v, &edges[f])).collect())
+            .map(|f| {
+                x.index_axis(Axis(1), f)
+                    .iter()
+                    .map(|&v| bin_of(v, &edges[f]))
+                    .collect()
+            })
             .collect();
         // class weights: equal total weight per class in every bootstrap
         let prior: Vec<f64> = match priors {
@@ -505,7 +518,12 @@ impl Forest {
             let base_leaf = (f.leaf_probs.len() / n_classes) as u32;
             f.roots.push(base_node);
             f.nodes.extend(t.nodes.iter().map(|nd| Node {
-                next: nd.next + if nd.feature == LEAF { base_leaf } else { base_node },
+                next: nd.next
+                    + if nd.feature == LEAF {
+                        base_leaf
+                    } else {
+                        base_node
+                    },
                 ..*nd
             }));
             f.leaf_probs.extend_from_slice(&t.probs);
@@ -548,7 +566,11 @@ impl Forest {
         let report = TrainReport {
             samples_per_class: by_class.iter().map(|v| v.len()).collect(),
             oob_samples: oob as usize,
-            oob_accuracy: if oob > 0 { right as f64 / oob as f64 } else { f64::NAN },
+            oob_accuracy: if oob > 0 {
+                right as f64 / oob as f64
+            } else {
+                f64::NAN
+            },
             oob_balanced_accuracy: recall.iter().sum::<f64>() / recall.len().max(1) as f64,
             oob_confusion: conf,
             mean_nodes_per_tree: f.nodes.len() as f64 / p.trees as f64,
@@ -632,7 +654,11 @@ mod tests {
         let x = Array2::from_shape_fn((n, 5), |_| r.uniform() as f32);
         let y = (0..n)
             .map(|i| {
-                let c = if x[[i, 0]] + 0.5 * x[[i, 3]] > 0.75 { 1 } else { 0 };
+                let c = if x[[i, 0]] + 0.5 * x[[i, 3]] > 0.75 {
+                    1
+                } else {
+                    0
+                };
                 if r.uniform() < noise {
                     1 - c
                 } else {
@@ -660,18 +686,30 @@ mod tests {
             let (_, got) = best_split_on(&bins, &y, &idx, nc, &vec![1.0; nc], nb, min_leaf, &mut h);
             let mut want: Option<(f64, usize)> = None;
             for t in 0..nb - 1 {
-                let l: Vec<u32> = idx.iter().copied().filter(|&i| bins[i as usize] as usize <= t).collect();
-                let rr: Vec<u32> = idx.iter().copied().filter(|&i| bins[i as usize] as usize > t).collect();
+                let l: Vec<u32> = idx
+                    .iter()
+                    .copied()
+                    .filter(|&i| bins[i as usize] as usize <= t)
+                    .collect();
+                let rr: Vec<u32> = idx
+                    .iter()
+                    .copied()
+                    .filter(|&i| bins[i as usize] as usize > t)
+                    .collect();
                 if l.len() < min_leaf || rr.len() < min_leaf {
                     continue;
                 }
                 let gini = |s: &[u32]| {
                     let m = s.len() as f64;
                     1.0 - (0..nc)
-                        .map(|c| (s.iter().filter(|&&i| y[i as usize] as usize == c).count() as f64 / m).powi(2))
+                        .map(|c| {
+                            (s.iter().filter(|&&i| y[i as usize] as usize == c).count() as f64 / m)
+                                .powi(2)
+                        })
                         .sum::<f64>()
                 };
-                let w = (l.len() as f64 * gini(&l) + rr.len() as f64 * gini(&rr)) / idx.len() as f64;
+                let w =
+                    (l.len() as f64 * gini(&l) + rr.len() as f64 * gini(&rr)) / idx.len() as f64;
                 if want.is_none_or(|b| w < b.0 - 1e-12) {
                     want = Some((w, t));
                 }
@@ -720,7 +758,11 @@ mod tests {
             .count() as f64
             / 4000.0;
         println!("oob {:.4} held-out {acc:.4}", rep.oob_accuracy);
-        assert!((rep.oob_accuracy - acc).abs() < 0.03, "{} vs {acc}", rep.oob_accuracy);
+        assert!(
+            (rep.oob_accuracy - acc).abs() < 0.03,
+            "{} vs {acc}",
+            rep.oob_accuracy
+        );
         assert!(acc > 0.85 && acc < 0.93, "{acc}");
         let s: u64 = rep.oob_confusion.iter().flatten().sum();
         assert_eq!(s as usize, rep.oob_samples);
@@ -750,7 +792,13 @@ mod tests {
         let a = run(1, &p);
         let b = run(2, &p);
         assert_eq!(a, b);
-        let c = run(2, &ForestParams { seed: 1, ..p.clone() });
+        let c = run(
+            2,
+            &ForestParams {
+                seed: 1,
+                ..p.clone()
+            },
+        );
         assert_ne!(a.0, c.0);
     }
 
@@ -761,7 +809,16 @@ mod tests {
         let n = 6000;
         let x = Array2::from_shape_fn((n, 3), |_| r.uniform() as f32);
         let y: Vec<u8> = (0..n).map(|i| (x[[i, 1]] > 0.95) as u8).collect();
-        let (_, rep) = Forest::fit(x.view(), &y, 2, &ForestParams { trees: 20, ..Default::default() }).unwrap();
+        let (_, rep) = Forest::fit(
+            x.view(),
+            &y,
+            2,
+            &ForestParams {
+                trees: 20,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let rec1 = rep.oob_confusion[1][1] as f64 / rep.oob_confusion[1].iter().sum::<u64>() as f64;
         assert!(rec1 > 0.95, "minority recall {rec1}");
         assert!(Forest::fit(x.view(), &y, 3, &ForestParams::default()).is_err());

@@ -60,7 +60,9 @@ pub enum ClassifyError {
     },
     #[error("{file}: no labelled voxels (every voxel is {unlabelled}, the unlabelled value); paint strokes of at least two phases (values 1…N), or set --unlabelled")]
     NoLabels { file: String, unlabelled: u8 },
-    #[error("{file}: only phase {label} is labelled; a classifier needs strokes of at least two phases")]
+    #[error(
+        "{file}: only phase {label} is labelled; a classifier needs strokes of at least two phases"
+    )]
     OneClass { file: String, label: u8 },
     #[error("{file}: phase {label} ({name}) has no training voxels; paint some of it, or leave it out of the phase names")]
     MissingClass {
@@ -236,7 +238,8 @@ pub fn collect_training(
         y.extend(b);
     }
     Ok(TrainingSet {
-        x: Array2::from_shape_vec((n, nf), x).map_err(|e| ClassifyError::Training(e.to_string()))?,
+        x: Array2::from_shape_vec((n, nf), x)
+            .map_err(|e| ClassifyError::Training(e.to_string()))?,
         labels: y,
         labelled: present.iter().map(|&l| (l, count[l as usize])).collect(),
         voxel: grey.voxel,
@@ -282,13 +285,20 @@ pub fn train(
             });
         }
     }
-    let mut present: Vec<u8> = sets.iter().flat_map(|s| s.labelled.iter().map(|p| p.0)).collect();
+    let mut present: Vec<u8> = sets
+        .iter()
+        .flat_map(|s| s.labelled.iter().map(|p| p.0))
+        .collect();
     present.sort_unstable();
     present.dedup();
     for pn in &opts.phase_names {
         if !present.contains(&pn.label) {
             return Err(ClassifyError::MissingClass {
-                file: sets.iter().map(|s| s.source.as_str()).collect::<Vec<_>>().join(", "),
+                file: sets
+                    .iter()
+                    .map(|s| s.source.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 label: pn.label,
                 name: pn.name.clone(),
             });
@@ -296,7 +306,11 @@ pub fn train(
     }
     if present.len() < 2 {
         return Err(ClassifyError::OneClass {
-            file: sets.iter().map(|s| s.source.as_str()).collect::<Vec<_>>().join(", "),
+            file: sets
+                .iter()
+                .map(|s| s.source.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             label: present[0],
         });
     }
@@ -308,7 +322,11 @@ pub fn train(
     for s in sets {
         let m = s.labels.len();
         x.slice_mut(s![at..at + m, ..]).assign(&s.x);
-        y.extend(s.labels.iter().map(|l| present.binary_search(l).unwrap_or(0) as u8));
+        y.extend(
+            s.labels
+                .iter()
+                .map(|l| present.binary_search(l).unwrap_or(0) as u8),
+        );
         at += m;
     }
     let priors: Vec<f64> = present
@@ -322,7 +340,8 @@ pub fn train(
         })
         .collect();
     let priors = (opts.forest.class_weight == forest::ClassWeight::Labelled).then_some(&priors[..]);
-    let (forest, report) = Forest::fit_with_priors(x.view(), &y, present.len(), &opts.forest, priors)?;
+    let (forest, report) =
+        Forest::fit_with_priors(x.view(), &y, present.len(), &opts.forest, priors)?;
     let phases = present
         .iter()
         .map(|&l| PhaseName {
@@ -468,7 +487,10 @@ fn predict_planes(
     let nf = planes.len();
     let nc = forest.n_classes;
     let n = planes[0].len();
-    let flat: Vec<&[f32]> = planes.iter().map(|p| p.as_slice().expect("standard layout")).collect();
+    let flat: Vec<&[f32]> = planes
+        .iter()
+        .map(|p| p.as_slice().expect("standard layout"))
+        .collect();
     let mut lab = ndarray::Array1::<u8>::zeros(n);
     let mut all = probs.then(|| vec![0f32; n * nc]);
     let mut xb = vec![0f32; BLOCK * nf];
@@ -502,7 +524,15 @@ pub fn classify_volume(
     check_compatible(model, &grey.voxel, grey.sample_type(), opts)?;
     let v = grey.to_f32();
     let nz = grey.shape()[0];
-    let (l, p) = classify_slab(v.view(), 0, 0..nz, nz, &grey.voxel, model, opts.probabilities)?;
+    let (l, p) = classify_slab(
+        v.view(),
+        0,
+        0..nz,
+        nz,
+        &grey.voxel,
+        model,
+        opts.probabilities,
+    )?;
     Ok((LabelVolume::new(l, grey.voxel), p))
 }
 

@@ -162,21 +162,25 @@ impl Model {
         }
         let (body, sum) = b.split_at(b.len() - 32);
         if Sha256::digest(body).as_slice() != sum {
-            return Err(bad("checksum mismatch: the file is truncated or corrupt".into()));
+            return Err(bad(
+                "checksum mismatch: the file is truncated or corrupt".into()
+            ));
         }
         let hl = u64::from_le_bytes(body[12..20].try_into().expect("8 bytes")) as usize;
         if 20 + hl > body.len() {
             return Err(bad(format!("header length {hl} beyond the file")));
         }
-        let header: ModelHeader = serde_json::from_slice(&body[20..20 + hl])
-            .map_err(|e| bad(format!("header: {e}")))?;
+        let header: ModelHeader =
+            serde_json::from_slice(&body[20..20 + hl]).map_err(|e| bad(format!("header: {e}")))?;
         if header.format_version != FORMAT_VERSION {
             return Err(bad(format!(
                 "format version {} (this fibstack reads {FORMAT_VERSION}); retrain with this version",
                 header.format_version
             )));
         }
-        if header.feature_version != FEATURE_VERSION || header.features.names() != header.feature_names {
+        if header.feature_version != FEATURE_VERSION
+            || header.features.names() != header.feature_names
+        {
             return Err(ClassifyError::FeatureMismatch {
                 file: file.into(),
                 detail: format!(

@@ -37,7 +37,10 @@ pub struct PhaseCount {
 
 /// `P.tif` → `P_<label>.tif` (per-class probability files beside the confidence map).
 pub fn class_path(p: &Path, label: u8) -> PathBuf {
-    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = match p.extension() {
         Some(e) => format!("{stem}_{label}.{}", e.to_string_lossy()),
         None => format!("{stem}_{label}"),
@@ -95,11 +98,25 @@ pub fn classify_stream(
     let mut outputs = vec![out.to_path_buf()];
     let mut pw: Vec<SliceWriter> = Vec::new();
     if let Some(p) = probs {
-        pw.push(SliceWriter::create(p, shape, SampleType::F32, voxel, meta.clone(), &tw)?);
+        pw.push(SliceWriter::create(
+            p,
+            shape,
+            SampleType::F32,
+            voxel,
+            meta.clone(),
+            &tw,
+        )?);
         outputs.push(p.to_path_buf());
         for ph in &model.header.phases {
             let q = class_path(p, ph.label);
-            pw.push(SliceWriter::create(&q, shape, SampleType::F32, voxel, meta.clone(), &tw)?);
+            pw.push(SliceWriter::create(
+                &q,
+                shape,
+                SampleType::F32,
+                voxel,
+                meta.clone(),
+                &tw,
+            )?);
             outputs.push(q);
         }
     }
@@ -137,7 +154,9 @@ pub fn classify_stream(
         if let Some(pr) = pr {
             let mut c = Array3::<f32>::zeros(lab.raw_dim());
             for p in &pr {
-                ndarray::Zip::from(&mut c).and(p).for_each(|a, &b| *a = a.max(b));
+                ndarray::Zip::from(&mut c)
+                    .and(p)
+                    .for_each(|a, &b| *a = a.max(b));
             }
             conf_sum += c.iter().map(|&v| v as f64).sum::<f64>();
             pw[0].write_slab(&GreyData::F32(c))?;
@@ -157,5 +176,7 @@ pub fn classify_stream(
     if probs.is_none() {
         conf_sum = f64::NAN;
     }
-    Ok(summarise(&counts, model, shape, voxel.nm, conf_sum, outputs))
+    Ok(summarise(
+        &counts, model, shape, voxel.nm, conf_sum, outputs,
+    ))
 }

@@ -67,7 +67,9 @@ pub fn run(a: ClassifyArgs, g: &super::Global) -> Result<()> {
             if let (Some(p), Some(pr)) = (&a.probabilities, probs) {
                 let mut c = ndarray::Array3::<f32>::zeros(lab.data.raw_dim());
                 for q in &pr {
-                    ndarray::Zip::from(&mut c).and(q).for_each(|a, &b| *a = a.max(b));
+                    ndarray::Zip::from(&mut c)
+                        .and(q)
+                        .for_each(|a, &b| *a = a.max(b));
                 }
                 conf = c.iter().map(|&v| v as f64).sum();
                 fibstack::io::write_volume(p, &fibstack::GreyVolume::from_f32(c, vol.voxel))?;

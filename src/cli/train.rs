@@ -56,7 +56,12 @@ pub fn run(a: TrainArgs, g: &super::Global) -> Result<()> {
         features: a.features.clone(),
         forest: a.forest.clone(),
         unlabelled: a.unlabelled,
-        phase_names: a.phase_names.as_deref().map(parse_names).transpose()?.unwrap_or_default(),
+        phase_names: a
+            .phase_names
+            .as_deref()
+            .map(parse_names)
+            .transpose()?
+            .unwrap_or_default(),
     };
     opts.validate()?;
     let grey = a.input.read(&a.grey, g)?;
@@ -76,7 +81,10 @@ pub fn run(a: TrainArgs, g: &super::Global) -> Result<()> {
         &a.labels.display().to_string(),
         0,
     )?;
-    let inputs = vec![classify::input_record(&a.grey)?, classify::input_record(&a.labels)?];
+    let inputs = vec![
+        classify::input_record(&a.grey)?,
+        classify::input_record(&a.labels)?,
+    ];
     let (model, report) = classify::train(&[set], &opts, inputs)?;
     model.save(&a.model)?;
     let secs = t0.elapsed().as_secs_f64();

@@ -69,7 +69,9 @@ pub fn gradient_magnitude(g: ArrayView2<f32>, d: [f64; 2], sigma_nm: f64) -> Arr
 pub fn laplacian(g: ArrayView2<f32>, d: [f64; 2], sigma_nm: f64) -> Array2<f32> {
     let (gyy, gxx, _) = second(g, d);
     let s2 = (sigma_nm * sigma_nm) as f32;
-    ndarray::Zip::from(&gyy).and(&gxx).map_collect(|a, b| s2 * (a + b))
+    ndarray::Zip::from(&gyy)
+        .and(&gxx)
+        .map_collect(|a, b| s2 * (a + b))
 }
 
 /// Eigenvalues (λ1 ≥ λ2) of σ²·H(g).
@@ -144,20 +146,35 @@ mod tests {
             (a * xn * xn + b * yn * yn + c * xn * yn) as f32
         });
         let (gyy, gxx, gxy) = second(g.view(), d);
-        let plane = Array2::from_shape_fn((12, 14), |(y, x)| (3.0 * y as f64 * d[0] - 2.0 * x as f64 * d[1]) as f32);
+        let plane = Array2::from_shape_fn((12, 14), |(y, x)| {
+            (3.0 * y as f64 * d[0] - 2.0 * x as f64 * d[1]) as f32
+        });
         let (py, px) = gradient(plane.view(), d);
         let (h1, h2) = hessian_eigenvalues(g.view(), d, 1.0);
         let (e1, e2) = {
-            let (m, q) = (0.5 * (2.0 * a + 2.0 * b), (0.25 * (2.0 * b - 2.0 * a).powi(2) + c * c).sqrt());
+            let (m, q) = (
+                0.5 * (2.0 * a + 2.0 * b),
+                (0.25 * (2.0 * b - 2.0 * a).powi(2) + c * c).sqrt(),
+            );
             (m + q, m - q)
         };
         for y in 1..11 {
             for x in 1..13 {
-                assert!((gxx[[y, x]] as f64 - 2.0 * a).abs() < 1e-3, "xx {}", gxx[[y, x]]);
-                assert!((gyy[[y, x]] as f64 - 2.0 * b).abs() < 1e-3, "yy {}", gyy[[y, x]]);
+                assert!(
+                    (gxx[[y, x]] as f64 - 2.0 * a).abs() < 1e-3,
+                    "xx {}",
+                    gxx[[y, x]]
+                );
+                assert!(
+                    (gyy[[y, x]] as f64 - 2.0 * b).abs() < 1e-3,
+                    "yy {}",
+                    gyy[[y, x]]
+                );
                 assert!((gxy[[y, x]] as f64 - c).abs() < 1e-3, "xy {}", gxy[[y, x]]);
                 assert!((py[[y, x]] - 3.0).abs() < 1e-3 && (px[[y, x]] + 2.0).abs() < 1e-3);
-                assert!((h1[[y, x]] as f64 - e1).abs() < 1e-3 && (h2[[y, x]] as f64 - e2).abs() < 1e-3);
+                assert!(
+                    (h1[[y, x]] as f64 - e1).abs() < 1e-3 && (h2[[y, x]] as f64 - e2).abs() < 1e-3
+                );
             }
         }
         let lap = laplacian(g.view(), d, 2.0);
@@ -176,7 +193,10 @@ mod tests {
             assert!(l1 >= l2);
             for l in [l1, l2] {
                 let p = (a - l) * (c - l) - b * b;
-                assert!(p.abs() < 1e-4 * (1.0 + a.abs() + b.abs() + c.abs()).powi(2), "{p}");
+                assert!(
+                    p.abs() < 1e-4 * (1.0 + a.abs() + b.abs() + c.abs()).powi(2),
+                    "{p}"
+                );
             }
         }
     }

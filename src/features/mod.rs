@@ -55,7 +55,17 @@ pub const DEFAULT_DEPTH_SIGMA_NM: f64 = 20.0;
 
 /// A family of features.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
@@ -240,7 +250,9 @@ impl FeatureParams {
                 Family::Gaussian => n.extend(s.iter().map(|v| format!("gaussian({v}nm)"))),
                 Family::Gradient => n.extend(s.iter().map(|v| format!("gradient({v}nm)"))),
                 Family::Log => n.extend(s.iter().map(|v| format!("log({v}nm)"))),
-                Family::Dog => n.extend(s.windows(2).map(|w| format!("dog({}nm-{}nm)", w[0], w[1]))),
+                Family::Dog => {
+                    n.extend(s.windows(2).map(|w| format!("dog({}nm-{}nm)", w[0], w[1])))
+                }
                 Family::Hessian => {
                     for v in s {
                         n.push(format!("hessian_max({v}nm)"));

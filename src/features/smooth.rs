@@ -37,7 +37,10 @@ fn box_pass(a: ArrayView2<f32>, r: usize, axis: usize) -> [Array2<f32>; 3] {
 
 /// Minimum, maximum and mean over the box of half-widths `r = [ry, rx]` pixels (reflect borders;
 /// for min and max that is the box clipped to the image).
-pub fn local_min_max_mean(img: ArrayView2<f32>, r: [usize; 2]) -> (Array2<f32>, Array2<f32>, Array2<f32>) {
+pub fn local_min_max_mean(
+    img: ArrayView2<f32>,
+    r: [usize; 2],
+) -> (Array2<f32>, Array2<f32>, Array2<f32>) {
     let [mn1, mx1, sm1] = box_pass(img, r[1], 1);
     let mn = box_pass(mn1.view(), r[0], 0)[0].clone();
     let mx = box_pass(mx1.view(), r[0], 0)[1].clone();
@@ -76,7 +79,12 @@ mod tests {
                     let mut v = Vec::new();
                     for dy in -(r[0] as isize)..=r[0] as isize {
                         for dx in -(r[1] as isize)..=r[1] as isize {
-                            v.push(a[[reflect_index(y as isize + dy, ny), reflect_index(x as isize + dx, nx)]]);
+                            v.push(
+                                a[[
+                                    reflect_index(y as isize + dy, ny),
+                                    reflect_index(x as isize + dx, nx),
+                                ]],
+                            );
                         }
                     }
                     let lo = v.iter().cloned().fold(f32::INFINITY, f32::min);
@@ -109,7 +117,8 @@ mod tests {
                     for j in -rx..=rx {
                         v += ky[(i + ry) as usize]
                             * kx[(j + rx) as usize]
-                            * a[[reflect_index(y + i, 12), reflect_index(x as isize + j, 10)]] as f64;
+                            * a[[reflect_index(y + i, 12), reflect_index(x as isize + j, 10)]]
+                                as f64;
                     }
                 }
                 assert!((g[[y as usize, x]] as f64 - v).abs() < 1e-3, "{y} {x}");

@@ -54,7 +54,12 @@ impl GeometricShineParams {
     pub fn validate(&self) -> Result<(), ParamError> {
         in_range("shine_through geometric strength", self.strength, 0.0, 1.0)?;
         in_range("shine_through geometric range_nm", self.range_nm, 1e-3, 1e5)?;
-        in_range("shine_through geometric lateral_nm", self.lateral_nm, 0.0, 1e5)?;
+        in_range(
+            "shine_through geometric lateral_nm",
+            self.lateral_nm,
+            0.0,
+            1e5,
+        )?;
         Ok(())
     }
 }
@@ -137,7 +142,10 @@ mod tests {
     use ndarray::Array3;
 
     fn vol(a: Array3<u8>) -> LabelVolume {
-        LabelVolume::new(a, VoxelSize::new([20.0, 20.0, 20.0], VoxelSource::CommandLine))
+        LabelVolume::new(
+            a,
+            VoxelSize::new([20.0, 20.0, 20.0], VoxelSource::CommandLine),
+        )
     }
 
     /// Face-on, a wall 2 slices behind a pore: seen at depth 2·dz (first sample inside it),

@@ -99,7 +99,11 @@ impl Step for ClassifyStep {
             for s in &t.synth {
                 s.validate()?;
                 if !s.render {
-                    return Err(ParamError::new("train synth render", "false", "training stacks must be rendered"));
+                    return Err(ParamError::new(
+                        "train synth render",
+                        "false",
+                        "training stacks must be rendered",
+                    ));
                 }
             }
         }
@@ -113,7 +117,10 @@ impl Step for ClassifyStep {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let (model, trained) = match (&self.model, &self.train) {
-            (Some(m), _) => (Model::load(Path::new(m)).map_err(cerr)?, serde_json::Value::Null),
+            (Some(m), _) => (
+                Model::load(Path::new(m)).map_err(cerr)?,
+                serde_json::Value::Null,
+            ),
             (None, Some(t)) => {
                 let (m, rep) = train_inline(t, ctx)?;
                 if let Some(f) = &self.save_model {
@@ -135,7 +142,9 @@ impl Step for ClassifyStep {
         if let (Some(f), Some(pr)) = (&self.probabilities, probs) {
             let mut c = ndarray::Array3::<f32>::zeros(lab.data.raw_dim());
             for q in &pr {
-                ndarray::Zip::from(&mut c).and(q).for_each(|a, &b| *a = a.max(b));
+                ndarray::Zip::from(&mut c)
+                    .and(q)
+                    .for_each(|a, &b| *a = a.max(b));
             }
             let p = ctx.output(f);
             crate::io::write_volume(&p, &GreyVolume::from_f32(c, voxel))?;
@@ -208,7 +217,11 @@ fn run_chain(
             }
         }
         let n = names.iter().filter(|k| **k == kind).count();
-        let name = if n == 0 { kind.clone() } else { format!("{kind}_{}", n + 1) };
+        let name = if n == 0 {
+            kind.clone()
+        } else {
+            format!("{kind}_{}", n + 1)
+        };
         names.push(kind);
         let v = s.run(&mut sub)?;
         if !v.is_null() {
@@ -218,7 +231,9 @@ fn run_chain(
     for w in sub.written {
         ctx.written.push(Path::new(folder).join(w));
     }
-    let g = sub.grey.ok_or_else(|| Error::Other("classify: training chain lost the grey volume".into()))?;
+    let g = sub
+        .grey
+        .ok_or_else(|| Error::Other("classify: training chain lost the grey volume".into()))?;
     Ok((g, sub.results))
 }
 
@@ -281,7 +296,8 @@ fn train_inline(t: &TrainSpec, ctx: &mut Context) -> Result<(Model, classify::Tr
     let mut k = 0;
     for dir in &t.truth {
         let d = Path::new(dir);
-        let js = std::fs::read(d.join("truth.json")).map_err(|e| crate::io::IoError::os(&d.join("truth.json"), e))?;
+        let js = std::fs::read(d.join("truth.json"))
+            .map_err(|e| crate::io::IoError::os(&d.join("truth.json"), e))?;
         let rec: Truth = serde_json::from_slice(&js)
             .map_err(|e| Error::Other(format!("{}: not a truth record ({e})", d.display())))?;
         let labels = crate::io::read_labels(&d.join("truth/labels.tif"), &Default::default())?;
@@ -289,12 +305,22 @@ fn train_inline(t: &TrainSpec, ctx: &mut Context) -> Result<(Model, classify::Tr
         inputs.push(classify::input_record(&d.join("slices"))?);
         inputs.push(classify::input_record(&d.join("truth/labels.tif"))?);
         names.extend(rec.phase_names.iter().cloned());
-        sets.push(truth_set(ctx, grey, &labels, &rec, &opts, k, format!("simulator truth {dir}"))?);
+        sets.push(truth_set(
+            ctx,
+            grey,
+            &labels,
+            &rec,
+            &opts,
+            k,
+            format!("simulator truth {dir}"),
+        )?);
         k += 1;
     }
     for spec in &t.synth {
         let out = crate::synth::generate(spec)?;
-        let r = out.rendered.ok_or_else(|| Error::Other("classify: training synth not rendered".into()))?;
+        let r = out
+            .rendered
+            .ok_or_else(|| Error::Other("classify: training synth not rendered".into()))?;
         names.extend(out.truth.phase_names.iter().cloned());
         let src = format!(
             "simulator {} seed {} (shine-through {:?})",
@@ -302,13 +328,24 @@ fn train_inline(t: &TrainSpec, ctx: &mut Context) -> Result<(Model, classify::Tr
             spec.seed,
             spec.acquisition.shine_through.model
         );
-        sets.push(truth_set(ctx, r.grey, &out.labels, &out.truth, &opts, k, src)?);
+        sets.push(truth_set(
+            ctx,
+            r.grey,
+            &out.labels,
+            &out.truth,
+            &opts,
+            k,
+            src,
+        )?);
         k += 1;
     }
     if opts.phase_names.is_empty() && !names.is_empty() {
         names.sort();
         names.dedup_by_key(|p| p.0);
-        let present: Vec<u8> = sets.iter().flat_map(|s| s.labelled.iter().map(|p| p.0)).collect();
+        let present: Vec<u8> = sets
+            .iter()
+            .flat_map(|s| s.labelled.iter().map(|p| p.0))
+            .collect();
         opts.phase_names = names
             .into_iter()
             .filter(|(l, _)| present.contains(l))
