@@ -53,7 +53,7 @@ fn setup(d: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let mut k = 0usize;
     let painted = truth.data.mapv(|l| {
         k += 1;
-        if k % 9 == 0 {
+        if k.is_multiple_of(9) {
             l + 1
         } else {
             0

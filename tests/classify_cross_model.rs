@@ -112,6 +112,7 @@ fn scores(r: &Value) -> Scores {
 
 /// Score the classifier trained on `train_model` stacks (seeds `train_seeds`) and the threshold
 /// chain on the `test_model` stack of seed `test_seed`.
+#[allow(clippy::too_many_arguments)]
 fn pair(
     preset: &str,
     shape: [usize; 3],

@@ -51,7 +51,10 @@ fn samples(seed: u64, per_class: usize) -> (Array2<f32>, Vec<u8>) {
     let mut have = [0usize; 3];
     let (_, ny, nx) = v.dim();
     while have.iter().any(|&h| h < per_class) {
-        let (z, i) = (rng.below(nz as u64) as usize, rng.below((ny * nx) as u64) as usize);
+        let (z, i) = (
+            rng.below(nz as u64) as usize,
+            rng.below((ny * nx) as u64) as usize,
+        );
         let l = out.labels.data[[z, i / nx, i % nx]] as usize;
         if have[l] < per_class {
             have[l] += 1;
@@ -72,7 +75,9 @@ fn save(path: &Path, a: Array2<f32>) {
 }
 
 fn load(path: &Path) -> Array2<f32> {
-    let v = fibstack::io::npy::read_npy(path, &Default::default()).unwrap().to_f32();
+    let v = fibstack::io::npy::read_npy(path, &Default::default())
+        .unwrap()
+        .to_f32();
     let (_, n, f) = v.dim();
     v.into_shape_with_order((n, f)).unwrap()
 }
@@ -123,5 +128,8 @@ fn sklearn_forest_reaches_the_same_accuracy() {
         rep.oob_accuracy,
         peer["oob_accuracy"].as_f64().unwrap_or(f64::NAN)
     );
-    assert!((acc - sk).abs() <= 0.01, "fibstack {acc} vs scikit-learn {sk}");
+    assert!(
+        (acc - sk).abs() <= 0.01,
+        "fibstack {acc} vs scikit-learn {sk}"
+    );
 }

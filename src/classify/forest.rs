@@ -734,8 +734,8 @@ mod tests {
         assert!(e.windows(2).all(|w| w[0] < w[1]));
         for &v in col.iter() {
             let b = bin_of(v, &e) as usize;
-            for t in 0..e.len() {
-                assert_eq!(b <= t, v < e[t]);
+            for (t, &edge) in e.iter().enumerate() {
+                assert_eq!(b <= t, v < edge);
             }
         }
     }

@@ -92,7 +92,7 @@ pub enum ClassifyError {
 }
 
 /// How training samples are taken and what the classes are called.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainOptions {
     /// The feature stack.
@@ -104,17 +104,6 @@ pub struct TrainOptions {
     pub unlabelled: u8,
     /// Names of the phases, by label value (optional; a named phase without voxels is an error).
     pub phase_names: Vec<PhaseName>,
-}
-
-impl Default for TrainOptions {
-    fn default() -> Self {
-        TrainOptions {
-            features: FeatureParams::default(),
-            forest: ForestParams::default(),
-            unlabelled: 0,
-            phase_names: Vec::new(),
-        }
-    }
 }
 
 impl TrainOptions {
@@ -374,6 +363,9 @@ pub fn train(
     Ok((Model { header, forest }, report))
 }
 
+/// One probability volume per class, in the model's phase order.
+pub type Probabilities = Vec<Array3<f32>>;
+
 /// Relative tolerance on each voxel axis between a model and the data.
 pub const VOXEL_TOLERANCE: f64 = 0.02;
 
@@ -431,7 +423,7 @@ pub fn classify_slab(
     voxel: &VoxelSize,
     model: &Model,
     probs: bool,
-) -> Result<(Array3<u8>, Option<Vec<Array3<f32>>>), ClassifyError> {
+) -> Result<(Array3<u8>, Option<Probabilities>), ClassifyError> {
     let p = &model.header.features;
     let (_, ny, nx) = slab.dim();
     let nc = model.forest.n_classes;
@@ -520,7 +512,7 @@ pub fn classify_volume(
     grey: &GreyVolume,
     model: &Model,
     opts: &ApplyOptions,
-) -> Result<(LabelVolume, Option<Vec<Array3<f32>>>), ClassifyError> {
+) -> Result<(LabelVolume, Option<Probabilities>), ClassifyError> {
     check_compatible(model, &grey.voxel, grey.sample_type(), opts)?;
     let v = grey.to_f32();
     let nz = grey.shape()[0];

@@ -62,7 +62,7 @@ mod tests {
                 ..Default::default()
             };
             let f = compute_slab(vol.view(), 0, 0..5, 5, &voxel, &p).unwrap();
-            for z in 0..5usize {
+            for (z, fz) in f.iter().enumerate() {
                 for j in 1..=2usize {
                     let zz = if reverse {
                         z.saturating_sub(j)
@@ -80,7 +80,7 @@ mod tests {
                                     hi = hi.max(g[[yy, xx]]);
                                 }
                             }
-                            let row = f[z].row(y * 9 + x);
+                            let row = fz.row(y * 9 + x);
                             let b = 3 * (j - 1);
                             assert_eq!(row[b], g[[y, x]]);
                             assert_eq!(row[b + 1], lo);
