@@ -416,8 +416,8 @@ fn export_for_modelling_labels_against_the_fixture_truth() {
 }
 
 /// The classifier variant of the electrode report: trained on simulated stacks (other seeds),
-/// applied to the fixture, scored against its truth. Measured (fixture seed 7): Dice pore 0.954,
-/// active material 0.967, binder 0.781, porosity −0.0104 (threshold chain on the same stack:
+/// applied to the fixture, scored against its truth. Measured (fixture seed 7): Dice pore 0.956,
+/// active material 0.968, binder 0.786, porosity −0.0029 (threshold chain on the same stack:
 /// 0.932 / 0.936 / 0.591, +0.0098). Floors ≈ 0.01 under the measured values.
 #[test]
 fn electrode_report_classifier_variant() {
@@ -445,7 +445,7 @@ fn electrode_report_classifier_variant() {
 
 /// The classifier variant of the pressure series: every sample classified by a model trained on
 /// two simulated stacks at other pressures and seeds. Measured porosity errors against the truth
-/// of the same voxels: −0.006, −0.015, −0.042, −0.024, −0.010 (threshold chain: all within
+/// of the same voxels: −0.006, −0.015, −0.040, −0.023, −0.010 (threshold chain: all within
 /// 0.0086): the classifier reads low on the intermediate pressures.
 #[test]
 fn li_deposit_pressure_series_classifier_variant() {
