@@ -308,10 +308,11 @@ fn pipeline_benches(c: &mut Criterion) {
 fn classify_benches(c: &mut Criterion) {
     use fibstack::classify::{classify_slab, collect_training, train, TrainOptions};
     use fibstack::features::{compute_slab, FeatureParams};
-    let shape = [8, 96, 96];
+    let shape = [12, 128, 128];
     let vol = rendered(shape, 5);
     let [nz, ny, nx] = [vol.dim().0, vol.dim().1, vol.dim().2];
-    let voxel = VoxelSize::new([20.0, 20.0, 20.0], VoxelSource::Derived);
+    // the rendered images: square 10 nm pixels, 30 nm slices
+    let voxel = VoxelSize::new(VOXEL_NM, VoxelSource::Derived);
     let grey = GreyVolume::from_f32(vol.clone(), voxel);
     // labels: a coarse three-class truth from the grey values (enough to grow realistic trees)
     let labels = vol.mapv(|v| {
