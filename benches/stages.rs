@@ -303,6 +303,64 @@ fn pipeline_benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// Trainable segmentation: the feature stack of a slab, forest prediction alone (100 trees) and
+/// both together (the `classify` kernel), in voxels per second; training on 100 000 samples.
+fn classify_benches(c: &mut Criterion) {
+    use fibstack::classify::{classify_slab, collect_training, train, TrainOptions};
+    use fibstack::features::{compute_slab, FeatureParams};
+    let shape = [12, 128, 128];
+    let vol = rendered(shape, 5);
+    let [nz, ny, nx] = [vol.dim().0, vol.dim().1, vol.dim().2];
+    // the rendered images: square 10 nm pixels, 30 nm slices
+    let voxel = VoxelSize::new(VOXEL_NM, VoxelSource::Derived);
+    let grey = GreyVolume::from_f32(vol.clone(), voxel);
+    // labels: a coarse three-class truth from the grey values (enough to grow realistic trees)
+    let labels = vol.mapv(|v| {
+        if v < 0.25 {
+            1u8
+        } else if v < 0.5 {
+            3
+        } else {
+            2
+        }
+    });
+    let opts = TrainOptions {
+        forest: fibstack::classify::ForestParams {
+            trees: 100,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let set = collect_training(&grey, labels.view(), &opts, "bench", 0).expect("samples");
+    let (model, _) = train(std::slice::from_ref(&set), &opts, vec![]).expect("train");
+    let mut g = group(c, "classify");
+    let core = 0..nz - 3;
+    g.throughput(elems(&[core.len(), ny, nx]));
+    let p = FeatureParams::default();
+    g.bench_function("features_default_42", |b| {
+        b.iter(|| compute_slab(vol.view(), 0, core.clone(), nz, &voxel, &p).expect("features"))
+    });
+    let f = compute_slab(vol.view(), 0, core.clone(), nz, &voxel, &p).expect("features");
+    g.bench_function("predict_100_trees", |b| {
+        let mut out = vec![0f32; ny * nx * model.forest.n_classes];
+        b.iter(|| {
+            for a in &f {
+                model.forest.predict_rows(a.view(), &mut out);
+            }
+        })
+    });
+    g.bench_function("features_and_predict_100_trees", |b| {
+        b.iter(|| {
+            classify_slab(vol.view(), 0, core.clone(), nz, &voxel, &model, false).expect("classify")
+        })
+    });
+    g.throughput(Throughput::Elements(set.labels.len() as u64));
+    g.bench_function("train_100_trees", |b| {
+        b.iter(|| train(std::slice::from_ref(&set), &opts, vec![]).expect("train"))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     io_benches,
@@ -314,6 +372,7 @@ criterion_group!(
     threshold_benches,
     metrics_benches,
     tortuosity_benches,
-    pipeline_benches
+    pipeline_benches,
+    classify_benches
 );
 criterion_main!(benches);

@@ -4,7 +4,9 @@
 //! → [`metrics`] → [`report`], driven by [`workflow`]; [`synth`] makes stacks with known truth.
 //! All volumes are indexed `[z, y, x]` with a physical [`volume::VoxelSize`] in nm.
 
+pub mod classify;
 pub mod error;
+pub mod features;
 pub mod io;
 pub mod metrics;
 pub mod preprocess;

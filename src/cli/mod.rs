@@ -2,6 +2,7 @@
 //! a `run(args, &Global)` function.
 
 pub mod align;
+pub mod classify;
 pub mod common;
 pub mod connectivity;
 pub mod convert;
@@ -21,6 +22,7 @@ pub mod synth;
 pub mod synth_stream;
 pub mod tophat;
 pub mod tortuosity;
+pub mod train;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -87,6 +89,10 @@ pub enum Command {
     Pipeline(pipeline::PipelineArgs),
     /// A large simulator stack written slice by slice (never whole in memory).
     SynthStream(synth_stream::SynthStreamArgs),
+    /// Train a random-forest voxel classifier from painted labels or a mapped simulator truth.
+    Train(Box<train::TrainArgs>),
+    /// Classify a grey stack with a trained model (labels, optional probability maps).
+    Classify(classify::ClassifyArgs),
     /// Write the manual's command-line reference (docs/src/reference/cli.md) from these
     /// definitions.
     #[command(hide = true)]
@@ -123,6 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(a) => score::run(a, g),
         Command::Pipeline(a) => pipeline::run(a, g),
         Command::SynthStream(a) => synth_stream::run(a, g),
+        Command::Train(a) => train::run(*a, g),
+        Command::Classify(a) => classify::run(a, g),
         Command::Reference(a) => reference::run(a, g),
     }
 }

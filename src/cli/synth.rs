@@ -142,6 +142,11 @@ pub struct SynthArgs {
     pub curtain_second_angle_deg: Option<f64>,
     #[arg(long, help_heading = "Acquisition")]
     pub no_shine: bool,
+    /// Shine-through physics: exponential (default: decaying contrast of the slices straight
+    /// behind) or geometric (line of sight at the tilt angle, first surface seen, electron-range
+    /// depth kernel).
+    #[arg(long, value_enum, help_heading = "Acquisition")]
+    pub shine_model: Option<fibstack::synth::acquisition::ShineModel>,
     #[arg(long, help_heading = "Acquisition")]
     pub no_shading: bool,
     #[arg(long, help_heading = "Acquisition")]
@@ -350,6 +355,9 @@ pub fn spec_from_args(a: &SynthArgs) -> Result<SynthSpec> {
     }
     if a.no_shine {
         q.shine_through.enabled = false;
+    }
+    if let Some(m) = a.shine_model {
+        q.shine_through.model = m;
     }
     if a.no_shading {
         q.shading.enabled = false;

@@ -91,6 +91,31 @@ pub struct ShineParams {
     pub decay_slices: f64,
     /// Gaussian blur σ (truth pixels) of the shine-through.
     pub blur_px: f64,
+    /// Which physics: `exponential` (default, the keys above) or `geometric`
+    /// ([`super::shine_geometric`]: line of sight at the tilt angle, first surface seen,
+    /// electron-range depth kernel; its keys in the `geometric` table).
+    #[serde(skip_serializing_if = "ShineModel::is_exponential")]
+    pub model: ShineModel,
+    /// Parameters of the geometric model (`None` = its defaults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geometric: Option<super::shine_geometric::GeometricShineParams>,
+}
+
+/// The shine-through model (`shine_through.model`, `fibstack synth --shine-model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ShineModel {
+    /// strength·exp(−(j−1)/decay) × the contrast j slices straight behind, blurred.
+    #[default]
+    Exponential,
+    /// Geometric visibility along the 52° line of sight with an electron-range depth kernel.
+    Geometric,
+}
+
+impl ShineModel {
+    fn is_exponential(&self) -> bool {
+        *self == ShineModel::Exponential
+    }
 }
 
 impl Default for ShineParams {
@@ -101,6 +126,8 @@ impl Default for ShineParams {
             depth_slices: 3,
             decay_slices: 1.5,
             blur_px: 1.5,
+            model: ShineModel::Exponential,
+            geometric: None,
         }
     }
 }
@@ -428,6 +455,9 @@ impl AcquisitionParams {
             )?;
             positive("shine_through decay_slices", s.decay_slices)?;
             in_range("shine_through blur_px", s.blur_px, 0.0, 50.0)?;
+            if let Some(g) = &s.geometric {
+                g.validate()?;
+            }
         }
         let d = &self.drift;
         if d.enabled {
@@ -1085,7 +1115,19 @@ fn render_slice<T: Sample>(
     let clean_truth = lab.mapv(|l| lut[l as usize]);
     let mut acq_truth = clean_truth.clone();
     let s = &p.shine_through;
-    if s.enabled && s.strength > 0.0 && k + 1 < nz {
+    if s.enabled && s.model == ShineModel::Geometric {
+        let g = s.geometric.clone().unwrap_or_default();
+        let tilt = p.tilt.as_ref().map(|t| t.angle_deg);
+        let shine = super::shine_geometric::shine_slice(labels, k, lut, tilt, &g);
+        ndarray::Zip::from(&mut acq_truth)
+            .and(&lab)
+            .and(&shine)
+            .for_each(|a, &l, &sh| {
+                if l == 0 {
+                    *a += sh.max(0.0);
+                }
+            });
+    } else if s.enabled && s.strength > 0.0 && k + 1 < nz {
         let mut shine = Array2::<f32>::zeros((ny, nx));
         for j in 1..=s.depth_slices {
             if k + j >= nz {

@@ -18,6 +18,7 @@
 pub mod acquisition;
 pub mod output;
 pub mod presets;
+pub mod shine_geometric;
 pub mod stream;
 pub mod structures;
 pub mod truth;
@@ -146,6 +147,12 @@ impl SynthSpec {
         let mut a = self.acquisition.clone();
         if a.levels.is_none() {
             a.levels = Some(self.preset.levels());
+        }
+        if a.shine_through.model == acquisition::ShineModel::Geometric
+            && a.shine_through.geometric.is_none()
+        {
+            // recorded in truth.json with the values used
+            a.shine_through.geometric = Some(Default::default());
         }
         if a.outside == acquisition::Outside::Auto {
             a.outside = if self.preset == Preset::LiDeposit {

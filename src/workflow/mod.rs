@@ -20,6 +20,7 @@ pub mod export;
 pub mod provenance;
 pub mod schema;
 pub mod steps;
+pub mod steps_classify;
 pub mod steps_filters;
 pub mod steps_metrics;
 pub mod steps_pre;
@@ -63,6 +64,9 @@ pub struct Context<'a> {
     pub written: Vec<PathBuf>,
     /// Results of the steps run so far, by step name (what `results.json` will hold).
     pub results: serde_json::Map<String, serde_json::Value>,
+    /// The steps before the current one (the `classify` step runs its training stacks through
+    /// them).
+    pub chain_before: Vec<steps::StepSpec>,
 }
 
 impl<'a> Context<'a> {
@@ -77,6 +81,7 @@ impl<'a> Context<'a> {
             progress,
             written: Vec::new(),
             results: serde_json::Map::new(),
+            chain_before: Vec::new(),
         }
     }
 

@@ -206,7 +206,8 @@ pub fn run_chain(
     }
     let mut records = Vec::new();
     let mut results = serde_json::Map::new();
-    for (step, name) in chain.steps.iter().zip(chain.names) {
+    for (i, (step, name)) in chain.steps.iter().zip(chain.names).enumerate() {
+        ctx.chain_before = chain.steps[..i].to_vec();
         let ts = Instant::now();
         let value = step.as_step().run(&mut ctx).map_err(|e| match e {
             Error::Other(m) => Error::Other(format!("step {name}: {m}")),

@@ -515,6 +515,18 @@ fn resolve_step_paths(steps: &mut [StepSpec], base: &Path) {
         let p = match s {
             StepSpec::Synth(b) => b.labels.as_mut(),
             StepSpec::Score(b) => b.truth.as_mut(),
+            StepSpec::Classify(b) => {
+                let base_s = |l: &mut String| {
+                    if Path::new(l.as_str()).is_relative() {
+                        *l = base.join(l.as_str()).to_string_lossy().into_owned();
+                    }
+                };
+                if let Some(t) = b.train.as_mut() {
+                    t.labels.iter_mut().for_each(base_s);
+                    t.truth.iter_mut().for_each(base_s);
+                }
+                b.model.as_mut()
+            }
             _ => None,
         };
         if let Some(l) = p {

@@ -41,6 +41,8 @@ pub enum StepSpec {
     Tortuosity(super::steps_tort::Tortuosity),
     /// Per-phase Dice and porosity of the segmentation against the simulator's truth.
     Score(super::steps_score::ScoreStep),
+    /// Random-forest voxel classifier (a model file, or trained in the step).
+    Classify(Box<super::steps_classify::ClassifyStep>),
 }
 
 impl StepSpec {
@@ -63,6 +65,7 @@ impl StepSpec {
             StepSpec::Segment(s) => s,
             StepSpec::Tortuosity(s) => s,
             StepSpec::Score(s) => s,
+            StepSpec::Classify(s) => s.as_ref(),
         }
     }
 }
