@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod folder;
+pub mod fuzz;
 pub mod meta;
 pub mod npy;
 pub mod png;

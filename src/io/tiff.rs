@@ -580,7 +580,7 @@ fn crop_page(
     }
     let h1 = h - databar;
     let [y0, x0, ch, cw] = roi.unwrap_or([0, 0, h1, w]);
-    if ch == 0 || cw == 0 || y0 + ch > h1 || x0 + cw > w {
+    if ch == 0 || cw == 0 || y0.saturating_add(ch) > h1 || x0.saturating_add(cw) > w {
         return Err(IoError::invalid(
             path,
             format!("crop y0={y0},x0={x0},h={ch},w={cw} lies outside the {w}x{h1} image (after the data bar); choose a rectangle inside it"),
