@@ -152,7 +152,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -163,7 +167,9 @@ fn png_fix_crcs(b: &mut [u8]) {
     let mut at = 8;
     while at + 12 <= b.len() {
         let len = uint(b, at, 4, false).unwrap_or(0) as usize;
-        let Some(end) = (at + 8).checked_add(len) else { break };
+        let Some(end) = (at + 8).checked_add(len) else {
+            break;
+        };
         if end + 4 > b.len() {
             break;
         }
@@ -303,11 +309,9 @@ fn add_files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>, depth: usize) {
             if depth > 0 {
                 add_files(&p, ext, out, depth - 1);
             }
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case(ext) || (ext == "tif" && e.eq_ignore_ascii_case("tiff")))
-        {
+        } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            e.eq_ignore_ascii_case(ext) || (ext == "tif" && e.eq_ignore_ascii_case("tiff"))
+        }) {
             out.push(p);
         }
     }
@@ -319,11 +323,15 @@ fn written_seeds(dir: &Path, ext: &str) -> Vec<PathBuf> {
     use fibstack::volume::{GreyData, GreyVolume, SampleType, VoxelSize, VoxelSource};
     let voxel = VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::CommandLine);
     let u16v = GreyVolume::from_u16(
-        ndarray::Array3::from_shape_fn((3, 12, 10), |(z, y, x)| ((z * 31 + y * 7 + x * 3) % 4000) as u16),
+        ndarray::Array3::from_shape_fn((3, 12, 10), |(z, y, x)| {
+            ((z * 31 + y * 7 + x * 3) % 4000) as u16
+        }),
         voxel,
     );
     let u8v = GreyVolume {
-        data: GreyData::U8(ndarray::Array3::from_shape_fn((2, 9, 11), |(z, y, x)| ((z + y * x) % 3) as u8)),
+        data: GreyData::U8(ndarray::Array3::from_shape_fn((2, 9, 11), |(z, y, x)| {
+            ((z + y * x) % 3) as u8
+        })),
         ..u16v.clone()
     };
     let f32v = GreyVolume {
@@ -336,9 +344,13 @@ fn written_seeds(dir: &Path, ext: &str) -> Vec<PathBuf> {
         let p = dir.join(format!("w_{name}.{ext}"));
         let ok = match ext {
             "tif" => {
-                for (k, comp) in [Compression::Lzw, Compression::Deflate, Compression::PackBits]
-                    .into_iter()
-                    .enumerate()
+                for (k, comp) in [
+                    Compression::Lzw,
+                    Compression::Deflate,
+                    Compression::PackBits,
+                ]
+                .into_iter()
+                .enumerate()
                 {
                     let q = dir.join(format!("w_{name}_c{k}.tif"));
                     let o = TiffWriteOptions {
@@ -351,7 +363,10 @@ fn written_seeds(dir: &Path, ext: &str) -> Vec<PathBuf> {
                     }
                 }
                 let q = dir.join(format!("w_{name}_big.tif"));
-                let o = TiffWriteOptions { bigtiff: true, ..Default::default() };
+                let o = TiffWriteOptions {
+                    bigtiff: true,
+                    ..Default::default()
+                };
                 if write_tiff(&q, v, &o).is_ok() {
                     out.push(q);
                 }
@@ -361,9 +376,16 @@ fn written_seeds(dir: &Path, ext: &str) -> Vec<PathBuf> {
             "raw" => {
                 let [nz, ny, nx] = v.shape();
                 let st: SampleType = v.sample_type();
-                let mut bytes = fibstack::io::fuzz::raw_fuzz_header([nz as u16, ny as u16, nx as u16], st, false).to_vec();
+                let mut bytes = fibstack::io::fuzz::raw_fuzz_header(
+                    [nz as u16, ny as u16, nx as u16],
+                    st,
+                    false,
+                )
+                .to_vec();
                 let tmp = dir.join(format!("w_{name}.body"));
-                let body = fibstack::io::raw::write_raw(&tmp, v, true).ok().and_then(|_| std::fs::read(&tmp).ok());
+                let body = fibstack::io::raw::write_raw(&tmp, v, true)
+                    .ok()
+                    .and_then(|_| std::fs::read(&tmp).ok());
                 let _ = std::fs::remove_file(&tmp);
                 match body {
                     Some(b) => {
@@ -426,7 +448,12 @@ struct Config {
 }
 
 fn config() -> Config {
-    let env_f = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env_f = |k: &str, d: f64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let names: Option<Vec<String>> = std::env::var("FIBSTACK_FUZZ_READERS")
         .ok()
         .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
@@ -512,7 +539,9 @@ fn child(work: &Path, start: u64, deadline: f64) {
             Ok(Ok(())) => {
                 // now and then, write what was read back through our writers
                 if i % 16 == 0 && reader.ext != "toml" && reader.ext != "raw" {
-                    if let Ok(v) = fibstack::io::read_volume(&path, &fibstack::io::fuzz::fuzz_options()) {
+                    if let Ok(v) =
+                        fibstack::io::read_volume(&path, &fibstack::io::fuzz::fuzz_options())
+                    {
                         let _ = fibstack::io::write_volume(&dir.join("back.tif"), &v);
                         let _ = fibstack::io::write_volume(&dir.join("back"), &v);
                     }
@@ -584,7 +613,12 @@ fn save_case(cfg: &Config, seeds: &[Vec<(String, Vec<u8>)>], i: u64, what: &str)
             let r = cfg.readers[ri];
             let p = dir.join(format!("{what}-{}-case{i}.{}", r.name, r.ext));
             let _ = std::fs::write(&p, bytes);
-            format!("{} (reader {}, seed {seed}) saved as {}", what, r.name, p.display())
+            format!(
+                "{} (reader {}, seed {seed}) saved as {}",
+                what,
+                r.name,
+                p.display()
+            )
         }
         None => what.to_string(),
     }
@@ -605,7 +639,11 @@ fn parent(cfg: &Config) -> Figures {
         + cfg.secs;
     let exe = std::env::current_exe().unwrap();
     let mut fig = Figures {
-        per_reader: cfg.readers.iter().map(|r| (r.name.to_string(), 0, 0, 0)).collect(),
+        per_reader: cfg
+            .readers
+            .iter()
+            .map(|r| (r.name.to_string(), 0, 0, 0))
+            .collect(),
         ..Default::default()
     };
     for (k, s) in seeds.iter().enumerate() {
@@ -694,7 +732,8 @@ fn parent(cfg: &Config) -> Figures {
                             fig.cases += 1;
                             start = i + 1;
                         } else {
-                            fig.aborts.push((start, format!("child died outside a case: {status:?}")));
+                            fig.aborts
+                                .push((start, format!("child died outside a case: {status:?}")));
                             ended = true;
                         }
                     }
@@ -719,13 +758,21 @@ fn parent(cfg: &Config) -> Figures {
 }
 
 fn replay(spec: &str) {
-    let (file, name) = spec.rsplit_once(':').expect("FIBSTACK_FUZZ_REPLAY=FILE:READER");
-    let r = READERS.iter().find(|r| r.name == name).expect("unknown reader");
+    let (file, name) = spec
+        .rsplit_once(':')
+        .expect("FIBSTACK_FUZZ_REPLAY=FILE:READER");
+    let r = READERS
+        .iter()
+        .find(|r| r.name == name)
+        .expect("unknown reader");
     let cfg = config();
     set_memory_cap(cfg.mem_gb);
     let t = Instant::now();
     let res = (r.read)(Path::new(file));
-    println!("{name} on {file}: {res:?} in {:.3} s", t.elapsed().as_secs_f64());
+    println!(
+        "{name} on {file}: {res:?} in {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 fn main() {

@@ -25,13 +25,41 @@ pub struct FuzzReader {
 
 /// Every reader under fuzzing. Add a line here to fuzz a new one.
 pub const READERS: &[FuzzReader] = &[
-    FuzzReader { name: "tiff", ext: "tif", read: read_whole },
-    FuzzReader { name: "tiff-stream", ext: "tif", read: read_streamed },
-    FuzzReader { name: "png", ext: "png", read: read_whole },
-    FuzzReader { name: "npy", ext: "npy", read: read_whole },
-    FuzzReader { name: "raw", ext: "raw", read: read_raw_self_described },
-    FuzzReader { name: "vti", ext: "vti", read: read_whole },
-    FuzzReader { name: "workflow", ext: "toml", read: read_workflow },
+    FuzzReader {
+        name: "tiff",
+        ext: "tif",
+        read: read_whole,
+    },
+    FuzzReader {
+        name: "tiff-stream",
+        ext: "tif",
+        read: read_streamed,
+    },
+    FuzzReader {
+        name: "png",
+        ext: "png",
+        read: read_whole,
+    },
+    FuzzReader {
+        name: "npy",
+        ext: "npy",
+        read: read_whole,
+    },
+    FuzzReader {
+        name: "raw",
+        ext: "raw",
+        read: read_raw_self_described,
+    },
+    FuzzReader {
+        name: "vti",
+        ext: "vti",
+        read: read_whole,
+    },
+    FuzzReader {
+        name: "workflow",
+        ext: "toml",
+        read: read_workflow,
+    },
 ];
 
 /// Memory budget of fuzzed reads (256 MiB).
@@ -54,7 +82,8 @@ pub fn read_whole(path: &Path) -> Result<(), String> {
 
 /// The streaming reader, slab by slab, twice (with a rewind), as the streamed filters read.
 pub fn read_streamed(path: &Path) -> Result<(), String> {
-    let mut r = super::stream::SliceReader::open(path, &fuzz_options()).map_err(|e| e.to_string())?;
+    let mut r =
+        super::stream::SliceReader::open(path, &fuzz_options()).map_err(|e| e.to_string())?;
     for _ in 0..2 {
         while r.next_slab(3).map_err(|e| e.to_string())?.is_some() {}
         r.rewind().map_err(|e| e.to_string())?;
