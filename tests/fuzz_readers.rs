@@ -2,7 +2,8 @@
 //!
 //! `cargo test --release` runs it for a few seconds with a fixed seed; `benches/fuzz.sh SECONDS`
 //! runs it for longer. The parent process builds seeds (fixtures, `../shared/data/sem/*.tif` when
-//! present, workflow files, and files written by our own writers), then runs a child copy of this
+//! present, `../shared/data/volumes/*.tif` (multi-page), workflow files, and files written by
+//! our own writers), then runs a child copy of this
 //! binary that sets an address-space limit (`setrlimit(RLIMIT_AS)`, 4 GiB unless
 //! `FIBSTACK_FUZZ_MEM_GB` says otherwise) and reads mutated seeds one after another, printing a
 //! line before and after each case. The parent counts what goes wrong:
@@ -418,6 +419,7 @@ fn seeds_for(reader: &FuzzReader, seed_dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
     add_files(&root.join("fixtures"), reader.ext, &mut files, 4);
     add_files(&root.join("../shared/data/sem"), reader.ext, &mut files, 0);
+    add_files(&root.join("../shared/data/volumes"), reader.ext, &mut files, 0);
     if reader.ext == "toml" {
         add_files(&root.join("workflows"), "toml", &mut files, 0);
     }

@@ -504,8 +504,15 @@ mod tests {
         let at = ifd + 2 + 12 * n;
         b[at..at + 4].copy_from_slice(&(ifd as u32).to_le_bytes());
         assert!(run(&b).unwrap_err().to_string().contains("loop"));
-        // truncated: the strip lies past the end
+        // the strip moved past the end of the file
+        let mut b = good.clone();
+        let e = entry_at(&b, 273);
+        let at = (b.len() - 10) as u32;
+        b[e + 8..e + 12].copy_from_slice(&at.to_le_bytes());
+        let m = run(&b).unwrap_err().to_string();
+        assert!(m.contains("strip 0") && m.contains("past the end"), "{m}");
+        // cut short: the directory itself is missing
         let m = run(&good[..good.len() - 100]).unwrap_err().to_string();
-        assert!(m.contains("past the end"), "{m}");
+        assert!(m.contains("truncated"), "{m}");
     }
 }
