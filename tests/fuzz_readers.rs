@@ -419,7 +419,12 @@ fn seeds_for(reader: &FuzzReader, seed_dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
     add_files(&root.join("fixtures"), reader.ext, &mut files, 4);
     add_files(&root.join("../shared/data/sem"), reader.ext, &mut files, 0);
-    add_files(&root.join("../shared/data/volumes"), reader.ext, &mut files, 0);
+    add_files(
+        &root.join("../shared/data/volumes"),
+        reader.ext,
+        &mut files,
+        0,
+    );
     if reader.ext == "toml" {
         add_files(&root.join("workflows"), "toml", &mut files, 0);
     }

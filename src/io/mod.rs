@@ -447,3 +447,62 @@ pub fn slice_volume(vol: &GreyVolume, z: usize) -> GreyVolume {
 pub fn write_labels(path: &Path, labels: &LabelVolume) -> Result<(), IoError> {
     write_volume(path, &labels.to_grey())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_checks_against_inputs() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("slices");
+        std::fs::create_dir(&dir).unwrap();
+        let file = d.path().join("in.tif");
+        std::fs::write(&file, b"x").unwrap();
+        let bad = [
+            (file.clone(), &file),              // is the input
+            (d.path().join("./in.tif"), &file), // the same, spelled otherwise
+            (d.path().to_path_buf(), &file),    // holds the input
+            (dir.join("sub/out.tif"), &dir),    // inside the input folder
+            (dir.join("../slices"), &dir),      // the input folder itself
+        ];
+        for (out, inp) in &bad {
+            assert!(check_output(out, &[inp]).is_err(), "{out:?} vs {inp:?}");
+        }
+        let fine = [
+            d.path().join("out.tif"),
+            d.path().join("slices_out"),
+            d.path().join("in.tiff"),
+        ];
+        for out in &fine {
+            check_output(out, &[&file, &dir]).unwrap();
+        }
+        // a symbolic link to the input is the input
+        #[cfg(unix)]
+        {
+            let link = d.path().join("link.tif");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert!(check_output(&link, &[&file]).is_err());
+        }
+    }
+
+    #[test]
+    fn output_format_follows_the_name_and_refuses_conflicts() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Format::of_output(&d.path().join("a.npy")).unwrap(),
+            Format::Npy
+        );
+        assert_eq!(
+            Format::of_output(&d.path().join("f")).unwrap(),
+            Format::Folder
+        );
+        let dir = d.path().join("x.npy");
+        std::fs::create_dir(&dir).unwrap();
+        assert!(Format::of_output(&dir).is_err());
+        let file = d.path().join("plain");
+        std::fs::write(&file, b"").unwrap();
+        assert!(Format::of_output(&file).is_err());
+        assert!(Format::of_output(&d.path().join("a.jpg")).is_err());
+    }
+}
