@@ -39,7 +39,7 @@ impl Rng {
     fn new(seed: u64) -> Self {
         Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
     }
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         // splitmix64
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -51,11 +51,11 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
     fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 }
 
@@ -91,14 +91,15 @@ fn interesting(r: &mut Rng) -> u64 {
     if r.chance(0.8) {
         INTERESTING[r.below(INTERESTING.len())]
     } else {
-        r.next() >> r.below(64)
+        r.next_u64() >> r.below(64)
     }
 }
 
 fn put_int(b: &mut [u8], at: usize, width: usize, v: u64, le: bool) {
-    for i in 0..width.min(b.len().saturating_sub(at)) {
+    let end = (at + width).min(b.len());
+    for (i, x) in b[at.min(end)..end].iter_mut().enumerate() {
         let shift = if le { 8 * i } else { 8 * (width - 1 - i) };
-        b[at + i] = (v >> shift) as u8;
+        *x = (v >> shift) as u8;
     }
 }
 
@@ -286,7 +287,7 @@ fn mutate(seed: &[u8], other: &[u8], ext: &str, r: &mut Rng) -> Vec<u8> {
             _ => {
                 if !mutate_number_text(&mut b, r) {
                     let i = r.below(n);
-                    b[i] = r.next() as u8;
+                    b[i] = r.next_u64() as u8;
                 }
             }
         }
@@ -545,7 +546,7 @@ fn child(work: &Path, start: u64, deadline: f64) {
         let outcome = match res {
             Ok(Ok(())) => {
                 // now and then, write what was read back through our writers
-                if i % 16 == 0 && reader.ext != "toml" && reader.ext != "raw" {
+                if i.is_multiple_of(16) && reader.ext != "toml" && reader.ext != "raw" {
                     if let Ok(v) =
                         fibstack::io::read_volume(&path, &fibstack::io::fuzz::fuzz_options())
                     {

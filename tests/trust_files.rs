@@ -326,7 +326,7 @@ fn an_output_that_is_holds_or_lies_inside_the_input_is_refused() {
     fibstack::io::write_volume(&tif, &vol_u16(3, 6, 6)).unwrap();
     let before = snapshot(d.path());
     let inside = folder.join("out.tif");
-    let cases: Vec<Vec<&str>> = vec![
+    let cases: [Vec<&str>; 8] = [
         vec!["convert", s(&folder), s(&folder)],
         vec!["convert", s(&tif), s(&tif)],
         vec!["convert", s(&folder), s(&inside)],
