@@ -21,6 +21,10 @@ fn main() {
         default_hook(info);
     }));
     let args = cli::Cli::parse();
+    // Ctrl-C / kill: remove unfinished outputs before exiting
+    if let Err(e) = fibstack::io::atomic::install_signal_cleanup() {
+        eprintln!("note: cannot install the signal handler ({e}); an interrupted run may leave hidden .fibstack-tmp files");
+    }
     if let Err(e) = cli::run(args) {
         // one line: the error chain joined
         let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();

@@ -200,6 +200,7 @@ pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
         .plot
         .clone()
         .unwrap_or_else(|| beside(&a.output, "alignment_drift.png"));
+    super::common::check_outputs(&[&a.input], &[&a.output], &[&csv, &plot])?;
     let out = if let Some(r) = a.opts.open_stream(&a.input, g)? {
         // folder / TIFF: pass 1 shifts from consecutive slices, pass 2 apply; bounded memory
         if let Some(roi) = params.corr.roi {

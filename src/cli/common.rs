@@ -197,6 +197,28 @@ impl InputOpts {
     }
 }
 
+/// Refuse, before any work, outputs that would overwrite, replace or land inside an input, and
+/// outputs whose name and existing folder disagree (see [`fibstack::io::check_output`] and
+/// [`fibstack::io::Format::of_output`]). `volumes` are outputs written by a volume writer
+/// (format checked); `others` are plain files (CSV, PNG, JSON).
+pub fn check_outputs(inputs: &[&Path], volumes: &[&Path], others: &[&Path]) -> Result<()> {
+    for o in volumes.iter().chain(others) {
+        fibstack::io::check_output(o, inputs)?;
+    }
+    for o in volumes {
+        fibstack::io::Format::of_output(o)?;
+    }
+    for o in others {
+        if o.is_dir() {
+            bail!(
+                "{}: is an existing folder; give a file name, or remove the folder",
+                o.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Print reader warnings on stderr.
 pub fn note_warnings(w: &[String], g: &super::Global) {
     if !g.quiet {

@@ -31,6 +31,7 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: ConvertArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let vol = a.opts.read(&a.input, g)?;
     let ext = a
         .output

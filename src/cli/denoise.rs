@@ -43,6 +43,7 @@ pub struct DenoiseArgs {
 }
 
 pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let sigma_nm = match (&a.sigma, &a.sigma_nm) {
         (Some(s), None) => {
             fibstack::error::positive("--sigma (nm)", *s)?;

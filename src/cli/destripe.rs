@@ -78,6 +78,7 @@ pub struct DestripeArgs {
 }
 
 pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let p = DestripeParams {
         angle_deg: a.angle,
         second_angle_deg: a.second_angle,

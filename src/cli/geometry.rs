@@ -50,6 +50,7 @@ pub struct GeometryArgs {
 }
 
 pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let step = GeometryStep {
         theta_deg: a.theta,
         slice_thickness_nm: a.slice_thickness,

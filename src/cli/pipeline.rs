@@ -74,6 +74,9 @@ pub struct PipelineArgs {
 }
 
 pub fn run(a: PipelineArgs, g: &super::Global) -> Result<()> {
+    if let Some(o) = &a.labels_out {
+        super::common::check_outputs(&[&a.input], &[o], &[])?;
+    }
     let threshold = if a.threshold.trim().eq_ignore_ascii_case("otsu") {
         ThresholdSpec::Otsu
     } else {

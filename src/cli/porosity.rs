@@ -65,6 +65,11 @@ pub(crate) fn with_suffix(p: &Path, s: &str) -> PathBuf {
 }
 
 pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
+    let csvs: Vec<&std::path::Path> = [&args.profile_csv, &args.windows_csv, &args.rev_csv]
+        .into_iter()
+        .filter_map(|o| o.as_deref())
+        .collect();
+    super::common::check_outputs(&[&args.labels], &[], &csvs)?;
     let opts = PorosityOptions {
         phase: args.phase,
         axes: Axis::parse_list(&args.axis)?,

@@ -23,6 +23,7 @@ pub struct RunArgs {
 
 pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
     let wf = Workflow::load(&a.workflow)?;
+    wf.check_paths(a.out.as_deref())?;
     if a.check {
         if !g.quiet {
             eprintln!(

@@ -76,6 +76,7 @@ fn parse_list<T: std::str::FromStr>(flag: &str, s: &str) -> Result<Vec<T>> {
 }
 
 pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let method = match a.method {
         MethodArg::Otsu => Method::Otsu,
         MethodArg::Multiotsu => Method::Multiotsu,

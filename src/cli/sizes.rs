@@ -63,6 +63,12 @@ fn csv_err(path: &Path, e: csv::Error) -> IoError {
 }
 
 pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
+    let csvs: Vec<&std::path::Path> = [&a.particles_csv, &a.distribution_csv]
+        .into_iter()
+        .filter_map(|o| o.as_deref())
+        .collect();
+    let maps: Vec<&std::path::Path> = a.thickness_map.as_deref().into_iter().collect();
+    super::common::check_outputs(&[&a.labels], &maps, &csvs)?;
     let what = match a.what {
         WhatArg::LocalThickness => What::LocalThickness,
         WhatArg::Particles => What::Particles,

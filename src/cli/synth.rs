@@ -432,6 +432,11 @@ fn write(dir: &Path, out: &SynthOutput, a: &SynthArgs, g: &super::Global) -> Res
 }
 
 pub fn run(a: SynthArgs, g: &super::Global) -> Result<()> {
+    let inputs: Vec<&std::path::Path> = [&a.labels, &a.params]
+        .into_iter()
+        .filter_map(|o| o.as_deref())
+        .collect();
+    fibstack::io::check_output(&a.out_dir, &inputs)?;
     let spec = spec_from_args(&a)?;
     if let Some(path) = &a.labels {
         let mut labels = fibstack::io::read_labels(path, &fibstack::io::ReadOptions::default())?;

@@ -30,6 +30,7 @@ pub struct TophatArgs {
 }
 
 pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let p = TophatParams {
         radius_nm: a.radius_nm,
         black: a.black,

@@ -114,6 +114,11 @@ fn axes_of(s: &str) -> Result<Vec<usize>> {
 }
 
 pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
+    let outs: Vec<&std::path::Path> = [&a.msd_csv, &a.msd_png]
+        .into_iter()
+        .filter_map(|o| o.as_deref())
+        .collect();
+    super::common::check_outputs(&[&a.labels], &[], &outs)?;
     let axes = axes_of(&a.axis)?;
     let fd_opts = SteadyStateOptions {
         boundary: match a.boundary {

@@ -6,12 +6,14 @@
 
 pub mod atomic;
 pub mod folder;
+pub mod fuzz;
 pub mod meta;
 pub mod npy;
 pub mod png;
 pub mod raw;
 pub mod stream;
 pub mod tiff;
+pub mod tiff_scan;
 pub mod vti;
 
 use crate::volume::{GreyData, GreyVolume, LabelVolume};
@@ -27,11 +29,11 @@ pub enum IoError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a readable TIFF ({detail}); the file may be truncated or corrupt — re-export it")]
+    #[error("{path}: damaged or not a valid file of its type ({detail}); the file may be truncated or corrupt — re-export it")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{path}: unsupported sample format {format}; convert it to 8/16-bit grey or 32-bit float (e.g. Fiji: Image › Type)")]
     Unsupported { path: PathBuf, format: String },
-    #[error("{path}: image of {shape} would need {bytes} bytes, more than the limit of {limit} bytes; crop it (--crop/--slices) or raise --max-memory")]
+    #[error("{path}: image of {shape} would need {bytes} bytes ({}), more than the limit of {limit} bytes ({}); crop it (--crop/--slices) or raise --max-memory", gib(*bytes), gib(*limit))]
     TooLarge {
         path: PathBuf,
         shape: String,
@@ -53,6 +55,11 @@ pub enum IoError {
         "{path}: unknown file type '{ext}'; use .tif/.tiff, .npy, .raw (with --raw), .vti or .png"
     )]
     UnknownFormat { path: PathBuf, ext: String },
+}
+
+/// Bytes as GiB text for messages.
+fn gib(b: u64) -> String {
+    format!("{:.3} GiB", b as f64 / (1u64 << 30) as f64)
 }
 
 impl IoError {
@@ -151,6 +158,118 @@ impl Format {
     }
 }
 
+impl Format {
+    /// Decide the format of an output path from its name: the extension picks the file format, no
+    /// extension means a folder of slices. Refuses an existing folder whose name has a file
+    /// extension (`out.npy/`: it would silently become a folder of TIFF slices) and an existing
+    /// file without extension.
+    pub fn of_output(path: &Path) -> Result<Format, IoError> {
+        let has_ext = path.extension().is_some();
+        let f = if has_ext {
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            match ext.as_str() {
+                "tif" | "tiff" => Format::Tiff,
+                "npy" => Format::Npy,
+                "raw" | "bin" => Format::Raw,
+                "vti" => Format::Vti,
+                "png" => Format::Png,
+                _ => {
+                    return Err(IoError::UnknownFormat {
+                        path: path.to_path_buf(),
+                        ext,
+                    })
+                }
+            }
+        } else {
+            Format::Folder
+        };
+        if f != Format::Folder && path.is_dir() {
+            return Err(IoError::invalid(
+                path,
+                "is an existing folder, but its name asks for a single file; remove the folder or choose another output name",
+            ));
+        }
+        if f == Format::Folder {
+            atomic::check_slice_folder_target(path)?;
+        }
+        Ok(f)
+    }
+}
+
+/// An absolute form of `p` with symbolic links of its existing part resolved and `.`/`..`
+/// removed, for comparing paths that may not exist yet.
+pub fn normalize_path(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut lexical = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other.as_os_str()),
+        }
+    }
+    // canonicalise the longest existing ancestor (symbolic links), keep the rest
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let mut cur = lexical.clone();
+    loop {
+        if let Ok(mut c) = cur.canonicalize() {
+            for r in rest.iter().rev() {
+                c.push(r);
+            }
+            return c;
+        }
+        match (cur.file_name().map(|n| n.to_os_string()), cur.parent()) {
+            (Some(n), Some(parent)) => {
+                rest.push(n);
+                cur = parent.to_path_buf();
+            }
+            _ => return lexical,
+        }
+    }
+}
+
+/// Refuse an output that is an input, contains one (an output folder holding an input file or
+/// folder) or lies inside an input folder: writing it would overwrite or delete the input, or
+/// make the next read of the input folder pick up the output.
+pub fn check_output(output: &Path, inputs: &[&Path]) -> Result<(), IoError> {
+    let out = normalize_path(output);
+    for inp in inputs {
+        let i = normalize_path(inp);
+        let detail = if out == i {
+            Some(format!("is the input {}", inp.display()))
+        } else if i.starts_with(&out) {
+            Some(format!(
+                "is a folder that holds the input {}; it would be replaced",
+                inp.display()
+            ))
+        } else if out.starts_with(&i) {
+            Some(format!("lies inside the input folder {}", inp.display()))
+        } else {
+            None
+        };
+        if let Some(d) = detail {
+            return Err(IoError::invalid(
+                output,
+                format!("this output {d}; choose an output outside the input (e.g. a new folder beside it)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Keep slices and crop a volume already in memory (readers without native sub-reading).
 pub(crate) fn apply_slices_crop(
     path: &Path,
@@ -172,7 +291,7 @@ pub(crate) fn apply_slices_crop(
         None => (0, nz),
     };
     let [y0, x0, h, w] = opts.crop.unwrap_or([0, 0, ny, nx]);
-    if h == 0 || w == 0 || y0 + h > ny || x0 + w > nx {
+    if h == 0 || w == 0 || y0.saturating_add(h) > ny || x0.saturating_add(w) > nx {
         return Err(IoError::invalid(
             path,
             format!("crop y0={y0},x0={x0},h={h},w={w} lies outside the {nx}x{ny} image; choose a rectangle inside it"),
@@ -223,12 +342,12 @@ pub fn read_volume_with_progress(
                 )),
             },
             Format::Vti => {
-                let mut v = vti::read_vti(path)?;
+                let mut v = vti::read_vti_limited(path, opts.max_bytes)?;
                 apply_slices_crop(path, &mut v, opts)?;
                 v
             }
             Format::Png => {
-                let mut v = png::read_png(path)?;
+                let mut v = png::read_png_limited(path, opts.max_bytes)?;
                 apply_slices_crop(path, &mut v, opts)?;
                 v
             }
@@ -278,7 +397,7 @@ pub fn write_volume(path: &Path, vol: &GreyVolume) -> Result<(), IoError> {
     if nz * ny * nx == 0 {
         return Err(IoError::invalid(path, "cannot write an empty volume"));
     }
-    match Format::of(path)? {
+    match Format::of_output(path)? {
         Format::Tiff => tiff::write_tiff(path, vol, &tiff::TiffWriteOptions::default()),
         Format::Npy => npy::write_npy(path, vol),
         Format::Raw => raw::write_raw(path, vol, true),
@@ -288,17 +407,25 @@ pub fn write_volume(path: &Path, vol: &GreyVolume) -> Result<(), IoError> {
     }
 }
 
-/// Write one TIFF per slice into `dir` (created), named `slice_0000.tif` …; each file is atomic.
+/// Write one TIFF per slice as the folder `dir`, named `slice_0000.tif` …. The slices are written
+/// into a temporary folder that replaces `dir` whole at the end, so no slice of an earlier output
+/// survives; an existing `dir` holding anything but such slices is refused.
 pub fn write_folder(dir: &Path, vol: &GreyVolume) -> Result<(), IoError> {
-    std::fs::create_dir_all(dir).map_err(|e| IoError::os(dir, e))?;
+    atomic::check_slice_folder_target(dir)?;
+    let tmp = atomic::temp_folder(dir)?;
     let nz = vol.shape()[0];
     let width = nz.saturating_sub(1).to_string().len().max(4);
     for z in 0..nz {
         let one = slice_volume(vol, z);
-        let p = dir.join(format!("slice_{z:0width$}.tif"));
-        tiff::write_tiff(&p, &one, &tiff::TiffWriteOptions::default())?;
+        let p = tmp.path().join(format!("slice_{z:0width$}.tif"));
+        let f = std::fs::File::create(&p).map_err(|e| IoError::os(&p, e))?;
+        let mut w = std::io::BufWriter::new(f);
+        tiff::write_tiff_to(&p, &mut w, &one, &tiff::TiffWriteOptions::default())?;
+        use std::io::Write as _;
+        w.flush().map_err(|e| IoError::os(&p, e))?;
+        w.get_ref().sync_all().map_err(|e| IoError::os(&p, e))?;
     }
-    Ok(())
+    atomic::replace_folder(tmp, dir)
 }
 
 /// A one-slice copy of slice `z`.
@@ -319,4 +446,63 @@ pub fn slice_volume(vol: &GreyVolume, z: usize) -> GreyVolume {
 /// Write a label volume (as u8), format by extension.
 pub fn write_labels(path: &Path, labels: &LabelVolume) -> Result<(), IoError> {
     write_volume(path, &labels.to_grey())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_checks_against_inputs() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("slices");
+        std::fs::create_dir(&dir).unwrap();
+        let file = d.path().join("in.tif");
+        std::fs::write(&file, b"x").unwrap();
+        let bad = [
+            (file.clone(), &file),              // is the input
+            (d.path().join("./in.tif"), &file), // the same, spelled otherwise
+            (d.path().to_path_buf(), &file),    // holds the input
+            (dir.join("sub/out.tif"), &dir),    // inside the input folder
+            (dir.join("../slices"), &dir),      // the input folder itself
+        ];
+        for (out, inp) in &bad {
+            assert!(check_output(out, &[inp]).is_err(), "{out:?} vs {inp:?}");
+        }
+        let fine = [
+            d.path().join("out.tif"),
+            d.path().join("slices_out"),
+            d.path().join("in.tiff"),
+        ];
+        for out in &fine {
+            check_output(out, &[&file, &dir]).unwrap();
+        }
+        // a symbolic link to the input is the input
+        #[cfg(unix)]
+        {
+            let link = d.path().join("link.tif");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert!(check_output(&link, &[&file]).is_err());
+        }
+    }
+
+    #[test]
+    fn output_format_follows_the_name_and_refuses_conflicts() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Format::of_output(&d.path().join("a.npy")).unwrap(),
+            Format::Npy
+        );
+        assert_eq!(
+            Format::of_output(&d.path().join("f")).unwrap(),
+            Format::Folder
+        );
+        let dir = d.path().join("x.npy");
+        std::fs::create_dir(&dir).unwrap();
+        assert!(Format::of_output(&dir).is_err());
+        let file = d.path().join("plain");
+        std::fs::write(&file, b"").unwrap();
+        assert!(Format::of_output(&file).is_err());
+        assert!(Format::of_output(&d.path().join("a.jpg")).is_err());
+    }
 }

@@ -100,8 +100,15 @@ pub fn read_npy(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
             })
         }
     };
-    let n: u64 = shape.iter().map(|&d| d as u64).product();
-    let bytes = n.saturating_mul(ty.bytes() as u64);
+    let Some(bytes) = shape
+        .iter()
+        .try_fold(ty.bytes() as u64, |a, &d| a.checked_mul(d as u64))
+    else {
+        return Err(IoError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(".npy header declares shape {dims:?}, more than 2^64 bytes"),
+        });
+    };
     if bytes > opts.max_bytes {
         return Err(IoError::TooLarge {
             path: path.to_path_buf(),
@@ -110,10 +117,11 @@ pub fn read_npy(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
             limit: opts.max_bytes,
         });
     }
-    if file_len < (pre + hlen) as u64 + bytes {
+    let have = file_len.saturating_sub((pre + hlen) as u64);
+    if have < bytes {
         return Err(IoError::invalid(
             path,
-            format!("file holds fewer bytes than shape {shape:?} needs (truncated)"),
+            format!("file holds {have} data bytes but shape {shape:?} needs {bytes} (truncated)"),
         ));
     }
     let mut raw = vec![0u8; bytes as usize];

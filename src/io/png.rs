@@ -35,14 +35,72 @@ fn write_png(path: &Path, w: u32, h: u32, ct: png::ColorType, data: &[u8]) -> Re
     })
 }
 
-/// Read a PNG (8/16-bit grey; RGB is converted to grey by luminance with a warning).
+/// Read a PNG (8/16-bit grey; RGB is converted to grey by luminance with a warning), with the
+/// default memory limit of [`super::ReadOptions`].
 pub fn read_png(path: &Path) -> Result<GreyVolume, IoError> {
+    read_png_limited(path, super::ReadOptions::default().max_bytes)
+}
+
+/// Deflate cannot expand data by more than about 1032:1; a PNG whose header declares more
+/// pixel bytes than that (plus this slack) of its file size is corrupt.
+const DEFLATE_MAX_RATIO: u64 = 1032;
+
+/// [`read_png`] refusing, before any allocation, an image whose header declares more than
+/// `max_bytes` of pixels (decoded plus the grey volume) or more than its file can hold.
+pub fn read_png_limited(path: &Path, max_bytes: u64) -> Result<GreyVolume, IoError> {
     let f = std::fs::File::open(path).map_err(|e| IoError::os(path, e))?;
-    let mut dec = png::Decoder::new(std::io::BufReader::new(f));
+    let file_len = f.metadata().map_err(|e| IoError::os(path, e))?.len();
+    let mut dec = png::Decoder::new_with_limits(
+        std::io::BufReader::new(f),
+        png::Limits {
+            bytes: usize::try_from(max_bytes.min(1 << 30)).unwrap_or(usize::MAX),
+        },
+    );
     dec.set_transformations(png::Transformations::EXPAND);
     let mut reader = dec
         .read_info()
         .map_err(|e| IoError::invalid(path, format!("PNG: {e}")))?;
+    let (w, h) = {
+        let i = reader.info();
+        (i.width as u64, i.height as u64)
+    };
+    let (ct, depth) = reader.output_color_type();
+    let per_pixel = ct.samples() as u64
+        * if depth == png::BitDepth::Sixteen {
+            2
+        } else {
+            1
+        };
+    let decoded = w.saturating_mul(h).saturating_mul(per_pixel);
+    // the grey volume is allocated beside the decoded buffer
+    let grey = w
+        .saturating_mul(h)
+        .saturating_mul(if depth == png::BitDepth::Sixteen {
+            2
+        } else {
+            1
+        });
+    let need = decoded.saturating_add(grey);
+    // each row also carries a filter byte; the compressed stream holds at least 1/1032 of it
+    let plausible = file_len
+        .saturating_mul(DEFLATE_MAX_RATIO)
+        .saturating_add(1 << 16);
+    if decoded > plausible {
+        return Err(IoError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(
+                "PNG header declares {w}x{h} pixels ({decoded} bytes), more than a {file_len}-byte file can hold"
+            ),
+        });
+    }
+    if need > max_bytes {
+        return Err(IoError::TooLarge {
+            path: path.to_path_buf(),
+            shape: format!("{w}x{h} PNG"),
+            bytes: need,
+            limit: max_bytes,
+        });
+    }
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader
         .next_frame(&mut buf)

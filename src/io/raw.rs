@@ -15,7 +15,16 @@ pub(crate) fn decode(
     little: bool,
 ) -> Result<GreyData, IoError> {
     let sh = (shape[0], shape[1], shape[2]);
-    let err = |e: ndarray::ShapeError| IoError::invalid(path, e.to_string());
+    let err = |e: ndarray::ShapeError| {
+        IoError::invalid(
+            path,
+            format!(
+                "{} bytes do not form shape {shape:?} of {} ({e})",
+                raw.len(),
+                ty.as_str()
+            ),
+        )
+    };
     Ok(match ty {
         SampleType::U8 => GreyData::U8(Array3::from_shape_vec(sh, raw.to_vec()).map_err(err)?),
         SampleType::U16 => {
@@ -94,8 +103,21 @@ pub fn read_raw(path: &Path, spec: &RawSpec, opts: &ReadOptions) -> Result<GreyV
             ),
         ));
     }
-    let n: u64 = spec.shape.iter().map(|&d| d as u64).product();
-    let bytes = n.saturating_mul(spec.sample.bytes() as u64);
+    let Some(bytes) = spec
+        .shape
+        .iter()
+        .try_fold(spec.sample.bytes() as u64, |a, &d| a.checked_mul(d as u64))
+        .filter(|b| b.checked_add(spec.header_bytes).is_some())
+    else {
+        return Err(IoError::invalid(
+            path,
+            format!(
+                "raw shape {:?} of {} holds more than 2^64 bytes; check --raw NZ,NY,NX,TYPE",
+                spec.shape,
+                spec.sample.as_str()
+            ),
+        ));
+    };
     if bytes > opts.max_bytes {
         return Err(IoError::TooLarge {
             path: path.to_path_buf(),

@@ -116,12 +116,7 @@ impl SliceReader {
 
     fn open_tiff(path: &Path, opts: &ReadOptions) -> Result<Self, IoError> {
         // count the pages (IFDs only)
-        let mut counter = PageDecoder::open(path, opts)?;
-        let mut n_pages = 1;
-        while counter.advance(path)? {
-            n_pages += 1;
-        }
-        drop(counter);
+        let n_pages = PageDecoder::open(path, opts)?.scan.len();
         let (a, b) = match opts.slices {
             Some((a, b)) if a < b && a < n_pages => (a, b.min(n_pages)),
             Some((a, b)) => {
@@ -390,11 +385,11 @@ enum Encoder {
 
 enum Sink {
     Folder {
-        tmp_dir: PathBuf,
+        tmp_dir: super::atomic::TempPath,
         width: usize,
     },
     Tiff {
-        tmp: PathBuf,
+        tmp: super::atomic::TempPath,
         file: Shared,
         enc: Encoder,
         /// Description written on page 0 (reserved space for the display range).
@@ -423,14 +418,6 @@ pub struct SliceWriter {
     sink: Option<Sink>,
 }
 
-fn temp_name(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    path.with_file_name(format!(".{name}.fibstack-tmp-{}", std::process::id()))
-}
-
 impl SliceWriter {
     /// Prepare to write `nz` slices of `ny × nx` samples of type `sample` to `path` (folder when
     /// it has no extension, multi-page TIFF for `.tif`/`.tiff`, otherwise collected in memory).
@@ -451,31 +438,24 @@ impl SliceWriter {
                 fs::create_dir_all(parent).map_err(|e| IoError::os(parent, e))?;
             }
         }
-        let sink = match Format::of(path)? {
-            Format::Folder => {
-                let tmp_dir = temp_name(path);
-                if tmp_dir.exists() {
-                    let _ = fs::remove_dir_all(&tmp_dir);
-                }
-                fs::create_dir_all(&tmp_dir).map_err(|e| IoError::os(&tmp_dir, e))?;
-                Sink::Folder {
-                    tmp_dir,
-                    width: nz.saturating_sub(1).to_string().len().max(4),
-                }
-            }
+        let sink = match Format::of_output(path)? {
+            Format::Folder => Sink::Folder {
+                tmp_dir: super::atomic::temp_folder(path)?,
+                width: nz.saturating_sub(1).to_string().len().max(4),
+            },
             Format::Tiff => {
-                let tmp = temp_name(path);
+                super::atomic::clean_stale_around(path);
+                let tmp = super::atomic::TempPath::register(super::atomic::temp_path(path))?;
                 let f = fs::OpenOptions::new()
                     .read(true)
                     .write(true)
                     .create(true)
                     .truncate(true)
-                    .open(&tmp)
+                    .open(tmp.path())
                     .map_err(|e| IoError::os(path, e))?;
                 let file = Shared(Arc::new(Mutex::new(BufWriter::with_capacity(1 << 20, f))));
                 let bytes = (nz * ny * nx * sample.bytes()) as u64;
                 let enc_err = |e: tiff::TiffError| {
-                    let _ = fs::remove_file(&tmp);
                     IoError::invalid(path, format!("TIFF encoding failed: {e}"))
                 };
                 let enc = if needs_bigtiff(bytes, opts) {
@@ -581,7 +561,7 @@ impl SliceWriter {
                         meta: Metadata::default(),
                     };
                     let z = z0 + k;
-                    let p = tmp_dir.join(format!("slice_{z:0width$}.tif"));
+                    let p = tmp_dir.path().join(format!("slice_{z:0width$}.tif"));
                     let f = File::create(&p).map_err(|e| IoError::os(&p, e))?;
                     let mut w = BufWriter::with_capacity(1 << 20, f);
                     write_tiff_to(&p, &mut w, &one, &opts)?;
@@ -681,11 +661,12 @@ impl SliceWriter {
                 super::write_volume(&path, &vol)
             }
             Some(Sink::Folder { tmp_dir, .. }) => {
-                let res = move_folder(&tmp_dir, &path);
-                if res.is_err() {
-                    let _ = fs::remove_dir_all(&tmp_dir);
+                for entry in fs::read_dir(tmp_dir.path()).map_err(|e| IoError::os(&path, e))? {
+                    let entry = entry.map_err(|e| IoError::os(&path, e))?;
+                    let f = File::open(entry.path()).map_err(|e| IoError::os(&entry.path(), e))?;
+                    f.sync_all().map_err(|e| IoError::os(&entry.path(), e))?;
                 }
-                res
+                super::atomic::replace_folder(tmp_dir, &path)
             }
             Some(Sink::Tiff {
                 tmp,
@@ -713,16 +694,10 @@ impl SliceWriter {
                     g.get_ref().sync_all().map_err(|e| IoError::os(&path, e))
                 })();
                 drop(file);
-                match res {
-                    Ok(()) => fs::rename(&tmp, &path).map_err(|e| {
-                        let _ = fs::remove_file(&tmp);
-                        IoError::os(&path, e)
-                    }),
-                    Err(e) => {
-                        let _ = fs::remove_file(&tmp);
-                        Err(e)
-                    }
-                }
+                res?;
+                fs::rename(tmp.path(), &path).map_err(|e| IoError::os(&path, e))?;
+                tmp.keep();
+                Ok(())
             }
         }
     }
@@ -730,13 +705,11 @@ impl SliceWriter {
     /// Remove the temporary output (called on errors and on drop without `finish`).
     fn abort(&mut self) {
         match self.sink.take() {
-            Some(Sink::Folder { tmp_dir, .. }) => {
-                let _ = fs::remove_dir_all(&tmp_dir);
-            }
+            Some(Sink::Folder { tmp_dir, .. }) => drop(tmp_dir),
             Some(Sink::Tiff { tmp, enc, file, .. }) => {
                 drop(enc);
                 drop(file);
-                let _ = fs::remove_file(&tmp);
+                drop(tmp);
             }
             _ => {}
         }
@@ -747,31 +720,6 @@ impl Drop for SliceWriter {
     fn drop(&mut self) {
         self.abort();
     }
-}
-
-/// Move the files of a finished temporary folder into `target` (renamed whole when `target` does
-/// not exist yet, else file by file), then remove the temporary folder.
-fn move_folder(tmp_dir: &Path, target: &Path) -> Result<(), IoError> {
-    for entry in fs::read_dir(tmp_dir).map_err(|e| IoError::os(tmp_dir, e))? {
-        let entry = entry.map_err(|e| IoError::os(tmp_dir, e))?;
-        let f = File::open(entry.path()).map_err(|e| IoError::os(&entry.path(), e))?;
-        f.sync_all().map_err(|e| IoError::os(&entry.path(), e))?;
-    }
-    if !target.exists() {
-        return fs::rename(tmp_dir, target).map_err(|e| IoError::os(target, e));
-    }
-    if !target.is_dir() {
-        return Err(IoError::invalid(
-            target,
-            "exists and is not a folder; remove it or choose another output",
-        ));
-    }
-    for entry in fs::read_dir(tmp_dir).map_err(|e| IoError::os(tmp_dir, e))? {
-        let entry = entry.map_err(|e| IoError::os(tmp_dir, e))?;
-        let dst = target.join(entry.file_name());
-        fs::rename(entry.path(), &dst).map_err(|e| IoError::os(&dst, e))?;
-    }
-    fs::remove_dir_all(tmp_dir).map_err(|e| IoError::os(tmp_dir, e))
 }
 
 /// Overwrite the ImageJ description (tag 270) of the first IFD with `text` (same length as the

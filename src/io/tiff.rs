@@ -78,12 +78,10 @@ fn map_tiff_err(path: &Path, e: tiff::TiffError) -> IoError {
         tiff::TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             corrupt(path, "file ends early (truncated)")
         }
-        tiff::TiffError::LimitsExceeded => IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: "(header)".into(),
-            bytes: 0,
-            limit: 0,
-        },
+        tiff::TiffError::LimitsExceeded => corrupt(
+            path,
+            "a tag or page declares more data than the decoder accepts",
+        ),
         other => corrupt(path, other),
     }
 }
@@ -227,6 +225,7 @@ fn raw_tag_text(path: &Path, tag: u16) -> Option<String> {
         if count > 16 << 20 {
             return None;
         }
+        let file_len = f.metadata().ok()?.len();
         let bytes = if count <= inline {
             e[val_off..val_off + count as usize].to_vec()
         } else {
@@ -235,6 +234,9 @@ fn raw_tag_text(path: &Path, tag: u16) -> Option<String> {
             } else {
                 u32_(&e[val_off..]) as u64
             };
+            if off.checked_add(count)? > file_len {
+                return None;
+            }
             let mut b = vec![0u8; count as usize];
             f.seek(SeekFrom::Start(off)).ok()?;
             f.read_exact(&mut b).ok()?;
@@ -265,17 +267,21 @@ pub(crate) struct PageDecoder {
     pub dec: Decoder<BufReader<File>>,
     pub info: VendorInfo,
     pub databar: usize,
-    file_len: u64,
+    /// The structural check of every page, done before the decoder reads a tag.
+    pub scan: Vec<super::tiff_scan::PageScan>,
 }
 
 impl PageDecoder {
     /// Open `path` (limits from `opts.max_bytes`), read the vendor metadata of the first IFD.
     pub(crate) fn open(path: &Path, opts: &ReadOptions) -> Result<Self, IoError> {
+        let scan = super::tiff_scan::scan(path)?;
         let file = File::open(path).map_err(|e| IoError::os(path, e))?;
         let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut limits = Limits::default();
         limits.decoding_buffer_size = usize::try_from(opts.max_bytes).unwrap_or(usize::MAX);
-        limits.intermediate_buffer_size = limits.decoding_buffer_size;
+        // a compressed strip cannot be larger than the file (the scan checked they lie inside)
+        limits.intermediate_buffer_size =
+            usize::try_from(opts.max_bytes.min(file_len)).unwrap_or(usize::MAX);
         limits.ifd_value_size = 64 << 20;
         let mut dec = Decoder::new(BufReader::new(file))
             .map_err(|e| map_tiff_err(path, e))?
@@ -290,7 +296,7 @@ impl PageDecoder {
             dec,
             info,
             databar,
-            file_len,
+            scan,
         })
     }
 
@@ -330,7 +336,7 @@ impl PageDecoder {
             Err(_) => 1, // palette: checked below
         };
         let page_bytes = (w as u64) * (h as u64) * bytes_per;
-        if page_bytes > budget || page_bytes > self.file_len.saturating_mul(4096) + (1 << 20) {
+        if budget < page_bytes {
             return Err(IoError::TooLarge {
                 path: path.to_path_buf(),
                 shape: format!("{w}x{h} (page {index})"),
@@ -390,7 +396,11 @@ pub(crate) fn check_same_page(
     if page.sample_type() != t0 {
         return Err(IoError::invalid(
             path,
-            format!("page {index} has another sample type than page 0"),
+            format!(
+                "page {index} is {} but page 0 is {}; all pages must share a sample type (re-export the stack with one type)",
+                page.sample_type().as_str(),
+                t0.as_str()
+            ),
         ));
     }
     Ok(())
@@ -570,7 +580,7 @@ fn crop_page(
     }
     let h1 = h - databar;
     let [y0, x0, ch, cw] = roi.unwrap_or([0, 0, h1, w]);
-    if ch == 0 || cw == 0 || y0 + ch > h1 || x0 + cw > w {
+    if ch == 0 || cw == 0 || y0.saturating_add(ch) > h1 || x0.saturating_add(cw) > w {
         return Err(IoError::invalid(
             path,
             format!("crop y0={y0},x0={x0},h={ch},w={cw} lies outside the {w}x{h1} image (after the data bar); choose a rectangle inside it"),

@@ -42,8 +42,26 @@ fn attr<'a>(text: &'a str, tag_start: usize, name: &str) -> Option<&'a str> {
     Some(&v[..v.find('"')?])
 }
 
-/// Read a `.vti` written by [`write_vti`] (appended raw, UInt64 header, one cell array).
+/// Read a `.vti` written by [`write_vti`] (appended raw, UInt64 header, one cell array), with the
+/// default memory limit of [`super::ReadOptions`].
 pub fn read_vti(path: &Path) -> Result<GreyVolume, IoError> {
+    read_vti_limited(path, super::ReadOptions::default().max_bytes)
+}
+
+/// [`read_vti`] refusing a file larger than `max_bytes` before reading it, and any extent,
+/// spacing or data size that does not add up, with a message naming the values.
+pub fn read_vti_limited(path: &Path, max_bytes: u64) -> Result<GreyVolume, IoError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| IoError::os(path, e))?
+        .len();
+    if len > max_bytes {
+        return Err(IoError::TooLarge {
+            path: path.to_path_buf(),
+            shape: "(.vti file)".into(),
+            bytes: len,
+            limit: max_bytes,
+        });
+    }
     let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
     let marker = b"<AppendedData encoding=\"raw\">";
     let bad = |w: &str| {
@@ -80,7 +98,19 @@ pub fn read_vti(path: &Path) -> Result<GreyVolume, IoError> {
     if ext.len() != 6 || sp.len() != 3 {
         return Err(bad("extent/spacing"));
     }
-    let shape = [ext[5] - ext[4], ext[3] - ext[2], ext[1] - ext[0]];
+    let span = |a: usize, b: usize| b.checked_sub(a).filter(|&n| n > 0);
+    let shape = match (
+        span(ext[4], ext[5]),
+        span(ext[2], ext[3]),
+        span(ext[0], ext[1]),
+    ) {
+        (Some(z), Some(y), Some(x)) => [z, y, x],
+        _ => {
+            return Err(bad(&format!(
+                "WholeExtent {ext:?} is empty or reversed; each axis needs start < end"
+            )))
+        }
+    };
     let da = text.find("<DataArray").ok_or_else(|| bad("DataArray"))?;
     let ty = match attr(&text, da, "type") {
         Some("UInt8") => crate::volume::SampleType::U8,
@@ -91,10 +121,26 @@ pub fn read_vti(path: &Path) -> Result<GreyVolume, IoError> {
     if bytes.len() < us + 8 {
         return Err(bad("truncated"));
     }
-    let n = u64::from_le_bytes(bytes[us..us + 8].try_into().map_err(|_| bad("size"))?) as usize;
-    let data = bytes
-        .get(us + 8..us + 8 + n)
-        .ok_or_else(|| bad("truncated data"))?;
+    let n = u64::from_le_bytes(bytes[us..us + 8].try_into().map_err(|_| bad("size"))?);
+    let want = shape
+        .iter()
+        .try_fold(ty.bytes() as u64, |a, &d| a.checked_mul(d as u64));
+    if want != Some(n) {
+        return Err(bad(&format!(
+            "data block of {n} bytes, but extent {shape:?} of {} needs {}",
+            ty.as_str(),
+            want.map_or("more than 2^64".to_string(), |w| w.to_string())
+        )));
+    }
+    let data = usize::try_from(n)
+        .ok()
+        .and_then(|n| bytes.get(us + 8..(us + 8).checked_add(n)?))
+        .ok_or_else(|| {
+            bad(&format!(
+                "data block of {n} bytes but the file ends after {} (truncated)",
+                bytes.len().saturating_sub(us + 8)
+            ))
+        })?;
     let data = super::raw::decode(path, data, shape, ty, true)?;
     let mut meta = Metadata::default();
     meta.source_files.push(path.to_path_buf());

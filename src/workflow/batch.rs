@@ -2,7 +2,7 @@
 //! sub-folders; one failing sample is reported and the others still finish. `[compare]` then
 //! gathers chosen numbers from every sample's `results.json` into `comparison.csv`.
 
-use super::provenance::{run_chain, Chain, Provenance, RunSummary};
+use super::provenance::{run_chain_into, Chain, Provenance, RunSummary};
 use super::schema::{CompareSpec, Workflow};
 use crate::error::Error;
 use crate::progress::{Progress, Silent};
@@ -27,6 +27,16 @@ pub fn run_batch(
     out_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<RunSummary, Error> {
+    run_batch_into(wf, out_dir, out_dir, progress)
+}
+
+/// [`run_batch`] writing into `out_dir`, which will be published as `final_dir`.
+pub(crate) fn run_batch_into(
+    wf: &Workflow,
+    out_dir: &Path,
+    final_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<RunSummary, Error> {
     std::fs::create_dir_all(out_dir).map_err(|e| {
         Error::Other(format!(
             "{}: cannot create the output folder ({e})",
@@ -46,7 +56,17 @@ pub fn run_batch(
                 names: &s.names,
                 raw_steps: &s.raw_steps,
             };
-            let r = run_chain(wf, &chain, &out_dir.join(&s.folder), &Silent);
+            let r = run_chain_into(
+                wf,
+                &chain,
+                &out_dir.join(&s.folder),
+                &final_dir.join(&s.folder),
+                &Silent,
+            );
+            if r.is_err() && out_dir != final_dir {
+                // staged: a failed sample adds nothing (its previous results stay)
+                let _ = std::fs::remove_dir_all(out_dir.join(&s.folder));
+            }
             progress.inc(1);
             let status = SampleStatus {
                 name: s.name.clone(),

@@ -54,8 +54,12 @@ pub struct Context<'a> {
     pub labels: Option<LabelVolume>,
     /// Ground-truth labels of a `synth` step (kept for `score` after `segment` replaces `labels`).
     pub truth_labels: Option<LabelVolume>,
-    /// The run's output folder (exists).
+    /// The folder the steps write into (exists; during `fibstack run`, a temporary folder that
+    /// replaces the output folder when the whole run succeeded).
     pub out_dir: PathBuf,
+    /// Where `out_dir` will be once the run is complete (for paths recorded in results);
+    /// `None` = `out_dir` itself.
+    pub publish_dir: Option<PathBuf>,
     /// Seed for random parts (workflow `seed`, default 0).
     pub seed: u64,
     /// Progress sink.
@@ -77,6 +81,7 @@ impl<'a> Context<'a> {
             labels: None,
             truth_labels: None,
             out_dir,
+            publish_dir: None,
             seed,
             progress,
             written: Vec::new(),
@@ -105,6 +110,13 @@ impl<'a> Context<'a> {
     pub fn output(&mut self, name: &str) -> PathBuf {
         self.written.push(PathBuf::from(name));
         self.out_dir.join(name)
+    }
+    /// Where output `name` will be found once the run is complete (to record in results).
+    pub fn published(&self, name: &str) -> PathBuf {
+        self.publish_dir
+            .as_ref()
+            .unwrap_or(&self.out_dir)
+            .join(name)
     }
 }
 

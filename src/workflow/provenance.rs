@@ -86,35 +86,80 @@ fn check_writable(dir: &Path) -> Result<(), Error> {
             dir.display()
         ))
     })?;
-    let probe = dir.join(format!(".fibstack-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| {
-        Error::Other(format!(
-            "{}: output folder is not writable ({e}); choose a writable `output`",
-            dir.display()
-        ))
-    })?;
-    let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+/// The output folder of a run being written: a temporary folder beside it that is merged into
+/// it when the whole run succeeded (see [`crate::io::atomic::merge_folder`]). Dropped without
+/// [`Staging::commit`], it is removed and the output folder stays as it was.
+struct Staging {
+    tmp: io::atomic::TempPath,
+    target: PathBuf,
+}
+
+impl Staging {
+    fn begin(out_dir: &Path) -> Result<Self, Error> {
+        let target = io::normalize_path(out_dir);
+        let tmp = io::atomic::temp_folder(&target).map_err(|e| {
+            Error::Other(format!(
+                "{}: cannot create the output folder ({e}); choose a writable `output`",
+                out_dir.display()
+            ))
+        })?;
+        Ok(Staging { tmp, target })
+    }
+    fn path(&self) -> PathBuf {
+        self.tmp.path().to_path_buf()
+    }
+    /// Move the run's files into the output folder; files a previous run recorded in its
+    /// `provenance.json` and this run did not write again are removed, others are left alone.
+    fn commit(self) -> Result<(), Error> {
+        let stale: Vec<PathBuf> = std::fs::read(self.target.join("provenance.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("outputs").cloned())
+            .and_then(|o| o.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.as_str())
+            .filter_map(|p| Path::new(p).components().next())
+            .map(|c| PathBuf::from(c.as_os_str()))
+            .collect();
+        io::atomic::merge_folder(self.tmp, &self.target, &stale, Some("provenance.json"))?;
+        Ok(())
+    }
 }
 
 /// Run a validated workflow. `out_override` replaces the file's `output`. With `[[samples]]`
 /// every sample runs the chain into its own sub-folder (see [`super::batch`]).
+///
+/// The run writes into a temporary folder beside the output folder, which is merged into it
+/// only when everything succeeded: a failed run leaves the previous results as they were and
+/// adds nothing. An output folder that is, holds or lies inside an input is refused before any
+/// work ([`Workflow::check_paths`]).
 pub fn run(
     wf: &Workflow,
     out_override: Option<PathBuf>,
     progress: &dyn Progress,
 ) -> Result<RunSummary, Error> {
-    let out_dir = out_override.unwrap_or_else(|| wf.resolve(&wf.spec.output));
-    if !wf.samples.is_empty() {
-        return super::batch::run_batch(wf, &out_dir, progress);
-    }
-    let chain = Chain {
-        input: wf.spec.input.as_ref(),
-        steps: &wf.steps,
-        names: &wf.names,
-        raw_steps: &wf.spec.steps,
+    wf.check_paths(out_override.as_deref())
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let out_dir = wf.out_dir(out_override.as_deref());
+    let stage = Staging::begin(&out_dir)?;
+    let mut summary = if !wf.samples.is_empty() {
+        super::batch::run_batch_into(wf, &stage.path(), &stage.target, progress)?
+    } else {
+        let chain = Chain {
+            input: wf.spec.input.as_ref(),
+            steps: &wf.steps,
+            names: &wf.names,
+            raw_steps: &wf.spec.steps,
+        };
+        run_chain_into(wf, &chain, &stage.path(), &stage.target, progress)?
     };
-    run_chain(wf, &chain, &out_dir, progress)
+    stage.commit()?;
+    summary.out_dir = out_dir;
+    Ok(summary)
 }
 
 /// One input and the steps to run on it.
@@ -125,17 +170,30 @@ pub struct Chain<'a> {
     pub raw_steps: &'a [toml::Value],
 }
 
-/// Run one chain into `out_dir`, writing `results.json` and `provenance.json`.
+/// Run one chain into `out_dir`, writing `results.json` and `provenance.json` (directly, not
+/// through a temporary folder: [`run`] does that).
 pub fn run_chain(
     wf: &Workflow,
     chain: &Chain,
     out_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<RunSummary, Error> {
+    run_chain_into(wf, chain, out_dir, out_dir, progress)
+}
+
+/// [`run_chain`] writing into `out_dir`, which will be published as `final_dir`.
+pub(crate) fn run_chain_into(
+    wf: &Workflow,
+    chain: &Chain,
+    out_dir: &Path,
+    final_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<RunSummary, Error> {
     let t0 = Instant::now();
     let out_dir = out_dir.to_path_buf();
     check_writable(&out_dir)?;
     let mut ctx = Context::new(out_dir.clone(), wf.spec.seed, progress);
+    ctx.publish_dir = Some(final_dir.to_path_buf());
     let mut warnings = Vec::new();
     let mut inputs = Vec::new();
     if let Some(inp) = chain.input {

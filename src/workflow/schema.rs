@@ -498,6 +498,74 @@ impl Workflow {
         })
     }
 
+    /// The output folder a run writes: `out_override` (`fibstack run --out`) or the file's
+    /// `output`, resolved against the workflow file's folder.
+    pub fn out_dir(&self, out_override: Option<&Path>) -> PathBuf {
+        out_override
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.resolve(&self.spec.output))
+    }
+
+    /// Every input file or folder the run reads (the `[input]`, the samples' inputs, the files
+    /// named in steps).
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        let push_steps = |steps: &[StepSpec], v: &mut Vec<PathBuf>| {
+            for s in steps {
+                let p = match s {
+                    StepSpec::Synth(b) => b.labels.as_ref(),
+                    StepSpec::Score(b) => b.truth.as_ref(),
+                    _ => None,
+                };
+                if let Some(p) = p {
+                    v.push(self.resolve(Path::new(p)));
+                }
+            }
+        };
+        if let Some(i) = &self.spec.input {
+            v.push(self.resolve(&i.path));
+        }
+        push_steps(&self.steps, &mut v);
+        for s in &self.samples {
+            if let Some(i) = &s.input {
+                v.push(self.resolve(&i.path));
+            }
+            push_steps(&s.steps, &mut v);
+        }
+        v
+    }
+
+    /// Check the output folder against the inputs before any work (also done by `run --check`):
+    /// it must not be an input, hold one, or lie inside an input folder (a run replaces what it
+    /// writes there), and must not be an existing file.
+    pub fn check_paths(&self, out_override: Option<&Path>) -> Result<(), WorkflowError> {
+        let out = self.out_dir(out_override);
+        let key = if out_override.is_some() {
+            "--out"
+        } else {
+            "output"
+        };
+        let err = |m: String| WorkflowError {
+            file: self.file.clone(),
+            message: m,
+        };
+        if out.exists() && !out.is_dir() {
+            return Err(err(format!(
+                "{key} = {:?} is an existing file; give a folder for the results",
+                out.display().to_string()
+            )));
+        }
+        let inputs = self.inputs();
+        let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        crate::io::check_output(&out, &refs).map_err(|e| {
+            let detail = match &e {
+                crate::io::IoError::Invalid { detail, .. } => detail.clone(),
+                other => other.to_string(),
+            };
+            err(format!("{key} = {:?}: {detail}", out.display().to_string()))
+        })
+    }
+
     /// A path from the workflow, resolved against the workflow file's folder.
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {

@@ -191,8 +191,8 @@ impl AlignStep {
         Ok(AlignOutput {
             report,
             implied_slice_thickness: thickness,
-            shifts_csv: csv.map(|c| c.display().to_string()),
-            plot: plot.map(|c| c.display().to_string()),
+            shifts_csv: csv.map(|_| ctx.published(&self.shifts_csv).display().to_string()),
+            plot: plot.map(|_| ctx.published(&self.plot).display().to_string()),
         })
     }
 }
