@@ -19,6 +19,8 @@ pub struct VendorInfo {
     pub spacing_nm: Option<f64>,
     /// Where `pixel_nm` came from (e.g. `"Thermo/FEI [Scan] PixelWidth = 3.37e-6 m"`).
     pub pixel_detail: Option<String>,
+    /// Per-axis origin of `[dy, dx]` when they differ (overrides `pixel_detail`).
+    pub pixel_detail_yx: Option<[String; 2]>,
     /// Where `spacing_nm` came from.
     pub spacing_detail: Option<String>,
     /// Avizo/Amira `BoundingBox xmin xmax ymin ymax zmin zmax` of the description (file units).

@@ -316,7 +316,7 @@ pub fn read_mrc(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
             continue;
         }
         axes[2 - k] = Some(FileValue::new(
-            c as f64 / m as f64 * 0.1,
+            c as f64 / m as f64 / 10.0,
             format!(
                 "MRC cell {} / M{} = {c} Å / {m}",
                 ["a", "b", "c"][k],
@@ -331,7 +331,7 @@ pub fn read_mrc(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
     let voxel = file_voxel(axes, &mut meta);
     if hdr.origin.iter().any(|&o| o != 0.0) {
         let o = hdr.origin;
-        meta.origin_nm = Some([o[2] as f64 * 0.1, o[1] as f64 * 0.1, o[0] as f64 * 0.1]);
+        meta.origin_nm = Some([o[2] as f64 / 10.0, o[1] as f64 / 10.0, o[0] as f64 / 10.0]);
     }
     meta.slice_thickness_nm = (voxel.source[0] == crate::VoxelSource::File).then_some(voxel.nm[0]);
     Ok(GreyVolume { data, voxel, meta })

@@ -132,11 +132,8 @@ pub fn vendor_info_from_xml(xml: &str) -> VendorInfo {
         let (dy, dyd) = y.unwrap_or((dx, format!("{dxd} (no PhysicalSizeY: taken equal to X)")));
         info.pixel_nm = Some([dy, dx]);
         info.meta.pixel_size_nm = Some([dx, dy]);
-        info.pixel_detail = Some(if dyd == dxd {
-            dxd
-        } else {
-            format!("{dxd}; {dyd}")
-        });
+        info.pixel_detail = Some(dxd.clone());
+        info.pixel_detail_yx = Some([dyd, dxd]);
     }
     if let Some((dz, d)) = z {
         info.spacing_nm = Some(dz);

@@ -843,8 +843,9 @@ pub(crate) fn calibrate(
             .pixel_detail
             .clone()
             .unwrap_or_else(|| "TIFF tags".into());
-        axes[1] = Some(FileValue::new(dy, d.clone()));
-        axes[2] = Some(FileValue::new(dx, d));
+        let [ddy, ddx] = info.pixel_detail_yx.clone().unwrap_or([d.clone(), d]);
+        axes[1] = Some(FileValue::new(dy, ddy));
+        axes[2] = Some(FileValue::new(dx, ddx));
     }
     if let Some(dz) = info.spacing_nm {
         let d = info
