@@ -195,12 +195,12 @@ fn vendor_info<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo 
     let mut info = vendor_block(dec, path);
     if info.spacing_nm.is_none() && info.bounding_box.is_none() {
         if let Some(nm) = tag_string(dec, Tag::Software).and_then(|s| fibstack_voxel(&s)) {
-            info.spacing_nm = Some(nm[0]);
+            info.spacing_nm = nm[0];
             info.spacing_detail = Some("fibstack Software tag voxel_nm".into());
-            if info.pixel_nm.is_none() {
-                info.pixel_nm = Some([nm[1], nm[2]]);
+            if let (None, Some(dy), Some(dx)) = (info.pixel_nm, nm[1], nm[2]) {
+                info.pixel_nm = Some([dy, dx]);
                 info.pixel_detail = Some("fibstack Software tag voxel_nm".into());
-                info.meta.pixel_size_nm = Some([nm[2], nm[1]]);
+                info.meta.pixel_size_nm = Some([dx, dy]);
             }
         }
     }
@@ -261,9 +261,13 @@ fn vendor_block<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo
             let mut info = meta::parse_imagej(&d, xr, yr);
             // files we wrote also carry the exact voxel size (ImageJ's rationals round it)
             if let Some(nm) = tag_string(dec, Tag::Software).and_then(|s| fibstack_voxel(&s)) {
-                info.spacing_nm = Some(nm[0]);
-                info.pixel_nm = Some([nm[1], nm[2]]);
-                info.meta.pixel_size_nm = Some([nm[2], nm[1]]);
+                // the exact values; `null` = the axis was uncalibrated when written
+                info.spacing_nm = nm[0];
+                info.pixel_nm = match (nm[1], nm[2]) {
+                    (Some(dy), Some(dx)) => Some([dy, dx]),
+                    _ => None,
+                };
+                info.meta.pixel_size_nm = info.pixel_nm.map(|[dy, dx]| [dx, dy]);
                 info.meta.instrument = Some("fibstack".into());
                 let d = "fibstack Software tag voxel_nm (exact; ImageJ description agrees)";
                 info.pixel_detail = Some(d.into());
@@ -426,13 +430,20 @@ fn raw_tag(path: &Path, tag: u16) -> Option<(u16, Vec<u8>, bool)> {
 }
 
 /// `fibstack 0.1.0 {"voxel_nm":[dz,dy,dx]}` as our writer puts it in the Software tag.
-fn fibstack_voxel(software: &str) -> Option<[f64; 3]> {
+fn fibstack_voxel(software: &str) -> Option<[Option<f64>; 3]> {
     let rest = software.strip_prefix("fibstack ")?;
     let json = &rest[rest.find('{')?..];
     let v: serde_json::Value = serde_json::from_str(json.trim_end_matches('\0')).ok()?;
     let a = v.get("voxel_nm")?.as_array()?;
-    let f: Vec<f64> = a.iter().filter_map(|x| x.as_f64()).collect();
-    (f.len() == 3 && f.iter().all(|x| *x > 0.0)).then(|| [f[0], f[1], f[2]])
+    if a.len() != 3 {
+        return None;
+    }
+    let f: Vec<Option<f64>> = a.iter().map(|x| x.as_f64().filter(|x| *x > 0.0)).collect();
+    // an entry that is neither null nor a positive number makes the tag unusable
+    if a.iter().zip(&f).any(|(x, f)| !x.is_null() && f.is_none()) {
+        return None;
+    }
+    Some([f[0], f[1], f[2]])
 }
 
 /// An open TIFF decoder with what the first IFD said, for reading pages one at a time.
@@ -1057,10 +1068,15 @@ pub(crate) fn imagej_description_parts(
     if nz > 1 {
         d.push_str(&format!("slices={nz}\n"));
     }
-    d.push_str(&format!(
-        "unit={unit}\nspacing={}\nloop=false\n",
-        voxel.dz() * f
-    ));
+    if voxel.source[0] == crate::volume::VoxelSource::Default {
+        // an unknown slice thickness is not written as one
+        d.push_str(&format!("unit={unit}\nloop=false\n"));
+    } else {
+        d.push_str(&format!(
+            "unit={unit}\nspacing={}\nloop=false\n",
+            voxel.dz() * f
+        ));
+    }
     if let Some((lo, hi)) = range {
         if lo.is_finite() && hi.is_finite() {
             d.push_str(&format!("min={lo}\nmax={hi}\n"));
@@ -1125,7 +1141,11 @@ pub(crate) fn write_tiff_to<W: Write + Seek>(
 
 /// What every page we write carries: the Software JSON and the X/Y resolutions.
 pub(crate) fn page_tags(voxel: &VoxelSize, f: f64) -> (String, Rational, Rational) {
-    let json = serde_json::json!({ "voxel_nm": voxel.nm }).to_string();
+    // uncalibrated axes are written as null, so they read back as unknown, not as 1 nm
+    let nm: Vec<Option<f64>> = (0..3)
+        .map(|i| (voxel.source[i] != crate::volume::VoxelSource::Default).then_some(voxel.nm[i]))
+        .collect();
+    let json = serde_json::json!({ "voxel_nm": nm }).to_string();
     (
         json,
         rational_per_unit(voxel.dx(), f),
@@ -1139,9 +1159,26 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
     opts: &TiffWriteOptions,
 ) -> tiff::TiffResult<()> {
     let (ij_desc, _unit, f) = imagej_description(vol);
+    let nz = vol.shape()[0];
+    if nz > 1 && opts.compression == Compression::None {
+        // ImageJ (and tifffile) read an ImageJ stack of `images=N` as N contiguous planes
+        // after the first IFD's offset: write it that way
+        let desc = opts.description.clone().unwrap_or(ij_desc);
+        let (json, xres, yres) = page_tags(&vol.voxel, f);
+        return write_contiguous(enc, vol, opts, &desc, &json, xres, yres);
+    }
+    // compressed planes cannot be contiguous: without `images=` ImageJ reads every IFD
+    let ij_desc = if nz > 1 {
+        ij_desc
+            .lines()
+            .filter(|l| !l.starts_with("images=") && !l.starts_with("slices="))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    } else {
+        ij_desc
+    };
     let desc = opts.description.clone().unwrap_or(ij_desc);
     let (json, xres, yres) = page_tags(&vol.voxel, f);
-    let nz = vol.shape()[0];
     for z in 0..nz {
         let desc_z = if z == 0 { Some(desc.as_str()) } else { None };
         macro_rules! page {
@@ -1163,6 +1200,88 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
             GreyData::U16(a) => page!(a, colortype::Gray16),
             GreyData::F32(a) => page!(a, colortype::Gray32Float),
         }
+    }
+    Ok(())
+}
+
+/// Uncompressed multi-page TIFF with every plane's data contiguous, in z order, before the
+/// IFDs (the layout ImageJ writes and expects for `images=N` stacks).
+#[allow(clippy::too_many_arguments)]
+fn write_contiguous<W: Write + Seek, K: TiffKind>(
+    mut enc: TiffEncoder<W, K>,
+    vol: &GreyVolume,
+    opts: &TiffWriteOptions,
+    desc: &str,
+    json: &str,
+    xres: Rational,
+    yres: Rational,
+) -> tiff::TiffResult<()> {
+    let [nz, ny, nx] = vol.shape();
+    let (bits, format, bytes): (u16, u16, u64) = match &vol.data {
+        GreyData::U8(_) => (8, 1, 1),
+        GreyData::U16(_) => (16, 1, 2),
+        GreyData::F32(_) => (32, 3, 4),
+    };
+    let page_bytes = (ny * nx) as u64 * bytes;
+    let photometric: u16 = if opts.palette.is_some() && bits == 8 {
+        3
+    } else {
+        1
+    };
+    let software = format!("fibstack {} {json}", env!("CARGO_PKG_VERSION"));
+    let mut offsets = Vec::with_capacity(nz);
+    for z in 0..nz {
+        let mut dir = enc.new_directory()?;
+        if z == 0 {
+            // all planes go after the header, before any IFD
+            for k in 0..nz {
+                let off = match &vol.data {
+                    GreyData::U8(a) => {
+                        let v: Vec<u8> =
+                            a.index_axis(ndarray::Axis(0), k).iter().copied().collect();
+                        dir.write_data(v.as_slice())?
+                    }
+                    GreyData::U16(a) => {
+                        let v: Vec<u16> =
+                            a.index_axis(ndarray::Axis(0), k).iter().copied().collect();
+                        dir.write_data(v.as_slice())?
+                    }
+                    GreyData::F32(a) => {
+                        let v: Vec<f32> =
+                            a.index_axis(ndarray::Axis(0), k).iter().copied().collect();
+                        dir.write_data(v.as_slice())?
+                    }
+                };
+                offsets.push(off);
+            }
+            dir.write_tag(Tag::ImageDescription, desc)?;
+        }
+        dir.write_tag(Tag::NewSubfileType, 0u32)?;
+        dir.write_tag(Tag::ImageWidth, nx as u32)?;
+        dir.write_tag(Tag::ImageLength, ny as u32)?;
+        dir.write_tag(Tag::BitsPerSample, bits)?;
+        dir.write_tag(Tag::Compression, 1u16)?;
+        dir.write_tag(Tag::PhotometricInterpretation, photometric)?;
+        let off = [K::convert_offset(offsets[z])?];
+        dir.write_tag(Tag::StripOffsets, K::convert_slice(&off))?;
+        dir.write_tag(Tag::SamplesPerPixel, 1u16)?;
+        dir.write_tag(Tag::RowsPerStrip, ny as u32)?;
+        let cnt = [K::convert_offset(page_bytes)?];
+        dir.write_tag(Tag::StripByteCounts, K::convert_slice(&cnt))?;
+        dir.write_tag(Tag::XResolution, xres.clone())?;
+        dir.write_tag(Tag::YResolution, yres.clone())?;
+        dir.write_tag(Tag::ResolutionUnit, 1u16)?;
+        dir.write_tag(Tag::Software, software.as_str())?;
+        dir.write_tag(Tag::SampleFormat, format)?;
+        if let Some(t) = &opts.fei_metadata {
+            dir.write_tag(Tag::Unknown(TAG_FEI), t.as_str())?;
+        }
+        if photometric == 3 {
+            if let Some(p) = &opts.palette {
+                dir.write_tag(Tag::ColorMap, colormap_tag(p).as_slice())?;
+            }
+        }
+        dir.finish()?;
     }
     Ok(())
 }
