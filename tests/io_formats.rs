@@ -550,3 +550,55 @@ fn real_atlas_stack_labels_give_z() {
     let r = io::stream::SliceReader::open(dir, &o).unwrap();
     assert_eq!(r.voxel().nm, v.voxel.nm);
 }
+
+#[test]
+fn geometry_resample_z_cli_gives_a_uniform_pitch_on_an_atlas_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let inp = d.path().join("atlas");
+    std::fs::create_dir(&inp).unwrap();
+    // ramp: value = z − 5900 nm (f32), positions with pitches 11.9, 14.0, 9.0, 12.0
+    let z = [5910.4, 5922.3, 5936.3, 5945.3, 5957.3];
+    for (i, zi) in z.iter().enumerate() {
+        let v = GreyVolume::from_f32(
+            Array3::from_elem((1, 4, 6), (zi - 5900.0) as f32),
+            VoxelSize::default(),
+        );
+        let p = inp.join(format!("slice_{:05}_z={}um.tif", 596 + i, zi / 1000.0));
+        io::tiff::write_tiff(&p, &v, &Default::default()).unwrap();
+    }
+    let out = d.path().join("uniform.tif");
+    let o = fib(&[
+        "-q",
+        "geometry",
+        inp.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--resample-z",
+        "--no-stretch",
+        "--no-shear",
+        "--voxel",
+        "_,5,5",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pitch = j["resample_z"]["pitch_nm"].as_f64().unwrap();
+    assert!(close(pitch, 11.95), "{j}");
+    let r = io::read_volume(&out, &ReadOptions::default()).unwrap();
+    assert!(close(r.voxel.dz(), 11.95));
+    let GreyData::F32(a) = &r.data else {
+        panic!("f32 expected")
+    };
+    assert_eq!(r.shape()[0], 4); // 46.9 nm / 11.95 → 0..3
+    for k in 0..4 {
+        let want = 10.4 + k as f64 * 11.95;
+        assert!(
+            (a[[k, 2, 3]] as f64 - want).abs() < 1e-3,
+            "slice {k}: {}",
+            a[[k, 2, 3]]
+        );
+    }
+    // a workflow key of the same step
+    let wf: fibstack::workflow::steps_pre::GeometryStep =
+        toml::from_str("resample_z = true\nstretch = false").unwrap();
+    assert!(wf.resample_z);
+}
