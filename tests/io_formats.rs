@@ -602,3 +602,42 @@ fn geometry_resample_z_cli_gives_a_uniform_pitch_on_an_atlas_folder() {
         toml::from_str("resample_z = true\nstretch = false").unwrap();
     assert!(wf.resample_z);
 }
+
+#[test]
+fn uncompressed_stacks_have_contiguous_planes_as_imagej_reads_them() {
+    // ImageJ (and tifffile) read an `images=N` stack as N planes back to back from the first
+    // page's offset; a gap (an IFD between planes) shifts every later page
+    use tiff::decoder::Decoder;
+    use tiff::tags::Tag;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("stack.tif");
+    let v = GreyVolume::from_u16(
+        Array3::from_shape_fn((4, 3, 5), |(z, y, x)| (z * 100 + y * 10 + x) as u16),
+        VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::CommandLine),
+    );
+    io::write_volume(&p, &v).unwrap();
+    let mut dec = Decoder::new(std::fs::File::open(&p).unwrap()).unwrap();
+    let mut offsets = Vec::new();
+    loop {
+        offsets.push(dec.get_tag_u64_vec(Tag::StripOffsets).unwrap()[0]);
+        if !dec.more_images() {
+            break;
+        }
+        dec.next_image().unwrap();
+    }
+    let plane = 3 * 5 * 2;
+    for k in 1..offsets.len() {
+        assert_eq!(offsets[k], offsets[0] + k as u64 * plane, "{offsets:?}");
+    }
+    // and the same read the ImageJ way: contiguous from the first offset
+    let bytes = std::fs::read(&p).unwrap();
+    let o = offsets[0] as usize;
+    let le = &bytes[..2] == b"II";
+    let last = &bytes[o + 3 * plane as usize..o + 4 * plane as usize];
+    let first_value = if le {
+        u16::from_le_bytes([last[0], last[1]])
+    } else {
+        u16::from_be_bytes([last[0], last[1]])
+    };
+    assert_eq!(first_value, 300);
+}

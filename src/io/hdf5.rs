@@ -184,24 +184,60 @@ pub fn read_hdf5(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
     let rd = |e| h5err(path, "read", e);
     let nd = |v: Vec<f64>| ArrayD::from_shape_vec(IxDyn(&shape), v);
     let values: ArrayD<f64> = match &dtype {
-        T::Unsigned(IntSize::U1) => nd(ds.read_raw::<u8>().map_err(rd)?.into_iter().map(f64::from).collect()),
-        T::Unsigned(IntSize::U2) => nd(ds.read_raw::<u16>().map_err(rd)?.into_iter().map(f64::from).collect()),
-        T::Unsigned(IntSize::U4) => nd(ds.read_raw::<u32>().map_err(rd)?.into_iter().map(f64::from).collect()),
-        T::Integer(IntSize::U1) => nd(ds.read_raw::<i8>().map_err(rd)?.into_iter().map(f64::from).collect()),
-        T::Integer(IntSize::U2) => nd(ds.read_raw::<i16>().map_err(rd)?.into_iter().map(f64::from).collect()),
-        T::Integer(IntSize::U4) => nd(ds.read_raw::<i32>().map_err(rd)?.into_iter().map(f64::from).collect()),
-        T::Float(FloatSize::U4) => nd(ds.read_raw::<f32>().map_err(rd)?.into_iter().map(f64::from).collect()),
+        T::Unsigned(IntSize::U1) => nd(ds
+            .read_raw::<u8>()
+            .map_err(rd)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
+        T::Unsigned(IntSize::U2) => nd(ds
+            .read_raw::<u16>()
+            .map_err(rd)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
+        T::Unsigned(IntSize::U4) => nd(ds
+            .read_raw::<u32>()
+            .map_err(rd)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
+        T::Integer(IntSize::U1) => nd(ds
+            .read_raw::<i8>()
+            .map_err(rd)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
+        T::Integer(IntSize::U2) => nd(ds
+            .read_raw::<i16>()
+            .map_err(rd)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
+        T::Integer(IntSize::U4) => nd(ds
+            .read_raw::<i32>()
+            .map_err(rd)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
+        T::Float(FloatSize::U4) => nd(ds
+            .read_raw::<f32>()
+            .map_err(rd)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
         T::Float(FloatSize::U8) => {
-            meta.warnings
-                .push(format!("dataset {name} is 64-bit float: read as 32-bit float"));
+            meta.warnings.push(format!(
+                "dataset {name} is 64-bit float: read as 32-bit float"
+            ));
             nd(ds.read_raw::<f64>().map_err(rd)?)
         }
-        other => {
-            return Err(IoError::Unsupported {
-                path: path.to_path_buf(),
-                format: format!("HDF5 dataset {name} of type {other} (read: u8, u16, u32, i8, i16, i32, f32, f64)"),
-            })
-        }
+        other => return Err(IoError::Unsupported {
+            path: path.to_path_buf(),
+            format: format!(
+                "HDF5 dataset {name} of type {other} (read: u8, u16, u32, i8, i16, i32, f32, f64)"
+            ),
+        }),
     }
     .map_err(|e| IoError::invalid(path, e.to_string()))?;
     let values = match channel {
@@ -231,7 +267,11 @@ pub fn read_hdf5(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
         .into_owned()
         .into_shape_with_order((s[0], s[1], s[2]))
         .map_err(|e| IoError::invalid(path, e.to_string()))?;
-    let (lo, hi) = a.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    let (lo, hi) = a
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
     let ints = a.iter().all(|v| v.fract() == 0.0);
     let data = match &dtype {
         T::Unsigned(IntSize::U1) => GreyData::U8(a.mapv(|v| v as u8)),
@@ -263,7 +303,11 @@ pub fn read_hdf5(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
                 .collect(),
             _ => v,
         };
-        Some(if v.len() == 2 { vec![f64::NAN, v[0], v[1]] } else { v })
+        Some(if v.len() == 2 {
+            vec![f64::NAN, v[0], v[1]]
+        } else {
+            v
+        })
     };
     let mut axes: [Option<FileValue>; 3] = [None, None, None];
     if let Some(v) = attr_f64s(&ds, "element_size_um").and_then(|v| to_zyx(&v)) {
@@ -280,8 +324,12 @@ pub fn read_hdf5(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
             .or_else(|| attr_string(&ds, "unit"))
             .and_then(|u| length_unit_nm(&u).map(|f| (f, format!("unit {u} from the file"))))
             .or_else(|| {
-                opts.length_unit_nm
-                    .map(|f| (f, format!("unit {} from --voxel-unit", super::tiff::unit_label(f))))
+                opts.length_unit_nm.map(|f| {
+                    (
+                        f,
+                        format!("unit {} from --voxel-unit", super::tiff::unit_label(f)),
+                    )
+                })
             });
         match unit {
             Some((f, how)) => {
@@ -326,18 +374,33 @@ pub fn write_hdf5(path: &Path, vol: &GreyVolume) -> Result<(), IoError> {
         let w = |e| h5err(path, "write", e);
         let ds = match &vol.data {
             GreyData::U8(a) => {
-                let ds = f.new_dataset::<u8>().shape([nz, ny, nx]).create(name.as_str()).map_err(w)?;
-                ds.write_raw(a.as_standard_layout().as_slice().unwrap_or(&[])).map_err(w)?;
+                let ds = f
+                    .new_dataset::<u8>()
+                    .shape([nz, ny, nx])
+                    .create(name.as_str())
+                    .map_err(w)?;
+                ds.write_raw(a.as_standard_layout().as_slice().unwrap_or(&[]))
+                    .map_err(w)?;
                 ds
             }
             GreyData::U16(a) => {
-                let ds = f.new_dataset::<u16>().shape([nz, ny, nx]).create(name.as_str()).map_err(w)?;
-                ds.write_raw(a.as_standard_layout().as_slice().unwrap_or(&[])).map_err(w)?;
+                let ds = f
+                    .new_dataset::<u16>()
+                    .shape([nz, ny, nx])
+                    .create(name.as_str())
+                    .map_err(w)?;
+                ds.write_raw(a.as_standard_layout().as_slice().unwrap_or(&[]))
+                    .map_err(w)?;
                 ds
             }
             GreyData::F32(a) => {
-                let ds = f.new_dataset::<f32>().shape([nz, ny, nx]).create(name.as_str()).map_err(w)?;
-                ds.write_raw(a.as_standard_layout().as_slice().unwrap_or(&[])).map_err(w)?;
+                let ds = f
+                    .new_dataset::<f32>()
+                    .shape([nz, ny, nx])
+                    .create(name.as_str())
+                    .map_err(w)?;
+                ds.write_raw(a.as_standard_layout().as_slice().unwrap_or(&[]))
+                    .map_err(w)?;
                 ds
             }
         };
@@ -352,7 +415,8 @@ pub fn write_hdf5(path: &Path, vol: &GreyVolume) -> Result<(), IoError> {
         }
         Ok(())
     })();
-    match r.and_then(|_| std::fs::rename(&tmp, &file_path).map_err(|e| IoError::os(&file_path, e))) {
+    match r.and_then(|_| std::fs::rename(&tmp, &file_path).map_err(|e| IoError::os(&file_path, e)))
+    {
         Ok(()) => Ok(()),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
