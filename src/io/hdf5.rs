@@ -232,12 +232,14 @@ pub fn read_hdf5(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
             ));
             nd(ds.read_raw::<f64>().map_err(rd)?)
         }
-        other => return Err(IoError::Unsupported {
-            path: path.to_path_buf(),
-            format: format!(
+        other => {
+            return Err(IoError::Unsupported {
+                path: path.to_path_buf(),
+                format: format!(
                 "HDF5 dataset {name} of type {other} (read: u8, u16, u32, i8, i16, i32, f32, f64)"
             ),
-        }),
+            })
+        }
     }
     .map_err(|e| IoError::invalid(path, e.to_string()))?;
     let values = match channel {
