@@ -88,7 +88,7 @@ pub fn parse_header(path: &Path, buf: &[u8]) -> Result<AmiraHeader, IoError> {
         }
     }
     let n = n.ok_or_else(|| bad(path, "no `define Lattice NX NY NZ` line"))?;
-    if n.iter().any(|&v| v == 0) {
+    if n.contains(&0) {
         return Err(bad(path, format!("lattice of {n:?} voxels is empty")));
     }
     // `Lattice { TYPE NAME } @k(ENC,N)`

@@ -230,7 +230,7 @@ pub fn parse_ij_labels(data: &[u8], counts: &[u32]) -> Vec<String> {
         _ => return Vec::new(),
     };
     let hdr = counts[0] as usize;
-    if hdr < 4 || hdr > data.len() || (hdr - 4) % 8 != 0 {
+    if hdr < 4 || hdr > data.len() || !(hdr - 4).is_multiple_of(8) {
         return Vec::new();
     }
     let u32_ = |b: &[u8]| {

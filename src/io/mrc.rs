@@ -356,14 +356,13 @@ fn header_for(vol: &GreyVolume, mode: i32) -> Vec<u8> {
     put_i(&mut h, 28, nx as i32);
     put_i(&mut h, 32, ny as i32);
     put_i(&mut h, 36, nz as i32);
-    let n = [nx, ny, nz];
-    for k in 0..3 {
+    for (k, n) in [nx, ny, nz].into_iter().enumerate() {
         // uncalibrated axes: cell 0 = "not set"
         let i = 2 - k;
         let cell = if vol.voxel.source[i] == crate::VoxelSource::Default {
             0.0
         } else {
-            (vol.voxel.nm[i] * 10.0 * n[k] as f64) as f32
+            (vol.voxel.nm[i] * 10.0 * n as f64) as f32
         };
         put_f(&mut h, 40 + 4 * k, cell);
         put_f(&mut h, 52 + 4 * k, 90.0);

@@ -940,12 +940,16 @@ fn fmt_opt(v: Option<f64>) -> String {
 
 /// `"nm"` / `"µm"` / `"× nm"` for messages.
 pub(crate) fn unit_label(nm_per_unit: f64) -> String {
-    match nm_per_unit {
-        f if f == 1.0 => "nm".into(),
-        f if f == 1e3 => "µm".into(),
-        f if f == 1e6 => "mm".into(),
-        f if f == 0.1 => "Å".into(),
-        f => format!("{f} nm"),
+    if nm_per_unit == 1.0 {
+        "nm".into()
+    } else if nm_per_unit == 1e3 {
+        "µm".into()
+    } else if nm_per_unit == 1e6 {
+        "mm".into()
+    } else if nm_per_unit == 0.1 {
+        "Å".into()
+    } else {
+        format!("{nm_per_unit} nm")
     }
 }
 

@@ -571,7 +571,9 @@ pub fn resample_z(data: &GreyData, z_nm: &[f64], pitch_nm: f64) -> Result<GreyDa
     crate::error::positive("resample pitch_nm", pitch_nm)?;
     let sign = if z_nm[nz - 1] >= z_nm[0] { 1.0 } else { -1.0 };
     let z: Vec<f64> = z_nm.iter().map(|v| (v - z_nm[0]) * sign).collect();
-    if let Some(k) = (1..nz).find(|&k| !(z[k] > z[k - 1])) {
+    if let Some(k) =
+        (1..nz).find(|&k| z[k].partial_cmp(&z[k - 1]) != Some(std::cmp::Ordering::Greater))
+    {
         return Err(ParamError::new(
             "z positions",
             format!("{} then {} nm", z_nm[k - 1], z_nm[k]),
