@@ -137,6 +137,25 @@ pub struct Metadata {
     pub source_files: Vec<PathBuf>,
     /// Warnings met while reading (missing or malformed metadata, ignored files).
     pub warnings: Vec<String>,
+    /// The container the volume was read from, e.g. `"TIFF (palette, LZW)"`, `"OME-TIFF"`,
+    /// `"AmiraMesh binary HxByteRLE"`, `"MRC mode 2"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Where each of `[dz, dy, dx]` came from inside the file, when read from it (e.g.
+    /// `"OME PhysicalSizeZ = 0.05 µm"`, `"Avizo BoundingBox, extent/(n−1)"`).
+    #[serde(default)]
+    pub voxel_detail: [Option<String>; 3],
+    /// Colour table of a palette (indexed-colour) image: entry `i` = 16-bit `[r, g, b]` of
+    /// index `i`. Kept so label output is written back with the same colours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub palette: Option<Vec<[u16; 3]>>,
+    /// Physical position of the first voxel `[z, y, x]` in nm (MRC origin, Amira/Avizo
+    /// BoundingBox minimum), when the file states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_nm: Option<[f64; 3]>,
+    /// z position (nm) of every slice, when the file names or labels carry it (Zeiss Atlas 3D).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z_positions_nm: Option<Vec<f64>>,
 }
 
 /// Sample type of a grey volume.

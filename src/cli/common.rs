@@ -31,6 +31,15 @@ pub struct InputOpts {
     /// Refuse inputs needing more than this many GiB of memory.
     #[arg(long, default_value_t = 16.0, value_name = "GIB")]
     pub max_memory: f64,
+    /// Unit of coordinates the file gives without one (Avizo/Amira BoundingBox): nm or um.
+    #[arg(long, value_name = "nm|um")]
+    pub voxel_unit: Option<String>,
+    /// Channel to read from a multi-channel OME-TIFF (0-based).
+    #[arg(long, value_name = "N")]
+    pub channel: Option<usize>,
+    /// Time point to read from an OME-TIFF time series (0-based).
+    #[arg(long, value_name = "N")]
+    pub timepoint: Option<usize>,
 }
 
 /// Parse `DZ,DY,DX` (entries may be `_`).
@@ -142,6 +151,15 @@ impl InputOpts {
             crop_databar: !self.keep_databar,
             raw: self.raw.as_deref().map(parse_raw).transpose()?,
             max_bytes: (self.max_memory * (1u64 << 30) as f64) as u64,
+            length_unit_nm: match &self.voxel_unit {
+                Some(u) => Some(
+                    fibstack::io::parse_length_unit(u)
+                        .map_err(|e| anyhow::anyhow!("--voxel-unit: {e}"))?,
+                ),
+                None => None,
+            },
+            channel: self.channel,
+            timepoint: self.timepoint,
         })
     }
 
@@ -171,7 +189,12 @@ impl InputOpts {
         g: &super::Global,
     ) -> Result<Option<fibstack::io::stream::SliceReader>> {
         use fibstack::io::Format;
-        if !path.exists() || !matches!(Format::of(path), Ok(Format::Folder | Format::Tiff)) {
+        if !path.exists()
+            || !matches!(
+                Format::of(path),
+                Ok(Format::Folder | Format::Tiff | Format::OmeTiff)
+            )
+        {
             return Ok(None);
         }
         let opts = self.read_options()?;

@@ -16,9 +16,11 @@ pub enum Comp {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Input: TIFF, folder of slices, .npy, .raw (with --raw), .vti, .png.
+    /// Input: TIFF/OME-TIFF, folder of slices, .mrc/.rec/.st/.map, .am, .h5:/dataset (feature
+    /// hdf5), .npy, .raw (with --raw), .vti, .png.
     pub input: PathBuf,
-    /// Output: .tif/.tiff, .npy, .vti, .raw, .png (orthogonal views), or a folder (no extension).
+    /// Output: .tif/.tiff, .ome.tif, .mrc, .am, .h5 (feature hdf5), .npy, .vti, .raw, .png
+    /// (orthogonal views), or a folder (no extension).
     pub output: PathBuf,
     #[command(flatten)]
     pub opts: InputOpts,
@@ -39,6 +41,7 @@ pub fn run(a: ConvertArgs, g: &super::Global) -> Result<()> {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let is_ome = fibstack::io::Format::of(&a.output).ok() == Some(fibstack::io::Format::OmeTiff);
     if ext == "tif" || ext == "tiff" {
         let compression = match a.compression {
             Comp::None => Compression::None,
@@ -46,15 +49,21 @@ pub fn run(a: ConvertArgs, g: &super::Global) -> Result<()> {
             Comp::Deflate => Compression::Deflate,
             Comp::Packbits => Compression::PackBits,
         };
-        fibstack::io::tiff::write_tiff(
-            &a.output,
-            &vol,
-            &TiffWriteOptions {
-                compression,
-                bigtiff: a.bigtiff,
-                fei_metadata: None,
+        let o = TiffWriteOptions {
+            compression,
+            bigtiff: a.bigtiff,
+            // a label volume read with a colour table is written back with it
+            palette: match (&vol.data, &vol.meta.palette) {
+                (fibstack::volume::GreyData::U8(_), Some(p)) if !is_ome => Some(p.clone()),
+                _ => None,
             },
-        )?;
+            ..Default::default()
+        };
+        if is_ome {
+            fibstack::io::ome::write_ome_tiff(&a.output, &vol, &o)?;
+        } else {
+            fibstack::io::tiff::write_tiff(&a.output, &vol, &o)?;
+        }
     } else {
         fibstack::io::write_volume(&a.output, &vol)?;
     }

@@ -47,6 +47,10 @@ pub struct GeometryArgs {
     pub interpolation: String,
     #[arg(long)]
     pub json: bool,
+    /// Resample to a uniform slice pitch (the median of the per-slice z positions from Zeiss
+    /// Atlas 3D names/labels) by linear interpolation along z, before the correction.
+    #[arg(long)]
+    pub resample_z: bool,
 }
 
 pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
@@ -60,10 +64,16 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         boundary: if a.pad { Boundary::Pad } else { Boundary::Crop },
         fill: a.fill,
         interpolation: RowInterpolation::parse(&a.interpolation)?,
+        resample_z: a.resample_z,
     };
     let params = step.params()?;
     let bar = Bar::new(g.quiet);
-    let out = if let Some(mut r) = a.opts.open_stream(&a.input, g)? {
+    let stream = if a.resample_z {
+        None // resampling mixes neighbouring slices: read whole
+    } else {
+        a.opts.open_stream(&a.input, g)?
+    };
+    let out = if let Some(mut r) = stream {
         // folder / TIFF: every output slice from its own input slice; bounded memory
         let source = step.thickness_source(&r.voxel(), r.meta());
         let tilt = r.meta().stage_tilt_deg;
@@ -73,6 +83,7 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
             report,
             stage_tilt_deg: tilt,
             slice_thickness_source: source,
+            resample_z: None,
         }
     } else {
         let vol = a.opts.read(&a.input, g)?;
@@ -102,6 +113,12 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
             "{:?} -> {:?}, voxel [dz, dy, dx] {:?} -> {:?} nm",
             r.input_shape, r.output_shape, r.voxel_size_nm_in, r.voxel_size_nm
         );
+        if let Some(z) = &out.resample_z {
+            println!(
+                "resampled z: {} -> {} slices at a uniform {:.4} nm (input pitch {:.4}–{:.4} nm, CV {:.3})",
+                z.slices_in, z.slices_out, z.pitch_nm, z.pitch_min_nm, z.pitch_max_nm, z.pitch_cv
+            );
+        }
         if let Some(t) = out.stage_tilt_deg {
             println!("(stage tilt in the metadata: {t:.2}°; θ is the ion–electron angle)");
         }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// A TIFF, folder of slices, .npy, .raw (with --raw), .vti or .png.
+    /// A TIFF/OME-TIFF, folder of slices, MRC (.mrc/.rec/.st/.map), AmiraMesh .am, HDF5
+    /// file.h5:/dataset (feature hdf5), .npy, .raw (with --raw), .vti or .png.
     pub path: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
@@ -29,6 +30,10 @@ pub struct Info {
     pub voxel_size_nm: [f64; 3],
     /// Where each of `[dz, dy, dx]` came from.
     pub voxel_size_source: [fibstack::VoxelSource; 3],
+    /// For values from the file: where in it (e.g. `"OME PhysicalSizeZ = 0.05 µm"`).
+    pub voxel_size_detail: [Option<String>; 3],
+    /// The container read (e.g. `"TIFF, palette (indexed colour), LZW"`, `"MRC mode 2 …"`).
+    pub container: Option<String>,
     pub calibrated: bool,
     /// Physical extent `[z, y, x]` in nm.
     pub extent_nm: [f64; 3],
@@ -78,6 +83,12 @@ pub fn summarise(path: PathBuf, vol: &GreyVolume) -> Info {
         sample_type: vol.sample_type().as_str(),
         voxel_size_nm: v,
         voxel_size_source: vol.voxel.source,
+        voxel_size_detail: std::array::from_fn(|i| {
+            (vol.voxel.source[i] == fibstack::VoxelSource::File)
+                .then(|| vol.meta.voxel_detail[i].clone())
+                .flatten()
+        }),
+        container: vol.meta.container.clone(),
         calibrated: vol.voxel.is_calibrated(),
         extent_nm: [
             shape[0] as f64 * v[0],
@@ -129,6 +140,14 @@ pub fn run(a: InfoArgs, g: &super::Global) -> Result<()> {
         info.voxel_size_nm[2],
         src.join(", ")
     );
+    for (i, d) in info.voxel_size_detail.iter().enumerate() {
+        if let Some(d) = d {
+            println!("    {} from {d}", ["dz", "dy", "dx"][i]);
+        }
+    }
+    if let Some(c) = &info.container {
+        println!("  container:         {c}");
+    }
     let in_plane = info.voxel_size_source[1..]
         .iter()
         .all(|s| *s != fibstack::VoxelSource::Default);
@@ -152,6 +171,27 @@ pub fn run(a: InfoArgs, g: &super::Global) -> Result<()> {
     }
     if let Some(d) = m.databar_rows {
         println!("  data bar:          {d} rows cropped");
+    }
+    if let Some(o) = m.origin_nm {
+        println!("  origin (z, y, x):  {} , {} , {} nm", o[0], o[1], o[2]);
+    }
+    if let Some(p) = &m.palette {
+        println!(
+            "  palette:           {} colours (indices are labels)",
+            p.len()
+        );
+    }
+    if let Some(z) = &m.z_positions_nm {
+        if let Some(st) = fibstack::io::meta::pitch_stats(z) {
+            println!(
+                "  z pitch:           median {:.4} nm, min {:.4}, max {:.4}, CV {:.3} ({} slice positions)",
+                st.median_nm,
+                st.min_nm,
+                st.max_nm,
+                st.cv,
+                z.len()
+            );
+        }
     }
     println!("  source files:      {}", m.source_files.len());
     println!(

@@ -1,6 +1,6 @@
 //! A folder of per-slice 2-D TIFFs (Auto Slice & View): natural sort, glob, slice range.
 
-use super::tiff::{read_pages, stack_pages, voxel_from_info, Page};
+use super::tiff::{calibrate, read_pages, stack_pages, Page};
 use super::{IoError, ReadOptions};
 use crate::volume::GreyVolume;
 use rayon::prelude::*;
@@ -212,10 +212,44 @@ pub fn read_folder(
     pages.extend(first.pages);
     pages.extend(rest?);
     let data = stack_pages(dir, pages, first.dims)?;
-    let voxel = voxel_from_info(&info);
-    let mut meta = info.meta;
+    let mut meta = info.meta.clone();
+    let z = folder_z_positions(&files);
+    let voxel = calibrate(
+        &info,
+        [1, first.full_dims[0], first.full_dims[1]],
+        opts,
+        z.as_deref(),
+        &mut meta,
+    );
     meta.slice_thickness_nm = info.spacing_nm;
     meta.warnings.extend(notes);
     meta.source_files = files;
     Ok(GreyVolume { data, voxel, meta })
+}
+
+/// z positions (nm) of the slices of a folder from their file names
+/// (`slice_00596_z=5.9104um.tif`) or, failing that, each file's ImageJ slice label (Zeiss
+/// Atlas 3D re-saved by ImageJ). `None` unless every file has one.
+pub fn folder_z_positions(files: &[PathBuf]) -> Option<Vec<f64>> {
+    if files.len() < 2 {
+        return None;
+    }
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let n = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if super::meta::atlas_z_nm(&n).is_some() {
+                n
+            } else {
+                super::tiff::imagej_slice_labels(f)
+                    .into_iter()
+                    .next()
+                    .unwrap_or(n)
+            }
+        })
+        .collect();
+    super::tiff::z_positions(names.iter().map(|s| s.as_str()))
 }

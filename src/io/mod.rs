@@ -4,14 +4,20 @@
 //! [`write_volume`] / [`write_labels`] (dispatch on the output extension). Every writer goes
 //! through [`atomic::write_atomic`]: a temporary file in the target folder renamed into place.
 
+pub mod amira;
 pub mod atomic;
 pub mod folder;
 pub mod fuzz;
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 pub mod meta;
+pub mod mrc;
 pub mod npy;
+pub mod ome;
 pub mod png;
 pub mod raw;
 pub mod stream;
+pub(crate) mod strips;
 pub mod tiff;
 pub mod tiff_scan;
 pub mod vti;
@@ -52,9 +58,24 @@ pub enum IoError {
     #[error("{path}: folder holds no TIFF slices{detail}; point to a folder of .tif files or set --pattern")]
     EmptyFolder { path: PathBuf, detail: String },
     #[error(
-        "{path}: unknown file type '{ext}'; use .tif/.tiff, .npy, .raw (with --raw), .vti or .png"
+        "{path}: unknown file type '{ext}'; use .tif/.tiff, .ome.tif, .mrc/.rec/.st/.map, .am, .h5 (feature hdf5), .npy, .raw (with --raw), .vti or .png"
     )]
     UnknownFormat { path: PathBuf, ext: String },
+    #[error("{path}: header says {what} needs {declared} bytes of data from byte {offset}, but the file has {file_len} bytes; the file is truncated or the header corrupt — re-export it")]
+    Truncated {
+        path: PathBuf,
+        what: String,
+        declared: u64,
+        offset: u64,
+        file_len: u64,
+    },
+    #[error("{path}: {format} support is not built in; rebuild with `cargo build --release --features {feature}` (needs {needs})")]
+    FeatureMissing {
+        path: PathBuf,
+        format: String,
+        feature: String,
+        needs: String,
+    },
 }
 
 /// Bytes as GiB text for messages.
@@ -77,6 +98,17 @@ impl IoError {
     }
 }
 
+/// Nanometres per unit for a `--voxel-unit` / `voxel_unit` name (`nm`, `um`/`µm`, `mm`, `A`).
+///
+/// ```
+/// assert_eq!(fibstack::io::parse_length_unit("um").unwrap(), 1000.0);
+/// assert!(fibstack::io::parse_length_unit("furlong").is_err());
+/// ```
+pub fn parse_length_unit(s: &str) -> Result<f64, String> {
+    meta::length_unit_nm(s)
+        .ok_or_else(|| format!("{s:?} is not a length unit; use nm, um (µm), mm or A (ångström)"))
+}
+
 /// Options for reading.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
@@ -92,6 +124,14 @@ pub struct ReadOptions {
     pub raw: Option<RawSpec>,
     /// Refuse to allocate more than this many bytes for the volume.
     pub max_bytes: u64,
+    /// Nanometres per unit for coordinates a file gives without a unit (Avizo/Amira
+    /// `BoundingBox`): `--voxel-unit um` = 1000. `None`: such values are not used (a warning
+    /// says how to supply the unit).
+    pub length_unit_nm: Option<f64>,
+    /// Channel to read from a multi-channel file (OME-TIFF `SizeC > 1`).
+    pub channel: Option<usize>,
+    /// Time point to read from a time series (OME-TIFF `SizeT > 1`).
+    pub timepoint: Option<usize>,
 }
 
 impl Default for ReadOptions {
@@ -103,6 +143,9 @@ impl Default for ReadOptions {
             crop_databar: true,
             raw: None,
             max_bytes: 16 << 30,
+            length_unit_nm: None,
+            channel: None,
+            timepoint: None,
         }
     }
 }
@@ -123,10 +166,42 @@ pub struct RawSpec {
 pub enum Format {
     Folder,
     Tiff,
+    /// `.ome.tif` / `.ome.tiff` (read like any TIFF; written with OME-XML).
+    OmeTiff,
+    /// MRC/CCP4: `.mrc`, `.rec`, `.st`, `.map`, `.ccp4`, `.ali`.
+    Mrc,
+    /// AmiraMesh `.am`.
+    Amira,
+    /// HDF5 `.h5`/`.hdf5`/`.hdf`, with the dataset as `file.h5:/path` (feature `hdf5`).
+    Hdf5,
     Npy,
     Raw,
     Vti,
     Png,
+}
+
+/// Split `file.h5:/exported_data` into the file and the dataset path (`None` when the path has
+/// no `.h5:`/`.hdf5:`/`.hdf:` part).
+pub fn split_h5_path(path: &Path) -> Option<(PathBuf, String)> {
+    let s = path.to_str()?;
+    let lower = s.to_ascii_lowercase();
+    for ext in [".h5:", ".hdf5:", ".hdf:"] {
+        if let Some(i) = lower.rfind(ext) {
+            let cut = i + ext.len() - 1;
+            return Some((PathBuf::from(&s[..cut]), s[cut + 1..].to_string()));
+        }
+    }
+    None
+}
+
+/// Whether the file name ends in `.ome.tif` / `.ome.tiff`.
+fn is_ome_name(path: &Path) -> bool {
+    let n = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    n.ends_with(".ome.tif") || n.ends_with(".ome.tiff")
 }
 
 impl Format {
@@ -136,6 +211,12 @@ impl Format {
         if path.is_dir() {
             return Ok(Format::Folder);
         }
+        if split_h5_path(path).is_some() {
+            return Ok(Format::Hdf5);
+        }
+        if is_ome_name(path) {
+            return Ok(Format::OmeTiff);
+        }
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -143,6 +224,9 @@ impl Format {
             .to_ascii_lowercase();
         Ok(match ext.as_str() {
             "tif" | "tiff" => Format::Tiff,
+            "mrc" | "rec" | "st" | "map" | "ccp4" | "ali" | "mrcs" => Format::Mrc,
+            "am" => Format::Amira,
+            "h5" | "hdf5" | "hdf" => Format::Hdf5,
             "npy" => Format::Npy,
             "raw" | "bin" => Format::Raw,
             "vti" => Format::Vti,
@@ -309,7 +393,8 @@ pub(crate) fn apply_slices_crop(
     Ok(())
 }
 
-/// Read a grey volume from a folder of slices, a (multi-page) TIFF, `.npy`, raw, `.vti` or PNG.
+/// Read a grey volume from a folder of slices, a (multi-page) TIFF or OME-TIFF, MRC/CCP4,
+/// AmiraMesh `.am`, HDF5 (feature `hdf5`), `.npy`, raw, `.vti` or PNG.
 ///
 /// A single 2-D image is a one-slice volume. Voxel size comes from the file where it says so
 /// (source `File`), otherwise it is the uncalibrated default and a warning says so.
@@ -323,16 +408,32 @@ pub fn read_volume_with_progress(
     opts: &ReadOptions,
     progress: &dyn crate::progress::Progress,
 ) -> Result<GreyVolume, IoError> {
-    if !path.exists() {
+    let file = split_h5_path(path).map_or_else(|| path.to_path_buf(), |(f, _)| f);
+    if !file.exists() {
         return Err(IoError::os(
-            path,
+            &file,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
         ));
     }
     let mut vol =
         match Format::of(path)? {
             Format::Folder => folder::read_folder(path, opts, progress)?,
-            Format::Tiff => tiff::read_tiff(path, opts)?,
+            Format::Tiff | Format::OmeTiff => tiff::read_tiff(path, opts)?,
+            Format::Mrc => {
+                let mut v = mrc::read_mrc(path, opts)?;
+                apply_slices_crop(path, &mut v, opts)?;
+                v
+            }
+            Format::Amira => {
+                let mut v = amira::read_amira(path, opts)?;
+                apply_slices_crop(path, &mut v, opts)?;
+                v
+            }
+            Format::Hdf5 => {
+                let mut v = read_hdf5(path, opts)?;
+                apply_slices_crop(path, &mut v, opts)?;
+                v
+            }
             Format::Npy => npy::read_npy(path, opts)?,
             Format::Raw => match &opts.raw {
                 Some(spec) => raw::read_raw(path, spec, opts)?,
@@ -355,6 +456,26 @@ pub fn read_volume_with_progress(
     let nz = vol.shape()[0];
     calibration_warnings(&vol.voxel, nz, &mut vol.meta.warnings);
     Ok(vol)
+}
+
+#[cfg(feature = "hdf5")]
+fn read_hdf5(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> {
+    hdf5::read_hdf5(path, opts)
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn read_hdf5(path: &Path, _opts: &ReadOptions) -> Result<GreyVolume, IoError> {
+    Err(hdf5_missing(path))
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn hdf5_missing(path: &Path) -> IoError {
+    IoError::FeatureMissing {
+        path: path.to_path_buf(),
+        format: "HDF5".into(),
+        feature: "hdf5".into(),
+        needs: "libhdf5, e.g. `apt-get install libhdf5-dev`".into(),
+    }
 }
 
 /// The warning a reader adds when the voxel size is not (fully) known.
@@ -399,6 +520,13 @@ pub fn write_volume(path: &Path, vol: &GreyVolume) -> Result<(), IoError> {
     }
     match Format::of_output(path)? {
         Format::Tiff => tiff::write_tiff(path, vol, &tiff::TiffWriteOptions::default()),
+        Format::OmeTiff => ome::write_ome_tiff(path, vol, &tiff::TiffWriteOptions::default()),
+        Format::Mrc => mrc::write_mrc(path, vol),
+        Format::Amira => amira::write_amira(path, vol),
+        #[cfg(feature = "hdf5")]
+        Format::Hdf5 => hdf5::write_hdf5(path, vol),
+        #[cfg(not(feature = "hdf5"))]
+        Format::Hdf5 => Err(hdf5_missing(path)),
         Format::Npy => npy::write_npy(path, vol),
         Format::Raw => raw::write_raw(path, vol, true),
         Format::Vti => vti::write_vti(path, vol, "values"),
@@ -443,9 +571,32 @@ pub fn slice_volume(vol: &GreyVolume, z: usize) -> GreyVolume {
     }
 }
 
-/// Write a label volume (as u8), format by extension.
+/// Write a label volume (as u8), format by extension. A `.tif` is a palette (indexed-colour)
+/// TIFF: the indices are the labels, the colours those the labels were read with, or
+/// [`tiff::label_palette`] (index 0 black), so the labels are visible in Fiji and napari.
 pub fn write_labels(path: &Path, labels: &LabelVolume) -> Result<(), IoError> {
-    write_volume(path, &labels.to_grey())
+    let [nz, ny, nx] = labels.shape();
+    if nz * ny * nx == 0 {
+        return Err(IoError::invalid(path, "cannot write an empty volume"));
+    }
+    match Format::of(path)? {
+        Format::Tiff => {
+            let palette = labels
+                .meta
+                .palette
+                .clone()
+                .unwrap_or_else(tiff::label_palette);
+            tiff::write_tiff(
+                path,
+                &labels.to_grey(),
+                &tiff::TiffWriteOptions {
+                    palette: Some(palette),
+                    ..Default::default()
+                },
+            )
+        }
+        _ => write_volume(path, &labels.to_grey()),
+    }
 }
 
 #[cfg(test)]

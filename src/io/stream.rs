@@ -18,7 +18,7 @@
 use super::folder::list_slices;
 use super::tiff::{
     check_same_page, imagej_description_parts, needs_bigtiff, page_tags, read_pages, stack_pages,
-    voxel_from_info, write_page, write_tiff_to, Page, PageDecoder, TiffWriteOptions,
+    write_page, write_tiff_to, Page, PageDecoder, TiffWriteOptions,
 };
 use super::{calibration_warnings, Format, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
@@ -68,7 +68,9 @@ impl SliceReader {
         }
         let mut r = match Format::of(path)? {
             Format::Folder => Self::open_folder(path, opts)?,
-            Format::Tiff => Self::open_tiff(path, opts)?,
+            Format::Tiff | Format::OmeTiff if !super::tiff::is_multi_plane_ome(path, opts) => {
+                Self::open_tiff(path, opts)?
+            }
             _ => {
                 let v = super::read_volume(path, opts)?;
                 SliceReader {
@@ -97,8 +99,15 @@ impl SliceReader {
         };
         let first = read_pages(&files[0], &per_file, Some((0, 1)))?;
         let sample = first.pages[0].sample_type();
-        let voxel = voxel_from_info(&first.info);
-        let mut meta = first.info.meta;
+        let mut meta = first.info.meta.clone();
+        let z = super::folder::folder_z_positions(&files);
+        let voxel = super::tiff::calibrate(
+            &first.info,
+            [1, first.full_dims[0], first.full_dims[1]],
+            opts,
+            z.as_deref(),
+            &mut meta,
+        );
         meta.slice_thickness_nm = first.info.spacing_nm;
         meta.warnings.extend(notes);
         meta.source_files = files.clone();
@@ -130,8 +139,18 @@ impl SliceReader {
         // the first wanted page fixes size and type
         let first = read_pages(path, opts, Some((a, a + 1)))?;
         let sample = first.pages[0].sample_type();
-        let voxel = voxel_from_info(&first.info);
         let mut meta: Metadata = first.info.meta.clone();
+        let labels = &first.info.slice_labels;
+        let z = (labels.len() == n_pages && n_pages > 1)
+            .then(|| super::tiff::z_positions(labels[a..b].iter().map(|s| s.as_str())))
+            .flatten();
+        let voxel = super::tiff::calibrate(
+            &first.info,
+            [n_pages, first.full_dims[0], first.full_dims[1]],
+            opts,
+            z.as_deref(),
+            &mut meta,
+        );
         meta.slice_thickness_nm = first.info.spacing_nm;
         meta.source_files = vec![path.to_path_buf()];
         let mut r = SliceReader {

@@ -7,7 +7,7 @@
 
 use super::meta::{self, VendorInfo, TAG_FEI, TAG_ZEISS};
 use super::{IoError, ReadOptions};
-use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize, VoxelSource};
+use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
 use ndarray::{Array3, ArrayView2};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -35,6 +35,79 @@ pub struct TiffWriteOptions {
     pub fei_metadata: Option<String>,
     /// Force BigTIFF (chosen automatically above 4 GiB).
     pub bigtiff: bool,
+    /// ImageDescription of the first page instead of the ImageJ one (OME-XML for OME-TIFF).
+    pub description: Option<String>,
+    /// Write u8 data as a palette (indexed-colour) image with this colour table (`[r, g, b]`,
+    /// 16-bit, at most 256 entries; missing entries are black). Label output uses it.
+    pub palette: Option<Vec<[u16; 3]>>,
+}
+
+/// 8-bit palette (PhotometricInterpretation = 3) colour type for the encoder.
+pub(crate) struct Palette8;
+impl colortype::ColorType for Palette8 {
+    type Inner = u8;
+    const TIFF_VALUE: tiff::tags::PhotometricInterpretation =
+        tiff::tags::PhotometricInterpretation::RGBPalette;
+    const BITS_PER_SAMPLE: &'static [u16] = &[8];
+    const SAMPLE_FORMAT: &'static [tiff::tags::SampleFormat] = &[tiff::tags::SampleFormat::Uint];
+}
+
+/// The TIFF ColorMap (768 values: all reds, all greens, all blues) of a colour table.
+pub(crate) fn colormap_tag(table: &[[u16; 3]]) -> Vec<u16> {
+    let mut m = vec![0u16; 768];
+    for (i, c) in table.iter().take(256).enumerate() {
+        m[i] = c[0];
+        m[256 + i] = c[1];
+        m[512 + i] = c[2];
+    }
+    m
+}
+
+/// A glasbey-like label colour table: index 0 black, then the Okabe–Ito colour-blind-safe
+/// colours, then hues stepped by the golden angle with alternating brightness, so neighbouring
+/// labels differ clearly (16-bit `[r, g, b]`).
+///
+/// ```
+/// let t = fibstack::io::tiff::label_palette();
+/// assert_eq!(t.len(), 256);
+/// assert_eq!(t[0], [0, 0, 0]);
+/// assert_ne!(t[1], t[2]);
+/// ```
+pub fn label_palette() -> Vec<[u16; 3]> {
+    const OKABE_ITO: [[u8; 3]; 8] = [
+        [230, 159, 0],
+        [86, 180, 233],
+        [0, 158, 115],
+        [240, 228, 66],
+        [0, 114, 178],
+        [213, 94, 0],
+        [204, 121, 167],
+        [255, 255, 255],
+    ];
+    let mut t = vec![[0u16; 3]];
+    for c in OKABE_ITO {
+        t.push([c[0] as u16 * 257, c[1] as u16 * 257, c[2] as u16 * 257]);
+    }
+    let mut k = 0usize;
+    while t.len() < 256 {
+        let h = (k as f64 * 137.507_764_050_037_85).rem_euclid(360.0) / 60.0;
+        let (s, v) = [(0.85, 1.0), (0.6, 0.75), (1.0, 0.55)][k % 3];
+        let c = v * s;
+        let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+        let (r, g, b) = match h as usize {
+            0 => (c, x, 0.0),
+            1 => (x, c, 0.0),
+            2 => (0.0, c, x),
+            3 => (0.0, x, c),
+            4 => (x, 0.0, c),
+            _ => (c, 0.0, x),
+        };
+        let m = v - c;
+        let q = |u: f64| ((u + m) * 65535.0).round().clamp(0.0, 65535.0) as u16;
+        t.push([q(r), q(g), q(b)]);
+        k += 1;
+    }
+    t
 }
 
 /// One decoded page, cropped.
@@ -58,6 +131,8 @@ impl Page {
 pub(crate) struct TiffPages {
     /// `[height, width]` after cropping.
     pub dims: [usize; 2],
+    /// `[height, width]` of the first page before cropping.
+    pub full_dims: [usize; 2],
     pub pages: Vec<Page>,
     pub info: VendorInfo,
 }
@@ -116,16 +191,45 @@ fn tag_rational<R: Read + Seek>(dec: &mut Decoder<R>, tag: Tag) -> Option<f64> {
 /// spacing our own writer recorded fills in what the vendor block lacks.
 fn vendor_info<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo {
     let mut info = vendor_block(dec, path);
-    if info.spacing_nm.is_none() {
+    if info.spacing_nm.is_none() && info.bounding_box.is_none() {
         if let Some(nm) = tag_string(dec, Tag::Software).and_then(|s| fibstack_voxel(&s)) {
-            info.spacing_nm = Some(nm[0]);
-            if info.pixel_nm.is_none() {
-                info.pixel_nm = Some([nm[1], nm[2]]);
-                info.meta.pixel_size_nm = Some([nm[2], nm[1]]);
+            info.spacing_nm = nm[0];
+            info.spacing_detail = Some("fibstack Software tag voxel_nm".into());
+            if let (None, Some(dy), Some(dx)) = (info.pixel_nm, nm[1], nm[2]) {
+                info.pixel_nm = Some([dy, dx]);
+                info.pixel_detail = Some("fibstack Software tag voxel_nm".into());
+                info.meta.pixel_size_nm = Some([dx, dy]);
             }
         }
     }
+    info.slice_labels = imagej_slice_labels(path);
+    info.meta.container = Some(container_name(dec));
     info
+}
+
+/// `"TIFF, LZW"`, `"BigTIFF, palette (indexed colour), Deflate"`, `"OME-TIFF"`, … of the
+/// current IFD.
+fn container_name<R: Read + Seek>(dec: &mut Decoder<R>) -> String {
+    let ome = tag_string(dec, Tag::ImageDescription).is_some_and(|d| d.contains("<OME"));
+    let mut s = String::from(if ome { "OME-TIFF" } else { "TIFF" });
+    if dec
+        .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
+        .ok()
+        .flatten()
+        == Some(3)
+    {
+        s.push_str(", palette (indexed colour)");
+    }
+    let comp = dec
+        .find_tag_unsigned::<u16>(Tag::Compression)
+        .ok()
+        .flatten()
+        .unwrap_or(1);
+    match super::strips::compression_name(comp) {
+        Some(n) => s.push_str(&format!(", {n}")),
+        None => s.push_str(&format!(", compression {comp}")),
+    }
+    s
 }
 
 fn vendor_block<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo {
@@ -137,16 +241,35 @@ fn vendor_block<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo
         return meta::parse_zeiss(&t);
     }
     if let Some(d) = tag_string(dec, Tag::ImageDescription) {
+        if d.contains("<OME") {
+            return super::ome::vendor_info_from_xml(&d);
+        }
+        if let Some(bbox) = meta::parse_bounding_box(&d) {
+            let mut info = VendorInfo {
+                bounding_box: Some(bbox),
+                bounding_box_unit_nm: meta::parse_unit_statement(&d),
+                ..Default::default()
+            };
+            info.meta.instrument = Some("Avizo/Amira (BoundingBox in ImageDescription)".into());
+            return info;
+        }
         if d.starts_with("ImageJ=") {
             let xr = tag_rational(dec, Tag::XResolution);
             let yr = tag_rational(dec, Tag::YResolution);
             let mut info = meta::parse_imagej(&d, xr, yr);
             // files we wrote also carry the exact voxel size (ImageJ's rationals round it)
             if let Some(nm) = tag_string(dec, Tag::Software).and_then(|s| fibstack_voxel(&s)) {
-                info.spacing_nm = Some(nm[0]);
-                info.pixel_nm = Some([nm[1], nm[2]]);
-                info.meta.pixel_size_nm = Some([nm[2], nm[1]]);
+                // the exact values; `null` = the axis was uncalibrated when written
+                info.spacing_nm = nm[0];
+                info.pixel_nm = match (nm[1], nm[2]) {
+                    (Some(dy), Some(dx)) => Some([dy, dx]),
+                    _ => None,
+                };
+                info.meta.pixel_size_nm = info.pixel_nm.map(|[dy, dx]| [dx, dy]);
                 info.meta.instrument = Some("fibstack".into());
+                let d = "fibstack Software tag voxel_nm (exact; ImageJ description agrees)";
+                info.pixel_detail = Some(d.into());
+                info.spacing_detail = Some(d.into());
             }
             return info;
         }
@@ -157,7 +280,61 @@ fn vendor_block<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo
 /// The bytes of an ASCII/BYTE/UNDEFINED tag of the first IFD, decoded as Latin-1 with NULs
 /// turned into newlines. Classic TIFF and BigTIFF.
 fn raw_tag_text(path: &Path, tag: u16) -> Option<String> {
+    let (typ, bytes, _) = raw_tag(path, tag)?;
+    if !matches!(typ, 1 | 2 | 7) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .map(|&c| if c == 0 { '\n' } else { c as char })
+            .collect(),
+    )
+}
+
+/// The values of a SHORT/LONG tag of the first IFD, read ourselves.
+fn raw_tag_u32s(path: &Path, tag: u16) -> Option<Vec<u32>> {
+    let (typ, bytes, le) = raw_tag(path, tag)?;
+    Some(match typ {
+        3 => bytes
+            .chunks_exact(2)
+            .map(|b| {
+                if le {
+                    u16::from_le_bytes([b[0], b[1]]) as u32
+                } else {
+                    u16::from_be_bytes([b[0], b[1]]) as u32
+                }
+            })
+            .collect(),
+        4 => bytes
+            .chunks_exact(4)
+            .map(|b| {
+                let a = [b[0], b[1], b[2], b[3]];
+                if le {
+                    u32::from_le_bytes(a)
+                } else {
+                    u32::from_be_bytes(a)
+                }
+            })
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// ImageJ slice labels (IJMetadata, tags 50838/50839) of a TIFF file.
+pub(crate) fn imagej_slice_labels(path: &Path) -> Vec<String> {
+    let (Some(counts), Some((_, data, _))) = (raw_tag_u32s(path, 50838), raw_tag(path, 50839))
+    else {
+        return Vec::new();
+    };
+    meta::parse_ij_labels(&data, &counts)
+}
+
+/// Type, raw bytes (at most 16 MiB) and byte order of a tag of the first IFD. Classic TIFF and
+/// BigTIFF; `None` when absent or unreadable.
+fn raw_tag(path: &Path, tag: u16) -> Option<(u16, Vec<u8>, bool)> {
     let mut f = File::open(path).ok()?;
+    let file_len = f.metadata().ok()?.len();
     let mut h = [0u8; 16];
     f.read_exact(&mut h[..8]).ok()?;
     let le = match &h[..2] {
@@ -214,52 +391,57 @@ fn raw_tag_text(path: &Path, tag: u16) -> Option<String> {
             continue;
         }
         let typ = u16_(&e[2..4]);
-        if !matches!(typ, 1 | 2 | 7) {
-            return None;
-        }
+        let size = match typ {
+            1 | 2 | 6 | 7 => 1u64,
+            3 | 8 => 2,
+            4 | 9 | 11 => 4,
+            _ => return None,
+        };
         let count = if big {
             u64_(&e[count_off..])
         } else {
             u32_(&e[count_off..]) as u64
         };
-        if count > 16 << 20 {
+        let len = count.checked_mul(size)?;
+        if len > 16 << 20 || len > file_len {
             return None;
         }
-        let file_len = f.metadata().ok()?.len();
-        let bytes = if count <= inline {
-            e[val_off..val_off + count as usize].to_vec()
+        let bytes = if len <= inline {
+            e[val_off..val_off + len as usize].to_vec()
         } else {
             let off = if big {
                 u64_(&e[val_off..])
             } else {
                 u32_(&e[val_off..]) as u64
             };
-            if off.checked_add(count)? > file_len {
+            if off.checked_add(len)? > file_len {
                 return None;
             }
-            let mut b = vec![0u8; count as usize];
+            let mut b = vec![0u8; len as usize];
             f.seek(SeekFrom::Start(off)).ok()?;
             f.read_exact(&mut b).ok()?;
             b
         };
-        return Some(
-            bytes
-                .iter()
-                .map(|&c| if c == 0 { '\n' } else { c as char })
-                .collect(),
-        );
+        return Some((typ, bytes, le));
     }
     None
 }
 
 /// `fibstack 0.1.0 {"voxel_nm":[dz,dy,dx]}` as our writer puts it in the Software tag.
-fn fibstack_voxel(software: &str) -> Option<[f64; 3]> {
+fn fibstack_voxel(software: &str) -> Option<[Option<f64>; 3]> {
     let rest = software.strip_prefix("fibstack ")?;
     let json = &rest[rest.find('{')?..];
     let v: serde_json::Value = serde_json::from_str(json.trim_end_matches('\0')).ok()?;
     let a = v.get("voxel_nm")?.as_array()?;
-    let f: Vec<f64> = a.iter().filter_map(|x| x.as_f64()).collect();
-    (f.len() == 3 && f.iter().all(|x| *x > 0.0)).then(|| [f[0], f[1], f[2]])
+    if a.len() != 3 {
+        return None;
+    }
+    let f: Vec<Option<f64>> = a.iter().map(|x| x.as_f64().filter(|x| *x > 0.0)).collect();
+    // an entry that is neither null nor a positive number makes the tag unusable
+    if a.iter().zip(&f).any(|(x, f)| !x.is_null() && f.is_none()) {
+        return None;
+    }
+    Some([f[0], f[1], f[2]])
 }
 
 /// An open TIFF decoder with what the first IFD said, for reading pages one at a time.
@@ -269,6 +451,8 @@ pub(crate) struct PageDecoder {
     pub databar: usize,
     /// The structural check of every page, done before the decoder reads a tag.
     pub scan: Vec<super::tiff_scan::PageScan>,
+    /// `[height, width]` of the first page before any cropping.
+    pub first_dims: [usize; 2],
 }
 
 impl PageDecoder {
@@ -287,6 +471,10 @@ impl PageDecoder {
             .map_err(|e| map_tiff_err(path, e))?
             .with_limits(limits);
         let info = vendor_info(&mut dec, path);
+        let first_dims = dec
+            .dimensions()
+            .map(|(w, h)| [h as usize, w as usize])
+            .unwrap_or([0, 0]);
         let databar = if opts.crop_databar {
             info.meta.databar_rows.unwrap_or(0)
         } else {
@@ -297,6 +485,7 @@ impl PageDecoder {
             info,
             databar,
             scan,
+            first_dims,
         })
     }
 
@@ -356,7 +545,13 @@ impl PageDecoder {
                     })
                 }
             },
-            Err(_) => Page::U8(read_grey_palette(dec, path, w, h)?),
+            Err(_) => {
+                let (v, table) = read_palette(dec, path, w, h)?;
+                if table.is_some() && self.info.meta.palette.is_none() {
+                    self.info.meta.palette = table;
+                }
+                Page::U8(v)
+            }
         };
         let expect = w * h;
         let len = match &page {
@@ -412,13 +607,38 @@ pub(crate) fn read_pages(
     opts: &ReadOptions,
     page_range: Option<(usize, usize)>,
 ) -> Result<TiffPages, IoError> {
+    read_pages_impl(path, opts, page_range, None)
+}
+
+/// Read the pages whose indices are listed (ascending).
+pub(crate) fn read_pages_where(
+    path: &Path,
+    opts: &ReadOptions,
+    wanted: &[usize],
+) -> Result<TiffPages, IoError> {
+    let last = wanted.last().map_or(0, |l| l + 1);
+    read_pages_impl(
+        path,
+        opts,
+        Some((wanted.first().copied().unwrap_or(0), last)),
+        Some(wanted),
+    )
+}
+
+fn read_pages_impl(
+    path: &Path,
+    opts: &ReadOptions,
+    page_range: Option<(usize, usize)>,
+    list: Option<&[usize]>,
+) -> Result<TiffPages, IoError> {
     let mut pd = PageDecoder::open(path, opts)?;
     let mut pages = Vec::new();
     let mut dims: Option<[usize; 2]> = None;
     let mut total: u64 = 0;
     let mut index = 0usize;
     loop {
-        let wanted = page_range.is_none_or(|(a, b)| index >= a && index < b);
+        let wanted = page_range.is_none_or(|(a, b)| index >= a && index < b)
+            && list.is_none_or(|l| l.binary_search(&index).is_ok());
         if wanted {
             let budget = opts.max_bytes.saturating_sub(total);
             let (page, d, bytes) = pd.decode(path, index, budget, opts.max_bytes, opts.crop)?;
@@ -452,7 +672,12 @@ pub(crate) fn read_pages(
     if pd.databar > 0 {
         info.meta.databar_rows = Some(pd.databar);
     }
-    Ok(TiffPages { dims, pages, info })
+    Ok(TiffPages {
+        dims,
+        full_dims: pd.first_dims,
+        pages,
+        info,
+    })
 }
 
 fn decoding_name(d: &DecodingResult) -> &'static str {
@@ -468,91 +693,79 @@ fn decoding_name(d: &DecodingResult) -> &'static str {
     }
 }
 
-/// 8-bit palette images whose palette is a grey ramp (Zeiss writes these): read the strips and map
-/// through the colour map. Colour palettes are refused.
-fn read_grey_palette<R: Read + Seek>(
+/// 8-bit palette (indexed-colour) images, any compression of [`super::strips`]. A grey-ramp
+/// palette (Zeiss writes these, sometimes with a few entries recoloured for annotation overlays)
+/// maps back to grey levels; any other palette is a label image: the indices are the labels and
+/// the colour table is returned to be kept in the metadata.
+#[allow(clippy::type_complexity)]
+fn read_palette<R: Read + Seek>(
     dec: &mut Decoder<R>,
     path: &Path,
     w: usize,
     h: usize,
-) -> Result<Vec<u8>, IoError> {
+) -> Result<(Vec<u8>, Option<Vec<[u16; 3]>>), IoError> {
     let unsupported = |what: String| IoError::Unsupported {
         path: path.to_path_buf(),
         format: what,
     };
-    let photometric = dec
-        .find_tag_unsigned::<u16>(Tag::PhotometricInterpretation)
-        .ok()
-        .flatten();
-    let bps = dec
-        .find_tag_unsigned::<u16>(Tag::BitsPerSample)
-        .ok()
-        .flatten()
-        .unwrap_or(1);
-    let spp = dec
-        .find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
-        .ok()
-        .flatten()
-        .unwrap_or(1);
+    let tag_u16 = |dec: &mut Decoder<R>, t: Tag| dec.find_tag_unsigned::<u16>(t).ok().flatten();
+    let photometric = tag_u16(dec, Tag::PhotometricInterpretation);
+    let bps = tag_u16(dec, Tag::BitsPerSample).unwrap_or(1);
+    let spp = tag_u16(dec, Tag::SamplesPerPixel).unwrap_or(1);
     if photometric != Some(3) || bps != 8 || spp != 1 {
         return Err(unsupported(format!(
             "photometric {photometric:?}, {spp} sample(s) of {bps} bit(s)"
         )));
     }
-    let comp = dec
-        .find_tag_unsigned::<u16>(Tag::Compression)
-        .ok()
-        .flatten()
-        .unwrap_or(1);
-    if comp != 1 {
-        return Err(unsupported(format!(
-            "compressed palette image (compression {comp})"
-        )));
+    if dec.find_tag(Tag::TileWidth).ok().flatten().is_some() {
+        return Err(unsupported(
+            "tiled palette image (re-save it with strips, e.g. Fiji: File › Save As › Tiff)".into(),
+        ));
     }
     let cmap = dec
         .get_tag_u16_vec(Tag::ColorMap)
         .map_err(|e| corrupt(path, e))?;
     if cmap.len() != 768 {
-        return Err(corrupt(path, "palette colour map must have 768 entries"));
+        return Err(corrupt(
+            path,
+            format!(
+                "palette colour map has {} entries, an 8-bit palette needs 768",
+                cmap.len()
+            ),
+        ));
     }
+    let layout = super::strips::StripLayout {
+        width: w,
+        height: h,
+        rows_per_strip: dec
+            .find_tag_unsigned::<u32>(Tag::RowsPerStrip)
+            .ok()
+            .flatten()
+            .map_or(h, |r| (r as usize).min(h)),
+        offsets: dec
+            .get_tag_u64_vec(Tag::StripOffsets)
+            .map_err(|e| corrupt(path, e))?,
+        counts: dec
+            .get_tag_u64_vec(Tag::StripByteCounts)
+            .map_err(|e| corrupt(path, e))?,
+        compression: tag_u16(dec, Tag::Compression).unwrap_or(1),
+        predictor: tag_u16(dec, Tag::Predictor).unwrap_or(1),
+    };
     let (r, g, b) = (&cmap[..256], &cmap[256..512], &cmap[512..]);
-    // Zeiss palettes are a grey ramp (i → 257·i) with a few entries recoloured for annotation
-    // overlays; the indices are then the grey levels. Any other palette is refused.
     let grey = (0..256).filter(|&i| r[i] == g[i] && g[i] == b[i]).count();
     let ramp = (0..256)
         .filter(|&i| r[i] == g[i] && g[i] == b[i] && r[i] as usize == 257 * i)
         .count();
-    let lut: Vec<u8> = if grey == 256 {
-        r.iter().map(|v| (v >> 8) as u8).collect()
+    let indices = super::strips::decode_strips(path, &layout)?;
+    if grey == 256 {
+        let lut: Vec<u8> = r.iter().map(|v| (v >> 8) as u8).collect();
+        Ok((indices.iter().map(|&i| lut[i as usize]).collect(), None))
     } else if ramp >= 224 {
-        (0..=255u8).collect()
+        Ok((indices, None))
     } else {
-        return Err(unsupported("colour palette image (not grey)".into()));
-    };
-    let offsets = dec
-        .get_tag_u64_vec(Tag::StripOffsets)
-        .map_err(|e| corrupt(path, e))?;
-    let counts = dec
-        .get_tag_u64_vec(Tag::StripByteCounts)
-        .map_err(|e| corrupt(path, e))?;
-    let mut file = File::open(path).map_err(|e| IoError::os(path, e))?;
-    let mut out = Vec::with_capacity(w * h);
-    for (o, c) in offsets.iter().zip(&counts) {
-        let need = (w * h - out.len()).min(*c as usize);
-        let mut buf = vec![0u8; need];
-        file.seek(SeekFrom::Start(*o))
-            .map_err(|e| IoError::os(path, e))?;
-        file.read_exact(&mut buf)
-            .map_err(|_| corrupt(path, "file ends early (truncated)"))?;
-        out.extend(buf.iter().map(|&i| lut[i as usize]));
-        if out.len() >= w * h {
-            break;
-        }
+        let table = (0..256).map(|i| [r[i], g[i], b[i]]).collect();
+        Ok((indices, Some(table)))
     }
-    if out.len() != w * h {
-        return Err(corrupt(path, "palette image strips hold too few pixels"));
-    }
-    Ok(out)
 }
 
 fn crop_vec<T: Copy>(v: &[T], w: usize, y0: usize, x0: usize, ch: usize, cw: usize) -> Vec<T> {
@@ -628,27 +841,199 @@ pub(crate) fn stack_pages(
     })
 }
 
-/// Voxel size and metadata from vendor info.
-pub(crate) fn voxel_from_info(info: &VendorInfo) -> VoxelSize {
-    let mut v = VoxelSize::default();
+/// Voxel size from vendor info, through [`meta::file_voxel`] (details recorded in `meta`).
+///
+/// `full` = `[pages in the file, height, width]` before any cropping (an Avizo `BoundingBox`
+/// refers to those); `z_nm` = per-slice z positions (Zeiss Atlas 3D labels or names) of the
+/// slices read, used for dz when nothing else gives it.
+pub(crate) fn calibrate(
+    info: &VendorInfo,
+    full: [usize; 3],
+    opts: &ReadOptions,
+    z_nm: Option<&[f64]>,
+    meta: &mut Metadata,
+) -> VoxelSize {
+    use meta::FileValue;
+    let mut axes: [Option<FileValue>; 3] = [None, None, None];
     if let Some([dy, dx]) = info.pixel_nm {
-        v.nm[1] = dy;
-        v.nm[2] = dx;
-        v.source[1] = VoxelSource::File;
-        v.source[2] = VoxelSource::File;
+        let d = info
+            .pixel_detail
+            .clone()
+            .unwrap_or_else(|| "TIFF tags".into());
+        let [ddy, ddx] = info.pixel_detail_yx.clone().unwrap_or([d.clone(), d]);
+        axes[1] = Some(FileValue::new(dy, ddy));
+        axes[2] = Some(FileValue::new(dx, ddx));
     }
     if let Some(dz) = info.spacing_nm {
-        v.nm[0] = dz;
-        v.source[0] = VoxelSource::File;
+        let d = info
+            .spacing_detail
+            .clone()
+            .unwrap_or_else(|| "TIFF tags".into());
+        axes[0] = Some(FileValue::new(dz, d));
     }
-    v
+    if let Some(bbox) = info.bounding_box {
+        let v = meta::bounding_box_voxel(bbox, full);
+        let unit = info
+            .bounding_box_unit_nm
+            .clone()
+            .map(|(f, u)| (f, format!("unit {u} stated in the description")))
+            .or_else(|| {
+                opts.length_unit_nm
+                    .map(|f| (f, format!("unit {} from --voxel-unit", unit_label(f))))
+            });
+        match unit {
+            Some((f, how)) => {
+                for i in 0..3 {
+                    if axes[i].is_none() {
+                        if let Some(d) = v[i] {
+                            let n = full[i];
+                            let rule = if n > 1 {
+                                format!("extent/(n−1), n = {n}")
+                            } else {
+                                "extent of a one-voxel axis (Amira convention)".to_string()
+                            };
+                            axes[i] = Some(FileValue::new(
+                                d * f,
+                                format!("Avizo BoundingBox, {rule}, {how}"),
+                            ));
+                        }
+                    }
+                }
+                meta.origin_nm = Some([bbox[4] * f, bbox[2] * f, bbox[0] * f]);
+            }
+            None => meta.warnings.push(format!(
+                "Avizo BoundingBox gives a voxel of {} x {} x {} (dz, dy, dx) in an unstated unit (Avizo stores none): give --voxel-unit um or nm (or --voxel DZ,DY,DX) to use it",
+                fmt_opt(v[0]),
+                fmt_opt(v[1]),
+                fmt_opt(v[2])
+            )),
+        }
+    }
+    if axes[0].is_none() {
+        if let Some(z) = z_nm {
+            if let Some(st) = meta::pitch_stats(z) {
+                axes[0] = Some(FileValue::new(
+                    st.median_nm,
+                    format!(
+                        "median pitch of {} slice z positions (Zeiss Atlas 3D names/labels): min {:.4} nm, max {:.4} nm, CV {:.3}",
+                        z.len(),
+                        st.min_nm,
+                        st.max_nm,
+                        st.cv
+                    ),
+                ));
+                let dev = ((st.max_nm - st.median_nm).max(st.median_nm - st.min_nm)) / st.median_nm;
+                if dev > meta::PITCH_TOLERANCE {
+                    meta.warnings.push(format!(
+                        "slice pitch is not uniform: {:.4}–{:.4} nm around the median {:.4} nm ({:.0} % off, CV {:.3}); dz = median. Resample with `fibstack geometry --resample-z` (workflow `resample_z = true`) for a uniform pitch",
+                        st.min_nm,
+                        st.max_nm,
+                        st.median_nm,
+                        dev * 100.0,
+                        st.cv
+                    ));
+                }
+            }
+            meta.z_positions_nm = Some(z.to_vec());
+        }
+    }
+    meta::file_voxel(axes, meta)
 }
 
-/// Read a single- or multi-page TIFF file into a volume (page = z).
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or("?".into(), |v| format!("{v}"))
+}
+
+/// `"nm"` / `"µm"` / `"× nm"` for messages.
+pub(crate) fn unit_label(nm_per_unit: f64) -> String {
+    if nm_per_unit == 1.0 {
+        "nm".into()
+    } else if nm_per_unit == 1e3 {
+        "µm".into()
+    } else if nm_per_unit == 1e6 {
+        "mm".into()
+    } else if nm_per_unit == 0.1 {
+        "Å".into()
+    } else {
+        format!("{nm_per_unit} nm")
+    }
+}
+
+/// z positions (nm) of slices from their names or ImageJ labels (`…_z=5.9104um…`); `None`
+/// unless every slice has one.
+pub(crate) fn z_positions<'a>(names: impl Iterator<Item = &'a str>) -> Option<Vec<f64>> {
+    let z: Option<Vec<f64>> = names.map(meta::atlas_z_nm).collect();
+    z.filter(|z| z.len() >= 2)
+}
+
+/// Whether `path` is an OME-TIFF with several channels or time points (read whole, not
+/// streamed: the pages of one z-stack are not contiguous).
+pub(crate) fn is_multi_plane_ome(path: &Path, opts: &ReadOptions) -> bool {
+    PageDecoder::open(path, opts).is_ok_and(|pd| super::ome::is_multi_plane(&pd.info))
+}
+
+/// Number of pages (IFDs) of a TIFF.
+pub(crate) fn count_pages(path: &Path, opts: &ReadOptions) -> Result<usize, IoError> {
+    let mut counter = PageDecoder::open(path, opts)?;
+    let mut n = 1;
+    while counter.advance(path)? {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Read a single- or multi-page TIFF file into a volume (page = z). OME-TIFF: pages chosen by
+/// the OME-XML `DimensionOrder` (one channel and time point).
 pub fn read_tiff(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> {
+    let probe = PageDecoder::open(path, opts)?;
+    let (info0, first_dims) = (probe.info.clone(), probe.first_dims);
+    drop(probe);
+    if let Some(ome) = &info0.ome {
+        let wanted = super::ome::select_pages(path, ome, opts)?;
+        let tp = read_pages_where(path, opts, &wanted)?;
+        return finish_tiff(
+            path,
+            tp,
+            [ome.size[0], first_dims[0], first_dims[1]],
+            opts,
+            None,
+        );
+    }
+    let n_pages = if info0.bounding_box.is_some() || !info0.slice_labels.is_empty() {
+        count_pages(path, opts)?
+    } else {
+        0
+    };
     let tp = read_pages(path, opts, opts.slices)?;
-    let voxel = voxel_from_info(&tp.info);
+    let (a, b) = opts.slices.unwrap_or((0, usize::MAX));
+    let labels = &info0.slice_labels;
+    let z = (labels.len() == n_pages && n_pages > 1)
+        .then(|| {
+            z_positions(
+                labels[a.min(n_pages)..b.min(n_pages)]
+                    .iter()
+                    .map(|s| s.as_str()),
+            )
+        })
+        .flatten();
+    finish_tiff(
+        path,
+        tp,
+        [n_pages.max(1), first_dims[0], first_dims[1]],
+        opts,
+        z,
+    )
+}
+
+fn finish_tiff(
+    path: &Path,
+    tp: TiffPages,
+    full: [usize; 3],
+    opts: &ReadOptions,
+    z: Option<Vec<f64>>,
+) -> Result<GreyVolume, IoError> {
     let mut meta: Metadata = tp.info.meta.clone();
+    let voxel = calibrate(&tp.info, full, opts, z.as_deref(), &mut meta);
     meta.slice_thickness_nm = tp.info.spacing_nm;
     meta.source_files = vec![path.to_path_buf()];
     let data = stack_pages(path, tp.pages, tp.dims)?;
@@ -693,10 +1078,15 @@ pub(crate) fn imagej_description_parts(
     if nz > 1 {
         d.push_str(&format!("slices={nz}\n"));
     }
-    d.push_str(&format!(
-        "unit={unit}\nspacing={}\nloop=false\n",
-        voxel.dz() * f
-    ));
+    if voxel.source[0] == crate::volume::VoxelSource::Default {
+        // an unknown slice thickness is not written as one
+        d.push_str(&format!("unit={unit}\nloop=false\n"));
+    } else {
+        d.push_str(&format!(
+            "unit={unit}\nspacing={}\nloop=false\n",
+            voxel.dz() * f
+        ));
+    }
     if let Some((lo, hi)) = range {
         if lo.is_finite() && hi.is_finite() {
             d.push_str(&format!("min={lo}\nmax={hi}\n"));
@@ -761,7 +1151,11 @@ pub(crate) fn write_tiff_to<W: Write + Seek>(
 
 /// What every page we write carries: the Software JSON and the X/Y resolutions.
 pub(crate) fn page_tags(voxel: &VoxelSize, f: f64) -> (String, Rational, Rational) {
-    let json = serde_json::json!({ "voxel_nm": voxel.nm }).to_string();
+    // uncalibrated axes are written as null, so they read back as unknown, not as 1 nm
+    let nm: Vec<Option<f64>> = (0..3)
+        .map(|i| (voxel.source[i] != crate::volume::VoxelSource::Default).then_some(voxel.nm[i]))
+        .collect();
+    let json = serde_json::json!({ "voxel_nm": nm }).to_string();
     (
         json,
         rational_per_unit(voxel.dx(), f),
@@ -774,9 +1168,27 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
     vol: &GreyVolume,
     opts: &TiffWriteOptions,
 ) -> tiff::TiffResult<()> {
-    let (desc, _unit, f) = imagej_description(vol);
-    let (json, xres, yres) = page_tags(&vol.voxel, f);
+    let (ij_desc, _unit, f) = imagej_description(vol);
     let nz = vol.shape()[0];
+    if nz > 1 && opts.compression == Compression::None {
+        // ImageJ (and tifffile) read an ImageJ stack of `images=N` as N contiguous planes
+        // after the first IFD's offset: write it that way
+        let desc = opts.description.clone().unwrap_or(ij_desc);
+        let (json, xres, yres) = page_tags(&vol.voxel, f);
+        return write_contiguous(enc, vol, opts, &desc, &json, xres, yres);
+    }
+    // compressed planes cannot be contiguous: without `images=` ImageJ reads every IFD
+    let ij_desc = if nz > 1 {
+        ij_desc
+            .lines()
+            .filter(|l| !l.starts_with("images=") && !l.starts_with("slices="))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    } else {
+        ij_desc
+    };
+    let desc = opts.description.clone().unwrap_or(ij_desc);
+    let (json, xres, yres) = page_tags(&vol.voxel, f);
     for z in 0..nz {
         let desc_z = if z == 0 { Some(desc.as_str()) } else { None };
         macro_rules! page {
@@ -793,10 +1205,93 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
             };
         }
         match &vol.data {
+            GreyData::U8(a) if opts.palette.is_some() => page!(a, Palette8),
             GreyData::U8(a) => page!(a, colortype::Gray8),
             GreyData::U16(a) => page!(a, colortype::Gray16),
             GreyData::F32(a) => page!(a, colortype::Gray32Float),
         }
+    }
+    Ok(())
+}
+
+/// Uncompressed multi-page TIFF with every plane's data contiguous, in z order, before the
+/// IFDs (the layout ImageJ writes and expects for `images=N` stacks).
+#[allow(clippy::too_many_arguments)]
+fn write_contiguous<W: Write + Seek, K: TiffKind>(
+    mut enc: TiffEncoder<W, K>,
+    vol: &GreyVolume,
+    opts: &TiffWriteOptions,
+    desc: &str,
+    json: &str,
+    xres: Rational,
+    yres: Rational,
+) -> tiff::TiffResult<()> {
+    let [nz, ny, nx] = vol.shape();
+    let (bits, format, bytes): (u16, u16, u64) = match &vol.data {
+        GreyData::U8(_) => (8, 1, 1),
+        GreyData::U16(_) => (16, 1, 2),
+        GreyData::F32(_) => (32, 3, 4),
+    };
+    let page_bytes = (ny * nx) as u64 * bytes;
+    let photometric: u16 = if opts.palette.is_some() && bits == 8 {
+        3
+    } else {
+        1
+    };
+    let software = format!("fibstack {} {json}", env!("CARGO_PKG_VERSION"));
+    let mut offsets = Vec::with_capacity(nz);
+    for z in 0..nz {
+        let mut dir = enc.new_directory()?;
+        if z == 0 {
+            // all planes go after the header, before any IFD
+            for k in 0..nz {
+                let off = match &vol.data {
+                    GreyData::U8(a) => {
+                        let v: Vec<u8> =
+                            a.index_axis(ndarray::Axis(0), k).iter().copied().collect();
+                        dir.write_data(v.as_slice())?
+                    }
+                    GreyData::U16(a) => {
+                        let v: Vec<u16> =
+                            a.index_axis(ndarray::Axis(0), k).iter().copied().collect();
+                        dir.write_data(v.as_slice())?
+                    }
+                    GreyData::F32(a) => {
+                        let v: Vec<f32> =
+                            a.index_axis(ndarray::Axis(0), k).iter().copied().collect();
+                        dir.write_data(v.as_slice())?
+                    }
+                };
+                offsets.push(off);
+            }
+            dir.write_tag(Tag::ImageDescription, desc)?;
+        }
+        dir.write_tag(Tag::NewSubfileType, 0u32)?;
+        dir.write_tag(Tag::ImageWidth, nx as u32)?;
+        dir.write_tag(Tag::ImageLength, ny as u32)?;
+        dir.write_tag(Tag::BitsPerSample, bits)?;
+        dir.write_tag(Tag::Compression, 1u16)?;
+        dir.write_tag(Tag::PhotometricInterpretation, photometric)?;
+        let off = [K::convert_offset(offsets[z])?];
+        dir.write_tag(Tag::StripOffsets, K::convert_slice(&off))?;
+        dir.write_tag(Tag::SamplesPerPixel, 1u16)?;
+        dir.write_tag(Tag::RowsPerStrip, ny as u32)?;
+        let cnt = [K::convert_offset(page_bytes)?];
+        dir.write_tag(Tag::StripByteCounts, K::convert_slice(&cnt))?;
+        dir.write_tag(Tag::XResolution, xres.clone())?;
+        dir.write_tag(Tag::YResolution, yres.clone())?;
+        dir.write_tag(Tag::ResolutionUnit, 1u16)?;
+        dir.write_tag(Tag::Software, software.as_str())?;
+        dir.write_tag(Tag::SampleFormat, format)?;
+        if let Some(t) = &opts.fei_metadata {
+            dir.write_tag(Tag::Unknown(TAG_FEI), t.as_str())?;
+        }
+        if photometric == 3 {
+            if let Some(p) = &opts.palette {
+                dir.write_tag(Tag::ColorMap, colormap_tag(p).as_slice())?;
+            }
+        }
+        dir.finish()?;
     }
     Ok(())
 }
@@ -828,6 +1323,10 @@ where
             }
             if let Some(t) = &opts.fei_metadata {
                 img.encoder().write_tag(Tag::Unknown(TAG_FEI), t.as_str())?;
+            }
+            if let Some(p) = &opts.palette {
+                img.encoder()
+                    .write_tag(Tag::ColorMap, colormap_tag(p).as_slice())?;
             }
             img.encoder().write_tag(
                 Tag::Software,

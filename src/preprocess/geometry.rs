@@ -525,6 +525,151 @@ pub fn slice_thickness_from_drift(
     })
 }
 
+// ---------------------------------------------------------------- uniform z pitch
+
+/// What [`resample_z`] did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResampleZReport {
+    /// Slices before and after.
+    pub slices_in: usize,
+    pub slices_out: usize,
+    /// The uniform pitch of the output (nm): the median of the input pitches.
+    pub pitch_nm: f64,
+    /// Input pitch range and coefficient of variation.
+    pub pitch_min_nm: f64,
+    pub pitch_max_nm: f64,
+    pub pitch_cv: f64,
+    /// z of the first output slice (nm; equal to the first input slice's).
+    pub z0_nm: f64,
+    pub method: &'static str,
+}
+
+/// Resample a stack whose slices sit at the non-uniform positions `z_nm` (one per slice,
+/// strictly monotone) onto a uniform pitch `pitch_nm` (> 0), by linear interpolation along z:
+/// output slice k lies at `z_nm[0] + k·pitch` (towards the last slice), for every k whose
+/// position is inside the input range. u8/u16 values are rounded.
+///
+/// ```
+/// use ndarray::Array3;
+/// use fibstack::preprocess::geometry::resample_z;
+/// use fibstack::volume::GreyData;
+/// let z = [0.0, 10.0, 30.0];
+/// let d = GreyData::F32(Array3::from_shape_fn((3, 1, 1), |(k, _, _)| z[k] as f32));
+/// let out = resample_z(&d, &z, 10.0).unwrap();
+/// let GreyData::F32(a) = out else { panic!() };
+/// assert_eq!(a.iter().copied().collect::<Vec<_>>(), vec![0.0, 10.0, 20.0, 30.0]);
+/// ```
+pub fn resample_z(data: &GreyData, z_nm: &[f64], pitch_nm: f64) -> Result<GreyData, ParamError> {
+    let [nz, ny, nx] = data.shape();
+    if z_nm.len() != nz || nz < 2 {
+        return Err(ParamError::new(
+            "z positions",
+            z_nm.len(),
+            format!("resampling needs one z position per slice ({nz} slices, at least 2)"),
+        ));
+    }
+    crate::error::positive("resample pitch_nm", pitch_nm)?;
+    let sign = if z_nm[nz - 1] >= z_nm[0] { 1.0 } else { -1.0 };
+    let z: Vec<f64> = z_nm.iter().map(|v| (v - z_nm[0]) * sign).collect();
+    if let Some(k) =
+        (1..nz).find(|&k| z[k].partial_cmp(&z[k - 1]) != Some(std::cmp::Ordering::Greater))
+    {
+        return Err(ParamError::new(
+            "z positions",
+            format!("{} then {} nm", z_nm[k - 1], z_nm[k]),
+            "slice positions must strictly increase (or decrease) with the slice index; check the slice order",
+        ));
+    }
+    let span = z[nz - 1];
+    let n_out = (span / pitch_nm * (1.0 + 1e-12)).floor() as usize + 1;
+    if n_out > 1 << 20 {
+        return Err(ParamError::new(
+            "resample pitch_nm",
+            pitch_nm,
+            format!("gives {n_out} slices over {span} nm; use a pitch near the slice spacing"),
+        ));
+    }
+    // for output k: lower input index and weight of the upper one
+    let taps: Vec<(usize, f32)> = (0..n_out)
+        .map(|k| {
+            let t = (k as f64 * pitch_nm).min(span);
+            let i = z.partition_point(|&v| v <= t).clamp(1, nz - 1) - 1;
+            let w = ((t - z[i]) / (z[i + 1] - z[i])).clamp(0.0, 1.0);
+            (i, w as f32)
+        })
+        .collect();
+    macro_rules! go {
+        ($a:expr, $conv:expr) => {{
+            let mut out = Array3::zeros((n_out, ny, nx));
+            out.axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .zip(taps.par_iter())
+                .for_each(|(mut o, &(i, w))| {
+                    let lo = $a.index_axis(Axis(0), i);
+                    let hi = $a.index_axis(Axis(0), i + 1);
+                    ndarray::Zip::from(&mut o)
+                        .and(&lo)
+                        .and(&hi)
+                        .for_each(|o, &l, &h| {
+                            let v = (1.0 - w) * (l as f32) + w * (h as f32);
+                            *o = $conv(v);
+                        });
+                });
+            out
+        }};
+    }
+    Ok(match data {
+        GreyData::U8(a) => GreyData::U8(go!(a, to_u8)),
+        GreyData::U16(a) => GreyData::U16(go!(a, to_u16)),
+        GreyData::F32(a) => GreyData::F32(go!(a, |v: f32| v)),
+    })
+}
+
+/// [`resample_z`] of a volume at its own slice positions (`meta.z_positions_nm`, from Zeiss Atlas
+/// 3D names or labels) onto their median pitch; dz becomes that pitch (source `Derived`).
+pub fn resample_volume_z(vol: &GreyVolume) -> Result<(GreyVolume, ResampleZReport), ParamError> {
+    let nz = vol.shape()[0];
+    let z = vol.meta.z_positions_nm.as_deref().ok_or_else(|| {
+        ParamError::new(
+            "resample_z",
+            "true",
+            "the volume has no per-slice z positions (they come from Zeiss Atlas 3D file names or ImageJ slice labels such as slice_00596_z=5.9104um); turn resample_z off",
+        )
+    })?;
+    if z.len() != nz {
+        return Err(ParamError::new(
+            "resample_z",
+            format!("{} z positions for {nz} slices", z.len()),
+            "read the whole stack (the positions must match the slices)",
+        ));
+    }
+    let st = crate::io::meta::pitch_stats(z)
+        .ok_or_else(|| ParamError::new("resample_z", nz, "needs at least two slices"))?;
+    let data = resample_z(&vol.data, z, st.median_nm)?;
+    let n_out = data.shape()[0];
+    let sign = if z[nz - 1] >= z[0] { 1.0 } else { -1.0 };
+    let mut meta = vol.meta.clone();
+    meta.z_positions_nm = Some(
+        (0..n_out)
+            .map(|k| z[0] + sign * k as f64 * st.median_nm)
+            .collect(),
+    );
+    let mut voxel = vol.voxel;
+    voxel.nm[0] = st.median_nm;
+    voxel.source[0] = VoxelSource::Derived;
+    let report = ResampleZReport {
+        slices_in: nz,
+        slices_out: n_out,
+        pitch_nm: st.median_nm,
+        pitch_min_nm: st.min_nm,
+        pitch_max_nm: st.max_nm,
+        pitch_cv: st.cv,
+        z0_nm: z[0],
+        method: "linear interpolation along z at the median pitch",
+    };
+    Ok((GreyVolume { data, voxel, meta }, report))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -659,5 +804,45 @@ mod tests {
         assert!((r.slice_thickness_nm - t).abs() / t < 0.01, "{r:?}");
         assert!(r.feature_drift_px_per_slice < 0.0);
         assert!(r.r_squared > 0.99);
+    }
+
+    #[test]
+    fn resample_z_reproduces_an_analytic_ramp_at_non_uniform_positions() {
+        // value = 3·z + 7 (f32), positions with pitches 9..14 nm; linear interpolation of a
+        // linear function is exact: output slice k must hold 3·(z0 + k·p) + 7
+        let z = [5910.4, 5922.3, 5936.3, 5945.3, 5957.3, 5966.4, 5980.4];
+        let ramp = |z: f64| (3.0 * (z - 5900.0) + 7.0) as f32;
+        let a = Array3::from_shape_fn((z.len(), 2, 3), |(k, y, x)| ramp(z[k]) + (y * 3 + x) as f32);
+        let mut vol = GreyVolume::from_f32(a, VoxelSize::new([1.0, 5.0, 5.0], VoxelSource::File));
+        vol.meta.z_positions_nm = Some(z.to_vec());
+        let (out, rep) = resample_volume_z(&vol).unwrap();
+        let p = rep.pitch_nm;
+        assert!((p - 11.95).abs() < 1e-9, "median pitch {p}");
+        assert_eq!(rep.slices_out, ((z[6] - z[0]) / p).floor() as usize + 1);
+        assert_eq!(out.voxel.nm[0], p);
+        assert_eq!(out.voxel.source[0], VoxelSource::Derived);
+        let GreyData::F32(o) = &out.data else {
+            panic!()
+        };
+        for k in 0..rep.slices_out {
+            let want = ramp(z[0] + k as f64 * p);
+            for ((y, x), v) in o.index_axis(Axis(0), k).indexed_iter() {
+                let w = want + (y * 3 + x) as f32;
+                assert!((v - w).abs() < 1e-3, "slice {k}: {v} vs {w}");
+            }
+        }
+        // decreasing positions and u8 rounding
+        let zd = [100.0, 90.0, 70.0];
+        let u = Array3::from_shape_fn((3, 1, 1), |(k, _, _)| [0u8, 10, 30][k]);
+        let r = resample_z(&GreyData::U8(u), &zd, 10.0).unwrap();
+        let GreyData::U8(r) = r else { panic!() };
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![0, 10, 20, 30]);
+        // not monotone: refused
+        assert!(resample_z(
+            &GreyData::F32(Array3::zeros((3, 1, 1))),
+            &[0.0, 5.0, 2.0],
+            1.0
+        )
+        .is_err());
     }
 }

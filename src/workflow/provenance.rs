@@ -223,6 +223,14 @@ pub(crate) fn run_chain_into(
             crop: inp.crop,
             crop_databar: !inp.keep_databar,
             raw,
+            length_unit_nm: inp
+                .voxel_unit
+                .as_deref()
+                .map(io::parse_length_unit)
+                .transpose()
+                .map_err(|e| io::IoError::invalid(&path, e))?,
+            channel: inp.channel,
+            timepoint: inp.timepoint,
             ..Default::default()
         };
         let mut vol = io::read_volume_with_progress(&path, &opts, progress)?;

@@ -38,6 +38,13 @@ pub struct InputSpec {
     pub labels: bool,
     /// Raw layout for `.raw` inputs.
     pub raw: Option<RawInput>,
+    /// Unit of coordinates a file gives without one (Avizo/Amira `BoundingBox`): `"nm"` or
+    /// `"um"` (also `µm`, `mm`, `A`).
+    pub voxel_unit: Option<String>,
+    /// Channel of a multi-channel OME-TIFF (0-based).
+    pub channel: Option<usize>,
+    /// Time point of an OME-TIFF time series (0-based).
+    pub timepoint: Option<usize>,
 }
 
 /// `[input.raw]`.
@@ -230,6 +237,9 @@ fn check_input(inp: &InputSpec) -> Result<(), String> {
         if a >= b {
             return Err(format!("slices = [{a}, {b}]: start must be below end"));
         }
+    }
+    if let Some(u) = &inp.voxel_unit {
+        crate::io::parse_length_unit(u).map_err(|e| format!("voxel_unit: {e}"))?;
     }
     Ok(())
 }

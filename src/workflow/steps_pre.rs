@@ -251,7 +251,8 @@ impl Step for AlignStep {
 /// `kind = "geometry"`: 52° y-stretch and y–z shear (methods §2). Keys: `theta_deg` (52),
 /// `slice_thickness_nm` (default: the volume's dz, or the metadata's slice thickness), `stretch`
 /// (true), `shear` (true), `shear_px_per_slice` (override, raw px/slice), `boundary` ("crop" |
-/// "pad"), `fill` (0), `interpolation` ("linear" | "cubic").
+/// "pad"), `fill` (0), `interpolation` ("linear" | "cubic"), `resample_z` (false: resample to
+/// the median slice pitch first, from Zeiss Atlas 3D z positions).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeometryStep {
@@ -263,6 +264,9 @@ pub struct GeometryStep {
     pub boundary: Boundary,
     pub fill: f32,
     pub interpolation: RowInterpolation,
+    /// Resample to a uniform slice pitch (the median) first, from per-slice z positions (Zeiss
+    /// Atlas 3D names/labels), by linear interpolation along z.
+    pub resample_z: bool,
 }
 
 impl Default for GeometryStep {
@@ -276,6 +280,7 @@ impl Default for GeometryStep {
             boundary: Boundary::Crop,
             fill: 0.0,
             interpolation: RowInterpolation::Linear,
+            resample_z: false,
         }
     }
 }
@@ -289,6 +294,9 @@ pub struct GeometryOutput {
     pub stage_tilt_deg: Option<f64>,
     /// Where the slice thickness came from (parameter, voxel dz, metadata).
     pub slice_thickness_source: Option<String>,
+    /// The resampling to a uniform z pitch, when asked for (`resample_z`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resample_z: Option<crate::preprocess::geometry::ResampleZReport>,
 }
 
 impl GeometryStep {
@@ -332,6 +340,13 @@ impl GeometryStep {
     /// Correct `ctx.grey` in place.
     pub fn apply(&self, ctx: &mut Context) -> Result<GeometryOutput, Error> {
         let p = self.params()?;
+        let resampled = if self.resample_z {
+            let (v, r) = crate::preprocess::geometry::resample_volume_z(ctx.grey("geometry")?)?;
+            ctx.grey = Some(v);
+            Some(r)
+        } else {
+            None
+        };
         let vol = ctx.grey("geometry")?;
         let source = self.thickness_source(&vol.voxel, &vol.meta);
         let tilt = vol.meta.stage_tilt_deg;
@@ -341,6 +356,7 @@ impl GeometryStep {
             report,
             stage_tilt_deg: tilt,
             slice_thickness_source: source,
+            resample_z: resampled,
         })
     }
 }
