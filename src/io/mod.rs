@@ -211,6 +211,11 @@ impl Format {
         if path.is_dir() {
             return Ok(Format::Folder);
         }
+        Format::from_name(path)
+    }
+
+    /// The format a path's name asks for (no extension: a folder of slices).
+    fn from_name(path: &Path) -> Result<Format, IoError> {
         if split_h5_path(path).is_some() {
             return Ok(Format::Hdf5);
         }
@@ -248,29 +253,7 @@ impl Format {
     /// extension (`out.npy/`: it would silently become a folder of TIFF slices) and an existing
     /// file without extension.
     pub fn of_output(path: &Path) -> Result<Format, IoError> {
-        let has_ext = path.extension().is_some();
-        let f = if has_ext {
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            match ext.as_str() {
-                "tif" | "tiff" => Format::Tiff,
-                "npy" => Format::Npy,
-                "raw" | "bin" => Format::Raw,
-                "vti" => Format::Vti,
-                "png" => Format::Png,
-                _ => {
-                    return Err(IoError::UnknownFormat {
-                        path: path.to_path_buf(),
-                        ext,
-                    })
-                }
-            }
-        } else {
-            Format::Folder
-        };
+        let f = Format::from_name(path)?;
         if f != Format::Folder && path.is_dir() {
             return Err(IoError::invalid(
                 path,
