@@ -60,6 +60,10 @@ pub enum Error {
     Param(#[from] ParamError),
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    #[error(transparent)]
+    Calibration(#[from] crate::volume::Uncalibrated),
+    #[error(transparent)]
+    Phase(#[from] crate::metrics::phases::PhaseError),
     #[error("{0}")]
     Other(String),
 }

@@ -41,10 +41,10 @@ pub struct GeometryArgs {
     /// Fill value with --pad.
     #[arg(long, default_value_t = 0.0)]
     pub fill: f32,
-    /// Print the report as JSON on stdout (only JSON).
     /// Interpolation along y: `linear` (default) or `cubic` (Keys a = −½, sharper edges).
     #[arg(long, default_value = "linear", value_name = "linear|cubic")]
     pub interpolation: String,
+    /// Print the report as JSON on stdout (only JSON).
     #[arg(long)]
     pub json: bool,
 }
@@ -68,11 +68,7 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         let tilt = r.meta().stage_tilt_deg;
         let (report, _) = fibstack::stream::geometry(&mut r, &a.output, &params, &bar)
             .with_context(|| format!("geometry correction of {}", a.input.display()))?;
-        GeometryOutput {
-            report,
-            stage_tilt_deg: tilt,
-            slice_thickness_source: source,
-        }
+        GeometryOutput::new(report, a.theta, tilt, source)
     } else {
         let vol = a.opts.read(&a.input, g)?;
         let mut ctx = Context::new(PathBuf::new(), 0, &bar);
@@ -84,11 +80,22 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         fibstack::io::write_volume(&a.output, &vol)?;
         out
     };
+    for w in &out.warnings {
+        eprintln!("warning: {}: {w}", a.input.display());
+    }
     if a.json {
         print_json(&out)?;
     } else {
         let r = &out.report;
-        println!("{} at θ = {}°", r.method, r.theta_deg);
+        println!(
+            "{} at θ = {}° ({}{})",
+            r.method,
+            r.theta_deg,
+            out.theta_source,
+            out.stage_tilt_deg
+                .map(|t| format!("; stage tilt in the metadata {t:.2}°"))
+                .unwrap_or_default()
+        );
         if let Some(t) = r.slice_thickness_nm {
             println!(
                 "slice thickness {t} nm ({}): shear {:.3} raw px/slice = {:.3} output px/slice",
@@ -101,9 +108,6 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
             "{:?} -> {:?}, voxel [dz, dy, dx] {:?} -> {:?} nm",
             r.input_shape, r.output_shape, r.voxel_size_nm_in, r.voxel_size_nm
         );
-        if let Some(t) = out.stage_tilt_deg {
-            println!("(stage tilt in the metadata: {t:.2}°; θ is the ion–electron angle)");
-        }
         println!("wrote {}", a.output.display());
     }
     Ok(())

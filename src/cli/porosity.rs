@@ -49,6 +49,9 @@ pub struct PorosityArgs {
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Measure an uncalibrated volume in voxels (1 x 1 x 1) instead of refusing it.
+    #[arg(long)]
+    pub allow_uncalibrated: bool,
 }
 
 /// `base.csv` → `base_z.csv`.
@@ -79,7 +82,11 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
     if args.windows_csv.is_some() && args.window.is_none() {
         anyhow::bail!("--windows-csv needs --window NM (the window edge)");
     }
-    let l = args.input.read_labels(&args.labels, g)?;
+    let mut wanted = vec![("phase", args.phase)];
+    wanted.extend(args.collector.map(|c| ("collector", c)));
+    let l = args
+        .input
+        .read_metric_labels(&args.labels, g, args.allow_uncalibrated, &wanted)?;
     let r = porosity_report(l.view(), &l.voxel, &opts)
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(p) = &args.profile_csv {

@@ -15,12 +15,12 @@
 //! Read back, the output equals what [`super::write_volume`] writes for the same volume (data,
 //! voxel size, ImageJ spacing and display range).
 
-use super::folder::list_slices;
+use super::folder::{list_slices, read_slice_file};
 use super::tiff::{
     check_same_page, imagej_description_parts, needs_bigtiff, page_tags, read_pages, stack_pages,
-    voxel_from_info, write_page, write_tiff_to, Page, PageDecoder, TiffWriteOptions,
+    voxel_from_info, write_page, write_tiff_to, Page, PageDecoder, PageType, TiffWriteOptions,
 };
-use super::{calibration_warnings, Format, IoError, ReadOptions};
+use super::{settle_calibration, Format, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
 use ndarray::{s, Axis};
 use rayon::prelude::*;
@@ -66,10 +66,15 @@ impl SliceReader {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
             ));
         }
-        let mut r = match Format::of(path)? {
+        let streamed = match Format::of(path)? {
             Format::Folder => Self::open_folder(path, opts)?,
             Format::Tiff => Self::open_tiff(path, opts)?,
-            _ => {
+            _ => None,
+        };
+        let mut r = match streamed {
+            Some(r) => r,
+            // other formats, and integer TIFFs (their sample type follows from every value)
+            None => {
                 let v = super::read_volume(path, opts)?;
                 SliceReader {
                     path: path.to_path_buf(),
@@ -84,25 +89,27 @@ impl SliceReader {
             }
         };
         if !matches!(r.src, Source::Memory(_)) {
-            calibration_warnings(&r.voxel, r.shape[0], &mut r.meta.warnings);
+            settle_calibration(&mut r.voxel, r.shape[0], &mut r.meta.warnings);
         }
         Ok(r)
     }
 
-    fn open_folder(dir: &Path, opts: &ReadOptions) -> Result<Self, IoError> {
+    fn open_folder(dir: &Path, opts: &ReadOptions) -> Result<Option<Self>, IoError> {
         let (files, notes) = list_slices(dir, opts)?;
         let per_file = ReadOptions {
             slices: None,
             ..opts.clone()
         };
-        let first = read_pages(&files[0], &per_file, Some((0, 1)))?;
-        let sample = first.pages[0].sample_type();
+        let first = read_slice_file(dir, &files[0], &per_file)?;
+        let Some(sample) = first.pages[0].page_type().sample() else {
+            return Ok(None);
+        };
         let voxel = voxel_from_info(&first.info);
         let mut meta = first.info.meta;
         meta.slice_thickness_nm = first.info.spacing_nm;
         meta.warnings.extend(notes);
         meta.source_files = files.clone();
-        Ok(SliceReader {
+        Ok(Some(SliceReader {
             path: dir.to_path_buf(),
             opts: opts.clone(),
             shape: [files.len(), first.dims[0], first.dims[1]],
@@ -111,10 +118,10 @@ impl SliceReader {
             meta,
             pos: 0,
             src: Source::Files(files),
-        })
+        }))
     }
 
-    fn open_tiff(path: &Path, opts: &ReadOptions) -> Result<Self, IoError> {
+    fn open_tiff(path: &Path, opts: &ReadOptions) -> Result<Option<Self>, IoError> {
         // count the pages (IFDs only)
         let mut counter = PageDecoder::open(path, opts)?;
         let mut n_pages = 1;
@@ -123,18 +130,14 @@ impl SliceReader {
         }
         drop(counter);
         let (a, b) = match opts.slices {
-            Some((a, b)) if a < b && a < n_pages => (a, b.min(n_pages)),
-            Some((a, b)) => {
-                return Err(IoError::invalid(
-                    path,
-                    format!("slice range {a}..{b} selects no page of {n_pages}; use a range inside 0..{n_pages}"),
-                ))
-            }
+            Some(r) => super::slice_range(path, r, n_pages)?,
             None => (0, n_pages),
         };
         // the first wanted page fixes size and type
         let first = read_pages(path, opts, Some((a, a + 1)))?;
-        let sample = first.pages[0].sample_type();
+        let Some(sample) = first.pages[0].page_type().sample() else {
+            return Ok(None);
+        };
         let voxel = voxel_from_info(&first.info);
         let mut meta: Metadata = first.info.meta.clone();
         meta.slice_thickness_nm = first.info.spacing_nm;
@@ -150,7 +153,7 @@ impl SliceReader {
             src: Source::Memory(GreyData::U8(ndarray::Array3::zeros((0, 0, 0)))),
         };
         r.src = r.fresh_pages()?;
-        Ok(r)
+        Ok(Some(r))
     }
 
     fn fresh_pages(&self) -> Result<Source, IoError> {
@@ -245,16 +248,17 @@ impl SliceReader {
                 let dims = [self.shape[1], self.shape[2]];
                 let ty = self.sample;
                 let first = files[0].clone();
+                let dir = self.path.clone();
                 let pages: Result<Vec<Page>, IoError> = files[z0..z1]
                     .par_iter()
                     .map(|f| {
-                        let tp = read_pages(f, &per_file, Some((0, 1)))?;
+                        let tp = read_slice_file(&dir, f, &per_file)?;
                         let p = tp
                             .pages
                             .into_iter()
                             .next()
                             .ok_or_else(|| IoError::invalid(f, "no page"))?;
-                        if tp.dims != dims || p.sample_type() != ty {
+                        if tp.dims != dims || p.page_type() != PageType::Sample(ty) {
                             return Err(IoError::SliceMismatch {
                                 first: first.clone(),
                                 file: f.clone(),
@@ -263,7 +267,7 @@ impl SliceReader {
                                     "{}x{} {}",
                                     tp.dims[1],
                                     tp.dims[0],
-                                    p.sample_type().as_str()
+                                    p.page_type().as_str()
                                 ),
                             });
                         }
@@ -297,7 +301,14 @@ impl SliceReader {
                         self.opts.max_bytes,
                         self.opts.crop,
                     )?;
-                    check_same_page(&self.path, index, dims, self.sample, d, &page)?;
+                    check_same_page(
+                        &self.path,
+                        index,
+                        dims,
+                        PageType::Sample(self.sample),
+                        d,
+                        &page,
+                    )?;
                     pages.push(page);
                     *fresh = false;
                 }

@@ -554,8 +554,18 @@ fn summarize(
 
 /// Write the particle table as CSV (columns documented in docs/sizes.md).
 pub fn write_particles_csv<W: std::io::Write>(parts: &[Particle], w: W) -> Result<(), csv::Error> {
+    write_particles_csv_in(parts, "nm", w)
+}
+
+/// [`write_particles_csv`] with the length unit of the columns (`"nm"`, or `"voxel"` for an
+/// uncalibrated volume measured with `--allow-uncalibrated`: `volume_voxel3`, `esd_voxel` …).
+pub fn write_particles_csv_in<W: std::io::Write>(
+    parts: &[Particle],
+    unit: &str,
+    w: W,
+) -> Result<(), csv::Error> {
     let mut wr = csv::Writer::from_writer(w);
-    wr.write_record([
+    let header = [
         "id",
         "voxels",
         "volume_nm3",
@@ -574,7 +584,8 @@ pub fn write_particles_csv<W: std::io::Write>(parts: &[Particle], w: W) -> Resul
         "bbox_x1",
         "touches_border",
         "nn_distance_nm",
-    ])?;
+    ];
+    wr.write_record(header.iter().map(|h| h.replace("_nm", &format!("_{unit}"))))?;
     for p in parts {
         wr.write_record([
             p.id.to_string(),

@@ -313,7 +313,13 @@ fn plan(
     let mut vout = voxel;
     if p.stretch {
         vout.nm[1] = dy_out;
-        vout.source[1] = VoxelSource::Derived;
+        // derived from known sizes only: a stretched placeholder is still a placeholder
+        vout.source[1] =
+            if voxel.source[1] == VoxelSource::Default || voxel.source[2] == VoxelSource::Default {
+                VoxelSource::Default
+            } else {
+                VoxelSource::Derived
+            };
     }
     let method = format!(
         "{}{}{} ({} interpolation along y, methods §2)",
@@ -405,6 +411,30 @@ pub fn geometry_volume(
             meta: vol.meta.clone(),
         },
         gp.report,
+    ))
+}
+
+/// Largest difference (degrees) between the stage tilt in the metadata and θ that passes without
+/// a warning.
+pub const TILT_TOLERANCE_DEG: f64 = 1.0;
+
+/// A warning when the stage tilt recorded by the instrument disagrees with the angle θ the
+/// correction uses (by more than [`TILT_TOLERANCE_DEG`]).
+///
+/// ```
+/// use fibstack::preprocess::geometry::tilt_warning;
+/// assert!(tilt_warning(52.0, Some(52.0)).is_none());
+/// assert!(tilt_warning(52.0, None).is_none());
+/// let w = tilt_warning(52.0, Some(31.97)).unwrap();
+/// assert!(w.contains("31.97") && w.contains("52"));
+/// ```
+pub fn tilt_warning(theta_deg: f64, stage_tilt_deg: Option<f64>) -> Option<String> {
+    let t = stage_tilt_deg.filter(|t| t.is_finite())?;
+    if (t - theta_deg).abs() <= TILT_TOLERANCE_DEG {
+        return None;
+    }
+    Some(format!(
+        "the stage tilt in the metadata is {t:.2}° but the correction uses θ = {theta_deg}° (ion–electron column angle): in the usual slice-and-view setup the stage is tilted to θ so the milled face is normal to the ion beam; check how this stack was acquired and give --theta / theta_deg if the face was seen at another angle"
     ))
 }
 

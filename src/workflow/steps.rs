@@ -276,10 +276,12 @@ impl Step for Crop {
             }
         }
         let mut deposit = serde_json::Value::Null;
+        let mut wanted = vec![("phase", self.phase)];
+        wanted.extend(self.collector.map(|c| ("collector", c)));
         if self.to_deposit {
-            let labels = ctx.labels("crop")?;
+            let (labels, voxel) = ctx.metric_labels("crop", &wanted)?;
             let axis = self.axis()?;
-            let p = profile(labels.view(), axis, &labels.voxel)?;
+            let p = profile(labels.view(), axis, &voxel)?;
             let d = detect_deposit(
                 &p,
                 &DepositOptions {
@@ -304,9 +306,9 @@ impl Step for Crop {
         }
         let mut window = serde_json::Value::Null;
         if let (Some(w), Some(c)) = (self.window_nm, self.collector) {
-            let labels = ctx.labels("crop")?;
+            let (labels, voxel) = ctx.metric_labels("crop", &wanted)?;
             let axis = self.axis()?;
-            let p = profile(labels.view(), axis, &labels.voxel)?;
+            let p = profile(labels.view(), axis, &voxel)?;
             let [a, b] = crate::metrics::porosity::window_above_collector(&p, c, self.reverse, w)?;
             ranges[axis.index()] = (a, b);
             window = serde_json::json!({

@@ -289,6 +289,35 @@ pub struct GeometryOutput {
     pub stage_tilt_deg: Option<f64>,
     /// Where the slice thickness came from (parameter, voxel dz, metadata).
     pub slice_thickness_source: Option<String>,
+    /// `"default"` when θ is the 52° default, `"parameter"` otherwise.
+    pub theta_source: String,
+    /// Disagreements worth a look (stage tilt in the metadata vs θ).
+    pub warnings: Vec<String>,
+}
+
+impl GeometryOutput {
+    /// The output of a correction at `theta_deg`, with the stage-tilt check.
+    pub fn new(
+        report: GeometryReport,
+        theta_deg: f64,
+        stage_tilt_deg: Option<f64>,
+        slice_thickness_source: Option<String>,
+    ) -> Self {
+        GeometryOutput {
+            report,
+            stage_tilt_deg,
+            slice_thickness_source,
+            theta_source: if theta_deg == DEFAULT_THETA_DEG {
+                "default"
+            } else {
+                "parameter"
+            }
+            .into(),
+            warnings: crate::preprocess::geometry::tilt_warning(theta_deg, stage_tilt_deg)
+                .into_iter()
+                .collect(),
+        }
+    }
 }
 
 impl GeometryStep {
@@ -337,11 +366,10 @@ impl GeometryStep {
         let tilt = vol.meta.stage_tilt_deg;
         let (out, report) = geometry_volume(vol, &p)?;
         ctx.grey = Some(out);
-        Ok(GeometryOutput {
-            report,
-            stage_tilt_deg: tilt,
-            slice_thickness_source: source,
-        })
+        let out = GeometryOutput::new(report, p.theta_deg, tilt, source);
+        ctx.warnings
+            .extend(out.warnings.iter().map(|w| format!("geometry: {w}")));
+        Ok(out)
     }
 }
 

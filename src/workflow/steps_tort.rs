@@ -155,12 +155,13 @@ impl Step for Tortuosity {
         let mut fd_res = Vec::new();
         let mut rw_res = Vec::new();
         let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
+        let mut msd_curve = None;
         {
-            let l = ctx.labels("tortuosity")?;
+            let (l, voxel) = ctx.metric_labels("tortuosity", &[("phase", self.phase)])?;
             if fd {
                 for &a in &axes {
                     let r =
-                        tortuosity_fd(l.view(), self.phase, l.voxel.nm, a, &fd_opts, ctx.progress)?;
+                        tortuosity_fd(l.view(), self.phase, voxel.nm, a, &fd_opts, ctx.progress)?;
                     fd_res.push(r.clone());
                     results.push(r);
                 }
@@ -169,7 +170,7 @@ impl Step for Tortuosity {
                 let out = tortuosity_rw(
                     l.view(),
                     self.phase,
-                    l.voxel.nm,
+                    voxel.nm,
                     &axes,
                     &rw_opts,
                     ctx.progress,
@@ -177,20 +178,37 @@ impl Step for Tortuosity {
                 if let Some(p) = &self.msd_csv {
                     files.push((p.into(), out.msd.to_csv().into_bytes()));
                 }
-                if let Some(p) = &self.msd_png {
-                    crate::report::figures::msd_plot(&out.msd).write_png(
-                        &ctx.output(p),
-                        800,
-                        500,
-                    )?;
+                if self.msd_png.is_some() {
+                    msd_curve = Some(out.msd.clone());
                 }
                 rw_res = out.results.clone();
                 results.extend(out.results);
             }
         }
+        // doubtful values stop the run before anything of this step is written, unless the
+        // workflow says allow_unconverged = true (then they are kept with their warnings)
+        let suspect: Vec<&crate::metrics::tortuosity::TortuosityResult> =
+            results.iter().filter(|r| r.is_suspect()).collect();
+        if !suspect.is_empty() && !ctx.allow_unconverged {
+            let what: Vec<String> = suspect
+                .iter()
+                .flat_map(|r| r.warnings.iter().cloned())
+                .collect();
+            return Err(Error::Other(format!(
+                "{}; set allow_unconverged = true at the top of the workflow to keep such results (marked with their warnings)",
+                what.join("; ")
+            )));
+        }
+        for r in &results {
+            ctx.warnings
+                .extend(r.warnings.iter().map(|w| format!("tortuosity: {w}")));
+        }
         for (name, bytes) in files {
             let path = ctx.output(&name.to_string_lossy());
             crate::io::atomic::write_bytes(&path, &bytes)?;
+        }
+        if let (Some(p), Some(c)) = (&self.msd_png, &msd_curve) {
+            crate::report::figures::msd_plot(c).write_png(&ctx.output(p), 800, 500)?;
         }
         let comparison: Vec<serde_json::Value> = fd_res
             .iter()

@@ -89,11 +89,11 @@ impl RandomWalkOptions {
                 return Err(ParamError::new("steps", s, "must lie in [64, 2^32]"));
             }
         }
-        if self.max_steps < 1024 {
+        if !(1024..=1u64 << 32).contains(&self.max_steps) {
             return Err(ParamError::new(
                 "max_steps",
                 self.max_steps,
-                "must be at least 1024",
+                "must lie in [1024, 2^32]",
             ));
         }
         Ok(())
@@ -525,7 +525,10 @@ fn walk_packed(
     };
     if walk_axes.is_empty() {
         let el = t0.elapsed().as_secs_f64();
-        results.iter_mut().for_each(|r| r.time_s = el);
+        results.iter_mut().for_each(|r| {
+            r.time_s = el;
+            r.assess();
+        });
         return Ok(RandomWalkOutput {
             results,
             msd: empty_curve,
@@ -744,6 +747,7 @@ fn walk_packed(
             r.converged = false;
         }
     }
+    results.iter_mut().for_each(TortuosityResult::assess);
     Ok(RandomWalkOutput {
         results,
         msd: curve,
