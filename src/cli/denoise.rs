@@ -45,7 +45,7 @@ pub struct DenoiseArgs {
 pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
     let sigma_nm = match (&a.sigma, &a.sigma_nm) {
         (Some(s), None) => {
-            fibstack::error::positive("--sigma (nm)", *s)?;
+            fibstack::error::length_nm("--sigma (nm)", *s)?;
             [*s; 3]
         }
         (None, Some(s)) => {
@@ -109,6 +109,7 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
     };
     if !g.quiet {
         let s = p.sigma_vox(&voxel);
+        // (checked against the image before the work: `sigma_vox_for`)
         eprintln!(
             "denoise: Gaussian ({}) σ = {:?} nm = [{:.3}, {:.3}, {:.3}] voxels ({}) -> {}",
             match p.method {

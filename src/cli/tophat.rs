@@ -35,7 +35,7 @@ pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
         black: a.black,
         dims: if a.three_d { Dims::ThreeD } else { Dims::TwoD },
     };
-    fibstack::error::positive("--radius-nm", p.radius_nm)?;
+    fibstack::error::length_nm("--radius-nm", p.radius_nm)?;
     let stream = if a.three_d {
         None
     } else {
@@ -43,12 +43,12 @@ pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
     };
     let fp = if let Some(mut r) = stream {
         // 2-D on a folder / TIFF: slice by slice, bounded memory
-        let fp = p.footprint(r.voxel().nm)?;
+        let fp = p.footprint_for(r.voxel().nm, r.shape())?;
         fibstack::stream::tophat_2d(&mut r, &a.output, &p, &Bar::new(g.quiet))?;
         fp
     } else {
         let vol = a.read.read(&a.input, g)?;
-        let fp = p.footprint(vol.voxel.nm)?;
+        let fp = p.footprint_for(vol.voxel.nm, vol.shape())?;
         let out = tophat_volume(&vol, &p)?;
         drop(vol);
         fibstack::io::write_volume(&a.output, &out)?;

@@ -888,7 +888,7 @@ mod tests {
                 ..Default::default()
             },
             ReadOptions {
-                slices: Some((5, 100)),
+                slices: Some((5, usize::MAX)),
                 ..Default::default()
             },
         ];
@@ -929,6 +929,16 @@ mod tests {
         };
         assert!(SliceReader::open(&tif, &bad).is_err());
         assert!(SliceReader::open(&folder, &bad).is_err());
+        // a range ending beyond the stack is refused, never clamped
+        let beyond = ReadOptions {
+            slices: Some((5, 100)),
+            ..Default::default()
+        };
+        for src in [&folder, &tif] {
+            let e = SliceReader::open(src, &beyond).err().unwrap().to_string();
+            assert!(e.contains("5..100") && e.contains("slices"), "{e}");
+            assert!(read_volume(src, &beyond).is_err());
+        }
     }
 
     #[test]

@@ -268,6 +268,10 @@ mod tests {
             ndarray::Array3::from_elem((6, 5, 5), 1u8),
             VoxelSize::default(),
         ));
+        // an uncalibrated volume is refused unless the workflow allows it
+        let e = t.run(&mut ctx).unwrap_err().to_string();
+        assert!(e.contains("allow_uncalibrated"), "{e}");
+        ctx.allow_uncalibrated = true;
         let v = t.run(&mut ctx).unwrap();
         assert_eq!(v["results"].as_array().unwrap().len(), 2);
         assert_eq!(v["results"][1]["seed"], 3);
