@@ -29,7 +29,12 @@ pub struct InputOpts {
     #[arg(long, value_name = "NZ,NY,NX,TYPE")]
     pub raw: Option<String>,
     /// Refuse inputs needing more than this many GiB of memory.
-    #[arg(long, default_value_t = 16.0, value_name = "GIB")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 16.0,
+        value_name = "GIB"
+    )]
     pub max_memory: f64,
 }
 

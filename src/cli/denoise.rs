@@ -16,7 +16,12 @@ pub struct DenoiseArgs {
     #[command(flatten)]
     pub read: InputOpts,
     /// σ in nm, the same on every axis.
-    #[arg(long, value_name = "NM", conflicts_with = "sigma_nm")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "NM",
+        conflicts_with = "sigma_nm"
+    )]
     pub sigma: Option<f64>,
     /// σ per axis in nm as DZ,DY,DX (0 = no smoothing along that axis).
     #[arg(long, value_name = "DZ,DY,DX")]
@@ -28,7 +33,7 @@ pub struct DenoiseArgs {
     #[arg(long = "3d")]
     pub three_d: bool,
     /// Kernel radius in σ (recursive: the mirrored border margin; must be >= 3).
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 4.0)]
     pub truncate: f64,
     /// `exact` (sampled kernel, equals scipy's gaussian_filter) or `recursive` (Deriche IIR fast
     /// path: cost independent of σ, within 1e-2 of the input's range of the exact result).
@@ -92,7 +97,8 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
         } else {
             r.sample_type()
         };
-        fibstack::stream::gaussian_2d(&mut r, &a.output, &p, st, &Bar::new(g.quiet))?;
+        fibstack::stream::gaussian_2d(&mut r, &a.output, &p, st, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?;
         r.voxel()
     } else {
         let vol = a.read.read(&a.input, g)?;
@@ -102,7 +108,8 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
         } else {
             vol.sample_type()
         };
-        let out = gaussian_volume_as(&vol, &p, st)?;
+        let out =
+            gaussian_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
         drop(vol);
         fibstack::io::write_volume(&a.output, &out)?;
         out.voxel

@@ -18,10 +18,10 @@ pub struct GeometryArgs {
     #[command(flatten)]
     pub opts: InputOpts,
     /// Ion–electron column angle θ in degrees (52 Thermo/FEI, 54 Zeiss, 55 Tescan).
-    #[arg(long, default_value_t = 52.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 52.0)]
     pub theta: f64,
     /// Slice thickness in nm (default: the volume's dz, or the file's slice thickness).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub slice_thickness: Option<f64>,
     /// Skip the 1/sin θ y-stretch (the SEM's tilt correction was on).
     #[arg(long)]
@@ -39,7 +39,7 @@ pub struct GeometryArgs {
     #[arg(long)]
     pub pad: bool,
     /// Fill value with --pad.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0)]
     pub fill: f32,
     /// Interpolation along y: `linear` (default) or `cubic` (Keys a = −½, sharper edges).
     #[arg(long, default_value = "linear", value_name = "linear|cubic")]

@@ -35,14 +35,14 @@ pub struct PipelineArgs {
     #[arg(long)]
     pub destripe: bool,
     /// 2-D Gaussian σ in nm (in-plane; 0 or absent = none).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub sigma: Option<f64>,
     /// Use the recursive (Deriche) Gaussian for --sigma: cost independent of σ, within 3e-4 of
     /// the exact kernel (faster from σ ≈ 4–5 px).
     #[arg(long, requires = "sigma")]
     pub recursive: bool,
     /// 2-D top-hat radius in nm (absent = none).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub tophat_radius: Option<f64>,
     /// Black top-hat instead of white.
     #[arg(long)]

@@ -23,7 +23,7 @@ pub struct PorosityArgs {
     #[arg(long, value_name = "PATH")]
     pub profile_csv: Option<PathBuf>,
     /// Windowed statistics over a grid of cubes of this edge (nm; voxels when uncalibrated).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub window: Option<f64>,
     /// Write every window's fraction as CSV (needs --window).
     #[arg(long, value_name = "PATH")]
@@ -41,7 +41,7 @@ pub struct PorosityArgs {
     #[arg(long, value_name = "N")]
     pub collector: Option<u8>,
     /// Solid-fraction threshold for the deposit (default: half the maximum; implies --deposit).
-    #[arg(long, value_name = "F")]
+    #[arg(allow_negative_numbers = true, long, value_name = "F")]
     pub deposit_threshold: Option<f64>,
     /// The collector is at the high-index end of the axis (implies --deposit).
     #[arg(long)]

@@ -33,7 +33,7 @@ pub struct SizesArgs {
     #[arg(long)]
     pub split: bool,
     /// Watershed markers: EDT maxima at least this far apart (nm; default 3 voxels).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub min_separation: Option<f64>,
     /// Particle connectivity: 6 or 26.
     #[arg(long, default_value_t = 26)]

@@ -53,13 +53,13 @@ pub struct TortuosityArgs {
     #[arg(long)]
     pub steps: Option<u64>,
     /// Random walk: target relative precision of the MSD.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.01)]
     pub precision: f64,
     /// Random walk: longest automatic walk in steps.
     #[arg(long, default_value_t = 1 << 21)]
     pub max_steps: u64,
     /// Steady state: relative residual tolerance.
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1e-5)]
     pub tol: f64,
     /// Steady state: maximum iterations.
     #[arg(long, default_value_t = 1000)]

@@ -13,13 +13,15 @@ pub const MAX_PHASES: usize = 32;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PhaseError {
     /// The requested label does not occur.
-    #[error("{role} {value} does not occur in the volume (labels present: {present}); choose one of these")]
+    #[error("{role} {value} does not occur in the volume (labels present: {present}); choose one of these{hint}")]
     Absent {
         /// `"phase"` or `"collector"`.
         role: &'static str,
         value: u8,
         /// The labels present, e.g. `0, 1, 2`.
         present: String,
+        /// A hint when the values look like grey levels rather than labels.
+        hint: String,
     },
     /// Too many distinct values for a label volume.
     #[error("the volume holds {count} distinct values ({sample}), more than the {max} phases a label volume may have: it looks like a grey image; segment it first (fibstack segment IN OUT, or a `segment` step)")]
@@ -61,10 +63,17 @@ pub fn check_phases(
     }
     for &(role, value) in wanted {
         if h[value as usize] == 0 {
+            // many values far apart from 0, 1, 2 …: probably grey levels
+            let hint = if present.len() > 8 {
+                "; the values look like grey levels: segment the volume first (fibstack segment IN OUT, or a `segment` step)"
+            } else {
+                ""
+            };
             return Err(PhaseError::Absent {
                 role,
                 value,
                 present: list(&present),
+                hint: hint.into(),
             });
         }
     }

@@ -66,7 +66,7 @@ impl SizesOptions {
     pub fn validate(&self) -> Result<(), ParamError> {
         super::local_thickness::check_bins(self.bins)?;
         if let Some(s) = self.particles.min_separation_nm {
-            crate::error::positive("min separation (nm)", s)?;
+            crate::error::length_nm("min separation (nm)", s)?;
         }
         Ok(())
     }

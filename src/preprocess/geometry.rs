@@ -120,20 +120,32 @@ pub fn check_theta(theta_deg: f64) -> Result<f64, ParamError> {
     }
 }
 
+/// Largest shear override accepted (raw px per slice).
+pub const MAX_SHEAR_PX: f64 = 1000.0;
+
+/// The corrected stack may have at most this many times the input's rows (plus 16): a larger
+/// output comes from a shear or pixel aspect that cannot be right.
+pub const MAX_ROW_GROWTH: usize = 16;
+
 impl GeometryParams {
     /// Check the parameters against the input voxel size.
     pub fn validate(&self, voxel: &VoxelSize) -> Result<(), ParamError> {
-        check_theta(self.theta_deg)?;
         voxel.validate()?;
+        self.validate_params()
+    }
+
+    /// Check every parameter on its own (what `run --check` can see: no voxel size yet).
+    pub fn validate_params(&self) -> Result<(), ParamError> {
+        check_theta(self.theta_deg)?;
         if let Some(t) = self.slice_thickness_nm {
-            crate::error::positive("slice thickness (nm)", t)?;
+            crate::error::length_nm("slice thickness (nm)", t)?;
         }
         if let Some(c) = self.shear_px_per_slice_override {
-            if !c.is_finite() {
+            if !(c.is_finite() && c.abs() <= MAX_SHEAR_PX) {
                 return Err(ParamError::new(
                     "shear override (px/slice)",
                     c,
-                    "must be a finite number",
+                    format!("must be a finite number of raw px per slice, at most {MAX_SHEAR_PX} in size (t·cos θ/dy is typically 0.1–10)"),
                 ));
             }
         }
@@ -309,7 +321,18 @@ fn plan(
             ),
         ));
     }
-    let rows = ((hi - lo) / a + 1e-9).floor() as usize + 1;
+    let rows_f = ((hi - lo) / a + 1e-9).floor() + 1.0;
+    if !(rows_f <= (MAX_ROW_GROWTH * ny + 16) as f64) {
+        return Err(ParamError::new(
+            "geometry output",
+            format!("{rows_f:.0} rows from {ny}"),
+            format!(
+                "the corrected slices would be more than {MAX_ROW_GROWTH}x taller than the input (shear {c:.3} px/slice over {nz} slices, pixel aspect dy/dx = {:.4}); check the voxel size, the slice thickness and the shear",
+                dy_raw / voxel.dx()
+            ),
+        ));
+    }
+    let rows = rows_f as usize;
     let mut vout = voxel;
     if p.stretch {
         vout.nm[1] = dy_out;

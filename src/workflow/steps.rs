@@ -231,16 +231,28 @@ impl Step for Crop {
                     "heights are measured from the collector: set `collector` (its label)",
                 ));
             }
-            if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && hi > lo) {
+            if !(lo.is_finite()
+                && hi.is_finite()
+                && lo >= 0.0
+                && hi > lo
+                && hi <= crate::error::MAX_LENGTH_NM)
+            {
                 return Err(ParamError::new(
                     "window_nm",
                     format!("[{lo}, {hi}]"),
-                    "give two heights above the collector, 0 <= from < to",
+                    "give two heights above the collector in nm, 0 <= from < to <= 1e6",
                 ));
             }
         }
         if let Some(t) = self.threshold {
-            crate::error::in_range("threshold", t, 0.0, 1.0)?;
+            // the same range as deposit detection checks when it runs
+            if !(t > 0.0 && t <= 1.0) {
+                return Err(ParamError::new(
+                    "threshold",
+                    t,
+                    "must be a solid fraction in (0, 1]",
+                ));
+            }
         }
         self.axis().map(|_| ())
     }

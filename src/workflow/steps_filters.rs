@@ -474,8 +474,8 @@ impl Segment {
 
 impl Step for Segment {
     fn validate(&self) -> Result<(), ParamError> {
-        self.corrections()?;
-        self.params().map(|_| ())
+        let p = self.params()?;
+        self.corrections()?.validate(&p)
     }
     fn needs(&self) -> Data {
         Data::Grey

@@ -332,10 +332,7 @@ impl GeometryStep {
             fill: self.fill,
             interpolation: self.interpolation,
         };
-        check_theta(p.theta_deg)?;
-        if let Some(t) = p.slice_thickness_nm {
-            crate::error::positive("slice_thickness_nm", t)?;
-        }
+        p.validate_params()?;
         Ok(p)
     }
 

@@ -156,8 +156,10 @@ impl Step for Tortuosity {
         let mut rw_res = Vec::new();
         let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
         let mut msd_curve = None;
+        let calibrated;
         {
             let (l, voxel) = ctx.metric_labels("tortuosity", &[("phase", self.phase)])?;
+            calibrated = voxel.is_calibrated();
             if fd {
                 for &a in &axes {
                     let r =
@@ -226,7 +228,12 @@ impl Step for Tortuosity {
                 })
             })
             .collect();
-        Ok(serde_json::json!({ "results": results, "comparison": comparison }))
+        Ok(serde_json::json!({
+            "results": results,
+            "comparison": comparison,
+            "voxel_calibrated": calibrated,
+            "length_unit": if calibrated { "nm" } else { "voxel" },
+        }))
     }
 }
 
