@@ -124,7 +124,7 @@ impl VoxelSize {
     /// ```
     pub fn plausibility(&self) -> Vec<Implausible> {
         let mut out = Vec::new();
-        for i in 0..3 {
+        for (i, axis) in AXIS_NAMES.iter().enumerate() {
             if self.source[i] == VoxelSource::Default {
                 continue;
             }
@@ -136,7 +136,7 @@ impl VoxelSize {
             let v = self.nm[i];
             if !(v.is_finite() && v >= range[0] && v <= range[1]) {
                 out.push(Implausible {
-                    axis: AXIS_NAMES[i],
+                    axis,
                     value_nm: v,
                     range_nm: range,
                     source: self.source[i],

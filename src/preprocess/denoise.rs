@@ -398,7 +398,7 @@ impl GaussianParams {
             let n = shape[i];
             if n <= 1 {
                 s[i] = 0.0;
-            } else if !(s[i] <= n as f64) {
+            } else if s[i].is_nan() || s[i] > n as f64 {
                 return Err(ParamError::new(
                     format!("sigma {axis} (nm)"),
                     self.sigma_nm[i],

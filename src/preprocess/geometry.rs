@@ -322,7 +322,7 @@ fn plan(
         ));
     }
     let rows_f = ((hi - lo) / a + 1e-9).floor() + 1.0;
-    if !(rows_f <= (MAX_ROW_GROWTH * ny + 16) as f64) {
+    if rows_f.is_nan() || rows_f > (MAX_ROW_GROWTH * ny + 16) as f64 {
         return Err(ParamError::new(
             "geometry output",
             format!("{rows_f:.0} rows from {ny}"),
