@@ -173,9 +173,11 @@ pub fn watershed_split(
         // no background at all: one particle filling the volume
         return Ok(label_particles(mask, conn));
     }
+    // a box wider than the volume is the volume (the filter clamps to it): same result
     let k: Vec<usize> = voxel_nm
         .iter()
-        .map(|s| ((min_separation_nm / s).floor() as usize).max(1))
+        .zip(dims)
+        .map(|(s, n)| ((min_separation_nm / s).floor() as usize).clamp(1, n.max(1)))
         .collect();
     let mx = max_filter(&d, [k[0], k[1], k[2]]);
     let peaks = Array3::from_shape_fn(dims, |ix| mask[ix] && d[ix] > 0.0 && d[ix] >= mx[ix]);
