@@ -31,6 +31,29 @@ impl ParamError {
     }
 }
 
+/// Largest length parameter (σ, radius, window …) accepted, in nm: 1 mm, far beyond any FIB-SEM
+/// volume (a larger value is a unit mistake — metres or µm given as nm).
+pub const MAX_LENGTH_NM: f64 = 1e6;
+
+/// Check `0 < value <= MAX_LENGTH_NM` (a physical length in nm).
+///
+/// ```
+/// assert!(fibstack::error::length_nm("sigma", 20.0).is_ok());
+/// let e = fibstack::error::length_nm("sigma", 1e30).unwrap_err();
+/// assert!(e.to_string().contains("at most 1000000 nm"));
+/// ```
+pub fn length_nm(name: &str, value: f64) -> Result<f64, ParamError> {
+    if value.is_finite() && value > 0.0 && value <= MAX_LENGTH_NM {
+        Ok(value)
+    } else {
+        Err(ParamError::new(
+            name,
+            value,
+            format!("must be a length in nm, > 0 and at most {MAX_LENGTH_NM} nm (1 mm)"),
+        ))
+    }
+}
+
 /// Check `value > 0` and finite.
 pub fn positive(name: &str, value: f64) -> Result<f64, ParamError> {
     if value.is_finite() && value > 0.0 {
@@ -60,6 +83,10 @@ pub enum Error {
     Param(#[from] ParamError),
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    #[error(transparent)]
+    Calibration(#[from] crate::volume::Uncalibrated),
+    #[error(transparent)]
+    Phase(#[from] crate::metrics::phases::PhaseError),
     #[error("{0}")]
     Other(String),
 }

@@ -20,7 +20,22 @@ fn main() {
         }
         default_hook(info);
     }));
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            match e.kind() {
+                // help and version go to stdout with exit 0, as asked for
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+                _ => {
+                    eprintln!("error: {}", cli::one_line_usage_error(&e));
+                    std::process::exit(1);
+                }
+            }
+        }
+    };
     // Ctrl-C / kill: remove unfinished outputs before exiting
     if let Err(e) = fibstack::io::atomic::install_signal_cleanup() {
         eprintln!("note: cannot install the signal handler ({e}); an interrupted run may leave hidden .fibstack-tmp files");

@@ -100,6 +100,98 @@ impl VoxelSize {
         }
         self
     }
+    /// Axes still at the uncalibrated default, as `"dz"`, `"dy"`, `"dx"`.
+    pub fn uncalibrated_axes(&self) -> Vec<&'static str> {
+        AXIS_NAMES
+            .iter()
+            .zip(self.source.iter())
+            .filter(|(_, s)| **s == VoxelSource::Default)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    /// Values outside the plausible FIB-SEM ranges ([`PLAUSIBLE_PIXEL_NM`],
+    /// [`PLAUSIBLE_SLICE_NM`]), for every axis that is not at the default.
+    ///
+    /// ```
+    /// use fibstack::volume::{VoxelSize, VoxelSource};
+    /// // an ImageJ resolution of 100 pixels per inch: a 254 µm "pixel"
+    /// let v = VoxelSize::new([20.0, 254_000.0, 254_000.0], VoxelSource::File);
+    /// let bad = v.plausibility();
+    /// assert_eq!(bad.len(), 2);
+    /// assert_eq!(bad[0].axis, "dy");
+    /// assert!(VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::File).plausibility().is_empty());
+    /// ```
+    pub fn plausibility(&self) -> Vec<Implausible> {
+        let mut out = Vec::new();
+        for (i, axis) in AXIS_NAMES.iter().enumerate() {
+            if self.source[i] == VoxelSource::Default {
+                continue;
+            }
+            let range = if i == 0 {
+                PLAUSIBLE_SLICE_NM
+            } else {
+                PLAUSIBLE_PIXEL_NM
+            };
+            let v = self.nm[i];
+            if !(v.is_finite() && v >= range[0] && v <= range[1]) {
+                out.push(Implausible {
+                    axis,
+                    value_nm: v,
+                    range_nm: range,
+                    source: self.source[i],
+                });
+            }
+        }
+        out
+    }
+
+    /// Reset every value read from a file (`VoxelSource::File`) that is implausible to the
+    /// uncalibrated default; returns one warning per axis naming the value found and the fix.
+    /// Every reader's calibration passes through this (via [`crate::io::read_volume`] and the
+    /// slice reader).
+    ///
+    /// ```
+    /// use fibstack::volume::{VoxelSize, VoxelSource};
+    /// let mut v = VoxelSize::new([20.0, 254_000.0, 254_000.0], VoxelSource::File);
+    /// let w = v.drop_implausible();
+    /// assert_eq!(w.len(), 2);
+    /// assert!(w[0].contains("254000") && w[0].contains("--voxel"));
+    /// assert_eq!(v.uncalibrated_axes(), ["dy", "dx"]);
+    /// assert_eq!(v.dz(), 20.0);
+    /// ```
+    pub fn drop_implausible(&mut self) -> Vec<String> {
+        let mut w = Vec::new();
+        for bad in self.plausibility() {
+            if bad.source != VoxelSource::File {
+                continue;
+            }
+            let i = AXIS_NAMES.iter().position(|a| *a == bad.axis).unwrap_or(0);
+            self.nm[i] = 1.0;
+            self.source[i] = VoxelSource::Default;
+            w.push(format!(
+                "{bad}: treated as unknown; give --voxel DZ,DY,DX in nm (workflow: [input] voxel_nm)"
+            ));
+        }
+        w
+    }
+
+    /// The voxel size a metric measures with. Calibrated: `self`. Not calibrated: an error naming
+    /// the missing axes, unless `allow_uncalibrated`, then a 1 × 1 × 1 voxel (all axes at the
+    /// default) so that every length, area and volume is in voxel units — never a mix of nm on
+    /// some axes and voxels on others.
+    pub fn for_metric(&self, allow_uncalibrated: bool) -> Result<VoxelSize, Uncalibrated> {
+        if self.is_calibrated() {
+            return Ok(*self);
+        }
+        if allow_uncalibrated {
+            return Ok(VoxelSize::default());
+        }
+        Err(Uncalibrated {
+            axes: self.uncalibrated_axes(),
+        })
+    }
+
     /// Check that every value is finite and positive.
     pub fn validate(&self) -> Result<(), crate::error::ParamError> {
         for (i, name) in ["dz", "dy", "dx"].iter().enumerate() {
@@ -113,6 +205,98 @@ impl VoxelSize {
             }
         }
         Ok(())
+    }
+}
+
+/// Plausible FIB-SEM pixel size (dx, dy) in nm: 0.1 nm – 10 µm. A value read from a file outside
+/// this range is treated as unknown (see [`VoxelSize::drop_implausible`]).
+pub const PLAUSIBLE_PIXEL_NM: [f64; 2] = [0.1, 10_000.0];
+/// Plausible FIB-SEM slice thickness (dz) in nm: 1 nm – 10 µm.
+pub const PLAUSIBLE_SLICE_NM: [f64; 2] = [1.0, 10_000.0];
+
+/// Axis names of `[dz, dy, dx]`.
+pub const AXIS_NAMES: [&str; 3] = ["dz", "dy", "dx"];
+
+/// A calibration value outside the plausible FIB-SEM range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Implausible {
+    /// `"dz"`, `"dy"` or `"dx"`.
+    pub axis: &'static str,
+    /// The value found (nm).
+    pub value_nm: f64,
+    /// The plausible range (nm).
+    pub range_nm: [f64; 2],
+    /// Where the value came from.
+    pub source: VoxelSource,
+}
+
+impl std::fmt::Display for Implausible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.axis == "dz" {
+            "slice thickness"
+        } else {
+            "pixel size"
+        };
+        write!(
+            f,
+            "{} = {} nm ({}) is implausible for FIB-SEM ({what} {}–{})",
+            self.axis,
+            sig(self.value_nm),
+            self.source.as_str(),
+            fmt_nm(self.range_nm[0]),
+            fmt_nm(self.range_nm[1])
+        )
+    }
+}
+
+/// `v` with 6 significant digits (no float noise in messages).
+fn sig(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return v.to_string();
+    }
+    let digits = (6 - 1 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// `0.1 nm`, `10 µm`.
+fn fmt_nm(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{} µm", v / 1000.0)
+    } else {
+        format!("{v} nm")
+    }
+}
+
+/// A metric needs a physical voxel size that is not known.
+///
+/// ```
+/// use fibstack::volume::VoxelSize;
+/// let e = VoxelSize::default().for_metric(false).unwrap_err();
+/// assert!(e.to_string().contains("--allow-uncalibrated"));
+/// // allowed: one voxel is the unit of length on every axis
+/// assert_eq!(VoxelSize::default().for_metric(true).unwrap().nm, [1.0; 3]);
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("voxel size unknown for {} ({}): lengths, areas and τ on anisotropic voxels depend on it; give --voxel DZ,DY,DX in nm (workflow: [input] voxel_nm or slice_thickness_nm), or --allow-uncalibrated (workflow: allow_uncalibrated = true) to measure in voxels of 1 x 1 x 1", .axes.join(", "), self.what())]
+pub struct Uncalibrated {
+    /// The axes still unknown (`"dz"`, `"dy"`, `"dx"`).
+    pub axes: Vec<&'static str>,
+}
+
+impl Uncalibrated {
+    fn what(&self) -> &'static str {
+        if self.axes == ["dz"] {
+            "slice thickness"
+        } else if self.axes.iter().all(|a| *a != "dz") {
+            "pixel size"
+        } else {
+            "slice thickness and pixel size"
+        }
     }
 }
 

@@ -155,11 +155,12 @@ fn unsupported_sample_formats_are_named() {
         &fib(&["info", rgb.to_str().unwrap()]),
         &["rgb.tif", "unsupported", "RGB"],
     );
-    let signed = d.path().join("signed.tif");
-    tiny_tiff(&signed, 2, 2, 16, 1, 2, 1, &[0; 8]);
+    // 64-bit float (sample format 3, 64 bits): named (signed integers load, see trust_input.rs)
+    let f64t = d.path().join("double.tif");
+    tiny_tiff(&f64t, 2, 2, 64, 1, 3, 1, &[0; 32]);
     fails_with(
-        &fib(&["info", signed.to_str().unwrap()]),
-        &["signed.tif", "signed"],
+        &fib(&["info", f64t.to_str().unwrap()]),
+        &["double.tif", "64-bit float"],
     );
     let bit = d.path().join("bilevel.tif");
     tiny_tiff(&bit, 8, 2, 1, 1, 1, 1, &[0; 2]);
@@ -190,7 +191,7 @@ fn missing_pixel_size_runs_and_says_voxels() {
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("metrics will be in voxels") && err.contains("--voxel"),
+        err.contains("metrics that need lengths refuse") && err.contains("--voxel"),
         "{err}"
     );
     let out = fib(&["info", p.to_str().unwrap(), "--voxel", "20,5,5", "--json"]);

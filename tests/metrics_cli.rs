@@ -100,12 +100,30 @@ fn porosity_cli_json_and_csv() {
 fn uncalibrated_input_gives_voxel_units_with_a_note() {
     let d = tempfile::tempdir().unwrap();
     let p = write(d.path(), "l.npy", &channels(), VoxelSize::default());
-    let j = ok_json(&fib(&["porosity", &p, "--json", "-q", "--rev-sizes", "0"]));
+    // refused unless the user says so (lengths would be in voxels)
+    let out = fib(&["porosity", &p, "--json", "-q", "--rev-sizes", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-uncalibrated"));
+    let j = ok_json(&fib(&[
+        "porosity",
+        &p,
+        "--json",
+        "-q",
+        "--rev-sizes",
+        "0",
+        "--allow-uncalibrated",
+    ]));
     assert_eq!(j["length_unit"], "voxel");
     assert_eq!(j["voxel_calibrated"], false);
     assert!(j["note"].as_str().unwrap().contains("not calibrated"));
     assert!(j["rev_curve"].is_null());
-    let j = ok_json(&fib(&["connectivity", &p, "--json", "-q"]));
+    let j = ok_json(&fib(&[
+        "connectivity",
+        &p,
+        "--json",
+        "-q",
+        "--allow-uncalibrated",
+    ]));
     assert_eq!(j["euler"]["connectivity_density_unit"], "voxel^-3");
     assert!(j["note"].as_str().unwrap().contains("not calibrated"));
 }

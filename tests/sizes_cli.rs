@@ -88,15 +88,23 @@ fn sizes_empty_phase_and_bad_flags_give_clear_results() {
     let dir = tempfile::TempDir::new().unwrap();
     let input = dir.path().join("labels.tif");
     write_two_balls(&input);
-    // empty phase: defined JSON with nulls and a note, exit 0
+    // a phase absent from the volume: refused, naming the labels present
     let out = bin()
         .arg("sizes")
         .arg(&input)
         .args(["--phase", "9", "--json", "-q"])
         .output()
         .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.starts_with("error:") && e.contains("phase 9 does not occur") && e.contains("0, 1"),
+        "{e}"
+    );
+    // the library still answers an empty phase with nulls and a note (no NaN)
+    let l = fibstack::io::read_labels(&input, &Default::default()).unwrap();
+    let out = fibstack::metrics::sizes::sizes(&l, 9, &Default::default()).unwrap();
+    let text = serde_json::to_string(&out.report).unwrap();
     assert!(!text.contains("NaN"));
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(j["particles"]["count"], 0);

@@ -172,7 +172,7 @@ fn one_voxel_thick_volume_gives_finite_results() {
         .report
         .notes
         .iter()
-        .any(|n| n.contains("voxel size unknown")));
+        .any(|n| n.contains("voxel size not calibrated")));
     assert!(out
         .report
         .notes

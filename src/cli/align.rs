@@ -69,7 +69,7 @@ pub struct AlignArgs {
     #[arg(long, value_enum, default_value_t = WindowArg::Hann)]
     pub window: WindowArg,
     /// Taper fraction of the Tukey window (0..1).
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.25)]
     pub tukey_alpha: f64,
     /// Correlate only this rectangle (e.g. a fiducial), in pixels.
     #[arg(long, value_name = "Y0,X0,H,W")]
@@ -93,7 +93,7 @@ pub struct AlignArgs {
     #[arg(long)]
     pub pad: bool,
     /// Fill value with --pad.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0)]
     pub fill: f32,
     /// Per-slice shifts CSV (default: alignment_shifts.csv beside OUT).
     #[arg(long, value_name = "PATH")]
@@ -102,11 +102,16 @@ pub struct AlignArgs {
     #[arg(long, value_name = "PATH")]
     pub plot: Option<PathBuf>,
     /// Ion–electron angle (degrees) used for the slice thickness implied by the drift trend.
-    #[arg(long, default_value_t = 52.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 52.0)]
     pub theta: f64,
     /// A flagged pair whose shift is more than PX from the median of its unflagged neighbours is a
     /// failed correlation: use that median instead (chain mode; 0 = never).
-    #[arg(long, value_name = "PX", default_value_t = 4.0)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "PX",
+        default_value_t = 4.0
+    )]
     pub flag_replace_px: f64,
     /// Print the report as JSON on stdout (only JSON).
     #[arg(long)]

@@ -29,7 +29,12 @@ pub struct InputOpts {
     #[arg(long, value_name = "NZ,NY,NX,TYPE")]
     pub raw: Option<String>,
     /// Refuse inputs needing more than this many GiB of memory.
-    #[arg(long, default_value_t = 16.0, value_name = "GIB")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 16.0,
+        value_name = "GIB"
+    )]
     pub max_memory: f64,
     /// Unit of coordinates the file gives without one (Avizo/Amira BoundingBox): nm or um.
     #[arg(long, value_name = "nm|um")]
@@ -173,9 +178,11 @@ impl InputOpts {
                 .voxel
                 .overridden(parse_voxel(v)?, VoxelSource::CommandLine);
             // the override settles what the reader warned about
-            if vol.voxel.is_calibrated() {
-                vol.meta.warnings.retain(|w| !w.contains("--voxel"));
-            }
+            fibstack::io::refresh_calibration_warnings(
+                &vol.voxel,
+                vol.shape()[0],
+                &mut vol.meta.warnings,
+            );
         }
         note_warnings(&vol.meta.warnings, g);
         Ok(vol)
@@ -204,9 +211,8 @@ impl InputOpts {
                 .voxel()
                 .overridden(parse_voxel(v)?, VoxelSource::CommandLine);
             r.set_voxel(vox);
-            if vox.is_calibrated() {
-                r.meta_mut().warnings.retain(|w| !w.contains("--voxel"));
-            }
+            let nz = r.shape()[0];
+            fibstack::io::refresh_calibration_warnings(&vox, nz, &mut r.meta_mut().warnings);
         }
         note_warnings(&r.meta().warnings, g);
         Ok(Some(r))
@@ -217,6 +223,27 @@ impl InputOpts {
     pub fn read_labels(&self, path: &Path, g: &super::Global) -> Result<LabelVolume> {
         let vol = self.read(path, g)?;
         LabelVolume::from_grey(vol).with_context(|| format!("{}", path.display()))
+    }
+
+    /// Read a label volume for a metric, with the checks every label metric makes before any
+    /// work: it looks like labels (at most 32 values), each `(role, value)` of `wanted` occurs,
+    /// and the voxel size is calibrated — or `allow_uncalibrated`, then the returned volume's
+    /// voxel is 1 × 1 × 1 (every length in voxels). Errors name the file.
+    pub fn read_metric_labels(
+        &self,
+        path: &Path,
+        g: &super::Global,
+        allow_uncalibrated: bool,
+        wanted: &[(&'static str, u8)],
+    ) -> Result<LabelVolume> {
+        let mut l = self.read_labels(path, g)?;
+        fibstack::metrics::phases::check_phases(l.view(), wanted)
+            .with_context(|| format!("{}", path.display()))?;
+        l.voxel = l
+            .voxel
+            .for_metric(allow_uncalibrated)
+            .with_context(|| format!("{}", path.display()))?;
+        Ok(l)
     }
 }
 

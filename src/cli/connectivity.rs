@@ -31,6 +31,9 @@ pub struct ConnectivityArgs {
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Measure an uncalibrated volume in voxels (1 x 1 x 1) instead of refusing it.
+    #[arg(long)]
+    pub allow_uncalibrated: bool,
 }
 
 pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
@@ -40,7 +43,12 @@ pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
         axes: Axis::parse_list(&args.axis)?,
         graph: args.graph_dir.is_some(),
     };
-    let l = args.input.read_labels(&args.labels, g)?;
+    let l = args.input.read_metric_labels(
+        &args.labels,
+        g,
+        args.allow_uncalibrated,
+        &[("phase", args.phase)],
+    )?;
     let (r, graph) = connectivity_report(l.view(), &l.voxel, &opts)
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(dir) = &args.graph_dir {

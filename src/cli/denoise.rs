@@ -16,7 +16,12 @@ pub struct DenoiseArgs {
     #[command(flatten)]
     pub read: InputOpts,
     /// σ in nm, the same on every axis.
-    #[arg(long, value_name = "NM", conflicts_with = "sigma_nm")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "NM",
+        conflicts_with = "sigma_nm"
+    )]
     pub sigma: Option<f64>,
     /// σ per axis in nm as DZ,DY,DX (0 = no smoothing along that axis).
     #[arg(long, value_name = "DZ,DY,DX")]
@@ -28,7 +33,7 @@ pub struct DenoiseArgs {
     #[arg(long = "3d")]
     pub three_d: bool,
     /// Kernel radius in σ (recursive: the mirrored border margin; must be >= 3).
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 4.0)]
     pub truncate: f64,
     /// `exact` (sampled kernel, equals scipy's gaussian_filter) or `recursive` (Deriche IIR fast
     /// path: cost independent of σ, within 1e-2 of the input's range of the exact result).
@@ -46,7 +51,7 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
     super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let sigma_nm = match (&a.sigma, &a.sigma_nm) {
         (Some(s), None) => {
-            fibstack::error::positive("--sigma (nm)", *s)?;
+            fibstack::error::length_nm("--sigma (nm)", *s)?;
             [*s; 3]
         }
         (None, Some(s)) => {
@@ -93,7 +98,8 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
         } else {
             r.sample_type()
         };
-        fibstack::stream::gaussian_2d(&mut r, &a.output, &p, st, &Bar::new(g.quiet))?;
+        fibstack::stream::gaussian_2d(&mut r, &a.output, &p, st, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?;
         r.voxel()
     } else {
         let vol = a.read.read(&a.input, g)?;
@@ -103,13 +109,15 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
         } else {
             vol.sample_type()
         };
-        let out = gaussian_volume_as(&vol, &p, st)?;
+        let out =
+            gaussian_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
         drop(vol);
         fibstack::io::write_volume(&a.output, &out)?;
         out.voxel
     };
     if !g.quiet {
         let s = p.sigma_vox(&voxel);
+        // (checked against the image before the work: `sigma_vox_for`)
         eprintln!(
             "denoise: Gaussian ({}) σ = {:?} nm = [{:.3}, {:.3}, {:.3}] voxels ({}) -> {}",
             match p.method {

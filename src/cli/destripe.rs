@@ -31,23 +31,48 @@ pub struct DestripeArgs {
     #[arg(long, value_name = "DEG", allow_hyphen_values = true)]
     pub second_angle: Option<f64>,
     /// Half-angle of the attenuated wedge (degrees, 0 < Δθ < 90).
-    #[arg(long, default_value_t = 2.0, value_name = "DEG")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 2.0,
+        value_name = "DEG"
+    )]
     pub half_angle: f64,
     /// Keep frequencies below this radius: ≥ 1 = cycles per image width, < 1 = fraction of Nyquist.
-    #[arg(long, default_value_t = 0.02, value_name = "PIX_OR_FRACTION")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 0.02,
+        value_name = "PIX_OR_FRACTION"
+    )]
     pub kmin: f64,
     /// Gaussian σ of the angular taper beyond the half-angle (degrees).
-    #[arg(long, default_value_t = 1.0, value_name = "DEG")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 1.0,
+        value_name = "DEG"
+    )]
     pub taper: f64,
     /// Gaussian σ of the radial taper below kmin, as a fraction of kmin.
-    #[arg(long, default_value_t = 0.3, value_name = "FRACTION")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 0.3,
+        value_name = "FRACTION"
+    )]
     pub kmin_taper: f64,
     /// Classic wedge: remove everything inside the wedge (default: only the power in excess of
     /// the structure's own spectrum).
     #[arg(long)]
     pub classic: bool,
     /// Adaptive mode: power ratio above the local structure power that counts as stripe.
-    #[arg(long, default_value_t = 6.0, value_name = "RATIO")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 6.0,
+        value_name = "RATIO"
+    )]
     pub significance: f64,
     /// Method: `wedge` (FFT wedge, default), `wavelet` (wavelet–FFT of Münch et al. 2009;
     /// vertical or horizontal stripes only) or `stack` (column profiles averaged over
@@ -58,13 +83,13 @@ pub struct DestripeArgs {
     #[arg(long, default_value_t = DEFAULT_STACK_WINDOW, value_name = "N")]
     pub stack_window: usize,
     /// Stack method: σ (px) of the cross-column high-pass; stripes narrower than this go.
-    #[arg(long, default_value_t = DEFAULT_STACK_SIGMA_PX, value_name = "PX")]
+    #[arg(allow_negative_numbers = true, long, default_value_t = DEFAULT_STACK_SIGMA_PX, value_name = "PX")]
     pub stack_sigma_px: f64,
     /// Wavelet method: decomposition levels (at most log2(min size / (filter length - 1))).
     #[arg(long, default_value_t = DEFAULT_WAVELET_LEVELS, value_name = "L")]
     pub wavelet_levels: usize,
     /// Wavelet method: Gaussian damping width σ along the stripe (Fourier units, > 0).
-    #[arg(long, default_value_t = DEFAULT_WAVELET_SIGMA, value_name = "S")]
+    #[arg(allow_negative_numbers = true, long, default_value_t = DEFAULT_WAVELET_SIGMA, value_name = "S")]
     pub wavelet_sigma: f64,
     /// Wavelet method: family db1 (haar) … db5.
     #[arg(long, default_value = "db4", value_name = "dbN")]

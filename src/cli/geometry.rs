@@ -18,10 +18,10 @@ pub struct GeometryArgs {
     #[command(flatten)]
     pub opts: InputOpts,
     /// Ion–electron column angle θ in degrees (52 Thermo/FEI, 54 Zeiss, 55 Tescan).
-    #[arg(long, default_value_t = 52.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 52.0)]
     pub theta: f64,
     /// Slice thickness in nm (default: the volume's dz, or the file's slice thickness).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub slice_thickness: Option<f64>,
     /// Skip the 1/sin θ y-stretch (the SEM's tilt correction was on).
     #[arg(long)]
@@ -39,12 +39,12 @@ pub struct GeometryArgs {
     #[arg(long)]
     pub pad: bool,
     /// Fill value with --pad.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0)]
     pub fill: f32,
-    /// Print the report as JSON on stdout (only JSON).
     /// Interpolation along y: `linear` (default) or `cubic` (Keys a = −½, sharper edges).
     #[arg(long, default_value = "linear", value_name = "linear|cubic")]
     pub interpolation: String,
+    /// Print the report as JSON on stdout (only JSON).
     #[arg(long)]
     pub json: bool,
     /// Resample to a uniform slice pitch (the median of the per-slice z positions from Zeiss
@@ -79,12 +79,7 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         let tilt = r.meta().stage_tilt_deg;
         let (report, _) = fibstack::stream::geometry(&mut r, &a.output, &params, &bar)
             .with_context(|| format!("geometry correction of {}", a.input.display()))?;
-        GeometryOutput {
-            report,
-            stage_tilt_deg: tilt,
-            slice_thickness_source: source,
-            resample_z: None,
-        }
+        GeometryOutput::new(report, a.theta, tilt, source)
     } else {
         let vol = a.opts.read(&a.input, g)?;
         let mut ctx = Context::new(PathBuf::new(), 0, &bar);
@@ -96,11 +91,22 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         fibstack::io::write_volume(&a.output, &vol)?;
         out
     };
+    for w in &out.warnings {
+        eprintln!("warning: {}: {w}", a.input.display());
+    }
     if a.json {
         print_json(&out)?;
     } else {
         let r = &out.report;
-        println!("{} at θ = {}°", r.method, r.theta_deg);
+        println!(
+            "{} at θ = {}° ({}{})",
+            r.method,
+            r.theta_deg,
+            out.theta_source,
+            out.stage_tilt_deg
+                .map(|t| format!("; stage tilt in the metadata {t:.2}°"))
+                .unwrap_or_default()
+        );
         if let Some(t) = r.slice_thickness_nm {
             println!(
                 "slice thickness {t} nm ({}): shear {:.3} raw px/slice = {:.3} output px/slice",
@@ -118,9 +124,6 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
                 "resampled z: {} -> {} slices at a uniform {:.4} nm (input pitch {:.4}–{:.4} nm, CV {:.3})",
                 z.slices_in, z.slices_out, z.pitch_nm, z.pitch_min_nm, z.pitch_max_nm, z.pitch_cv
             );
-        }
-        if let Some(t) = out.stage_tilt_deg {
-            println!("(stage tilt in the metadata: {t:.2}°; θ is the ion–electron angle)");
         }
         println!("wrote {}", a.output.display());
     }

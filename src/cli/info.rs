@@ -153,7 +153,7 @@ pub fn run(a: InfoArgs, g: &super::Global) -> Result<()> {
         .all(|s| *s != fibstack::VoxelSource::Default);
     if !in_plane || (!info.calibrated && info.shape[0] > 1) {
         println!(
-            "  NOTE: voxel size not fully known; metrics will be in voxels. Use --voxel DZ,DY,DX"
+            "  NOTE: voxel size not fully known: metrics needing lengths refuse it; use --voxel DZ,DY,DX (nm) or --allow-uncalibrated (voxel units)"
         );
     }
     let m = &info.metadata;

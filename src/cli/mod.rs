@@ -26,11 +26,74 @@ pub mod train;
 
 use clap::{Args, Parser, Subcommand};
 
+/// A command-line mistake (bad value, missing or unknown flag) as one line in the style of the
+/// other errors: clap's message, its tip, and where to read the usage.
+pub fn one_line_usage_error(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    let mut usage = None;
+    let mut first_paragraph = true;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() {
+            first_paragraph = false;
+            continue;
+        }
+        if let Some(u) = l.strip_prefix("Usage: ") {
+            usage = Some(u.to_string());
+        } else if first_paragraph {
+            parts.push(l.trim_start_matches("error: ").to_string());
+        } else if let Some(t) = l.strip_prefix("tip: ") {
+            parts.push(format!("({t})"));
+        }
+    }
+    let mut msg = parts.join(" ");
+    msg = msg.replace(": (", " (");
+    let cmd = usage
+        .as_deref()
+        .map(|u| {
+            u.split_whitespace()
+                .take_while(|w| !w.starts_with('-') && !w.starts_with('<') && !w.starts_with('['))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| {
+            // the subcommand the user typed, if any
+            use clap::CommandFactory;
+            let names: Vec<String> = Cli::command()
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            match std::env::args().skip(1).find(|a| names.contains(a)) {
+                Some(sub) => format!("fibstack {sub}"),
+                None => "fibstack".to_string(),
+            }
+        });
+    match &usage {
+        Some(u) => format!("{msg}; usage: {u} (see `{cmd} --help`)"),
+        None => format!("{msg} (see `{cmd} --help`)"),
+    }
+}
+
+/// `--threads N`: a whole number of threads, at least 1.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if (1..=4096).contains(&n) => Ok(n as usize),
+        Ok(n) => Err(format!(
+            "{n} threads: give a whole number from 1 to 4096 (omit --threads to use all cores)"
+        )),
+        Err(_) => Err(format!(
+            "{s:?} is not a whole number of threads: give 1 to 4096 (omit --threads to use all cores)"
+        )),
+    }
+}
+
 /// Options every command understands.
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Worker threads (default: all cores). Results do not depend on this.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = parse_threads, allow_hyphen_values = true)]
     pub threads: Option<usize>,
     /// No progress bars or notes on stderr.
     #[arg(long, short, global = true)]

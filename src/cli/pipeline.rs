@@ -35,14 +35,14 @@ pub struct PipelineArgs {
     #[arg(long)]
     pub destripe: bool,
     /// 2-D Gaussian σ in nm (in-plane; 0 or absent = none).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub sigma: Option<f64>,
     /// Use the recursive (Deriche) Gaussian for --sigma: cost independent of σ, within 3e-4 of
     /// the exact kernel (faster from σ ≈ 4–5 px).
     #[arg(long, requires = "sigma")]
     pub recursive: bool,
     /// 2-D top-hat radius in nm (absent = none).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub tophat_radius: Option<f64>,
     /// Black top-hat instead of white.
     #[arg(long)]
@@ -71,6 +71,10 @@ pub struct PipelineArgs {
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Measure an uncalibrated stack in voxels (1 x 1 x 1; σ and radii then in voxels too)
+    /// instead of refusing it.
+    #[arg(long)]
+    pub allow_uncalibrated: bool,
 }
 
 pub fn run(a: PipelineArgs, g: &super::Global) -> Result<()> {
@@ -125,7 +129,7 @@ pub fn run(a: PipelineArgs, g: &super::Global) -> Result<()> {
         labels_out: a.labels_out.clone(),
         ..Default::default()
     };
-    let reader = match a.read.open_stream(&a.input, g)? {
+    let mut reader = match a.read.open_stream(&a.input, g)? {
         Some(r) => r,
         None => {
             if !a.input.exists() {
@@ -136,9 +140,20 @@ pub fn run(a: PipelineArgs, g: &super::Global) -> Result<()> {
             fibstack::io::stream::SliceReader::open(&a.input, &opts)?
         }
     };
+    // the profile is in nm and τ depends on the voxel shape: refuse to guess the calibration
+    let voxel = reader
+        .voxel()
+        .for_metric(a.allow_uncalibrated)
+        .with_context(|| format!("{}", a.input.display()))?;
+    reader.set_voxel(voxel);
     let bar = Bar::new(g.quiet);
     let (mut rep, _mask) = run_chain(reader, &p, &bar)
         .with_context(|| format!("pipeline on {}", a.input.display()))?;
+    for r in rep.tortuosity.iter().flatten() {
+        for w in &r.warnings {
+            eprintln!("warning: {}: {w}", a.input.display());
+        }
+    }
     if a.no_profile {
         rep.porosity_profile_z.clear();
         rep.profile_z_nm.clear();

@@ -23,7 +23,7 @@ pub struct PorosityArgs {
     #[arg(long, value_name = "PATH")]
     pub profile_csv: Option<PathBuf>,
     /// Windowed statistics over a grid of cubes of this edge (nm; voxels when uncalibrated).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub window: Option<f64>,
     /// Write every window's fraction as CSV (needs --window).
     #[arg(long, value_name = "PATH")]
@@ -41,7 +41,7 @@ pub struct PorosityArgs {
     #[arg(long, value_name = "N")]
     pub collector: Option<u8>,
     /// Solid-fraction threshold for the deposit (default: half the maximum; implies --deposit).
-    #[arg(long, value_name = "F")]
+    #[arg(allow_negative_numbers = true, long, value_name = "F")]
     pub deposit_threshold: Option<f64>,
     /// The collector is at the high-index end of the axis (implies --deposit).
     #[arg(long)]
@@ -49,6 +49,9 @@ pub struct PorosityArgs {
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Measure an uncalibrated volume in voxels (1 x 1 x 1) instead of refusing it.
+    #[arg(long)]
+    pub allow_uncalibrated: bool,
 }
 
 /// `base.csv` → `base_z.csv`.
@@ -84,7 +87,11 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
     if args.windows_csv.is_some() && args.window.is_none() {
         anyhow::bail!("--windows-csv needs --window NM (the window edge)");
     }
-    let l = args.input.read_labels(&args.labels, g)?;
+    let mut wanted = vec![("phase", args.phase)];
+    wanted.extend(args.collector.map(|c| ("collector", c)));
+    let l = args
+        .input
+        .read_metric_labels(&args.labels, g, args.allow_uncalibrated, &wanted)?;
     let r = porosity_report(l.view(), &l.voxel, &opts)
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(p) = &args.profile_csv {

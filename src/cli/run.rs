@@ -39,7 +39,11 @@ pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
     let summary = fibstack::workflow::run(&wf, a.out, &bar)?;
     if !g.quiet {
         for w in &summary.provenance.warnings {
-            eprintln!("note: {w}");
+            // doubtful results of the steps are warnings; reader remarks are notes
+            let step = ["tortuosity: ", "geometry: "]
+                .iter()
+                .any(|p| w.starts_with(p));
+            eprintln!("{}: {w}", if step { "warning" } else { "note" });
         }
         for s in &summary.provenance.steps {
             eprintln!("  {:<16} {:>8.2} s", s.name, s.seconds);

@@ -36,7 +36,7 @@ pub struct SegmentArgs {
     #[arg(long, value_name = "L0,L1,..")]
     pub labels: Option<String>,
     /// Report phase fractions with each threshold moved by ± this many grey values.
-    #[arg(long, value_name = "DELTA")]
+    #[arg(allow_negative_numbers = true, long, value_name = "DELTA")]
     pub sensitivity: Option<f64>,
     /// Histogram bins for float volumes (integer volumes use one bin per value).
     #[arg(long, default_value_t = 256)]
@@ -49,7 +49,12 @@ pub struct SegmentArgs {
     #[arg(long, value_name = "N", requires = "shine_through")]
     pub shine_depth: Option<usize>,
     /// Shine-through: in-plane blur σ in pixels [default: 1.5].
-    #[arg(long, value_name = "PX", requires = "shine_through")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "PX",
+        requires = "shine_through"
+    )]
     pub shine_sigma_px: Option<f64>,
     /// Shine-through: most fit → reclassify rounds, 1–10 [default: 2]; they stop early once the
     /// pore fraction changes by less than 1e-4.
@@ -120,9 +125,7 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
             .rim_max_run_px
             .unwrap_or(fibstack::segment::rim::RimParams::default().max_run_px),
     });
-    if let Some(rp) = &rim {
-        rp.validate()?;
-    }
+    fibstack::segment::corrected::Corrections { shine, rim }.validate(&p)?;
     // the shine-through fit looks several slices deep and the rim correction needs the class
     // means first: both take the in-memory path
     let stream = if shine.is_none() && rim.is_none() {

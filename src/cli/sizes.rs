@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use fibstack::io::IoError;
 use fibstack::metrics::particles::{Connectivity, ParticleOptions};
-use fibstack::metrics::sizes::{sizes, write_distribution_csv, SizesOptions, What};
+use fibstack::metrics::sizes::{sizes, write_distribution_csv_in, SizesOptions, What};
 use fibstack::volume::GreyVolume;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +33,7 @@ pub struct SizesArgs {
     #[arg(long)]
     pub split: bool,
     /// Watershed markers: EDT maxima at least this far apart (nm; default 3 voxels).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub min_separation: Option<f64>,
     /// Particle connectivity: 6 or 26.
     #[arg(long, default_value_t = 26)]
@@ -53,6 +53,9 @@ pub struct SizesArgs {
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Measure an uncalibrated volume in voxels (1 x 1 x 1) instead of refusing it.
+    #[arg(long)]
+    pub allow_uncalibrated: bool,
 }
 
 fn csv_err(path: &Path, e: csv::Error) -> IoError {
@@ -93,7 +96,9 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
     if !needs_p && a.particles_csv.is_some() {
         anyhow::bail!("--particles-csv needs --what particles or all");
     }
-    let labels = a.input.read_labels(&a.labels, g)?;
+    let labels =
+        a.input
+            .read_metric_labels(&a.labels, g, a.allow_uncalibrated, &[("phase", a.phase)])?;
     if !g.quiet {
         eprintln!(
             "measuring phase {} of {:?} voxels ({:?} nm)",
@@ -104,15 +109,16 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
     }
     let out = sizes(&labels, a.phase, &opts)
         .with_context(|| format!("sizes of {}", a.labels.display()))?;
+    let unit = out.report.length_unit.clone();
     if let Some(p) = &a.particles_csv {
         fibstack::io::atomic::write_atomic(p, |w| {
-            fibstack::metrics::particles::write_particles_csv(&out.particles, w)
+            fibstack::metrics::particles::write_particles_csv_in(&out.particles, &unit, w)
                 .map_err(|e| csv_err(p, e))
         })?;
     }
     if let (Some(p), Some(lt)) = (&a.distribution_csv, &out.report.local_thickness) {
         fibstack::io::atomic::write_atomic(p, |w| {
-            write_distribution_csv(lt, w).map_err(|e| csv_err(p, e))
+            write_distribution_csv_in(lt, &unit, w).map_err(|e| csv_err(p, e))
         })?;
     }
     if let (Some(p), Some(map)) = (&a.thickness_map, &out.thickness_map) {
@@ -127,13 +133,20 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
         eprintln!("note: {n}");
     }
     println!(
-        "phase {}: fraction {:.6}, voxel {:?} nm",
-        r.phase, r.phase_fraction, r.voxel_size_nm
+        "phase {}: fraction {:.6}, voxel {:?} {}",
+        r.phase,
+        r.phase_fraction,
+        r.voxel_size_nm,
+        if r.voxel_size_calibrated {
+            "nm"
+        } else {
+            "(uncalibrated: lengths in voxels)"
+        }
     );
     let f = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into());
     if let Some(lt) = &r.local_thickness {
         println!(
-            "local thickness (nm): mean {}  median {}  std {}  max {}",
+            "local thickness ({unit}): mean {}  median {}  std {}  max {}",
             f(lt.mean_nm),
             f(lt.median_nm),
             f(lt.std_nm),
@@ -142,7 +155,7 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
     }
     if let Some(p) = &r.particles {
         println!(
-            "particles: {} ({} not touching the border); ESD (nm) mean {} median {} min {} max {}; nearest-neighbour spacing (nm) mean {}",
+            "particles: {} ({} not touching the border); ESD ({unit}) mean {} median {} min {} max {}; nearest-neighbour spacing ({unit}) mean {}",
             p.count,
             p.count_interior,
             f(p.esd_mean_nm),

@@ -47,34 +47,34 @@ pub struct SynthArgs {
 
     // --- structure parameters ---
     /// li-deposit: packing in [0,1] (0 porous whiskers … 1 dense columnar grains).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub packing: Option<f64>,
     /// li-deposit: stack pressure in kPa (sets packing and thickness).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub pressure_kpa: Option<f64>,
     /// pressure-series: pressures in kPa (default 0,70,140,210,350).
     #[arg(long, value_name = "P1,P2,..", help_heading = "Structure")]
     pub pressures: Option<String>,
     /// li-deposit: nominal deposit thickness (nm).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub thickness_nm: Option<f64>,
     /// li-deposit: mean spacing of grain/whisker nuclei (nm).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub grain_spacing_nm: Option<f64>,
     /// electrode: target active-material volume fraction.
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub active_fraction: Option<f64>,
     /// electrode: median particle radius (nm).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub median_radius_nm: Option<f64>,
     /// electrode: σ of ln(radius).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub radius_sigma: Option<f64>,
     /// electrode: ellipsoid aspect ratio (1 = spheres).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub aspect: Option<f64>,
     /// electrode: carbon-binder volume fraction (0 = none).
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub binder_fraction: Option<f64>,
     /// channels: axis z, y or x.
     #[arg(long, help_heading = "Structure")]
@@ -92,7 +92,7 @@ pub struct SynthArgs {
     #[arg(long, value_name = "R,A", help_heading = "Structure")]
     pub lattice_nm: Option<String>,
     /// inclined-plane: angle in degrees.
-    #[arg(long, help_heading = "Structure")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
     pub plane_angle_deg: Option<f64>,
     /// inclined-plane: the plane rises along z or x.
     #[arg(long, help_heading = "Structure")]
@@ -110,7 +110,7 @@ pub struct SynthArgs {
     #[arg(long, help_heading = "Acquisition")]
     pub bit_depth: Option<u8>,
     /// Ion/electron column angle (degrees, default 52).
-    #[arg(long, help_heading = "Acquisition")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub tilt_deg: Option<f64>,
     /// Face-on imaging: no foreshortening and no face shift.
     #[arg(long, help_heading = "Acquisition")]
@@ -124,7 +124,7 @@ pub struct SynthArgs {
     #[arg(long, help_heading = "Acquisition")]
     pub no_drift: bool,
     /// Drift random-walk step σ (px).
-    #[arg(long, help_heading = "Acquisition")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub drift_step_px: Option<f64>,
     /// Drift jump probability per slice and jump σ (px): P,S.
     #[arg(long, value_name = "P,S", help_heading = "Acquisition")]
@@ -132,13 +132,13 @@ pub struct SynthArgs {
     #[arg(long, help_heading = "Acquisition")]
     pub no_curtain: bool,
     /// Curtain RMS amplitude (normalised intensity).
-    #[arg(long, help_heading = "Acquisition")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub curtain_amplitude: Option<f64>,
     /// Curtain angle from vertical (degrees).
-    #[arg(long, help_heading = "Acquisition")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub curtain_angle_deg: Option<f64>,
     /// Second curtain family (rocking polish) at this angle (degrees).
-    #[arg(long, help_heading = "Acquisition")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub curtain_second_angle_deg: Option<f64>,
     #[arg(long, help_heading = "Acquisition")]
     pub no_shine: bool,
@@ -152,10 +152,10 @@ pub struct SynthArgs {
     #[arg(long, help_heading = "Acquisition")]
     pub no_noise: bool,
     /// Gaussian noise σ (normalised intensity).
-    #[arg(long, help_heading = "Acquisition")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub noise_sigma: Option<f64>,
     /// Poisson counts at full scale (0 = no Poisson noise).
-    #[arg(long, help_heading = "Acquisition")]
+    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub counts: Option<f64>,
     /// Protective cap with tracking marks (lines milled along z) above the sample, moving only
     /// with face shift and drift; truth.json gives the rectangle for `align --roi`.
@@ -163,7 +163,12 @@ pub struct SynthArgs {
     pub fiducial: bool,
     /// Cap thickness in nm (implies --fiducial; default: 1/8 of the depth, or thick enough to
     /// keep 12 rows of cap in view in every slice).
-    #[arg(long, value_name = "NM", help_heading = "Acquisition")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "NM",
+        help_heading = "Acquisition"
+    )]
     pub fiducial_cap_nm: Option<f64>,
 
     // --- output ---

@@ -20,10 +20,10 @@ pub struct SynthStreamArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Mean particle radius (nm).
-    #[arg(long, default_value_t = 250.0)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 250.0)]
     pub radius_nm: f64,
     /// Expected pore fraction.
-    #[arg(long, default_value_t = 0.4)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.4)]
     pub porosity: f64,
     /// Also write the truth labels.
     #[arg(long)]

@@ -1,7 +1,7 @@
 //! `fibstack tophat IN OUT --radius-nm R`: white (or black) top-hat with a disk/ball.
 
 use super::common::{Bar, InputOpts};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::denoise::Dims;
 use fibstack::preprocess::tophat::{tophat_volume, TophatParams};
@@ -16,7 +16,7 @@ pub struct TophatArgs {
     #[command(flatten)]
     pub read: InputOpts,
     /// Disk/ball radius in nm (voxels when the voxel size is unknown).
-    #[arg(long, value_name = "NM")]
+    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
     pub radius_nm: f64,
     /// Black top-hat (closing − image: dark features) instead of white (image − opening).
     #[arg(long)]
@@ -36,7 +36,7 @@ pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
         black: a.black,
         dims: if a.three_d { Dims::ThreeD } else { Dims::TwoD },
     };
-    fibstack::error::positive("--radius-nm", p.radius_nm)?;
+    fibstack::error::length_nm("--radius-nm", p.radius_nm)?;
     let stream = if a.three_d {
         None
     } else {
@@ -44,13 +44,18 @@ pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
     };
     let fp = if let Some(mut r) = stream {
         // 2-D on a folder / TIFF: slice by slice, bounded memory
-        let fp = p.footprint(r.voxel().nm)?;
-        fibstack::stream::tophat_2d(&mut r, &a.output, &p, &Bar::new(g.quiet))?;
+        let fp = p
+            .footprint_for(r.voxel().nm, r.shape())
+            .with_context(|| format!("{}", a.input.display()))?;
+        fibstack::stream::tophat_2d(&mut r, &a.output, &p, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?;
         fp
     } else {
         let vol = a.read.read(&a.input, g)?;
-        let fp = p.footprint(vol.voxel.nm)?;
-        let out = tophat_volume(&vol, &p)?;
+        let fp = p
+            .footprint_for(vol.voxel.nm, vol.shape())
+            .with_context(|| format!("{}", a.input.display()))?;
+        let out = tophat_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
         drop(vol);
         fibstack::io::write_volume(&a.output, &out)?;
         fp

@@ -53,13 +53,13 @@ pub struct TortuosityArgs {
     #[arg(long)]
     pub steps: Option<u64>,
     /// Random walk: target relative precision of the MSD.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.01)]
     pub precision: f64,
     /// Random walk: longest automatic walk in steps.
     #[arg(long, default_value_t = 1 << 21)]
     pub max_steps: u64,
     /// Steady state: relative residual tolerance.
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1e-5)]
     pub tol: f64,
     /// Steady state: maximum iterations.
     #[arg(long, default_value_t = 1000)]
@@ -76,6 +76,9 @@ pub struct TortuosityArgs {
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Measure an uncalibrated volume in voxels (1 x 1 x 1) instead of refusing it.
+    #[arg(long)]
+    pub allow_uncalibrated: bool,
 }
 
 /// `--method both`: the two estimates of one axis and their relative difference (rw − fd)/fd.
@@ -95,6 +98,8 @@ pub struct Report {
     pub phase: u8,
     pub voxel_size_nm: [f64; 3],
     pub voxel_calibrated: bool,
+    /// Unit of the voxel size: `"nm"`, or `"voxel"` when measured uncalibrated.
+    pub length_unit: String,
     pub results: Vec<TortuosityResult>,
     pub comparison: Vec<Comparison>,
 }
@@ -148,22 +153,22 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
     } else if a.msd_csv.is_some() || a.msd_png.is_some() {
         bail!("--msd-csv/--msd-png need the random walk: use --method rw or both");
     }
-    let vol = a.input.read_labels(&a.labels, g)?;
-    let present = vol.count(a.phase);
-    if present == 0 && !g.quiet {
-        eprintln!(
-            "note: phase {} does not occur (labels present: {:?}); tortuosity is infinite",
-            a.phase,
-            vol.phases()
-        );
-    }
+    let vol =
+        a.input
+            .read_metric_labels(&a.labels, g, a.allow_uncalibrated, &[("phase", a.phase)])?;
+    let file = a.labels.display();
     let bar = Bar::new(g.quiet);
     let mut results = Vec::new();
     let mut fd_res = Vec::new();
     if do_fd {
         for &ax in &axes {
             let r = tortuosity_fd(vol.view(), a.phase, vol.voxel.nm, ax, &fd_opts, &bar)
-                .with_context(|| format!("steady-state tortuosity along {}", ax))?;
+                .with_context(|| {
+                    format!(
+                        "{file}: steady-state tortuosity along {}",
+                        fibstack::metrics::tortuosity::AXIS_NAMES[ax]
+                    )
+                })?;
             fd_res.push(r.clone());
             results.push(r);
         }
@@ -171,7 +176,7 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
     let mut rw_res = Vec::new();
     if do_rw {
         let out = tortuosity_rw(vol.view(), a.phase, vol.voxel.nm, &axes, &rw_opts, &bar)
-            .context("random-walk tortuosity")?;
+            .with_context(|| format!("{file}: random-walk tortuosity"))?;
         if let Some(p) = &a.msd_csv {
             fibstack::io::atomic::write_bytes(p, out.msd.to_csv().as_bytes())?;
         }
@@ -202,19 +207,36 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
         phase: a.phase,
         voxel_size_nm: vol.voxel.nm,
         voxel_calibrated: vol.voxel.is_calibrated(),
+        length_unit: if vol.voxel.is_calibrated() {
+            "nm"
+        } else {
+            "voxel"
+        }
+        .into(),
         results,
         comparison,
     };
+    // doubtful values are said loudly, also with --json and --quiet
+    for r in &report.results {
+        for w in &r.warnings {
+            eprintln!("warning: {}: {w}", report.input.display());
+        }
+    }
     if a.json {
         return print_json(&report);
     }
     let fmt = |v: Option<f64>| v.map_or("inf".to_string(), |t| format!("{t:.4}"));
     println!(
-        "tortuosity of phase {} in {} (shape {:?}, voxel {:?} nm)",
+        "tortuosity of phase {} in {} (shape {:?}, voxel {:?} {})",
         report.phase,
         report.input.display(),
         report.shape,
-        report.voxel_size_nm
+        report.voxel_size_nm,
+        if report.voxel_calibrated {
+            "nm"
+        } else {
+            "(uncalibrated: 1 x 1 x 1 voxels)"
+        }
     );
     for r in &report.results {
         let ci = match (r.ci_low, r.ci_high) {

@@ -1,6 +1,6 @@
 //! A folder of per-slice 2-D TIFFs (Auto Slice & View): natural sort, glob, slice range.
 
-use super::tiff::{calibrate, read_pages, stack_pages, Page};
+use super::tiff::{calibrate, read_pages, stack_pages, Page, TiffPages};
 use super::{IoError, ReadOptions};
 use crate::volume::GreyVolume;
 use rayon::prelude::*;
@@ -141,23 +141,33 @@ pub fn list_slices(dir: &Path, opts: &ReadOptions) -> Result<(Vec<PathBuf>, Vec<
     }
     let n = files.len();
     let files: Vec<PathBuf> = match opts.slices {
-        Some((a, b)) => {
-            if a >= b || a >= n {
-                return Err(IoError::invalid(
-                    dir,
-                    format!("slice range {a}..{b} selects nothing from {n} slices; use a range inside 0..{n}"),
-                ));
-            }
-            files
-                .into_iter()
-                .skip(a)
-                .take(b.min(n) - a)
-                .map(|f| f.1)
-                .collect()
+        Some(r) => {
+            let (a, b) = super::slice_range(dir, r, n)?;
+            files.into_iter().skip(a).take(b - a).map(|f| f.1).collect()
         }
         None => files.into_iter().map(|f| f.1).collect(),
     };
     Ok((files, notes))
+}
+
+/// Read the one image of a slice file of a folder; a multi-page TIFF there is refused (a folder
+/// read would otherwise keep only its first page). `dir` names the folder in the message.
+pub(crate) fn read_slice_file(
+    dir: &Path,
+    file: &Path,
+    opts: &ReadOptions,
+) -> Result<TiffPages, IoError> {
+    let tp = read_pages(file, opts, Some((0, 1)))?;
+    if tp.more_pages {
+        return Err(IoError::invalid(
+            file,
+            format!(
+                "multi-page TIFF inside the slice folder {}: a slice folder holds one image per file; read this file on its own, or move it out of the folder (or select the slices with --pattern)",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(tp)
 }
 
 /// Read a folder of 2-D TIFF slices into a volume. Slices must agree in size and type.
@@ -172,8 +182,8 @@ pub fn read_folder(
         slices: None,
         ..opts.clone()
     };
-    let first = read_pages(&files[0], &per_file, Some((0, 1)))?;
-    let page_bytes = (first.dims[0] * first.dims[1] * first.pages[0].sample_type().bytes()) as u64;
+    let first = read_slice_file(dir, &files[0], &per_file)?;
+    let page_bytes = (first.dims[0] * first.dims[1] * first.pages[0].page_type().bytes()) as u64;
     let total = page_bytes.saturating_mul(files.len() as u64);
     if total > opts.max_bytes {
         return Err(IoError::TooLarge {
@@ -184,23 +194,23 @@ pub fn read_folder(
         });
     }
     progress.start("reading slices", files.len() as u64);
-    let ty = first.pages[0].sample_type();
+    let ty = first.pages[0].page_type();
     let rest: Result<Vec<Page>, IoError> = files[1..]
         .par_iter()
         .map(|f| {
-            let tp = read_pages(f, &per_file, Some((0, 1)))?;
+            let tp = read_slice_file(dir, f, &per_file)?;
             progress.inc(1);
             let p = tp
                 .pages
                 .into_iter()
                 .next()
                 .ok_or_else(|| IoError::invalid(f, "no page"))?;
-            if tp.dims != first.dims || p.sample_type() != ty {
+            if tp.dims != first.dims || p.page_type() != ty {
                 return Err(IoError::SliceMismatch {
                     first: files[0].clone(),
                     file: f.clone(),
                     expected: format!("{}x{} {}", first.dims[1], first.dims[0], ty.as_str()),
-                    found: format!("{}x{} {}", tp.dims[1], tp.dims[0], p.sample_type().as_str()),
+                    found: format!("{}x{} {}", tp.dims[1], tp.dims[0], p.page_type().as_str()),
                 });
             }
             Ok(p)

@@ -10,6 +10,7 @@ pub mod folder;
 pub mod fuzz;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
+pub mod ints;
 pub mod meta;
 pub mod mrc;
 pub mod npy;
@@ -337,6 +338,38 @@ pub fn check_output(output: &Path, inputs: &[&Path]) -> Result<(), IoError> {
     Ok(())
 }
 
+/// The slices `a..b` of `n`, checked: the range must lie inside `0..n` (an open end, `b =
+/// usize::MAX` as `--slices A..` gives, means "to the last slice"). Never clamped: a range
+/// beyond the data is an error naming both.
+///
+/// ```
+/// use std::path::Path;
+/// use fibstack::io::slice_range;
+/// assert_eq!(slice_range(Path::new("s"), (2, 5), 8).unwrap(), (2, 5));
+/// assert_eq!(slice_range(Path::new("s"), (2, usize::MAX), 8).unwrap(), (2, 8));
+/// let e = slice_range(Path::new("s"), (0, 500), 8).unwrap_err();
+/// assert!(e.to_string().contains("0..500") && e.to_string().contains("8 slices"));
+/// ```
+pub fn slice_range(
+    path: &Path,
+    (a, b): (usize, usize),
+    n: usize,
+) -> Result<(usize, usize), IoError> {
+    let end = if b == usize::MAX { n } else { b };
+    if a < end && end <= n {
+        return Ok((a, end));
+    }
+    let shown = if b == usize::MAX {
+        format!("{a}..")
+    } else {
+        format!("{a}..{b}")
+    };
+    Err(IoError::invalid(
+        path,
+        format!("slice range {shown} does not fit the {n} slices; use a range inside 0..{n} (the end is exclusive)"),
+    ))
+}
+
 /// Keep slices and crop a volume already in memory (readers without native sub-reading).
 pub(crate) fn apply_slices_crop(
     path: &Path,
@@ -346,15 +379,7 @@ pub(crate) fn apply_slices_crop(
     use ndarray::s;
     let [nz, ny, nx] = vol.shape();
     let (z0, z1) = match opts.slices {
-        Some((a, b)) if a < b && a < nz => (a, b.min(nz)),
-        Some((a, b)) => {
-            return Err(IoError::invalid(
-                path,
-                format!(
-                "slice range {a}..{b} selects nothing from {nz} slices; use a range inside 0..{nz}"
-            ),
-            ))
-        }
+        Some(r) => slice_range(path, r, nz)?,
         None => (0, nz),
     };
     let [y0, x0, h, w] = opts.crop.unwrap_or([0, 0, ny, nx]);
@@ -437,7 +462,7 @@ pub fn read_volume_with_progress(
             }
         };
     let nz = vol.shape()[0];
-    calibration_warnings(&vol.voxel, nz, &mut vol.meta.warnings);
+    settle_calibration(&mut vol.voxel, nz, &mut vol.meta.warnings);
     Ok(vol)
 }
 
@@ -461,6 +486,43 @@ fn hdf5_missing(path: &Path) -> IoError {
     }
 }
 
+/// What every reader's calibration passes through: values from the file outside the plausible
+/// FIB-SEM ranges become unknown ([`crate::volume::VoxelSize::drop_implausible`]), then a warning
+/// says which axes are unknown.
+pub fn settle_calibration(
+    voxel: &mut crate::volume::VoxelSize,
+    nz: usize,
+    warnings: &mut Vec<String>,
+) {
+    warnings.extend(voxel.drop_implausible());
+    calibration_warnings(voxel, nz, warnings);
+}
+
+/// After the voxel size was overridden (command line, workflow): drop the reader's calibration
+/// warnings that no longer apply and say again what is still unknown.
+pub fn refresh_calibration_warnings(
+    voxel: &crate::volume::VoxelSize,
+    nz: usize,
+    warnings: &mut Vec<String>,
+) {
+    let known: Vec<&str> = crate::volume::AXIS_NAMES
+        .iter()
+        .zip(voxel.source.iter())
+        .filter(|(_, s)| **s != crate::volume::VoxelSource::Default)
+        .map(|(n, _)| *n)
+        .collect();
+    warnings.retain(|w| {
+        !(w.starts_with(NOTE_DZ)
+            || w.starts_with(NOTE_VOXEL)
+            || (w.contains("is implausible for FIB-SEM")
+                && known.iter().any(|a| w.starts_with(&format!("{a} = ")))))
+    });
+    calibration_warnings(voxel, nz, warnings);
+}
+
+const NOTE_DZ: &str = "slice thickness (dz) unknown";
+const NOTE_VOXEL: &str = "voxel size unknown (";
+
 /// The warning a reader adds when the voxel size is not (fully) known.
 pub(crate) fn calibration_warnings(
     voxel: &crate::volume::VoxelSize,
@@ -470,18 +532,13 @@ pub(crate) fn calibration_warnings(
     if voxel.is_calibrated() {
         return;
     }
-    let missing: Vec<&str> = ["dz", "dy", "dx"]
-        .iter()
-        .zip(voxel.source.iter())
-        .filter(|(_, s)| **s == crate::volume::VoxelSource::Default)
-        .map(|(n, _)| *n)
-        .collect();
+    let missing = voxel.uncalibrated_axes();
     let only_dz = missing == ["dz"];
     if only_dz && nz > 1 {
-        warnings.push("slice thickness (dz) unknown: give --voxel DZ,_,_ (nm) or `slice_thickness_nm` in the workflow; z distances are in voxels until then".to_string());
+        warnings.push(format!("{NOTE_DZ}: give --voxel DZ,_,_ (nm) or `slice_thickness_nm` in the workflow; metrics that need lengths refuse the volume until then (or measure in voxels with --allow-uncalibrated)"));
     } else if !only_dz {
         warnings.push(format!(
-            "voxel size unknown ({}): metrics will be in voxels; give --voxel DZ,DY,DX (nm)",
+            "{NOTE_VOXEL}{}): give --voxel DZ,DY,DX (nm); metrics that need lengths refuse the volume until then (or measure in voxels with --allow-uncalibrated)",
             missing.join(", ")
         ));
     }

@@ -1,5 +1,6 @@
 //! NumPy `.npy` (format 1.0/2.0/3.0) reading and writing: `|u1`, `<u2`/`>u2`, `<f4`/`>f4`, `|b1`;
-//! 2-D (one slice) or 3-D, C order.
+//! also integer dtypes (`int8`…`int64`, `uint32`, `uint64`, narrowed to the smallest exact type,
+//! see [`super::ints`]) and `float64` (read as 32-bit float); 2-D (one slice) or 3-D, C order.
 
 use super::{IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
@@ -87,28 +88,51 @@ pub fn read_npy(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
             ))
         }
     };
-    let (ty, big) = match descr.as_str() {
-        "|u1" | "u1" | "<u1" | ">u1" | "|b1" => (SampleType::U8, false),
-        "<u2" | "=u2" => (SampleType::U16, false),
-        ">u2" => (SampleType::U16, true),
-        "<f4" | "=f4" => (SampleType::F32, false),
-        ">f4" => (SampleType::F32, true),
-        other => {
-            return Err(IoError::Unsupported {
-                path: path.to_path_buf(),
-                format: format!("numpy dtype {other:?}"),
-            })
-        }
+    if shape.contains(&0) {
+        return Err(IoError::invalid(
+            path,
+            format!("array has shape {dims:?}, which holds no voxels; save a non-empty array"),
+        ));
+    }
+    // native sample types, or integers narrowed to the smallest exact type (see `io::ints`)
+    enum Kind {
+        Native(SampleType, bool),
+        Int(usize, bool, bool),
+        F64(bool),
+    }
+    let kind = match descr.as_str() {
+        "|u1" | "u1" | "<u1" | ">u1" | "|b1" => Kind::Native(SampleType::U8, false),
+        "<u2" | "=u2" => Kind::Native(SampleType::U16, false),
+        ">u2" => Kind::Native(SampleType::U16, true),
+        "<f4" | "=f4" => Kind::Native(SampleType::F32, false),
+        ">f4" => Kind::Native(SampleType::F32, true),
+        "<f8" | "=f8" => Kind::F64(true),
+        ">f8" => Kind::F64(false),
+        other => match super::ints::numpy_int(other) {
+            Some((size, signed, little)) => Kind::Int(size, signed, little),
+            None => {
+                return Err(IoError::Unsupported {
+                    path: path.to_path_buf(),
+                    format: format!("numpy dtype {other:?}"),
+                })
+            }
+        },
+    };
+    let sample_bytes = match kind {
+        Kind::Native(t, _) => t.bytes(),
+        Kind::Int(size, _, _) => size,
+        Kind::F64(_) => 8,
     };
     let Some(bytes) = shape
         .iter()
-        .try_fold(ty.bytes() as u64, |a, &d| a.checked_mul(d as u64))
+        .try_fold(sample_bytes as u64, |a, &d| a.checked_mul(d as u64))
     else {
         return Err(IoError::Corrupt {
             path: path.to_path_buf(),
             detail: format!(".npy header declares shape {dims:?}, more than 2^64 bytes"),
         });
     };
+    let n: u64 = shape.iter().map(|&d| d as u64).product();
     if bytes > opts.max_bytes {
         return Err(IoError::TooLarge {
             path: path.to_path_buf(),
@@ -126,9 +150,40 @@ pub fn read_npy(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
     }
     let mut raw = vec![0u8; bytes as usize];
     f.read_exact(&mut raw).map_err(|e| IoError::os(path, e))?;
-    let data = super::raw::decode(path, &raw, shape, ty, !big)?;
+    let mut warnings = Vec::new();
+    let data = match kind {
+        Kind::Native(ty, big) => super::raw::decode(path, &raw, shape, ty, !big)?,
+        Kind::Int(size, signed, little) => {
+            let what = format!("numpy {}{}", if signed { "int" } else { "uint" }, 8 * size);
+            let (d, lo, hi) = super::ints::narrow(path, &what, shape, n as usize, |i| {
+                super::ints::int_at(&raw, i, size, signed, little)
+            })?;
+            warnings.extend(super::ints::note(&what, lo, hi, &d));
+            d
+        }
+        Kind::F64(little) => {
+            let v: Vec<f32> = raw
+                .chunks_exact(8)
+                .map(|c| {
+                    let b: [u8; 8] = c.try_into().unwrap_or([0; 8]);
+                    (if little {
+                        f64::from_le_bytes(b)
+                    } else {
+                        f64::from_be_bytes(b)
+                    }) as f32
+                })
+                .collect();
+            warnings.push("numpy float64 samples held as 32-bit float".into());
+            GreyData::F32(
+                Array3::from_shape_vec((shape[0], shape[1], shape[2]), v)
+                    .map_err(|e| IoError::invalid(path, e.to_string()))?,
+            )
+        }
+    };
+    drop(raw);
     let mut meta = Metadata::default();
     meta.source_files.push(path.to_path_buf());
+    meta.warnings = warnings;
     let mut vol = GreyVolume {
         data,
         voxel: VoxelSize::default(),

@@ -15,12 +15,12 @@
 //! Read back, the output equals what [`super::write_volume`] writes for the same volume (data,
 //! voxel size, ImageJ spacing and display range).
 
-use super::folder::list_slices;
+use super::folder::{list_slices, read_slice_file};
 use super::tiff::{
     check_same_page, imagej_description_parts, needs_bigtiff, page_tags, read_pages, stack_pages,
-    write_page, write_tiff_to, Page, PageDecoder, TiffWriteOptions,
+    write_page, write_tiff_to, Page, PageDecoder, PageType, TiffWriteOptions,
 };
-use super::{calibration_warnings, Format, IoError, ReadOptions};
+use super::{settle_calibration, Format, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
 use ndarray::{s, Axis};
 use rayon::prelude::*;
@@ -66,12 +66,17 @@ impl SliceReader {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
             ));
         }
-        let mut r = match Format::of(path)? {
+        let streamed = match Format::of(path)? {
             Format::Folder => Self::open_folder(path, opts)?,
             Format::Tiff | Format::OmeTiff if !super::tiff::is_multi_plane_ome(path, opts) => {
                 Self::open_tiff(path, opts)?
             }
-            _ => {
+            _ => None,
+        };
+        let mut r = match streamed {
+            Some(r) => r,
+            // other formats, and integer TIFFs (their sample type follows from every value)
+            None => {
                 let v = super::read_volume(path, opts)?;
                 SliceReader {
                     path: path.to_path_buf(),
@@ -86,19 +91,21 @@ impl SliceReader {
             }
         };
         if !matches!(r.src, Source::Memory(_)) {
-            calibration_warnings(&r.voxel, r.shape[0], &mut r.meta.warnings);
+            settle_calibration(&mut r.voxel, r.shape[0], &mut r.meta.warnings);
         }
         Ok(r)
     }
 
-    fn open_folder(dir: &Path, opts: &ReadOptions) -> Result<Self, IoError> {
+    fn open_folder(dir: &Path, opts: &ReadOptions) -> Result<Option<Self>, IoError> {
         let (files, notes) = list_slices(dir, opts)?;
         let per_file = ReadOptions {
             slices: None,
             ..opts.clone()
         };
-        let first = read_pages(&files[0], &per_file, Some((0, 1)))?;
-        let sample = first.pages[0].sample_type();
+        let first = read_slice_file(dir, &files[0], &per_file)?;
+        let Some(sample) = first.pages[0].page_type().sample() else {
+            return Ok(None);
+        };
         let mut meta = first.info.meta.clone();
         let z = super::folder::folder_z_positions(&files);
         let voxel = super::tiff::calibrate(
@@ -111,7 +118,7 @@ impl SliceReader {
         meta.slice_thickness_nm = first.info.spacing_nm;
         meta.warnings.extend(notes);
         meta.source_files = files.clone();
-        Ok(SliceReader {
+        Ok(Some(SliceReader {
             path: dir.to_path_buf(),
             opts: opts.clone(),
             shape: [files.len(), first.dims[0], first.dims[1]],
@@ -120,25 +127,21 @@ impl SliceReader {
             meta,
             pos: 0,
             src: Source::Files(files),
-        })
+        }))
     }
 
-    fn open_tiff(path: &Path, opts: &ReadOptions) -> Result<Self, IoError> {
+    fn open_tiff(path: &Path, opts: &ReadOptions) -> Result<Option<Self>, IoError> {
         // count the pages (IFDs only)
         let n_pages = PageDecoder::open(path, opts)?.scan.len();
         let (a, b) = match opts.slices {
-            Some((a, b)) if a < b && a < n_pages => (a, b.min(n_pages)),
-            Some((a, b)) => {
-                return Err(IoError::invalid(
-                    path,
-                    format!("slice range {a}..{b} selects no page of {n_pages}; use a range inside 0..{n_pages}"),
-                ))
-            }
+            Some(r) => super::slice_range(path, r, n_pages)?,
             None => (0, n_pages),
         };
         // the first wanted page fixes size and type
         let first = read_pages(path, opts, Some((a, a + 1)))?;
-        let sample = first.pages[0].sample_type();
+        let Some(sample) = first.pages[0].page_type().sample() else {
+            return Ok(None);
+        };
         let mut meta: Metadata = first.info.meta.clone();
         let labels = &first.info.slice_labels;
         let z = (labels.len() == n_pages && n_pages > 1)
@@ -164,7 +167,7 @@ impl SliceReader {
             src: Source::Memory(GreyData::U8(ndarray::Array3::zeros((0, 0, 0)))),
         };
         r.src = r.fresh_pages()?;
-        Ok(r)
+        Ok(Some(r))
     }
 
     fn fresh_pages(&self) -> Result<Source, IoError> {
@@ -259,16 +262,17 @@ impl SliceReader {
                 let dims = [self.shape[1], self.shape[2]];
                 let ty = self.sample;
                 let first = files[0].clone();
+                let dir = self.path.clone();
                 let pages: Result<Vec<Page>, IoError> = files[z0..z1]
                     .par_iter()
                     .map(|f| {
-                        let tp = read_pages(f, &per_file, Some((0, 1)))?;
+                        let tp = read_slice_file(&dir, f, &per_file)?;
                         let p = tp
                             .pages
                             .into_iter()
                             .next()
                             .ok_or_else(|| IoError::invalid(f, "no page"))?;
-                        if tp.dims != dims || p.sample_type() != ty {
+                        if tp.dims != dims || p.page_type() != PageType::Sample(ty) {
                             return Err(IoError::SliceMismatch {
                                 first: first.clone(),
                                 file: f.clone(),
@@ -277,7 +281,7 @@ impl SliceReader {
                                     "{}x{} {}",
                                     tp.dims[1],
                                     tp.dims[0],
-                                    p.sample_type().as_str()
+                                    p.page_type().as_str()
                                 ),
                             });
                         }
@@ -311,7 +315,14 @@ impl SliceReader {
                         self.opts.max_bytes,
                         self.opts.crop,
                     )?;
-                    check_same_page(&self.path, index, dims, self.sample, d, &page)?;
+                    check_same_page(
+                        &self.path,
+                        index,
+                        dims,
+                        PageType::Sample(self.sample),
+                        d,
+                        &page,
+                    )?;
                     pages.push(page);
                     *fresh = false;
                 }
@@ -844,7 +855,7 @@ mod tests {
                 ..Default::default()
             },
             ReadOptions {
-                slices: Some((5, 100)),
+                slices: Some((5, usize::MAX)),
                 ..Default::default()
             },
         ];
@@ -885,6 +896,16 @@ mod tests {
         };
         assert!(SliceReader::open(&tif, &bad).is_err());
         assert!(SliceReader::open(&folder, &bad).is_err());
+        // a range ending beyond the stack is refused, never clamped
+        let beyond = ReadOptions {
+            slices: Some((5, 100)),
+            ..Default::default()
+        };
+        for src in [&folder, &tif] {
+            let e = SliceReader::open(src, &beyond).err().unwrap().to_string();
+            assert!(e.contains("5..100") && e.contains("slices"), "{e}");
+            assert!(read_volume(src, &beyond).is_err());
+        }
     }
 
     #[test]

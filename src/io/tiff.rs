@@ -7,7 +7,7 @@
 
 use super::meta::{self, VendorInfo, TAG_FEI, TAG_ZEISS};
 use super::{IoError, ReadOptions};
-use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
+use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize, VoxelSource};
 use ndarray::{Array3, ArrayView2};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -115,16 +115,99 @@ pub(crate) enum Page {
     U8(Vec<u8>),
     U16(Vec<u16>),
     F32(Vec<f32>),
+    /// Signed or 32/64-bit integer samples (|v| ≤ 2²⁴, checked when decoded); the stack is
+    /// narrowed to the smallest exact type once every page is read (see `io::ints`).
+    Int(Vec<i32>, &'static str),
+}
+
+/// The type of a decoded page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageType {
+    Sample(SampleType),
+    /// Integer TIFF samples of this kind (e.g. `16-bit signed integer`).
+    Int(&'static str),
+}
+
+impl PageType {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PageType::Sample(t) => t.as_str(),
+            PageType::Int(k) => k,
+        }
+    }
+    /// Bytes per sample while decoded.
+    pub(crate) fn bytes(self) -> usize {
+        match self {
+            PageType::Sample(t) => t.bytes(),
+            PageType::Int(_) => 4,
+        }
+    }
+    /// The sample type of the stack, when known before every page is read.
+    pub(crate) fn sample(self) -> Option<SampleType> {
+        match self {
+            PageType::Sample(t) => Some(t),
+            PageType::Int(_) => None,
+        }
+    }
 }
 
 impl Page {
-    pub(crate) fn sample_type(&self) -> SampleType {
+    pub(crate) fn page_type(&self) -> PageType {
         match self {
-            Page::U8(_) => SampleType::U8,
-            Page::U16(_) => SampleType::U16,
-            Page::F32(_) => SampleType::F32,
+            Page::U8(_) => PageType::Sample(SampleType::U8),
+            Page::U16(_) => PageType::Sample(SampleType::U16),
+            Page::F32(_) => PageType::Sample(SampleType::F32),
+            Page::Int(_, k) => PageType::Int(k),
         }
     }
+    fn len(&self) -> usize {
+        match self {
+            Page::U8(v) => v.len(),
+            Page::U16(v) => v.len(),
+            Page::F32(v) => v.len(),
+            Page::Int(v, _) => v.len(),
+        }
+    }
+}
+
+/// Integer samples of a page, refused beyond ±2²⁴ (what f32 holds exactly).
+fn int_page(path: &Path, index: usize, d: DecodingResult) -> Result<Page, IoError> {
+    let kind = decoding_name(&d);
+    let lim = super::ints::F32_EXACT;
+    let wide = |v: i64| -> Result<i32, IoError> {
+        if (-lim..=lim).contains(&v) {
+            Ok(v as i32)
+        } else {
+            Err(IoError::Unsupported {
+                path: path.to_path_buf(),
+                format: format!("{kind} value {v} on page {index}, beyond what 32-bit float holds exactly (±{lim}); rescale or convert it to 16-bit or float first"),
+            })
+        }
+    };
+    let v: Vec<i32> = match d {
+        DecodingResult::I8(v) => v.into_iter().map(i32::from).collect(),
+        DecodingResult::I16(v) => v.into_iter().map(i32::from).collect(),
+        DecodingResult::I32(v) => v
+            .into_iter()
+            .map(|x| wide(x as i64))
+            .collect::<Result<_, _>>()?,
+        DecodingResult::U32(v) => v
+            .into_iter()
+            .map(|x| wide(x as i64))
+            .collect::<Result<_, _>>()?,
+        DecodingResult::I64(v) => v.into_iter().map(wide).collect::<Result<_, _>>()?,
+        DecodingResult::U64(v) => v
+            .into_iter()
+            .map(|x| wide(x.min(i64::MAX as u64) as i64))
+            .collect::<Result<_, _>>()?,
+        other => {
+            return Err(IoError::Unsupported {
+                path: path.to_path_buf(),
+                format: decoding_name(&other).into(),
+            })
+        }
+    };
+    Ok(Page::Int(v, kind))
 }
 
 /// Pages of one file plus what its tags said.
@@ -135,6 +218,8 @@ pub(crate) struct TiffPages {
     pub full_dims: [usize; 2],
     pub pages: Vec<Page>,
     pub info: VendorInfo,
+    /// The file has pages after the last one read.
+    pub more_pages: bool,
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> IoError {
@@ -191,14 +276,16 @@ fn tag_rational<R: Read + Seek>(dec: &mut Decoder<R>, tag: Tag) -> Option<f64> {
 /// spacing our own writer recorded fills in what the vendor block lacks.
 fn vendor_info<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo {
     let mut info = vendor_block(dec, path);
-    if info.spacing_nm.is_none() && info.bounding_box.is_none() {
+    if info.bounding_box.is_none() && info.meta.instrument.as_deref() != Some("fibstack") {
         if let Some(nm) = tag_string(dec, Tag::Software).and_then(|s| fibstack_voxel(&s)) {
-            info.spacing_nm = nm[0];
-            info.spacing_detail = Some("fibstack Software tag voxel_nm".into());
-            if let (None, Some(dy), Some(dx)) = (info.pixel_nm, nm[1], nm[2]) {
-                info.pixel_nm = Some([dy, dx]);
-                info.pixel_detail = Some("fibstack Software tag voxel_nm".into());
-                info.meta.pixel_size_nm = Some([dx, dy]);
+            let had = (info.spacing_nm.is_some(), info.pixel_nm.is_some());
+            apply_fibstack_voxel(&mut info, nm, true);
+            let d = "fibstack Software tag voxel_nm";
+            if !had.0 && info.spacing_nm.is_some() {
+                info.spacing_detail = Some(d.into());
+            }
+            if !had.1 && info.pixel_nm.is_some() {
+                info.pixel_detail = Some(d.into());
             }
         }
     }
@@ -257,15 +344,10 @@ fn vendor_block<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo
             let xr = tag_rational(dec, Tag::XResolution);
             let yr = tag_rational(dec, Tag::YResolution);
             let mut info = meta::parse_imagej(&d, xr, yr);
-            // files we wrote also carry the exact voxel size (ImageJ's rationals round it)
+            // files we wrote also carry the exact voxel size (ImageJ's rationals round it), and
+            // say which axes were unknown
             if let Some(nm) = tag_string(dec, Tag::Software).and_then(|s| fibstack_voxel(&s)) {
-                // the exact values; `null` = the axis was uncalibrated when written
-                info.spacing_nm = nm[0];
-                info.pixel_nm = match (nm[1], nm[2]) {
-                    (Some(dy), Some(dx)) => Some([dy, dx]),
-                    _ => None,
-                };
-                info.meta.pixel_size_nm = info.pixel_nm.map(|[dy, dx]| [dx, dy]);
+                apply_fibstack_voxel(&mut info, nm, false);
                 info.meta.instrument = Some("fibstack".into());
                 let d = "fibstack Software tag voxel_nm (exact; ImageJ description agrees)";
                 info.pixel_detail = Some(d.into());
@@ -274,7 +356,12 @@ fn vendor_block<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo
             return info;
         }
     }
-    VendorInfo::default()
+    let mut info = VendorInfo::default();
+    if let Some([dy, dx]) = baseline_resolution(dec) {
+        info.pixel_nm = Some([dy, dx]);
+        info.meta.pixel_size_nm = Some([dx, dy]);
+    }
+    info
 }
 
 /// The bytes of an ASCII/BYTE/UNDEFINED tag of the first IFD, decoded as Latin-1 with NULs
@@ -427,7 +514,8 @@ fn raw_tag(path: &Path, tag: u16) -> Option<(u16, Vec<u8>, bool)> {
     None
 }
 
-/// `fibstack 0.1.0 {"voxel_nm":[dz,dy,dx]}` as our writer puts it in the Software tag.
+/// `fibstack 0.1.0 {"voxel_nm":[dz,dy,dx]}` as our writer puts it in the Software tag; an axis
+/// whose size was not known when the file was written is `null` (returned as `None`).
 fn fibstack_voxel(software: &str) -> Option<[Option<f64>; 3]> {
     let rest = software.strip_prefix("fibstack ")?;
     let json = &rest[rest.find('{')?..];
@@ -436,12 +524,56 @@ fn fibstack_voxel(software: &str) -> Option<[Option<f64>; 3]> {
     if a.len() != 3 {
         return None;
     }
-    let f: Vec<Option<f64>> = a.iter().map(|x| x.as_f64().filter(|x| *x > 0.0)).collect();
-    // an entry that is neither null nor a positive number makes the tag unusable
-    if a.iter().zip(&f).any(|(x, f)| !x.is_null() && f.is_none()) {
-        return None;
+    let mut out = [None; 3];
+    for (o, x) in out.iter_mut().zip(a) {
+        if x.is_null() {
+            continue;
+        }
+        match x.as_f64() {
+            Some(f) if f > 0.0 && f.is_finite() => *o = Some(f),
+            _ => return None,
+        }
     }
-    Some([f[0], f[1], f[2]])
+    Some(out)
+}
+
+/// Put what our Software tag says into `info` (`fill_only`: only where `info` knows nothing).
+fn apply_fibstack_voxel(info: &mut VendorInfo, nm: [Option<f64>; 3], fill_only: bool) {
+    if !fill_only || info.spacing_nm.is_none() {
+        info.spacing_nm = nm[0];
+    }
+    if !fill_only || info.pixel_nm.is_none() {
+        match (nm[1], nm[2]) {
+            (Some(dy), Some(dx)) => {
+                info.pixel_nm = Some([dy, dx]);
+                info.meta.pixel_size_nm = Some([dx, dy]);
+            }
+            _ => {
+                info.pixel_nm = None;
+                info.meta.pixel_size_nm = None;
+            }
+        }
+    }
+}
+
+/// Baseline TIFF resolution (XResolution/YResolution with ResolutionUnit inch or centimetre) as a
+/// pixel size `[dy, dx]` in nm. Most software writes a print resolution here (72 dpi …); the
+/// plausibility check of the reader turns those into "unknown".
+fn baseline_resolution<R: Read + Seek>(dec: &mut Decoder<R>) -> Option<[f64; 2]> {
+    let unit_nm = match dec
+        .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
+        .ok()
+        .flatten()
+    {
+        Some(2) => 2.54e7,
+        Some(3) => 1e7,
+        _ => return None,
+    };
+    let xr = tag_rational(dec, Tag::XResolution).filter(|r| *r > 0.0 && r.is_finite())?;
+    let yr = tag_rational(dec, Tag::YResolution)
+        .filter(|r| *r > 0.0 && r.is_finite())
+        .unwrap_or(xr);
+    Some([unit_nm / yr, unit_nm / xr])
 }
 
 /// An open TIFF decoder with what the first IFD said, for reading pages one at a time.
@@ -516,6 +648,7 @@ impl PageDecoder {
             Ok(ColorType::Gray(8)) => 1u64,
             Ok(ColorType::Gray(16)) => 2,
             Ok(ColorType::Gray(32)) => 4,
+            Ok(ColorType::Gray(64)) => 8,
             Ok(other) => {
                 return Err(IoError::Unsupported {
                     path: path.to_path_buf(),
@@ -538,12 +671,7 @@ impl PageDecoder {
                 DecodingResult::U8(v) => Page::U8(v),
                 DecodingResult::U16(v) => Page::U16(v),
                 DecodingResult::F32(v) => Page::F32(v),
-                other => {
-                    return Err(IoError::Unsupported {
-                        path: path.to_path_buf(),
-                        format: decoding_name(&other).into(),
-                    })
-                }
+                other => int_page(path, index, other)?,
             },
             Err(_) => {
                 let (v, table) = read_palette(dec, path, w, h)?;
@@ -554,11 +682,7 @@ impl PageDecoder {
             }
         };
         let expect = w * h;
-        let len = match &page {
-            Page::U8(v) => v.len(),
-            Page::U16(v) => v.len(),
-            Page::F32(v) => v.len(),
-        };
+        let len = page.len();
         if len != expect {
             return Err(corrupt(
                 path,
@@ -575,7 +699,7 @@ pub(crate) fn check_same_page(
     path: &Path,
     index: usize,
     d0: [usize; 2],
-    t0: SampleType,
+    t0: PageType,
     d: [usize; 2],
     page: &Page,
 ) -> Result<(), IoError> {
@@ -588,12 +712,12 @@ pub(crate) fn check_same_page(
             ),
         ));
     }
-    if page.sample_type() != t0 {
+    if page.page_type() != t0 {
         return Err(IoError::invalid(
             path,
             format!(
-                "page {index} is {} but page 0 is {}; all pages must share a sample type (re-export the stack with one type)",
-                page.sample_type().as_str(),
+                "page {index} holds {} samples but page 0 holds {}; all pages must share a sample type (re-export the stack with one type)",
+                page.page_type().as_str(),
                 t0.as_str()
             ),
         ));
@@ -632,7 +756,7 @@ fn read_pages_impl(
     list: Option<&[usize]>,
 ) -> Result<TiffPages, IoError> {
     let mut pd = PageDecoder::open(path, opts)?;
-    let mut pages = Vec::new();
+    let mut pages: Vec<Page> = Vec::new();
     let mut dims: Option<[usize; 2]> = None;
     let mut total: u64 = 0;
     let mut index = 0usize;
@@ -644,7 +768,7 @@ fn read_pages_impl(
             let (page, d, bytes) = pd.decode(path, index, budget, opts.max_bytes, opts.crop)?;
             total = total.saturating_add(bytes);
             if let (Some(d0), Some(p0)) = (dims, pages.first()) {
-                check_same_page(path, index, d0, Page::sample_type(p0), d, &page)?;
+                check_same_page(path, index, d0, p0.page_type(), d, &page)?;
             }
             dims = Some(d);
             pages.push(page);
@@ -660,14 +784,23 @@ fn read_pages_impl(
             return Err(IoError::invalid(
                 path,
                 match page_range {
-                    Some((a, b)) => format!(
-                        "slice range {a}..{b} selects no page of {index}; use a range inside 0..{index}"
-                    ),
+                    Some((a, b)) => {
+                        return Err(super::slice_range(path, (a, b), index)
+                            .err()
+                            .unwrap_or_else(|| IoError::invalid(path, "no pages")))
+                    }
                     None => "no pages".to_string(),
                 },
             ))
         }
     };
+    if let Some((a, b)) = page_range {
+        if b != usize::MAX && index < b {
+            // the file ended before the end of the range: never clamp it
+            super::slice_range(path, (a, b), index)?;
+        }
+    }
+    let more_pages = pd.dec.more_images();
     let mut info = pd.info;
     if pd.databar > 0 {
         info.meta.databar_rows = Some(pd.databar);
@@ -677,6 +810,7 @@ fn read_pages_impl(
         full_dims: pd.first_dims,
         pages,
         info,
+        more_pages,
     })
 }
 
@@ -806,6 +940,7 @@ fn crop_page(
         Page::U8(v) => Page::U8(crop_vec(&v, w, y0, x0, ch, cw)),
         Page::U16(v) => Page::U16(crop_vec(&v, w, y0, x0, ch, cw)),
         Page::F32(v) => Page::F32(crop_vec(&v, w, y0, x0, ch, cw)),
+        Page::Int(v, k) => Page::Int(crop_vec(&v, w, y0, x0, ch, cw), k),
     };
     Ok((p, [ch, cw]))
 }
@@ -837,6 +972,20 @@ pub(crate) fn stack_pages(
         Some(Page::U8(_)) => cat!(U8),
         Some(Page::U16(_)) => cat!(U16),
         Some(Page::F32(_)) => cat!(F32),
+        Some(Page::Int(_, kind)) => {
+            let what = format!("TIFF {kind}");
+            let mut all: Vec<i32> = Vec::with_capacity(nz * dims[0] * dims[1]);
+            for p in pages {
+                match p {
+                    Page::Int(v, _) => all.extend_from_slice(&v),
+                    _ => return Err(IoError::invalid(path, "pages of mixed sample types")),
+                }
+            }
+            let n = all.len();
+            let (d, _, _) =
+                super::ints::narrow(path, &what, [nz, dims[0], dims[1]], n, |i| all[i] as i64)?;
+            d
+        }
         None => return Err(IoError::invalid(path, "no pages")),
     })
 }
@@ -1074,19 +1223,20 @@ pub(crate) fn imagej_description_parts(
     } else {
         ("nm", 1.0)
     };
+    let pixel_known = voxel.source[1..].iter().all(|s| *s != VoxelSource::Default);
+    let dz_known = voxel.source[0] != VoxelSource::Default;
     let mut d = format!("ImageJ=1.11a\nimages={nz}\n");
     if nz > 1 {
         d.push_str(&format!("slices={nz}\n"));
     }
-    if voxel.source[0] == crate::volume::VoxelSource::Default {
-        // an unknown slice thickness is not written as one
-        d.push_str(&format!("unit={unit}\nloop=false\n"));
-    } else {
-        d.push_str(&format!(
-            "unit={unit}\nspacing={}\nloop=false\n",
-            voxel.dz() * f
-        ));
+    // an unknown size is left out (ImageJ then shows pixels), never written as a number
+    if pixel_known {
+        d.push_str(&format!("unit={unit}\n"));
+        if dz_known {
+            d.push_str(&format!("spacing={}\n", voxel.dz() * f));
+        }
     }
+    d.push_str("loop=false\n");
     if let Some((lo, hi)) = range {
         if lo.is_finite() && hi.is_finite() {
             d.push_str(&format!("min={lo}\nmax={hi}\n"));
@@ -1151,16 +1301,21 @@ pub(crate) fn write_tiff_to<W: Write + Seek>(
 
 /// What every page we write carries: the Software JSON and the X/Y resolutions.
 pub(crate) fn page_tags(voxel: &VoxelSize, f: f64) -> (String, Rational, Rational) {
-    // uncalibrated axes are written as null, so they read back as unknown, not as 1 nm
+    // axes still at the uncalibrated default are written as null: a reader must not take the
+    // placeholder for metadata
     let nm: Vec<Option<f64>> = (0..3)
-        .map(|i| (voxel.source[i] != crate::volume::VoxelSource::Default).then_some(voxel.nm[i]))
+        .map(|i| (voxel.source[i] != VoxelSource::Default).then_some(voxel.nm[i]))
         .collect();
     let json = serde_json::json!({ "voxel_nm": nm }).to_string();
-    (
-        json,
-        rational_per_unit(voxel.dx(), f),
-        rational_per_unit(voxel.dy(), f),
-    )
+    let pixel_known = voxel.source[1..].iter().all(|s| *s != VoxelSource::Default);
+    let res = |d: f64| {
+        if pixel_known {
+            rational_per_unit(d, f)
+        } else {
+            Rational { n: 1, d: 1 }
+        }
+    };
+    (json, res(voxel.dx()), res(voxel.dy()))
 }
 
 fn write_pages<W: Write + Seek, K: TiffKind>(

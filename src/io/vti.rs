@@ -19,8 +19,19 @@ pub fn write_vti(path: &Path, vol: &GreyVolume, name: &str) -> Result<(), IoErro
     let [nz, ny, nx] = vol.shape();
     let nbytes = (nz * ny * nx * vol.sample_type().bytes()) as u64;
     let v = vol.voxel.nm;
+    let unknown = vol.voxel.uncalibrated_axes();
+    // VTK has no "unknown" spacing: the comment says which axes are only one voxel, so that a
+    // later read does not take the placeholder for metadata
+    let uncal = if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; uncalibrated: {} (spacing 1 = one voxel)",
+            unknown.join(" ")
+        )
+    };
     let header = format!(
-        "<?xml version=\"1.0\"?>\n<VTKFile type=\"ImageData\" version=\"1.0\" byte_order=\"LittleEndian\" header_type=\"UInt64\">\n  <ImageData WholeExtent=\"0 {nx} 0 {ny} 0 {nz}\" Origin=\"0 0 0\" Spacing=\"{} {} {}\">\n    <!-- spacing in nm; fibstack voxel_nm [dz,dy,dx] = [{}, {}, {}] -->\n    <Piece Extent=\"0 {nx} 0 {ny} 0 {nz}\">\n      <CellData Scalars=\"{name}\">\n        <DataArray type=\"{}\" Name=\"{name}\" format=\"appended\" offset=\"0\"/>\n      </CellData>\n    </Piece>\n  </ImageData>\n  <AppendedData encoding=\"raw\">\n   _",
+        "<?xml version=\"1.0\"?>\n<VTKFile type=\"ImageData\" version=\"1.0\" byte_order=\"LittleEndian\" header_type=\"UInt64\">\n  <ImageData WholeExtent=\"0 {nx} 0 {ny} 0 {nz}\" Origin=\"0 0 0\" Spacing=\"{} {} {}\">\n    <!-- spacing in nm; fibstack voxel_nm [dz,dy,dx] = [{}, {}, {}]{uncal} -->\n    <Piece Extent=\"0 {nx} 0 {ny} 0 {nz}\">\n      <CellData Scalars=\"{name}\">\n        <DataArray type=\"{}\" Name=\"{name}\" format=\"appended\" offset=\"0\"/>\n      </CellData>\n    </Piece>\n  </ImageData>\n  <AppendedData encoding=\"raw\">\n   _",
         v[2], v[1], v[0], v[0], v[1], v[2], vtk_type(&vol.data)
     );
     super::atomic::write_atomic(path, |w| {
@@ -90,25 +101,28 @@ pub fn read_vti_limited(path: &Path, max_bytes: u64) -> Result<GreyVolume, IoErr
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect();
-    let sp: Vec<f64> = attr(&text, img, "Spacing")
-        .ok_or_else(|| bad("Spacing"))?
+    let sp_text = attr(&text, img, "Spacing").ok_or_else(|| bad("Spacing"))?;
+    let sp: Vec<f64> = sp_text
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect();
     if ext.len() != 6 || sp.len() != 3 {
         return Err(bad("extent/spacing"));
     }
-    let span = |a: usize, b: usize| b.checked_sub(a).filter(|&n| n > 0);
-    let shape = match (
-        span(ext[4], ext[5]),
-        span(ext[2], ext[3]),
-        span(ext[0], ext[1]),
-    ) {
+    if sp.iter().any(|d| !(d.is_finite() && *d > 0.0)) {
+        return Err(IoError::invalid(
+            path,
+            format!("Spacing=\"{sp_text}\": every spacing must be a positive number of nm; fix the file's Spacing attribute (or re-export it)"),
+        ));
+    }
+    let span = |a: usize, b: usize| ext[b].checked_sub(ext[a]).filter(|n| *n > 0);
+    let shape = match (span(4, 5), span(2, 3), span(0, 1)) {
         (Some(z), Some(y), Some(x)) => [z, y, x],
         _ => {
-            return Err(bad(&format!(
-                "WholeExtent {ext:?} is empty or reversed; each axis needs start < end"
-            )))
+            return Err(IoError::invalid(
+                path,
+                format!("WholeExtent {ext:?} is empty or reversed; every axis needs at least one cell (re-export the file)"),
+            ))
         }
     };
     let da = text.find("<DataArray").ok_or_else(|| bad("DataArray"))?;
@@ -144,9 +158,27 @@ pub fn read_vti_limited(path: &Path, max_bytes: u64) -> Result<GreyVolume, IoErr
     let data = super::raw::decode(path, data, shape, ty, true)?;
     let mut meta = Metadata::default();
     meta.source_files.push(path.to_path_buf());
-    Ok(GreyVolume {
-        data,
-        voxel: VoxelSize::new([sp[2], sp[1], sp[0]], VoxelSource::File),
-        meta,
-    })
+    let mut voxel = VoxelSize::new([sp[2], sp[1], sp[0]], VoxelSource::File);
+    match text.find("fibstack voxel_nm") {
+        Some(i) => {
+            // our own file: the comment says which axes were unknown when it was written
+            let comment = &text[i..text[i..].find("-->").map_or(text.len(), |e| i + e)];
+            if let Some(u) = comment.split("uncalibrated:").nth(1) {
+                for (k, name) in crate::volume::AXIS_NAMES.iter().enumerate() {
+                    if u.split_whitespace().any(|w| w == *name) {
+                        voxel.nm[k] = 1.0;
+                        voxel.source[k] = VoxelSource::Default;
+                    }
+                }
+            }
+        }
+        None => {
+            // another tool's file: VTK spacing has no unit
+            meta.warnings.push(format!(
+                "Spacing=\"{sp_text}\" has no unit (not written by fibstack): voxel size unknown; give --voxel DZ,DY,DX in nm"
+            ));
+            voxel = VoxelSize::default();
+        }
+    }
+    Ok(GreyVolume { data, voxel, meta })
 }

@@ -715,5 +715,13 @@ pub fn local_thickness(
 
 /// Check a bin count (exposed for the CLI/workflow validation).
 pub fn check_bins(bins: usize) -> Result<(), ParamError> {
-    positive("bins", bins as f64).map(|_| ())
+    positive("bins", bins as f64)?;
+    if bins > 65536 {
+        return Err(ParamError::new(
+            "bins",
+            bins,
+            "must lie in [1, 65536] (50 is usual)",
+        ));
+    }
+    Ok(())
 }

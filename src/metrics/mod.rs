@@ -7,6 +7,7 @@ pub mod euler;
 pub mod graph;
 pub mod local_thickness;
 pub mod particles;
+pub mod phases;
 pub mod porosity;
 pub mod sizes;
 pub mod surface;

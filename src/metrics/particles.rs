@@ -173,9 +173,11 @@ pub fn watershed_split(
         // no background at all: one particle filling the volume
         return Ok(label_particles(mask, conn));
     }
+    // a box wider than the volume is the volume (the filter clamps to it): same result
     let k: Vec<usize> = voxel_nm
         .iter()
-        .map(|s| ((min_separation_nm / s).floor() as usize).max(1))
+        .zip(dims)
+        .map(|(s, n)| ((min_separation_nm / s).floor() as usize).clamp(1, n.max(1)))
         .collect();
     let mx = max_filter(&d, [k[0], k[1], k[2]]);
     let peaks = Array3::from_shape_fn(dims, |ix| mask[ix] && d[ix] > 0.0 && d[ix] >= mx[ix]);
@@ -574,8 +576,18 @@ fn summarize(
 
 /// Write the particle table as CSV (columns documented in docs/sizes.md).
 pub fn write_particles_csv<W: std::io::Write>(parts: &[Particle], w: W) -> Result<(), csv::Error> {
+    write_particles_csv_in(parts, "nm", w)
+}
+
+/// [`write_particles_csv`] with the length unit of the columns (`"nm"`, or `"voxel"` for an
+/// uncalibrated volume measured with `--allow-uncalibrated`: `volume_voxel3`, `esd_voxel` …).
+pub fn write_particles_csv_in<W: std::io::Write>(
+    parts: &[Particle],
+    unit: &str,
+    w: W,
+) -> Result<(), csv::Error> {
     let mut wr = csv::Writer::from_writer(w);
-    wr.write_record([
+    let header = [
         "id",
         "voxels",
         "volume_nm3",
@@ -594,7 +606,8 @@ pub fn write_particles_csv<W: std::io::Write>(parts: &[Particle], w: W) -> Resul
         "bbox_x1",
         "touches_border",
         "nn_distance_nm",
-    ])?;
+    ];
+    wr.write_record(header.iter().map(|h| h.replace("_nm", &format!("_{unit}"))))?;
     for p in parts {
         wr.write_record([
             p.id.to_string(),

@@ -559,8 +559,8 @@ pub fn window_above_collector(
     })?;
     let d = p.slice_thickness;
     // frame slices j >= start with centre height (j - start + 1/2)·d in [lo, hi)
-    let first = start + (lo / d - 0.5).ceil().max(0.0) as usize;
-    let end = start + (hi / d - 0.5).ceil().max(0.0) as usize;
+    let first = start.saturating_add((lo / d - 0.5).ceil().max(0.0) as usize);
+    let end = start.saturating_add((hi / d - 0.5).ceil().max(0.0) as usize);
     if end > n || first >= end {
         return Err(ParamError::new(
             "window",
@@ -966,7 +966,7 @@ impl PorosityOptions {
     /// Check the options before any work.
     pub fn validate(&self) -> Result<(), ParamError> {
         if let Some(w) = self.window_nm {
-            crate::error::positive("window", w)?;
+            crate::error::length_nm("window", w)?;
         }
         if self.rev_sizes > 1000 {
             return Err(ParamError::new(

@@ -66,7 +66,7 @@ impl SizesOptions {
     pub fn validate(&self) -> Result<(), ParamError> {
         super::local_thickness::check_bins(self.bins)?;
         if let Some(s) = self.particles.min_separation_nm {
-            crate::error::positive("min separation (nm)", s)?;
+            crate::error::length_nm("min separation (nm)", s)?;
         }
         Ok(())
     }
@@ -83,6 +83,8 @@ pub struct SizesReport {
     pub voxel_size_nm: [f64; 3],
     /// False when the voxel size was unknown (then every "nm" is really "voxels").
     pub voxel_size_calibrated: bool,
+    /// Unit of every length of this report: `"nm"`, or `"voxel"` when uncalibrated.
+    pub length_unit: String,
     /// Phase volume fraction.
     pub phase_fraction: f64,
     pub local_thickness: Option<LocalThickness>,
@@ -120,21 +122,33 @@ pub fn sizes(
     phase: u8,
     opts: &SizesOptions,
 ) -> Result<SizesOutput, ParamError> {
+    sizes_of(labels.view(), &labels.voxel, phase, opts)
+}
+
+/// [`sizes`] of a label view with an explicit voxel size (e.g. the one
+/// [`crate::volume::VoxelSize::for_metric`] gives).
+pub fn sizes_of(
+    view: ndarray::ArrayView3<u8>,
+    voxel: &crate::volume::VoxelSize,
+    phase: u8,
+    opts: &SizesOptions,
+) -> Result<SizesOutput, ParamError> {
     opts.validate()?;
-    labels.voxel.validate()?;
-    let v = labels.voxel.nm;
-    let view = labels.view();
+    voxel.validate()?;
+    let v = voxel.nm;
     let n = view.len();
     let count = view.iter().filter(|&&x| x == phase).count();
     let mut notes = Vec::new();
-    if !labels.voxel.is_calibrated() {
+    let length_unit = if voxel.is_calibrated() { "nm" } else { "voxel" };
+    if !voxel.is_calibrated() {
         notes.push(
-            "voxel size unknown (default 1 nm): lengths are in voxels; give --voxel-size or calibrate the input"
+            "voxel size not calibrated: every length is in voxels (the \"_nm\" keys hold voxels, areas voxel^2, volumes voxel^3); give --voxel DZ,DY,DX in nm to get nm"
                 .to_string(),
         );
     }
     if count == 0 {
-        let present = labels.phases();
+        let h = super::porosity::histogram(view);
+        let present: Vec<u8> = (0..=255u8).filter(|&p| h[p as usize] > 0).collect();
         notes.push(format!(
             "phase {phase} has no voxels (labels present: {present:?})"
         ));
@@ -167,9 +181,10 @@ pub fn sizes(
     Ok(SizesOutput {
         report: SizesReport {
             phase,
-            shape: labels.shape(),
+            shape: [view.shape()[0], view.shape()[1], view.shape()[2]],
             voxel_size_nm: v,
-            voxel_size_calibrated: labels.voxel.is_calibrated(),
+            voxel_size_calibrated: voxel.is_calibrated(),
+            length_unit: length_unit.into(),
             phase_fraction: if n > 0 { count as f64 / n as f64 } else { 0.0 },
             local_thickness: lt,
             particles: ps,
@@ -186,10 +201,19 @@ pub fn write_distribution_csv<W: std::io::Write>(
     lt: &LocalThickness,
     w: W,
 ) -> Result<(), csv::Error> {
+    write_distribution_csv_in(lt, "nm", w)
+}
+
+/// [`write_distribution_csv`] with the length unit of the bin columns (`nm` or `voxel`).
+pub fn write_distribution_csv_in<W: std::io::Write>(
+    lt: &LocalThickness,
+    unit: &str,
+    w: W,
+) -> Result<(), csv::Error> {
     let mut wr = csv::Writer::from_writer(w);
     wr.write_record([
-        "bin_lo_nm",
-        "bin_hi_nm",
+        format!("bin_lo_{unit}").as_str(),
+        &format!("bin_hi_{unit}"),
         "volume_fraction",
         "cumulative_fraction",
     ])?;

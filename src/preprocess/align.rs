@@ -130,18 +130,21 @@ impl AlignParams {
     /// Check every parameter for slices of `ny × nx`.
     pub fn validate(&self, ny: usize, nx: usize) -> Result<(), ParamError> {
         self.corr.validate(ny, nx)?;
-        if self.template_k < 1 {
+        if !(1..=10_000).contains(&self.template_k) {
             return Err(ParamError::new(
                 "template_k",
                 self.template_k,
-                "must be >= 1 slice",
+                "must lie in [1, 10000] slices (5 is the default)",
             ));
         }
-        if self.smooth_window < 3 || self.smooth_window.is_multiple_of(2) {
+        if self.smooth_window < 3
+            || self.smooth_window.is_multiple_of(2)
+            || self.smooth_window > 100_001
+        {
             return Err(ParamError::new(
                 "smooth_window",
                 self.smooth_window,
-                "must be an odd number of slices >= 3",
+                "must be an odd number of slices in [3, 100001] (15 is the default)",
             ));
         }
         if !self.fill.is_finite() {

@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 pub mod recursive;
 pub use recursive::{gaussian_2d_recursive, gaussian_3d_recursive};
 
+/// Largest `truncate` (kernel radius in σ) accepted.
+pub const MAX_TRUNCATE: f64 = 20.0;
+
 /// 2-D per slice or full 3-D.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -302,15 +305,18 @@ impl GaussianParams {
             method: GaussianMethod::Exact,
         }
     }
-    /// Check σ ≥ 0 per axis with at least one used axis > 0, truncate > 0.
+    /// Check 0 ≤ σ ≤ 1 mm per axis with at least one used axis > 0, 0 < truncate ≤ 20.
     pub fn validate(&self) -> Result<(), ParamError> {
         for (i, name) in ["sigma z", "sigma y", "sigma x"].iter().enumerate() {
             let s = self.sigma_nm[i];
-            if !(s.is_finite() && s >= 0.0) {
+            if !(s.is_finite() && (0.0..=crate::error::MAX_LENGTH_NM).contains(&s)) {
                 return Err(ParamError::new(
                     format!("{name} (nm)"),
                     s,
-                    "must be a finite number >= 0 (0 = no smoothing along that axis)",
+                    format!(
+                        "must be a length in nm, >= 0 and at most {} nm (0 = no smoothing along that axis)",
+                        crate::error::MAX_LENGTH_NM
+                    ),
                 ));
             }
         }
@@ -325,7 +331,13 @@ impl GaussianParams {
                 "must be > 0 on at least one axis that is filtered",
             ));
         }
-        crate::error::positive("truncate", self.truncate)?;
+        if !(self.truncate.is_finite() && self.truncate > 0.0 && self.truncate <= MAX_TRUNCATE) {
+            return Err(ParamError::new(
+                "truncate",
+                self.truncate,
+                format!("must lie in (0, {MAX_TRUNCATE}] (kernel radius in σ; 4 is usual)"),
+            ));
+        }
         if self.method == GaussianMethod::Recursive && self.truncate < recursive::MIN_TRUNCATE {
             return Err(ParamError::new(
                 "truncate",
@@ -358,13 +370,56 @@ impl GaussianParams {
         }
         s
     }
+
+    /// σ in voxels for an image of `shape`, checked against it before any kernel is built: a σ
+    /// larger than the image along a filtered axis is refused (the result would be flat, and the
+    /// kernel would grow with the mistake); an axis of one voxel is left alone (reflecting a
+    /// single sample is the identity).
+    ///
+    /// ```
+    /// use fibstack::preprocess::denoise::{Dims, GaussianParams};
+    /// use fibstack::volume::{VoxelSize, VoxelSource};
+    /// let v = VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::CommandLine);
+    /// let p = GaussianParams::isotropic(10.0, Dims::TwoD);
+    /// assert_eq!(p.sigma_vox_for(&v, [8, 64, 64]).unwrap(), [0.0, 2.0, 2.0]);
+    /// let e = GaussianParams::isotropic(1000.0, Dims::TwoD).sigma_vox_for(&v, [8, 64, 64]).unwrap_err();
+    /// assert!(e.to_string().contains("64 voxels along y"), "{e}");
+    /// ```
+    pub fn sigma_vox_for(
+        &self,
+        voxel: &VoxelSize,
+        shape: [usize; 3],
+    ) -> Result<[f64; 3], ParamError> {
+        let mut s = self.sigma_vox(voxel);
+        for (i, axis) in ["z", "y", "x"].iter().enumerate() {
+            if s[i] == 0.0 {
+                continue;
+            }
+            let n = shape[i];
+            if n <= 1 {
+                s[i] = 0.0;
+            } else if s[i].is_nan() || s[i] > n as f64 {
+                return Err(ParamError::new(
+                    format!("sigma {axis} (nm)"),
+                    self.sigma_nm[i],
+                    format!(
+                        "is {:.4e} voxels of {} nm, more than the image ({n} voxels along {axis}): the result would be flat; give a sigma of at most {} nm, or 0 on that axis",
+                        s[i],
+                        voxel.nm[i],
+                        n as f64 * voxel.nm[i]
+                    ),
+                ));
+            }
+        }
+        Ok(s)
+    }
 }
 
 /// Gaussian-filter a grey volume; returns an f32 volume (same voxel size and metadata).
 pub fn gaussian_volume(vol: &GreyVolume, p: &GaussianParams) -> Result<GreyVolume, ParamError> {
     p.validate()?;
     vol.voxel.validate()?;
-    let s = p.sigma_vox(&vol.voxel);
+    let s = p.sigma_vox_for(&vol.voxel, vol.shape())?;
     let out = match p.dims {
         Dims::ThreeD => p.filter_3d(vol.to_f32().view(), s),
         Dims::TwoD => map_grey_slices(&vol.data, |sl| p.filter_2d(sl, [s[1], s[2]])),
@@ -489,7 +544,7 @@ pub fn gaussian_volume_as(
 ) -> Result<GreyVolume, ParamError> {
     p.validate()?;
     vol.voxel.validate()?;
-    let s = p.sigma_vox(&vol.voxel);
+    let s = p.sigma_vox_for(&vol.voxel, vol.shape())?;
     let data = match p.dims {
         Dims::ThreeD => from_f32_like(p.filter_3d(vol.to_f32().view(), s), out_type),
         Dims::TwoD => {

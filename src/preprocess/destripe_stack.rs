@@ -49,11 +49,11 @@ pub const DEFAULT_STACK_SIGMA_PX: f64 = 16.0;
 
 /// Check the two parameters of the stack method.
 pub fn validate(window: usize, sigma_px: f64) -> Result<(), ParamError> {
-    if !(sigma_px.is_finite() && sigma_px >= 0.5) {
+    if !(sigma_px.is_finite() && (0.5..=10_000.0).contains(&sigma_px)) {
         return Err(ParamError::new(
             "stack sigma (px)",
             sigma_px,
-            "must be a width in pixels >= 0.5 (16 is the default)",
+            "must be a width in pixels in [0.5, 10000] (16 is the default)",
         ));
     }
     if window > 100_000 {

@@ -120,20 +120,32 @@ pub fn check_theta(theta_deg: f64) -> Result<f64, ParamError> {
     }
 }
 
+/// Largest shear override accepted (raw px per slice).
+pub const MAX_SHEAR_PX: f64 = 1000.0;
+
+/// The corrected stack may have at most this many times the input's rows (plus 16): a larger
+/// output comes from a shear or pixel aspect that cannot be right.
+pub const MAX_ROW_GROWTH: usize = 16;
+
 impl GeometryParams {
     /// Check the parameters against the input voxel size.
     pub fn validate(&self, voxel: &VoxelSize) -> Result<(), ParamError> {
-        check_theta(self.theta_deg)?;
         voxel.validate()?;
+        self.validate_params()
+    }
+
+    /// Check every parameter on its own (what `run --check` can see: no voxel size yet).
+    pub fn validate_params(&self) -> Result<(), ParamError> {
+        check_theta(self.theta_deg)?;
         if let Some(t) = self.slice_thickness_nm {
-            crate::error::positive("slice thickness (nm)", t)?;
+            crate::error::length_nm("slice thickness (nm)", t)?;
         }
         if let Some(c) = self.shear_px_per_slice_override {
-            if !c.is_finite() {
+            if !(c.is_finite() && c.abs() <= MAX_SHEAR_PX) {
                 return Err(ParamError::new(
                     "shear override (px/slice)",
                     c,
-                    "must be a finite number",
+                    format!("must be a finite number of raw px per slice, at most {MAX_SHEAR_PX} in size (t·cos θ/dy is typically 0.1–10)"),
                 ));
             }
         }
@@ -309,11 +321,28 @@ fn plan(
             ),
         ));
     }
-    let rows = ((hi - lo) / a + 1e-9).floor() as usize + 1;
+    let rows_f = ((hi - lo) / a + 1e-9).floor() + 1.0;
+    if rows_f.is_nan() || rows_f > (MAX_ROW_GROWTH * ny + 16) as f64 {
+        return Err(ParamError::new(
+            "geometry output",
+            format!("{rows_f:.0} rows from {ny}"),
+            format!(
+                "the corrected slices would be more than {MAX_ROW_GROWTH}x taller than the input (shear {c:.3} px/slice over {nz} slices, pixel aspect dy/dx = {:.4}); check the voxel size, the slice thickness and the shear",
+                dy_raw / voxel.dx()
+            ),
+        ));
+    }
+    let rows = rows_f as usize;
     let mut vout = voxel;
     if p.stretch {
         vout.nm[1] = dy_out;
-        vout.source[1] = VoxelSource::Derived;
+        // derived from known sizes only: a stretched placeholder is still a placeholder
+        vout.source[1] =
+            if voxel.source[1] == VoxelSource::Default || voxel.source[2] == VoxelSource::Default {
+                VoxelSource::Default
+            } else {
+                VoxelSource::Derived
+            };
     }
     let method = format!(
         "{}{}{} ({} interpolation along y, methods §2)",
@@ -405,6 +434,30 @@ pub fn geometry_volume(
             meta: vol.meta.clone(),
         },
         gp.report,
+    ))
+}
+
+/// Largest difference (degrees) between the stage tilt in the metadata and θ that passes without
+/// a warning.
+pub const TILT_TOLERANCE_DEG: f64 = 1.0;
+
+/// A warning when the stage tilt recorded by the instrument disagrees with the angle θ the
+/// correction uses (by more than [`TILT_TOLERANCE_DEG`]).
+///
+/// ```
+/// use fibstack::preprocess::geometry::tilt_warning;
+/// assert!(tilt_warning(52.0, Some(52.0)).is_none());
+/// assert!(tilt_warning(52.0, None).is_none());
+/// let w = tilt_warning(52.0, Some(31.97)).unwrap();
+/// assert!(w.contains("31.97") && w.contains("52"));
+/// ```
+pub fn tilt_warning(theta_deg: f64, stage_tilt_deg: Option<f64>) -> Option<String> {
+    let t = stage_tilt_deg.filter(|t| t.is_finite())?;
+    if (t - theta_deg).abs() <= TILT_TOLERANCE_DEG {
+        return None;
+    }
+    Some(format!(
+        "the stage tilt in the metadata is {t:.2}° but the correction uses θ = {theta_deg}° (ion–electron column angle): in the usual slice-and-view setup the stage is tilted to θ so the milled face is normal to the ion beam; check how this stack was acquired and give --theta / theta_deg if the face was seen at another angle"
     ))
 }
 

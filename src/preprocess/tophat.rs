@@ -54,6 +54,20 @@ impl Footprint {
     /// Ball of radius `radius_nm` on voxels `[dz, dy, dx]` nm (an ellipsoid in voxels).
     /// `dz = ∞` gives the 2-D disk.
     pub fn ellipsoid(radius_nm: f64, voxel_nm: [f64; 3]) -> Result<Self, ParamError> {
+        Self::ellipsoid_within(radius_nm, voxel_nm, [usize::MAX; 3])
+    }
+
+    /// [`Self::ellipsoid`] with its offsets clamped to an image of `shape` (`|d| ≤ n − 1` per
+    /// axis). With reflect borders the erosion/dilation is unchanged by this: the mirror map is
+    /// 1-Lipschitz and fixes the image, so any sample an offset beyond the image reaches is also
+    /// reached by the shorter in-image offset to the same voxel, which the (nested) ellipsoid
+    /// contains too. The cost of building and applying the footprint is then bounded by the image,
+    /// whatever the radius.
+    pub fn ellipsoid_within(
+        radius_nm: f64,
+        voxel_nm: [f64; 3],
+        shape: [usize; 3],
+    ) -> Result<Self, ParamError> {
         let r = crate::error::positive("top-hat radius (nm)", radius_nm)?;
         for (i, name) in ["dz", "dy", "dx"].iter().enumerate() {
             let v = voxel_nm[i];
@@ -72,7 +86,12 @@ impl Footprint {
                 0
             }
         };
-        let (ez, ey, ex) = (ext(voxel_nm[0]), ext(voxel_nm[1]), ext(voxel_nm[2]));
+        let lim = |n: usize| n.saturating_sub(1).min(isize::MAX as usize) as isize;
+        let (ez, ey, ex) = (
+            ext(voxel_nm[0]).min(lim(shape[0])),
+            ext(voxel_nm[1]).min(lim(shape[1])),
+            ext(voxel_nm[2]).min(lim(shape[2])),
+        );
         if ex > 100_000 || ey > 100_000 || ez > 100_000 {
             return Err(ParamError::new(
                 "top-hat radius (nm)",
@@ -287,6 +306,11 @@ pub struct TophatParams {
 }
 
 impl TophatParams {
+    /// Check the radius: a length in nm, at most 1 mm.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        crate::error::length_nm("top-hat radius (nm)", self.radius_nm).map(|_| ())
+    }
+
     /// The footprint in voxels for this voxel size.
     pub fn footprint(&self, voxel_nm: [f64; 3]) -> Result<Footprint, ParamError> {
         match self.dims {
@@ -294,12 +318,30 @@ impl TophatParams {
             Dims::ThreeD => Footprint::ellipsoid(self.radius_nm, voxel_nm),
         }
     }
+
+    /// The footprint for an image of `shape`, clamped to it (same result, bounded cost; see
+    /// [`Footprint::ellipsoid_within`]).
+    pub fn footprint_for(
+        &self,
+        voxel_nm: [f64; 3],
+        shape: [usize; 3],
+    ) -> Result<Footprint, ParamError> {
+        match self.dims {
+            Dims::TwoD => Footprint::ellipsoid_within(
+                self.radius_nm,
+                [f64::INFINITY, voxel_nm[1], voxel_nm[2]],
+                [1, shape[1], shape[2]],
+            ),
+            Dims::ThreeD => Footprint::ellipsoid_within(self.radius_nm, voxel_nm, shape),
+        }
+    }
 }
 
 /// Top-hat of a grey volume; keeps the sample type (the result is ≥ 0 and ≤ the input range).
 pub fn tophat_volume(vol: &GreyVolume, p: &TophatParams) -> Result<GreyVolume, ParamError> {
     vol.voxel.validate()?;
-    let fp = p.footprint(vol.voxel.nm)?;
+    p.validate()?;
+    let fp = p.footprint_for(vol.voxel.nm, vol.shape())?;
     fn run<T: Grey>(a: &Array3<T>, fp: &Footprint, p: &TophatParams) -> Array3<T> {
         match (p.dims, p.black) {
             (Dims::TwoD, b) => map_slices(a.view(), |s| tophat_2d(s, fp, b)),
@@ -403,5 +445,49 @@ mod tests {
             let white = &a - &open;
             prop_assert_eq!(white_tophat(a.view(), &fp), white);
         }
+
+        /// The footprint clamped to the image gives exactly the erosion/dilation of the full one
+        /// (naive twin with the unclamped footprint), also for radii far beyond the image.
+        #[test]
+        fn prop_clamped_footprint_is_exact(nz in 1usize..4, ny in 1usize..7, nx in 1usize..7,
+                                  r in 0.5f64..20.0, dzv in 0.5f64..3.0, dyv in 0.5f64..3.0, dxv in 0.5f64..3.0,
+                                  three in proptest::bool::ANY, seed in 0u64..10_000) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let a = Array3::from_shape_fn((nz, ny, nx), |_| (rng.next_u64() % 256) as u8);
+            let p = TophatParams { radius_nm: r, black: false, dims: if three { Dims::ThreeD } else { Dims::TwoD } };
+            let full = p.footprint([dzv, dyv, dxv]).unwrap();
+            let clamped = p.footprint_for([dzv, dyv, dxv], [nz, ny, nx]).unwrap();
+            prop_assert!(clamped.len() <= full.len());
+            if three {
+                prop_assert_eq!(erode(a.view(), &clamped), naive_morph(&a, &full, false));
+                prop_assert_eq!(dilate(a.view(), &clamped), naive_morph(&a, &full, true));
+            } else {
+                for z in 0..nz {
+                    let s = a.slice(ndarray::s![z..z + 1, .., ..]).to_owned();
+                    prop_assert_eq!(erode(s.view(), &clamped), naive_morph(&s, &full, false));
+                    prop_assert_eq!(dilate(s.view(), &clamped), naive_morph(&s, &full, true));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn huge_radius_is_clamped_to_the_image_not_enumerated() {
+        // 65536 nm on 1 nm pixels: the full disk would have 1.3e10 offsets
+        let p = TophatParams {
+            radius_nm: 65536.0,
+            black: false,
+            dims: Dims::ThreeD,
+        };
+        let t = std::time::Instant::now();
+        let fp = p.footprint_for([1.0; 3], [8, 64, 64]).unwrap();
+        assert_eq!(fp.len(), 15 * 127 * 127);
+        assert!(t.elapsed().as_secs_f64() < 5.0);
+        assert!(TophatParams {
+            radius_nm: 1e7,
+            ..p
+        }
+        .validate()
+        .is_err());
     }
 }

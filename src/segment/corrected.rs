@@ -17,6 +17,40 @@ pub struct Corrections {
     pub rim: Option<RimParams>,
 }
 
+impl Corrections {
+    /// Check the corrections with the thresholding they follow (before any work): each one's
+    /// own ranges, and the rim correction's need for 3 or more classes with distinct labels.
+    pub fn validate(&self, params: &SegmentParams) -> Result<(), ParamError> {
+        if let Some(s) = &self.shine {
+            s.validate()?;
+        }
+        if let Some(r) = &self.rim {
+            r.validate()?;
+            let k = params.n_classes();
+            if k < 3 {
+                return Err(ParamError::new(
+                    "rim_correction",
+                    format!("{} with {k} classes", params.method.as_str()),
+                    "the rim correction needs 3 or more classes (a phase between a dark and a bright one): use multiotsu/iso50 with classes >= 3, or manual with 2+ thresholds",
+                ));
+            }
+            if let Some(l) = &params.labels {
+                let mut seen = [false; 256];
+                if l.iter()
+                    .any(|&v| std::mem::replace(&mut seen[v as usize], true))
+                {
+                    return Err(ParamError::new(
+                        "labels",
+                        format!("{l:?}"),
+                        "the rim correction needs a different label value per class",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reports of the corrections that ran (JSON keys `shine_through`, `rim_correction`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CorrectionReports {

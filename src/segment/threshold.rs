@@ -111,8 +111,12 @@ impl SegmentParams {
                 "must be a grey-value step >= 0",
             ));
         }
-        if self.nbins < 2 {
-            return Err(ParamError::new("nbins", self.nbins, "must be at least 2"));
+        if !(2..=65536).contains(&self.nbins) {
+            return Err(ParamError::new(
+                "nbins",
+                self.nbins,
+                "must lie in [2, 65536] (histogram bins of a float volume; 256 is usual)",
+            ));
         }
         if let Some(l) = &self.labels {
             if l.len() != self.n_classes() {

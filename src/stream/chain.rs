@@ -180,7 +180,7 @@ fn validate(p: &ChainParams) -> Result<(), ParamError> {
         }
     }
     if let Some(t) = &p.tophat {
-        crate::error::positive("tophat radius (nm)", t.radius_nm)?;
+        t.validate()?;
         if t.dims != Dims::TwoD {
             return Err(ParamError::new(
                 "tophat dims",

@@ -184,6 +184,8 @@ pub fn gaussian_2d(
     p.validate()?;
     reader.voxel().validate()?;
     let shape = reader.shape();
+    // σ against the image before the output is created
+    p.sigma_vox_for(&reader.voxel(), shape)?;
     map_slabs(
         reader,
         out,
@@ -209,8 +211,9 @@ pub fn tophat_2d(
         );
     }
     reader.voxel().validate()?;
-    p.footprint(reader.voxel().nm)?;
+    p.validate()?;
     let shape = reader.shape();
+    p.footprint_for(reader.voxel().nm, shape)?;
     let st = reader.sample_type();
     map_slabs(
         reader,

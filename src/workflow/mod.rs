@@ -71,6 +71,14 @@ pub struct Context<'a> {
     /// The steps before the current one (the `classify` step runs its training stacks through
     /// them).
     pub chain_before: Vec<steps::StepSpec>,
+    /// Workflow `allow_uncalibrated`: metrics measure an uncalibrated volume in voxels instead of
+    /// refusing it.
+    pub allow_uncalibrated: bool,
+    /// Workflow `allow_unconverged`: keep unconverged or impossible (τ < 1) results with a
+    /// warning instead of stopping the run.
+    pub allow_unconverged: bool,
+    /// Warnings of the steps (printed by `fibstack run`, kept in `provenance.json`).
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Context<'a> {
@@ -87,7 +95,29 @@ impl<'a> Context<'a> {
             written: Vec::new(),
             results: serde_json::Map::new(),
             chain_before: Vec::new(),
+            allow_uncalibrated: false,
+            allow_unconverged: false,
+            warnings: Vec::new(),
         }
+    }
+
+    /// The label volume for a metric step, after the checks every label metric makes: the
+    /// volume looks like labels, each `(role, value)` of `wanted` occurs, and the voxel size is
+    /// calibrated (or `allow_uncalibrated`, then a 1 × 1 × 1 voxel). Returns the labels and the
+    /// voxel size to measure with.
+    pub fn metric_labels(
+        &self,
+        step: &str,
+        wanted: &[(&'static str, u8)],
+    ) -> Result<(&LabelVolume, crate::volume::VoxelSize), crate::error::Error> {
+        let l = self.labels(step)?;
+        crate::metrics::phases::check_phases(l.view(), wanted)
+            .map_err(|e| crate::error::Error::Other(e.to_string()))?;
+        let v = l
+            .voxel
+            .for_metric(self.allow_uncalibrated)
+            .map_err(|e| crate::error::Error::Other(e.to_string()))?;
+        Ok((l, v))
     }
 
     /// The grey volume, or a clear error naming the step.

@@ -194,6 +194,8 @@ pub(crate) fn run_chain_into(
     check_writable(&out_dir)?;
     let mut ctx = Context::new(out_dir.clone(), wf.spec.seed, progress);
     ctx.publish_dir = Some(final_dir.to_path_buf());
+    ctx.allow_uncalibrated = wf.spec.allow_uncalibrated;
+    ctx.allow_unconverged = wf.spec.allow_unconverged;
     let mut warnings = Vec::new();
     let mut inputs = Vec::new();
     if let Some(inp) = chain.input {
@@ -244,8 +246,9 @@ pub(crate) fn run_chain_into(
                 .voxel
                 .overridden([Some(t), None, None], VoxelSource::Workflow);
         }
-        if vol.voxel.is_calibrated() {
-            vol.meta.warnings.retain(|w| !w.contains("--voxel"));
+        if inp.voxel_nm.is_some() || inp.slice_thickness_nm.is_some() {
+            let nz = vol.shape()[0];
+            io::refresh_calibration_warnings(&vol.voxel, nz, &mut vol.meta.warnings);
         }
         warnings.extend(vol.meta.warnings.iter().cloned());
         for f in &vol.meta.source_files {
@@ -300,6 +303,7 @@ pub(crate) fn run_chain_into(
         (Some(s), Some(v)) => (Some(s), Some(v)),
         _ => current(&ctx),
     };
+    warnings.append(&mut ctx.warnings);
     let results_path = ctx.output("results.json");
     let json = serde_json::to_vec_pretty(&results).map_err(|e| Error::Other(e.to_string()))?;
     io::atomic::write_bytes(&results_path, &json)?;

@@ -77,6 +77,13 @@ pub struct WorkflowFile {
     /// Seed for every random part.
     #[serde(default)]
     pub seed: u64,
+    /// Measure an uncalibrated volume in voxels (1 × 1 × 1) instead of refusing it.
+    #[serde(default)]
+    pub allow_uncalibrated: bool,
+    /// Keep tortuosity results that did not converge or lie below 1 (with their warnings)
+    /// instead of stopping the run.
+    #[serde(default)]
+    pub allow_unconverged: bool,
     /// Ordered steps.
     #[serde(default)]
     pub steps: Vec<toml::Value>,

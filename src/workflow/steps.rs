@@ -234,16 +234,28 @@ impl Step for Crop {
                     "heights are measured from the collector: set `collector` (its label)",
                 ));
             }
-            if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && hi > lo) {
+            if !(lo.is_finite()
+                && hi.is_finite()
+                && lo >= 0.0
+                && hi > lo
+                && hi <= crate::error::MAX_LENGTH_NM)
+            {
                 return Err(ParamError::new(
                     "window_nm",
                     format!("[{lo}, {hi}]"),
-                    "give two heights above the collector, 0 <= from < to",
+                    "give two heights above the collector in nm, 0 <= from < to <= 1e6",
                 ));
             }
         }
         if let Some(t) = self.threshold {
-            crate::error::in_range("threshold", t, 0.0, 1.0)?;
+            // the same range as deposit detection checks when it runs
+            if !(t > 0.0 && t <= 1.0) {
+                return Err(ParamError::new(
+                    "threshold",
+                    t,
+                    "must be a solid fraction in (0, 1]",
+                ));
+            }
         }
         self.axis().map(|_| ())
     }
@@ -279,10 +291,12 @@ impl Step for Crop {
             }
         }
         let mut deposit = serde_json::Value::Null;
+        let mut wanted = vec![("phase", self.phase)];
+        wanted.extend(self.collector.map(|c| ("collector", c)));
         if self.to_deposit {
-            let labels = ctx.labels("crop")?;
+            let (labels, voxel) = ctx.metric_labels("crop", &wanted)?;
             let axis = self.axis()?;
-            let p = profile(labels.view(), axis, &labels.voxel)?;
+            let p = profile(labels.view(), axis, &voxel)?;
             let d = detect_deposit(
                 &p,
                 &DepositOptions {
@@ -307,9 +321,9 @@ impl Step for Crop {
         }
         let mut window = serde_json::Value::Null;
         if let (Some(w), Some(c)) = (self.window_nm, self.collector) {
-            let labels = ctx.labels("crop")?;
+            let (labels, voxel) = ctx.metric_labels("crop", &wanted)?;
             let axis = self.axis()?;
-            let p = profile(labels.view(), axis, &labels.voxel)?;
+            let p = profile(labels.view(), axis, &voxel)?;
             let [a, b] = crate::metrics::porosity::window_above_collector(&p, c, self.reverse, w)?;
             ranges[axis.index()] = (a, b);
             window = serde_json::json!({

@@ -249,7 +249,7 @@ impl Denoise {
     pub fn params(&self) -> Result<GaussianParams, ParamError> {
         let sigma_nm = match (self.sigma, self.sigma_nm) {
             (Some(s), None) => {
-                crate::error::positive("sigma (nm)", s)?;
+                crate::error::length_nm("sigma (nm)", s)?;
                 [s; 3]
             }
             (None, Some(s)) => s,
@@ -287,7 +287,7 @@ impl Step for Denoise {
         let p = self.params()?;
         let g = ctx.grey("denoise")?;
         let st = out_type(&self.output_type, g.sample_type());
-        let s = p.sigma_vox(&g.voxel);
+        let s = p.sigma_vox_for(&g.voxel, g.shape())?;
         let out = gaussian_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
         Ok(serde_json::json!({
@@ -316,12 +316,14 @@ pub struct Tophat {
 
 impl Tophat {
     pub fn params(&self) -> Result<TophatParams, ParamError> {
-        crate::error::positive("radius_nm", self.radius_nm)?;
-        Ok(TophatParams {
+        crate::error::length_nm("radius_nm", self.radius_nm)?;
+        let p = TophatParams {
             radius_nm: self.radius_nm,
             black: self.black,
             dims: parse_dims(&self.dims)?,
-        })
+        };
+        p.validate()?;
+        Ok(p)
     }
 }
 
@@ -338,7 +340,7 @@ impl Step for Tophat {
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let p = self.params()?;
         let g = ctx.grey("tophat")?;
-        let n = p.footprint(g.voxel.nm)?.len();
+        let n = p.footprint_for(g.voxel.nm, g.shape())?.len();
         let out = tophat_volume(g, &p)?;
         ctx.grey = Some(out);
         Ok(serde_json::json!({
@@ -472,8 +474,8 @@ impl Segment {
 
 impl Step for Segment {
     fn validate(&self) -> Result<(), ParamError> {
-        self.corrections()?;
-        self.params().map(|_| ())
+        let p = self.params()?;
+        self.corrections()?.validate(&p)
     }
     fn needs(&self) -> Data {
         Data::Grey

@@ -102,8 +102,10 @@ impl Step for PorosityStep {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let opts = self.options()?;
-        let l = ctx.labels("porosity")?;
-        let r = porosity_report(l.view(), &l.voxel, &opts)?;
+        let mut wanted = vec![("phase", self.phase)];
+        wanted.extend(self.collector.map(|c| ("collector", c)));
+        let (l, voxel) = ctx.metric_labels("porosity", &wanted)?;
+        let r = porosity_report(l.view(), &voxel, &opts)?;
         let pre = self.prefix.clone().unwrap_or_else(|| "porosity".into());
         for p in &r.profile_tables {
             let path = ctx.output(&format!("{pre}_profile_{}.csv", p.axis.name()));
@@ -230,8 +232,8 @@ impl Step for ConnectivityStep {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let opts = self.options()?;
-        let l = ctx.labels("connectivity")?;
-        let (r, g) = connectivity_report(l.view(), &l.voxel, &opts)?;
+        let (l, voxel) = ctx.metric_labels("connectivity", &[("phase", self.phase)])?;
+        let (r, g) = connectivity_report(l.view(), &voxel, &opts)?;
         let name = |n: &str| match &self.prefix {
             Some(p) => format!("{p}_{n}"),
             None => n.to_string(),

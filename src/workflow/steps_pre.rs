@@ -297,6 +297,36 @@ pub struct GeometryOutput {
     /// The resampling to a uniform z pitch, when asked for (`resample_z`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resample_z: Option<crate::preprocess::geometry::ResampleZReport>,
+    /// `"default"` when θ is the 52° default, `"parameter"` otherwise.
+    pub theta_source: String,
+    /// Disagreements worth a look (stage tilt in the metadata vs θ).
+    pub warnings: Vec<String>,
+}
+
+impl GeometryOutput {
+    /// The output of a correction at `theta_deg`, with the stage-tilt check.
+    pub fn new(
+        report: GeometryReport,
+        theta_deg: f64,
+        stage_tilt_deg: Option<f64>,
+        slice_thickness_source: Option<String>,
+    ) -> Self {
+        GeometryOutput {
+            report,
+            stage_tilt_deg,
+            slice_thickness_source,
+            resample_z: None,
+            theta_source: if theta_deg == DEFAULT_THETA_DEG {
+                "default"
+            } else {
+                "parameter"
+            }
+            .into(),
+            warnings: crate::preprocess::geometry::tilt_warning(theta_deg, stage_tilt_deg)
+                .into_iter()
+                .collect(),
+        }
+    }
 }
 
 impl GeometryStep {
@@ -311,10 +341,7 @@ impl GeometryStep {
             fill: self.fill,
             interpolation: self.interpolation,
         };
-        check_theta(p.theta_deg)?;
-        if let Some(t) = p.slice_thickness_nm {
-            crate::error::positive("slice_thickness_nm", t)?;
-        }
+        p.validate_params()?;
         Ok(p)
     }
 
@@ -352,12 +379,11 @@ impl GeometryStep {
         let tilt = vol.meta.stage_tilt_deg;
         let (out, report) = geometry_volume(vol, &p)?;
         ctx.grey = Some(out);
-        Ok(GeometryOutput {
-            report,
-            stage_tilt_deg: tilt,
-            slice_thickness_source: source,
-            resample_z: resampled,
-        })
+        let mut out = GeometryOutput::new(report, p.theta_deg, tilt, source);
+        out.resample_z = resampled;
+        ctx.warnings
+            .extend(out.warnings.iter().map(|w| format!("geometry: {w}")));
+        Ok(out)
     }
 }
 

@@ -19,8 +19,8 @@
 
 use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
-use crate::metrics::particles::{write_particles_csv, Connectivity, ParticleOptions};
-use crate::metrics::sizes::{sizes, write_distribution_csv, SizesOptions, What};
+use crate::metrics::particles::{write_particles_csv_in, Connectivity, ParticleOptions};
+use crate::metrics::sizes::{sizes_of, write_distribution_csv_in, SizesOptions, What};
 use crate::volume::GreyVolume;
 use serde::Deserialize;
 
@@ -117,18 +117,19 @@ impl Step for Sizes {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let o = self.options()?;
-        let out = sizes(ctx.labels("sizes")?, self.phase, &o)?;
-        let voxel = ctx.labels("sizes")?.voxel;
+        let (l, voxel) = ctx.metric_labels("sizes", &[("phase", self.phase)])?;
+        let out = sizes_of(l.view(), &voxel, self.phase, &o)?;
+        let unit = out.report.length_unit.clone();
         if let Some(name) = &self.particles_csv {
             let p = ctx.output(name);
             crate::io::atomic::write_atomic(&p, |w| {
-                write_particles_csv(&out.particles, w).map_err(|e| csv_err(&p, e))
+                write_particles_csv_in(&out.particles, &unit, w).map_err(|e| csv_err(&p, e))
             })?;
         }
         if let (Some(name), Some(lt)) = (&self.distribution_csv, &out.report.local_thickness) {
             let p = ctx.output(name);
             crate::io::atomic::write_atomic(&p, |w| {
-                write_distribution_csv(lt, w).map_err(|e| csv_err(&p, e))
+                write_distribution_csv_in(lt, &unit, w).map_err(|e| csv_err(&p, e))
             })?;
         }
         if let (Some(name), Some(map)) = (&self.thickness_map, &out.thickness_map) {

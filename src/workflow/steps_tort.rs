@@ -155,12 +155,15 @@ impl Step for Tortuosity {
         let mut fd_res = Vec::new();
         let mut rw_res = Vec::new();
         let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
+        let mut msd_curve = None;
+        let calibrated;
         {
-            let l = ctx.labels("tortuosity")?;
+            let (l, voxel) = ctx.metric_labels("tortuosity", &[("phase", self.phase)])?;
+            calibrated = voxel.is_calibrated();
             if fd {
                 for &a in &axes {
                     let r =
-                        tortuosity_fd(l.view(), self.phase, l.voxel.nm, a, &fd_opts, ctx.progress)?;
+                        tortuosity_fd(l.view(), self.phase, voxel.nm, a, &fd_opts, ctx.progress)?;
                     fd_res.push(r.clone());
                     results.push(r);
                 }
@@ -169,7 +172,7 @@ impl Step for Tortuosity {
                 let out = tortuosity_rw(
                     l.view(),
                     self.phase,
-                    l.voxel.nm,
+                    voxel.nm,
                     &axes,
                     &rw_opts,
                     ctx.progress,
@@ -177,20 +180,37 @@ impl Step for Tortuosity {
                 if let Some(p) = &self.msd_csv {
                     files.push((p.into(), out.msd.to_csv().into_bytes()));
                 }
-                if let Some(p) = &self.msd_png {
-                    crate::report::figures::msd_plot(&out.msd).write_png(
-                        &ctx.output(p),
-                        800,
-                        500,
-                    )?;
+                if self.msd_png.is_some() {
+                    msd_curve = Some(out.msd.clone());
                 }
                 rw_res = out.results.clone();
                 results.extend(out.results);
             }
         }
+        // doubtful values stop the run before anything of this step is written, unless the
+        // workflow says allow_unconverged = true (then they are kept with their warnings)
+        let suspect: Vec<&crate::metrics::tortuosity::TortuosityResult> =
+            results.iter().filter(|r| r.is_suspect()).collect();
+        if !suspect.is_empty() && !ctx.allow_unconverged {
+            let what: Vec<String> = suspect
+                .iter()
+                .flat_map(|r| r.warnings.iter().cloned())
+                .collect();
+            return Err(Error::Other(format!(
+                "{}; set allow_unconverged = true at the top of the workflow to keep such results (marked with their warnings)",
+                what.join("; ")
+            )));
+        }
+        for r in &results {
+            ctx.warnings
+                .extend(r.warnings.iter().map(|w| format!("tortuosity: {w}")));
+        }
         for (name, bytes) in files {
             let path = ctx.output(&name.to_string_lossy());
             crate::io::atomic::write_bytes(&path, &bytes)?;
+        }
+        if let (Some(p), Some(c)) = (&self.msd_png, &msd_curve) {
+            crate::report::figures::msd_plot(c).write_png(&ctx.output(p), 800, 500)?;
         }
         let comparison: Vec<serde_json::Value> = fd_res
             .iter()
@@ -208,7 +228,12 @@ impl Step for Tortuosity {
                 })
             })
             .collect();
-        Ok(serde_json::json!({ "results": results, "comparison": comparison }))
+        Ok(serde_json::json!({
+            "results": results,
+            "comparison": comparison,
+            "voxel_calibrated": calibrated,
+            "length_unit": if calibrated { "nm" } else { "voxel" },
+        }))
     }
 }
 
@@ -250,6 +275,10 @@ mod tests {
             ndarray::Array3::from_elem((6, 5, 5), 1u8),
             VoxelSize::default(),
         ));
+        // an uncalibrated volume is refused unless the workflow allows it
+        let e = t.run(&mut ctx).unwrap_err().to_string();
+        assert!(e.contains("allow_uncalibrated"), "{e}");
+        ctx.allow_uncalibrated = true;
         let v = t.run(&mut ctx).unwrap();
         assert_eq!(v["results"].as_array().unwrap().len(), 2);
         assert_eq!(v["results"][1]["seed"], 3);

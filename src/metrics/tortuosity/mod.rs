@@ -88,6 +88,11 @@ pub struct TortuosityResult {
     pub time_s: f64,
     /// Human-readable remarks (e.g. why a criterion was not met).
     pub notes: Vec<String>,
+    /// What makes this value doubtful (see [`TortuosityResult::assess`]); the CLI prints these
+    /// and `fibstack run` stops on the unconverged / below-one ones unless
+    /// `allow_unconverged = true`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl TortuosityResult {
@@ -119,6 +124,72 @@ impl TortuosityResult {
             converged: false,
             time_s: 0.0,
             notes: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// τ lies below 1 beyond the method's uncertainty (impossible: D_eff ≤ ε·D₀). For the random
+    /// walk the whole confidence interval must lie below 1; for the steady state τ < 1 − 10⁻³.
+    pub fn below_one(&self) -> bool {
+        match self.tortuosity_factor {
+            Some(t) => match self.ci_high {
+                Some(hi) if self.method == "random_walk" => hi < 1.0,
+                // an interval open upwards cannot lie below 1
+                None if self.method == "random_walk" => false,
+                _ => t < 1.0 - 1e-3,
+            },
+            None => false,
+        }
+    }
+
+    /// Whether the value must not be used without being told so: the convergence criteria were
+    /// not met, or τ < 1. (τ = ∞ for a phase that does not connect the faces is a legitimate
+    /// answer, warned about but not "suspect".)
+    pub fn is_suspect(&self) -> bool {
+        (self.percolating && !self.converged) || self.below_one()
+    }
+
+    /// Fill [`Self::warnings`] from the value and the convergence state (called by both
+    /// estimators before they return).
+    ///
+    /// ```
+    /// use fibstack::metrics::tortuosity::steady_state::{tortuosity_fd, SteadyStateOptions};
+    /// // a phase that does not reach the far face along z
+    /// let mut a = ndarray::Array3::<u8>::zeros((4, 3, 3));
+    /// a.slice_mut(ndarray::s![..2, .., ..]).fill(1);
+    /// let r = tortuosity_fd(a.view(), 1, [1.0; 3], 0, &SteadyStateOptions::default(),
+    ///     &fibstack::progress::Silent).unwrap();
+    /// assert!(r.tortuosity_factor.is_none() && !r.is_suspect());
+    /// assert!(r.warnings[0].contains("does not connect"));
+    /// ```
+    pub fn assess(&mut self) {
+        self.warnings.clear();
+        let tau = self
+            .tortuosity_factor
+            .map_or("inf".to_string(), |t| format!("{t:.4}"));
+        if !self.percolating {
+            self.warnings.push(format!(
+                "phase {} does not connect the two faces normal to {}: tau = inf, D_eff = 0 (a legitimate answer if the phase is meant to be blocked along {}; otherwise check the phase value and the axis)",
+                self.phase, self.axis, self.axis
+            ));
+            return;
+        }
+        if !self.converged {
+            let fix = if self.method == "random_walk" {
+                "raise --max-steps / max_steps, or fix --steps / steps long enough"
+            } else {
+                "raise --max-iter / max_iter (or loosen --tol / tol)"
+            };
+            self.warnings.push(format!(
+                "{} tau along {} = {tau} did NOT converge: do not use it; {fix}",
+                self.method, self.axis
+            ));
+        }
+        if self.below_one() {
+            self.warnings.push(format!(
+                "{} tau along {} = {tau} is below 1, which is impossible (D_eff cannot exceed eps·D0): the solve or walk has not settled, or the voxel size is wrong",
+                self.method, self.axis
+            ));
         }
     }
 }

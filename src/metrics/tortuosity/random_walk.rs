@@ -71,9 +71,20 @@ impl Default for RandomWalkOptions {
     }
 }
 
+/// Longest walk accepted (steps per walker), fixed or automatic.
+pub const MAX_WALK_STEPS: u64 = 1 << 24;
+/// Most walker-steps accepted for a fixed walk length (~10 min at 10⁸ steps/s).
+pub const MAX_WALKER_STEPS: f64 = 6e10;
+
+/// The default number of walkers for a target precision: ⌈2/precision²⌉.
+pub fn default_walkers(precision: f64) -> u64 {
+    (2.0 / (precision * precision)).ceil() as u64
+}
+
 impl RandomWalkOptions {
     pub fn validate(&self) -> Result<(), ParamError> {
-        in_range("precision", self.precision, 1e-4, 0.5)?;
+        // 2/precision² walkers by default: at most 5e7
+        in_range("precision", self.precision, 2e-4, 0.5)?;
         in_range("confidence", self.confidence, 0.5, 0.999)?;
         if let Some(w) = self.walkers {
             if !(16..=100_000_000).contains(&w) {
@@ -85,15 +96,29 @@ impl RandomWalkOptions {
             }
         }
         if let Some(s) = self.steps {
-            if !(64..=1u64 << 32).contains(&s) {
-                return Err(ParamError::new("steps", s, "must lie in [64, 2^32]"));
+            if !(64..=MAX_WALK_STEPS).contains(&s) {
+                return Err(ParamError::new(
+                    "steps",
+                    s,
+                    format!("must lie in [64, {MAX_WALK_STEPS}] (2^24)"),
+                ));
+            }
+            let w = self
+                .walkers
+                .unwrap_or_else(|| default_walkers(self.precision));
+            if (w as f64) * (s as f64) > MAX_WALKER_STEPS {
+                return Err(ParamError::new(
+                    "walkers x steps",
+                    format!("{w} x {s}"),
+                    format!("must be at most {MAX_WALKER_STEPS:e} walker-steps (hours of work beyond); fewer walkers or a shorter walk"),
+                ));
             }
         }
-        if self.max_steps < 1024 {
+        if !(1024..=MAX_WALK_STEPS).contains(&self.max_steps) {
             return Err(ParamError::new(
                 "max_steps",
                 self.max_steps,
-                "must be at least 1024",
+                format!("must lie in [1024, {MAX_WALK_STEPS}] (2^24)"),
             ));
         }
         Ok(())
@@ -525,7 +550,10 @@ fn walk_packed(
     };
     if walk_axes.is_empty() {
         let el = t0.elapsed().as_secs_f64();
-        results.iter_mut().for_each(|r| r.time_s = el);
+        results.iter_mut().for_each(|r| {
+            r.time_s = el;
+            r.assess();
+        });
         return Ok(RandomWalkOutput {
             results,
             msd: empty_curve,
@@ -535,7 +563,7 @@ fn walk_packed(
     // walkers and batches
     let n_walkers = opts
         .walkers
-        .unwrap_or_else(|| (2.0 / (opts.precision * opts.precision)).ceil() as u64)
+        .unwrap_or_else(|| default_walkers(opts.precision))
         .max(16);
     let nb = (n_walkers.div_ceil(1000)).max(16) as usize;
     let per = (n_walkers as usize).div_ceil(nb);
@@ -744,6 +772,7 @@ fn walk_packed(
             r.converged = false;
         }
     }
+    results.iter_mut().for_each(TortuosityResult::assess);
     Ok(RandomWalkOutput {
         results,
         msd: curve,

@@ -69,6 +69,10 @@ impl Boundary {
     }
 }
 
+/// Largest `max_iter` accepted (time grows with it; the multigrid solver converges in tens to
+/// hundreds of iterations).
+pub const MAX_ITER_LIMIT: usize = 1_000_000;
+
 /// Solver settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -101,8 +105,12 @@ impl SteadyStateOptions {
         in_range("tol (relative residual)", self.rtol, 1e-12, 0.1)?;
         in_range("flux tolerance", self.flux_tol, 1e-9, 1.0)?;
         in_range("tau tolerance", self.tau_tol, 1e-9, 1.0)?;
-        if self.max_iter == 0 {
-            return Err(ParamError::new("max_iter", 0, "must be at least 1"));
+        if !(1..=MAX_ITER_LIMIT).contains(&self.max_iter) {
+            return Err(ParamError::new(
+                "max_iter",
+                self.max_iter,
+                format!("must lie in [1, {MAX_ITER_LIMIT}] (the solver usually converges in tens to hundreds)"),
+            ));
         }
         Ok(())
     }
@@ -625,6 +633,7 @@ pub fn tortuosity_fd(
             res.axis
         ));
         res.time_s = t0.elapsed().as_secs_f64();
+        res.assess();
         return Ok(res);
     }
     res.percolating = true;
@@ -832,6 +841,7 @@ pub fn tortuosity_fd(
             .push("no current reached the outlet; tau reported as infinite".to_string());
     }
     res.time_s = t0.elapsed().as_secs_f64();
+    res.assess();
     Ok(res)
 }
 
