@@ -255,7 +255,7 @@ fn horizontal_stripes_with_angle_90_and_tilted_refused() {
         t.view(),
         &DestripeParams {
             angle_deg: 0.0,
-            ..p
+            ..p.clone()
         },
     )
     .unwrap();

@@ -80,7 +80,7 @@ fn destripe_gaussian_tophat_stream_equal_in_memory() {
             for (p, ot) in [
                 (DestripeParams::default(), st),
                 (DestripeParams::default(), SampleType::F32),
-                (stack, st),
+                (stack.clone(), st),
                 (stack, SampleType::F32),
             ] {
                 let out = dir.path().join(format!(
