@@ -26,6 +26,7 @@
 //! what is above it). Every random number comes from `Rng::stream(seed ^ tag, slice)`, one
 //! stream per slice, so the output does not depend on the thread count.
 
+use super::curtains::{apply_physical, physical_profiles, CurtainModel};
 use crate::error::{in_range, positive, ParamError};
 use crate::rng::Rng;
 use crate::volume::{GreyData, GreyVolume, LabelVolume, VoxelSize, VoxelSource};
@@ -129,12 +130,16 @@ impl Default for DriftParams {
     }
 }
 
-/// Curtaining stripes.
+/// Curtaining stripes (model: [`crate::synth::curtains`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CurtainParams {
     pub enabled: bool,
-    /// RMS stripe amplitude (normalised intensity), in [0, 1].
+    /// `physical` (default: grooves in the material only, multiplicative, seeded below hard
+    /// features) or `additive` (stripes added everywhere, pores included).
+    pub model: CurtainModel,
+    /// RMS stripe amplitude, in [0, 1]: normalised intensity (additive) or relative
+    /// modulation of the material's signal (physical).
     pub amplitude: f64,
     /// Gaussian σ (px) of the stripe profile across x.
     pub width_px: f64,
@@ -151,6 +156,9 @@ pub struct CurtainParams {
     pub second_angle_deg: Option<f64>,
     /// Amplitude of the second family relative to the first, in [0, 2].
     pub second_relative_amplitude: f64,
+    /// Physical model: power-law slope β of the profile's spectrum across the stripes, in
+    /// [0, 4] (real curtains ≈ 2).
+    pub profile_slope: f64,
 }
 
 impl Default for CurtainParams {
@@ -165,6 +173,8 @@ impl Default for CurtainParams {
             angle_deg: 0.0,
             second_angle_deg: None,
             second_relative_amplitude: 0.6,
+            model: CurtainModel::Physical,
+            profile_slope: 2.0,
         }
     }
 }
@@ -457,6 +467,7 @@ impl AcquisitionParams {
                 0.0,
                 2.0,
             )?;
+            in_range("curtain profile_slope", c.profile_slope, 0.0, 4.0)?;
         }
         let g = &self.shading;
         if g.enabled {
@@ -775,7 +786,10 @@ pub fn render(
     // image rows: the cap and its head-room (if any) above the sample's rows
     let rows = rows + cap.as_ref().map(|c| c.top).unwrap_or(0);
     let stripes = if p.curtain.enabled {
-        stripe_profiles(&p.curtain, nx, rows, seed)
+        match p.curtain.model {
+            CurtainModel::Additive => stripe_profiles(&p.curtain, nx, rows, seed),
+            CurtainModel::Physical => physical_profiles(&p.curtain, nx, rows, seed),
+        }
     } else {
         Vec::new()
     };
@@ -1138,7 +1152,12 @@ fn render_slice<T: Sample>(
             }
         }
     }
-    for st in ctx.stripes {
+    if p.curtain.model == CurtainModel::Physical && !ctx.stripes.is_empty() {
+        let hard = clean_img.mapv(|v| ((v - ctx.lmin) / ctx.lspan).clamp(0.0, 1.0));
+        let mat = material_image(ctx, &lab, ty, tx);
+        apply_physical(&mut img, hard.view(), mat.view(), ctx.stripes, &p.curtain, k);
+    }
+    for st in ctx.stripes.iter().filter(|_| p.curtain.model == CurtainModel::Additive) {
         let c = &p.curtain;
         let t = st.angle_deg.to_radians().tan();
         let ph = st.evolution_rad_per_slice * k as f64;
@@ -1233,4 +1252,45 @@ fn render_slice<T: Sample>(
         *o = T::from_q((*v as f64 * maxv).round().clamp(0.0, maxv) as u16);
     }
     (lo, hi)
+}
+
+/// Fraction of material (label ≠ 0; in the cap, the deposit and its marks) of every image
+/// pixel of slice `k`, through the same mapping as the grey image (physical curtains).
+fn material_image(ctx: &SliceCtx, lab: &ArrayView2<u8>, ty: f64, tx: f64) -> Array2<f32> {
+    let ind = lab.mapv(|l| f32::from(l != 0));
+    let iv = ind.view();
+    let (rows, nx) = (ctx.rows, lab.ncols());
+    let mut out = Array2::<f32>::zeros((rows, nx));
+    // outside the truth: material where the image shows the structure continuing (edge), else
+    // what the outside level stands for (pore level: no material)
+    let outside = if ctx.outside.is_nan() { f32::NAN } else { 0.0 };
+    match ctx.cap {
+        None => {
+            for r in 0..rows {
+                let y = (r as f64 - ty) * ctx.sy;
+                for c in 0..nx {
+                    out[[r, c]] = bilinear(&iv, y, c as f64 - tx, outside);
+                }
+            }
+        }
+        Some(cap) => {
+            let f = ctx.p.fiducial.as_ref().expect("a cap has its parameters");
+            let floor = f.above_level as f32;
+            let solid = (f.cap_level.min(f.mark_level) as f32 - floor).max(1e-6);
+            let mut e = cap.extend(&iv, outside);
+            for ((j, i), v) in e.indexed_iter_mut() {
+                if j < cap.ext_rows {
+                    *v = ((cap.block[[j, i]] - floor) / solid).clamp(0.0, 1.0);
+                }
+            }
+            let ev = e.view();
+            for r in 0..rows {
+                let y = (r as f64 - cap.top as f64 - ty) * ctx.sy + cap.ext_rows as f64;
+                for c in 0..nx {
+                    out[[r, c]] = bilinear(&ev, y, c as f64 - tx + cap.margin as f64, outside);
+                }
+            }
+        }
+    }
+    out
 }
