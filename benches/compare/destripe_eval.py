@@ -7,8 +7,9 @@ Run from the repository root after `cargo build --release`:
 Writes out/destripe-eval/<set>.json and prints a table. Work files go to out/destripe-eval/tmp.
 
 Sets (never mixed: defaults are chosen on `tune`, figures are reported on `report`):
-- tune:   nacre rows 0-369 (real curtains); FEI Helios e-beam image (shared data, 16-bit, data
-          bar cropped) with added physical curtains, seed 11; simulator electrode and Li-deposit
+- tune:   nacre rows 0-369 (real curtains); the Zeiss SEM test image of a polished grain
+          structure (shared data, rows 0-669: data bar cropped) with added physical curtains,
+          seed 11; simulator electrode and Li-deposit
           stacks (seeds 101, 102; physical curtains, every other effect on).
 - report: nacre rows 370-739 and the whole nacre slice; the OpenFIBSEM trench crop
           (fixtures/real); the Helios PFIB ion image with added physical curtains, seed 7;
@@ -86,6 +87,11 @@ CANDIDATES = {
     "vsnr 1,300,50+mat": vsnr(1, 300, 50),
     "vsnr 1.5,200,30+mat": vsnr(1.5, 200, 30),
     "vsnr 1,50,20+mat": vsnr(1, 50, 20),
+    "vsnr 1,100,5+mat": vsnr(1, 100, 5),
+    "vsnr 1,100,2+mat": vsnr(1, 100, 2),
+    "vsnr 1,100,1+mat": vsnr(1, 100, 1),
+    "vsnr 1,30,5+mat": vsnr(1, 30, 5),
+    "vsnr 0.7,100,5+mat": vsnr(0.7, 100, 5),
 }
 STACK_ONLY = {
     "stack": ["--method", "stack", "--material-aware", "false"],
@@ -114,11 +120,11 @@ def real_slices(which):
 def curtained_real(which):
     """(name, clean image f32, mask threshold, seed)"""
     if which == "tune":
-        p = os.path.join(SHARED, "sem/FEI-Helios-Ebeam-16bits.tif")
+        p = os.path.join(SHARED, "sem/test_tiff_Zeiss_SEM_1k.tif")
         if not os.path.exists(p):
             return []
         a = tifffile.imread(p).astype(np.float32)
-        return [("Helios e-beam + curtains", a[:-29], None, 11)]
+        return [("Zeiss SEM grains + curtains", a[:670], None, 11)]
     p = os.path.join(SHARED, "sem/thermo_helios_pfib_ion_image.tif")
     if not os.path.exists(p):
         return []
@@ -127,7 +133,9 @@ def curtained_real(which):
 
 def sim_stacks(which):
     seeds = {"tune": (101, 102), "report": (201, 202)}[which]
-    return [("sim electrode", "electrode", seeds[0]), ("sim li-deposit", "li-deposit", seeds[1])]
+    # mask threshold between the pore level and the darkest solid (electrode 0.12 / 0.38,
+    # Li deposit 0.10 / 0.42 of full scale): 65 grey levels
+    return [("sim electrode", "electrode", seeds[0], 65.0), ("sim li-deposit", "li-deposit", seeds[1], 65.0)]
 
 
 # ---------------------------------------------------------------- evaluation
@@ -170,7 +178,7 @@ def read_stack(folder):
     return np.stack([tifffile.imread(f) for f in sorted(glob.glob(os.path.join(folder, "slices", "*.tif")))])
 
 
-def eval_sim(name, preset, seed, cands, res, shape="24,160,192"):
+def eval_sim(name, preset, seed, thr, cands, res, shape="24,160,192"):
     d_in = os.path.join(TMP, f"sim_{preset}_{seed}")
     d_ref = os.path.join(TMP, f"sim_{preset}_{seed}_ref")
     if not os.path.exists(os.path.join(d_in, "truth.json")):
@@ -183,11 +191,12 @@ def eval_sim(name, preset, seed, cands, res, shape="24,160,192"):
     write(ref, a_ref.astype(np.uint8))
     for c, args in cands.items():
         o, o2 = os.path.join(TMP, "sim_out.tif"), os.path.join(TMP, "sim_ref_out.tif")
-        dt = destripe(inp, o, args)
-        destripe(ref, o2, args)
+        extra = ["--material-threshold", str(thr)]
+        dt = destripe(inp, o, args + extra)
+        destripe(ref, o2, args + extra)
         f_in = tifffile.imread(o).astype(np.float64)
         f_ref = tifffile.imread(o2).astype(np.float64)
-        s = score(inp, o, None)
+        s = score(inp, o, thr)
         res.setdefault(c, {})[name] = dict(
             s,
             psnr_gain=psnr(f_in, a_ref, 255.0) - psnr(a_in, a_ref, 255.0),
@@ -203,6 +212,8 @@ def main():
     cands = dict(CANDIDATES)
     if len(sys.argv) > 2 and sys.argv[2] == "--only":
         cands = {k: v for k, v in {**CANDIDATES, **STACK_ONLY}.items() if k in sys.argv[3:]}
+    if len(sys.argv) > 2 and sys.argv[2] == "--sim-only":
+        cands = {}
     for name, img, thr in real_slices(which):
         eval_real(name, img, thr, {k: v for k, v in cands.items() if k not in STACK_ONLY}, res)
     for name, clean, thr, seed in curtained_real(which):
@@ -210,8 +221,11 @@ def main():
     sim_c = dict(cands)
     if not (len(sys.argv) > 2 and sys.argv[2] == "--only"):
         sim_c.update(STACK_ONLY)
-    for name, preset, seed in sim_stacks(which):
-        eval_sim(name, preset, seed, sim_c, res)
+    only_sim = len(sys.argv) > 2 and sys.argv[2] == "--sim-only"
+    if only_sim:
+        sim_c = {k: v for k, v in {**CANDIDATES, **STACK_ONLY}.items() if k in sys.argv[3:]}
+    for name, preset, seed, thr in sim_stacks(which):
+        eval_sim(name, preset, seed, thr, sim_c, res)
     with open(os.path.join(OUT, f"{which}.json"), "w") as f:
         json.dump(res, f, indent=1)
     for c, per in res.items():

@@ -160,7 +160,11 @@ fn print_score(s: &DestripeScore) {
             .map(|t| format!("{t}"))
             .unwrap_or_else(|| format!(
                 "Otsu ({})",
-                s.slices.first().map(|x| format!("{:.1}", x.threshold)).unwrap_or_default()
+                s.slices
+                    .first()
+                    .and_then(|x| x.threshold)
+                    .map(|t| format!("{t:.1}"))
+                    .unwrap_or_else(|| "none: no pores found".into())
             )),
         ratio(s.material.ratio),
         s.material_reduction

@@ -148,8 +148,9 @@ pub struct SliceScore {
     pub pore: RegionScore,
     /// Row-mean high-pass energy of the whole slice (kept horizontal structure: ratio ≈ 1).
     pub rows: RegionScore,
-    /// Mask threshold used (grey value of the smoothed raw slice).
-    pub threshold: f64,
+    /// Mask threshold used (grey value of the smoothed raw slice); `None`: no pore population
+    /// found (all material).
+    pub threshold: Option<f64>,
     /// Fraction of the slice's pixels that are material.
     pub material_fraction: f64,
 }

@@ -9,11 +9,15 @@
 //! 1. Gaussian smoothing of the slice with σ = `smooth_px` (reflected borders; 0 = none), so
 //!    the noise and the curtains themselves hardly move the boundary;
 //! 2. material = smoothed value **>** `threshold`; without a threshold, the Otsu threshold of
-//!    the smoothed slice (256 bins over its range, scikit-image's `threshold_otsu`).
+//!    the smoothed slice (256 bins over its range, scikit-image's `threshold_otsu`) — **if** the
+//!    slice has two populations at all: Otsu's separability `η = σ²_between / σ²_total` must
+//!    reach [`MIN_SEPARABILITY`] (0.75). A single population has `η ≤ 2/π ≈ 0.64` (a Gaussian
+//!    histogram), two well-separated ones approach 1. Below it the slice counts as all
+//!    material (no pores found; the threshold is reported as `None`).
 //!
-//! Otsu assumes two populations; on a slice that is nearly all material (nacre, dense
-//! deposits) it splits the material itself, so give the threshold there (read it off the
-//! histogram, e.g. `fibstack info`/ImageJ): the grey value below which a pixel is pore.
+//! On a slice that is nearly all material with a few pores (nacre, dense deposits) Otsu finds no
+//! split worth the name and the whole slice is material; give the threshold there when the
+//! pores matter (read it off the histogram): the grey value below which a pixel is pore.
 //!
 //! ```
 //! use fibstack::preprocess::material::{material_mask, MaterialMaskParams};
@@ -21,6 +25,7 @@
 //! let img = Array2::from_shape_fn((20, 20), |(_, x)| if x < 8 { 20.0 } else { 200.0 });
 //! let (m, t) = material_mask(img.view(), &MaterialMaskParams::default()).unwrap();
 //! assert!(!m[[5, 2]] && m[[5, 15]]);
+//! let t = t.unwrap();
 //! assert!(t > 20.0 && t < 200.0);
 //! ```
 
@@ -34,6 +39,8 @@ use serde::{Deserialize, Serialize};
 
 /// Default Gaussian σ (px) before thresholding.
 pub const DEFAULT_MASK_SMOOTH_PX: f64 = 2.0;
+/// Smallest Otsu separability `σ²_between / σ²_total` of the automatic threshold.
+pub const MIN_SEPARABILITY: f64 = 0.75;
 
 /// How the material / pore mask of a slice is made.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -78,11 +85,12 @@ impl MaterialMaskParams {
     }
 }
 
-/// The material mask of one slice (`true` = material) and the threshold used.
+/// The material mask of one slice (`true` = material) and the threshold used (`None`: no
+/// pore population found, all material).
 pub fn material_mask(
     slice: ArrayView2<f32>,
     p: &MaterialMaskParams,
-) -> Result<(Array2<bool>, f64), ParamError> {
+) -> Result<(Array2<bool>, Option<f64>), ParamError> {
     p.validate()?;
     let s = if p.smooth_px > 0.0 {
         gaussian_2d(slice, [p.smooth_px, p.smooth_px], 4.0)
@@ -90,14 +98,86 @@ pub fn material_mask(
         slice.to_owned()
     };
     let t = match p.threshold {
-        Some(t) => t,
+        Some(t) => Some(t),
         None => {
             let d = GreyData::F32(s.clone().insert_axis(Axis(0)));
             match histogram(&d, 256)? {
-                Some(h) => otsu(&h),
-                None => 0.0,
+                Some(h) if h.max > h.min => {
+                    let t = otsu(&h);
+                    (separability(&s, t) >= MIN_SEPARABILITY).then_some(t)
+                }
+                _ => None,
             }
         }
     };
-    Ok((s.mapv(|v| v as f64 > t), t))
+    Ok(match t {
+        Some(t) => (s.mapv(|v| v as f64 > t), Some(t)),
+        None => (Array2::from_elem(s.dim(), true), None),
+    })
+}
+
+/// Otsu's separability of the split `> t`: between-class over total variance (f64 sums).
+pub fn separability(img: &Array2<f32>, t: f64) -> f64 {
+    let (mut n, mut s, mut s2) = ([0f64; 2], [0f64; 2], 0f64);
+    for &v in img.iter() {
+        let v = v as f64;
+        let c = usize::from(v > t);
+        n[c] += 1.0;
+        s[c] += v;
+        s2 += v * v;
+    }
+    let nt = n[0] + n[1];
+    if n[0] == 0.0 || n[1] == 0.0 {
+        return 0.0;
+    }
+    let mt = (s[0] + s[1]) / nt;
+    let total = s2 / nt - mt * mt;
+    let (m0, m1) = (s[0] / n[0], s[1] / n[1]);
+    let between = n[0] * n[1] / (nt * nt) * (m1 - m0).powi(2);
+    if total > 0.0 {
+        between / total
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn one_population_is_all_material_two_are_split() {
+        let mut rng = Rng::new(2);
+        let one = Array2::from_shape_fn((64, 64), |_| 150.0 + 10.0 * rng.normal() as f32);
+        let p = MaterialMaskParams {
+            smooth_px: 0.0,
+            ..Default::default()
+        };
+        let (m, t) = material_mask(one.view(), &p).unwrap();
+        assert!(t.is_none() && m.iter().all(|&v| v));
+        let two = Array2::from_shape_fn((64, 64), |(_, x)| {
+            (if x < 20 { 40.0 } else { 160.0 }) + 10.0 * rng.normal() as f32
+        });
+        let (m, t) = material_mask(two.view(), &p).unwrap();
+        let t = t.unwrap();
+        assert!(t > 60.0 && t < 140.0, "{t}");
+        let pores = m.iter().filter(|&&v| !v).count();
+        assert!((pores as f64 / 4096.0 - 20.0 / 64.0).abs() < 0.01);
+        // a user threshold is always used
+        let (m, t) = material_mask(
+            one.view(),
+            &MaterialMaskParams {
+                threshold: Some(150.0),
+                ..p
+            },
+        )
+        .unwrap();
+        assert_eq!(t, Some(150.0));
+        assert!(m.iter().any(|&v| !v) && m.iter().any(|&v| v));
+        // Gaussian: η = 2/π
+        let g = Array2::from_shape_fn((200, 200), |_| rng.normal() as f32);
+        let eta = separability(&g, 0.0);
+        assert!((eta - 2.0 / std::f64::consts::PI).abs() < 0.02, "{eta}");
+    }
 }

@@ -145,8 +145,9 @@ pub struct CurtainParams {
     pub width_px: f64,
     /// Evolution rate (radians per slice) of the stripe pattern; 0 = frozen.
     pub evolution_rad_per_slice: f64,
-    /// Extra strength below dense features: factor 1 + gain·D, D ∈ [0, 1] the decaying mean
-    /// normalised intensity above the pixel in its column.
+    /// Extra strength below dense features: factor 1 + gain·D (additive; physical:
+    /// (1 + gain·D)/(1 + gain)), D ∈ [0, 1] the decaying mean normalised intensity above the
+    /// pixel along the stripe (physical: of the material only).
     pub shadow_gain: f64,
     /// Memory length (px) of that mean along y.
     pub shadow_length_px: f64,
@@ -157,8 +158,13 @@ pub struct CurtainParams {
     /// Amplitude of the second family relative to the first, in [0, 2].
     pub second_relative_amplitude: f64,
     /// Physical model: power-law slope β of the profile's spectrum across the stripes, in
-    /// [0, 4] (real curtains ≈ 2).
+    /// [0, 4] (0 = white: matches the nacre slice of the validation).
     pub profile_slope: f64,
+    /// Physical model: Gaussian σ (px) of the finest groove (the profile's roll-off), in
+    /// [0, 100] (`width_px` is the additive model's).
+    pub groove_width_px: f64,
+    /// Physical model: correlation length (image rows) of a stripe along its length, > 0.
+    pub stripe_length_px: f64,
 }
 
 impl Default for CurtainParams {
@@ -174,7 +180,9 @@ impl Default for CurtainParams {
             second_angle_deg: None,
             second_relative_amplitude: 0.6,
             model: CurtainModel::Physical,
-            profile_slope: 2.0,
+            profile_slope: 0.0,
+            groove_width_px: 0.8,
+            stripe_length_px: 70.0,
         }
     }
 }
@@ -468,6 +476,8 @@ impl AcquisitionParams {
                 2.0,
             )?;
             in_range("curtain profile_slope", c.profile_slope, 0.0, 4.0)?;
+            in_range("curtain groove_width_px", c.groove_width_px, 0.0, 100.0)?;
+            in_range("curtain stripe_length_px", c.stripe_length_px, 1e-3, 1e9)?;
         }
         let g = &self.shading;
         if g.enabled {
@@ -1155,7 +1165,15 @@ fn render_slice<T: Sample>(
     if p.curtain.model == CurtainModel::Physical && !ctx.stripes.is_empty() {
         let hard = clean_img.mapv(|v| ((v - ctx.lmin) / ctx.lspan).clamp(0.0, 1.0));
         let mat = material_image(ctx, &lab, ty, tx);
-        apply_physical(&mut img, hard.view(), mat.view(), ctx.stripes, &p.curtain, k);
+        apply_physical(
+            &mut img,
+            hard.view(),
+            mat.view(),
+            ctx.stripes,
+            &p.curtain,
+            k,
+            ctx.seed,
+        );
     }
     for st in ctx.stripes.iter().filter(|_| p.curtain.model == CurtainModel::Additive) {
         let c = &p.curtain;

@@ -8,17 +8,24 @@
 //! - their contrast is **multiplicative**: a groove changes the secondary-electron yield of the
 //!   material it is cut into, `I → I · (1 + a·s(u)·w)`;
 //! - they are **seeded below hard/dense features and decay downward** along the beam: the
-//!   strength `w = 1 + gain·D`, where `D` is the hardness of the material met so far along the
-//!   stripe (the normalised clean intensity, in material only), remembered with an exponential
-//!   memory of length `shadow_length_px` (pores add nothing, the memory decays through them);
+//!   strength `w = (1 + gain·D)/(1 + gain)`, where `D` ∈ [0, 1] is the hardness of the material
+//!   met so far along the stripe (the normalised clean intensity, in material only), remembered
+//!   with an exponential memory of length `shadow_length_px` (pores add nothing, the memory
+//!   decays through them). So `amplitude` is the relative RMS below the hardest features and
+//!   `1/(1 + gain)` of it below soft ones;
+//! - they **change along their length**: the profile of image row `r` follows the row above it
+//!   as an AR(1) process, `s_r = ρ·s_{r−1} + √(1−ρ²)·n_r` with fresh profiles `n_r` and
+//!   `ρ = exp(−1/stripe_length_px)`, so stripes decorrelate over `stripe_length_px` rows (the
+//!   recorded profiles are those of row 0);
 //! - they come in **families at small angles** (|θ| ≤ 45°, rocking polish: a second family).
 //!
-//! **Profile across the stripes.** Real curtains are grooves of many widths: the column-profile
-//! spectrum of real curtained slices falls as a power law (slope ≈ −2 between periods of ~3 and
-//! ~30 px on the nacre slice of `docs/src/validation/destriping.md`). The profile `s(u)` is
-//! white noise filtered in Fourier by `max(|f|, f₀)^(−β/2)·exp(−(2π f σ)²/2)` (β =
-//! `profile_slope`, σ = `width_px`, `f₀` = 1/64 px⁻¹: no trend beyond 64-px periods), then scaled
-//! to unit RMS; two such profiles `A`, `B` evolve slowly with the slice index `k` as
+//! **Profile across the stripes.** Real curtains are grooves of many widths down to a pixel or
+//! two. The profile `s(u)` is white noise filtered in Fourier by
+//! `max(|f|, f₀)^(−β/2)·exp(−(2π f σ)²/2)` (β = `profile_slope`, σ = `groove_width_px`,
+//! `f₀` = 1/64 px⁻¹: no trend beyond 64-px periods), then scaled to unit RMS. The defaults
+//! (β = 0, σ = 0.8 px) give the column-profile spectrum of the real curtained nacre slice
+//! (`docs/src/validation/destriping.md`: 4 %/41 %/50 %/4 % of the power in the bands
+//! < 0.03, 0.03–0.1, 0.1–0.3, 0.3–0.5 cycles/px, against 1 %/47 %/49 %/2 % measured); two such profiles `A`, `B` evolve slowly with the slice index `k` as
 //! `cos(ωk)·A + sin(ωk)·B` (ω = `evolution_rad_per_slice`), as in the additive model.
 //!
 //! The additive model (`model = "additive"`) keeps the earlier behaviour: `I → I + a·s·(1 +
@@ -32,6 +39,7 @@ use rustfft::FftPlanner;
 use serde::{Deserialize, Serialize};
 
 const TAG_PHYSICAL: u64 = 0x4355_5254_5048_0014;
+const TAG_ROWS: u64 = 0x4355_5254_524F_0015;
 /// Longest period (px) the profile's power law extends to.
 const LONGEST_PERIOD_PX: f64 = 64.0;
 
@@ -100,8 +108,8 @@ pub fn physical_profiles(c: &CurtainParams, nx: usize, ny: usize, seed: u64) -> 
             let margin = (angle.to_radians().tan().abs() * ny as f64 * 0.5).ceil() as usize + 2;
             let n = nx + 2 * margin;
             let mut r = Rng::stream(seed ^ TAG_PHYSICAL, f as u64);
-            let profile_a = power_law_profile(&mut r, n, c.profile_slope, c.width_px);
-            let profile_b = power_law_profile(&mut r, n, c.profile_slope, c.width_px);
+            let profile_a = power_law_profile(&mut r, n, c.profile_slope, c.groove_width_px);
+            let profile_b = power_law_profile(&mut r, n, c.profile_slope, c.groove_width_px);
             StripeTruth {
                 angle_deg: angle,
                 amplitude: amp,
@@ -114,10 +122,12 @@ pub fn physical_profiles(c: &CurtainParams, nx: usize, ny: usize, seed: u64) -> 
         .collect()
 }
 
-/// Apply the physical curtains of slice `k` to `img` (in place, normalised intensity):
-/// `img ← img · (1 + a·s(u)·(1 + gain·D)·m)` with `m` the material fraction of each pixel and
+/// Apply the physical curtains of slice `k` (random rows from `seed`) to `img` (in place,
+/// normalised intensity):
+/// `img ← img · (1 + a·s(u)·(1 + gain·D)/(1 + gain)·m)` with `m` the material fraction of each pixel and
 /// `D` the decaying hardness memory along the stripe, from `hardness` (the clean intensity
 /// normalised to [0, 1], counted only where `m > 0`).
+#[allow(clippy::too_many_arguments)]
 pub fn apply_physical(
     img: &mut Array2<f32>,
     hardness: ArrayView2<f32>,
@@ -125,18 +135,35 @@ pub fn apply_physical(
     stripes: &[StripeTruth],
     c: &CurtainParams,
     k: usize,
+    seed: u64,
 ) {
     let (rows, nx) = img.dim();
     let a = 1.0 - (-1.0 / c.shadow_length_px).exp() as f32;
+    let gain = c.shadow_gain as f32;
+    let rho = (-1.0 / c.stripe_length_px).exp();
+    let fresh = (1.0 - rho * rho).sqrt() as f32;
+    let rho = rho as f32;
     let mut factor = Array2::<f32>::zeros((rows, nx));
-    for st in stripes {
+    for (fam, st) in stripes.iter().enumerate() {
         let t = st.angle_deg.to_radians().tan();
         let ph = st.evolution_rad_per_slice * k as f64;
         let (cw, sw) = (ph.cos() as f32, ph.sin() as f32);
         let np = st.profile_a.len();
         // the memory runs along the stripe: it is kept per stretched column u (integer bins)
         let mut dens = vec![0f32; np];
+        // the profiles of row r: AR(1) along the rows from the recorded row-0 profiles, the same
+        // sequence in every slice (one random stream per family)
+        let mut rr = Rng::stream(seed ^ TAG_ROWS, fam as u64);
+        let (mut pa_r, mut pb_r) = (st.profile_a.clone(), st.profile_b.clone());
         for r in 0..rows {
+            if r > 0 && fresh > 0.0 {
+                let na = power_law_profile(&mut rr, np, c.profile_slope, c.groove_width_px);
+                let nb = power_law_profile(&mut rr, np, c.profile_slope, c.groove_width_px);
+                for i in 0..np {
+                    pa_r[i] = rho * pa_r[i] + fresh * na[i];
+                    pb_r[i] = rho * pb_r[i] + fresh * nb[i];
+                }
+            }
             let shift = t * (r as f64 - rows as f64 * 0.5) - st.margin as f64;
             for cidx in 0..nx {
                 let u = cidx as f64 - shift;
@@ -149,10 +176,10 @@ pub fn apply_physical(
                 let dn = &mut dens[i0];
                 *dn += a * (q - *dn);
                 let d = *dn;
-                let pa = st.profile_a[i0] * (1.0 - f) + st.profile_a[i1] * f;
-                let pb = st.profile_b[i0] * (1.0 - f) + st.profile_b[i1] * f;
+                let pa = pa_r[i0] * (1.0 - f) + pa_r[i1] * f;
+                let pb = pb_r[i0] * (1.0 - f) + pb_r[i1] * f;
                 let v = st.amplitude as f32 * (cw * pa + sw * pb);
-                factor[[r, cidx]] += v * (1.0 + c.shadow_gain as f32 * d) * m;
+                factor[[r, cidx]] += v * (1.0 + gain * d) / (1.0 + gain) * m;
             }
         }
     }
@@ -181,7 +208,7 @@ pub fn curtain_image(
     let span = if hi > lo { hi - lo } else { 1.0 };
     let hard = img.mapv(|x| ((x - lo) / span).clamp(0.0, 1.0));
     let mut out = img.to_owned();
-    apply_physical(&mut out, hard.view(), material, &stripes, c, slice);
+    apply_physical(&mut out, hard.view(), material, &stripes, c, slice, seed);
     (out, stripes)
 }
 
