@@ -22,6 +22,7 @@ use ndarray::{Array2, Array3, Axis};
 fn wavelet_params() -> DestripeParams {
     DestripeParams {
         method: DestripeMethod::Wavelet,
+        material_aware: false,
         ..Default::default()
     }
 }
@@ -194,7 +195,7 @@ fn destripe_equals_independent_pywt_numpy_implementation() {
             wavelet: Wavelet::parse(case["wavelet"].as_str().unwrap()).unwrap(),
             wavelet_levels: case["levels"].as_u64().unwrap() as usize,
             wavelet_sigma: case["sigma"].as_f64().unwrap(),
-            ..Default::default()
+            ..wavelet_params()
         };
         let (out, _) = destripe_2d(peer_image(ny, nx).view(), &params).unwrap();
         close_to("destripe", &out, &case["out"], &serde_json::json!([ny, nx]));
@@ -525,7 +526,7 @@ fn cli_streamed_folder_and_workflow_use_the_wavelet_method() {
     // folder input streams slice by slice; equal to the in-memory library result
     let out = dir.path().join("clean");
     let o = bin()
-        .args(["destripe", "-q", "--json", "--method", "wavelet"])
+        .args(["destripe", "-q", "--json", "--method", "wavelet", "--material-aware", "false"])
         .args([
             "--wavelet-levels",
             "3",
@@ -548,7 +549,7 @@ fn cli_streamed_folder_and_workflow_use_the_wavelet_method() {
         wavelet: Wavelet::Db2,
         wavelet_levels: 3,
         wavelet_sigma: 1.5,
-        ..Default::default()
+        ..wavelet_params()
     };
     let (want, rep) = destripe_volume_as(&vol, &p, fibstack::volume::SampleType::U8).unwrap();
     let got = read_volume(&out, &ReadOptions::default()).unwrap();

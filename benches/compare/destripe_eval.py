@@ -15,6 +15,9 @@ Sets (never mixed: defaults are chosen on `tune`, figures are reported on `repor
           (fixtures/real); the Helios PFIB ion image with added physical curtains, seed 7;
           simulator electrode and Li-deposit stacks (seeds 201, 202).
 
+Every method runs as `fibstack destripe IN OUT` with only the options listed (material masks:
+the automatic rule of `preprocess::material`); the score's mask threshold is given per image.
+
 Metrics:
 - real slices: `fibstack destripe-score` (column-mean high-pass energy ratio in the material and
   the pores, row-mean energy kept; window 31 px, mask threshold given per image below);
@@ -76,6 +79,9 @@ def vsnr(sa, sl, eta, it=20, mat=True):
 
 
 CANDIDATES = {
+    "vsnr 1,100,2": vsnr(1, 100, 2, mat=False),
+    "vsnr 1,100,2+mat": vsnr(1, 100, 2),
+    "vsnr 1,100,3+mat": vsnr(1, 100, 3),
     "wedge": ["--method", "wedge", "--material-aware", "false"],
     "wedge+mat": ["--method", "wedge", "--material-aware", "true"],
     "wedge-classic+mat": ["--method", "wedge", "--classic", "--material-aware", "true"],
@@ -144,7 +150,7 @@ def eval_real(name, img, thr, cands, res):
     write(inp, img)
     for c, args in cands.items():
         o = os.path.join(TMP, "real_out.tif")
-        dt = destripe(inp, o, args + (["--material-threshold", str(thr)] if thr is not None else []))
+        dt = destripe(inp, o, args)
         s = score(inp, o, thr)
         res.setdefault(c, {})[name] = dict(s, seconds=dt)
 
@@ -159,9 +165,8 @@ def eval_curtained(name, clean, thr, seed, cands, res):
     for c, args in cands.items():
         o = os.path.join(TMP, "cr_out.tif")
         o2 = os.path.join(TMP, "cr_ref_out.tif")
-        extra = ["--material-threshold", str(thr)] if thr is not None else []
-        dt = destripe(inp, o, args + extra)
-        destripe(ref, o2, args + extra)
+        dt = destripe(inp, o, args)
+        destripe(ref, o2, args)
         f_in = tifffile.imread(o).astype(np.float64)
         f_ref = tifffile.imread(o2).astype(np.float64)
         s = score(inp, o, thr)
@@ -191,9 +196,8 @@ def eval_sim(name, preset, seed, thr, cands, res, shape="24,160,192"):
     write(ref, a_ref.astype(np.uint8))
     for c, args in cands.items():
         o, o2 = os.path.join(TMP, "sim_out.tif"), os.path.join(TMP, "sim_ref_out.tif")
-        extra = ["--material-threshold", str(thr)]
-        dt = destripe(inp, o, args + extra)
-        destripe(ref, o2, args + extra)
+        dt = destripe(inp, o, args)
+        destripe(ref, o2, args)
         f_in = tifffile.imread(o).astype(np.float64)
         f_ref = tifffile.imread(o2).astype(np.float64)
         s = score(inp, o, thr)

@@ -62,8 +62,7 @@ pub struct DestripeArgs {
     pub method: String,
     /// VSNR: a pattern filter, repeatable: `gabor:SIGMA_ACROSS,SIGMA_ALONG,NOISE_LEVEL[,ANGLE]`
     /// (px, px, η, degrees; without ANGLE it follows --angle/--second-angle) or
-    /// `dirac:NOISE_LEVEL`. Default: one Gabor (see `fibstack destripe --help` defaults in the
-    /// manual).
+    /// `dirac:NOISE_LEVEL`. Default: gabor:1,100,2.
     #[arg(long = "vsnr-filter", value_name = "SPEC")]
     pub vsnr_filter: Vec<String>,
     /// VSNR: iterations of the primal–dual solver.
@@ -77,7 +76,8 @@ pub struct DestripeArgs {
     #[arg(long, default_value_t = DestripeParams::default().material_aware, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub material_aware: bool,
     /// Material-aware: grey value (of the slice smoothed by --material-smooth-px) above which a
-    /// pixel is material; default: Otsu of each smoothed slice.
+    /// pixel is material; default per smoothed slice: Otsu when it has two populations, else
+    /// its dark tail (median − 3 robust σ).
     #[arg(long, value_name = "GREY", allow_hyphen_values = true)]
     pub material_threshold: Option<f64>,
     /// Material-aware: Gaussian σ (px) of the smoothing before the mask threshold.
@@ -164,7 +164,7 @@ fn print_score(s: &DestripeScore) {
                     .first()
                     .and_then(|x| x.threshold)
                     .map(|t| format!("{t:.1}"))
-                    .unwrap_or_else(|| "none: no pores found".into())
+                    .unwrap_or_else(|| "none: flat slice".into())
             )),
         ratio(s.material.ratio),
         s.material_reduction

@@ -38,8 +38,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DestripeMethod {
-    /// FFT wedge (this module; the default).
-    #[default]
+    /// FFT wedge (this module).
     Wedge,
     /// Wavelet–FFT filter of Münch et al. 2009 ([`crate::preprocess::destripe_wavelet`]).
     Wavelet,
@@ -47,7 +46,8 @@ pub enum DestripeMethod {
     /// vertical curtains, before alignment.
     Stack,
     /// Variational stationary noise remover (Fehrenbach et al. 2012,
-    /// [`crate::preprocess::destripe_vsnr`]).
+    /// [`crate::preprocess::destripe_vsnr`]); the default.
+    #[default]
     Vsnr,
 }
 
@@ -104,7 +104,8 @@ pub struct DestripeParams {
     /// times the local structure power (≥ 1); 3× this at small radii where the structure power
     /// is estimated from fewer than 24 points.
     pub significance: f64,
-    /// Wedge (default) or wavelet–FFT. The wedge fields above are ignored by the wavelet method.
+    /// VSNR (default), wedge, wavelet–FFT or stack. The wedge fields above are used by the
+    /// wedge only.
     pub method: DestripeMethod,
     /// Wavelet method: orthogonal wavelet family.
     pub wavelet: Wavelet,
@@ -142,8 +143,9 @@ pub const DEFAULT_WAVELET_SIGMA: f64 = 2.0;
 pub const DEFAULT_VSNR_ITERATIONS: usize = 20;
 /// Default VSNR penalty β (`--vsnr-beta`).
 pub const DEFAULT_VSNR_BETA: f64 = 10.0;
-/// Default VSNR Gabor filter `[σ_across, σ_along]` (px) and noise level.
-pub const DEFAULT_VSNR_GABOR: ([f64; 2], f64) = ([1.0, 100.0], 50.0);
+/// Default VSNR Gabor filter `[σ_across, σ_along]` (px) and noise level, chosen on the tuning
+/// set of `benches/compare/destripe_eval.py` (docs: validation/destriping).
+pub const DEFAULT_VSNR_GABOR: ([f64; 2], f64) = ([1.0, 100.0], 2.0);
 
 /// The default VSNR filters: one Gabor along the stripe direction(s).
 pub fn default_vsnr_filters() -> Vec<VsnrFilter> {
@@ -162,7 +164,7 @@ impl Default for DestripeParams {
             kmin_taper: 0.3,
             adaptive: true,
             significance: 6.0,
-            method: DestripeMethod::Wedge,
+            method: DestripeMethod::Vsnr,
             wavelet: Wavelet::Db4,
             wavelet_levels: DEFAULT_WAVELET_LEVELS,
             wavelet_sigma: DEFAULT_WAVELET_SIGMA,
@@ -171,7 +173,7 @@ impl Default for DestripeParams {
             vsnr_filters: default_vsnr_filters(),
             vsnr_iterations: DEFAULT_VSNR_ITERATIONS,
             vsnr_beta: DEFAULT_VSNR_BETA,
-            material_aware: false,
+            material_aware: true,
             material_threshold: None,
             material_smooth_px: crate::preprocess::material::DEFAULT_MASK_SMOOTH_PX,
         }

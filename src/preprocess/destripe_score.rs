@@ -55,8 +55,8 @@ pub struct ScoreParams {
     #[arg(long = "score-window", default_value_t = DEFAULT_SCORE_WINDOW, value_name = "PX")]
     pub window_px: usize,
     /// Score: grey value (of the raw slice smoothed by --score-smooth-px) above which a pixel
-    /// is material; default: Otsu of each smoothed raw slice. Give it on slices that are
-    /// nearly all material.
+    /// is material; default per smoothed raw slice: Otsu when it has two populations, else
+    /// its dark tail (median − 3 robust σ).
     #[arg(long = "score-threshold", value_name = "GREY", allow_hyphen_values = true)]
     pub threshold: Option<f64>,
     /// Score: Gaussian σ (px) of the smoothing before the mask threshold (0 = none).
@@ -148,8 +148,7 @@ pub struct SliceScore {
     pub pore: RegionScore,
     /// Row-mean high-pass energy of the whole slice (kept horizontal structure: ratio ≈ 1).
     pub rows: RegionScore,
-    /// Mask threshold used (grey value of the smoothed raw slice); `None`: no pore population
-    /// found (all material).
+    /// Mask threshold used (grey value of the smoothed raw slice); `None` for a flat slice.
     pub threshold: Option<f64>,
     /// Fraction of the slice's pixels that are material.
     pub material_fraction: f64,

@@ -12,12 +12,14 @@
 //!    the smoothed slice (256 bins over its range, scikit-image's `threshold_otsu`) — **if** the
 //!    slice has two populations at all: Otsu's separability `η = σ²_between / σ²_total` must
 //!    reach [`MIN_SEPARABILITY`] (0.75). A single population has `η ≤ 2/π ≈ 0.64` (a Gaussian
-//!    histogram), two well-separated ones approach 1. Below it the slice counts as all
-//!    material (no pores found; the threshold is reported as `None`).
+//!    histogram), two well-separated ones approach 1. Below it the slice is one material
+//!    population with, at most, a few pores, and pores are its **dark outliers**: darker than
+//!    the median by more than [`TAIL_SIGMAS`] (3) robust standard deviations
+//!    (`1.4826 · median |v − median|`).
 //!
-//! On a slice that is nearly all material with a few pores (nacre, dense deposits) Otsu finds no
-//! split worth the name and the whole slice is material; give the threshold there when the
-//! pores matter (read it off the histogram): the grey value below which a pixel is pore.
+//! So a slice that is nearly all material with thin dark pores or cracks (nacre, dense deposits)
+//! gets a mask too. Give the threshold yourself when you know better (read it off the
+//! histogram): the grey value below which a pixel is pore.
 //!
 //! ```
 //! use fibstack::preprocess::material::{material_mask, MaterialMaskParams};
@@ -41,6 +43,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_MASK_SMOOTH_PX: f64 = 2.0;
 /// Smallest Otsu separability `σ²_between / σ²_total` of the automatic threshold.
 pub const MIN_SEPARABILITY: f64 = 0.75;
+/// One population: pores are darker than the median by more than this many robust σ.
+pub const TAIL_SIGMAS: f64 = 3.0;
 
 /// How the material / pore mask of a slice is made.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -85,8 +89,8 @@ impl MaterialMaskParams {
     }
 }
 
-/// The material mask of one slice (`true` = material) and the threshold used (`None`: no
-/// pore population found, all material).
+/// The material mask of one slice (`true` = material) and the threshold used (`None` only for
+/// a flat slice: all material).
 pub fn material_mask(
     slice: ArrayView2<f32>,
     p: &MaterialMaskParams,
@@ -104,7 +108,11 @@ pub fn material_mask(
             match histogram(&d, 256)? {
                 Some(h) if h.max > h.min => {
                     let t = otsu(&h);
-                    (separability(&s, t) >= MIN_SEPARABILITY).then_some(t)
+                    if separability(&s, t) >= MIN_SEPARABILITY {
+                        Some(t)
+                    } else {
+                        Some(dark_tail(&s))
+                    }
                 }
                 _ => None,
             }
@@ -114,6 +122,21 @@ pub fn material_mask(
         Some(t) => (s.mapv(|v| v as f64 > t), Some(t)),
         None => (Array2::from_elem(s.dim(), true), None),
     })
+}
+
+/// `median − TAIL_SIGMAS · 1.4826 · MAD` of the values.
+pub fn dark_tail(img: &Array2<f32>) -> f64 {
+    let mut v: Vec<f32> = img.iter().copied().collect();
+    let med = median(&mut v);
+    let mut d: Vec<f32> = img.iter().map(|x| (x - med).abs()).collect();
+    let mad = median(&mut d) as f64;
+    med as f64 - TAIL_SIGMAS * 1.4826 * mad
+}
+
+fn median(v: &mut [f32]) -> f32 {
+    let m = v.len() / 2;
+    let (_, x, _) = v.select_nth_unstable_by(m, |a, b| a.total_cmp(b));
+    *x
 }
 
 /// Otsu's separability of the split `> t`: between-class over total variance (f64 sums).
@@ -155,7 +178,20 @@ mod tests {
             ..Default::default()
         };
         let (m, t) = material_mask(one.view(), &p).unwrap();
-        assert!(t.is_none() && m.iter().all(|&v| v));
+        // one population: only its dark tail (beyond 3 robust σ: ~0.13 %) is pore
+        let t1 = t.unwrap();
+        assert!((t1 - 120.0).abs() < 1.5, "{t1}");
+        let pores = m.iter().filter(|&&v| !v).count();
+        assert!(pores < 30, "{pores}");
+        // ... and a few dark pores in it are found
+        let mut holes = one.clone();
+        for y in 10..14 {
+            for x in 0..64 {
+                holes[[y, x]] = 60.0;
+            }
+        }
+        let (m, _) = material_mask(holes.view(), &p).unwrap();
+        assert!((10..14).all(|y| (0..64).all(|x| !m[[y, x]])));
         let two = Array2::from_shape_fn((64, 64), |(_, x)| {
             (if x < 20 { 40.0 } else { 160.0 }) + 10.0 * rng.normal() as f32
         });

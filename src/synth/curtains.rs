@@ -227,7 +227,7 @@ pub struct AddCurtainsParams {
     #[arg(long = "angle", default_value_t = 0.0, value_name = "DEG", allow_hyphen_values = true)]
     pub angle_deg: f64,
     /// Material mask: grey value (of the smoothed image) above which a pixel is material;
-    /// default Otsu of each smoothed slice.
+    /// default per smoothed slice: Otsu when it has two populations, else its dark tail.
     #[arg(long = "material-threshold", value_name = "GREY", allow_hyphen_values = true)]
     pub threshold: Option<f64>,
     /// Material mask: Gaussian σ (px) of the smoothing before the threshold.
