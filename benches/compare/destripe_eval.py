@@ -79,6 +79,7 @@ def vsnr(sa, sl, eta, it=20, mat=True):
 
 
 CANDIDATES = {
+    "default": [],
     "vsnr 1,100,2": vsnr(1, 100, 2, mat=False),
     "vsnr 1,100,2+mat": vsnr(1, 100, 2),
     "vsnr 1,100,3+mat": vsnr(1, 100, 3),

@@ -11,7 +11,9 @@
 //! 2. material = smoothed value **>** `threshold`; without a threshold, the Otsu threshold of
 //!    the smoothed slice (256 bins over its range, scikit-image's `threshold_otsu`) — **if** the
 //!    slice has two populations at all: Otsu's separability `η = σ²_between / σ²_total` must
-//!    reach [`MIN_SEPARABILITY`] (0.75). A single population has `η ≤ 2/π ≈ 0.64` (a Gaussian
+//!    reach [`MIN_SEPARABILITY`] (0.75). The darker class is split again the same way while it
+//!    is itself two populations (pores are the darkest phase: pore / lithium / copper splits
+//!    at the pores, not above the lithium). A single population has `η ≤ 2/π ≈ 0.64` (a Gaussian
 //!    histogram), two well-separated ones approach 1. Below it the slice is one material
 //!    population with, at most, a few pores, and pores are its **dark outliers**: darker than
 //!    the median by more than [`TAIL_SIGMAS`] (3) robust standard deviations
@@ -109,7 +111,7 @@ pub fn material_mask(
                 Some(h) if h.max > h.min => {
                     let t = otsu(&h);
                     if separability(&s, t) >= MIN_SEPARABILITY {
-                        Some(t)
+                        Some(darkest_population(&s, t)?)
                     } else {
                         Some(dark_tail(&s))
                     }
@@ -122,6 +124,32 @@ pub fn material_mask(
         Some(t) => (s.mapv(|v| v as f64 > t), Some(t)),
         None => (Array2::from_elem(s.dim(), true), None),
     })
+}
+
+/// Split the class below `t` again while it is itself two populations (separability ≥
+/// [`MIN_SEPARABILITY`] within it, at most three more times): the pores are the darkest
+/// population, below every solid phase (e.g. pore / lithium / copper, pore / binder / oxide).
+fn darkest_population(s: &Array2<f32>, mut t: f64) -> Result<f64, ParamError> {
+    for _ in 0..3 {
+        let low: Vec<f32> = s.iter().copied().filter(|&v| (v as f64) <= t).collect();
+        if low.len() < 64 {
+            break;
+        }
+        let a = Array2::from_shape_vec((1, low.len()), low).expect("one row");
+        let d = GreyData::F32(a.clone().insert_axis(Axis(0)));
+        let Some(h) = histogram(&d, 256)? else {
+            break;
+        };
+        if h.max <= h.min {
+            break;
+        }
+        let t2 = otsu(&h);
+        if separability(&a, t2) < MIN_SEPARABILITY {
+            break;
+        }
+        t = t2;
+    }
+    Ok(t)
 }
 
 /// `median − TAIL_SIGMAS · 1.4826 · MAD` of the values.
@@ -200,6 +228,20 @@ mod tests {
         assert!(t > 60.0 && t < 140.0, "{t}");
         let pores = m.iter().filter(|&&v| !v).count();
         assert!((pores as f64 / 4096.0 - 20.0 / 64.0).abs() < 0.01);
+        // three populations: the pores are the darkest
+        let three = Array2::from_shape_fn((64, 96), |(_, x)| {
+            (if x < 30 {
+                20.0
+            } else if x < 80 {
+                110.0
+            } else {
+                220.0
+            }) + 5.0 * rng.normal() as f32
+        });
+        let (m, t) = material_mask(three.view(), &p).unwrap();
+        let t = t.unwrap();
+        assert!(t > 30.0 && t < 100.0, "{t}");
+        assert!(m[[5, 50]] && !m[[5, 10]] && m[[5, 90]]);
         // a user threshold is always used
         let (m, t) = material_mask(
             one.view(),
