@@ -87,13 +87,17 @@ fn thread_count_does_not_change_the_result() {
     assert_eq!(run(1), run(3));
 }
 
-/// Vertical stripes on smooth structure: most of the stripe energy goes, the structure stays.
+/// Sparse vertical stripes on horizontal structure (a ramp and bands, which a vertical pattern
+/// cannot represent): > 99 % of the stripe energy goes and the stripe-free image is hardly
+/// touched (0.03 grey levels RMS, as pyvsnr on the same case). On smooth structure with its own
+/// column profile (a blob) VSNR also takes part of that profile: the total variation drops when
+/// the blob's horizontal gradient goes, which is why the default works in the material only and
+/// with a small noise level.
 #[test]
 fn stripes_go_structure_stays() {
     let (ny, nx) = (128, 160);
-    let clean = Array2::from_shape_fn((ny, nx), |(y, x)| {
-        let (dy, dx) = (y as f32 - 60.0, x as f32 - 80.0);
-        100.0 + 60.0 * (-(dx * dx + dy * dy) / 800.0).exp() + 0.2 * y as f32
+    let clean = Array2::from_shape_fn((ny, nx), |(y, _)| {
+        100.0 + 0.2 * y as f32 + if (y / 20) % 2 == 1 { 30.0 } else { 0.0 }
     });
     let mut rng = fibstack::rng::Rng::new(3);
     let prof: Vec<f32> = (0..nx)
@@ -107,7 +111,7 @@ fn stripes_go_structure_stays() {
         .collect();
     let stripes = Array2::from_shape_fn((ny, nx), |(_, x)| prof[x]);
     let noisy = &clean + &stripes;
-    let plan = VsnrPlan::new(ny, nx, &[VsnrFilter::gabor(1.0, 80.0, 30.0)], &[0.0], 40, 10.0)
+    let plan = VsnrPlan::new(ny, nx, &[VsnrFilter::gabor(1.0, 80.0, 100.0)], &[0.0], 40, 10.0)
         .unwrap();
     let (out, frac) = plan.apply(noisy.view()).unwrap();
     let e = |a: &Array2<f32>, b: &Array2<f32>| -> f64 {
@@ -118,11 +122,11 @@ fn stripes_go_structure_stays() {
     };
     let left = e(&out, &clean) / e(&noisy, &clean);
     println!("residual {:.2} % of the stripe energy, removed {frac:.4}", 100.0 * left);
-    assert!(left < 0.10, "{left}");
+    assert!(left < 0.01, "{left}");
     // a stripe-free image is hardly touched
     let (o2, _) = plan.apply(clean.view()).unwrap();
     let rms = (e(&o2, &clean) / clean.len() as f64).sqrt();
-    assert!(rms < 0.5, "changed {rms} grey levels RMS");
+    assert!(rms < 0.1, "changed {rms} grey levels RMS");
 }
 
 fn fib(args: &[&str]) -> std::process::Output {

@@ -68,9 +68,10 @@ fn stripes_only_in_material_and_relative_to_the_signal() {
                 if c < 59 {
                     assert_eq!(a, b, "pore column {c} changed");
                 } else if c > 60 && c % 10 != 0 && c % 10 != 9 {
-                    // inside a phase band: I = I0 (1 + s), to the 16-bit rounding
+                    // inside a phase band: I = I0 (1 + s), to the 16-bit rounding of both (and
+                    // the 4.5e-5 of fresh profile the AR(1) rows still mix in)
                     let want = b * (1.0 + s);
-                    assert!((a - want).abs() <= 1.1, "k {k} c {c}: {a} vs {want}");
+                    assert!((a - want).abs() <= 2.5, "k {k} c {c}: {a} vs {want}");
                 }
             }
         }
@@ -124,7 +125,7 @@ fn seeded_below_hard_features() {
 fn pores_untouched_with_every_effect_on() {
     let (lab, _) = fibstack::synth::structures::electrode(
         &fibstack::synth::structures::ElectrodeParams::default(),
-        [6, 64, 64],
+        [20, 64, 64],
         vox([20.0; 3]),
         4,
     )
@@ -147,7 +148,9 @@ fn pores_untouched_with_every_effect_on() {
             diff_mat += 1;
         }
     }
-    assert!(n > 1000 && same == n, "{same} of {n} pore pixels equal");
+    // all but a handful on pore/solid boundaries (a material fraction just above 0 that moves
+    // the clean value by less than half a grey level)
+    assert!(n > 1000 && same * 1000 >= n * 999, "{same} of {n} pore pixels equal");
     assert!(diff_mat > 1000, "curtains in the material: {diff_mat}");
     let mut r = p.clone();
     r.curtain.model = CurtainModel::Additive;

@@ -8,9 +8,10 @@ For each image and its material mask (smoothed σ = 2 px > threshold):
 - stripe length: the autocorrelation along y of the horizontal high-pass image
   (`I − Gaussian_x(σ = 3 px) ∗ I`) over pairs of material pixels, at lags 1…256 px, and the
   lag where it falls below 0.5 of its lag-1 value;
-- contrast in solid vs pore: the RMS of the horizontal high-pass averaged over 31 rows (stripes
-  survive the vertical average, noise and short structure do not), relative to the region's
-  mean grey, in the material and in the pores.
+- contrast in solid vs pore: the RMS of the region's column-profile high-pass (the destripe
+  score's profile: mean of the region's pixels per column minus its 31-px moving mean) relative
+  to the region's mean grey, in the material and in the pores; shown next to the same image
+  without curtains where there is one (simulator, PFIB), so the curtains' share is visible.
 
 Images: the real nacre slice (shared data) and the OpenFIBSEM trench crop (fixtures/real); the
 simulator's physical curtains on an electrode and a Li-deposit stack (middle slice of a
@@ -59,6 +60,19 @@ def stats(img, mask):
         sel = m & (den > 0.5)
         v = num[sel] / den[sel]
         out[name + "_stripe_contrast"] = float(np.sqrt(np.mean(v ** 2)) / img[m].mean()) if sel.any() else None
+    for name, m in [("material", mask), ("pore", ~mask)]:
+        cnt_r = m.sum(0)
+        keep_r = cnt_r >= 8
+        if keep_r.sum() < 31:
+            out[name + "_profile_contrast"] = None
+            continue
+        prof = np.where(keep_r, (img * m).sum(0) / np.maximum(cnt_r, 1), 0.0)
+        cs = np.concatenate([[0], np.cumsum(np.where(keep_r, prof, 0))])
+        ck = np.concatenate([[0], np.cumsum(keep_r)])
+        nn = len(prof)
+        hh = [prof[x] - (cs[min(nn, x + 16)] - cs[max(0, x - 15)]) / (ck[min(nn, x + 16)] - ck[max(0, x - 15)])
+              for x in range(nn) if keep_r[x]]
+        out[name + "_profile_contrast"] = float(np.sqrt(np.mean(np.square(hh))) / img[m].mean())
     ny = h.shape[0]
     hm = np.where(mask, h, 0.0)
     ac = []
@@ -102,8 +116,8 @@ def run(args):
 def sim_slice(preset, seed, model):
     d = os.path.join(OUT, f"{preset}_{seed}_{model}")
     if not os.path.exists(os.path.join(d, "truth.json")):
-        run(["synth", d, "--preset", preset, "--shape", "16,320,384", "--seed", str(seed),
-             "--curtain-model", model])
+        extra = ["--no-curtain"] if model == "none" else ["--curtain-model", model]
+        run(["synth", d, "--preset", preset, "--shape", "16,320,384", "--seed", str(seed)] + extra)
     files = sorted(glob.glob(os.path.join(d, "slices", "*.tif")))
     return tifffile.imread(files[len(files) // 2]).astype(np.float64)
 
@@ -121,6 +135,7 @@ def main():
     items.append(("sim physical: electrode", sim_slice("electrode", 31, "physical"), None))
     items.append(("sim physical: Li deposit", sim_slice("li-deposit", 32, "physical"), None))
     items.append(("sim additive: electrode", sim_slice("electrode", 31, "additive"), None))
+    items.append(("sim, no curtains: electrode", sim_slice("electrode", 31, "none"), None))
     pfib = os.path.join(SHARED, "sem/thermo_helios_pfib_ion_image.tif")
     if os.path.exists(pfib):
         o = os.path.join(OUT, "pfib_curtains.tif")
@@ -131,15 +146,17 @@ def main():
     for name, img, thr in items:
         res[name] = stats(img, mask_of(img, thr))
         r = res[name]
-        print(f"{name:28s} mat {r['material_fraction']:.2f} contrast solid {r['material_stripe_contrast']} "
-              f"pore {r['pore_stripe_contrast']} half-length {r['half_length_px']} slope {r['colspec_slope']:.2f} "
+        print(f"{name:28s} mat {r['material_fraction']:.2f} profile contrast solid {r['material_profile_contrast']} "
+              f"pore {r['pore_profile_contrast']} half-length {r['half_length_px']} slope {r['colspec_slope']:.2f} "
               f"bands {[round(b, 3) for b in r['colspec_band_fraction']]}")
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+        fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
         for name, r in res.items():
+            if "no curtains" in name:
+                continue
             ls = "-" if name.startswith("real") else "--"
             f, p = r["_spectrum"]
             fs = np.array(f)
@@ -155,14 +172,14 @@ def main():
         ax[1].set_title("stripe length")
         names = list(res)
         x = np.arange(len(names))
-        sol = [res[n]["material_stripe_contrast"] or 0 for n in names]
-        por = [res[n]["pore_stripe_contrast"] or 0 for n in names]
+        sol = [res[n]["material_profile_contrast"] or 0 for n in names]
+        por = [res[n]["pore_profile_contrast"] or 0 for n in names]
         ax[2].bar(x - 0.2, sol, 0.4, label="material")
         ax[2].bar(x + 0.2, por, 0.4, label="pores")
         ax[2].set_xticks(x)
         ax[2].set_xticklabels(names, rotation=35, ha="right", fontsize=7)
-        ax[2].set_ylabel("stripe RMS / region mean")
-        ax[2].set_title("stripe contrast, solid vs pore")
+        ax[2].set_ylabel("column-profile high-pass RMS / region mean")
+        ax[2].set_title("curtain contrast, solid vs pore")
         ax[2].legend()
         ax[0].legend(fontsize=6)
         fig.tight_layout()

@@ -377,7 +377,12 @@ mod tests {
                 180.0 + 0.5 * s[x]
             }
         });
-        let r = score_slice(raw.view(), out.view(), &ScoreParams::default()).unwrap();
+        // the mask threshold given (the automatic rule is tested in `material`)
+        let p = ScoreParams {
+            threshold: Some(100.0),
+            ..Default::default()
+        };
+        let r = score_slice(raw.view(), out.view(), &p).unwrap();
         assert!((r.material.ratio.unwrap() - 0.25).abs() < 1e-3, "{r:?}");
         // nothing in the pores before: no ratio, but the energy after is there
         assert!(r.pore.ratio.is_none() && r.pore.energy_after > 1.0);
