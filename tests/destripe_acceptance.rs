@@ -146,8 +146,8 @@ fn stripe_figures(
 }
 
 /// The real PFIB ion image with added physical curtains (`synth-curtains`, seed 7, the
-/// material by Otsu): PSNR against the clean image +1.7 dB (target 8), 58 % of the stripe energy
-/// left (target 10 %), the clean image changed by 1.2 % RMS (target 1 %).
+/// material by the automatic mask): PSNR against the clean image +1.9 dB (target 8), 58 % of
+/// the stripe energy left (target 10 %), the clean image changed by 1.0 % RMS (target 1 %).
 #[test]
 fn pfib_with_added_physical_curtains() {
     let Some(p) = shared("sem/thermo_helios_pfib_ion_image.tif") else {
@@ -184,8 +184,8 @@ const FLOOR_PFIB_RESIDUAL: f64 = 0.65;
 
 /// Simulator stacks (electrode and Li deposit, 24 × 160 × 192 truth, seeds 201/202), the
 /// physical curtain model and every other effect on; the reference is the same acquisition
-/// rendered without curtains (identical noise draws in the pores). Measured: PSNR −2.0 / −8.8 dB,
-/// stripe residual 75 / 86 %, stripe-free stack changed 2.8 / 5.9 % RMS: no target met (the
+/// rendered without curtains (identical noise draws in the pores). Measured: PSNR −1.0 / −7.3 dB,
+/// stripe residual 73 / 96 %, stripe-free stack changed 2.2 / 4.9 % RMS: no target met (the
 /// curtains, 3 grey levels RMS, sit under noise of 12).
 #[test]
 fn simulator_stacks_with_physical_curtains() {
