@@ -161,7 +161,7 @@ fn electrode_stack_destriping_beats_the_wedge_chain() {
         .map(|l| format!("{l}\n"))
         .collect();
     let old = format!(
-        "{}{}[[steps]]\nkind = \"destripe\"\n\n{}",
+        "{}{}[[steps]]\nkind = \"destripe\"\nmethod = \"wedge\"\nmaterial_aware = false\n\n{}",
         &text[..i],
         &text[j..g].replace("interpolation = \"fourier\"", ""),
         segment

@@ -19,9 +19,19 @@ use fibstack::volume::{GreyData, GreyVolume, VoxelSize};
 use metrics::*;
 use ndarray::{Array2, Array3, Axis};
 
+/// The adaptive FFT wedge on the whole slice (the comparison these tests make).
+fn wedge_params() -> DestripeParams {
+    DestripeParams {
+        method: DestripeMethod::Wedge,
+        material_aware: false,
+        ..Default::default()
+    }
+}
+
 fn wavelet_params() -> DestripeParams {
     DestripeParams {
         method: DestripeMethod::Wavelet,
+        material_aware: false,
         ..Default::default()
     }
 }
@@ -194,7 +204,7 @@ fn destripe_equals_independent_pywt_numpy_implementation() {
             wavelet: Wavelet::parse(case["wavelet"].as_str().unwrap()).unwrap(),
             wavelet_levels: case["levels"].as_u64().unwrap() as usize,
             wavelet_sigma: case["sigma"].as_f64().unwrap(),
-            ..Default::default()
+            ..wavelet_params()
         };
         let (out, _) = destripe_2d(peer_image(ny, nx).view(), &params).unwrap();
         close_to("destripe", &out, &case["out"], &serde_json::json!([ny, nx]));
@@ -255,7 +265,7 @@ fn horizontal_stripes_with_angle_90_and_tilted_refused() {
         t.view(),
         &DestripeParams {
             angle_deg: 0.0,
-            ..p
+            ..p.clone()
         },
     )
     .unwrap();
@@ -375,10 +385,10 @@ fn acceptance_metrics_wavelet_vs_wedge() {
         wavelet_levels: 5,
         ..wavelet_params()
     };
-    let wedge = DestripePlan::new(ny, nx, &DestripeParams::default()).unwrap();
+    let wedge = DestripePlan::new(ny, nx, &wedge_params()).unwrap();
     let p4 = DestripePlan::new(ny, nx, &w4).unwrap();
     let p5 = DestripePlan::new(ny, nx, &w5).unwrap();
-    println!("| slice | metric | wedge (adaptive, default) | wavelet db4 L=4 σ=2 (default) | wavelet db4 L=5 σ=2 | limit |");
+    println!("| slice | metric | wedge (adaptive) | wavelet db4 L=4 σ=2 (default) | wavelet db4 L=5 σ=2 | limit |");
     println!("|---|---|---|---|---|---|");
     for seed in 0..3u64 {
         let clean = structure(ny, nx, seed);
@@ -434,7 +444,7 @@ fn acceptance_metrics_wavelet_vs_wedge() {
     }
     if let Some(img) = nacre() {
         let before = column_hp_variance(&img);
-        let (wo, _) = destripe_2d(img.view(), &DestripeParams::default()).unwrap();
+        let (wo, _) = destripe_2d(img.view(), &wedge_params()).unwrap();
         let (o4, _) = destripe_2d(img.view(), &w4).unwrap();
         let (o5, _) = destripe_2d(img.view(), &w5).unwrap();
         let drop = |o: &Array2<f32>| 1.0 - column_hp_variance(o) / before;
@@ -525,7 +535,7 @@ fn cli_streamed_folder_and_workflow_use_the_wavelet_method() {
     // folder input streams slice by slice; equal to the in-memory library result
     let out = dir.path().join("clean");
     let o = bin()
-        .args(["destripe", "-q", "--json", "--method", "wavelet"])
+        .args(["destripe", "-q", "--json", "--method", "wavelet", "--material-aware", "false"])
         .args([
             "--wavelet-levels",
             "3",
@@ -548,7 +558,7 @@ fn cli_streamed_folder_and_workflow_use_the_wavelet_method() {
         wavelet: Wavelet::Db2,
         wavelet_levels: 3,
         wavelet_sigma: 1.5,
-        ..Default::default()
+        ..wavelet_params()
     };
     let (want, rep) = destripe_volume_as(&vol, &p, fibstack::volume::SampleType::U8).unwrap();
     let got = read_volume(&out, &ReadOptions::default()).unwrap();

@@ -41,7 +41,14 @@ fn timings() {
         VoxelSize::default(),
     );
     let t = Instant::now();
-    let (_o, r) = destripe_volume(&v, &DestripeParams::default()).unwrap();
+    let (_o, r) = destripe_volume(
+        &v,
+        &DestripeParams {
+            method: fibstack::preprocess::destripe::DestripeMethod::Wedge,
+            material_aware: false,
+            ..DestripeParams::default()
+        },
+    ).unwrap();
     println!(
         "destripe 8 slices 1024x1024: {:.3} s (removed {:.3})",
         t.elapsed().as_secs_f64(),

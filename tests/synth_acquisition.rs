@@ -2,6 +2,7 @@
 
 use fibstack::synth::acquisition::*;
 use fibstack::synth::structures;
+use fibstack::synth::curtains::CurtainModel;
 use fibstack::volume::{GreyData, LabelVolume, VoxelSize, VoxelSource};
 use ndarray::{Array2, Array3, Axis};
 
@@ -163,6 +164,7 @@ fn curtain_stripes_match_the_recorded_profiles() {
     p.bit_depth = 16;
     p.curtain = CurtainParams {
         enabled: true,
+        model: CurtainModel::Additive,
         amplitude: 0.05,
         shadow_gain: 0.0,
         evolution_rad_per_slice: 0.3,
@@ -205,6 +207,7 @@ fn curtains_are_stronger_below_dense_features() {
     let mut p = AcquisitionParams::clean();
     p.bit_depth = 16;
     p.curtain.enabled = true;
+    p.curtain.model = CurtainModel::Additive;
     p.curtain.shadow_gain = 3.0;
     let r = render(&lab, &p, 2).unwrap();
     let g = f32_slices(&r.grey.data);

@@ -1,5 +1,6 @@
 //! The committed fixtures under `fixtures/synth/` are reproduced bit for bit by the commands in
-//! `fixtures/synth/README.md` (same platform libm; see the README).
+//! `fixtures/synth/README.md` (same platform libm; see the README). The curtained fixtures are
+//! pinned to the additive curtain model they were made with (`--curtain-model additive`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +16,8 @@ const FIXTURES: [(&str, &[&str]); 4] = [
             "64,96,96",
             "--seed",
             "7",
+            "--curtain-model",
+            "additive",
             "--compression",
             "deflate",
         ],
@@ -30,6 +33,8 @@ const FIXTURES: [(&str, &[&str]); 4] = [
             "64,96,96",
             "--seed",
             "7",
+            "--curtain-model",
+            "additive",
             "--compression",
             "deflate",
         ],
@@ -45,6 +50,8 @@ const FIXTURES: [(&str, &[&str]); 4] = [
             "600",
             "--seed",
             "7",
+            "--curtain-model",
+            "additive",
             "--compression",
             "deflate",
         ],

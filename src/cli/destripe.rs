@@ -1,13 +1,18 @@
-//! `fibstack destripe IN OUT`: FFT wedge (default) or wavelet–FFT removal of curtaining, per slice.
+//! `fibstack destripe IN OUT`: removal of curtaining (VSNR, FFT wedge, wavelet–FFT, stack
+//! column profiles), optionally in the material only; `--score` / `fibstack destripe-score RAW
+//! OUT` measure the result on the user's own slices.
 
 use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::destripe::{
-    destripe_volume_as, DestripeMethod, DestripeParams, Wavelet, DEFAULT_WAVELET_LEVELS,
-    DEFAULT_WAVELET_SIGMA,
+    destripe_volume_as, DestripeMethod, DestripeParams, Wavelet, DEFAULT_VSNR_BETA,
+    DEFAULT_VSNR_ITERATIONS, DEFAULT_WAVELET_LEVELS, DEFAULT_WAVELET_SIGMA,
 };
+use fibstack::preprocess::destripe_score::{score_stack, DestripeScore, ScoreParams};
 use fibstack::preprocess::destripe_stack::{DEFAULT_STACK_SIGMA_PX, DEFAULT_STACK_WINDOW};
+use fibstack::preprocess::destripe_vsnr::VsnrFilter;
+use fibstack::preprocess::material::DEFAULT_MASK_SMOOTH_PX;
 use fibstack::volume::SampleType;
 use std::path::PathBuf;
 
@@ -74,11 +79,41 @@ pub struct DestripeArgs {
         value_name = "RATIO"
     )]
     pub significance: f64,
-    /// Method: `wedge` (FFT wedge, default), `wavelet` (wavelet–FFT of Münch et al. 2009;
-    /// vertical or horizontal stripes only) or `stack` (column profiles averaged over
-    /// neighbouring slices; vertical curtains, on slices as acquired, before `align`).
-    #[arg(long, default_value = "wedge", value_name = "wedge|wavelet|stack")]
+    /// Method: `vsnr` (variational stationary noise remover, Fehrenbach et al. 2012), `wedge`
+    /// (FFT wedge), `wavelet` (wavelet–FFT of Münch et al. 2009; vertical or horizontal stripes
+    /// only) or `stack` (column profiles averaged over neighbouring slices; vertical curtains,
+    /// on slices as acquired, before `align`).
+    #[arg(long, default_value = default_method(), value_name = "vsnr|wedge|wavelet|stack")]
     pub method: String,
+    /// VSNR: a pattern filter, repeatable: `gabor:SIGMA_ACROSS,SIGMA_ALONG,NOISE_LEVEL[,ANGLE]`
+    /// (px, px, η, degrees; without ANGLE it follows --angle/--second-angle) or
+    /// `dirac:NOISE_LEVEL`. Default: gabor:1,100,2.
+    #[arg(long = "vsnr-filter", value_name = "SPEC")]
+    pub vsnr_filter: Vec<String>,
+    /// VSNR: iterations of the primal–dual solver.
+    #[arg(long, default_value_t = DEFAULT_VSNR_ITERATIONS, value_name = "N")]
+    pub vsnr_iterations: usize,
+    /// VSNR: augmented-Lagrangian penalty β.
+    #[arg(long, default_value_t = DEFAULT_VSNR_BETA, value_name = "BETA")]
+    pub vsnr_beta: f64,
+    /// Remove curtains in the material only and leave the pores (darker than the mask
+    /// threshold) exactly as they are: `true` or `false`.
+    #[arg(long, default_value_t = DestripeParams::default().material_aware, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub material_aware: bool,
+    /// Material-aware: grey value (of the slice smoothed by --material-smooth-px) above which a
+    /// pixel is material; default per smoothed slice: Otsu when it has two populations, else
+    /// its dark tail (median − 3 robust σ).
+    #[arg(long, value_name = "GREY", allow_hyphen_values = true)]
+    pub material_threshold: Option<f64>,
+    /// Material-aware: Gaussian σ (px) of the smoothing before the mask threshold.
+    #[arg(long, default_value_t = DEFAULT_MASK_SMOOTH_PX, value_name = "PX")]
+    pub material_smooth_px: f64,
+    /// Also score the result against the input (column-mean high-pass energy in the material
+    /// and in the pores, row-mean energy kept; see `fibstack destripe-score`).
+    #[arg(long)]
+    pub score: bool,
+    #[command(flatten)]
+    pub score_params: ScoreParams,
     /// Stack method: half-width of the slice window (slices on each side).
     #[arg(long, default_value_t = DEFAULT_STACK_WINDOW, value_name = "N")]
     pub stack_window: usize,
@@ -102,8 +137,82 @@ pub struct DestripeArgs {
     pub json: bool,
 }
 
+fn default_method() -> &'static str {
+    DestripeParams::default().method.name()
+}
+
+/// `fibstack destripe-score RAW OUT`: score a destriped image or stack against its input.
+#[derive(Debug, Args)]
+pub struct DestripeScoreArgs {
+    /// The raw (curtained) input.
+    pub raw: PathBuf,
+    /// The destriped result of the same shape (from any tool).
+    pub destriped: PathBuf,
+    #[command(flatten)]
+    pub read: InputOpts,
+    #[command(flatten)]
+    pub score: ScoreParams,
+    /// Print only JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_score(a: DestripeScoreArgs, g: &super::Global) -> Result<()> {
+    a.score.validate()?;
+    let raw = a.read.read(&a.raw, g)?;
+    let out = a.read.read(&a.destriped, g)?;
+    let s = score_stack(&raw.data, &out.data, &a.score).with_context(|| {
+        format!("{} against {}", a.destriped.display(), a.raw.display())
+    })?;
+    if a.json {
+        return print_json(&s);
+    }
+    print_score(&s);
+    Ok(())
+}
+
+fn ratio(r: Option<f64>) -> String {
+    r.map(|v| format!("{v:.4}")).unwrap_or_else(|| "n/a".into())
+}
+
+fn print_score(s: &DestripeScore) {
+    println!(
+        "score over {} slice(s) (window {} px, mask: smoothed raw > {}): material column-profile energy ratio {} (reduction {}), pores {} (must not exceed 1), row profile kept {}",
+        s.slices.len(),
+        s.params.window_px,
+        s.params
+            .threshold
+            .map(|t| format!("{t}"))
+            .unwrap_or_else(|| format!(
+                "Otsu ({})",
+                s.slices
+                    .first()
+                    .and_then(|x| x.threshold)
+                    .map(|t| format!("{t:.1}"))
+                    .unwrap_or_else(|| "none: flat slice".into())
+            )),
+        ratio(s.material.ratio),
+        s.material_reduction
+            .map(|v| format!("{:.1} %", 100.0 * v))
+            .unwrap_or_else(|| "n/a".into()),
+        ratio(s.pore.ratio),
+        ratio(s.rows.ratio),
+    );
+}
+
 pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
     super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+    let vsnr_filters = if a.vsnr_filter.is_empty() {
+        DestripeParams::default().vsnr_filters
+    } else {
+        a.vsnr_filter
+            .iter()
+            .map(|s| VsnrFilter::parse(s))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if a.score {
+        a.score_params.validate()?;
+    }
     let p = DestripeParams {
         angle_deg: a.angle,
         second_angle_deg: a.second_angle,
@@ -119,16 +228,23 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         wavelet_sigma: a.wavelet_sigma,
         stack_window: a.stack_window,
         stack_sigma_px: a.stack_sigma_px,
+        vsnr_filters,
+        vsnr_iterations: a.vsnr_iterations,
+        vsnr_beta: a.vsnr_beta,
+        material_aware: a.material_aware,
+        material_threshold: a.material_threshold,
+        material_smooth_px: a.material_smooth_px,
     };
     p.validate()?;
-    let rep = if let Some(mut r) = a.read.open_stream(&a.input, g)? {
+    let score = a.score.then_some(&a.score_params);
+    let (rep, sc) = if let Some(mut r) = a.read.open_stream(&a.input, g)? {
         // folder / TIFF: slice by slice, bounded memory
         let st = if a.f32 {
             SampleType::F32
         } else {
             r.sample_type()
         };
-        fibstack::stream::destripe(&mut r, &a.output, &p, st, &Bar::new(g.quiet))
+        fibstack::stream::destripe_scored(&mut r, &a.output, &p, st, score, &Bar::new(g.quiet))
             .with_context(|| format!("{}", a.input.display()))?
     } else {
         let vol = a.read.read(&a.input, g)?;
@@ -139,9 +255,13 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         };
         let (out, rep) =
             destripe_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
+        let sc = match score {
+            Some(sp) => Some(score_stack(&vol.data, &out.data, sp)?),
+            None => None,
+        };
         drop(vol);
         fibstack::io::write_volume(&a.output, &out)?;
-        rep
+        (rep, sc)
     };
     if p.method == DestripeMethod::Stack && rep.removed_energy_fraction.len() == 1 && !g.quiet {
         eprintln!(
@@ -150,12 +270,15 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         );
     }
     if a.json {
-        return print_json(&rep);
+        return match sc {
+            Some(s) => print_json(&serde_json::json!({ "destripe": rep, "score": s })),
+            None => print_json(&rep),
+        };
     }
-    let what = if p.method == DestripeMethod::Stack {
-        "of the variance"
-    } else {
+    let what = if p.method == DestripeMethod::Wedge && !p.material_aware {
         "of the non-DC spectral energy"
+    } else {
+        "of the variance"
     };
     println!(
         "destripe ({}): {} slice(s), removed {:.2} % {what} on average (min {:.2} %, max {:.2} %) -> {}",
@@ -166,5 +289,8 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         100.0 * rep.removed_energy_fraction.iter().cloned().fold(0.0, f64::max),
         a.output.display()
     );
+    if let Some(s) = sc {
+        print_score(&s);
+    }
     Ok(())
 }

@@ -135,8 +135,15 @@ pub enum Command {
     Align(align::AlignArgs),
     /// 52° cross-section geometry: y-stretch by 1/sin θ and y–z shear correction.
     Geometry(geometry::GeometryArgs),
-    /// Remove curtaining (vertical stripes) with an FFT wedge filter, per slice.
+    /// Remove curtaining (vertical stripes): VSNR, FFT wedge, wavelet–FFT or stack profiles,
+    /// optionally in the material only (`--score` measures the result).
     Destripe(destripe::DestripeArgs),
+    /// Score a destriped image or stack against its input: curtain energy left in the material,
+    /// stripes added to the pores, horizontal structure kept.
+    DestripeScore(destripe::DestripeScoreArgs),
+    /// Add the simulator's physical curtains to a real image or stack (material only,
+    /// multiplicative), to test a destriping where the stripe-free image is known.
+    SynthCurtains(synth::SynthCurtainsArgs),
     /// Gaussian smoothing with σ in nm (2-D per slice or 3-D).
     Denoise(denoise::DenoiseArgs),
     /// White/black top-hat with a disk or ball of radius in nm (background removal).
@@ -185,6 +192,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Align(a) => align::run(a, g),
         Command::Geometry(a) => geometry::run(a, g),
         Command::Destripe(a) => destripe::run(a, g),
+        Command::DestripeScore(a) => destripe::run_score(a, g),
+        Command::SynthCurtains(a) => synth::run_curtains(a, g),
         Command::Denoise(a) => denoise::run(a, g),
         Command::Tophat(a) => tophat::run(a, g),
         Command::Segment(a) => segment::run(a, g),

@@ -140,6 +140,10 @@ pub struct SynthArgs {
     /// Second curtain family (rocking polish) at this angle (degrees).
     #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
     pub curtain_second_angle_deg: Option<f64>,
+    /// Curtain model: `physical` (default: grooves in the material only, multiplicative,
+    /// seeded below hard features) or `additive` (stripes added everywhere, pores included).
+    #[arg(long, value_name = "physical|additive", help_heading = "Acquisition")]
+    pub curtain_model: Option<String>,
     #[arg(long, help_heading = "Acquisition")]
     pub no_shine: bool,
     /// Shine-through physics: exponential (default: decaying contrast of the slices straight
@@ -358,6 +362,9 @@ pub fn spec_from_args(a: &SynthArgs) -> Result<SynthSpec> {
     if let Some(v) = a.curtain_second_angle_deg {
         q.curtain.second_angle_deg = Some(v);
     }
+    if let Some(m) = &a.curtain_model {
+        q.curtain.model = fibstack::synth::curtains::CurtainModel::parse(m)?;
+    }
     if a.no_shine {
         q.shine_through.enabled = false;
     }
@@ -499,4 +506,48 @@ pub fn run(a: SynthArgs, g: &super::Global) -> Result<()> {
     }
     let out = synth::generate(&spec)?;
     write(&a.out_dir, &out, &a, g)
+}
+
+/// `fibstack synth-curtains IN OUT`: physical curtains added to a real image or stack.
+#[derive(Debug, Args)]
+pub struct SynthCurtainsArgs {
+    /// Input grey image or stack (the stripe-free reference).
+    pub input: PathBuf,
+    /// Output (format from the extension).
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub read: super::common::InputOpts,
+    #[command(flatten)]
+    pub params: fibstack::synth::curtains::AddCurtainsParams,
+    /// Write 32-bit float (default: the input's sample type, rounded and clamped).
+    #[arg(long)]
+    pub f32: bool,
+}
+
+pub fn run_curtains(a: SynthCurtainsArgs, g: &super::Global) -> Result<()> {
+    a.params.validate()?;
+    let vol = a.read.read(&a.input, g)?;
+    let out = fibstack::synth::curtains::add_curtains(&vol.data, &a.params)
+        .with_context(|| format!("{}", a.input.display()))?;
+    let st = if a.f32 {
+        fibstack::volume::SampleType::F32
+    } else {
+        vol.sample_type()
+    };
+    let v = fibstack::volume::GreyVolume {
+        data: fibstack::preprocess::denoise::from_f32_like(out, st),
+        voxel: vol.voxel,
+        meta: vol.meta.clone(),
+    };
+    fibstack::io::write_volume(&a.output, &v)?;
+    if !g.quiet {
+        println!(
+            "synth-curtains: physical curtains (amplitude {}, seed {}) added to {} slice(s) -> {}",
+            a.params.amplitude,
+            a.params.seed,
+            v.shape()[0],
+            a.output.display()
+        );
+    }
+    Ok(())
 }

@@ -22,7 +22,9 @@
 
 use crate::error::ParamError;
 use crate::preprocess::denoise::map_grey_slices_typed;
+use crate::preprocess::destripe_vsnr::{VsnrFilter, VsnrPlan};
 use crate::preprocess::destripe_wavelet::WaveletDestripe;
+use crate::preprocess::material::{material_mask, MaterialMaskParams};
 pub use crate::preprocess::wavelet::Wavelet;
 use crate::volume::{GreyVolume, SampleType};
 use ndarray::{Array2, ArrayView2};
@@ -36,34 +38,48 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DestripeMethod {
-    /// FFT wedge (this module; the default).
-    #[default]
+    /// FFT wedge (this module).
     Wedge,
     /// Wavelet–FFT filter of Münch et al. 2009 ([`crate::preprocess::destripe_wavelet`]).
     Wavelet,
     /// Column profiles averaged over neighbouring slices ([`crate::preprocess::destripe_stack`]);
     /// vertical curtains, before alignment.
     Stack,
+    /// Variational stationary noise remover (Fehrenbach et al. 2012,
+    /// [`crate::preprocess::destripe_vsnr`]); the default.
+    #[default]
+    Vsnr,
 }
 
 impl DestripeMethod {
-    /// Parse `wedge` / `wavelet`.
+    /// Parse `wedge` / `wavelet` / `stack` / `vsnr`.
     pub fn parse(s: &str) -> Result<Self, ParamError> {
         match s.to_ascii_lowercase().as_str() {
             "wedge" => Ok(DestripeMethod::Wedge),
             "wavelet" => Ok(DestripeMethod::Wavelet),
             "stack" => Ok(DestripeMethod::Stack),
+            "vsnr" => Ok(DestripeMethod::Vsnr),
             _ => Err(ParamError::new(
                 "method",
                 s,
-                "use \"wedge\", \"wavelet\" or \"stack\"",
+                "use \"vsnr\", \"wedge\", \"wavelet\" or \"stack\"",
             )),
+        }
+    }
+
+    /// The name as written in workflows and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DestripeMethod::Wedge => "wedge",
+            DestripeMethod::Wavelet => "wavelet",
+            DestripeMethod::Stack => "stack",
+            DestripeMethod::Vsnr => "vsnr",
         }
     }
 }
 
 /// Parameters of `fibstack destripe` / `kind = "destripe"`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DestripeParams {
     /// Stripe direction in degrees from the image vertical (0 = vertical curtains), positive
@@ -88,7 +104,8 @@ pub struct DestripeParams {
     /// times the local structure power (≥ 1); 3× this at small radii where the structure power
     /// is estimated from fewer than 24 points.
     pub significance: f64,
-    /// Wedge (default) or wavelet–FFT. The wedge fields above are ignored by the wavelet method.
+    /// VSNR (default), wedge, wavelet–FFT or stack. The wedge fields above are used by the
+    /// wedge only.
     pub method: DestripeMethod,
     /// Wavelet method: orthogonal wavelet family.
     pub wavelet: Wavelet,
@@ -102,12 +119,39 @@ pub struct DestripeParams {
     /// Stack method: Gaussian σ (px) of the cross-column high-pass; stripes narrower than this
     /// are removed.
     pub stack_sigma_px: f64,
+    /// VSNR method: the pattern filters of the noise model (at least one).
+    pub vsnr_filters: Vec<VsnrFilter>,
+    /// VSNR method: iterations of the primal–dual solver (≥ 1).
+    pub vsnr_iterations: usize,
+    /// VSNR method: augmented-Lagrangian penalty β (> 0).
+    pub vsnr_beta: f64,
+    /// Material-aware: estimate and remove the curtains in the material only; pores (darker
+    /// than the mask threshold) are left exactly as they are.
+    pub material_aware: bool,
+    /// Material-aware: threshold of the mask (grey value of the smoothed slice; `None` = Otsu
+    /// of each slice).
+    pub material_threshold: Option<f64>,
+    /// Material-aware: Gaussian σ (px) of the smoothing before the threshold.
+    pub material_smooth_px: f64,
 }
 
 /// Default number of wavelet levels (`--wavelet-levels`).
 pub const DEFAULT_WAVELET_LEVELS: usize = 4;
 /// Default σ of the wavelet method (`--wavelet-sigma`).
 pub const DEFAULT_WAVELET_SIGMA: f64 = 2.0;
+/// Default VSNR iterations (`--vsnr-iterations`).
+pub const DEFAULT_VSNR_ITERATIONS: usize = 20;
+/// Default VSNR penalty β (`--vsnr-beta`).
+pub const DEFAULT_VSNR_BETA: f64 = 10.0;
+/// Default VSNR Gabor filter `[σ_across, σ_along]` (px) and noise level, chosen on the tuning
+/// set of `benches/compare/destripe_eval.py` (docs: validation/destriping).
+pub const DEFAULT_VSNR_GABOR: ([f64; 2], f64) = ([1.0, 100.0], 2.0);
+
+/// The default VSNR filters: one Gabor along the stripe direction(s).
+pub fn default_vsnr_filters() -> Vec<VsnrFilter> {
+    let (s, e) = DEFAULT_VSNR_GABOR;
+    vec![VsnrFilter::gabor(s[0], s[1], e)]
+}
 
 impl Default for DestripeParams {
     fn default() -> Self {
@@ -120,12 +164,18 @@ impl Default for DestripeParams {
             kmin_taper: 0.3,
             adaptive: true,
             significance: 6.0,
-            method: DestripeMethod::Wedge,
+            method: DestripeMethod::Vsnr,
             wavelet: Wavelet::Db4,
             wavelet_levels: DEFAULT_WAVELET_LEVELS,
             wavelet_sigma: DEFAULT_WAVELET_SIGMA,
             stack_window: crate::preprocess::destripe_stack::DEFAULT_STACK_WINDOW,
             stack_sigma_px: crate::preprocess::destripe_stack::DEFAULT_STACK_SIGMA_PX,
+            vsnr_filters: default_vsnr_filters(),
+            vsnr_iterations: DEFAULT_VSNR_ITERATIONS,
+            vsnr_beta: DEFAULT_VSNR_BETA,
+            material_aware: true,
+            material_threshold: None,
+            material_smooth_px: crate::preprocess::material::DEFAULT_MASK_SMOOTH_PX,
         }
     }
 }
@@ -133,6 +183,15 @@ impl Default for DestripeParams {
 impl DestripeParams {
     /// Check every parameter.
     pub fn validate(&self) -> Result<(), ParamError> {
+        if self.method == DestripeMethod::Vsnr {
+            crate::preprocess::destripe_vsnr::validate(
+                &self.vsnr_filters,
+                &self.angles(),
+                self.vsnr_iterations,
+                self.vsnr_beta,
+            )?;
+        }
+        self.material_mask().validate()?;
         if self.method == DestripeMethod::Wavelet {
             crate::preprocess::destripe_wavelet::validate(self)?;
         }
@@ -193,6 +252,21 @@ impl DestripeParams {
         Ok(())
     }
 
+    /// The stripe directions (degrees): the angle and the optional second angle.
+    pub fn angles(&self) -> Vec<f64> {
+        let mut a = vec![self.angle_deg];
+        a.extend(self.second_angle_deg);
+        a
+    }
+
+    /// The material mask of the material-aware mode.
+    pub fn material_mask(&self) -> MaterialMaskParams {
+        MaterialMaskParams {
+            threshold: self.material_threshold,
+            smooth_px: self.material_smooth_px,
+        }
+    }
+
     /// `k_min` in cycles per pixel for an image `nx` pixels wide.
     pub fn k_min_cycles_per_px(&self, nx: usize) -> f64 {
         if self.k_min >= 1.0 {
@@ -233,6 +307,8 @@ pub struct DestripePlan {
     r2c: Arc<dyn RealToComplex<f32>>,
     /// The wavelet–FFT filter when `method = wavelet` (the wedge fields are then empty).
     wavelet: Option<WaveletDestripe>,
+    /// The VSNR solver when `method = vsnr` (the wedge fields are then empty).
+    vsnr: Option<VsnrPlan>,
     c2r: Arc<dyn ComplexToReal<f32>>,
     col_fwd: Arc<dyn Fft<f32>>,
     col_inv: Arc<dyn Fft<f32>>,
@@ -251,23 +327,44 @@ impl DestripePlan {
         }
         let mut rp = RealFftPlanner::<f32>::new();
         let mut cp = FftPlanner::<f32>::new();
-        if p.method == DestripeMethod::Wavelet {
+        if matches!(p.method, DestripeMethod::Wavelet | DestripeMethod::Vsnr) {
+            let (wavelet, vsnr) = if p.method == DestripeMethod::Wavelet {
+                (Some(WaveletDestripe::new(ny, nx, p)?), None)
+            } else {
+                let v = VsnrPlan::new(
+                    ny,
+                    nx,
+                    &p.vsnr_filters,
+                    &p.angles(),
+                    p.vsnr_iterations,
+                    p.vsnr_beta,
+                )?;
+                (None, Some(v))
+            };
             return Ok(DestripePlan {
                 ny,
                 nx,
                 py: 0,
                 px: 0,
-                params: *p,
+                params: p.clone(),
                 weight: Array2::zeros((0, 0)),
                 ring: Array2::zeros((0, 0)),
                 background: Array2::zeros((0, 0)),
                 n_rings: 0,
                 r2c: rp.plan_fft_forward(2),
-                wavelet: Some(WaveletDestripe::new(ny, nx, p)?),
+                wavelet,
+                vsnr,
                 c2r: rp.plan_fft_inverse(2),
                 col_fwd: cp.plan_fft_forward(1),
                 col_inv: cp.plan_fft_inverse(1),
             });
+        }
+        if p.method == DestripeMethod::Stack {
+            return Err(ParamError::new(
+                "method",
+                "stack",
+                "the stack method works on whole stacks (destripe_volume / stream::destripe), not per slice",
+            ));
         }
         let (py, px) = (2 * ny, 2 * nx);
         let pxh = px / 2 + 1;
@@ -334,13 +431,14 @@ impl DestripePlan {
             nx,
             py,
             px,
-            params: *p,
+            params: p.clone(),
             weight,
             ring,
             background,
             n_rings,
             r2c: rp.plan_fft_forward(px),
             wavelet: None,
+            vsnr: None,
             c2r: rp.plan_fft_inverse(px),
             col_fwd: cp.plan_fft_forward(py),
             col_inv: cp.plan_fft_inverse(py),
@@ -396,10 +494,37 @@ impl DestripePlan {
     }
 
     /// Destripe one slice; returns the filtered slice and the removed fraction of the non-DC
-    /// spectral energy (of the mirror-padded slice).
+    /// spectral energy (of the mirror-padded slice; wavelet, VSNR and the material-aware mode:
+    /// of the slice's variance, `‖in − out‖² / ‖in − mean‖²`).
+    ///
+    /// Material-aware mode: the method's output is kept where the slice is material
+    /// ([`crate::preprocess::material`]) and the input everywhere else, so the pores are left
+    /// exactly as they were.
     pub fn apply(&self, img: ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> {
+        let (out, frac) = self.apply_unmasked(img)?;
+        if !self.params.material_aware {
+            return Ok((out, frac));
+        }
+        let (mask, _) = material_mask(img, &self.params.material_mask())?;
+        let mut out = out;
+        ndarray::Zip::from(&mut out)
+            .and(&img)
+            .and(&mask)
+            .for_each(|o, &i, &m| {
+                if !m {
+                    *o = i;
+                }
+            });
+        let frac = crate::preprocess::destripe_vsnr::removed_fraction(img, out.view());
+        Ok((out, frac))
+    }
+
+    fn apply_unmasked(&self, img: ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> {
         if let Some(w) = &self.wavelet {
             return w.apply(img);
+        }
+        if let Some(v) = &self.vsnr {
+            return v.apply(img);
         }
         let mut spec = self.forward(img)?;
         let (mask, frac) = self.mask_for_spectrum(&spec);
@@ -439,11 +564,11 @@ impl DestripePlan {
 
     /// 2-D spectrum (row-major `[py][px/2 + 1]`) of the mirror-padded slice.
     fn forward(&self, img: ArrayView2<f32>) -> Result<Vec<Complex<f32>>, ParamError> {
-        if self.wavelet.is_some() {
+        if self.wavelet.is_some() || self.vsnr.is_some() {
             return Err(ParamError::new(
                 "method",
-                "wavelet",
-                "the wavelet filter has no spectral mask; it is linear: apply it to any image",
+                self.params.method.name(),
+                "only the wedge has a spectral mask",
             ));
         }
         self.check_shape(&img)?;
@@ -656,13 +781,19 @@ pub(crate) fn destripe_report(
         fr.iter().sum::<f64>() / fr.len() as f64
     };
     DestripeReport {
-        method: match (p.method, p.adaptive) {
-            (DestripeMethod::Wavelet, _) => "wavelet_fft",
-            (DestripeMethod::Stack, _) => "stack_column_profile",
-            (_, true) => "fft_wedge_adaptive",
-            (_, false) => "fft_wedge",
+        method: match (p.method, p.adaptive, p.material_aware) {
+            (DestripeMethod::Wavelet, _, false) => "wavelet_fft",
+            (DestripeMethod::Wavelet, _, true) => "wavelet_fft_material",
+            (DestripeMethod::Stack, _, false) => "stack_column_profile",
+            (DestripeMethod::Stack, _, true) => "stack_column_profile_material",
+            (DestripeMethod::Vsnr, _, false) => "vsnr",
+            (DestripeMethod::Vsnr, _, true) => "vsnr_material",
+            (_, true, false) => "fft_wedge_adaptive",
+            (_, true, true) => "fft_wedge_adaptive_material",
+            (_, false, false) => "fft_wedge",
+            (_, false, true) => "fft_wedge_material",
         },
-        params: *p,
+        params: p.clone(),
         k_min_cycles_per_px: if p.method == DestripeMethod::Stack {
             // the Gaussian high-pass's σ in frequency
             1.0 / (2.0 * std::f64::consts::PI * p.stack_sigma_px)

@@ -38,6 +38,7 @@ use crate::preprocess::denoise::{
     gaussian_kernel, map_grey_slices_typed, reflect_index, slice_f32,
 };
 use crate::preprocess::destripe::DestripeParams;
+use crate::preprocess::material::material_mask;
 use crate::volume::{GreyData, SampleType};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use rayon::prelude::*;
@@ -148,9 +149,127 @@ pub fn destripe_grey(
 ) -> Result<(GreyData, Vec<f64>), ParamError> {
     validate(p.stack_window, p.stack_sigma_px)?;
     let [nz, _, nx] = data.shape();
+    if p.material_aware {
+        let h = masked_profiles(data, p)?;
+        let v = average_window_masked(&h, nx, p.stack_window, nz);
+        return divide_grey(data, v.view(), 0, p, out_type);
+    }
     let h = highpass_profiles(data, p.stack_sigma_px);
     let v = average_window(&h, nx, p.stack_window, nz);
     subtract_grey(data, v.view(), 0, out_type)
+}
+
+/// Material-aware step 1–2 of one slice: the mean of the **material** pixels of every column
+/// `m(x)` (`None` where a column has none), its low-pass `L(x)` by a Gaussian (σ =
+/// `sigma_px`) over the columns that have material (normalised convolution, mirrored border),
+/// and the relative profile `m(x)/L(x) − 1`. Curtains are grooves whose contrast scales with
+/// the material's signal, so the profile is relative and is divided out.
+pub fn column_highpass_masked(
+    slice: ArrayView2<f32>,
+    mask: &Array2<bool>,
+    sigma_px: f64,
+) -> Vec<Option<f64>> {
+    let nx = slice.ncols();
+    let mut s = vec![0f64; nx];
+    let mut c = vec![0usize; nx];
+    for (row, mrow) in slice.rows().into_iter().zip(mask.rows()) {
+        for x in 0..nx {
+            if mrow[x] {
+                s[x] += row[x] as f64;
+                c[x] += 1;
+            }
+        }
+    }
+    let m: Vec<Option<f64>> = s
+        .iter()
+        .zip(&c)
+        .map(|(a, &k)| (k > 0).then(|| a / k as f64))
+        .collect();
+    let k = gaussian_kernel(sigma_px, 4.0);
+    let r = (k.len() / 2) as isize;
+    (0..nx)
+        .map(|x| {
+            let mx = m[x]?;
+            let (mut num, mut den) = (0f64, 0f64);
+            for (i, w) in k.iter().enumerate() {
+                if let Some(v) = m[reflect_index(x as isize + i as isize - r, nx)] {
+                    num += w * v;
+                    den += w;
+                }
+            }
+            let low = num / den;
+            (low.abs() > 1e-12).then(|| mx / low - 1.0)
+        })
+        .collect()
+}
+
+/// Material-aware profiles of every slice (mask of each slice from the slice itself).
+pub fn masked_profiles(
+    data: &GreyData,
+    p: &DestripeParams,
+) -> Result<Vec<Vec<Option<f64>>>, ParamError> {
+    let mp = p.material_mask();
+    (0..data.shape()[0])
+        .into_par_iter()
+        .map(|k| {
+            let s = slice_f32(data, k);
+            let (mask, _) = material_mask(s.view(), &mp)?;
+            Ok(column_highpass_masked(s.view(), &mask, p.stack_sigma_px))
+        })
+        .collect()
+}
+
+/// Step 3 with gaps: the mean of the relative profiles over the slices of the window in which
+/// the column has material (0 where it has none in the whole window).
+pub fn average_window_masked(
+    h: &[Vec<Option<f64>>],
+    nx: usize,
+    window: usize,
+    nz: usize,
+) -> Array2<f32> {
+    let mut v = Array2::<f32>::zeros((nz, nx));
+    for k in 0..nz {
+        let lo = k.saturating_sub(window);
+        let hi = (k + window).min(nz.saturating_sub(1));
+        for x in 0..nx {
+            let (mut s, mut n) = (0f64, 0usize);
+            for p in &h[lo..=hi] {
+                if let Some(a) = p[x] {
+                    s += a;
+                    n += 1;
+                }
+            }
+            v[[k, x]] = if n > 0 { (s / n as f64) as f32 } else { 0.0 };
+        }
+    }
+    v
+}
+
+/// Material-aware step 4: the material pixels of slice `k` divided by `1 + v[z0 + k](x)`, the
+/// pores left as they are; stored as `out_type`. Side values: `‖in − out‖² / ‖in − mean‖²`.
+pub fn divide_grey(
+    data: &GreyData,
+    v: ArrayView2<f32>,
+    z0: usize,
+    p: &DestripeParams,
+    out_type: SampleType,
+) -> Result<(GreyData, Vec<f64>), ParamError> {
+    let mp = p.material_mask();
+    map_grey_slices_typed(data, out_type, |k, s| {
+        let prof = v.row(z0 + k);
+        let (mask, _) = material_mask(s, &mp)?;
+        let mut out = s.to_owned();
+        ndarray::Zip::indexed(&mut out)
+            .and(&mask)
+            .for_each(|(_, x), o, &m| {
+                let f = 1.0 + prof[x];
+                if m && f > 0.05 {
+                    *o /= f;
+                }
+            });
+        let frac = crate::preprocess::destripe_vsnr::removed_fraction(s, out.view());
+        Ok((out, frac))
+    })
 }
 
 /// Steps 1–2 for every slice of stored data (each converted to f32 on its own).

@@ -354,8 +354,16 @@ pub fn run_chain(
     if p.align.is_some() {
         steps.push("align (phase correlation, streamed two-pass)".to_string());
     }
-    if p.destripe.is_some() {
-        steps.push("destripe (FFT wedge, per slice)".into());
+    if let Some(d) = &p.destripe {
+        steps.push(format!(
+            "destripe ({}{}, per slice)",
+            d.method.name(),
+            if d.material_aware {
+                ", material only"
+            } else {
+                ""
+            }
+        ));
     }
     if let Some(g) = &p.gaussian {
         steps.push(format!(

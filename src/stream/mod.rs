@@ -26,6 +26,7 @@ use crate::preprocess::align::{
 };
 use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
 use crate::preprocess::destripe::{destripe_volume_as, DestripeParams, DestripeReport};
+use crate::preprocess::destripe_score::{score_stack, summarise, DestripeScore, ScoreParams};
 use crate::preprocess::geometry::{geometry_plan, GeometryParams, GeometryReport};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::progress::Progress;
@@ -93,15 +94,32 @@ pub fn destripe(
     out_type: SampleType,
     progress: &dyn Progress,
 ) -> Result<DestripeReport, Error> {
+    Ok(destripe_scored(reader, out, p, out_type, None, progress)?.0)
+}
+
+/// [`destripe`], also scoring every output slab against its input slab when `score` is given
+/// ([`crate::preprocess::destripe_score`]; the same numbers as on the whole stack).
+pub fn destripe_scored(
+    reader: &mut SliceReader,
+    out: &Path,
+    p: &DestripeParams,
+    out_type: SampleType,
+    score: Option<&ScoreParams>,
+    progress: &dyn Progress,
+) -> Result<(DestripeReport, Option<DestripeScore>), Error> {
     p.validate()?;
+    if let Some(s) = score {
+        s.validate()?;
+    }
     if p.method == crate::preprocess::destripe::DestripeMethod::Stack {
-        return destripe_stack(reader, out, p, out_type, progress);
+        return destripe_stack(reader, out, p, out_type, score, progress);
     }
     let shape = reader.shape();
     if shape[0] == 0 {
         return Err(Error::Other("no slices".into()));
     }
     let mut fractions = Vec::with_capacity(shape[0]);
+    let mut scores = Vec::new();
     map_slabs(
         reader,
         out,
@@ -113,14 +131,15 @@ pub fn destripe(
         |_, s| {
             let (v, r) = destripe_volume_as(s, p, out_type)?;
             fractions.extend_from_slice(&r.removed_energy_fraction);
+            if let Some(sp) = score {
+                scores.extend(score_stack(&s.data, &v.data, sp)?.slices);
+            }
             Ok(v.data)
         },
     )?;
-    Ok(crate::preprocess::destripe::destripe_report(
-        p,
-        shape[2],
-        reader.voxel().nm,
-        fractions,
+    Ok((
+        crate::preprocess::destripe::destripe_report(p, shape[2], reader.voxel().nm, fractions),
+        score.map(|sp| summarise(*sp, scores)),
     ))
 }
 
@@ -132,20 +151,34 @@ fn destripe_stack(
     out: &Path,
     p: &DestripeParams,
     out_type: SampleType,
+    score: Option<&ScoreParams>,
     progress: &dyn Progress,
-) -> Result<DestripeReport, Error> {
-    use crate::preprocess::destripe_stack::{average_window, highpass_profiles, subtract_grey};
+) -> Result<(DestripeReport, Option<DestripeScore>), Error> {
+    use crate::preprocess::destripe_stack::{
+        average_window, average_window_masked, divide_grey, highpass_profiles, masked_profiles,
+        subtract_grey,
+    };
     let [nz, ny, nx] = reader.shape();
     reader.rewind()?;
     progress.start("destripe (profiles)", nz as u64);
-    let mut h: Vec<Vec<f64>> = Vec::with_capacity(nz);
+    let mut h: Vec<Vec<f64>> = Vec::new();
+    let mut hm: Vec<Vec<Option<f64>>> = Vec::new();
     while let Some(s) = reader.next_slab(slab_len(ny, nx))? {
         progress.inc(s.shape()[0] as u64);
-        h.extend(highpass_profiles(&s.data, p.stack_sigma_px));
+        if p.material_aware {
+            hm.extend(masked_profiles(&s.data, p)?);
+        } else {
+            h.extend(highpass_profiles(&s.data, p.stack_sigma_px));
+        }
     }
     progress.finish();
-    let v = average_window(&h, nx, p.stack_window, nz);
+    let v = if p.material_aware {
+        average_window_masked(&hm, nx, p.stack_window, nz)
+    } else {
+        average_window(&h, nx, p.stack_window, nz)
+    };
     let mut fractions = Vec::with_capacity(nz);
+    let mut scores = Vec::new();
     map_slabs(
         reader,
         out,
@@ -155,16 +188,21 @@ fn destripe_stack(
         "destripe",
         progress,
         |z0, s| {
-            let (d, fr) = subtract_grey(&s.data, v.view(), z0, out_type)?;
+            let (d, fr) = if p.material_aware {
+                divide_grey(&s.data, v.view(), z0, p, out_type)?
+            } else {
+                subtract_grey(&s.data, v.view(), z0, out_type)?
+            };
             fractions.extend(fr);
+            if let Some(sp) = score {
+                scores.extend(score_stack(&s.data, &d, sp)?.slices);
+            }
             Ok(d)
         },
     )?;
-    Ok(crate::preprocess::destripe::destripe_report(
-        p,
-        nx,
-        reader.voxel().nm,
-        fractions,
+    Ok((
+        crate::preprocess::destripe::destripe_report(p, nx, reader.voxel().nm, fractions),
+        score.map(|sp| summarise(*sp, scores)),
     ))
 }
 

@@ -70,22 +70,38 @@ fn destripe_gaussian_tophat_stream_equal_in_memory() {
         let v = as_type(&v0, st);
         for (i, inp) in inputs(dir.path(), &v, st.as_str()).iter().enumerate() {
             let vin = back(inp);
-            // destripe (f32 output and native output), wedge and the two-pass stack method
+            // destripe (f32 output and native output): the default (VSNR in the material), the
+            // wedge and the two-pass stack method (material-aware and plain)
+            let stack_masked = DestripeParams {
+                method: crate::preprocess::destripe::DestripeMethod::Stack,
+                stack_window: 3,
+                ..Default::default()
+            };
             let stack = DestripeParams {
                 method: crate::preprocess::destripe::DestripeMethod::Stack,
                 stack_window: 3,
                 stack_sigma_px: 4.0,
+                material_aware: false,
+                ..Default::default()
+            };
+            let wedge = DestripeParams {
+                method: crate::preprocess::destripe::DestripeMethod::Wedge,
+                material_aware: false,
                 ..Default::default()
             };
             for (p, ot) in [
                 (DestripeParams::default(), st),
                 (DestripeParams::default(), SampleType::F32),
-                (stack, st),
+                (stack_masked.clone(), st),
+                (stack_masked, SampleType::F32),
+                (stack.clone(), st),
                 (stack, SampleType::F32),
+                (wedge, st),
             ] {
                 let out = dir.path().join(format!(
-                    "d_{:?}_{}_{i}_{}.tif",
+                    "d_{:?}_{}_{}_{i}_{}.tif",
                     p.method,
+                    p.material_aware,
                     st.as_str(),
                     ot.as_str()
                 ));

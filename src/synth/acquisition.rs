@@ -26,6 +26,7 @@
 //! what is above it). Every random number comes from `Rng::stream(seed ^ tag, slice)`, one
 //! stream per slice, so the output does not depend on the thread count.
 
+use super::curtains::{apply_physical, physical_profiles, CurtainModel};
 use crate::error::{in_range, positive, ParamError};
 use crate::rng::Rng;
 use crate::volume::{GreyData, GreyVolume, LabelVolume, VoxelSize, VoxelSource};
@@ -156,19 +157,24 @@ impl Default for DriftParams {
     }
 }
 
-/// Curtaining stripes.
+/// Curtaining stripes (model: [`crate::synth::curtains`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CurtainParams {
     pub enabled: bool,
-    /// RMS stripe amplitude (normalised intensity), in [0, 1].
+    /// `physical` (default: grooves in the material only, multiplicative, seeded below hard
+    /// features) or `additive` (stripes added everywhere, pores included).
+    pub model: CurtainModel,
+    /// RMS stripe amplitude, in [0, 1]: normalised intensity (additive) or relative
+    /// modulation of the material's signal (physical).
     pub amplitude: f64,
     /// Gaussian σ (px) of the stripe profile across x.
     pub width_px: f64,
     /// Evolution rate (radians per slice) of the stripe pattern; 0 = frozen.
     pub evolution_rad_per_slice: f64,
-    /// Extra strength below dense features: factor 1 + gain·D, D ∈ [0, 1] the decaying mean
-    /// normalised intensity above the pixel in its column.
+    /// Extra strength below dense features: factor 1 + gain·D (additive; physical:
+    /// (1 + gain·D)/(1 + gain)), D ∈ [0, 1] the decaying mean normalised intensity above the
+    /// pixel along the stripe (physical: of the material only).
     pub shadow_gain: f64,
     /// Memory length (px) of that mean along y.
     pub shadow_length_px: f64,
@@ -178,6 +184,14 @@ pub struct CurtainParams {
     pub second_angle_deg: Option<f64>,
     /// Amplitude of the second family relative to the first, in [0, 2].
     pub second_relative_amplitude: f64,
+    /// Physical model: power-law slope β of the profile's spectrum across the stripes, in
+    /// [0, 4] (0 = white: matches the nacre slice of the validation).
+    pub profile_slope: f64,
+    /// Physical model: Gaussian σ (px) of the finest groove (the profile's roll-off), in
+    /// [0, 100] (`width_px` is the additive model's).
+    pub groove_width_px: f64,
+    /// Physical model: correlation length (image rows) of a stripe along its length, > 0.
+    pub stripe_length_px: f64,
 }
 
 impl Default for CurtainParams {
@@ -192,6 +206,10 @@ impl Default for CurtainParams {
             angle_deg: 0.0,
             second_angle_deg: None,
             second_relative_amplitude: 0.6,
+            model: CurtainModel::Physical,
+            profile_slope: 0.0,
+            groove_width_px: 0.8,
+            stripe_length_px: 70.0,
         }
     }
 }
@@ -487,6 +505,9 @@ impl AcquisitionParams {
                 0.0,
                 2.0,
             )?;
+            in_range("curtain profile_slope", c.profile_slope, 0.0, 4.0)?;
+            in_range("curtain groove_width_px", c.groove_width_px, 0.0, 100.0)?;
+            in_range("curtain stripe_length_px", c.stripe_length_px, 1e-3, 1e9)?;
         }
         let g = &self.shading;
         if g.enabled {
@@ -805,7 +826,10 @@ pub fn render(
     // image rows: the cap and its head-room (if any) above the sample's rows
     let rows = rows + cap.as_ref().map(|c| c.top).unwrap_or(0);
     let stripes = if p.curtain.enabled {
-        stripe_profiles(&p.curtain, nx, rows, seed)
+        match p.curtain.model {
+            CurtainModel::Additive => stripe_profiles(&p.curtain, nx, rows, seed),
+            CurtainModel::Physical => physical_profiles(&p.curtain, nx, rows, seed),
+        }
     } else {
         Vec::new()
     };
@@ -1180,7 +1204,20 @@ fn render_slice<T: Sample>(
             }
         }
     }
-    for st in ctx.stripes {
+    if p.curtain.model == CurtainModel::Physical && !ctx.stripes.is_empty() {
+        let hard = clean_img.mapv(|v| ((v - ctx.lmin) / ctx.lspan).clamp(0.0, 1.0));
+        let mat = material_image(ctx, &lab, ty, tx);
+        apply_physical(
+            &mut img,
+            hard.view(),
+            mat.view(),
+            ctx.stripes,
+            &p.curtain,
+            k,
+            ctx.seed,
+        );
+    }
+    for st in ctx.stripes.iter().filter(|_| p.curtain.model == CurtainModel::Additive) {
         let c = &p.curtain;
         let t = st.angle_deg.to_radians().tan();
         let ph = st.evolution_rad_per_slice * k as f64;
@@ -1275,4 +1312,45 @@ fn render_slice<T: Sample>(
         *o = T::from_q((*v as f64 * maxv).round().clamp(0.0, maxv) as u16);
     }
     (lo, hi)
+}
+
+/// Fraction of material (label ≠ 0; in the cap, the deposit and its marks) of every image
+/// pixel of slice `k`, through the same mapping as the grey image (physical curtains).
+fn material_image(ctx: &SliceCtx, lab: &ArrayView2<u8>, ty: f64, tx: f64) -> Array2<f32> {
+    let ind = lab.mapv(|l| f32::from(l != 0));
+    let iv = ind.view();
+    let (rows, nx) = (ctx.rows, lab.ncols());
+    let mut out = Array2::<f32>::zeros((rows, nx));
+    // outside the truth: material where the image shows the structure continuing (edge), else
+    // what the outside level stands for (pore level: no material)
+    let outside = if ctx.outside.is_nan() { f32::NAN } else { 0.0 };
+    match ctx.cap {
+        None => {
+            for r in 0..rows {
+                let y = (r as f64 - ty) * ctx.sy;
+                for c in 0..nx {
+                    out[[r, c]] = bilinear(&iv, y, c as f64 - tx, outside);
+                }
+            }
+        }
+        Some(cap) => {
+            let f = ctx.p.fiducial.as_ref().expect("a cap has its parameters");
+            let floor = f.above_level as f32;
+            let solid = (f.cap_level.min(f.mark_level) as f32 - floor).max(1e-6);
+            let mut e = cap.extend(&iv, outside);
+            for ((j, i), v) in e.indexed_iter_mut() {
+                if j < cap.ext_rows {
+                    *v = ((cap.block[[j, i]] - floor) / solid).clamp(0.0, 1.0);
+                }
+            }
+            let ev = e.view();
+            for r in 0..rows {
+                let y = (r as f64 - cap.top as f64 - ty) * ctx.sy + cap.ext_rows as f64;
+                for c in 0..nx {
+                    out[[r, c]] = bilinear(&ev, y, c as f64 - tx + cap.margin as f64, outside);
+                }
+            }
+        }
+    }
+    out
 }

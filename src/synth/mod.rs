@@ -16,6 +16,7 @@
 //! ```
 
 pub mod acquisition;
+pub mod curtains;
 pub mod output;
 pub mod presets;
 pub mod shine_geometric;

@@ -29,7 +29,7 @@ pub enum StepSpec {
     Align(super::steps_pre::AlignStep),
     /// 52° y-stretch and y–z shear correction.
     Geometry(super::steps_pre::GeometryStep),
-    /// FFT wedge destriping of curtains (per slice).
+    /// Curtain removal (VSNR, FFT wedge, wavelet–FFT per slice; stack column profiles).
     Destripe(super::steps_filters::Destripe),
     /// Gaussian smoothing, σ in nm.
     Denoise(super::steps_filters::Denoise),

@@ -18,6 +18,14 @@
 //! wavelet = "db4"        # wavelet: db1 (haar) … db5
 //! stack_window = 16      # "stack": half-width of the slice window (slices on each side)
 //! stack_sigma_px = 16.0  # "stack": σ (px) of the cross-column high-pass
+//! vsnr_filters = [{ kind = "gabor", sigma = [1.0, 100.0], noise_level = 50.0 }]
+//!                        # "vsnr": pattern filters; gabor sigma = [across, along] px, optional
+//!                        # angle (default: the stripe angle(s)); or { kind = "dirac", noise_level = 1.0 }
+//! vsnr_iterations = 20   # "vsnr": primal–dual iterations
+//! vsnr_beta = 10.0       # "vsnr": augmented-Lagrangian penalty
+//! material_aware = false # remove curtains in the material only, pores untouched
+//! # material_threshold = 120.0  # mask threshold (grey, smoothed slice); default Otsu per slice
+//! material_smooth_px = 2.0      # Gaussian σ (px) before the mask threshold
 //! output_type = "f32"    # "f32" (default in workflows) or "same" (round/clamp to the input type)
 //!
 //! [[steps]]
@@ -55,6 +63,7 @@ use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianMethod, Gauss
 use crate::preprocess::destripe::{
     destripe_volume_as, DestripeMethod, DestripeParams, DestripeReport, Wavelet,
 };
+use crate::preprocess::destripe_vsnr::VsnrFilter;
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::segment::{Method, SegmentParams, SegmentResult};
 use crate::volume::{GreyVolume, SampleType};
@@ -128,8 +137,36 @@ pub struct Destripe {
     pub stack_window: usize,
     #[serde(default = "d_ssig")]
     pub stack_sigma_px: f64,
+    #[serde(default = "d_vfilters")]
+    pub vsnr_filters: Vec<VsnrFilter>,
+    #[serde(default = "d_viter")]
+    pub vsnr_iterations: usize,
+    #[serde(default = "d_vbeta")]
+    pub vsnr_beta: f64,
+    #[serde(default = "d_maware")]
+    pub material_aware: bool,
+    #[serde(default)]
+    pub material_threshold: Option<f64>,
+    #[serde(default = "d_msmooth")]
+    pub material_smooth_px: f64,
     #[serde(default = "default_f32")]
     pub output_type: String,
+}
+
+fn d_vfilters() -> Vec<VsnrFilter> {
+    DestripeParams::default().vsnr_filters
+}
+fn d_viter() -> usize {
+    DestripeParams::default().vsnr_iterations
+}
+fn d_vbeta() -> f64 {
+    DestripeParams::default().vsnr_beta
+}
+fn d_maware() -> bool {
+    DestripeParams::default().material_aware
+}
+fn d_msmooth() -> f64 {
+    DestripeParams::default().material_smooth_px
 }
 
 fn d_swin() -> usize {
@@ -155,7 +192,7 @@ fn d_sig() -> f64 {
     DestripeParams::default().significance
 }
 fn d_dmethod() -> String {
-    "wedge".into()
+    DestripeParams::default().method.name().into()
 }
 fn d_wlev() -> usize {
     DestripeParams::default().wavelet_levels
@@ -184,6 +221,12 @@ impl Destripe {
             wavelet_sigma: self.wavelet_sigma,
             stack_window: self.stack_window,
             stack_sigma_px: self.stack_sigma_px,
+            vsnr_filters: self.vsnr_filters.clone(),
+            vsnr_iterations: self.vsnr_iterations,
+            vsnr_beta: self.vsnr_beta,
+            material_aware: self.material_aware,
+            material_threshold: self.material_threshold,
+            material_smooth_px: self.material_smooth_px,
         })
     }
 }
