@@ -123,16 +123,25 @@ impl VoxelSize {
     /// assert!(VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::File).plausibility().is_empty());
     /// ```
     pub fn plausibility(&self) -> Vec<Implausible> {
+        self.plausibility_for(Imaging::FibSem)
+    }
+
+    /// Values outside the plausible ranges of the imaging kind (see [`Imaging`]).
+    ///
+    /// ```
+    /// use fibstack::volume::{Imaging, VoxelSize, VoxelSource};
+    /// // a cryo-ET tomogram of 0.5 nm voxels: implausible slices for FIB-SEM, fine for tomography
+    /// let v = VoxelSize::new([0.5, 0.5, 0.5], VoxelSource::File);
+    /// assert_eq!(v.plausibility_for(Imaging::FibSem).len(), 1);
+    /// assert!(v.plausibility_for(Imaging::Tomography).is_empty());
+    /// ```
+    pub fn plausibility_for(&self, kind: Imaging) -> Vec<Implausible> {
         let mut out = Vec::new();
         for (i, axis) in AXIS_NAMES.iter().enumerate() {
             if self.source[i] == VoxelSource::Default {
                 continue;
             }
-            let range = if i == 0 {
-                PLAUSIBLE_SLICE_NM
-            } else {
-                PLAUSIBLE_PIXEL_NM
-            };
+            let range = kind.range_nm(i);
             let v = self.nm[i];
             if !(v.is_finite() && v >= range[0] && v <= range[1]) {
                 out.push(Implausible {
@@ -140,6 +149,7 @@ impl VoxelSize {
                     value_nm: v,
                     range_nm: range,
                     source: self.source[i],
+                    imaging: kind,
                 });
             }
         }
@@ -161,8 +171,13 @@ impl VoxelSize {
     /// assert_eq!(v.dz(), 20.0);
     /// ```
     pub fn drop_implausible(&mut self) -> Vec<String> {
+        self.drop_implausible_for(Imaging::FibSem)
+    }
+
+    /// [`VoxelSize::drop_implausible`] with the ranges of `kind`.
+    pub fn drop_implausible_for(&mut self, kind: Imaging) -> Vec<String> {
         let mut w = Vec::new();
-        for bad in self.plausibility() {
+        for bad in self.plausibility_for(kind) {
             if bad.source != VoxelSource::File {
                 continue;
             }
@@ -214,10 +229,55 @@ pub const PLAUSIBLE_PIXEL_NM: [f64; 2] = [0.1, 10_000.0];
 /// Plausible FIB-SEM slice thickness (dz) in nm: 1 nm – 10 µm.
 pub const PLAUSIBLE_SLICE_NM: [f64; 2] = [1.0, 10_000.0];
 
+/// Plausible voxel size of electron tomography (MRC/CCP4 files: cryo-ET, TEM tomography), every
+/// axis, in nm: 0.01 nm – 1 µm.
+pub const PLAUSIBLE_TOMOGRAPHY_NM: [f64; 2] = [0.01, 1000.0];
+
+/// The kind of imaging a volume comes from, which sets the plausible voxel sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imaging {
+    /// FIB-SEM serial sections: pixel [`PLAUSIBLE_PIXEL_NM`], slice [`PLAUSIBLE_SLICE_NM`].
+    FibSem,
+    /// Electron tomography (the MRC/CCP4 container): [`PLAUSIBLE_TOMOGRAPHY_NM`] on every axis.
+    Tomography,
+}
+
+impl Imaging {
+    /// The kind a container name implies: MRC/CCP4 files are tomograms, everything else is taken
+    /// as FIB-SEM.
+    ///
+    /// ```
+    /// use fibstack::volume::Imaging;
+    /// assert_eq!(Imaging::of_container(Some("MRC mode 1 (int16), little-endian")), Imaging::Tomography);
+    /// assert_eq!(Imaging::of_container(Some("TIFF, LZW")), Imaging::FibSem);
+    /// ```
+    pub fn of_container(container: Option<&str>) -> Imaging {
+        match container {
+            Some(c) if c.starts_with("MRC") => Imaging::Tomography,
+            _ => Imaging::FibSem,
+        }
+    }
+    /// Plausible range (nm) of axis `i` of `[dz, dy, dx]`.
+    pub fn range_nm(self, i: usize) -> [f64; 2] {
+        match (self, i) {
+            (Imaging::FibSem, 0) => PLAUSIBLE_SLICE_NM,
+            (Imaging::FibSem, _) => PLAUSIBLE_PIXEL_NM,
+            (Imaging::Tomography, _) => PLAUSIBLE_TOMOGRAPHY_NM,
+        }
+    }
+    /// Name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Imaging::FibSem => "FIB-SEM",
+            Imaging::Tomography => "electron tomography",
+        }
+    }
+}
+
 /// Axis names of `[dz, dy, dx]`.
 pub const AXIS_NAMES: [&str; 3] = ["dz", "dy", "dx"];
 
-/// A calibration value outside the plausible FIB-SEM range.
+/// A calibration value outside the plausible range of its imaging kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Implausible {
     /// `"dz"`, `"dy"` or `"dx"`.
@@ -228,6 +288,8 @@ pub struct Implausible {
     pub range_nm: [f64; 2],
     /// Where the value came from.
     pub source: VoxelSource,
+    /// The imaging kind whose range it misses.
+    pub imaging: Imaging,
 }
 
 impl std::fmt::Display for Implausible {
@@ -239,10 +301,11 @@ impl std::fmt::Display for Implausible {
         };
         write!(
             f,
-            "{} = {} nm ({}) is implausible for FIB-SEM ({what} {}–{})",
+            "{} = {} nm ({}) is implausible for {} ({what} {}–{})",
             self.axis,
             sig(self.value_nm),
             self.source.as_str(),
+            self.imaging.name(),
             fmt_nm(self.range_nm[0]),
             fmt_nm(self.range_nm[1])
         )

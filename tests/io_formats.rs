@@ -125,16 +125,26 @@ fn avizo_box_without_a_unit_is_not_guessed() {
         "{:?}",
         v.meta.warnings
     );
-    // the nm reading of the same box is 1000× smaller than the µm one
-    let nm = io::read_volume(
-        &p,
-        &ReadOptions {
-            length_unit_nm: Some(1.0),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    assert!(close(nm.voxel.nm[0], 0.05));
+    // the same box read in µm gives the peer's 50 nm slices; read in nm it would be a 0.05 nm
+    // slice, which the plausibility check refuses to take as a calibration
+    let read_in = |f: f64| {
+        io::read_volume(
+            &p,
+            &ReadOptions {
+                length_unit_nm: Some(f),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    assert!(close(read_in(1000.0).voxel.nm[0], 50.0));
+    let nm = read_in(1.0);
+    assert!(!nm.voxel.is_calibrated());
+    assert!(
+        nm.meta.warnings.iter().any(|w| w.contains("0.05 nm") && w.contains("implausible")),
+        "{:?}",
+        nm.meta.warnings
+    );
 }
 
 #[test]
@@ -642,4 +652,48 @@ fn uncompressed_stacks_have_contiguous_planes_as_imagej_reads_them() {
         u16::from_be_bytes([last[0], last[1]])
     };
     assert_eq!(first_value, 300);
+}
+
+#[test]
+fn streamed_stacks_do_not_claim_contiguous_planes() {
+    // the streamed writer puts each page's IFD between the planes: an `images=N` description
+    // would make ImageJ and tifffile read every page after the first from the wrong offset
+    use fibstack::io::stream::SliceWriter;
+    use tiff::decoder::Decoder;
+    use tiff::tags::Tag;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("streamed.tif");
+    let data = Array3::from_shape_fn((4, 3, 5), |(z, y, x)| (z * 100 + y * 10 + x) as u16);
+    let voxel = VoxelSize::new([20.0, 5.0, 5.0], VoxelSource::CommandLine);
+    let mut w = SliceWriter::create(
+        &p,
+        [4, 3, 5],
+        fibstack::volume::SampleType::U16,
+        voxel,
+        Default::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    w.write_slab(&GreyData::U16(data.slice(ndarray::s![0..2, .., ..]).to_owned()))
+        .unwrap();
+    w.write_slab(&GreyData::U16(data.slice(ndarray::s![2..4, .., ..]).to_owned()))
+        .unwrap();
+    w.finish().unwrap();
+    let mut dec = Decoder::new(std::fs::File::open(&p).unwrap()).unwrap();
+    let desc = dec.get_tag_ascii_string(Tag::ImageDescription).unwrap();
+    let mut offsets = vec![dec.get_tag_u64_vec(Tag::StripOffsets).unwrap()[0]];
+    while dec.more_images() {
+        dec.next_image().unwrap();
+        offsets.push(dec.get_tag_u64_vec(Tag::StripOffsets).unwrap()[0]);
+    }
+    let contiguous = offsets
+        .windows(2)
+        .all(|w| w[1] == w[0] + (3 * 5 * 2) as u64);
+    assert!(
+        contiguous || !desc.contains("images="),
+        "non-contiguous planes {offsets:?} under a description claiming a stack: {desc:?}"
+    );
+    assert!(desc.contains("spacing=20"), "{desc:?}");
+    let back = io::read_volume(&p, &ReadOptions::default()).unwrap();
+    assert_eq!(back.data, GreyData::U16(data));
 }

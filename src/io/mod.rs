@@ -462,7 +462,12 @@ pub fn read_volume_with_progress(
             }
         };
     let nz = vol.shape()[0];
-    settle_calibration(&mut vol.voxel, nz, &mut vol.meta.warnings);
+    settle_calibration(
+        &mut vol.voxel,
+        nz,
+        vol.meta.container.as_deref(),
+        &mut vol.meta.warnings,
+    );
     Ok(vol)
 }
 
@@ -487,14 +492,16 @@ fn hdf5_missing(path: &Path) -> IoError {
 }
 
 /// What every reader's calibration passes through: values from the file outside the plausible
-/// FIB-SEM ranges become unknown ([`crate::volume::VoxelSize::drop_implausible`]), then a warning
+/// ranges of the imaging kind the container implies (FIB-SEM; MRC: electron tomography) become unknown ([`crate::volume::VoxelSize::drop_implausible`]), then a warning
 /// says which axes are unknown.
 pub fn settle_calibration(
     voxel: &mut crate::volume::VoxelSize,
     nz: usize,
+    container: Option<&str>,
     warnings: &mut Vec<String>,
 ) {
-    warnings.extend(voxel.drop_implausible());
+    let kind = crate::volume::Imaging::of_container(container);
+    warnings.extend(voxel.drop_implausible_for(kind));
     calibration_warnings(voxel, nz, warnings);
 }
 
@@ -514,7 +521,7 @@ pub fn refresh_calibration_warnings(
     warnings.retain(|w| {
         !(w.starts_with(NOTE_DZ)
             || w.starts_with(NOTE_VOXEL)
-            || (w.contains("is implausible for FIB-SEM")
+            || (w.contains(" is implausible for ")
                 && known.iter().any(|a| w.starts_with(&format!("{a} = ")))))
     });
     calibration_warnings(voxel, nz, warnings);
