@@ -91,7 +91,13 @@ impl SliceReader {
             }
         };
         if !matches!(r.src, Source::Memory(_)) {
-            settle_calibration(&mut r.voxel, r.shape[0], &mut r.meta.warnings);
+            let container = r.meta.container.clone();
+            settle_calibration(
+                &mut r.voxel,
+                r.shape[0],
+                container.as_deref(),
+                &mut r.meta.warnings,
+            );
         }
         Ok(r)
     }
@@ -494,8 +500,11 @@ impl SliceWriter {
                     Encoder::Classic(TiffEncoder::new(file.clone()).map_err(enc_err)?)
                 };
                 let fixed = sample == SampleType::U8;
-                let (mut desc, _, f) =
+                let (desc, _, f) =
                     imagej_description_parts(nz, &voxel, fixed.then_some((0.0, 255.0)));
+                // pages are written one after the other with their IFDs between them: not the
+                // contiguous layout an `images=N` stack promises
+                let mut desc = super::tiff::without_stack_count(&desc);
                 if !fixed {
                     desc.push_str(&"\n".repeat(RANGE_RESERVE));
                 }
@@ -713,6 +722,7 @@ impl SliceWriter {
                     if self.sample != SampleType::U8 {
                         let (full, _, _) =
                             imagej_description_parts(self.nz, &self.voxel, Some(range));
+                        let full = super::tiff::without_stack_count(&full);
                         let base = desc.trim_end_matches('\n').len();
                         let mut text = full.into_bytes();
                         if text.len() <= desc.len() && text.len() >= base {

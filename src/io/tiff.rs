@@ -1318,6 +1318,17 @@ pub(crate) fn page_tags(voxel: &VoxelSize, f: f64) -> (String, Rational, Rationa
     (json, res(voxel.dx()), res(voxel.dy()))
 }
 
+/// An ImageJ description without its `images=`/`slices=` lines. ImageJ and tifffile read a stack
+/// that declares `images=N` as N planes back to back from the first page's offset; a file whose
+/// planes are not contiguous (compressed, or written page by page) must not declare it, and then
+/// every IFD is read as a page.
+pub(crate) fn without_stack_count(desc: &str) -> String {
+    desc.lines()
+        .filter(|l| !l.starts_with("images=") && !l.starts_with("slices="))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 fn write_pages<W: Write + Seek, K: TiffKind>(
     mut enc: TiffEncoder<W, K>,
     vol: &GreyVolume,
@@ -1334,11 +1345,7 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
     }
     // compressed planes cannot be contiguous: without `images=` ImageJ reads every IFD
     let ij_desc = if nz > 1 {
-        ij_desc
-            .lines()
-            .filter(|l| !l.starts_with("images=") && !l.starts_with("slices="))
-            .map(|l| format!("{l}\n"))
-            .collect()
+        without_stack_count(&ij_desc)
     } else {
         ij_desc
     };
