@@ -397,18 +397,18 @@ fn batch_one_failing_sample_others_finish() {
 [[samples]]
 name = "A 0 kPa"
 input = { path = "a.tif" }
-labels = { pressure_kPa = 0, electrolyte = "LiPF6" }
+labels = { pressure_kpa = 0, electrolyte = "LiPF6" }
 [[samples]]
 name = "missing"
 input = { path = "nope.tif" }
-labels = { pressure_kPa = 70 }
+labels = { pressure_kpa = 70 }
 [[samples]]
 name = "B"
 input = { path = "b.tif", voxel_nm = [10.0, 2.0, 2.0] }
-labels = { pressure_kPa = 140 }
+labels = { pressure_kpa = 140 }
 overrides = { convert = { path = "other.npy" } }
 [compare]
-x = "pressure_kPa"
+x = "pressure_kpa"
 [[steps]]
 kind = "convert"
 path = "copy.tif"
@@ -429,7 +429,7 @@ path = "copy.tif"
     );
     let csv = std::fs::read_to_string(o.join("comparison.csv")).unwrap();
     assert!(
-        csv.starts_with("sample,status,pressure_kPa,electrolyte"),
+        csv.starts_with("sample,status,pressure_kpa,electrolyte"),
         "{csv}"
     );
     assert!(csv.contains("missing,failed,70"), "{csv}");

@@ -168,7 +168,7 @@ fn connectivity_cli_json_and_graph_csv() {
     assert_eq!(n.lines().count(), 3);
     let c = std::fs::read_to_string(gd.join("phase_contacts.csv")).unwrap();
     assert!(c.starts_with(
-        "phase_a,phase_b,n_faces,faces_z,faces_y,faces_x,area_nm2,specific_area_um-1"
+        "phase_a,phase_b,n_faces,faces_z,faces_y,faces_x,area_nm2,specific_area_per_um"
     ));
     // bad parameters are clear errors, not panics
     for args in [

@@ -76,7 +76,7 @@ fn sizes_json_and_csv_outputs() {
     assert!(p.starts_with("id,voxels,volume_nm3,esd_nm,"));
     assert_eq!(p.lines().count(), 3);
     let d = std::fs::read_to_string(&dcsv).unwrap();
-    assert!(d.starts_with("bin_lo_nm,bin_hi_nm,volume_fraction,cumulative_fraction"));
+    assert!(d.starts_with("bin_low_nm,bin_high_nm,volume_fraction,cumulative_fraction"));
     assert_eq!(d.lines().count(), 21);
     let m = fibstack::io::read_volume(&map, &Default::default()).unwrap();
     assert_eq!(m.shape(), [16, 30, 60]);

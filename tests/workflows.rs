@@ -35,17 +35,17 @@ fn li_deposit_pressure_series() {
     let (h, rows) = csv(&d.path().join("comparison.csv"));
     assert_eq!(rows.len(), 5);
     let (p, t, m) = (
-        col(&h, "pressure_kPa"),
+        col(&h, "pressure_kpa"),
         col(&h, "true_porosity_100_800nm"),
-        col(&h, "porosity [1]"),
+        col(&h, "porosity"),
     );
     for c in [
-        "deposit_thickness [nm]",
-        "deposit_porosity_whole [1]",
+        "deposit_thickness_nm",
+        "deposit_porosity_whole",
         "true_layer_porosity",
-        "pore_local_thickness_mean [nm]",
-        "percolating_pore_fraction_x [1]",
-        "tortuosity_factor_x [1]",
+        "pore_local_thickness_mean_nm",
+        "percolating_pore_fraction_x",
+        "tortuosity_factor_x",
         "electrolyte",
     ] {
         col(&h, c);
@@ -59,8 +59,8 @@ fn li_deposit_pressure_series() {
         let (truth, measured): (f64, f64) = (r[t].parse().unwrap(), r[m].parse().unwrap());
         // the threshold-sensitivity band (±5 grey levels) brackets the value and is not empty
         let (lo, hi): (f64, f64) = (
-            r[col(&h, "porosity_low [1]")].parse().unwrap(),
-            r[col(&h, "porosity_high [1]")].parse().unwrap(),
+            r[col(&h, "porosity_low")].parse().unwrap(),
+            r[col(&h, "porosity_high")].parse().unwrap(),
         );
         assert!(
             lo <= measured && measured <= hi && lo < hi,
@@ -93,8 +93,8 @@ fn li_deposit_pressure_series() {
         // the `score` step: the truth of exactly the voxels measured (the alignment keeps the
         // region imaged in every slice, 120 of the 128 columns here, and the grains are ~30
         // columns wide, so the two truths differ by up to 0.015)
-        let same: f64 = r[col(&h, "porosity_reference [1]")].parse().unwrap();
-        let err: f64 = r[col(&h, "porosity_error [1]")].parse().unwrap();
+        let same: f64 = r[col(&h, "porosity_reference")].parse().unwrap();
+        let err: f64 = r[col(&h, "porosity_error")].parse().unwrap();
         assert!((err - (measured - same)).abs() < 1e-6, "{r:?}");
         assert!((same - truth).abs() < 0.02, "{folder}: {same} vs {truth}");
         // the acceptance, against the truth of the same voxels (README: −0.0068 …
@@ -109,7 +109,7 @@ fn li_deposit_pressure_series() {
             "{} kPa: measured {measured} vs truth {truth}",
             r[p]
         );
-        let dice: f64 = r[col(&h, "pore_dice [1]")].parse().unwrap();
+        let dice: f64 = r[col(&h, "pore_dice")].parse().unwrap();
         assert!((0.0..=1.0).contains(&dice));
     }
     for s in ["0_kPa", "350_kPa"] {
@@ -220,15 +220,15 @@ fn export_for_modelling_tables_are_tidy_and_stable() {
         ),
         (
             "porosity_profile.csv",
-            &["axis", "index", "position [nm]", "fraction [1]"],
+            &["axis", "index", "position_nm", "fraction"],
         ),
         (
             "sizes_local_thickness.csv",
             &[
-                "bin_low [nm]",
-                "bin_high [nm]",
-                "volume_fraction [1]",
-                "cumulative_fraction [1]",
+                "bin_low_nm",
+                "bin_high_nm",
+                "volume_fraction",
+                "cumulative_fraction",
             ],
         ),
         (
@@ -250,9 +250,9 @@ fn export_for_modelling_tables_are_tidy_and_stable() {
             &[
                 "axis",
                 "method",
-                "tortuosity_factor [1]",
-                "deff_over_d0 [1]",
-                "macmullin [1]",
+                "tortuosity_factor",
+                "deff_over_d0",
+                "macmullin",
             ],
         ),
         (
@@ -289,7 +289,7 @@ fn export_for_modelling_tables_are_tidy_and_stable() {
         .collect();
     assert!((fr.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{fr:?}");
     let (th, trows) = csv(&a.path().join("tortuosity.csv"));
-    let eps: f64 = trows[0][col(&th, "porosity_total [1]")].parse().unwrap();
+    let eps: f64 = trows[0][col(&th, "porosity_total")].parse().unwrap();
     assert!((eps - fr[0]).abs() < 1e-6);
     // the label volume for meshing tools
     let l = fibstack::io::read_labels(&a.path().join("labels.tif"), &Default::default()).unwrap();
@@ -453,7 +453,7 @@ fn li_deposit_pressure_series_classifier_variant() {
     run_workflow("li-deposit-pressure-series-classifier", d.path());
     let (h, rows) = csv(&d.path().join("comparison.csv"));
     assert_eq!(rows.len(), 5);
-    let e = col(&h, "porosity_error [1]");
+    let e = col(&h, "porosity_error");
     for r in &rows {
         assert_eq!(r[1], "ok", "{r:?}");
         let err: f64 = r[e].parse().unwrap();

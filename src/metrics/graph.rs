@@ -671,9 +671,9 @@ pub fn write_contacts_csv<W: std::io::Write>(
 ) -> Result<(), csv::Error> {
     let mut wr = csv::Writer::from_writer(w);
     let su = if length_unit == "nm" {
-        "um-1"
+        "per_um"
     } else {
-        "voxel-1"
+        "per_voxel"
     };
     wr.write_record([
         "phase_a".to_string(),

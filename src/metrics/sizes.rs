@@ -196,7 +196,7 @@ pub fn sizes_of(
     })
 }
 
-/// Write the local-thickness distribution as CSV: `bin_lo_nm,bin_hi_nm,volume_fraction,cumulative_fraction`.
+/// Write the local-thickness distribution as CSV: `bin_low_nm,bin_high_nm,volume_fraction,cumulative_fraction`.
 pub fn write_distribution_csv<W: std::io::Write>(
     lt: &LocalThickness,
     w: W,
@@ -212,8 +212,8 @@ pub fn write_distribution_csv_in<W: std::io::Write>(
 ) -> Result<(), csv::Error> {
     let mut wr = csv::Writer::from_writer(w);
     wr.write_record([
-        format!("bin_lo_{unit}").as_str(),
-        &format!("bin_hi_{unit}"),
+        format!("bin_low_{unit}").as_str(),
+        &format!("bin_high_{unit}"),
         "volume_fraction",
         "cumulative_fraction",
     ])?;

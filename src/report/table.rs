@@ -1,10 +1,13 @@
-//! Tidy CSV tables with units in the headers (`porosity [1]`, `depth [nm]`), written atomically.
+//! Tidy CSV tables, written atomically. Every CSV fibstack writes names its columns the same
+//! way: `name_unit` in snake case (`position_nm`, `area_nm2`, `specific_area_per_um`); a
+//! dimensionless quantity has no suffix (`porosity`). [`column_name`] is that rule.
 //!
 //! ```
 //! use fibstack::report::table::Table;
 //! let mut t = Table::new(&[("z", "nm"), ("porosity", "1")]);
 //! t.push(vec![0.0.into(), 0.5.into()]);
-//! assert_eq!(t.to_csv().lines().next(), Some("z [nm],porosity [1]"));
+//! assert_eq!(t.to_csv().lines().next(), Some("z_nm,porosity"));
+//! assert_eq!(t.display_headers(), vec!["z [nm]", "porosity"]);
 //! ```
 
 use crate::io::IoError;
@@ -98,6 +101,61 @@ impl Cell {
     }
 }
 
+/// The CSV column name of quantity `name` in `unit`: `name_unit` in snake case, the unit
+/// spelled in ASCII (`µm` → `um`, `nm²` → `nm2`, `µm⁻¹` or `1/um` → `per_um`); `""` (text) and
+/// `"1"` (dimensionless) add nothing.
+///
+/// ```
+/// use fibstack::report::table::column_name;
+/// assert_eq!(column_name("position", "nm"), "position_nm");
+/// assert_eq!(column_name("porosity", "1"), "porosity");
+/// assert_eq!(column_name("specific area", "µm⁻¹"), "specific_area_per_um");
+/// assert_eq!(column_name("pressure", "kPa"), "pressure_kpa");
+/// assert_eq!(column_name("current density", "mA/cm2"), "current_density_ma_per_cm2");
+/// ```
+pub fn column_name(name: &str, unit: &str) -> String {
+    let n = snake(name);
+    let u = unit_slug(unit);
+    if u.is_empty() || n.ends_with(&format!("_{u}")) {
+        n
+    } else {
+        format!("{n}_{u}")
+    }
+}
+
+/// A unit in ASCII snake case (see [`column_name`]).
+fn unit_slug(unit: &str) -> String {
+    let u = unit
+        .trim()
+        .replace(['µ', 'μ'], "u")
+        .replace('²', "2")
+        .replace('³', "3");
+    if u.is_empty() || u == "1" {
+        return String::new();
+    }
+    let per = |base: &str| format!("per_{}", snake(base));
+    if let Some(b) = u.strip_suffix("⁻¹").or_else(|| u.strip_suffix("-1")) {
+        return per(b);
+    }
+    if let Some(b) = u.strip_prefix("1/") {
+        return per(b);
+    }
+    snake(&u.replace('/', " per "))
+}
+
+/// Lower-case snake case: runs of anything but ASCII letters and digits become one `_`.
+fn snake(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
 /// A table with named, unit-carrying columns.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -120,12 +178,19 @@ impl Table {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
     }
-    /// Header names with units: `name [unit]` (no brackets when the unit is empty).
+    /// CSV column names: [`column_name`] of every column.
     pub fn headers(&self) -> Vec<String> {
         self.columns
             .iter()
+            .map(|(n, u)| column_name(n, u))
+            .collect()
+    }
+    /// Column titles for reading (HTML): `name [unit]`, no brackets when dimensionless or text.
+    pub fn display_headers(&self) -> Vec<String> {
+        self.columns
+            .iter()
             .map(|(n, u)| {
-                if u.is_empty() {
+                if u.is_empty() || u == "1" {
                     n.clone()
                 } else {
                     format!("{n} [{u}]")

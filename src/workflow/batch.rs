@@ -238,7 +238,7 @@ fn write_comparison(
     ));
     page.section("Comparison table")
         .push(crate::report::html::Block::Table(
-            t.headers(),
+            t.display_headers(),
             t.rows
                 .iter()
                 .map(|r| r.iter().map(Cell::display).collect())

@@ -4,9 +4,9 @@
 //! | file | rows | from |
 //! |---|---|---|
 //! | `summary.csv` | one per quantity: `quantity, phase, axis, value, unit, method` | every step |
-//! | `porosity_profile.csv` | one per slice and axis: `axis, index, position [nm], fraction [1]` | `porosity` |
+//! | `porosity_profile.csv` | one per slice and axis: `axis, index, position_nm, fraction` | `porosity` |
 //! | `tortuosity.csv` | one per axis and method: τ, interval, D_eff/D₀, MacMullin, ε | `tortuosity` |
-//! | `sizes_local_thickness.csv` | one per bin: edges [nm], volume fraction, cumulative | `sizes` |
+//! | `sizes_local_thickness.csv` | one per bin: `bin_low_nm, bin_high_nm, volume_fraction, cumulative_fraction` | `sizes` |
 //!
 //! `particles.csv`, `network_nodes.csv`, `network_edges.csv` and `alignment_shifts.csv` are written
 //! by the `sizes`, `connectivity` and `align` steps themselves (see README for their schemas).

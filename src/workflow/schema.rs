@@ -123,7 +123,7 @@ pub struct SampleSpec {
     pub name: String,
     /// Where the sample's data is; same keys as `[input]`.
     pub input: Option<InputSpec>,
-    /// Free labels carried into the comparison table (e.g. `pressure_kPa = 70`).
+    /// Free labels carried into the comparison table (e.g. `pressure_kpa = 70`).
     #[serde(default)]
     pub labels: toml::Table,
     /// Per-step parameter overrides: `{ segment = { thresholds = [90] } }` (by step name).
@@ -135,7 +135,7 @@ pub struct SampleSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompareSpec {
-    /// The sample label used as x axis of comparison plots (e.g. `pressure_kPa`).
+    /// The sample label used as x axis of comparison plots (e.g. `pressure_kpa`).
     pub x: Option<String>,
     /// Unit of that label, for the axis title.
     #[serde(default)]
