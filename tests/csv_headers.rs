@@ -35,8 +35,7 @@ fn csvs(dir: &Path, out: &mut Vec<PathBuf>) {
 fn header_ok(h: &str) -> bool {
     !h.is_empty()
         && h.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && h
-            .chars()
+        && h.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !h.contains("__")
         && !h.ends_with('_')
@@ -70,34 +69,91 @@ fn every_csv_header_is_snake_case_with_its_unit_and_every_column_has_one_type() 
     let slices = "fixtures/synth/electrode/slices";
     let labels = "fixtures/synth/electrode/truth/labels.tif";
 
-    fib(&["--quiet", "run", "workflows/export-for-modelling.toml", "--out", &t("export")]);
-    fib(&["--quiet", "align", slices, &t("aligned.tif"), "--shifts-csv", &t("cli/shifts.csv")]);
     fib(&[
-        "--quiet", "porosity", labels, "--phase", "0", "--profile-csv",
-        &t("cli/profile.csv"), "--window", "400", "--windows-csv", &t("cli/windows.csv"),
-        "--rev-csv", &t("cli/rev.csv"),
-    ]);
-    fib(&["--quiet", "connectivity", labels, "--graph-dir", &t("cli/graph")]);
-    fib(&[
-        "--quiet", "sizes", labels, "--phase", "1", "--particles-csv", &t("cli/particles.csv"),
-        "--distribution-csv", &t("cli/distribution.csv"),
+        "--quiet",
+        "run",
+        "workflows/export-for-modelling.toml",
+        "--out",
+        &t("export"),
     ]);
     fib(&[
-        "--quiet", "tortuosity", labels, "--phase", "0", "--axis", "x", "--method", "rw",
-        "--walkers", "2000", "--steps", "2000", "--seed", "1", "--msd-csv", &t("cli/msd.csv"),
+        "--quiet",
+        "align",
+        slices,
+        &t("aligned.tif"),
+        "--shifts-csv",
+        &t("cli/shifts.csv"),
+    ]);
+    fib(&[
+        "--quiet",
+        "porosity",
+        labels,
+        "--phase",
+        "0",
+        "--profile-csv",
+        &t("cli/profile.csv"),
+        "--window",
+        "400",
+        "--windows-csv",
+        &t("cli/windows.csv"),
+        "--rev-csv",
+        &t("cli/rev.csv"),
+    ]);
+    fib(&[
+        "--quiet",
+        "connectivity",
+        labels,
+        "--graph-dir",
+        &t("cli/graph"),
+    ]);
+    fib(&[
+        "--quiet",
+        "sizes",
+        labels,
+        "--phase",
+        "1",
+        "--particles-csv",
+        &t("cli/particles.csv"),
+        "--distribution-csv",
+        &t("cli/distribution.csv"),
+    ]);
+    fib(&[
+        "--quiet",
+        "tortuosity",
+        labels,
+        "--phase",
+        "0",
+        "--axis",
+        "x",
+        "--method",
+        "rw",
+        "--walkers",
+        "2000",
+        "--steps",
+        "2000",
+        "--seed",
+        "1",
+        "--msd-csv",
+        &t("cli/msd.csv"),
     ]);
 
     let mut files = vec![];
     csvs(&tmp, &mut files);
     files.sort();
-    assert!(files.len() >= 14, "expected the CSVs of the workflow and commands, found {files:?}");
+    assert!(
+        files.len() >= 14,
+        "expected the CSVs of the workflow and commands, found {files:?}"
+    );
     let mut bad = vec![];
     for f in &files {
         let mut r = csv::Reader::from_path(f).unwrap();
         let heads: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
         for h in &heads {
             if !header_ok(h) {
-                bad.push(format!("{}: header {h:?} is not name_unit snake case", f.display()));
+                bad.push(format!(
+                    "{}: header {h:?} is not name_unit snake case",
+                    f.display()
+                ));
             }
         }
         let mut kinds: Vec<Option<Kind>> = vec![None; heads.len()];
@@ -124,10 +180,22 @@ fn every_csv_header_is_snake_case_with_its_unit_and_every_column_has_one_type() 
 
 #[test]
 fn the_header_rule_rejects_the_old_spellings() {
-    for h in ["position [nm]", "specific_area_um-1", "pressure_kPa", "Fraction", "a__b"] {
+    for h in [
+        "position [nm]",
+        "specific_area_um-1",
+        "pressure_kPa",
+        "Fraction",
+        "a__b",
+    ] {
         assert!(!header_ok(h), "{h} passed");
     }
-    for h in ["position_nm", "specific_area_per_um", "porosity", "area_nm2", "bbox_z0"] {
+    for h in [
+        "position_nm",
+        "specific_area_per_um",
+        "porosity",
+        "area_nm2",
+        "bbox_z0",
+    ] {
         assert!(header_ok(h), "{h} failed");
     }
 }

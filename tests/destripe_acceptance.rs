@@ -56,7 +56,12 @@ fn report_real(name: &str, sc: &DestripeScore) -> [bool; 3] {
     let p = sc.pore.ratio.unwrap_or(1.0);
     let r = sc.rows.ratio.unwrap();
     [
-        target(&format!("{name}: material energy ratio"), m, m <= 0.15, "<= 0.15"),
+        target(
+            &format!("{name}: material energy ratio"),
+            m,
+            m <= 0.15,
+            "<= 0.15",
+        ),
         // "does not rise", to 0.1 %: the method's own automatic mask and the score's fixed
         // threshold may differ by a few boundary pixels
         target(
@@ -88,7 +93,10 @@ fn nacre_real_slice_targets() {
         let (_, sc) = destripe_and_score(vol, Some(145.0));
         let ok = report_real(name, &sc);
         assert!(ok[1] && ok[2], "{name}: {sc:?}");
-        assert!(sc.material.ratio.unwrap() < FLOOR_NACRE_MATERIAL, "{name}: {sc:?}");
+        assert!(
+            sc.material.ratio.unwrap() < FLOOR_NACRE_MATERIAL,
+            "{name}: {sc:?}"
+        );
     }
 }
 
@@ -97,13 +105,17 @@ fn nacre_real_slice_targets() {
 /// the material's rows), far from the 85 % target.
 #[test]
 fn openfibsem_trench_scores() {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/real/openfibsem_trench_curtains.tif");
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/real/openfibsem_trench_curtains.tif");
     let v = read(&p);
     let (_, sc) = destripe_and_score(&v, Some(60.0));
     let ok = report_real("OpenFIBSEM trench", &sc);
     // pores untouched and rows kept hold; the material drop is a floor under the measured value
     assert!(ok[1] && ok[2], "{sc:?}");
-    assert!(sc.material.ratio.unwrap() < FLOOR_OPENFIBSEM_MATERIAL, "{sc:?}");
+    assert!(
+        sc.material.ratio.unwrap() < FLOOR_OPENFIBSEM_MATERIAL,
+        "{sc:?}"
+    );
 }
 
 /// Floors of the material ratio (measured value + a margin).
@@ -128,11 +140,7 @@ fn sq(a: &Array3<f32>, b: &Array3<f32>) -> f64 {
 }
 
 /// (PSNR gain, stripe residual, RMS change of the stripe-free input relative to its RMS).
-fn stripe_figures(
-    curtained: &GreyVolume,
-    reference: &GreyVolume,
-    peak: f64,
-) -> (f64, f64, f64) {
+fn stripe_figures(curtained: &GreyVolume, reference: &GreyVolume, peak: f64) -> (f64, f64, f64) {
     let p = DestripeParams::default();
     let (a, _) = destripe_volume_as(curtained, &p, SampleType::F32).unwrap();
     let (b, _) = destripe_volume_as(reference, &p, SampleType::F32).unwrap();
@@ -173,8 +181,18 @@ fn pfib_with_added_physical_curtains() {
     };
     let (gain, residual, change) = stripe_figures(&curtained, &clean, 255.0);
     target("PFIB + curtains: PSNR gain (dB)", gain, gain >= 8.0, ">= 8");
-    target("PFIB + curtains: stripe residual", residual, residual <= 0.1, "<= 0.10");
-    target("PFIB + curtains: clean image changed (RMS)", change, change < 0.01, "< 0.01");
+    target(
+        "PFIB + curtains: stripe residual",
+        residual,
+        residual <= 0.1,
+        "<= 0.10",
+    );
+    target(
+        "PFIB + curtains: clean image changed (RMS)",
+        change,
+        change < 0.01,
+        "< 0.01",
+    );
     assert!(gain > FLOOR_PFIB_GAIN, "{gain}");
     assert!(residual < FLOOR_PFIB_RESIDUAL, "{residual}");
 }
@@ -205,7 +223,12 @@ fn simulator_stacks_with_physical_curtains() {
         let a = generate(&spec).unwrap().rendered.unwrap().grey;
         let b = generate(&off).unwrap().rendered.unwrap().grey;
         let (gain, residual, change) = stripe_figures(&a, &b, 255.0);
-        target(&format!("sim {name}: PSNR gain (dB)"), gain, gain >= 8.0, ">= 8");
+        target(
+            &format!("sim {name}: PSNR gain (dB)"),
+            gain,
+            gain >= 8.0,
+            ">= 8",
+        );
         target(
             &format!("sim {name}: stripe residual"),
             residual,

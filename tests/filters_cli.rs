@@ -51,7 +51,15 @@ fn destripe_single_image_and_json() {
     let out = dir.path().join("clean.tif");
     let js = run_ok(
         bin()
-            .args(["destripe", "-q", "--json", "--method", "wedge", "--material-aware", "false"])
+            .args([
+                "destripe",
+                "-q",
+                "--json",
+                "--method",
+                "wedge",
+                "--material-aware",
+                "false",
+            ])
             .arg(&inp)
             .arg(&out),
     );
@@ -74,7 +82,16 @@ fn destripe_single_image_and_json() {
     let out2 = dir.path().join("clean32.npy");
     let txt = run_ok(
         bin()
-            .args(["destripe", "-q", "--f32", "--method", "wedge", "--classic", "--half-angle", "3"])
+            .args([
+                "destripe",
+                "-q",
+                "--f32",
+                "--method",
+                "wedge",
+                "--classic",
+                "--half-angle",
+                "3",
+            ])
             .arg(&inp)
             .arg(&out2),
     );

@@ -135,9 +135,7 @@ fn tilted_and_two_angle_stripes() {
     );
     assert!(left < 0.15 && residual < 0.2);
     // the vertical wedge alone leaves the tilted stripes in place
-    let vplan =
-        fibstack::preprocess::destripe::DestripePlan::new(ny, nx, &wedge())
-            .unwrap();
+    let vplan = fibstack::preprocess::destripe::DestripePlan::new(ny, nx, &wedge()).unwrap();
     let (vmask, _) = vplan.mask_for(noisy.view()).unwrap();
     let tilted_left = energy(&vplan.apply_mask(tilted.view(), &vmask).unwrap()) / energy(&tilted);
     let tilted_left_both =

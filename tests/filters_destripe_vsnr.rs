@@ -12,8 +12,7 @@ use std::process::Command;
 
 fn case(name: &str) -> (Array2<f32>, Array2<f32>, serde_json::Value) {
     let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(npy::fixture("vsnr_pyvsnr.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(npy::fixture("vsnr_pyvsnr.json")).unwrap()).unwrap();
     let inp = npy::f32_3(&npy::fixture(&format!("vsnr_in_{name}.npy")))
         .index_axis(Axis(0), 0)
         .to_owned();
@@ -111,8 +110,15 @@ fn stripes_go_structure_stays() {
         .collect();
     let stripes = Array2::from_shape_fn((ny, nx), |(_, x)| prof[x]);
     let noisy = &clean + &stripes;
-    let plan = VsnrPlan::new(ny, nx, &[VsnrFilter::gabor(1.0, 80.0, 100.0)], &[0.0], 40, 10.0)
-        .unwrap();
+    let plan = VsnrPlan::new(
+        ny,
+        nx,
+        &[VsnrFilter::gabor(1.0, 80.0, 100.0)],
+        &[0.0],
+        40,
+        10.0,
+    )
+    .unwrap();
     let (out, frac) = plan.apply(noisy.view()).unwrap();
     let e = |a: &Array2<f32>, b: &Array2<f32>| -> f64 {
         a.iter()
@@ -121,7 +127,10 @@ fn stripes_go_structure_stays() {
             .sum()
     };
     let left = e(&out, &clean) / e(&noisy, &clean);
-    println!("residual {:.2} % of the stripe energy, removed {frac:.4}", 100.0 * left);
+    println!(
+        "residual {:.2} % of the stripe energy, removed {frac:.4}",
+        100.0 * left
+    );
     assert!(left < 0.01, "{left}");
     // a stripe-free image is hardly touched
     let (o2, _) = plan.apply(clean.view()).unwrap();
@@ -180,7 +189,10 @@ fn bad_parameters_are_clear_errors() {
     }
     // the workflow: no filters at all, zero iterations, a bad angle, σ = 0
     for (keys, needles) in [
-        ("vsnr_filters = []", vec!["vsnr filters", "at least one filter"]),
+        (
+            "vsnr_filters = []",
+            vec!["vsnr filters", "at least one filter"],
+        ),
         ("vsnr_iterations = 0", vec!["iterations"]),
         ("angle = -60.0", vec!["angle", "-60"]),
         (

@@ -535,7 +535,15 @@ fn cli_streamed_folder_and_workflow_use_the_wavelet_method() {
     // folder input streams slice by slice; equal to the in-memory library result
     let out = dir.path().join("clean");
     let o = bin()
-        .args(["destripe", "-q", "--json", "--method", "wavelet", "--material-aware", "false"])
+        .args([
+            "destripe",
+            "-q",
+            "--json",
+            "--method",
+            "wavelet",
+            "--material-aware",
+            "false",
+        ])
         .args([
             "--wavelet-levels",
             "3",

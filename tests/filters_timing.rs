@@ -48,7 +48,8 @@ fn timings() {
             material_aware: false,
             ..DestripeParams::default()
         },
-    ).unwrap();
+    )
+    .unwrap();
     println!(
         "destripe 8 slices 1024x1024: {:.3} s (removed {:.3})",
         t.elapsed().as_secs_f64(),

@@ -141,7 +141,10 @@ fn avizo_box_without_a_unit_is_not_guessed() {
     let nm = read_in(1.0);
     assert!(!nm.voxel.is_calibrated());
     assert!(
-        nm.meta.warnings.iter().any(|w| w.contains("0.05 nm") && w.contains("implausible")),
+        nm.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("0.05 nm") && w.contains("implausible")),
         "{:?}",
         nm.meta.warnings
     );
@@ -674,10 +677,14 @@ fn streamed_stacks_do_not_claim_contiguous_planes() {
         &Default::default(),
     )
     .unwrap();
-    w.write_slab(&GreyData::U16(data.slice(ndarray::s![0..2, .., ..]).to_owned()))
-        .unwrap();
-    w.write_slab(&GreyData::U16(data.slice(ndarray::s![2..4, .., ..]).to_owned()))
-        .unwrap();
+    w.write_slab(&GreyData::U16(
+        data.slice(ndarray::s![0..2, .., ..]).to_owned(),
+    ))
+    .unwrap();
+    w.write_slab(&GreyData::U16(
+        data.slice(ndarray::s![2..4, .., ..]).to_owned(),
+    ))
+    .unwrap();
     w.finish().unwrap();
     let mut dec = Decoder::new(std::fs::File::open(&p).unwrap()).unwrap();
     let desc = dec.get_tag_ascii_string(Tag::ImageDescription).unwrap();

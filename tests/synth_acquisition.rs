@@ -1,8 +1,8 @@
 //! The acquisition model: what is recorded is what was applied.
 
 use fibstack::synth::acquisition::*;
-use fibstack::synth::structures;
 use fibstack::synth::curtains::CurtainModel;
+use fibstack::synth::structures;
 use fibstack::volume::{GreyData, LabelVolume, VoxelSize, VoxelSource};
 use ndarray::{Array2, Array3, Axis};
 

@@ -84,13 +84,16 @@ fn stripes_only_in_material_and_relative_to_the_signal() {
 fn seeded_below_hard_features() {
     // rows 0-29 soft material (0.15), 30-49 hard (0.9), 50-99 soft again
     let lab = LabelVolume::new(
-        Array3::from_shape_fn((2, 100, 240), |(_, y, _)| {
-            if (30..50).contains(&y) {
-                2
-            } else {
-                1
-            }
-        }),
+        Array3::from_shape_fn(
+            (2, 100, 240),
+            |(_, y, _)| {
+                if (30..50).contains(&y) {
+                    2
+                } else {
+                    1
+                }
+            },
+        ),
         vox([20.0; 3]),
     );
     let mut p = AcquisitionParams::clean();
@@ -150,7 +153,10 @@ fn pores_untouched_with_every_effect_on() {
     }
     // all but a handful on pore/solid boundaries (a material fraction just above 0 that moves
     // the clean value by less than half a grey level)
-    assert!(n > 1000 && same * 1000 >= n * 999, "{same} of {n} pore pixels equal");
+    assert!(
+        n > 1000 && same * 1000 >= n * 999,
+        "{same} of {n} pore pixels equal"
+    );
     assert!(diff_mat > 1000, "curtains in the material: {diff_mat}");
     let mut r = p.clone();
     r.curtain.model = CurtainModel::Additive;
@@ -162,7 +168,10 @@ fn pores_untouched_with_every_effect_on() {
         .zip(cl.iter())
         .filter(|((x, y), c)| (**c - lmin).abs() < 0.5 && x != y)
         .count();
-    assert!(changed > n / 4, "the additive model stripes the pores: {changed} of {n}");
+    assert!(
+        changed > n / 4,
+        "the additive model stripes the pores: {changed} of {n}"
+    );
 }
 
 /// `synth-curtains` on a real image: pores (below the mask threshold) unchanged; material

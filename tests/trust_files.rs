@@ -245,7 +245,11 @@ fn pages_of_different_types_are_named() {
             .unwrap();
     }
     let out = fib(&["info", s(&p)]);
-    fails_with(&out, &["mixed.tif", "page 1 holds u16", "page 0 holds u8"], &[]);
+    fails_with(
+        &out,
+        &["mixed.tif", "page 1 holds u16", "page 0 holds u8"],
+        &[],
+    );
 }
 
 #[test]

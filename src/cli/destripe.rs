@@ -161,9 +161,8 @@ pub fn run_score(a: DestripeScoreArgs, g: &super::Global) -> Result<()> {
     a.score.validate()?;
     let raw = a.read.read(&a.raw, g)?;
     let out = a.read.read(&a.destriped, g)?;
-    let s = score_stack(&raw.data, &out.data, &a.score).with_context(|| {
-        format!("{} against {}", a.destriped.display(), a.raw.display())
-    })?;
+    let s = score_stack(&raw.data, &out.data, &a.score)
+        .with_context(|| format!("{} against {}", a.destriped.display(), a.raw.display()))?;
     if a.json {
         return print_json(&s);
     }

@@ -57,7 +57,11 @@ pub struct ScoreParams {
     /// Score: grey value (of the raw slice smoothed by --score-smooth-px) above which a pixel
     /// is material; default per smoothed raw slice: Otsu when it has two populations, else
     /// its dark tail (median − 3 robust σ).
-    #[arg(long = "score-threshold", value_name = "GREY", allow_hyphen_values = true)]
+    #[arg(
+        long = "score-threshold",
+        value_name = "GREY",
+        allow_hyphen_values = true
+    )]
     pub threshold: Option<f64>,
     /// Score: Gaussian σ (px) of the smoothing before the mask threshold (0 = none).
     #[arg(long = "score-smooth-px", default_value_t = DEFAULT_MASK_SMOOTH_PX, value_name = "PX")]
@@ -363,13 +367,16 @@ mod tests {
         // zero mean: moving stripes between rows leaves every row mean as it was
         let mean = s.iter().sum::<f32>() / nx as f32;
         s.iter_mut().for_each(|v| *v -= mean);
-        let raw = Array2::from_shape_fn((ny, nx), |(y, x)| {
-            if y < ny / 2 {
-                30.0
-            } else {
-                180.0 + s[x]
-            }
-        });
+        let raw = Array2::from_shape_fn(
+            (ny, nx),
+            |(y, x)| {
+                if y < ny / 2 {
+                    30.0
+                } else {
+                    180.0 + s[x]
+                }
+            },
+        );
         let out = Array2::from_shape_fn((ny, nx), |(y, x)| {
             if y < ny / 2 {
                 30.0 + 0.5 * s[x]

@@ -376,7 +376,11 @@ impl VsnrPlan {
         let f = &self.fft;
         let (ny, nx) = (f.ny, f.nx);
         let n = ny * nx;
-        let norm = u0.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
+        let norm = u0
+            .iter()
+            .map(|v| (*v as f64) * (*v as f64))
+            .sum::<f64>()
+            .sqrt();
         // ψ̂ = N·√(‖u₀‖ s0) (real ≥ 0), Φ = 1 + β|ψ̂|²(|d̂₁|² + |d̂₂|²)
         let beta = self.beta;
         let psi: Vec<f32> = self
@@ -547,13 +551,19 @@ mod tests {
         let d1: Vec<Cx> = (0..ny * nx)
             .map(|i| {
                 let k = (i % nx) as f64;
-                (1.0 - (2.0 * PI * k / nx as f64).cos(), -(2.0 * PI * k / nx as f64).sin())
+                (
+                    1.0 - (2.0 * PI * k / nx as f64).cos(),
+                    -(2.0 * PI * k / nx as f64).sin(),
+                )
             })
             .collect();
         let d2: Vec<Cx> = (0..ny * nx)
             .map(|i| {
                 let k = (i / nx) as f64;
-                (1.0 - (2.0 * PI * k / ny as f64).cos(), -(2.0 * PI * k / ny as f64).sin())
+                (
+                    1.0 - (2.0 * PI * k / ny as f64).cos(),
+                    -(2.0 * PI * k / ny as f64).sin(),
+                )
             })
             .collect();
         let ab = |c: Cx| (c.0 * c.0 + c.1 * c.1).sqrt();
@@ -572,8 +582,12 @@ mod tests {
             }
         }
         let psi: Vec<f64> = s.iter().map(|v| n * v.sqrt()).collect();
-        let f1: Vec<Cx> = (0..ny * nx).map(|i| (d1[i].0 * psi[i], d1[i].1 * psi[i])).collect();
-        let f2: Vec<Cx> = (0..ny * nx).map(|i| (d2[i].0 * psi[i], d2[i].1 * psi[i])).collect();
+        let f1: Vec<Cx> = (0..ny * nx)
+            .map(|i| (d1[i].0 * psi[i], d1[i].1 * psi[i]))
+            .collect();
+        let f2: Vec<Cx> = (0..ny * nx)
+            .map(|i| (d2[i].0 * psi[i], d2[i].1 * psi[i]))
+            .collect();
         let phi: Vec<f64> = (0..ny * nx)
             .map(|i| 1.0 + beta * (ab(f1[i]).powi(2) + ab(f2[i]).powi(2)))
             .collect();
@@ -599,8 +613,14 @@ mod tests {
                 let v2 = mul((f2[i].0, -f2[i].1), b[i]);
                 x[i] = ((v1.0 + v2.0) / phi[i], (v1.1 + v2.1) / phi[i]);
             }
-            let ax1 = dft(&(0..ny * nx).map(|i| mul(f1[i], x[i])).collect::<Vec<_>>(), true);
-            let ax2 = dft(&(0..ny * nx).map(|i| mul(f2[i], x[i])).collect::<Vec<_>>(), true);
+            let ax1 = dft(
+                &(0..ny * nx).map(|i| mul(f1[i], x[i])).collect::<Vec<_>>(),
+                true,
+            );
+            let ax2 = dft(
+                &(0..ny * nx).map(|i| mul(f2[i], x[i])).collect::<Vec<_>>(),
+                true,
+            );
             for i in 0..ny * nx {
                 let (a1, a2) = (ax1[i].0, ax2[i].0);
                 let q1 = g1[i] - (a1 + l1[i] / beta);
@@ -699,8 +719,15 @@ mod tests {
         let img = Array2::from_shape_fn((24, 30), |(_, x)| {
             (rng.uniform() + if x % 7 == 2 { 1.0 } else { 0.0 }) as f32
         });
-        let plan = VsnrPlan::new(24, 30, &[VsnrFilter::gabor(1.0, 20.0, 10.0)], &[0.0], 10, 10.0)
-            .unwrap();
+        let plan = VsnrPlan::new(
+            24,
+            30,
+            &[VsnrFilter::gabor(1.0, 20.0, 10.0)],
+            &[0.0],
+            10,
+            10.0,
+        )
+        .unwrap();
         let (a, _) = plan.apply(img.view()).unwrap();
         let (b, _) = plan.apply(img.mapv(|v| 3.0 * v + 100.0).view()).unwrap();
         for (x, y) in a.iter().zip(b.iter()) {

@@ -112,7 +112,11 @@ impl Fft2 {
     }
 
     fn columns(&self, spec: &mut [C32], forward: bool) {
-        let fft = if forward { &self.col_fwd } else { &self.col_inv };
+        let fft = if forward {
+            &self.col_fwd
+        } else {
+            &self.col_inv
+        };
         let ny = self.ny;
         spec.par_chunks_mut(ny * CHUNK).for_each_init(
             || vec![C32::new(0.0, 0.0); fft.get_inplace_scratch_len()],

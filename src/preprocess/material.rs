@@ -160,7 +160,9 @@ fn darkest_population(s: &Array2<f32>, mut t: f64) -> Result<f64, ParamError> {
 fn two_modes(v: &[f32], t: f64) -> bool {
     let (lo, hi) = v
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
     if hi <= lo {
         return false;
     }
@@ -176,8 +178,16 @@ fn two_modes(v: &[f32], t: f64) -> bool {
     if below * 20 < n || (n - below) * 20 < n || tb + 1 >= NB {
         return false;
     }
-    let (p1, &m1) = h[..=tb].iter().enumerate().max_by_key(|(_, c)| **c).unwrap();
-    let (p2, &m2) = h[tb + 1..].iter().enumerate().max_by_key(|(_, c)| **c).unwrap();
+    let (p1, &m1) = h[..=tb]
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| **c)
+        .unwrap();
+    let (p2, &m2) = h[tb + 1..]
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, c)| **c)
+        .unwrap();
     let p2 = p2 + tb + 1;
     let valley = h[p1..=p2].iter().copied().min().unwrap_or(0);
     // a population is concentrated: its peak bin holds at least 3× its side's mean per bin

@@ -1217,7 +1217,11 @@ fn render_slice<T: Sample>(
             ctx.seed,
         );
     }
-    for st in ctx.stripes.iter().filter(|_| p.curtain.model == CurtainModel::Additive) {
+    for st in ctx
+        .stripes
+        .iter()
+        .filter(|_| p.curtain.model == CurtainModel::Additive)
+    {
         let c = &p.curtain;
         let t = st.angle_deg.to_radians().tan();
         let ph = st.evolution_rad_per_slice * k as f64;

@@ -224,11 +224,20 @@ pub struct AddCurtainsParams {
     #[arg(long, default_value_t = DEFAULT_ADDED_AMPLITUDE, value_name = "A")]
     pub amplitude: f64,
     /// Stripe angle in degrees from the image vertical, in [-45, 45].
-    #[arg(long = "angle", default_value_t = 0.0, value_name = "DEG", allow_hyphen_values = true)]
+    #[arg(
+        long = "angle",
+        default_value_t = 0.0,
+        value_name = "DEG",
+        allow_hyphen_values = true
+    )]
     pub angle_deg: f64,
     /// Material mask: grey value (of the smoothed image) above which a pixel is material;
     /// default per smoothed slice: Otsu when it has two populations, else its dark tail.
-    #[arg(long = "material-threshold", value_name = "GREY", allow_hyphen_values = true)]
+    #[arg(
+        long = "material-threshold",
+        value_name = "GREY",
+        allow_hyphen_values = true
+    )]
     pub threshold: Option<f64>,
     /// Material mask: Gaussian σ (px) of the smoothing before the threshold.
     #[arg(long = "material-smooth-px", default_value_t = crate::preprocess::material::DEFAULT_MASK_SMOOTH_PX, value_name = "PX")]
