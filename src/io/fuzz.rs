@@ -56,6 +56,16 @@ pub const READERS: &[FuzzReader] = &[
         read: read_whole,
     },
     FuzzReader {
+        name: "mrc",
+        ext: "mrc",
+        read: read_whole,
+    },
+    FuzzReader {
+        name: "amira",
+        ext: "am",
+        read: read_whole,
+    },
+    FuzzReader {
         name: "workflow",
         ext: "toml",
         read: read_workflow,
