@@ -403,6 +403,162 @@ pub struct Metadata {
     /// z position (nm) of every slice, when the file names or labels carry it (Zeiss Atlas 3D).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub z_positions_nm: Option<Vec<f64>>,
+    /// Names of the phases of a label volume (`0 = "pore"`, …): from the workflow's `[phases]`,
+    /// the command line's `--phases`, or a label TIFF fibstack wrote.
+    #[serde(default, skip_serializing_if = "PhaseNames::is_empty")]
+    pub phase_names: PhaseNames,
+}
+
+/// Names of phases by label value.
+pub type PhaseNames = std::collections::BTreeMap<u8, String>;
+
+/// Parse `0=pore,1=NMC,2=CBD` (the `--phases` option) into names. A name must start with a
+/// letter (so it cannot be taken for a label value) and hold only letters, digits, `_`, `-` and
+/// `+`; labels and names must be unique.
+///
+/// ```
+/// let n = fibstack::volume::parse_phase_names("0=pore, 1=NMC,2=CBD").unwrap();
+/// assert_eq!(n[&1], "NMC");
+/// assert!(fibstack::volume::parse_phase_names("0=pore,1=pore").is_err());
+/// assert!(fibstack::volume::parse_phase_names("0=2nd").is_err());
+/// ```
+pub fn parse_phase_names(s: &str) -> Result<PhaseNames, String> {
+    let mut out = PhaseNames::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (l, n) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not LABEL=NAME (e.g. 0=pore)"))?;
+        let l: u8 = l
+            .trim()
+            .parse()
+            .map_err(|_| format!("{part:?}: the label must be a number 0..=255"))?;
+        insert_phase_name(&mut out, l, n.trim())?;
+    }
+    Ok(out)
+}
+
+/// Add `label = name` to `names`, checking the name's spelling and that neither the label nor the
+/// name is already taken (by another label).
+pub fn insert_phase_name(names: &mut PhaseNames, label: u8, name: &str) -> Result<(), String> {
+    let ok = name.chars().next().is_some_and(|c| c.is_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '+'));
+    if !ok {
+        return Err(format!(
+            "phase name {name:?} (label {label}): a name starts with a letter and holds letters, digits, _, - or + only"
+        ));
+    }
+    if let Some(old) = names.get(&label) {
+        if old != name {
+            return Err(format!("label {label} is named twice ({old:?} and {name:?})"));
+        }
+    }
+    if let Some((other, _)) = names.iter().find(|(l, n)| **l != label && *n == name) {
+        return Err(format!("phase name {name:?} is given to labels {other} and {label}"));
+    }
+    names.insert(label, name.to_string());
+    Ok(())
+}
+
+/// The phase a metric measures: a label value (`--phase 0`, `phase = 0`) or a phase name
+/// (`--phase pore`, `phase = "pore"`) looked up in the volume's [`PhaseNames`].
+///
+/// ```
+/// use fibstack::volume::{PhaseRef, parse_phase_names};
+/// let names = parse_phase_names("0=pore,1=NMC").unwrap();
+/// assert_eq!("pore".parse::<PhaseRef>().unwrap().resolve(&names).unwrap(), 0);
+/// assert_eq!("1".parse::<PhaseRef>().unwrap().resolve(&names).unwrap(), 1);
+/// let e = "CBD".parse::<PhaseRef>().unwrap().resolve(&names).unwrap_err();
+/// assert!(e.contains("0 = pore") && e.contains("1 = NMC"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PhaseRef {
+    /// A label value.
+    Label(u8),
+    /// A phase name.
+    Name(String),
+}
+
+impl Default for PhaseRef {
+    fn default() -> Self {
+        PhaseRef::Label(0)
+    }
+}
+
+impl From<u8> for PhaseRef {
+    fn from(v: u8) -> Self {
+        PhaseRef::Label(v)
+    }
+}
+
+impl std::str::FromStr for PhaseRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+') {
+            return s.parse::<u8>().map(PhaseRef::Label).map_err(|_| {
+                format!("{s:?} is not a label value 0..=255 (or a phase name starting with a letter)")
+            });
+        }
+        if s.is_empty() {
+            return Err("empty phase: give a label value or a phase name".into());
+        }
+        Ok(PhaseRef::Name(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for PhaseRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhaseRef::Label(l) => write!(f, "{l}"),
+            PhaseRef::Name(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl PhaseRef {
+    /// The label value: itself, or the label named so in `names` (an error listing the names
+    /// known otherwise).
+    pub fn resolve(&self, names: &PhaseNames) -> Result<u8, String> {
+        match self {
+            PhaseRef::Label(l) => Ok(*l),
+            PhaseRef::Name(n) => names
+                .iter()
+                .find(|(_, v)| *v == n)
+                .map(|(l, _)| *l)
+                .ok_or_else(|| {
+                    if names.is_empty() {
+                        format!("phase {n:?}: the volume's phases have no names; give a label value, or name them (--phases 0=pore,1=NMC; workflow [phases])")
+                    } else {
+                        format!(
+                            "phase {n:?} is not one of the named phases ({}); give one of these or a label value",
+                            names
+                                .iter()
+                                .map(|(l, v)| format!("{l} = {v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                }),
+        }
+    }
+}
+
+/// `"pore (label 0)"` when the label is named, `"label 0"` otherwise: how reports and tables
+/// name a phase.
+///
+/// ```
+/// let n = fibstack::volume::parse_phase_names("0=pore").unwrap();
+/// assert_eq!(fibstack::volume::phase_title(&n, 0), "pore (label 0)");
+/// assert_eq!(fibstack::volume::phase_title(&n, 2), "label 2");
+/// ```
+pub fn phase_title(names: &PhaseNames, label: u8) -> String {
+    match names.get(&label) {
+        Some(n) => format!("{n} (label {label})"),
+        None => format!("label {label}"),
+    }
 }
 
 /// Sample type of a grey volume.

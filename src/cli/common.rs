@@ -45,6 +45,10 @@ pub struct InputOpts {
     /// Time point to read from an OME-TIFF time series (0-based).
     #[arg(long, value_name = "N")]
     pub timepoint: Option<usize>,
+    /// Names of the phases of a label volume, e.g. 0=pore,1=NMC,2=CBD: `--phase` may then name
+    /// one, and outputs use the names (a label TIFF written by fibstack keeps them).
+    #[arg(long, value_name = "L=NAME,...")]
+    pub phases: Option<String>,
 }
 
 /// Parse `DZ,DY,DX` (entries may be `_`).
@@ -222,7 +226,39 @@ impl InputOpts {
     #[allow(dead_code)] // for the measuring commands
     pub fn read_labels(&self, path: &Path, g: &super::Global) -> Result<LabelVolume> {
         let vol = self.read(path, g)?;
-        LabelVolume::from_grey(vol).with_context(|| format!("{}", path.display()))
+        let mut l = LabelVolume::from_grey(vol).with_context(|| format!("{}", path.display()))?;
+        if let Some(p) = &self.phases {
+            let names = fibstack::volume::parse_phase_names(p)
+                .map_err(|e| anyhow::anyhow!("--phases {p:?}: {e}"))?;
+            l.meta.phase_names.extend(names);
+        }
+        Ok(l)
+    }
+
+    /// [`InputOpts::read_metric_labels`] for the phase `phase` (a value or a name of `--phases` /
+    /// the file's phase names) and the other `(role, value)` pairs of `wanted`; returns the
+    /// volume and the label value of `phase`.
+    pub fn read_metric_labels_for(
+        &self,
+        path: &Path,
+        g: &super::Global,
+        allow_uncalibrated: bool,
+        phase: &fibstack::volume::PhaseRef,
+        wanted: &[(&'static str, u8)],
+    ) -> Result<(LabelVolume, u8)> {
+        let mut l = self.read_labels(path, g)?;
+        let p = phase
+            .resolve(&l.meta.phase_names)
+            .map_err(|e| anyhow::anyhow!("{}: --phase {e}", path.display()))?;
+        let mut all = vec![("phase", p)];
+        all.extend_from_slice(wanted);
+        fibstack::metrics::phases::check_phases(l.view(), &all)
+            .with_context(|| format!("{}", path.display()))?;
+        l.voxel = l
+            .voxel
+            .for_metric(allow_uncalibrated)
+            .with_context(|| format!("{}", path.display()))?;
+        Ok((l, p))
     }
 
     /// Read a label volume for a metric, with the checks every label metric makes before any

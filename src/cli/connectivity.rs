@@ -16,9 +16,9 @@ pub struct ConnectivityArgs {
     pub labels: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Label value analysed (0 = pore by convention).
-    #[arg(long, default_value_t = 0)]
-    pub phase: u8,
+    /// Label value analysed (0 = pore by convention), or a phase name (see --phases).
+    #[arg(long, default_value = "0")]
+    pub phase: fibstack::volume::PhaseRef,
     /// Voxel adjacency for components and percolation: 6, 18 or 26.
     #[arg(long, default_value_t = 6)]
     pub connectivity: u32,
@@ -37,18 +37,20 @@ pub struct ConnectivityArgs {
 }
 
 pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
-    let opts = ConnectivityOptions {
-        phase: args.phase,
+    let mut opts = ConnectivityOptions {
+        phase: 0,
         connectivity: Connectivity::from_n(args.connectivity)?,
         axes: Axis::parse_list(&args.axis)?,
         graph: args.graph_dir.is_some(),
     };
-    let l = args.input.read_metric_labels(
+    let (l, phase) = args.input.read_metric_labels_for(
         &args.labels,
         g,
         args.allow_uncalibrated,
-        &[("phase", args.phase)],
+        &args.phase,
+        &[],
     )?;
+    opts.phase = phase;
     let (r, graph) = connectivity_report(l.view(), &l.voxel, &opts)
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(dir) = &args.graph_dir {

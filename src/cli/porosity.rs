@@ -13,9 +13,9 @@ pub struct PorosityArgs {
     pub labels: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Label value measured (0 = pore by convention).
-    #[arg(long, default_value_t = 0)]
-    pub phase: u8,
+    /// Label value measured (0 = pore by convention), or a phase name (see --phases).
+    #[arg(long, default_value = "0")]
+    pub phase: fibstack::volume::PhaseRef,
     /// Profile axis: x, y, z or all (z = slice index, y = image row, x = image column).
     #[arg(long, default_value = "all")]
     pub axis: String,
@@ -73,8 +73,8 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
         .filter_map(|o| o.as_deref())
         .collect();
     super::common::check_outputs(&[&args.labels], &[], &csvs)?;
-    let opts = PorosityOptions {
-        phase: args.phase,
+    let mut opts = PorosityOptions {
+        phase: 0,
         axes: Axis::parse_list(&args.axis)?,
         window_nm: args.window,
         rev_sizes: args.rev_sizes,
@@ -87,11 +87,16 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
     if args.windows_csv.is_some() && args.window.is_none() {
         anyhow::bail!("--windows-csv needs --window NM (the window edge)");
     }
-    let mut wanted = vec![("phase", args.phase)];
-    wanted.extend(args.collector.map(|c| ("collector", c)));
-    let l = args
-        .input
-        .read_metric_labels(&args.labels, g, args.allow_uncalibrated, &wanted)?;
+    let wanted: Vec<(&'static str, u8)> =
+        args.collector.map(|c| ("collector", c)).into_iter().collect();
+    let (l, phase) = args.input.read_metric_labels_for(
+        &args.labels,
+        g,
+        args.allow_uncalibrated,
+        &args.phase,
+        &wanted,
+    )?;
+    opts.phase = phase;
     let r = porosity_report(l.view(), &l.voxel, &opts)
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(p) = &args.profile_csv {

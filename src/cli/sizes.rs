@@ -23,9 +23,9 @@ pub struct SizesArgs {
     pub labels: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Label value of the phase to measure.
-    #[arg(long, default_value_t = 0)]
-    pub phase: u8,
+    /// Label value of the phase to measure, or a phase name (see --phases).
+    #[arg(long, default_value = "0")]
+    pub phase: fibstack::volume::PhaseRef,
     /// What to measure.
     #[arg(long, value_enum, default_value_t = WhatArg::All)]
     pub what: WhatArg,
@@ -96,18 +96,18 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
     if !needs_p && a.particles_csv.is_some() {
         anyhow::bail!("--particles-csv needs --what particles or all");
     }
-    let labels =
+    let (labels, phase) =
         a.input
-            .read_metric_labels(&a.labels, g, a.allow_uncalibrated, &[("phase", a.phase)])?;
+            .read_metric_labels_for(&a.labels, g, a.allow_uncalibrated, &a.phase, &[])?;
     if !g.quiet {
         eprintln!(
             "measuring phase {} of {:?} voxels ({:?} nm)",
-            a.phase,
+            phase,
             labels.shape(),
             labels.voxel.nm
         );
     }
-    let out = sizes(&labels, a.phase, &opts)
+    let out = sizes(&labels, phase, &opts)
         .with_context(|| format!("sizes of {}", a.labels.display()))?;
     let unit = out.report.length_unit.clone();
     if let Some(p) = &a.particles_csv {

@@ -40,9 +40,9 @@ pub struct TortuosityArgs {
     /// Transport axis: x, y, z or all (z = slice index).
     #[arg(long, default_value = "all")]
     pub axis: String,
-    /// Label value of the phase to measure (e.g. 0 = pore).
+    /// Label value of the phase to measure (e.g. 0 = pore), or a phase name (see --phases).
     #[arg(long)]
-    pub phase: u8,
+    pub phase: fibstack::volume::PhaseRef,
     /// Random walk: seed (results do not depend on --threads).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -153,16 +153,16 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
     } else if a.msd_csv.is_some() || a.msd_png.is_some() {
         bail!("--msd-csv/--msd-png need the random walk: use --method rw or both");
     }
-    let vol =
+    let (vol, phase) =
         a.input
-            .read_metric_labels(&a.labels, g, a.allow_uncalibrated, &[("phase", a.phase)])?;
+            .read_metric_labels_for(&a.labels, g, a.allow_uncalibrated, &a.phase, &[])?;
     let file = a.labels.display();
     let bar = Bar::new(g.quiet);
     let mut results = Vec::new();
     let mut fd_res = Vec::new();
     if do_fd {
         for &ax in &axes {
-            let r = tortuosity_fd(vol.view(), a.phase, vol.voxel.nm, ax, &fd_opts, &bar)
+            let r = tortuosity_fd(vol.view(), phase, vol.voxel.nm, ax, &fd_opts, &bar)
                 .with_context(|| {
                     format!(
                         "{file}: steady-state tortuosity along {}",
@@ -175,7 +175,7 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
     }
     let mut rw_res = Vec::new();
     if do_rw {
-        let out = tortuosity_rw(vol.view(), a.phase, vol.voxel.nm, &axes, &rw_opts, &bar)
+        let out = tortuosity_rw(vol.view(), phase, vol.voxel.nm, &axes, &rw_opts, &bar)
             .with_context(|| format!("{file}: random-walk tortuosity"))?;
         if let Some(p) = &a.msd_csv {
             fibstack::io::atomic::write_bytes(p, out.msd.to_csv().as_bytes())?;
@@ -204,7 +204,7 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
     let report = Report {
         input: a.labels.clone(),
         shape: vol.shape(),
-        phase: a.phase,
+        phase,
         voxel_size_nm: vol.voxel.nm,
         voxel_calibrated: vol.voxel.is_calibrated(),
         length_unit: if vol.voxel.is_calibrated() {

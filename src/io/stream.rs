@@ -508,7 +508,7 @@ impl SliceWriter {
                 if !fixed {
                     desc.push_str(&"\n".repeat(RANGE_RESERVE));
                 }
-                let (json, xres, yres) = page_tags(&voxel, f);
+                let (json, xres, yres) = page_tags(&voxel, f, &meta.phase_names);
                 Sink::Tiff {
                     tmp,
                     file,

@@ -289,6 +289,9 @@ fn vendor_info<R: Read + Seek>(dec: &mut Decoder<R>, path: &Path) -> VendorInfo 
             }
         }
     }
+    if let Some(sw) = tag_string(dec, Tag::Software) {
+        info.meta.phase_names = fibstack_phases(&sw);
+    }
     info.slice_labels = imagej_slice_labels(path);
     info.meta.container = Some(container_name(dec));
     info
@@ -535,6 +538,27 @@ fn fibstack_voxel(software: &str) -> Option<[Option<f64>; 3]> {
         }
     }
     Some(out)
+}
+
+/// Phase names our writer recorded in the Software tag (`"phases": {"0": "pore"}`); names that
+/// are not valid are skipped.
+fn fibstack_phases(software: &str) -> crate::volume::PhaseNames {
+    let mut out = crate::volume::PhaseNames::new();
+    let Some(rest) = software.strip_prefix("fibstack ") else {
+        return out;
+    };
+    let Some(i) = rest.find('{') else { return out };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(rest[i..].trim_end_matches('\0')) else {
+        return out;
+    };
+    if let Some(m) = v.get("phases").and_then(|p| p.as_object()) {
+        for (l, n) in m {
+            if let (Ok(l), Some(n)) = (l.parse::<u8>(), n.as_str()) {
+                let _ = crate::volume::insert_phase_name(&mut out, l, n);
+            }
+        }
+    }
+    out
 }
 
 /// Put what our Software tag says into `info` (`fill_only`: only where `info` knows nothing).
@@ -1300,13 +1324,24 @@ pub(crate) fn write_tiff_to<W: Write + Seek>(
 }
 
 /// What every page we write carries: the Software JSON and the X/Y resolutions.
-pub(crate) fn page_tags(voxel: &VoxelSize, f: f64) -> (String, Rational, Rational) {
+pub(crate) fn page_tags(
+    voxel: &VoxelSize,
+    f: f64,
+    phases: &crate::volume::PhaseNames,
+) -> (String, Rational, Rational) {
     // axes still at the uncalibrated default are written as null: a reader must not take the
     // placeholder for metadata
     let nm: Vec<Option<f64>> = (0..3)
         .map(|i| (voxel.source[i] != VoxelSource::Default).then_some(voxel.nm[i]))
         .collect();
-    let json = serde_json::json!({ "voxel_nm": nm }).to_string();
+    let mut json = serde_json::json!({ "voxel_nm": nm });
+    if !phases.is_empty() {
+        json["phases"] = serde_json::json!(phases
+            .iter()
+            .map(|(l, n)| (l.to_string(), n.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>());
+    }
+    let json = json.to_string();
     let pixel_known = voxel.source[1..].iter().all(|s| *s != VoxelSource::Default);
     let res = |d: f64| {
         if pixel_known {
@@ -1340,7 +1375,7 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
         // ImageJ (and tifffile) read an ImageJ stack of `images=N` as N contiguous planes
         // after the first IFD's offset: write it that way
         let desc = opts.description.clone().unwrap_or(ij_desc);
-        let (json, xres, yres) = page_tags(&vol.voxel, f);
+        let (json, xres, yres) = page_tags(&vol.voxel, f, &vol.meta.phase_names);
         return write_contiguous(enc, vol, opts, &desc, &json, xres, yres);
     }
     // compressed planes cannot be contiguous: without `images=` ImageJ reads every IFD
@@ -1350,7 +1385,7 @@ fn write_pages<W: Write + Seek, K: TiffKind>(
         ij_desc
     };
     let desc = opts.description.clone().unwrap_or(ij_desc);
-    let (json, xres, yres) = page_tags(&vol.voxel, f);
+    let (json, xres, yres) = page_tags(&vol.voxel, f, &vol.meta.phase_names);
     for z in 0..nz {
         let desc_z = if z == 0 { Some(desc.as_str()) } else { None };
         macro_rules! page {

@@ -43,6 +43,27 @@ fn step<'a>(results: &'a Value, kind: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
+/// Phase names recorded by the steps (`"phase_names"` in their results), merged.
+fn phase_names_of(results: &Value) -> crate::volume::PhaseNames {
+    let mut out = crate::volume::PhaseNames::new();
+    for v in results.as_object().into_iter().flat_map(|m| m.values()) {
+        for (l, n) in v["phase_names"].as_object().into_iter().flatten() {
+            if let (Ok(l), Some(n)) = (l.parse::<u8>(), n.as_str()) {
+                out.insert(l, n.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `"pore (label 0)"` / `"label 0"` for a label value held in JSON.
+fn title_of(names: &crate::volume::PhaseNames, label: &Value) -> String {
+    match label.as_u64().and_then(|l| u8::try_from(l).ok()) {
+        Some(l) => crate::volume::phase_title(names, l),
+        None => format!("label {label}"),
+    }
+}
+
 fn f(v: &Value) -> Option<f64> {
     v.as_f64()
 }
@@ -135,6 +156,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         ))
     })?;
     let prov = read_json(&dir.join("provenance.json"))?.unwrap_or(Value::Null);
+    let names = phase_names_of(&results);
     let mut figs = Figures {
         dir,
         written: Vec::new(),
@@ -302,7 +324,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
                     "Threshold sensitivity: every threshold moved by ± {} grey levels, one at a time; the phase fractions that result.",
                     num(sens["delta"].as_f64(), 2)
                 )));
-                sec.push(sensitivity_table(sens, s.get("labels")));
+                sec.push(sensitivity_table(sens, s.get("labels"), &names));
             }
         }
         if !overlays.is_empty() {
@@ -337,7 +359,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             .iter()
             .map(|ph| {
                 vec![
-                    ph["label"].to_string(),
+                    title_of(&names, &ph["label"]),
                     num(ph["fraction"].as_f64(), 4),
                     ph["count"].to_string(),
                     num(ph["volume_um3"].as_f64(), 4),
@@ -358,7 +380,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         let sec = page.section("Phase fractions");
         sec.push(Block::Table(
             vec![
-                "label".into(),
+                "phase".into(),
                 "volume fraction (1)".into(),
                 "voxels".into(),
                 "volume (µm³)".into(),
@@ -366,9 +388,9 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             rows,
         ));
         sec.push(Block::Paragraph(format!(
-            "Method: {}. Phase measured for porosity: label {}.",
+            "Method: {}. Phase measured for porosity: {}.",
             p["method"].as_str().unwrap_or(""),
-            p["phase"]
+            title_of(&names, &p["phase"])
         )));
         let profiles = p
             .get("profiles")
@@ -378,7 +400,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         if !profiles.is_empty() {
             let unit = p["length_unit"].as_str().unwrap_or("nm");
             let mut plot = Plot::new(
-                &format!("Fraction of label {} along each axis", p["phase"]),
+                &format!("Fraction of {} along each axis", title_of(&names, &p["phase"])),
                 &format!("position ({unit})"),
                 "volume fraction (1)",
             );
@@ -662,7 +684,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             }
             rows
         };
-        let sec = page.section(&format!("Sizes of label {}", s["phase"]));
+        let sec = page.section(&format!("Sizes of {}", title_of(&names, &s["phase"])));
         sec.push(Block::Table(
             vec![
                 "quantity".into(),
@@ -690,7 +712,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
                 x.push(edges[vf.len()]);
                 y.push(*vf.last().unwrap_or(&0.0));
                 plot.series
-                    .push(Series::steps(&format!("label {}", s["phase"]), x, y));
+                    .push(Series::steps(&title_of(&names, &s["phase"]), x, y));
                 let b = figs.save("local_thickness", &plot)?;
                 sec.push(Block::Png(
                     b,
@@ -716,7 +738,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             })
             .collect();
         summary.insert("connectivity".into(), json!({"axes": axes, "n_components": c["n_components"], "euler_characteristic": c.pointer("/euler/euler_characteristic"), "connectivity_density": c.pointer("/euler/connectivity_density"), "connectivity_density_unit": c.pointer("/euler/connectivity_density_unit")}));
-        let sec = page.section(&format!("Connectivity of label {}", c["phase"]));
+        let sec = page.section(&format!("Connectivity of {}", title_of(&names, &c["phase"])));
         sec.push(Block::Paragraph(format!(
             "{} components ({}-connectivity); largest holds {} of the phase. Euler characteristic χ = {}; connectivity density {} {}.",
             c["n_components"],
@@ -790,10 +812,14 @@ fn params_text(p: &Value) -> String {
 }
 
 /// The sensitivity band of a segmentation as a table: one row per moved threshold and direction.
-fn sensitivity_table(sens: &Value, labels: Option<&Value>) -> Block {
+fn sensitivity_table(
+    sens: &Value,
+    labels: Option<&Value>,
+    names: &crate::volume::PhaseNames,
+) -> Block {
     let labels: Vec<String> = labels
         .and_then(|l| l.as_array())
-        .map(|a| a.iter().map(|v| format!("label {v}")).collect())
+        .map(|a| a.iter().map(|v| title_of(names, v)).collect())
         .unwrap_or_default();
     let per = sens["per_threshold"]
         .as_array()
@@ -861,6 +887,7 @@ pub fn glance(
     voxel_nm: &[f64],
     sources: &[String],
 ) -> Vec<(String, String, String)> {
+    let names = phase_names_of(results);
     let mut c = Vec::new();
     if voxel_nm.len() == 3 {
         c.push((
@@ -886,7 +913,7 @@ pub fn glance(
             .flatten()
         {
             c.push((
-                format!("volume fraction, label {}", ph["label"]),
+                format!("volume fraction, {}", title_of(&names, &ph["label"])),
                 num(ph["fraction"].as_f64(), 4),
                 "voxel counting".into(),
             ));
@@ -927,7 +954,7 @@ pub fn glance(
                     a["axis"].as_str().unwrap_or("?")
                 ),
                 num(a["percolating_fraction"].as_f64(), 4),
-                format!("of label {}, connected to both faces", conn["phase"]),
+                format!("of {}, connected to both faces", title_of(&names, &conn["phase"])),
             ));
         }
     }
@@ -937,7 +964,7 @@ pub fn glance(
             .and_then(|v| v.as_f64())
         {
             c.push((
-                format!("local thickness of label {}, mean", sz["phase"]),
+                format!("local thickness of {}, mean", title_of(&names, &sz["phase"])),
                 format!("{} nm", num(Some(v), 1)),
                 "volume-weighted".into(),
             ));
@@ -947,7 +974,7 @@ pub fn glance(
             .and_then(|v| v.as_f64())
         {
             c.push((
-                format!("specific surface area of label {}", sz["phase"]),
+                format!("specific surface area of {}", title_of(&names, &sz["phase"])),
                 format!("{} µm⁻¹", num(Some(v * 1e-6), 3)),
                 "per total volume (Crofton)".into(),
             ));

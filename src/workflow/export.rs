@@ -3,7 +3,7 @@
 //!
 //! | file | rows | from |
 //! |---|---|---|
-//! | `summary.csv` | one per quantity: `quantity, phase, axis, value, unit, method` | every step |
+//! | `summary.csv` | one per quantity: `quantity, phase, phase_name, axis, value, unit, method` | every step |
 //! | `porosity_profile.csv` | one per slice and axis: `axis, index, position_nm, fraction` | `porosity` |
 //! | `tortuosity.csv` | one per axis and method: τ, interval, D_eff/D₀, MacMullin, ε | `tortuosity` |
 //! | `sizes_local_thickness.csv` | one per bin: `bin_low_nm, bin_high_nm, volume_fraction, cumulative_fraction` | `sizes` |
@@ -44,9 +44,18 @@ impl Step for Export {
         Data::Nothing
     }
     fn run(&self, ctx: &mut Context) -> Result<Value, Error> {
+        let names = ctx.phase_names();
+        let name_of = |ph: &Value| -> Cell {
+            ph.as_u64()
+                .and_then(|p| u8::try_from(p).ok())
+                .and_then(|p| names.get(&p))
+                .map(|n| Cell::Text(n.clone()))
+                .unwrap_or(Cell::Empty)
+        };
         let mut summary = Table::new(&[
             ("quantity", ""),
             ("phase", ""),
+            ("phase_name", ""),
             ("axis", ""),
             ("value", ""),
             ("unit", ""),
@@ -59,6 +68,7 @@ impl Step for Export {
                 ph.as_u64()
                     .map(|p| Cell::Int(p as i64))
                     .unwrap_or(Cell::Empty),
+                name_of(ph),
                 ax.into(),
                 opt(v),
                 unit.into(),
@@ -154,6 +164,7 @@ impl Step for Export {
                 ("axis", ""),
                 ("method", ""),
                 ("phase", ""),
+                ("phase_name", ""),
                 ("tortuosity_factor", "1"),
                 ("ci_low", "1"),
                 ("ci_high", "1"),
@@ -175,6 +186,7 @@ impl Step for Export {
                     r["axis"].as_str().unwrap_or("").into(),
                     r["method"].as_str().unwrap_or("").into(),
                     opt(&r["phase"]),
+                    name_of(&r["phase"]),
                     tau,
                     opt(&r["ci_low"]),
                     opt(&r["ci_high"]),

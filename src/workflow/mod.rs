@@ -79,6 +79,9 @@ pub struct Context<'a> {
     pub allow_unconverged: bool,
     /// Warnings of the steps (printed by `fibstack run`, kept in `provenance.json`).
     pub warnings: Vec<String>,
+    /// Phase names of the workflow's `[phases]` (they take precedence over names a label file
+    /// carries).
+    pub phase_names: crate::volume::PhaseNames,
 }
 
 impl<'a> Context<'a> {
@@ -95,6 +98,7 @@ impl<'a> Context<'a> {
             written: Vec::new(),
             results: serde_json::Map::new(),
             chain_before: Vec::new(),
+            phase_names: Default::default(),
             allow_uncalibrated: false,
             allow_unconverged: false,
             warnings: Vec::new(),
@@ -118,6 +122,68 @@ impl<'a> Context<'a> {
             .for_metric(self.allow_uncalibrated)
             .map_err(|e| crate::error::Error::Other(e.to_string()))?;
         Ok((l, v))
+    }
+
+    /// The phase names in force: those of the current label volume, overridden by the
+    /// workflow's `[phases]`.
+    pub fn phase_names(&self) -> crate::volume::PhaseNames {
+        let mut n = self
+            .labels
+            .as_ref()
+            .map(|l| l.meta.phase_names.clone())
+            .unwrap_or_default();
+        n.extend(self.phase_names.iter().map(|(l, v)| (*l, v.clone())));
+        n
+    }
+
+    /// The label value of `phase` (a value, or a name of [`Context::phase_names`]).
+    pub fn resolve_phase(
+        &self,
+        step: &str,
+        phase: &crate::volume::PhaseRef,
+    ) -> Result<u8, crate::error::Error> {
+        phase
+            .resolve(&self.phase_names())
+            .map_err(|e| crate::error::Error::Other(format!("step {step}: {e}")))
+    }
+
+    /// The name of label `label`, when it has one (for results and tables).
+    pub fn phase_name(&self, label: u8) -> Option<String> {
+        self.phase_names().get(&label).cloned()
+    }
+
+    /// Add `"phase_name"` (when `label` is named) and `"phase_names"` (every name in force) to a
+    /// step's JSON result.
+    pub fn add_phase_name(&self, label: u8, v: &mut serde_json::Value) {
+        let names = self.phase_names();
+        let Some(obj) = v.as_object_mut() else { return };
+        if let Some(n) = names.get(&label) {
+            obj.insert("phase_name".into(), serde_json::Value::String(n.clone()));
+        }
+        if !names.is_empty() {
+            obj.insert(
+                "phase_names".into(),
+                serde_json::Value::Object(
+                    names
+                        .iter()
+                        .map(|(l, n)| (l.to_string(), serde_json::Value::String(n.clone())))
+                        .collect(),
+                ),
+            );
+        }
+    }
+
+    /// Give the current label volume the workflow's phase names (so written label files carry
+    /// them).
+    pub fn name_labels(&mut self) {
+        if self.phase_names.is_empty() {
+            return;
+        }
+        if let Some(l) = self.labels.as_mut() {
+            for (k, v) in &self.phase_names {
+                l.meta.phase_names.insert(*k, v.clone());
+            }
+        }
     }
 
     /// The grey volume, or a clear error naming the step.

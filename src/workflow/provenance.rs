@@ -196,6 +196,7 @@ pub(crate) fn run_chain_into(
     ctx.publish_dir = Some(final_dir.to_path_buf());
     ctx.allow_uncalibrated = wf.spec.allow_uncalibrated;
     ctx.allow_unconverged = wf.spec.allow_unconverged;
+    ctx.phase_names = wf.phase_names.clone();
     let mut warnings = Vec::new();
     let mut inputs = Vec::new();
     if let Some(inp) = chain.input {
@@ -277,6 +278,7 @@ pub(crate) fn run_chain_into(
     let mut results = serde_json::Map::new();
     for (i, (step, name)) in chain.steps.iter().zip(chain.names).enumerate() {
         ctx.chain_before = chain.steps[..i].to_vec();
+        ctx.name_labels();
         let ts = Instant::now();
         let value = step.as_step().run(&mut ctx).map_err(|e| match e {
             Error::Other(m) => Error::Other(format!("step {name}: {m}")),

@@ -84,6 +84,10 @@ pub struct WorkflowFile {
     /// instead of stopping the run.
     #[serde(default)]
     pub allow_unconverged: bool,
+    /// Names of the phases of the label volume: `[phases]` with `0 = "pore"`, `1 = "NMC"`, … Steps
+    /// may then say `phase = "pore"`; tables, figures and the report use the names.
+    #[serde(default)]
+    pub phases: std::collections::BTreeMap<String, String>,
     /// Ordered steps.
     #[serde(default)]
     pub steps: Vec<toml::Value>,
@@ -195,6 +199,8 @@ pub struct Workflow {
     pub file: PathBuf,
     pub text: String,
     pub base_dir: PathBuf,
+    /// `[phases]`, checked.
+    pub phase_names: crate::volume::PhaseNames,
     pub spec: WorkflowFile,
     pub steps: Vec<StepSpec>,
     /// Step names for results: the kind, suffixed `_2`, `_3` … when repeated.
@@ -441,6 +447,36 @@ pub fn friendly(msg: &str) -> String {
     format!("{location}{detail}")
 }
 
+/// `[phases]` keys (label values) and names, checked.
+fn parse_phases(
+    raw: &std::collections::BTreeMap<String, String>,
+) -> Result<crate::volume::PhaseNames, String> {
+    let mut out = crate::volume::PhaseNames::new();
+    for (k, v) in raw {
+        let l: u8 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("key {k:?} is not a label value 0..=255 (write `0 = \"pore\"`)"))?;
+        crate::volume::insert_phase_name(&mut out, l, v)?;
+    }
+    Ok(out)
+}
+
+/// Steps that name their phase (`phase = "pore"`) must use a name of `[phases]` (checked before
+/// any work, so `run --check` refuses what `run` would).
+fn check_phase_refs(steps: &[toml::Value], names: &crate::volume::PhaseNames) -> Result<(), String> {
+    for (i, st) in steps.iter().enumerate() {
+        if let Some(n) = st.get("phase").and_then(|p| p.as_str()) {
+            let r: crate::volume::PhaseRef = n.parse()?;
+            r.resolve(names).map_err(|e| {
+                let kind = st.get("kind").and_then(|k| k.as_str()).unwrap_or("?");
+                format!("step {} ({kind}): {e}", i + 1)
+            })?;
+        }
+    }
+    Ok(())
+}
+
 impl Workflow {
     /// Read, parse and validate a workflow file (every step's parameters, and the step order).
     pub fn load(path: &Path) -> Result<Workflow, WorkflowError> {
@@ -460,6 +496,15 @@ impl Workflow {
             message: m,
         };
         let spec: WorkflowFile = toml::from_str(text).map_err(|e| err(friendly(&e.to_string())))?;
+        let phase_names = parse_phases(&spec.phases).map_err(|m| err(format!("[phases] {m}")))?;
+        let labels_in = spec.input.as_ref().is_some_and(|i| i.labels)
+            || spec
+                .samples
+                .iter()
+                .any(|s| s.input.as_ref().is_some_and(|i| i.labels));
+        if !labels_in {
+            check_phase_refs(&spec.steps, &phase_names).map_err(err)?;
+        }
         if let Some(inp) = &spec.input {
             check_input(inp).map_err(|m| err(format!("[input] {m}")))?;
         }
@@ -508,6 +553,7 @@ impl Workflow {
             file: path.to_path_buf(),
             text: text.to_string(),
             base_dir,
+            phase_names,
             spec,
             steps,
             names,

@@ -161,9 +161,9 @@ pub struct Crop {
     pub x: Option<[usize; 2]>,
     #[serde(default)]
     pub to_deposit: bool,
-    /// Deposit detection: the pore/electrolyte label (default 0).
+    /// Deposit detection: the pore/electrolyte label or phase name (default 0).
     #[serde(default)]
-    pub phase: u8,
+    pub phase: crate::volume::PhaseRef,
     /// Deposit detection: the collector label.
     pub collector: Option<u8>,
     /// Deposit detection: the height axis (default "y").
@@ -291,7 +291,8 @@ impl Step for Crop {
             }
         }
         let mut deposit = serde_json::Value::Null;
-        let mut wanted = vec![("phase", self.phase)];
+        let phase = ctx.resolve_phase("crop", &self.phase)?;
+        let mut wanted = vec![("phase", phase)];
         wanted.extend(self.collector.map(|c| ("collector", c)));
         if self.to_deposit {
             let (labels, voxel) = ctx.metric_labels("crop", &wanted)?;
@@ -300,7 +301,7 @@ impl Step for Crop {
             let d = detect_deposit(
                 &p,
                 &DepositOptions {
-                    phase: self.phase,
+                    phase,
                     collector: self.collector,
                     threshold: self.threshold,
                     reverse: self.reverse,

@@ -8,6 +8,7 @@ use crate::metrics::components::Connectivity;
 use crate::metrics::connectivity::{connectivity_report, ConnectivityOptions};
 use crate::metrics::graph::write_contacts_csv;
 use crate::metrics::porosity::{porosity_report, Axis, PorosityOptions};
+use crate::volume::PhaseRef;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -43,8 +44,9 @@ fn default_conn() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PorosityStep {
+    /// Label value or phase name (default 0).
     #[serde(default)]
-    pub phase: u8,
+    pub phase: PhaseRef,
     #[serde(default = "default_axis")]
     pub axis: String,
     pub window_nm: Option<f64>,
@@ -60,9 +62,9 @@ pub struct PorosityStep {
 }
 
 impl PorosityStep {
-    fn options(&self) -> Result<PorosityOptions, ParamError> {
+    fn options(&self, phase: u8) -> Result<PorosityOptions, ParamError> {
         let o = PorosityOptions {
-            phase: self.phase,
+            phase,
             axes: Axis::parse_list(&self.axis)?,
             window_nm: self.window_nm,
             rev_sizes: self.rev_sizes,
@@ -92,7 +94,7 @@ fn check_prefix(p: &Option<String>) -> Result<(), ParamError> {
 impl Step for PorosityStep {
     fn validate(&self) -> Result<(), ParamError> {
         check_prefix(&self.prefix)?;
-        self.options().map(|_| ())
+        self.options(0).map(|_| ())
     }
     fn needs(&self) -> Data {
         Data::Labels
@@ -101,8 +103,9 @@ impl Step for PorosityStep {
         Data::Nothing
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
-        let opts = self.options()?;
-        let mut wanted = vec![("phase", self.phase)];
+        let phase = ctx.resolve_phase("porosity", &self.phase)?;
+        let opts = self.options(phase)?;
+        let mut wanted = vec![("phase", phase)];
         wanted.extend(self.collector.map(|c| ("collector", c)));
         let (l, voxel) = ctx.metric_labels("porosity", &wanted)?;
         let r = porosity_report(l.view(), &voxel, &opts)?;
@@ -120,9 +123,10 @@ impl Step for PorosityStep {
             write_csv_file(&path, |w| ws.write_csv(w))?;
         }
         let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
-        if let (Some(band), Some(obj)) = (threshold_band(ctx, self.phase), v.as_object_mut()) {
+        if let (Some(band), Some(obj)) = (threshold_band(ctx, phase), v.as_object_mut()) {
             obj.insert("threshold_sensitivity".into(), band);
         }
+        ctx.add_phase_name(phase, &mut v);
         Ok(v)
     }
 }
@@ -197,8 +201,9 @@ fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectivityStep {
+    /// Label value or phase name (default 0).
     #[serde(default)]
-    pub phase: u8,
+    pub phase: PhaseRef,
     #[serde(default = "default_conn")]
     pub connectivity: u32,
     #[serde(default = "default_axis")]
@@ -209,9 +214,9 @@ pub struct ConnectivityStep {
 }
 
 impl ConnectivityStep {
-    fn options(&self) -> Result<ConnectivityOptions, ParamError> {
+    fn options(&self, phase: u8) -> Result<ConnectivityOptions, ParamError> {
         Ok(ConnectivityOptions {
-            phase: self.phase,
+            phase,
             connectivity: Connectivity::from_n(self.connectivity)?,
             axes: Axis::parse_list(&self.axis)?,
             graph: self.graph,
@@ -222,7 +227,7 @@ impl ConnectivityStep {
 impl Step for ConnectivityStep {
     fn validate(&self) -> Result<(), ParamError> {
         check_prefix(&self.prefix)?;
-        self.options().map(|_| ())
+        self.options(0).map(|_| ())
     }
     fn needs(&self) -> Data {
         Data::Labels
@@ -231,8 +236,9 @@ impl Step for ConnectivityStep {
         Data::Nothing
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
-        let opts = self.options()?;
-        let (l, voxel) = ctx.metric_labels("connectivity", &[("phase", self.phase)])?;
+        let phase = ctx.resolve_phase("connectivity", &self.phase)?;
+        let opts = self.options(phase)?;
+        let (l, voxel) = ctx.metric_labels("connectivity", &[("phase", phase)])?;
         let (r, g) = connectivity_report(l.view(), &voxel, &opts)?;
         let name = |n: &str| match &self.prefix {
             Some(p) => format!("{p}_{n}"),
@@ -248,6 +254,8 @@ impl Step for ConnectivityStep {
             let path = ctx.output(&name("edges.csv"));
             write_csv_file(&path, |w| g.write_edges_csv(w))?;
         }
-        serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))
+        let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
+        ctx.add_phase_name(phase, &mut v);
+        Ok(v)
     }
 }

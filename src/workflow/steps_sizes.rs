@@ -28,8 +28,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sizes {
+    /// Label value or phase name (default 0).
     #[serde(default)]
-    pub phase: u8,
+    pub phase: crate::volume::PhaseRef,
     #[serde(default = "default_what")]
     pub what: String,
     #[serde(default)]
@@ -117,8 +118,9 @@ impl Step for Sizes {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let o = self.options()?;
-        let (l, voxel) = ctx.metric_labels("sizes", &[("phase", self.phase)])?;
-        let out = sizes_of(l.view(), &voxel, self.phase, &o)?;
+        let phase = ctx.resolve_phase("sizes", &self.phase)?;
+        let (l, voxel) = ctx.metric_labels("sizes", &[("phase", phase)])?;
+        let out = sizes_of(l.view(), &voxel, phase, &o)?;
         let unit = out.report.length_unit.clone();
         if let Some(name) = &self.particles_csv {
             let p = ctx.output(name);
@@ -136,6 +138,8 @@ impl Step for Sizes {
             let p = ctx.output(name);
             crate::io::write_volume(&p, &GreyVolume::from_f32(map.clone(), voxel))?;
         }
-        serde_json::to_value(&out.report).map_err(|e| Error::Other(e.to_string()))
+        let mut v = serde_json::to_value(&out.report).map_err(|e| Error::Other(e.to_string()))?;
+        ctx.add_phase_name(phase, &mut v);
+        Ok(v)
     }
 }

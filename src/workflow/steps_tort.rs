@@ -31,7 +31,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tortuosity {
-    pub phase: u8,
+    /// Label value or phase name (required).
+    pub phase: crate::volume::PhaseRef,
     #[serde(default = "default_method")]
     pub method: String,
     #[serde(default = "default_axis")]
@@ -157,13 +158,14 @@ impl Step for Tortuosity {
         let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
         let mut msd_curve = None;
         let calibrated;
+        let phase = ctx.resolve_phase("tortuosity", &self.phase)?;
         {
-            let (l, voxel) = ctx.metric_labels("tortuosity", &[("phase", self.phase)])?;
+            let (l, voxel) = ctx.metric_labels("tortuosity", &[("phase", phase)])?;
             calibrated = voxel.is_calibrated();
             if fd {
                 for &a in &axes {
                     let r =
-                        tortuosity_fd(l.view(), self.phase, voxel.nm, a, &fd_opts, ctx.progress)?;
+                        tortuosity_fd(l.view(), phase, voxel.nm, a, &fd_opts, ctx.progress)?;
                     fd_res.push(r.clone());
                     results.push(r);
                 }
@@ -171,7 +173,7 @@ impl Step for Tortuosity {
             if rw {
                 let out = tortuosity_rw(
                     l.view(),
-                    self.phase,
+                    phase,
                     voxel.nm,
                     &axes,
                     &rw_opts,
@@ -228,12 +230,15 @@ impl Step for Tortuosity {
                 })
             })
             .collect();
-        Ok(serde_json::json!({
+        let mut out = serde_json::json!({
             "results": results,
             "comparison": comparison,
             "voxel_calibrated": calibrated,
             "length_unit": if calibrated { "nm" } else { "voxel" },
-        }))
+            "phase": phase,
+        });
+        ctx.add_phase_name(phase, &mut out);
+        Ok(out)
     }
 }
 
