@@ -451,11 +451,15 @@ pub fn insert_phase_name(names: &mut PhaseNames, label: u8, name: &str) -> Resul
     }
     if let Some(old) = names.get(&label) {
         if old != name {
-            return Err(format!("label {label} is named twice ({old:?} and {name:?})"));
+            return Err(format!(
+                "label {label} is named twice ({old:?} and {name:?})"
+            ));
         }
     }
     if let Some((other, _)) = names.iter().find(|(l, n)| **l != label && *n == name) {
-        return Err(format!("phase name {name:?} is given to labels {other} and {label}"));
+        return Err(format!(
+            "phase name {name:?} is given to labels {other} and {label}"
+        ));
     }
     names.insert(label, name.to_string());
     Ok(())
@@ -497,9 +501,14 @@ impl std::str::FromStr for PhaseRef {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
-        if s.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+') {
+        if s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+')
+        {
             return s.parse::<u8>().map(PhaseRef::Label).map_err(|_| {
-                format!("{s:?} is not a label value 0..=255 (or a phase name starting with a letter)")
+                format!(
+                    "{s:?} is not a label value 0..=255 (or a phase name starting with a letter)"
+                )
             });
         }
         if s.is_empty() {

@@ -31,10 +31,18 @@ fn err_line(o: &Output) -> String {
 #[test]
 fn a_named_phase_measures_the_same_as_its_label() {
     let named = ok(&fib(&[
-        "--quiet", "porosity", LABELS, "--phases", "0=pore,1=active,2=binder", "--phase",
-        "binder", "--json",
+        "--quiet",
+        "porosity",
+        LABELS,
+        "--phases",
+        "0=pore,1=active,2=binder",
+        "--phase",
+        "binder",
+        "--json",
     ]));
-    let numbered = ok(&fib(&["--quiet", "porosity", LABELS, "--phase", "2", "--json"]));
+    let numbered = ok(&fib(&[
+        "--quiet", "porosity", LABELS, "--phase", "2", "--json",
+    ]));
     assert_eq!(named, numbered);
     assert!(named.contains("\"phase\": 2"), "{named}");
 }
@@ -42,14 +50,29 @@ fn a_named_phase_measures_the_same_as_its_label() {
 #[test]
 fn an_unknown_name_lists_the_names() {
     let e = err_line(&fib(&[
-        "--quiet", "porosity", LABELS, "--phases", "0=pore,1=active", "--phase", "CBD",
+        "--quiet",
+        "porosity",
+        LABELS,
+        "--phases",
+        "0=pore,1=active",
+        "--phase",
+        "CBD",
     ]));
-    assert!(e.contains("\"CBD\"") && e.contains("0 = pore") && e.contains("1 = active"), "{e}");
+    assert!(
+        e.contains("\"CBD\"") && e.contains("0 = pore") && e.contains("1 = active"),
+        "{e}"
+    );
     // without names at all, the message says how to give them
     let e = err_line(&fib(&["--quiet", "tortuosity", LABELS, "--phase", "pore"]));
     assert!(e.contains("--phases"), "{e}");
     // bad --phases
-    let e = err_line(&fib(&["--quiet", "porosity", LABELS, "--phases", "0=pore,1=pore"]));
+    let e = err_line(&fib(&[
+        "--quiet",
+        "porosity",
+        LABELS,
+        "--phases",
+        "0=pore,1=pore",
+    ]));
     assert!(e.contains("pore") && e.contains("labels 0 and 1"), "{e}");
 }
 
@@ -102,14 +125,31 @@ fn workflow_phases_reach_results_tables_and_label_files() {
     assert_eq!(res["porosity"]["phase_name"], "pore");
     assert_eq!(res["tortuosity"]["phase_name"], "pore");
     let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
-    assert!(summary.starts_with("quantity,phase,phase_name,"), "{summary}");
+    assert!(
+        summary.starts_with("quantity,phase,phase_name,"),
+        "{summary}"
+    );
     assert!(summary.contains(",0,pore,"), "{summary}");
     let tau = std::fs::read_to_string(out.join("tortuosity.csv")).unwrap();
     assert!(tau.contains(",0,pore,"), "{tau}");
     // the written label TIFF keeps the names: a later command can use them without --phases
     let lab = out.join("labels.tif");
-    let a = ok(&fib(&["--quiet", "porosity", lab.to_str().unwrap(), "--phase", "active", "--json"]));
-    let b = ok(&fib(&["--quiet", "porosity", lab.to_str().unwrap(), "--phase", "1", "--json"]));
+    let a = ok(&fib(&[
+        "--quiet",
+        "porosity",
+        lab.to_str().unwrap(),
+        "--phase",
+        "active",
+        "--json",
+    ]));
+    let b = ok(&fib(&[
+        "--quiet",
+        "porosity",
+        lab.to_str().unwrap(),
+        "--phase",
+        "1",
+        "--json",
+    ]));
     assert_eq!(a, b);
 }
 
@@ -121,7 +161,10 @@ fn check_refuses_a_name_the_workflow_does_not_define() {
     let e = err_line(&fib(&["--quiet", "run", wf.to_str().unwrap()]));
     assert!(e.contains("electrolyte") && e.contains("0 = pore"), "{e}");
     // a [phases] key that is not a label value, a name given twice
-    for bad in ["[phases]\npore = \"0\"", "[phases]\n0 = \"pore\"\n1 = \"pore\""] {
+    for bad in [
+        "[phases]\npore = \"0\"",
+        "[phases]\n0 = \"pore\"\n1 = \"pore\"",
+    ] {
         let wf = workflow(d.path(), bad, "0");
         let e = err_line(&fib(&["--quiet", "run", "--check", wf.to_str().unwrap()]));
         assert!(e.contains("[phases]"), "{e}");

@@ -235,9 +235,11 @@ impl InputOpts {
         Ok(l)
     }
 
-    /// [`InputOpts::read_metric_labels`] for the phase `phase` (a value or a name of `--phases` /
-    /// the file's phase names) and the other `(role, value)` pairs of `wanted`; returns the
-    /// volume and the label value of `phase`.
+    /// Read a label volume for a metric, with the checks every label metric makes before any
+    /// work: it looks like labels (at most 32 values); `phase` (a value, or a name of `--phases`
+    /// or of the file's phase names) and each `(role, value)` of `wanted` occur; the voxel size
+    /// is calibrated (or `allow_uncalibrated`, then a 1 × 1 × 1 voxel). Returns the volume and
+    /// the label value of `phase`. Errors name the file.
     pub fn read_metric_labels_for(
         &self,
         path: &Path,
@@ -259,27 +261,6 @@ impl InputOpts {
             .for_metric(allow_uncalibrated)
             .with_context(|| format!("{}", path.display()))?;
         Ok((l, p))
-    }
-
-    /// Read a label volume for a metric, with the checks every label metric makes before any
-    /// work: it looks like labels (at most 32 values), each `(role, value)` of `wanted` occurs,
-    /// and the voxel size is calibrated — or `allow_uncalibrated`, then the returned volume's
-    /// voxel is 1 × 1 × 1 (every length in voxels). Errors name the file.
-    pub fn read_metric_labels(
-        &self,
-        path: &Path,
-        g: &super::Global,
-        allow_uncalibrated: bool,
-        wanted: &[(&'static str, u8)],
-    ) -> Result<LabelVolume> {
-        let mut l = self.read_labels(path, g)?;
-        fibstack::metrics::phases::check_phases(l.view(), wanted)
-            .with_context(|| format!("{}", path.display()))?;
-        l.voxel = l
-            .voxel
-            .for_metric(allow_uncalibrated)
-            .with_context(|| format!("{}", path.display()))?;
-        Ok(l)
     }
 }
 

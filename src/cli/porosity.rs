@@ -87,8 +87,11 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
     if args.windows_csv.is_some() && args.window.is_none() {
         anyhow::bail!("--windows-csv needs --window NM (the window edge)");
     }
-    let wanted: Vec<(&'static str, u8)> =
-        args.collector.map(|c| ("collector", c)).into_iter().collect();
+    let wanted: Vec<(&'static str, u8)> = args
+        .collector
+        .map(|c| ("collector", c))
+        .into_iter()
+        .collect();
     let (l, phase) = args.input.read_metric_labels_for(
         &args.labels,
         g,

@@ -107,8 +107,8 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
             labels.voxel.nm
         );
     }
-    let out = sizes(&labels, phase, &opts)
-        .with_context(|| format!("sizes of {}", a.labels.display()))?;
+    let out =
+        sizes(&labels, phase, &opts).with_context(|| format!("sizes of {}", a.labels.display()))?;
     let unit = out.report.length_unit.clone();
     if let Some(p) = &a.particles_csv {
         fibstack::io::atomic::write_atomic(p, |w| {

@@ -400,7 +400,10 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
         if !profiles.is_empty() {
             let unit = p["length_unit"].as_str().unwrap_or("nm");
             let mut plot = Plot::new(
-                &format!("Fraction of {} along each axis", title_of(&names, &p["phase"])),
+                &format!(
+                    "Fraction of {} along each axis",
+                    title_of(&names, &p["phase"])
+                ),
                 &format!("position ({unit})"),
                 "volume fraction (1)",
             );
@@ -738,7 +741,10 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
             })
             .collect();
         summary.insert("connectivity".into(), json!({"axes": axes, "n_components": c["n_components"], "euler_characteristic": c.pointer("/euler/euler_characteristic"), "connectivity_density": c.pointer("/euler/connectivity_density"), "connectivity_density_unit": c.pointer("/euler/connectivity_density_unit")}));
-        let sec = page.section(&format!("Connectivity of {}", title_of(&names, &c["phase"])));
+        let sec = page.section(&format!(
+            "Connectivity of {}",
+            title_of(&names, &c["phase"])
+        ));
         sec.push(Block::Paragraph(format!(
             "{} components ({}-connectivity); largest holds {} of the phase. Euler characteristic χ = {}; connectivity density {} {}.",
             c["n_components"],
@@ -954,7 +960,10 @@ pub fn glance(
                     a["axis"].as_str().unwrap_or("?")
                 ),
                 num(a["percolating_fraction"].as_f64(), 4),
-                format!("of {}, connected to both faces", title_of(&names, &conn["phase"])),
+                format!(
+                    "of {}, connected to both faces",
+                    title_of(&names, &conn["phase"])
+                ),
             ));
         }
     }
@@ -964,7 +973,10 @@ pub fn glance(
             .and_then(|v| v.as_f64())
         {
             c.push((
-                format!("local thickness of {}, mean", title_of(&names, &sz["phase"])),
+                format!(
+                    "local thickness of {}, mean",
+                    title_of(&names, &sz["phase"])
+                ),
                 format!("{} nm", num(Some(v), 1)),
                 "volume-weighted".into(),
             ));
@@ -974,7 +986,10 @@ pub fn glance(
             .and_then(|v| v.as_f64())
         {
             c.push((
-                format!("specific surface area of {}", title_of(&names, &sz["phase"])),
+                format!(
+                    "specific surface area of {}",
+                    title_of(&names, &sz["phase"])
+                ),
                 format!("{} µm⁻¹", num(Some(v * 1e-6), 3)),
                 "per total volume (Crofton)".into(),
             ));

@@ -453,10 +453,9 @@ fn parse_phases(
 ) -> Result<crate::volume::PhaseNames, String> {
     let mut out = crate::volume::PhaseNames::new();
     for (k, v) in raw {
-        let l: u8 = k
-            .trim()
-            .parse()
-            .map_err(|_| format!("key {k:?} is not a label value 0..=255 (write `0 = \"pore\"`)"))?;
+        let l: u8 = k.trim().parse().map_err(|_| {
+            format!("key {k:?} is not a label value 0..=255 (write `0 = \"pore\"`)")
+        })?;
         crate::volume::insert_phase_name(&mut out, l, v)?;
     }
     Ok(out)
@@ -464,7 +463,10 @@ fn parse_phases(
 
 /// Steps that name their phase (`phase = "pore"`) must use a name of `[phases]` (checked before
 /// any work, so `run --check` refuses what `run` would).
-fn check_phase_refs(steps: &[toml::Value], names: &crate::volume::PhaseNames) -> Result<(), String> {
+fn check_phase_refs(
+    steps: &[toml::Value],
+    names: &crate::volume::PhaseNames,
+) -> Result<(), String> {
     for (i, st) in steps.iter().enumerate() {
         if let Some(n) = st.get("phase").and_then(|p| p.as_str()) {
             let r: crate::volume::PhaseRef = n.parse()?;

@@ -164,21 +164,13 @@ impl Step for Tortuosity {
             calibrated = voxel.is_calibrated();
             if fd {
                 for &a in &axes {
-                    let r =
-                        tortuosity_fd(l.view(), phase, voxel.nm, a, &fd_opts, ctx.progress)?;
+                    let r = tortuosity_fd(l.view(), phase, voxel.nm, a, &fd_opts, ctx.progress)?;
                     fd_res.push(r.clone());
                     results.push(r);
                 }
             }
             if rw {
-                let out = tortuosity_rw(
-                    l.view(),
-                    phase,
-                    voxel.nm,
-                    &axes,
-                    &rw_opts,
-                    ctx.progress,
-                )?;
+                let out = tortuosity_rw(l.view(), phase, voxel.nm, &axes, &rw_opts, ctx.progress)?;
                 if let Some(p) = &self.msd_csv {
                     files.push((p.into(), out.msd.to_csv().into_bytes()));
                 }
