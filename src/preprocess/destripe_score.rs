@@ -93,7 +93,7 @@ impl ScoreParams {
 
     /// Check every value.
     pub fn validate(&self) -> Result<(), ParamError> {
-        if self.window_px < 3 || self.window_px % 2 == 0 || self.window_px > 100_001 {
+        if self.window_px < 3 || self.window_px.is_multiple_of(2) || self.window_px > 100_001 {
             return Err(ParamError::new(
                 "score window (px)",
                 self.window_px,
