@@ -93,8 +93,7 @@ fn matches_at(line: &[u8], at: usize, pat: &[u8]) -> bool {
     // `#` runs are hash prefixes: a longer hash still matches, so only check the end of literals.
     let left_ok = at == 0 || !is_word_byte(line[at - 1]);
     let end = at + pat.len();
-    let right_ok =
-        pat.last() == Some(&b'#') || end == line.len() || !is_word_byte(line[end]);
+    let right_ok = pat.last() == Some(&b'#') || end == line.len() || !is_word_byte(line[end]);
     left_ok && right_ok
 }
 
@@ -104,9 +103,9 @@ fn hits(line: &str) -> Vec<&'static str> {
     PHRASES
         .iter()
         .filter(|ph| {
-            ph.alternatives.iter().any(|alt| {
-                (0..bytes.len()).any(|at| matches_at(bytes, at, alt.as_bytes()))
-            })
+            ph.alternatives
+                .iter()
+                .any(|alt| (0..bytes.len()).any(|at| matches_at(bytes, at, alt.as_bytes())))
         })
         .map(|ph| ph.label)
         .collect()
@@ -131,8 +130,7 @@ fn scanned_files() -> Vec<PathBuf> {
     let mut all = vec![PathBuf::from("README.md")];
     markdown_files(Path::new("docs/src"), &mut all);
     all.retain(|p| {
-        p != Path::new("docs/src/methods/conventions.md")
-            && !p.starts_with("docs/src/reference")
+        p != Path::new("docs/src/methods/conventions.md") && !p.starts_with("docs/src/reference")
     });
     all
 }
@@ -189,7 +187,12 @@ fn user_docs_carry_no_notebook_phrases() {
         let text = fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         for (i, line) in text.lines().enumerate() {
             for label in hits(line) {
-                found.push(format!("{}:{}: {label}: {}", f.display(), i + 1, line.trim()));
+                found.push(format!(
+                    "{}:{}: {label}: {}",
+                    f.display(),
+                    i + 1,
+                    line.trim()
+                ));
             }
         }
     }
