@@ -17,7 +17,7 @@ pub struct ClassifyArgs {
     /// Label volume to write (format from the extension; no extension = folder of slices).
     pub output: PathBuf,
     /// Also write the confidence (winning class probability, f32) to P and each class's
-    /// probability to P_<label> (same extension).
+    /// probability to P_LABEL (same extension).
     #[arg(long, value_name = "P.tif")]
     pub probabilities: Option<PathBuf>,
     /// Apply the model to data of another voxel size (its features then measure other lengths).
