@@ -35,6 +35,7 @@ const CHAIN: &str = r#"
 [[steps]]
 kind = "destripe"
 method = "stack"
+material_aware = false
 [[steps]]
 kind = "align"
 interpolation = "fourier"
@@ -46,7 +47,8 @@ shear = false
 fn synth(preset: &str, shape: [usize; 3], seed: u64, model: &str) -> String {
     format!(
         "[[steps]]\nkind = \"synth\"\npreset = \"{preset}\"\nshape = {shape:?}\nseed = {seed}\n\
-         [steps.acquisition.shine_through]\nmodel = \"{model}\"\n"
+         [steps.acquisition.shine_through]\nmodel = \"{model}\"\n\
+         [steps.acquisition.curtain]\nmodel = \"additive\"\n"
     )
 }
 
