@@ -41,6 +41,10 @@ fn header_ok(h: &str) -> bool {
         && !h.ends_with('_')
 }
 
+/// Columns of text by definition, whose values may look like numbers (the unit `1` of a
+/// dimensionless quantity; a sample named `140`).
+const TEXT_COLUMNS: &[&str] = &["unit", "method", "quantity", "sample", "status", "axis", "phase_name"];
+
 #[derive(Debug, PartialEq, Clone, Copy)]
 enum Kind {
     Number,
@@ -156,13 +160,17 @@ fn every_csv_header_is_snake_case_with_its_unit_and_every_column_has_one_type() 
                 ));
             }
         }
-        let mut kinds: Vec<Option<Kind>> = vec![None; heads.len()];
+        let mut kinds: Vec<Option<Kind>> = heads
+            .iter()
+            .map(|h| TEXT_COLUMNS.contains(&h.as_str()).then_some(Kind::Text))
+            .collect();
         for rec in r.records() {
             let rec = rec.unwrap();
             for (i, v) in rec.iter().enumerate() {
                 if let Some(k) = kind(v) {
                     match kinds[i] {
                         None => kinds[i] = Some(k),
+                        Some(Kind::Text) if TEXT_COLUMNS.contains(&heads[i].as_str()) => {}
                         Some(prev) if prev != k => bad.push(format!(
                             "{}: column {} mixes {prev:?} and {k:?} ({v:?})",
                             f.display(),

@@ -149,8 +149,8 @@ fn electrode_report_is_self_contained() {
         "Porosity profiles",
         "Tortuosity",
         "Bruggeman",
-        "Sizes of label 1",
-        "Connectivity of label 0",
+        "Sizes of active (label 1)",
+        "Connectivity of pore (label 0)",
     ] {
         assert!(html.contains(sec), "section {sec}");
     }

@@ -22,12 +22,12 @@
 //! ```
 //! use fibstack::preprocess::destripe_score::{score_slice, ScoreParams};
 //! use ndarray::Array2;
-//! // material on the right half with stripes; "destriped" = the same without the stripes
+//! // a dark pore band on top, striped material below; "destriped" = without the stripes
 //! let raw = Array2::from_shape_fn((64, 64), |(y, x)| {
-//!     if x < 32 { 20.0 } else { 200.0 + if x % 5 == 0 { 10.0 } else { 0.0 } + y as f32 * 0.1 }
+//!     if y < 16 { 20.0 } else { 200.0 + if x % 5 == 0 { 10.0 } else { 0.0 } + x as f32 * 0.1 }
 //! });
-//! let out = raw.mapv(|v| v) - Array2::from_shape_fn((64, 64), |(_, x)| {
-//!     if x >= 32 && x % 5 == 0 { 10.0 } else { 0.0 }
+//! let out = &raw - &Array2::from_shape_fn((64, 64), |(y, x)| {
+//!     if y >= 16 && x % 5 == 0 { 10.0 } else { 0.0 }
 //! });
 //! let s = score_slice(raw.view(), out.view(), &ScoreParams::default()).unwrap();
 //! assert!(s.material.ratio.unwrap() < 0.01);

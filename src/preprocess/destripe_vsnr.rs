@@ -47,7 +47,7 @@
 //! let img = Array2::from_shape_fn((64, 64), |(y, x)| {
 //!     0.2 + 0.004 * y as f32 + if x % 21 == 5 { 0.3 } else { 0.0 }
 //! });
-//! let filters = [VsnrFilter::gabor(1.0, 60.0, 20.0)];
+//! let filters = [VsnrFilter::gabor(1.0, 60.0, 200.0)];
 //! let plan = VsnrPlan::new(64, 64, &filters, &[0.0], 20, 10.0).unwrap();
 //! let (out, _) = plan.apply(img.view()).unwrap();
 //! let step = |a: &Array2<f32>| (a[[30, 5]] - a[[30, 4]]).abs();
