@@ -440,13 +440,15 @@ pub fn classify_slab(
         )
         .into());
     }
-    let get = |z: usize| slab.index_axis(Axis(0), z - offset);
+    let planes = features::SlabPlanes::new(slab, offset, core.clone(), nz, d, p);
+    let compiled = model.forest.compile();
     let per: Vec<(Array2<u8>, Option<Vec<f32>>)> = core
         .clone()
         .into_par_iter()
         .map(|z| {
-            let planes = features::slice_planes(&get, z, nz, d, p);
-            let (lab, pr) = predict_planes(&planes, &model.forest, &labels_of, probs);
+            let planes = planes.slice(z);
+            let (lab, pr) =
+                predict_planes(&planes, &model.forest, compiled.as_ref(), &labels_of, probs);
             (lab.into_shape_with_order((ny, nx)).expect("plane"), pr)
         })
         .collect();
@@ -468,11 +470,12 @@ pub fn classify_slab(
 }
 
 /// Rows per prediction block (features interleaved block by block).
-const BLOCK: usize = 2048;
+const BLOCK: usize = 256;
 
 fn predict_planes(
     planes: &[Array2<f32>],
     forest: &Forest,
+    compiled: Option<&forest::Compiled>,
     labels_of: &[u8],
     probs: bool,
 ) -> (ndarray::Array1<u8>, Option<Vec<f32>>) {
@@ -494,8 +497,13 @@ fn predict_planes(
                 xb[r * nf + f] = *v;
             }
         }
-        let xv = ArrayView2::from_shape((m, nf), &xb[..m * nf]).expect("block");
-        forest.predict_rows(xv, &mut pb[..m * nc]);
+        match compiled {
+            Some(c) => c.predict_block(&xb[..m * nf], &mut pb[..m * nc]),
+            None => {
+                let xv = ArrayView2::from_shape((m, nf), &xb[..m * nf]).expect("block");
+                forest.predict_rows(xv, &mut pb[..m * nc]);
+            }
+        }
         for r in 0..m {
             lab[b0 + r] = labels_of[forest::argmax(&pb[r * nc..(r + 1) * nc])];
         }
