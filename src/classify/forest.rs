@@ -730,6 +730,31 @@ impl Forest {
         })
     }
 
+    /// The forest of the first `t` trees (every tree draws from its own random stream, so this
+    /// is the forest that training with `trees = t` and the same seed grows).
+    pub fn first_trees(&self, t: usize) -> Forest {
+        let t = t.clamp(1, self.roots.len());
+        let end = self
+            .roots
+            .get(t)
+            .map(|&v| v as usize)
+            .unwrap_or(self.nodes.len());
+        let nodes = self.nodes[..end].to_vec();
+        let leaves = nodes
+            .iter()
+            .filter(|n| n.feature == LEAF)
+            .map(|n| n.next as usize + 1)
+            .max()
+            .unwrap_or(0);
+        Forest {
+            n_features: self.n_features,
+            n_classes: self.n_classes,
+            nodes,
+            roots: self.roots[..t].to_vec(),
+            leaf_probs: self.leaf_probs[..leaves * self.n_classes].to_vec(),
+        }
+    }
+
     /// Mean number of inner nodes a row of `x` (`[n, F]`) visits per tree (the depth of the
     /// leaf it reaches): the work of a prediction is this × trees per voxel.
     pub fn mean_path_length(&self, x: ArrayView2<f32>) -> f64 {
@@ -760,8 +785,44 @@ impl Compiled {
         self.n_classes
     }
 
-    /// Probabilities of the `n` rows of `x` (row-major `[n, F]`) into `out` (`[n · n_classes]`).
+    /// Probabilities of the `n` rows of `x` (row-major `[n, F]`) into `out` (`[n · n_classes]`):
+    /// tree-major, one voxel at a time down each tree (the direction a select, the stop at the
+    /// leaf a branch).
     pub fn predict_block(&self, x: &[f32], out: &mut [f32]) {
+        let nf = self.n_features;
+        let nc = self.n_classes;
+        let n = x.len() / nf;
+        let out = &mut out[..n * nc];
+        out.fill(0.0);
+        for &(root, leaf0, _) in &self.trees {
+            let nodes = &self.nodes[root as usize..];
+            let probs = &self.leaf_probs[leaf0 as usize * nc..];
+            for (row, o) in x.chunks_exact(nf).zip(out.chunks_exact_mut(nc)) {
+                let mut i = 0usize;
+                loop {
+                    let nd = nodes[i];
+                    if nd.right == 0 {
+                        break;
+                    }
+                    i += if row[nd.feature as usize] < nd.threshold {
+                        1
+                    } else {
+                        nd.right as usize
+                    };
+                }
+                let leaf = (nodes[i].threshold.to_bits() & PAYLOAD) as usize;
+                for (a, p) in o.iter_mut().zip(&probs[leaf * nc..(leaf + 1) * nc]) {
+                    *a += p;
+                }
+            }
+        }
+        let s = 1.0 / self.trees.len() as f32;
+        out.iter_mut().for_each(|v| *v *= s);
+    }
+
+    /// [`Compiled::predict_block`] with [`LANES`] voxels interleaved in lock step, each step a
+    /// branch-free select (the group stops when all have reached their leaves).
+    pub fn predict_block_lanes(&self, x: &[f32], out: &mut [f32]) {
         let nf = self.n_features;
         let nc = self.n_classes;
         let n = x.len() / nf;
@@ -776,10 +837,17 @@ impl Compiled {
                 let mut idx = [0usize; LANES];
                 let rows: [usize; LANES] = std::array::from_fn(|l| (v0 + l.min(m - 1)) * nf);
                 for _ in 0..steps {
+                    let mut moving = false;
                     for l in 0..LANES {
                         let nd = nodes[idx[l]];
                         let go_left = x[rows[l] + nd.feature as usize] < nd.threshold;
-                        idx[l] += if go_left { 1 } else { nd.right as usize };
+                        // branch-free select: 1 (left) or `right` (0 at a leaf)
+                        let m = (go_left as usize).wrapping_neg();
+                        idx[l] += (m & 1) | (!m & nd.right as usize);
+                        moving |= nd.right != 0;
+                    }
+                    if !moving {
+                        break;
                     }
                 }
                 for (l, &i) in idx.iter().enumerate().take(m) {
@@ -963,6 +1031,9 @@ mod tests {
             let xs = xt.slice(ndarray::s![..len, ..]).to_owned();
             let mut out = vec![0f32; len * 4];
             c.predict_block(xs.as_slice().unwrap(), &mut out);
+            let mut out2 = vec![0f32; len * 4];
+            c.predict_block_lanes(xs.as_slice().unwrap(), &mut out2);
+            assert_eq!(out, out2);
             for i in 0..len {
                 f.predict_one(xs.row(i).as_slice().unwrap(), &mut one);
                 assert_eq!(&out[4 * i..4 * i + 4], &one[..], "row {i} of {len}");
@@ -998,6 +1069,16 @@ mod tests {
             },
         );
         assert_ne!(a.0, c.0);
+        // the first 5 trees are the forest grown with trees = 5
+        let five = run(
+            2,
+            &ForestParams {
+                trees: 5,
+                ..p.clone()
+            },
+        );
+        assert_eq!(a.0.first_trees(5), five.0);
+        assert_ne!(a.0.first_trees(4), five.0);
     }
 
     /// Class-balanced sampling: with a 95/5 class imbalance the minority class is still found.

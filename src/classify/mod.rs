@@ -469,8 +469,9 @@ pub fn classify_slab(
     Ok((out, pv))
 }
 
-/// Rows per prediction block (features interleaved block by block).
-const BLOCK: usize = 256;
+/// Rows per prediction block (features interleaved block by block): 4096 rows of 42 f32
+/// features (688 kB) stay in a core's L2 cache while the trees run over them one by one.
+const BLOCK: usize = 4096;
 
 fn predict_planes(
     planes: &[Array2<f32>],

@@ -169,8 +169,15 @@ pub fn box_stats(
     let mut buf = vec![0f32; nx + 2 * rx];
     for y in 0..ny {
         let row = &a[y * nx..(y + 1) * nx];
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = row[reflect_index(i as isize - rx as isize, nx)];
+        if rx < nx {
+            buf[rx..rx + nx].copy_from_slice(row);
+            for i in (0..rx).chain(rx + nx..nx + 2 * rx) {
+                buf[i] = row[reflect_index(i as isize - rx as isize, nx)];
+            }
+        } else {
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = row[reflect_index(i as isize - rx as isize, nx)];
+            }
         }
         let [hmn, hmx, hsm] = &mut h;
         if want[0] {

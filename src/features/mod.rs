@@ -6,7 +6,8 @@
 //! Families ([`Family`]), each at every scale σ of [`FeatureParams::scales_nm`] unless noted:
 //! - `raw`: the grey value itself (one feature);
 //! - `gaussian`: Gaussian smoothing G_σ (reflect borders, truncated at 4σ; the
-//!   `preprocess::denoise` kernel);
+//!   `preprocess::denoise` kernel, its recursive form from σ = 5 px on,
+//!   [`smooth::RECURSIVE_FROM_PX`]);
 //! - `gradient`: σ·|∇G_σ| (central differences of G_σ, per nm, scale-normalised);
 //! - `log`: σ²·∇²G_σ (Laplacian of Gaussian, scale-normalised);
 //! - `dog`: G_σi − G_σi+1 for consecutive scales;
@@ -46,7 +47,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Version of the feature definitions; a model trained with another version is refused.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2;
 /// Default in-plane scales (nm).
 pub const DEFAULT_SCALES_NM: [f64; 3] = [20.0, 40.0, 80.0];
 /// Default number of slices the depth-context features look into.
