@@ -609,6 +609,56 @@ impl Forest {
         out.iter_mut().for_each(|v| *v *= s);
     }
 
+    /// The winning class of every row of `x` (`[n, F]`) into `labels`: the argmax of
+    /// [`Forest::predict_rows`], exactly, with less work. Tree-major like it; every
+    /// [`DECIDE_EVERY`] trees the rows whose vote is decided leave: a row whose leading class is
+    /// ahead of every other by more than the number of trees still to come (each adds at most 1
+    /// to a class) keeps its winner whatever those trees say. Unanimous rows stop after half
+    /// the forest.
+    pub fn predict_labels(&self, x: ArrayView2<f32>, labels: &mut [u8]) {
+        let (n, nf) = x.dim();
+        let nc = self.n_classes;
+        let x = x.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
+        let nt = self.roots.len();
+        let mut acc = vec![0f32; n * nc];
+        let mut active: Vec<u32> = (0..n as u32).collect();
+        let mut win = vec![0u8; n];
+        for t in 0..nt {
+            for &i in &active {
+                let i = i as usize;
+                let l = self.leaf(t, &xs[i * nf..(i + 1) * nf]);
+                for (a, v) in acc[i * nc..(i + 1) * nc]
+                    .iter_mut()
+                    .zip(&self.leaf_probs[l * nc..(l + 1) * nc])
+                {
+                    *a += v;
+                }
+            }
+            let left = (nt - t - 1) as f32;
+            if (t + 1) % DECIDE_EVERY == 0 || t + 1 == nt {
+                let scale = 1.0 / nt as f32;
+                active.retain(|&i| {
+                    let i = i as usize;
+                    let a = &acc[i * nc..(i + 1) * nc];
+                    // the winner of the scaled sums, as predict_rows' argmax sees them
+                    let mut sc = [0f32; 256];
+                    for (o, v) in sc.iter_mut().zip(a) {
+                        *o = v * scale;
+                    }
+                    let b = argmax(&sc[..nc]);
+                    win[i] = b as u8;
+                    let decided = a
+                        .iter()
+                        .enumerate()
+                        .all(|(c, &v)| c == b || a[b] - v > left + DECIDE_MARGIN);
+                    !decided && t + 1 < nt
+                });
+            }
+        }
+        labels[..n].copy_from_slice(&win);
+    }
+
     /// Probabilities of every row of `x` (`[n, F]`) into `out` (`[n · n_classes]`), exactly as
     /// [`Forest::predict_one`] per row (the same sums in the same tree order). Tree-major: one
     /// tree at a time over all rows, so the tree stays in cache while the rows stream through.
@@ -632,104 +682,7 @@ impl Forest {
     }
 }
 
-/// Voxels per lane group of [`Compiled::predict_block`]: independent traversals interleaved so
-/// their load latencies overlap.
-const LANES: usize = 8;
-
-/// One node of the prediction layout (8 bytes): go left (`i + 1`) when `x[feature] <
-/// threshold`, else to `i + right`. A leaf has `right = 0` and a NaN threshold whose payload is
-/// the tree-local leaf row, so a traversal that reaches it stays there: every voxel runs the
-/// same number of steps (the tree's depth) without a branch on the node type.
-#[derive(Debug, Clone, Copy)]
-#[repr(C)]
-struct CNode {
-    threshold: f32,
-    feature: u16,
-    right: u16,
-}
-
-const NAN_BITS: u32 = 0x7fc0_0000;
-const PAYLOAD: u32 = 0x003f_ffff;
-
-/// A [`Forest`] laid out for fast prediction ([`Forest::compile`]): compact nodes, branch-free
-/// fixed-depth traversal, trees evaluated one at a time over a block of voxels (tree-major), a
-/// few voxels interleaved. Gives exactly the probabilities of [`Forest::predict_one`] (the same
-/// comparisons, the same sums in the same tree order; tested against it).
-#[derive(Debug, Clone)]
-pub struct Compiled {
-    n_features: usize,
-    n_classes: usize,
-    nodes: Vec<CNode>,
-    /// Per tree: first node, first leaf row, steps (depth of the deepest leaf).
-    trees: Vec<(u32, u32, u32)>,
-    leaf_probs: Vec<f32>,
-}
-
 impl Forest {
-    /// The prediction layout, or `None` when a tree does not fit it (more than 65 535 nodes or
-    /// 4 M leaves in one tree); [`Forest::predict_rows`] then serves.
-    pub fn compile(&self) -> Option<Compiled> {
-        let mut nodes = Vec::with_capacity(self.nodes.len());
-        let mut trees = Vec::with_capacity(self.roots.len());
-        for t in 0..self.roots.len() {
-            let a = self.roots[t] as usize;
-            let b = self
-                .roots
-                .get(t + 1)
-                .map(|&v| v as usize)
-                .unwrap_or(self.nodes.len());
-            if b - a > u16::MAX as usize {
-                return None;
-            }
-            let tree = &self.nodes[a..b];
-            // first leaf row of this tree: the smallest leaf row in it
-            let leaf0 = tree
-                .iter()
-                .filter(|n| n.feature == LEAF)
-                .map(|n| n.next)
-                .min()?;
-            // depth of every node (pre-order: the left child follows its parent)
-            let mut depth = vec![0u32; tree.len()];
-            let mut deepest = 0;
-            for (i, n) in tree.iter().enumerate() {
-                if n.feature != LEAF {
-                    let r = n.next as usize - a;
-                    depth[i + 1] = depth[i] + 1;
-                    depth[r] = depth[i] + 1;
-                } else {
-                    deepest = deepest.max(depth[i]);
-                }
-            }
-            for (i, n) in tree.iter().enumerate() {
-                if n.feature == LEAF {
-                    let row = n.next - leaf0;
-                    if row > PAYLOAD {
-                        return None;
-                    }
-                    nodes.push(CNode {
-                        threshold: f32::from_bits(NAN_BITS | row),
-                        feature: 0,
-                        right: 0,
-                    });
-                } else {
-                    nodes.push(CNode {
-                        threshold: n.threshold,
-                        feature: n.feature,
-                        right: (n.next as usize - a - i) as u16,
-                    });
-                }
-            }
-            trees.push((a as u32, leaf0, deepest));
-        }
-        Some(Compiled {
-            n_features: self.n_features,
-            n_classes: self.n_classes,
-            nodes,
-            trees,
-            leaf_probs: self.leaf_probs.clone(),
-        })
-    }
-
     /// The forest of the first `t` trees (every tree draws from its own random stream, so this
     /// is the forest that training with `trees = t` and the same seed grows).
     pub fn first_trees(&self, t: usize) -> Forest {
@@ -779,91 +732,10 @@ impl Forest {
     }
 }
 
-impl Compiled {
-    /// Number of classes.
-    pub fn n_classes(&self) -> usize {
-        self.n_classes
-    }
-
-    /// Probabilities of the `n` rows of `x` (row-major `[n, F]`) into `out` (`[n · n_classes]`):
-    /// tree-major, one voxel at a time down each tree (the direction a select, the stop at the
-    /// leaf a branch).
-    pub fn predict_block(&self, x: &[f32], out: &mut [f32]) {
-        let nf = self.n_features;
-        let nc = self.n_classes;
-        let n = x.len() / nf;
-        let out = &mut out[..n * nc];
-        out.fill(0.0);
-        for &(root, leaf0, _) in &self.trees {
-            let nodes = &self.nodes[root as usize..];
-            let probs = &self.leaf_probs[leaf0 as usize * nc..];
-            for (row, o) in x.chunks_exact(nf).zip(out.chunks_exact_mut(nc)) {
-                let mut i = 0usize;
-                loop {
-                    let nd = nodes[i];
-                    if nd.right == 0 {
-                        break;
-                    }
-                    i += if row[nd.feature as usize] < nd.threshold {
-                        1
-                    } else {
-                        nd.right as usize
-                    };
-                }
-                let leaf = (nodes[i].threshold.to_bits() & PAYLOAD) as usize;
-                for (a, p) in o.iter_mut().zip(&probs[leaf * nc..(leaf + 1) * nc]) {
-                    *a += p;
-                }
-            }
-        }
-        let s = 1.0 / self.trees.len() as f32;
-        out.iter_mut().for_each(|v| *v *= s);
-    }
-
-    /// [`Compiled::predict_block`] with [`LANES`] voxels interleaved in lock step, each step a
-    /// branch-free select (the group stops when all have reached their leaves).
-    pub fn predict_block_lanes(&self, x: &[f32], out: &mut [f32]) {
-        let nf = self.n_features;
-        let nc = self.n_classes;
-        let n = x.len() / nf;
-        let out = &mut out[..n * nc];
-        out.fill(0.0);
-        for &(root, leaf0, steps) in &self.trees {
-            let nodes = &self.nodes[root as usize..];
-            let probs = &self.leaf_probs[leaf0 as usize * nc..];
-            let mut v0 = 0;
-            while v0 < n {
-                let m = LANES.min(n - v0);
-                let mut idx = [0usize; LANES];
-                let rows: [usize; LANES] = std::array::from_fn(|l| (v0 + l.min(m - 1)) * nf);
-                for _ in 0..steps {
-                    let mut moving = false;
-                    for l in 0..LANES {
-                        let nd = nodes[idx[l]];
-                        let go_left = x[rows[l] + nd.feature as usize] < nd.threshold;
-                        // branch-free select: 1 (left) or `right` (0 at a leaf)
-                        let m = (go_left as usize).wrapping_neg();
-                        idx[l] += (m & 1) | (!m & nd.right as usize);
-                        moving |= nd.right != 0;
-                    }
-                    if !moving {
-                        break;
-                    }
-                }
-                for (l, &i) in idx.iter().enumerate().take(m) {
-                    let row = (nodes[i].threshold.to_bits() & PAYLOAD) as usize;
-                    let o = &mut out[(v0 + l) * nc..(v0 + l + 1) * nc];
-                    for (a, p) in o.iter_mut().zip(&probs[row * nc..(row + 1) * nc]) {
-                        *a += p;
-                    }
-                }
-                v0 += m;
-            }
-        }
-        let s = 1.0 / self.trees.len() as f32;
-        out.iter_mut().for_each(|v| *v *= s);
-    }
-}
+/// Trees between two checks of [`Forest::predict_labels`] for decided votes.
+pub const DECIDE_EVERY: usize = 4;
+/// Safety margin (in votes) of that check against the rounding of the f32 sums.
+const DECIDE_MARGIN: f32 = 1e-3;
 
 /// Index of the largest value (the first on ties).
 #[inline]
@@ -1007,40 +879,35 @@ mod tests {
         }
     }
 
-    /// The prediction layout gives exactly the probabilities of the per-row reference, for
-    /// blocks of any length (lanes partly filled), several classes and deep trees.
+    /// Naive twin of the early-stopping label prediction: the argmax of the full forest's
+    /// probabilities, for every row, with 2…4 classes, few and many trees, and ties.
     #[test]
-    fn compiled_equals_predict_one() {
+    fn predict_labels_equals_argmax_of_all_trees() {
         let mut r = Rng::new(8);
         let n = 3000;
         let x = Array2::from_shape_fn((n, 7), |_| r.normal() as f32);
-        let y: Vec<u8> = (0..n)
-            .map(|i| ((x[[i, 0]] * 2.0 + x[[i, 2]] * x[[i, 5]]).abs() as u8).min(3))
-            .collect();
-        let p = ForestParams {
-            trees: 15,
-            max_depth: 20,
-            min_samples_leaf: 1,
-            ..Default::default()
-        };
-        let (f, _) = Forest::fit(x.view(), &y, 4, &p).unwrap();
-        let c = f.compile().expect("fits the layout");
-        let xt = Array2::from_shape_fn((517, 7), |_| (r.normal() * 1.5) as f32);
-        let mut one = vec![0f32; 4];
-        for len in [517usize, 1, 7, 8, 9, 64] {
-            let xs = xt.slice(ndarray::s![..len, ..]).to_owned();
-            let mut out = vec![0f32; len * 4];
-            c.predict_block(xs.as_slice().unwrap(), &mut out);
-            let mut out2 = vec![0f32; len * 4];
-            c.predict_block_lanes(xs.as_slice().unwrap(), &mut out2);
-            assert_eq!(out, out2);
-            for i in 0..len {
-                f.predict_one(xs.row(i).as_slice().unwrap(), &mut one);
-                assert_eq!(&out[4 * i..4 * i + 4], &one[..], "row {i} of {len}");
+        for (nc, trees) in [(4usize, 15usize), (2, 40), (3, 3)] {
+            let y: Vec<u8> = (0..n)
+                .map(|i| ((x[[i, 0]] * 2.0 + x[[i, 2]] * x[[i, 5]]).abs() as u8).min(nc as u8 - 1))
+                .collect();
+            let p = ForestParams {
+                trees,
+                max_depth: 20,
+                min_samples_leaf: 1,
+                ..Default::default()
+            };
+            let (f, _) = Forest::fit(x.view(), &y, nc, &p).unwrap();
+            let xt = Array2::from_shape_fn((517, 7), |_| (r.normal() * 1.5) as f32);
+            let mut pr = vec![0f32; 517 * nc];
+            f.predict_rows(xt.view(), &mut pr);
+            let mut lab = vec![0u8; 517];
+            f.predict_labels(xt.view(), &mut lab);
+            for i in 0..517 {
+                assert_eq!(lab[i] as usize, argmax(&pr[i * nc..(i + 1) * nc]), "row {i}");
             }
+            let m = f.mean_path_length(xt.view());
+            assert!(m > 1.0 && m <= 20.0, "{m}");
         }
-        let m = f.mean_path_length(xt.view());
-        assert!(m > 3.0 && m <= 20.0, "{m}");
     }
 
     /// The same seed gives the same forest with 1 and 2 threads; another seed another forest.

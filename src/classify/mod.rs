@@ -441,14 +441,12 @@ pub fn classify_slab(
         .into());
     }
     let planes = features::SlabPlanes::new(slab, offset, core.clone(), nz, d, p);
-    let compiled = model.forest.compile();
     let per: Vec<(Array2<u8>, Option<Vec<f32>>)> = core
         .clone()
         .into_par_iter()
         .map(|z| {
             let planes = planes.slice(z);
-            let (lab, pr) =
-                predict_planes(&planes, &model.forest, compiled.as_ref(), &labels_of, probs);
+            let (lab, pr) = predict_planes(&planes, &model.forest, &labels_of, probs);
             (lab.into_shape_with_order((ny, nx)).expect("plane"), pr)
         })
         .collect();
@@ -476,7 +474,6 @@ const BLOCK: usize = 4096;
 fn predict_planes(
     planes: &[Array2<f32>],
     forest: &Forest,
-    compiled: Option<&forest::Compiled>,
     labels_of: &[u8],
     probs: bool,
 ) -> (ndarray::Array1<u8>, Option<Vec<f32>>) {
@@ -491,6 +488,7 @@ fn predict_planes(
     let mut all = probs.then(|| vec![0f32; n * nc]);
     let mut xb = vec![0f32; BLOCK * nf];
     let mut pb = vec![0f32; BLOCK * nc];
+    let mut cls = vec![0u8; BLOCK];
     for b0 in (0..n).step_by(BLOCK) {
         let m = BLOCK.min(n - b0);
         for (f, pl) in flat.iter().enumerate() {
@@ -498,18 +496,19 @@ fn predict_planes(
                 xb[r * nf + f] = *v;
             }
         }
-        match compiled {
-            Some(c) => c.predict_block(&xb[..m * nf], &mut pb[..m * nc]),
-            None => {
-                let xv = ArrayView2::from_shape((m, nf), &xb[..m * nf]).expect("block");
-                forest.predict_rows(xv, &mut pb[..m * nc]);
-            }
-        }
-        for r in 0..m {
-            lab[b0 + r] = labels_of[forest::argmax(&pb[r * nc..(r + 1) * nc])];
-        }
+        let xv = ArrayView2::from_shape((m, nf), &xb[..m * nf]).expect("block");
         if let Some(a) = all.as_mut() {
+            forest.predict_rows(xv, &mut pb[..m * nc]);
+            for r in 0..m {
+                lab[b0 + r] = labels_of[forest::argmax(&pb[r * nc..(r + 1) * nc])];
+            }
             a[b0 * nc..(b0 + m) * nc].copy_from_slice(&pb[..m * nc]);
+        } else {
+            // labels only: the votes stop where they are decided (same labels)
+            forest.predict_labels(xv, &mut cls[..m]);
+            for r in 0..m {
+                lab[b0 + r] = labels_of[cls[r] as usize];
+            }
         }
     }
     (lab, all)

@@ -385,16 +385,15 @@ pub fn slice_planes<'a>(
 pub fn interleave(planes: &[Array2<f32>]) -> Array2<f32> {
     let nf = planes.len();
     let n = planes.first().map(|a| a.len()).unwrap_or(0);
-    let mut out = Array2::<f32>::zeros((n, nf));
+    let mut out = vec![0f32; n * nf];
     for (f, pl) in planes.iter().enumerate() {
         let src = pl.as_standard_layout();
         let s = src.as_slice().expect("standard layout");
-        for (row, v) in out.axis_iter_mut(Axis(0)).zip(s) {
-            let mut row = row;
-            row[f] = *v;
+        for (o, v) in out[f..].iter_mut().step_by(nf).zip(s) {
+            *o = *v;
         }
     }
-    out
+    Array2::from_shape_vec((n, nf), out).expect("rows")
 }
 
 /// Features of slices `core` (absolute indices) of a stack of `nz` slices, given `slab` = the

@@ -72,9 +72,7 @@ fn main() {
     let (train_cpu, train_wall) = (cpu() - c0, w0.elapsed().as_secs_f64());
     let (c0, w0) = (cpu(), wall());
     let mut out = vec![0f32; xs.nrows() * 3];
-    f.compile()
-        .unwrap()
-        .predict_block(xs.as_standard_layout().as_slice().unwrap(), &mut out);
+    f.predict_rows(xs.view(), &mut out);
     let pred: Vec<u8> = out.chunks(3).map(|o| argmax(o) as u8).collect();
     rows.push(Row {
         name: "fibstack (64 quantile bins, balanced classes)".into(),
