@@ -12,7 +12,8 @@
 //!
 //! `cargo run --release --example classify_speed -- --sweep` — trees × depth: prediction CPU
 //! time per voxel and held-out accuracy / Dice, trained on seed 5, chosen on seed 6, reported
-//! on seed 7.
+//! on seed 7. `FEATURES=raw,gaussian,…` sets the feature families (default: all),
+//! `DEPTHS=14,10` and `TREES=100,20` the grid.
 use fibstack::classify::{
     classify_slab, collect_training, train, ForestParams, Model, TrainOptions,
 };
@@ -56,9 +57,20 @@ fn voxel() -> VoxelSize {
 }
 
 fn fit(vol: &Array3<f32>, truth: &Array3<u8>, trees: usize, depth: usize) -> (Model, f64) {
+    fit_with(vol, truth, trees, depth, &FeatureParams::default())
+}
+
+fn fit_with(
+    vol: &Array3<f32>,
+    truth: &Array3<u8>,
+    trees: usize,
+    depth: usize,
+    features: &FeatureParams,
+) -> (Model, f64) {
     let grey = GreyVolume::from_f32(vol.clone(), voxel());
     let labels = truth.mapv(|v| v + 1);
     let opts = TrainOptions {
+        features: features.clone(),
         forest: ForestParams {
             trees,
             max_depth: depth,
@@ -199,11 +211,43 @@ fn scores(pred: &[u8], truth: &[u8]) -> (f64, [f64; 3]) {
     (acc, dice)
 }
 
+fn list<T: std::str::FromStr>(var: &str, default: &[T]) -> Vec<T>
+where
+    T: Clone,
+{
+    match std::env::var(var) {
+        Ok(v) => v
+            .split(',')
+            .map(|x| x.trim().parse().ok().expect(var))
+            .collect(),
+        Err(_) => default.to_vec(),
+    }
+}
+
 fn sweep() {
     let shape = [12usize, 256, 256];
     let (vol, truth) = stack(5, shape);
     let vx = voxel();
-    let p = FeatureParams::default();
+    let mut p = FeatureParams::default();
+    if let Ok(v) = std::env::var("FEATURES") {
+        use clap::ValueEnum;
+        p.families = v
+            .split(',')
+            .map(|f| Family::from_str(f.trim(), true).expect("FEATURES"))
+            .collect();
+    }
+    let depths: Vec<usize> = list("DEPTHS", &[14, 12, 10, 8]);
+    let tree_counts: Vec<usize> = list("TREES", &[100, 50, 30, 20, 10]);
+    // features CPU time per voxel
+    let c0 = cpu();
+    let nz = vol.dim().0;
+    std::hint::black_box(compute_slab(vol.view(), 0, 0..nz - 3, nz, &vx, &p).unwrap());
+    println!(
+        "features {:?}: {} per voxel, {:.0} CPU-ns/voxel",
+        p.families,
+        p.names().len(),
+        (cpu() - c0) * 1e9 / ((nz - 3) * vol.dim().1 * vol.dim().2) as f64
+    );
     let held: Vec<(u64, Vec<Array2<f32>>, Vec<u8>)> = [6u64, 7]
         .iter()
         .map(|&s| {
@@ -220,9 +264,9 @@ fn sweep() {
         .collect();
     println!("| trees | depth | visits/voxel | prediction CPU-ns/voxel | seed 6 accuracy | seed 6 Dice pore / AM / binder | seed 7 accuracy | seed 7 Dice pore / AM / binder |");
     println!("|---|---|---|---|---|---|---|---|");
-    for depth in [14usize, 12, 10, 8] {
-        let (model, _) = fit(&vol, &truth, 100, depth);
-        for trees in [100usize, 50, 30, 20, 10] {
+    for &depth in &depths {
+        let (model, _) = fit_with(&vol, &truth, tree_counts[0], depth, &p);
+        for &trees in &tree_counts {
             let m = Model {
                 header: model.header.clone(),
                 forest: model.forest.first_trees(trees),

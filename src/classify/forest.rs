@@ -903,7 +903,11 @@ mod tests {
             let mut lab = vec![0u8; 517];
             f.predict_labels(xt.view(), &mut lab);
             for i in 0..517 {
-                assert_eq!(lab[i] as usize, argmax(&pr[i * nc..(i + 1) * nc]), "row {i}");
+                assert_eq!(
+                    lab[i] as usize,
+                    argmax(&pr[i * nc..(i + 1) * nc]),
+                    "row {i}"
+                );
             }
             let m = f.mean_path_length(xt.view());
             assert!(m > 1.0 && m <= 20.0, "{m}");

@@ -152,7 +152,11 @@ pub fn box_stats(
     img: &Array2<f32>,
     r: [usize; 2],
     want: [bool; 3],
-) -> (Option<Array2<f32>>, Option<Array2<f32>>, Option<Array2<f32>>) {
+) -> (
+    Option<Array2<f32>>,
+    Option<Array2<f32>>,
+    Option<Array2<f32>>,
+) {
     let (ny, nx) = img.dim();
     let src = img.as_standard_layout();
     let a = src.as_slice().expect("standard layout");
@@ -273,8 +277,7 @@ pub fn slice_planes_fast(
     } else {
         Vec::new()
     };
-    let second: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = if has(Family::Log) || has(Family::Hessian)
-    {
+    let second: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = if has(Family::Log) || has(Family::Hessian) {
         smoothed
             .iter()
             .map(|g| second_differences(std_slice(g), ny, nx, d))
@@ -332,8 +335,14 @@ pub fn slice_planes_fast(
                     let jyy = prod(gy, gy);
                     let jxx = prod(gx, gx);
                     let jxy = prod(gy, gx);
-                    let (a, b) =
-                        eig_planes(std_slice(&jyy), std_slice(&jxy), std_slice(&jxx), None, ny, nx);
+                    let (a, b) = eig_planes(
+                        std_slice(&jyy),
+                        std_slice(&jxy),
+                        std_slice(&jxx),
+                        None,
+                        ny,
+                        nx,
+                    );
                     out.push(a);
                     out.push(b);
                 }

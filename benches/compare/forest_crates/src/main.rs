@@ -143,8 +143,9 @@ fn main() {
         let pred = m.predict(&xs64);
         let pred: Vec<u8> = pred.iter().map(|&v| v as u8).collect();
         rows.push(Row {
-            name: "linfa 0.8 RandomForest (linfa-ensemble over linfa-trees; features drawn per tree)"
-                .into(),
+            name:
+                "linfa 0.8 RandomForest (linfa-ensemble over linfa-trees; features drawn per tree)"
+                    .into(),
             train_cpu,
             train_wall,
             predict_cpu: cpu() - c0,
@@ -153,7 +154,10 @@ fn main() {
         });
     }
 
-    println!("| forest | train CPU s (wall) | predict CPU s (wall) for {} rows | held-out accuracy |", xs.nrows());
+    println!(
+        "| forest | train CPU s (wall) | predict CPU s (wall) for {} rows | held-out accuracy |",
+        xs.nrows()
+    );
     println!("|---|---|---|---|");
     for r in rows {
         println!(
