@@ -145,18 +145,17 @@ fn eig_planes(
     (plane(l1, ny, nx), plane(l2, ny, nx))
 }
 
+/// Optional min, max and mean planes of [`box_stats`].
+pub type BoxPlanes = (
+    Option<Array2<f32>>,
+    Option<Array2<f32>>,
+    Option<Array2<f32>>,
+);
+
 /// Box minimum, maximum and mean over half-widths `r = [ry, rx]` (those of `want`), exactly as
 /// [`super::smooth::local_min_max_mean`]: an x pass then a y pass, each over the reflected
 /// indices in the reference's order.
-pub fn box_stats(
-    img: &Array2<f32>,
-    r: [usize; 2],
-    want: [bool; 3],
-) -> (
-    Option<Array2<f32>>,
-    Option<Array2<f32>>,
-    Option<Array2<f32>>,
-) {
+pub fn box_stats(img: &Array2<f32>, r: [usize; 2], want: [bool; 3]) -> BoxPlanes {
     let (ny, nx) = img.dim();
     let src = img.as_standard_layout();
     let a = src.as_slice().expect("standard layout");
