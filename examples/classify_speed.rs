@@ -211,10 +211,7 @@ fn scores(pred: &[u8], truth: &[u8]) -> (f64, [f64; 3]) {
     (acc, dice)
 }
 
-fn list<T: std::str::FromStr>(var: &str, default: &[T]) -> Vec<T>
-where
-    T: Clone,
-{
+fn list<T: std::str::FromStr + Clone>(var: &str, default: &[T]) -> Vec<T> {
     match std::env::var(var) {
         Ok(v) => v
             .split(',')
