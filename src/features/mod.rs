@@ -6,7 +6,8 @@
 //! Families ([`Family`]), each at every scale σ of [`FeatureParams::scales_nm`] unless noted:
 //! - `raw`: the grey value itself (one feature);
 //! - `gaussian`: Gaussian smoothing G_σ (reflect borders, truncated at 4σ; the
-//!   `preprocess::denoise` kernel);
+//!   `preprocess::denoise` kernel, its recursive form from σ = 5 px on,
+//!   [`smooth::RECURSIVE_FROM_PX`]);
 //! - `gradient`: σ·|∇G_σ| (central differences of G_σ, per nm, scale-normalised);
 //! - `log`: σ²·∇²G_σ (Laplacian of Gaussian, scale-normalised);
 //! - `dog`: G_σi − G_σi+1 for consecutive scales;
@@ -36,6 +37,7 @@
 
 pub mod depth;
 pub mod derivative;
+pub mod fast;
 pub mod smooth;
 
 use crate::error::ParamError;
@@ -45,7 +47,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Version of the feature definitions; a model trained with another version is refused.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2;
 /// Default in-plane scales (nm).
 pub const DEFAULT_SCALES_NM: [f64; 3] = [20.0, 40.0, 80.0];
 /// Default number of slices the depth-context features look into.
@@ -301,6 +303,10 @@ pub(crate) fn half_width(nm: f64, d: [f64; 2]) -> [usize; 2] {
 
 /// The feature planes of one slice, in the order of [`FeatureParams::names`]: `slice(z)` gives
 /// any slice of the stack (`z < nz`), `z` is the slice to compute, `d = [dy, dx]` nm.
+///
+/// This is the per-family reference (each family from its own functions, nothing shared);
+/// [`compute_slab`] and the classifier use the fast path [`SlabPlanes`], which equals it bit for
+/// bit (`fast_equals_reference`).
 pub fn slice_planes<'a>(
     slice: &dyn Fn(usize) -> ArrayView2<'a, f32>,
     z: usize,
@@ -379,16 +385,15 @@ pub fn slice_planes<'a>(
 pub fn interleave(planes: &[Array2<f32>]) -> Array2<f32> {
     let nf = planes.len();
     let n = planes.first().map(|a| a.len()).unwrap_or(0);
-    let mut out = Array2::<f32>::zeros((n, nf));
+    let mut out = vec![0f32; n * nf];
     for (f, pl) in planes.iter().enumerate() {
         let src = pl.as_standard_layout();
         let s = src.as_slice().expect("standard layout");
-        for (row, v) in out.axis_iter_mut(Axis(0)).zip(s) {
-            let mut row = row;
-            row[f] = *v;
+        for (o, v) in out[f..].iter_mut().step_by(nf).zip(s) {
+            *o = *v;
         }
     }
-    out
+    Array2::from_shape_vec((n, nf), out).expect("rows")
 }
 
 /// Features of slices `core` (absolute indices) of a stack of `nz` slices, given `slab` = the
@@ -422,10 +427,149 @@ pub fn compute_slab(
         ));
     }
     let d = [voxel.dy(), voxel.dx()];
-    let get = |z: usize| slab.index_axis(Axis(0), z - offset);
-    let planes: Vec<Array2<f32>> = core
+    let planes = SlabPlanes::new(slab, offset, core.clone(), nz, d, p);
+    Ok(core
         .into_par_iter()
-        .map(|z| interleave(&slice_planes(&get, z, nz, d, p)))
-        .collect();
-    Ok(planes)
+        .map(|z| interleave(&planes.slice(z)))
+        .collect())
+}
+
+/// The fast feature path of one slab ([`fast`]): the depth-context bases of every slice of the
+/// slab computed once, then the planes of any core slice on demand. Equal to
+/// [`slice_planes`] (the per-family reference) for every slice.
+pub struct SlabPlanes<'a, 'p> {
+    slab: ArrayView3<'a, f32>,
+    offset: usize,
+    nz: usize,
+    d: [f64; 2],
+    p: &'p FeatureParams,
+    bases: Vec<fast::DepthBase>,
+    base0: usize,
+}
+
+impl<'a, 'p> SlabPlanes<'a, 'p> {
+    /// `slab` holds the input slices from `offset`, covering `core` and its halo (checked by the
+    /// callers); `d = [dy, dx]` nm.
+    pub fn new(
+        slab: ArrayView3<'a, f32>,
+        offset: usize,
+        core: std::ops::Range<usize>,
+        nz: usize,
+        d: [f64; 2],
+        p: &'p FeatureParams,
+    ) -> Self {
+        let (mut lo, mut hi) = (0, 0);
+        if p.has(Family::Depth) && !core.is_empty() {
+            let k = p.depth_slices;
+            let zs = core
+                .clone()
+                .flat_map(|z| (1..=k).map(move |j| depth::behind(z, j, nz, p.depth_reverse)));
+            lo = zs.clone().min().unwrap_or(0);
+            hi = zs.max().map(|v| v + 1).unwrap_or(0);
+        }
+        let bases = (lo..hi)
+            .into_par_iter()
+            .map(|z| fast::depth_base(slab.index_axis(Axis(0), z - offset), d, p))
+            .collect();
+        SlabPlanes {
+            slab,
+            offset,
+            nz,
+            d,
+            p,
+            bases,
+            base0: lo,
+        }
+    }
+
+    /// The feature planes of slice `z` (absolute index), in the order of
+    /// [`FeatureParams::names`].
+    pub fn slice(&self, z: usize) -> Vec<Array2<f32>> {
+        let p = self.p;
+        let behind: Vec<&fast::DepthBase> = if p.has(Family::Depth) {
+            (1..=p.depth_slices)
+                .map(|j| &self.bases[depth::behind(z, j, self.nz, p.depth_reverse) - self.base0])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        fast::slice_planes_fast(
+            self.slab.index_axis(Axis(0), z - self.offset),
+            &behind,
+            self.d,
+            p,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::VoxelSource;
+    use ndarray::Array3;
+
+    /// Naive twin of the fast path: every plane of every slice equals the per-family reference
+    /// bit for bit, for anisotropic pixels, both milling directions, subsets of the families,
+    /// odd sizes (1- and 2-pixel-wide images included) and a slab cut off the stack start.
+    #[test]
+    fn fast_equals_reference() {
+        let mut r = crate::rng::Rng::new(21);
+        let cases: Vec<(usize, usize, usize, FeatureParams)> = vec![
+            (6, 23, 17, FeatureParams::default()),
+            (
+                5,
+                9,
+                2,
+                FeatureParams {
+                    scales_nm: vec![5.0, 12.0],
+                    depth_slices: 2,
+                    depth_sigma_nm: 7.0,
+                    depth_reverse: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                4,
+                1,
+                13,
+                FeatureParams {
+                    families: vec![Family::Structure, Family::Local, Family::Depth],
+                    scales_nm: vec![8.0],
+                    depth_slices: 5,
+                    ..Default::default()
+                },
+            ),
+            (
+                3,
+                12,
+                12,
+                FeatureParams {
+                    families: vec![Family::Hessian, Family::Gradient, Family::Raw],
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (nz, ny, nx, p) in cases {
+            let vol = Array3::from_shape_fn((nz, ny, nx), |_| (r.uniform() * 100.0) as f32);
+            let voxel = VoxelSize::new([20.0, 9.0, 6.0], VoxelSource::CommandLine);
+            let d = [voxel.dy(), voxel.dx()];
+            let get = |z: usize| vol.index_axis(Axis(0), z);
+            let sp = SlabPlanes::new(vol.view(), 0, 0..nz, nz, d, &p);
+            // a slab that starts inside the stack
+            let sp1 = (!p.depth_reverse)
+                .then(|| SlabPlanes::new(vol.slice(ndarray::s![1.., .., ..]), 1, 1..nz, nz, d, &p));
+            for z in 0..nz {
+                let want = slice_planes(&get, z, nz, d, &p);
+                let got = sp.slice(z);
+                assert_eq!(want.len(), p.names().len());
+                assert_eq!(got.len(), want.len());
+                for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(a, b, "slice {z} feature {} ({nz}x{ny}x{nx})", p.names()[k]);
+                }
+                if let (true, Some(sp1)) = (z >= 1, sp1.as_ref()) {
+                    assert_eq!(sp1.slice(z), want, "slab from 1, slice {z}");
+                }
+            }
+        }
+    }
 }
