@@ -351,3 +351,43 @@ fn labels_do_not_depend_on_thread_count() {
         assert_eq!(run(t), one, "{t} threads");
     }
 }
+
+/// `components_report` (the equal-work mode of `fibstack connectivity --components-only`) gives
+/// exactly the components and percolation fields of the full analysis.
+#[test]
+fn components_only_equals_the_full_analysis_fields() {
+    use fibstack::metrics::connectivity::{components_report, ConnectivityOptions};
+    let mut rng = fibstack::rng::Rng::new(21);
+    let v = VoxelSize::new([5.0, 4.0, 3.0], VoxelSource::CommandLine);
+    for frac in [0.2, 0.35, 0.6] {
+        let l = Array3::from_shape_fn((17, 23, 19), |_| (rng.uniform() < frac) as u8);
+        for conn in [
+            Connectivity::Six,
+            Connectivity::Eighteen,
+            Connectivity::TwentySix,
+        ] {
+            let (full, _) = analyze(l.view(), 1, conn, &Axis::ALL, &v).unwrap();
+            let o = ConnectivityOptions {
+                phase: 1,
+                connectivity: conn,
+                axes: Axis::ALL.to_vec(),
+                graph: false,
+                components_only: true,
+            };
+            let c = components_report(l.view(), &v, &o).unwrap();
+            assert_eq!(c.n_components, full.n_components);
+            assert_eq!(c.phase_voxels, full.phase_voxels);
+            assert_eq!(c.largest_component_voxels, full.largest_component_voxels);
+            assert_eq!(
+                c.largest_component_fraction,
+                full.largest_component_fraction
+            );
+            assert_eq!(c.phase_volume, full.phase_volume);
+            assert_eq!(c.axes, full.axes);
+            assert_eq!(c.note, full.note);
+            // the graph needs the full analysis
+            let bad = ConnectivityOptions { graph: true, ..o };
+            assert!(components_report(l.view(), &v, &bad).is_err());
+        }
+    }
+}

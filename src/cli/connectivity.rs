@@ -4,7 +4,9 @@ use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::metrics::components::Connectivity;
-use fibstack::metrics::connectivity::{connectivity_report, ConnectivityOptions};
+use fibstack::metrics::connectivity::{
+    components_report, connectivity_report, ConnectivityOptions,
+};
 use fibstack::metrics::graph::write_contacts_csv;
 use fibstack::metrics::porosity::Axis;
 use fibstack::workflow::steps_metrics::write_csv_file;
@@ -28,6 +30,10 @@ pub struct ConnectivityArgs {
     /// Build the pore-region graph and write nodes.csv, edges.csv and phase_contacts.csv here.
     #[arg(long, value_name = "DIR")]
     pub graph_dir: Option<PathBuf>,
+    /// Only the components and their percolation (no Euler characteristic, phase contacts or
+    /// graph): the work of a plain labelling call such as cc3d's.
+    #[arg(long)]
+    pub components_only: bool,
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -42,7 +48,11 @@ pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
         connectivity: Connectivity::from_n(args.connectivity)?,
         axes: Axis::parse_list(&args.axis)?,
         graph: args.graph_dir.is_some(),
+        components_only: args.components_only,
     };
+    if opts.components_only && opts.graph {
+        anyhow::bail!("--components-only cannot be combined with --graph-dir (the graph needs the full analysis); drop one of them");
+    }
     let (l, phase) = args.input.read_metric_labels_for(
         &args.labels,
         g,
@@ -51,6 +61,38 @@ pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
         &[],
     )?;
     opts.phase = phase;
+    if opts.components_only {
+        let r = components_report(l.view(), &l.voxel, &opts)
+            .with_context(|| format!("{}", args.labels.display()))?;
+        if !g.quiet {
+            if let Some(n) = &r.note {
+                eprintln!("note: {n}");
+            }
+        }
+        if args.json {
+            return print_json(&r);
+        }
+        println!(
+            "phase {}: {} voxels (fraction {:.6}), {} components ({}-connectivity), largest {:.4} of the phase",
+            r.phase,
+            r.phase_voxels,
+            r.phase_fraction,
+            r.n_components,
+            r.connectivity,
+            r.largest_component_fraction
+        );
+        for a in &r.axes {
+            println!(
+                "axis {}: percolates {}  percolating {:.4}  dead-end {:.4}  isolated {:.4}  (of the phase)",
+                a.axis.name(),
+                a.percolates,
+                a.percolating_fraction,
+                a.dead_end_fraction,
+                a.isolated_fraction
+            );
+        }
+        return Ok(());
+    }
     let (r, graph) = connectivity_report(l.view(), &l.voxel, &opts)
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(dir) = &args.graph_dir {

@@ -195,6 +195,10 @@ pub struct ConnectivityOptions {
     pub axes: Vec<Axis>,
     /// Build the pore-region graph (watershed; slower).
     pub graph: bool,
+    /// Only the components and their percolation ([`components_report`]): no Euler
+    /// characteristic, no phase contacts, no graph (the work of a plain labelling call).
+    #[serde(default)]
+    pub components_only: bool,
 }
 
 impl Default for ConnectivityOptions {
@@ -204,8 +208,92 @@ impl Default for ConnectivityOptions {
             connectivity: Connectivity::Six,
             axes: Axis::ALL.to_vec(),
             graph: false,
+            components_only: false,
         }
     }
+}
+
+/// The components part of [`ConnectivityReport`] (`fibstack connectivity --components-only`):
+/// the same fields, computed the same way, without the Euler characteristic and the phase contacts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentsReport {
+    pub method: String,
+    pub phase: u8,
+    /// 6, 18 or 26 (components and percolation).
+    pub connectivity: u32,
+    pub voxel_size_nm: [f64; 3],
+    pub length_unit: String,
+    pub n_voxels: u64,
+    pub phase_voxels: u64,
+    /// Phase voxels / all voxels.
+    pub phase_fraction: f64,
+    pub n_components: usize,
+    /// Voxels of the largest component (0 when the phase is absent).
+    pub largest_component_voxels: u64,
+    /// Largest component / phase voxels (0 when the phase is absent).
+    pub largest_component_fraction: f64,
+    /// Phase volume in `volume_unit`.
+    pub phase_volume: f64,
+    pub volume_unit: String,
+    pub axes: Vec<AxisPercolation>,
+    pub note: Option<String>,
+}
+
+/// Components and their percolation along `opts.axes` only (labelling plus one pass over the six
+/// faces); `opts.graph` must be off.
+pub fn components_report(
+    labels: ArrayView3<u8>,
+    voxel: &VoxelSize,
+    opts: &ConnectivityOptions,
+) -> Result<ComponentsReport, ParamError> {
+    if opts.graph {
+        return Err(ParamError::new(
+            "components_only",
+            "true with graph = true",
+            "the pore-region graph needs the full analysis; drop components-only or the graph",
+        ));
+    }
+    check_nonempty(labels.shape())?;
+    let units = Units::from_voxel(voxel)?;
+    let comps = label_phase(labels, opts.phase, opts.connectivity)?;
+    let touches = face_touches(&comps);
+    let phase_voxels: u64 = comps.sizes.iter().sum();
+    let n = labels.len() as u64;
+    let largest = comps.sizes.iter().cloned().max().unwrap_or(0);
+    let mut note = units.note.clone();
+    if phase_voxels == 0 {
+        let t = format!("phase {} is absent: all fractions are 0", opts.phase);
+        note = Some(note.map_or(t.clone(), |n| format!("{n}; {t}")));
+    }
+    Ok(ComponentsReport {
+        method: format!(
+            "connected components only ({}-connectivity, two-pass union-find over slabs); \
+             percolation: component touches both faces / one face / none",
+            opts.connectivity.n()
+        ),
+        phase: opts.phase,
+        connectivity: opts.connectivity.n(),
+        voxel_size_nm: voxel.nm,
+        length_unit: units.length.clone(),
+        n_voxels: n,
+        phase_voxels,
+        phase_fraction: phase_voxels as f64 / n as f64,
+        n_components: comps.count(),
+        largest_component_voxels: largest,
+        largest_component_fraction: if phase_voxels > 0 {
+            largest as f64 / phase_voxels as f64
+        } else {
+            0.0
+        },
+        phase_volume: phase_voxels as f64 * units.voxel_volume(),
+        volume_unit: units.volume(),
+        axes: opts
+            .axes
+            .iter()
+            .map(|&a| percolation(&comps, &touches, a))
+            .collect(),
+        note,
+    })
 }
 
 /// [`analyze`] plus, when asked, the pore-region graph (its summary goes into the report).

@@ -5,7 +5,7 @@ use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::io::IoError;
 use crate::metrics::components::Connectivity;
-use crate::metrics::connectivity::{connectivity_report, ConnectivityOptions};
+use crate::metrics::connectivity::{components_report, connectivity_report, ConnectivityOptions};
 use crate::metrics::graph::write_contacts_csv;
 use crate::metrics::porosity::{porosity_report, Axis, PorosityOptions};
 use crate::volume::PhaseRef;
@@ -196,8 +196,10 @@ fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
 /// (with `graph = true`) the pore-region graph.
 ///
 /// Keys: `phase` (default 0), `connectivity` (6|18|26, default 6), `axis` (default all),
-/// `graph` (bool, default false), `prefix` (optional file-name prefix). Writes
-/// `[<prefix>_]phase_contacts.csv`, and with `graph`: `[<prefix>_]nodes.csv`, `[<prefix>_]edges.csv`.
+/// `graph` (bool, default false), `components_only` (bool, default false: components and
+/// percolation only, no Euler characteristic, contacts or files), `prefix` (optional file-name
+/// prefix). Writes `[<prefix>_]phase_contacts.csv`, and with `graph`: `[<prefix>_]nodes.csv`,
+/// `[<prefix>_]edges.csv`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectivityStep {
@@ -210,6 +212,8 @@ pub struct ConnectivityStep {
     pub axis: String,
     #[serde(default)]
     pub graph: bool,
+    #[serde(default)]
+    pub components_only: bool,
     pub prefix: Option<String>,
 }
 
@@ -220,6 +224,18 @@ impl ConnectivityStep {
             connectivity: Connectivity::from_n(self.connectivity)?,
             axes: Axis::parse_list(&self.axis)?,
             graph: self.graph,
+            components_only: self.components_only,
+        })
+        .and_then(|o: ConnectivityOptions| {
+            if o.components_only && o.graph {
+                Err(ParamError::new(
+                    "components_only",
+                    "true with graph = true",
+                    "the pore-region graph needs the full analysis; drop one of them",
+                ))
+            } else {
+                Ok(o)
+            }
         })
     }
 }
@@ -239,6 +255,12 @@ impl Step for ConnectivityStep {
         let phase = ctx.resolve_phase("connectivity", &self.phase)?;
         let opts = self.options(phase)?;
         let (l, voxel) = ctx.metric_labels("connectivity", &[("phase", phase)])?;
+        if opts.components_only {
+            let r = components_report(l.view(), &voxel, &opts)?;
+            let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
+            ctx.add_phase_name(phase, &mut v);
+            return Ok(v);
+        }
         let (r, g) = connectivity_report(l.view(), &voxel, &opts)?;
         let name = |n: &str| match &self.prefix {
             Some(p) => format!("{p}_{n}"),
