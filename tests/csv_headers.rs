@@ -43,7 +43,15 @@ fn header_ok(h: &str) -> bool {
 
 /// Columns of text by definition, whose values may look like numbers (the unit `1` of a
 /// dimensionless quantity; a sample named `140`).
-const TEXT_COLUMNS: &[&str] = &["unit", "method", "quantity", "sample", "status", "axis", "phase_name"];
+const TEXT_COLUMNS: &[&str] = &[
+    "unit",
+    "method",
+    "quantity",
+    "sample",
+    "status",
+    "axis",
+    "phase_name",
+];
 
 #[derive(Debug, PartialEq, Clone, Copy)]
 enum Kind {
