@@ -72,25 +72,15 @@ pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
         if args.json {
             return print_json(&r);
         }
-        println!(
-            "phase {}: {} voxels (fraction {:.6}), {} components ({}-connectivity), largest {:.4} of the phase",
+        print_components(
             r.phase,
             r.phase_voxels,
             r.phase_fraction,
             r.n_components,
             r.connectivity,
-            r.largest_component_fraction
+            r.largest_component_fraction,
+            &r.axes,
         );
-        for a in &r.axes {
-            println!(
-                "axis {}: percolates {}  percolating {:.4}  dead-end {:.4}  isolated {:.4}  (of the phase)",
-                a.axis.name(),
-                a.percolates,
-                a.percolating_fraction,
-                a.dead_end_fraction,
-                a.isolated_fraction
-            );
-        }
         return Ok(());
     }
     let (r, graph) = connectivity_report(l.view(), &l.voxel, &opts)
@@ -113,25 +103,15 @@ pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
     if args.json {
         return print_json(&r);
     }
-    println!(
-        "phase {}: {} voxels (fraction {:.6}), {} components ({}-connectivity), largest {:.4} of the phase",
+    print_components(
         r.phase,
         r.phase_voxels,
         r.phase_fraction,
         r.n_components,
         r.connectivity,
-        r.largest_component_fraction
+        r.largest_component_fraction,
+        &r.axes,
     );
-    for a in &r.axes {
-        println!(
-            "axis {}: percolates {}  percolating {:.4}  dead-end {:.4}  isolated {:.4}  (of the phase)",
-            a.axis.name(),
-            a.percolates,
-            a.percolating_fraction,
-            a.dead_end_fraction,
-            a.isolated_fraction
-        );
-    }
     let e = &r.euler;
     println!(
         "Euler characteristic {} (26/6), delta chi {}, connectivity {}, density {:.6e} {}",
@@ -160,4 +140,29 @@ pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The components and percolation lines shared by the full and the `--components-only` output.
+fn print_components(
+    phase: u8,
+    voxels: u64,
+    fraction: f64,
+    n: usize,
+    connectivity: u32,
+    largest: f64,
+    axes: &[fibstack::metrics::connectivity::AxisPercolation],
+) {
+    println!(
+        "phase {phase}: {voxels} voxels (fraction {fraction:.6}), {n} components ({connectivity}-connectivity), largest {largest:.4} of the phase"
+    );
+    for a in axes {
+        println!(
+            "axis {}: percolates {}  percolating {:.4}  dead-end {:.4}  isolated {:.4}  (of the phase)",
+            a.axis.name(),
+            a.percolates,
+            a.percolating_fraction,
+            a.dead_end_fraction,
+            a.isolated_fraction
+        );
+    }
 }
