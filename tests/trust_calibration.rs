@@ -65,8 +65,8 @@ fn metrics_refuse_missing_slice_thickness_unless_allowed() {
     assert_eq!(j["length_unit"], "nm");
 }
 
-/// The issue's quickstart case: a workflow on a folder without dz used to write τ to the results
-/// and exit 0. Now `run` stops naming dz; `allow_uncalibrated = true` runs it in voxels.
+/// The quickstart case: a workflow on a folder without dz used to write τ to the results and exit
+/// 0. Now `run --check` and `run` stop naming dz; `allow_uncalibrated = true` runs it in voxels.
 #[test]
 fn workflow_refuses_uncalibrated_input_unless_allowed() {
     let d = tempfile::tempdir().unwrap();
@@ -87,8 +87,11 @@ axis = "y"
 "#;
     let w = workflow(d.path(), &format!("output = \"out\"\n{steps}"));
     let w = w.to_str().unwrap();
-    // the parameters are fine: --check passes; the data is what is refused
-    assert!(fib(&["run", w, "--check", "-q"]).status.success());
+    // --check reads the input's headers and refuses it already, as run does at its metric step
+    fails_with(
+        &fib(&["run", w, "--check", "-q"]),
+        &["dz", "slice_thickness_nm", "allow_uncalibrated"],
+    );
     fails_with(
         &fib(&["run", w, "-q"]),
         &[
@@ -289,4 +292,50 @@ fn geometry_reports_stage_tilt_and_warns_on_mismatch() {
     assert!((j["stage_tilt_deg"].as_f64().unwrap() - 52.0).abs() < 1e-6);
     assert_eq!(j["warnings"], serde_json::json!([]));
     assert!(!stderr(&o).contains("warning:"));
+}
+
+#[test]
+fn check_refuses_an_uncalibrated_input_a_metric_step_needs() {
+    // `run --check` reads the input's headers: a folder without any voxel size, measured by a
+    // porosity step, is refused before any work (as `run` would refuse it at that step)
+    use tiff::encoder::{colortype, TiffEncoder};
+    let d = tempfile::tempdir().unwrap();
+    let slices = d.path().join("slices");
+    std::fs::create_dir(&slices).unwrap();
+    for z in 0..4 {
+        let f = std::fs::File::create(slices.join(format!("s_{z}.tif"))).unwrap();
+        let px: Vec<u8> = (0..256)
+            .map(|i| if (i + z) % 3 == 0 { 0 } else { 1 })
+            .collect();
+        TiffEncoder::new(f)
+            .unwrap()
+            .write_image::<colortype::Gray8>(16, 16, &px)
+            .unwrap();
+    }
+    let wf = |extra: &str, top: &str| {
+        let p = d.path().join("wf.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "output = \"out\"\n{top}\n[input]\npath = \"slices\"\nlabels = true\n{extra}\n[[steps]]\nkind = \"porosity\"\nphase = 0\n"
+            ),
+        )
+        .unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_fibstack"))
+            .args(["--quiet", "run", "--check", p.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = wf("", "");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("voxel size unknown") && err.contains("voxel_nm"),
+        "{err}"
+    );
+    assert_eq!(wf("voxel_nm = [20.0, 10.0, 10.0]", "").0, Some(0));
+    assert_eq!(wf("", "allow_uncalibrated = true").0, Some(0));
 }

@@ -25,6 +25,7 @@ pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
     let wf = Workflow::load(&a.workflow)?;
     wf.check_paths(a.out.as_deref())?;
     if a.check {
+        fibstack::workflow::provenance::check_input_calibration(&wf)?;
         if !g.quiet {
             eprintln!(
                 "{}: valid ({} steps: {})",

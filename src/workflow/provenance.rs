@@ -55,6 +55,108 @@ pub struct RunSummary {
     pub provenance: Provenance,
 }
 
+/// The read options of a workflow input (`[input]` or a sample's `input`), as `fibstack run`
+/// reads it.
+fn input_read_options(
+    wf: &Workflow,
+    inp: &super::schema::InputSpec,
+    path: &Path,
+) -> Result<ReadOptions, Error> {
+    let raw = match &inp.raw {
+        Some(r) => Some(io::RawSpec {
+            shape: r.shape,
+            sample: match r.dtype.as_str() {
+                "u8" | "uint8" => crate::SampleType::U8,
+                "u16" | "uint16" => crate::SampleType::U16,
+                "f32" | "float32" => crate::SampleType::F32,
+                t => {
+                    return Err(Error::Other(format!(
+                        "{}: [input.raw] dtype = {t:?}; use u8, u16 or f32",
+                        wf.file.display()
+                    )))
+                }
+            },
+            little_endian: !matches!(r.endian.as_str(), "big" | "be"),
+            header_bytes: r.header_bytes,
+        }),
+        None => None,
+    };
+    Ok(ReadOptions {
+        pattern: inp.pattern.clone(),
+        slices: inp.slices.map(|[a, b]| (a, b)),
+        crop: inp.crop,
+        crop_databar: !inp.keep_databar,
+        raw,
+        length_unit_nm: inp
+            .voxel_unit
+            .as_deref()
+            .map(io::parse_length_unit)
+            .transpose()
+            .map_err(|e| io::IoError::invalid(path, e))?,
+        channel: inp.channel,
+        timepoint: inp.timepoint,
+        ..Default::default()
+    })
+}
+
+/// What `fibstack run --check` verifies of the inputs before any work: when the workflow measures
+/// lengths or τ (porosity, connectivity, sizes, tortuosity) and does not allow uncalibrated volumes,
+/// every folder or TIFF input (read by its headers only) must have a known voxel size after the
+/// workflow's `voxel_nm` / `slice_thickness_nm` — so `--check` refuses what `run` would refuse at its
+/// first metric step.
+pub fn check_input_calibration(wf: &Workflow) -> Result<(), Error> {
+    use super::steps::StepSpec;
+    if wf.spec.allow_uncalibrated {
+        return Ok(());
+    }
+    let measures = |steps: &[StepSpec]| {
+        steps.iter().any(|s| {
+            matches!(
+                s,
+                StepSpec::Porosity(_)
+                    | StepSpec::Connectivity(_)
+                    | StepSpec::Sizes(_)
+                    | StepSpec::Tortuosity(_)
+            )
+        })
+    };
+    let mut inputs: Vec<&super::schema::InputSpec> = Vec::new();
+    if measures(&wf.steps) {
+        inputs.extend(wf.spec.input.as_ref());
+    }
+    for s in &wf.samples {
+        if measures(&s.steps) {
+            inputs.extend(s.input.as_ref());
+        }
+    }
+    for inp in inputs {
+        let path = wf.resolve(&inp.path);
+        if !matches!(
+            io::Format::of(&path),
+            Ok(io::Format::Folder | io::Format::Tiff)
+        ) || !path.exists()
+        {
+            continue; // other containers are read whole: checked when run reads them
+        }
+        let opts = input_read_options(wf, inp, &path)?;
+        let mut voxel = io::stream::SliceReader::open(&path, &opts)?.voxel();
+        if let Some(v) = inp.voxel_nm {
+            voxel = voxel.overridden([Some(v[0]), Some(v[1]), Some(v[2])], VoxelSource::Workflow);
+        }
+        if let Some(t) = inp.slice_thickness_nm {
+            voxel = voxel.overridden([Some(t), None, None], VoxelSource::Workflow);
+        }
+        if let Err(e) = voxel.for_metric(false) {
+            return Err(Error::Other(format!(
+                "{}: input {}: {e}",
+                wf.file.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<(u64, String), io::IoError> {
     let mut f = std::fs::File::open(path).map_err(|e| io::IoError::Os {
@@ -201,41 +303,7 @@ pub(crate) fn run_chain_into(
     let mut inputs = Vec::new();
     if let Some(inp) = chain.input {
         let path = wf.resolve(&inp.path);
-        let raw = match &inp.raw {
-            Some(r) => Some(io::RawSpec {
-                shape: r.shape,
-                sample: match r.dtype.as_str() {
-                    "u8" | "uint8" => crate::SampleType::U8,
-                    "u16" | "uint16" => crate::SampleType::U16,
-                    "f32" | "float32" => crate::SampleType::F32,
-                    t => {
-                        return Err(Error::Other(format!(
-                            "{}: [input.raw] dtype = {t:?}; use u8, u16 or f32",
-                            wf.file.display()
-                        )))
-                    }
-                },
-                little_endian: !matches!(r.endian.as_str(), "big" | "be"),
-                header_bytes: r.header_bytes,
-            }),
-            None => None,
-        };
-        let opts = ReadOptions {
-            pattern: inp.pattern.clone(),
-            slices: inp.slices.map(|[a, b]| (a, b)),
-            crop: inp.crop,
-            crop_databar: !inp.keep_databar,
-            raw,
-            length_unit_nm: inp
-                .voxel_unit
-                .as_deref()
-                .map(io::parse_length_unit)
-                .transpose()
-                .map_err(|e| io::IoError::invalid(&path, e))?,
-            channel: inp.channel,
-            timepoint: inp.timepoint,
-            ..Default::default()
-        };
+        let opts = input_read_options(wf, inp, &path)?;
         let mut vol = io::read_volume_with_progress(&path, &opts, progress)?;
         if let Some(v) = inp.voxel_nm {
             vol.voxel = vol
