@@ -12,17 +12,9 @@ use fibstack::volume::{GreyData, GreyVolume, SampleType, VoxelSize, VoxelSource}
 use ndarray::{s, Array3};
 use std::path::Path;
 
-fn shared(rel: &str) -> Option<std::path::PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        println!("skipped: {} absent", p.display());
-        None
-    }
-}
+#[path = "support/trust.rs"]
+mod trust;
+use trust::shared;
 
 fn read(p: &Path) -> GreyVolume {
     fibstack::io::read_volume(p, &fibstack::io::ReadOptions::default()).unwrap()

@@ -141,18 +141,7 @@ pub fn analyze(
     axes: &[Axis],
     voxel: &VoxelSize,
 ) -> Result<(ConnectivityReport, Components), ParamError> {
-    check_nonempty(labels.shape())?;
-    let units = Units::from_voxel(voxel)?;
-    let comps = label_phase(labels, phase, conn)?;
-    let touches = face_touches(&comps);
-    let phase_voxels: u64 = comps.sizes.iter().sum();
-    let n = labels.len() as u64;
-    let largest = comps.sizes.iter().cloned().max().unwrap_or(0);
-    let mut note = units.note.clone();
-    if phase_voxels == 0 {
-        let t = format!("phase {phase} is absent: all fractions are 0");
-        note = Some(note.map_or(t.clone(), |n| format!("{n}; {t}")));
-    }
+    let (c, comps) = components_part(labels, phase, conn, axes, voxel)?;
     let report = ConnectivityReport {
         method: format!(
             "connected components ({}-connectivity, two-pass union-find over slabs); percolation: \
@@ -160,29 +149,22 @@ pub fn analyze(
             conn.n()
         ),
         phase,
-        connectivity: conn.n(),
-        voxel_size_nm: voxel.nm,
-        length_unit: units.length.clone(),
-        n_voxels: n,
-        phase_voxels,
-        phase_fraction: phase_voxels as f64 / n as f64,
-        n_components: comps.count(),
-        largest_component_voxels: largest,
-        largest_component_fraction: if phase_voxels > 0 {
-            largest as f64 / phase_voxels as f64
-        } else {
-            0.0
-        },
-        phase_volume: phase_voxels as f64 * units.voxel_volume(),
-        volume_unit: units.volume(),
-        axes: axes
-            .iter()
-            .map(|&a| percolation(&comps, &touches, a))
-            .collect(),
+        connectivity: c.connectivity,
+        voxel_size_nm: c.voxel_size_nm,
+        length_unit: c.length_unit,
+        n_voxels: c.n_voxels,
+        phase_voxels: c.phase_voxels,
+        phase_fraction: c.phase_fraction,
+        n_components: c.n_components,
+        largest_component_voxels: c.largest_component_voxels,
+        largest_component_fraction: c.largest_component_fraction,
+        phase_volume: c.phase_volume,
+        volume_unit: c.volume_unit,
+        axes: c.axes,
         euler: euler(labels, phase, voxel)?,
         phase_contacts: phase_contacts(labels, voxel)?,
         graph: None,
-        note,
+        note: c.note,
     };
     Ok((report, comps))
 }
@@ -253,26 +235,38 @@ pub fn components_report(
             "the pore-region graph needs the full analysis; drop components-only or the graph",
         ));
     }
+    components_part(labels, opts.phase, opts.connectivity, &opts.axes, voxel).map(|(r, _)| r)
+}
+
+/// Labelling, sizes and percolation of `phase`: the part [`analyze`] and [`components_report`]
+/// share (the one place these fields are computed).
+fn components_part(
+    labels: ArrayView3<u8>,
+    phase: u8,
+    conn: Connectivity,
+    axes: &[Axis],
+    voxel: &VoxelSize,
+) -> Result<(ComponentsReport, Components), ParamError> {
     check_nonempty(labels.shape())?;
     let units = Units::from_voxel(voxel)?;
-    let comps = label_phase(labels, opts.phase, opts.connectivity)?;
+    let comps = label_phase(labels, phase, conn)?;
     let touches = face_touches(&comps);
     let phase_voxels: u64 = comps.sizes.iter().sum();
     let n = labels.len() as u64;
     let largest = comps.sizes.iter().cloned().max().unwrap_or(0);
     let mut note = units.note.clone();
     if phase_voxels == 0 {
-        let t = format!("phase {} is absent: all fractions are 0", opts.phase);
+        let t = format!("phase {phase} is absent: all fractions are 0");
         note = Some(note.map_or(t.clone(), |n| format!("{n}; {t}")));
     }
-    Ok(ComponentsReport {
+    let report = ComponentsReport {
         method: format!(
             "connected components only ({}-connectivity, two-pass union-find over slabs); \
              percolation: component touches both faces / one face / none",
-            opts.connectivity.n()
+            conn.n()
         ),
-        phase: opts.phase,
-        connectivity: opts.connectivity.n(),
+        phase,
+        connectivity: conn.n(),
         voxel_size_nm: voxel.nm,
         length_unit: units.length.clone(),
         n_voxels: n,
@@ -287,13 +281,13 @@ pub fn components_report(
         },
         phase_volume: phase_voxels as f64 * units.voxel_volume(),
         volume_unit: units.volume(),
-        axes: opts
-            .axes
+        axes: axes
             .iter()
             .map(|&a| percolation(&comps, &touches, a))
             .collect(),
         note,
-    })
+    };
+    Ok((report, comps))
 }
 
 /// [`analyze`] plus, when asked, the pore-region graph (its summary goes into the report).

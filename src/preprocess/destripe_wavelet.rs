@@ -164,19 +164,7 @@ impl WaveletDestripe {
                 rec[[y, x]]
             };
         }
-        let n = (ny * nx) as f64;
-        let mean = img.iter().map(|v| *v as f64).sum::<f64>() / n;
-        let var: f64 = img.iter().map(|v| (*v as f64 - mean).powi(2)).sum();
-        let removed: f64 = img
-            .iter()
-            .zip(out.iter())
-            .map(|(a, b)| ((a - b) as f64).powi(2))
-            .sum();
-        let frac = if var > 1e-12 * (mean * mean * n).max(1e-30) {
-            (removed / var).min(1.0)
-        } else {
-            0.0
-        };
+        let frac = super::destripe_vsnr::removed_fraction(img, out.view());
         Ok((out, frac))
     }
 }

@@ -722,14 +722,11 @@ pub fn drift_sequence(p: &DriftParams, nz: usize, seed: u64) -> Vec<[f64; 2]> {
 }
 
 fn stripe_profiles(c: &CurtainParams, nx: usize, ny: usize, seed: u64) -> Vec<StripeTruth> {
-    let mut fams = vec![(c.angle_deg, c.amplitude)];
-    if let Some(a2) = c.second_angle_deg {
-        fams.push((a2, c.amplitude * c.second_relative_amplitude));
-    }
-    fams.iter()
+    super::curtains::families(c)
+        .iter()
         .enumerate()
         .map(|(f, &(angle, amp))| {
-            let margin = (angle.to_radians().tan().abs() * ny as f64 * 0.5).ceil() as usize + 2;
+            let margin = super::curtains::margin_px(angle, ny);
             let n = nx + 2 * margin;
             let mut r = Rng::stream(seed ^ TAG_CURTAIN, f as u64);
             let mut mk = || {

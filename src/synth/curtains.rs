@@ -95,17 +95,30 @@ fn power_law_profile(rng: &mut Rng, n: usize, slope: f64, width_px: f64) -> Vec<
     re.into_iter().map(|x| (x * s) as f32).collect()
 }
 
-/// The stripe families of the physical model for an image `ny × nx` (profiles cover the
-/// stretched columns `u ∈ [−margin, nx + margin)`).
-pub fn physical_profiles(c: &CurtainParams, nx: usize, ny: usize, seed: u64) -> Vec<StripeTruth> {
+/// The stripe families `(angle°, amplitude)` of either curtain model: the main one and, when
+/// given, the second at its relative amplitude.
+pub(crate) fn families(c: &CurtainParams) -> Vec<(f64, f64)> {
     let mut fams = vec![(c.angle_deg, c.amplitude)];
     if let Some(a2) = c.second_angle_deg {
         fams.push((a2, c.amplitude * c.second_relative_amplitude));
     }
-    fams.iter()
+    fams
+}
+
+/// Columns a stripe profile needs beyond each side of the image so that stripes at `angle_deg`
+/// cover all `ny` rows.
+pub(crate) fn margin_px(angle_deg: f64, ny: usize) -> usize {
+    (angle_deg.to_radians().tan().abs() * ny as f64 * 0.5).ceil() as usize + 2
+}
+
+/// The stripe families of the physical model for an image `ny × nx` (profiles cover the
+/// stretched columns `u ∈ [−margin, nx + margin)`).
+pub fn physical_profiles(c: &CurtainParams, nx: usize, ny: usize, seed: u64) -> Vec<StripeTruth> {
+    families(c)
+        .iter()
         .enumerate()
         .map(|(f, &(angle, amp))| {
-            let margin = (angle.to_radians().tan().abs() * ny as f64 * 0.5).ceil() as usize + 2;
+            let margin = margin_px(angle, ny);
             let n = nx + 2 * margin;
             let mut r = Rng::stream(seed ^ TAG_PHYSICAL, f as u64);
             let profile_a = power_law_profile(&mut r, n, c.profile_slope, c.groove_width_px);
