@@ -254,11 +254,7 @@ impl InputOpts {
             .map_err(|e| anyhow::anyhow!("{}: --phase {e}", path.display()))?;
         let mut all = vec![("phase", p)];
         all.extend_from_slice(wanted);
-        fibstack::metrics::phases::check_phases(l.view(), &all)
-            .with_context(|| format!("{}", path.display()))?;
-        l.voxel = l
-            .voxel
-            .for_metric(allow_uncalibrated)
+        l.voxel = fibstack::metrics::phases::metric_voxel(&l, &all, allow_uncalibrated)
             .with_context(|| format!("{}", path.display()))?;
         Ok((l, p))
     }

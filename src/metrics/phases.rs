@@ -89,3 +89,16 @@ fn list(v: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The checks every label metric makes before any work, in one place for the command line and the
+/// workflow steps: the volume looks like labels, each `(role, value)` of `wanted` occurs, and the
+/// voxel size is calibrated — or `allow_uncalibrated`, then a 1 × 1 × 1 voxel (every length in
+/// voxels). Returns the voxel size to measure with.
+pub fn metric_voxel(
+    labels: &crate::volume::LabelVolume,
+    wanted: &[(&'static str, u8)],
+    allow_uncalibrated: bool,
+) -> Result<crate::volume::VoxelSize, crate::error::Error> {
+    check_phases(labels.view(), wanted)?;
+    Ok(labels.voxel.for_metric(allow_uncalibrated)?)
+}

@@ -115,11 +115,7 @@ impl<'a> Context<'a> {
         wanted: &[(&'static str, u8)],
     ) -> Result<(&LabelVolume, crate::volume::VoxelSize), crate::error::Error> {
         let l = self.labels(step)?;
-        crate::metrics::phases::check_phases(l.view(), wanted)
-            .map_err(|e| crate::error::Error::Other(e.to_string()))?;
-        let v = l
-            .voxel
-            .for_metric(self.allow_uncalibrated)
+        let v = crate::metrics::phases::metric_voxel(l, wanted, self.allow_uncalibrated)
             .map_err(|e| crate::error::Error::Other(e.to_string()))?;
         Ok((l, v))
     }
