@@ -81,12 +81,56 @@ fn porosity_cli_json_and_csv() {
     assert!((dz["deposit"]["mean_porosity"].as_f64().unwrap() - 2.0 / 64.0).abs() < 1e-12);
     // windows 20 nm = 1 x 4 x 4 voxels: 10 x 2 x 2 windows
     assert_eq!(j["windows"]["stats"]["n"], 40);
-    for a in ["z", "y", "x"] {
-        let f = d.path().join(format!("prof_{a}.csv"));
-        let t = std::fs::read_to_string(&f).unwrap();
-        assert!(t.starts_with(&format!(
-            "{a}_index,position_nm,fraction_label_0,fraction_label_1,fraction_label_2"
-        )));
+    // one tidy profile table: a row per slice and phase for every axis (10 + 8 + 8 slices,
+    // 3 phases), counts and fractions recomputed here from the volume itself
+    let t = std::fs::read_to_string(&prof).unwrap();
+    let mut lines = t.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "axis,index,position_nm,label,phase_name,voxels,fraction"
+    );
+    let rows: Vec<Vec<String>> = lines
+        .map(|r| r.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(rows.len(), (10 + 8 + 8) * 3);
+    for r in &rows {
+        let (axis, i, label) = (
+            r[0].as_str(),
+            r[1].parse::<usize>().unwrap(),
+            r[3].parse::<u8>().unwrap(),
+        );
+        let (n, per, d) = match axis {
+            "z" => (
+                l.index_axis(ndarray::Axis(0), i)
+                    .iter()
+                    .filter(|&&v| v == label)
+                    .count(),
+                64,
+                20.0,
+            ),
+            "y" => (
+                l.index_axis(ndarray::Axis(1), i)
+                    .iter()
+                    .filter(|&&v| v == label)
+                    .count(),
+                80,
+                5.0,
+            ),
+            _ => (
+                l.index_axis(ndarray::Axis(2), i)
+                    .iter()
+                    .filter(|&&v| v == label)
+                    .count(),
+                80,
+                5.0,
+            ),
+        };
+        assert_eq!(r[2].parse::<f64>().unwrap(), (i as f64 + 0.5) * d, "{r:?}");
+        assert_eq!(r[5].parse::<usize>().unwrap(), n, "{r:?}");
+        assert!(
+            (r[6].parse::<f64>().unwrap() - n as f64 / per as f64).abs() < 1e-12,
+            "{r:?}"
+        );
     }
     let t = std::fs::read_to_string(&rev).unwrap();
     assert!(t.starts_with("edge_nm,"));
@@ -225,7 +269,7 @@ graph = true
     assert_eq!(j["connectivity"]["graph"]["n_regions"], 2);
     let out = d.path().join("out");
     for f in [
-        "porosity_profile_z.csv",
+        "porosity_profile.csv",
         "porosity_rev.csv",
         "porosity_windows.csv",
         "nodes.csv",

@@ -2,7 +2,8 @@
 //! statistics and the REV curve on analytic volumes.
 
 use fibstack::metrics::porosity::{
-    detect_deposit, phase_fractions, profile, rev_curve, window_stats, Axis, DepositOptions,
+    detect_deposit, phase_fractions, profile, rev_curve, window_stats, write_profiles_csv, Axis,
+    DepositOptions,
 };
 use fibstack::volume::{VoxelSize, VoxelSource};
 use ndarray::{s, Array3};
@@ -112,13 +113,13 @@ fn profile_rows_sum_to_one_and_counts_to_total() {
         assert!((p.slice_thickness - d).abs() < 1e-12);
         assert!((p.position[1] - 1.5 * d).abs() < 1e-12);
         let mut csv = Vec::new();
-        p.write_csv(&mut csv).unwrap();
+        write_profiles_csv(std::slice::from_ref(&p), &Default::default(), &mut csv).unwrap();
         let text = String::from_utf8(csv).unwrap();
         assert!(text.starts_with(&format!(
-            "{}_index,position_nm,fraction_label_0",
+            "axis,index,position_nm,label,phase_name,voxels,fraction\n{},0,",
             axis.name()
         )));
-        assert_eq!(text.lines().count(), p.position.len() + 1);
+        assert_eq!(text.lines().count(), p.position.len() * p.labels.len() + 1);
     }
 }
 

@@ -114,7 +114,7 @@ fn li_deposit_pressure_series() {
     }
     for s in ["0_kPa", "350_kPa"] {
         assert!(d.path().join(s).join("report.html").exists());
-        assert!(d.path().join(s).join("porosity_profile_y.csv").exists());
+        assert!(d.path().join(s).join("porosity_profile.csv").exists());
     }
     for f in [
         "compare_porosity.png",
@@ -220,7 +220,15 @@ fn export_for_modelling_tables_are_tidy_and_stable() {
         ),
         (
             "porosity_profile.csv",
-            &["axis", "index", "position_nm", "fraction"],
+            &[
+                "axis",
+                "index",
+                "position_nm",
+                "label",
+                "phase_name",
+                "voxels",
+                "fraction",
+            ],
         ),
         (
             "sizes_local_thickness.csv",

@@ -3,9 +3,9 @@
 use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::metrics::porosity::{porosity_report, Axis, PorosityOptions};
+use fibstack::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
 use fibstack::workflow::steps_metrics::write_csv_file;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct PorosityArgs {
@@ -19,7 +19,8 @@ pub struct PorosityArgs {
     /// Profile axis: x, y, z or all (z = slice index, y = image row, x = image column).
     #[arg(long, default_value = "all")]
     pub axis: String,
-    /// Write the profile(s) as CSV; with several axes `_z`, `_y`, `_x` is added before the extension.
+    /// Write the profiles as one tidy CSV: a row per slice and phase (`axis, index, position_nm,
+    /// label, phase_name, voxels, fraction`), every profile axis in the same file.
     #[arg(long, value_name = "PATH")]
     pub profile_csv: Option<PathBuf>,
     /// Windowed statistics over a grid of cubes of this edge (nm; voxels when uncalibrated).
@@ -52,19 +53,6 @@ pub struct PorosityArgs {
     /// Measure an uncalibrated volume in voxels (1 x 1 x 1) instead of refusing it.
     #[arg(long)]
     pub allow_uncalibrated: bool,
-}
-
-/// `base.csv` → `base_z.csv`.
-pub(crate) fn with_suffix(p: &Path, s: &str) -> PathBuf {
-    let stem = p
-        .file_stem()
-        .map(|x| x.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match p.extension() {
-        Some(e) => format!("{stem}_{s}.{}", e.to_string_lossy()),
-        None => format!("{stem}_{s}"),
-    };
-    p.with_file_name(name)
 }
 
 pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
@@ -103,14 +91,9 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
     let r = porosity_report(l.view(), &l.voxel, &opts)
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(p) = &args.profile_csv {
-        for t in &r.profile_tables {
-            let path = if r.profile_tables.len() > 1 {
-                with_suffix(p, t.axis.name())
-            } else {
-                p.clone()
-            };
-            write_csv_file(&path, |w| t.write_csv(w))?;
-        }
+        write_csv_file(p, |w| {
+            write_profiles_csv(&r.profile_tables, &l.meta.phase_names, w)
+        })?;
     }
     if let (Some(p), Some(c)) = (&args.rev_csv, &r.rev_curve) {
         write_csv_file(p, |w| c.write_csv(w))?;

@@ -325,23 +325,58 @@ impl Profile {
             None => vec![0; self.position.len()],
         }
     }
-    /// Write the profile as CSV: `index, position_<unit>, fraction_<label>...`.
-    pub fn write_csv<W: std::io::Write>(&self, w: W) -> Result<(), csv::Error> {
-        let mut wr = csv::Writer::from_writer(w);
-        let mut head = vec![
-            format!("{}_index", self.axis.name()),
-            format!("position_{}", self.length_unit),
-        ];
-        head.extend(self.labels.iter().map(|l| format!("fraction_label_{l}")));
-        wr.write_record(&head)?;
-        for (i, row) in self.fractions.iter().enumerate() {
-            let mut rec = vec![i.to_string(), format!("{}", self.position[i])];
-            rec.extend(row.iter().map(|f| format!("{f}")));
-            wr.write_record(&rec)?;
+}
+
+/// Write profiles as one tidy CSV table, one row per slice and phase:
+/// `axis, index, position_<unit>, label, phase_name, voxels, fraction` (`<unit>` is `nm`, or
+/// `voxel` for an uncalibrated volume; `phase_name` is empty where `names` has none). The same
+/// layout serves `fibstack porosity --profile-csv` and the workflow's `porosity_profile.csv`.
+///
+/// ```
+/// use fibstack::metrics::porosity::{profile, write_profiles_csv, Axis};
+/// use fibstack::volume::{PhaseNames, VoxelSize, VoxelSource};
+/// let labels = ndarray::Array3::<u8>::from_shape_fn((2, 2, 2), |(z, _, x)| (z * x) as u8);
+/// let p = profile(labels.view(), Axis::Z, &VoxelSize::new([10.0, 5.0, 5.0], VoxelSource::CommandLine)).unwrap();
+/// let names = PhaseNames::from([(0, "pore".to_string())]);
+/// let mut out = Vec::new();
+/// write_profiles_csv(&[p], &names, &mut out).unwrap();
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.starts_with("axis,index,position_nm,label,phase_name,voxels,fraction\nz,0,5,0,pore,4,1\n"));
+/// ```
+pub fn write_profiles_csv<W: std::io::Write>(
+    profiles: &[Profile],
+    names: &crate::volume::PhaseNames,
+    w: W,
+) -> Result<(), csv::Error> {
+    let mut wr = csv::Writer::from_writer(w);
+    let unit = profiles.first().map_or("nm", |p| p.length_unit.as_str());
+    let position = format!("position_{unit}");
+    wr.write_record([
+        "axis",
+        "index",
+        &position,
+        "label",
+        "phase_name",
+        "voxels",
+        "fraction",
+    ])?;
+    for p in profiles {
+        for (i, (counts, fractions)) in p.counts.iter().zip(&p.fractions).enumerate() {
+            for (k, &label) in p.labels.iter().enumerate() {
+                wr.write_record([
+                    p.axis.name().to_string(),
+                    i.to_string(),
+                    format!("{}", p.position[i]),
+                    label.to_string(),
+                    names.get(&label).cloned().unwrap_or_default(),
+                    counts[k].to_string(),
+                    format!("{}", fractions[k]),
+                ])?;
+            }
         }
-        wr.flush()?;
-        Ok(())
     }
+    wr.flush()?;
+    Ok(())
 }
 
 /// Phase fractions per slice along `axis`.

@@ -4,12 +4,13 @@
 //! | file | rows | from |
 //! |---|---|---|
 //! | `summary.csv` | one per quantity: `quantity, phase, phase_name, axis, value, unit, method` | every step |
-//! | `porosity_profile.csv` | one per slice and axis: `axis, index, position_nm, fraction` | `porosity` |
 //! | `tortuosity.csv` | one per axis and method: τ, interval, D_eff/D₀, MacMullin, ε | `tortuosity` |
 //! | `sizes_local_thickness.csv` | one per bin: `bin_low_nm, bin_high_nm, volume_fraction, cumulative_fraction` | `sizes` |
 //!
-//! `particles.csv`, `network_nodes.csv`, `network_edges.csv` and `alignment_shifts.csv` are written
-//! by the `sizes`, `connectivity` and `align` steps themselves (see README for their schemas).
+//! `porosity_profile.csv` (one row per slice, axis and phase: `axis, index, position_nm, label,
+//! phase_name, voxels, fraction`), `particles.csv`, `network_nodes.csv`, `network_edges.csv` and
+//! `alignment_shifts.csv` are written by the `porosity`, `sizes`, `connectivity` and `align` steps
+//! themselves (schemas in the manual's user-workflows page).
 
 use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
@@ -91,26 +92,6 @@ impl Step for Export {
                     &p["method"],
                 ));
             }
-            let mut prof = Table::new(&[
-                ("axis", ""),
-                ("index", ""),
-                ("position", p["length_unit"].as_str().unwrap_or("nm")),
-                ("fraction", "1"),
-            ]);
-            for pr in p["profiles"].as_array().cloned().unwrap_or_default() {
-                let pos = pr["position"].as_array().cloned().unwrap_or_default();
-                let fr = pr["fraction"].as_array().cloned().unwrap_or_default();
-                for (i, (x, f)) in pos.iter().zip(&fr).enumerate() {
-                    prof.push(vec![
-                        pr["axis"].as_str().unwrap_or("").into(),
-                        i.into(),
-                        opt(x),
-                        opt(f),
-                    ]);
-                }
-            }
-            prof.write_csv(&ctx.output("porosity_profile.csv"))?;
-            files.push("porosity_profile.csv");
         }
         if let Some(c) = first(ctx, "connectivity").cloned() {
             for a in c["axes"].as_array().cloned().unwrap_or_default() {

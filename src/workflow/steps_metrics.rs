@@ -7,7 +7,7 @@ use crate::io::IoError;
 use crate::metrics::components::Connectivity;
 use crate::metrics::connectivity::{components_report, connectivity_report, ConnectivityOptions};
 use crate::metrics::graph::write_contacts_csv;
-use crate::metrics::porosity::{porosity_report, Axis, PorosityOptions};
+use crate::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
 use crate::volume::PhaseRef;
 use serde::Deserialize;
 use std::path::Path;
@@ -40,7 +40,7 @@ fn default_conn() -> u32 {
 /// Keys: `phase` (default 0), `axis` (`x|y|z|all`, default all), `window_nm` (optional),
 /// `rev_sizes` (default 10, 0 = off), `deposit` (bool), `collector` (label), `deposit_threshold`,
 /// `rev` (collector at the high-index end), `prefix` (file-name prefix, default "porosity").
-/// Writes `<prefix>_profile_<axis>.csv`, `<prefix>_rev.csv`, `<prefix>_windows.csv`.
+/// Writes `<prefix>_profile.csv` (every profile axis and phase, one tidy table), `<prefix>_rev.csv`, `<prefix>_windows.csv`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PorosityStep {
@@ -110,9 +110,10 @@ impl Step for PorosityStep {
         let (l, voxel) = ctx.metric_labels("porosity", &wanted)?;
         let r = porosity_report(l.view(), &voxel, &opts)?;
         let pre = self.prefix.clone().unwrap_or_else(|| "porosity".into());
-        for p in &r.profile_tables {
-            let path = ctx.output(&format!("{pre}_profile_{}.csv", p.axis.name()));
-            write_csv_file(&path, |w| p.write_csv(w))?;
+        if !r.profile_tables.is_empty() {
+            let path = ctx.output(&format!("{pre}_profile.csv"));
+            let names = ctx.phase_names();
+            write_csv_file(&path, |w| write_profiles_csv(&r.profile_tables, &names, w))?;
         }
         if let Some(c) = &r.rev_curve {
             let path = ctx.output(&format!("{pre}_rev.csv"));
