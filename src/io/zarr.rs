@@ -643,9 +643,47 @@ pub fn read_zarr(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
     if !is3 {
         axes_nm[0] = None;
     }
+    let zv = if mfile.ends_with("zarr.json") { 3 } else { 2 };
+    meta.container = Some(match &ome {
+        Some(o) => format!(
+            "OME-Zarr {} (Zarr v{zv}), level 0 = {:?}, {dname}",
+            o.version, o.path
+        ),
+        None => format!("Zarr v{zv} array, {dname}"),
+    });
     let voxel = file_voxel(axes_nm, &mut meta);
-    meta.source_files.push(path.to_path_buf());
+    meta.source_files = store_files(root, &rel);
     Ok(GreyVolume { data, voxel, meta })
+}
+
+/// The files the image was read from (for provenance): the group's metadata files and every
+/// file of the level-0 array, sorted.
+fn store_files(root: &Path, rel: &str) -> Vec<std::path::PathBuf> {
+    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    let mut out: Vec<std::path::PathBuf> = Vec::new();
+    if !rel.is_empty() {
+        out.extend(
+            ["zarr.json", ".zgroup", ".zattrs"]
+                .iter()
+                .map(|f| root.join(f))
+                .filter(|p| p.is_file()),
+        );
+    }
+    let mut files = Vec::new();
+    walk(&root.join(rel), &mut files);
+    files.sort();
+    out.extend(files);
+    out
 }
 
 fn ints<T>(
