@@ -70,8 +70,8 @@ mod with_zarr {
     }
 
     fn assert_voxel(v: &GreyVolume, nm: [Option<f64>; 3]) {
-        for k in 0..3 {
-            match nm[k] {
+        for (k, want) in nm.iter().enumerate() {
+            match *want {
                 Some(x) => {
                     assert_eq!(
                         v.voxel.source[k],
