@@ -334,193 +334,30 @@ fn dtype_of(file: &Path, m: &Value) -> Result<(String, usize, char), IoError> {
 }
 
 /// Read a Zarr array or OME-Zarr image (see the module docs).
+/// An opened Zarr image: shape, sample type, voxel size and metadata known, the voxels read on
+/// demand by slabs of slices ([`ZarrImage::read_slices`]).
+pub struct ZarrImage {
+    path: std::path::PathBuf,
+    array: Array<FilesystemStore>,
+    /// Index ranges per array dimension of what is read (slice range and crop applied).
+    ranges: Vec<std::ops::Range<u64>>,
+    /// The array dimension of z (`None`: a 2-D image).
+    zdim: Option<usize>,
+    shape: [usize; 3],
+    dname: String,
+    dkind: char,
+    dsize: usize,
+    /// Voxel size from the OME metadata.
+    pub voxel: crate::volume::VoxelSize,
+    /// Metadata (container, calibration origin, notes, source files).
+    pub meta: Metadata,
+}
+
+/// Read a Zarr array or OME-Zarr image (see the module docs).
 pub fn read_zarr(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> {
-    let root = path;
-    let top = node(root, "")?;
-    let mut meta = Metadata::default();
-    let (rel, arr_node, ome) = if top.is_array {
-        (String::new(), top, None)
-    } else {
-        let Some(ome) = parse_ome(&top.meta_file, &top.attributes)? else {
-            return Err(IoError::invalid(
-                path,
-                "is a Zarr group without OME-Zarr multiscales metadata; point to the array inside it (e.g. store.zarr/0)",
-            ));
-        };
-        let n = node(root, &ome.path)?;
-        if !n.is_array {
-            return Err(IoError::invalid(
-                &root.join(&ome.path),
-                "OME multiscales level 0 is not an array; the store is incomplete — re-export it",
-            ));
-        }
-        (ome.path.clone(), n, Some(ome))
-    };
-    let am = arr_node
-        .array_meta
-        .as_ref()
-        .expect("array node has metadata");
-    let mfile = &arr_node.meta_file;
-    let shape: Vec<u64> = am
-        .get("shape")
-        .and_then(Value::as_array)
-        .and_then(|a| a.iter().map(Value::as_u64).collect())
-        .ok_or_else(|| IoError::Corrupt {
-            path: mfile.clone(),
-            detail: "array metadata has no valid shape".into(),
-        })?;
-    let (dname, dsize, dkind) = dtype_of(mfile, am)?;
-
-    // axes: OME names, or a plain array's trailing [z,] y, x
-    let axes: Vec<Axis> = match &ome {
-        Some(o) => {
-            if o.axes.len() != shape.len() {
-                return Err(IoError::Corrupt {
-                    path: mfile.clone(),
-                    detail: format!(
-                        "OME metadata names {} axes but the array has {} dimensions",
-                        o.axes.len(),
-                        shape.len()
-                    ),
-                });
-            }
-            o.axes.clone()
-        }
-        None => {
-            let nd = shape.len();
-            let names: Vec<&str> = match nd {
-                0 | 1 => {
-                    return Err(IoError::invalid(
-                        path,
-                        format!("array has {nd} dimension(s); need a 2-D or 3-D image"),
-                    ))
-                }
-                2 => vec!["y", "x"],
-                _ => {
-                    let mut v = vec!["?"; nd - 3];
-                    v.extend(["z", "y", "x"]);
-                    v
-                }
-            };
-            names
-                .iter()
-                .map(|n| Axis {
-                    name: (*n).into(),
-                    kind: if *n == "?" {
-                        "other".into()
-                    } else {
-                        "space".into()
-                    },
-                    unit: None,
-                })
-                .collect()
-        }
-    };
-
-    // per array dimension: the index range to read; find the spatial axes
-    let mut ranges: Vec<std::ops::Range<u64>> = Vec::with_capacity(shape.len());
-    let mut spatial: Vec<(usize, char)> = Vec::new();
-    for (i, (a, &n)) in axes.iter().zip(&shape).enumerate() {
-        if a.kind == "space" {
-            let c = match a.name.as_str() {
-                "z" | "Z" => 'z',
-                "y" | "Y" => 'y',
-                "x" | "X" => 'x',
-                other => {
-                    return Err(IoError::Unsupported {
-                        path: mfile.clone(),
-                        format: format!("spatial axis named {other:?} (need z, y, x)"),
-                    })
-                }
-            };
-            spatial.push((i, c));
-            ranges.push(0..n);
-            continue;
-        }
-        let (pick, flag) = match a.kind.as_str() {
-            "channel" => (opts.channel, "--channel"),
-            "time" => (opts.timepoint, "--timepoint"),
-            _ => (None, ""),
-        };
-        let idx = match pick {
-            Some(k) if (k as u64) < n => k as u64,
-            Some(k) => {
-                return Err(IoError::invalid(
-                    path,
-                    format!(
-                        "{flag} {k} is beyond the {n} entries of axis {:?}; use 0..{}",
-                        a.name,
-                        n.saturating_sub(1)
-                    ),
-                ))
-            }
-            None if n == 1 => 0,
-            None if flag.is_empty() => {
-                return Err(IoError::Unsupported {
-                    path: mfile.clone(),
-                    format: format!(
-                        "extra axis {:?} of length {n} (need a 2-D or 3-D image)",
-                        a.name
-                    ),
-                })
-            }
-            None => {
-                return Err(IoError::invalid(
-                    path,
-                    format!(
-                        "{} axis {:?} has {n} entries; pick one with {flag} N (0..{})",
-                        a.kind,
-                        a.name,
-                        n - 1
-                    ),
-                ))
-            }
-        };
-        ranges.push(idx..idx + 1);
-    }
-    let order: String = spatial.iter().map(|s| s.1).collect();
-    if order != "zyx" && order != "yx" {
-        return Err(IoError::Unsupported {
-            path: mfile.clone(),
-            format: format!("spatial axes in the order {order:?} (need z, y, x or y, x)"),
-        });
-    }
-    let is3 = order == "zyx";
-    let dim = |c: char| spatial.iter().find(|s| s.1 == c).map(|s| s.0);
-    let full = [
-        dim('z').map_or(1, |i| shape[i] as usize),
-        shape[dim('y').unwrap_or(0)] as usize,
-        shape[dim('x').unwrap_or(0)] as usize,
-    ];
-    if full.contains(&0) {
-        return Err(IoError::invalid(
-            path,
-            format!("array has shape {shape:?}, which holds no voxels; write a non-empty array"),
-        ));
-    }
-    // slice range and crop read natively
-    let (z0, z1) = match opts.slices {
-        Some(r) => super::slice_range(path, r, full[0])?,
-        None => (0, full[0]),
-    };
-    let [y0, x0, h, w] = opts.crop.unwrap_or([0, 0, full[1], full[2]]);
-    if h == 0 || w == 0 || y0.saturating_add(h) > full[1] || x0.saturating_add(w) > full[2] {
-        return Err(IoError::invalid(
-            path,
-            format!(
-                "crop y0={y0},x0={x0},h={h},w={w} lies outside the {}x{} image; choose a rectangle inside it",
-                full[2], full[1]
-            ),
-        ));
-    }
-    if let Some(i) = dim('z') {
-        ranges[i] = z0 as u64..z1 as u64;
-    }
-    ranges[dim('y').unwrap_or(0)] = y0 as u64..(y0 + h) as u64;
-    ranges[dim('x').unwrap_or(0)] = x0 as u64..(x0 + w) as u64;
-    let out = [z1 - z0, h, w];
-    let n = out[0] * out[1] * out[2];
-    let bytes = (n as u64).saturating_mul(dsize as u64);
+    let img = ZarrImage::open(path, opts)?;
+    let out = img.shape;
+    let bytes = (out.iter().product::<usize>() as u64).saturating_mul(img.dsize as u64);
     if bytes > opts.max_bytes {
         return Err(IoError::TooLarge {
             path: path.to_path_buf(),
@@ -529,131 +366,377 @@ pub fn read_zarr(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
             limit: opts.max_bytes,
         });
     }
+    let (data, notes) = img.read_slices(0, out[0])?;
+    let mut meta = img.meta;
+    meta.warnings.extend(notes);
+    Ok(GreyVolume {
+        data,
+        voxel: img.voxel,
+        meta,
+    })
+}
 
-    let store = FilesystemStore::new(root).map_err(|e| zerr(path, "store", e))?;
-    let array_path = format!("/{rel}");
-    let array =
-        Array::open(Arc::new(store), &array_path).map_err(|e| zerr(mfile, "array metadata", e))?;
-    let subset = ArraySubset::new_with_ranges(&ranges);
-    let sh = (out[0], out[1], out[2]);
-    fn to3<T>(path: &Path, sh: (usize, usize, usize), v: Vec<T>) -> Result<Array3<T>, IoError> {
-        Array3::from_shape_vec(sh, v).map_err(|e| IoError::invalid(path, e.to_string()))
-    }
-    let what = format!("Zarr {dname}");
-    let data = match (dkind, dsize) {
-        ('u', 1) | ('b', 1) => {
-            let v: Vec<u8> = if dkind == 'b' {
-                let b: Vec<bool> = array
-                    .retrieve_array_subset(&subset)
-                    .map_err(|e| zerr(path, "chunks", e))?;
-                b.into_iter().map(u8::from).collect()
-            } else {
-                array
-                    .retrieve_array_subset(&subset)
-                    .map_err(|e| zerr(path, "chunks", e))?
+impl ZarrImage {
+    /// Open the store and learn shape, sample type and calibration (no voxels read).
+    pub fn open(path: &Path, opts: &ReadOptions) -> Result<ZarrImage, IoError> {
+        let root = path;
+        let top = node(root, "")?;
+        let mut meta = Metadata::default();
+        let (rel, arr_node, ome) = if top.is_array {
+            (String::new(), top, None)
+        } else {
+            let Some(ome) = parse_ome(&top.meta_file, &top.attributes)? else {
+                return Err(IoError::invalid(
+                path,
+                "is a Zarr group without OME-Zarr multiscales metadata; point to the array inside it (e.g. store.zarr/0)",
+            ));
             };
-            GreyData::U8(to3(path, sh, v)?)
-        }
-        ('u', 2) => {
-            let v: Vec<u16> = array
-                .retrieve_array_subset(&subset)
-                .map_err(|e| zerr(path, "chunks", e))?;
-            GreyData::U16(to3(path, sh, v)?)
-        }
-        ('f', 4) => {
-            let v: Vec<f32> = array
-                .retrieve_array_subset(&subset)
-                .map_err(|e| zerr(path, "chunks", e))?;
-            GreyData::F32(to3(path, sh, v)?)
-        }
-        ('f', 8) => {
-            let v: Vec<f64> = array
-                .retrieve_array_subset(&subset)
-                .map_err(|e| zerr(path, "chunks", e))?;
-            meta.warnings
-                .push("Zarr float64 samples held as 32-bit float".into());
-            GreyData::F32(to3(path, sh, v.into_iter().map(|x| x as f32).collect())?)
-        }
-        ('i' | 'u', _) => {
-            let v: Vec<i64> = match (dkind, dsize) {
-                ('i', 1) => ints::<i8>(&array, &subset, path)?,
-                ('i', 2) => ints::<i16>(&array, &subset, path)?,
-                ('i', 4) => ints::<i32>(&array, &subset, path)?,
-                ('i', 8) => ints::<i64>(&array, &subset, path)?,
-                ('u', 4) => ints::<u32>(&array, &subset, path)?,
-                ('u', 8) => {
-                    let v: Vec<u64> = array
-                        .retrieve_array_subset(&subset)
-                        .map_err(|e| zerr(path, "chunks", e))?;
-                    v.into_iter()
-                        .map(|x| x.min(i64::MAX as u64) as i64)
-                        .collect()
-                }
-                _ => {
-                    return Err(IoError::Unsupported {
-                        path: path.to_path_buf(),
-                        format: what,
-                    })
-                }
-            };
-            let (d, lo, hi) = super::ints::narrow(path, &what, out, n, |i| v[i])?;
-            meta.warnings.extend(super::ints::note(&what, lo, hi, &d));
-            d
-        }
-        _ => {
-            return Err(IoError::Unsupported {
-                path: path.to_path_buf(),
-                format: what,
-            })
-        }
-    };
+            let n = node(root, &ome.path)?;
+            if !n.is_array {
+                return Err(IoError::invalid(
+                &root.join(&ome.path),
+                "OME multiscales level 0 is not an array; the store is incomplete — re-export it",
+            ));
+            }
+            (ome.path.clone(), n, Some(ome))
+        };
+        let am = arr_node
+            .array_meta
+            .as_ref()
+            .expect("array node has metadata");
+        let mfile = &arr_node.meta_file;
+        let shape: Vec<u64> = am
+            .get("shape")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().map(Value::as_u64).collect())
+            .ok_or_else(|| IoError::Corrupt {
+                path: mfile.clone(),
+                detail: "array metadata has no valid shape".into(),
+            })?;
+        let (dname, dsize, dkind) = dtype_of(mfile, am)?;
 
-    // calibration from the OME scale and units
-    let mut axes_nm: [Option<FileValue>; 3] = [None, None, None];
-    if let Some(o) = &ome {
-        meta.instrument = Some(format!("OME-Zarr {}", o.version));
-        for (k, c) in ['z', 'y', 'x'].iter().enumerate() {
-            let Some(i) = dim(*c) else { continue };
-            let a = &axes[i];
-            let Some(s) = o.scale.as_ref().and_then(|s| s.get(i)).copied() else {
-                continue;
-            };
-            match a.unit.as_deref() {
-                None => meta.warnings.push(format!(
-                    "OME-Zarr axis {:?} has no unit: its scale {s} is not used, {} unknown",
-                    a.name,
-                    ["dz", "dy", "dx"][k]
-                )),
-                Some(u) => match ngff_unit_nm(u) {
-                    Some(f) => {
-                        axes_nm[k] = Some(FileValue::new(
-                            s * f,
-                            format!("OME-Zarr axis {} scale = {s} {u}", a.name),
+        // axes: OME names, or a plain array's trailing [z,] y, x
+        let axes: Vec<Axis> = match &ome {
+            Some(o) => {
+                if o.axes.len() != shape.len() {
+                    return Err(IoError::Corrupt {
+                        path: mfile.clone(),
+                        detail: format!(
+                            "OME metadata names {} axes but the array has {} dimensions",
+                            o.axes.len(),
+                            shape.len()
+                        ),
+                    });
+                }
+                o.axes.clone()
+            }
+            None => {
+                let nd = shape.len();
+                let names: Vec<&str> = match nd {
+                    0 | 1 => {
+                        return Err(IoError::invalid(
+                            path,
+                            format!("array has {nd} dimension(s); need a 2-D or 3-D image"),
                         ))
                     }
+                    2 => vec!["y", "x"],
+                    _ => {
+                        let mut v = vec!["?"; nd - 3];
+                        v.extend(["z", "y", "x"]);
+                        v
+                    }
+                };
+                names
+                    .iter()
+                    .map(|n| Axis {
+                        name: (*n).into(),
+                        kind: if *n == "?" {
+                            "other".into()
+                        } else {
+                            "space".into()
+                        },
+                        unit: None,
+                    })
+                    .collect()
+            }
+        };
+
+        // per array dimension: the index range to read; find the spatial axes
+        let mut ranges: Vec<std::ops::Range<u64>> = Vec::with_capacity(shape.len());
+        let mut spatial: Vec<(usize, char)> = Vec::new();
+        for (i, (a, &n)) in axes.iter().zip(&shape).enumerate() {
+            if a.kind == "space" {
+                let c = match a.name.as_str() {
+                    "z" | "Z" => 'z',
+                    "y" | "Y" => 'y',
+                    "x" | "X" => 'x',
+                    other => {
+                        return Err(IoError::Unsupported {
+                            path: mfile.clone(),
+                            format: format!("spatial axis named {other:?} (need z, y, x)"),
+                        })
+                    }
+                };
+                spatial.push((i, c));
+                ranges.push(0..n);
+                continue;
+            }
+            let (pick, flag) = match a.kind.as_str() {
+                "channel" => (opts.channel, "--channel"),
+                "time" => (opts.timepoint, "--timepoint"),
+                _ => (None, ""),
+            };
+            let idx = match pick {
+                Some(k) if (k as u64) < n => k as u64,
+                Some(k) => {
+                    return Err(IoError::invalid(
+                        path,
+                        format!(
+                            "{flag} {k} is beyond the {n} entries of axis {:?}; use 0..{}",
+                            a.name,
+                            n.saturating_sub(1)
+                        ),
+                    ))
+                }
+                None if n == 1 => 0,
+                None if flag.is_empty() => {
+                    return Err(IoError::Unsupported {
+                        path: mfile.clone(),
+                        format: format!(
+                            "extra axis {:?} of length {n} (need a 2-D or 3-D image)",
+                            a.name
+                        ),
+                    })
+                }
+                None => {
+                    return Err(IoError::invalid(
+                        path,
+                        format!(
+                            "{} axis {:?} has {n} entries; pick one with {flag} N (0..{})",
+                            a.kind,
+                            a.name,
+                            n - 1
+                        ),
+                    ))
+                }
+            };
+            ranges.push(idx..idx + 1);
+        }
+        let order: String = spatial.iter().map(|s| s.1).collect();
+        if order != "zyx" && order != "yx" {
+            return Err(IoError::Unsupported {
+                path: mfile.clone(),
+                format: format!("spatial axes in the order {order:?} (need z, y, x or y, x)"),
+            });
+        }
+        let is3 = order == "zyx";
+        let dim = |c: char| spatial.iter().find(|s| s.1 == c).map(|s| s.0);
+        let full = [
+            dim('z').map_or(1, |i| shape[i] as usize),
+            shape[dim('y').unwrap_or(0)] as usize,
+            shape[dim('x').unwrap_or(0)] as usize,
+        ];
+        if full.contains(&0) {
+            return Err(IoError::invalid(
+                path,
+                format!(
+                    "array has shape {shape:?}, which holds no voxels; write a non-empty array"
+                ),
+            ));
+        }
+        // slice range and crop read natively
+        let (z0, z1) = match opts.slices {
+            Some(r) => super::slice_range(path, r, full[0])?,
+            None => (0, full[0]),
+        };
+        let [y0, x0, h, w] = opts.crop.unwrap_or([0, 0, full[1], full[2]]);
+        if h == 0 || w == 0 || y0.saturating_add(h) > full[1] || x0.saturating_add(w) > full[2] {
+            return Err(IoError::invalid(
+            path,
+            format!(
+                "crop y0={y0},x0={x0},h={h},w={w} lies outside the {}x{} image; choose a rectangle inside it",
+                full[2], full[1]
+            ),
+        ));
+        }
+        if let Some(i) = dim('z') {
+            ranges[i] = z0 as u64..z1 as u64;
+        }
+        ranges[dim('y').unwrap_or(0)] = y0 as u64..(y0 + h) as u64;
+        ranges[dim('x').unwrap_or(0)] = x0 as u64..(x0 + w) as u64;
+        let out = [z1 - z0, h, w];
+
+        let store = FilesystemStore::new(root).map_err(|e| zerr(path, "store", e))?;
+        let array_path = format!("/{rel}");
+        let array = Array::open(Arc::new(store), &array_path)
+            .map_err(|e| zerr(mfile, "array metadata", e))?;
+        if (dkind, dsize) == ('f', 8) {
+            meta.warnings
+                .push("Zarr float64 samples held as 32-bit float".into());
+        }
+        // calibration from the OME scale and units
+        let mut axes_nm: [Option<FileValue>; 3] = [None, None, None];
+        if let Some(o) = &ome {
+            meta.instrument = Some(format!("OME-Zarr {}", o.version));
+            for (k, c) in ['z', 'y', 'x'].iter().enumerate() {
+                let Some(i) = dim(*c) else { continue };
+                let a = &axes[i];
+                let Some(s) = o.scale.as_ref().and_then(|s| s.get(i)).copied() else {
+                    continue;
+                };
+                match a.unit.as_deref() {
                     None => meta.warnings.push(format!(
-                        "OME-Zarr axis {:?} unit {u:?} is not a length unit: {} unknown",
+                        "OME-Zarr axis {:?} has no unit: its scale {s} is not used, {} unknown",
                         a.name,
                         ["dz", "dy", "dx"][k]
                     )),
-                },
+                    Some(u) => match ngff_unit_nm(u) {
+                        Some(f) => {
+                            axes_nm[k] = Some(FileValue::new(
+                                s * f,
+                                format!("OME-Zarr axis {} scale = {s} {u}", a.name),
+                            ))
+                        }
+                        None => meta.warnings.push(format!(
+                            "OME-Zarr axis {:?} unit {u:?} is not a length unit: {} unknown",
+                            a.name,
+                            ["dz", "dy", "dx"][k]
+                        )),
+                    },
+                }
             }
         }
+        if !is3 {
+            axes_nm[0] = None;
+        }
+        let zv = if mfile.ends_with("zarr.json") { 3 } else { 2 };
+        meta.container = Some(match &ome {
+            Some(o) => format!(
+                "OME-Zarr {} (Zarr v{zv}), level 0 = {:?}, {dname}",
+                o.version, o.path
+            ),
+            None => format!("Zarr v{zv} array, {dname}"),
+        });
+        let voxel = file_voxel(axes_nm, &mut meta);
+        meta.source_files = store_files(root, &rel);
+        Ok(ZarrImage {
+            path: path.to_path_buf(),
+            array,
+            ranges,
+            zdim: dim('z'),
+            shape: out,
+            dname,
+            dkind,
+            dsize,
+            voxel,
+            meta,
+        })
     }
-    if !is3 {
-        axes_nm[0] = None;
+
+    /// `[nz, ny, nx]` of what is read (slice range and crop applied).
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
     }
-    let zv = if mfile.ends_with("zarr.json") { 3 } else { 2 };
-    meta.container = Some(match &ome {
-        Some(o) => format!(
-            "OME-Zarr {} (Zarr v{zv}), level 0 = {:?}, {dname}",
-            o.version, o.path
-        ),
-        None => format!("Zarr v{zv} array, {dname}"),
-    });
-    let voxel = file_voxel(axes_nm, &mut meta);
-    meta.source_files = store_files(root, &rel);
-    Ok(GreyVolume { data, voxel, meta })
+
+    /// The sample type every slab has, when it does not depend on the values (u8, u16, f32,
+    /// bool, f64); `None` for integers narrowed after reading all values.
+    pub fn sample_type(&self) -> Option<SampleType> {
+        match (self.dkind, self.dsize) {
+            ('u', 1) | ('b', 1) => Some(SampleType::U8),
+            ('u', 2) => Some(SampleType::U16),
+            ('f', 4) | ('f', 8) => Some(SampleType::F32),
+            _ => None,
+        }
+    }
+
+    /// Read slices `a..b` (of what is read, after the slice range) with the notes of integer
+    /// narrowing.
+    pub fn read_slices(&self, a: usize, b: usize) -> Result<(GreyData, Vec<String>), IoError> {
+        let path = self.path.as_path();
+        let (dkind, dsize, dname) = (self.dkind, self.dsize, &self.dname);
+        let array = &self.array;
+        let mut ranges = self.ranges.clone();
+        if let Some(i) = self.zdim {
+            let z0 = ranges[i].start;
+            ranges[i] = z0 + a as u64..z0 + b as u64;
+        }
+        let out = [b - a, self.shape[1], self.shape[2]];
+        let n = out[0] * out[1] * out[2];
+        let mut notes = Vec::new();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        let sh = (out[0], out[1], out[2]);
+        fn to3<T>(path: &Path, sh: (usize, usize, usize), v: Vec<T>) -> Result<Array3<T>, IoError> {
+            Array3::from_shape_vec(sh, v).map_err(|e| IoError::invalid(path, e.to_string()))
+        }
+        let what = format!("Zarr {dname}");
+        let data = match (dkind, dsize) {
+            ('u', 1) | ('b', 1) => {
+                let v: Vec<u8> = if dkind == 'b' {
+                    let b: Vec<bool> = array
+                        .retrieve_array_subset(&subset)
+                        .map_err(|e| zerr(path, "chunks", e))?;
+                    b.into_iter().map(u8::from).collect()
+                } else {
+                    array
+                        .retrieve_array_subset(&subset)
+                        .map_err(|e| zerr(path, "chunks", e))?
+                };
+                GreyData::U8(to3(path, sh, v)?)
+            }
+            ('u', 2) => {
+                let v: Vec<u16> = array
+                    .retrieve_array_subset(&subset)
+                    .map_err(|e| zerr(path, "chunks", e))?;
+                GreyData::U16(to3(path, sh, v)?)
+            }
+            ('f', 4) => {
+                let v: Vec<f32> = array
+                    .retrieve_array_subset(&subset)
+                    .map_err(|e| zerr(path, "chunks", e))?;
+                GreyData::F32(to3(path, sh, v)?)
+            }
+            ('f', 8) => {
+                let v: Vec<f64> = array
+                    .retrieve_array_subset(&subset)
+                    .map_err(|e| zerr(path, "chunks", e))?;
+                GreyData::F32(to3(path, sh, v.into_iter().map(|x| x as f32).collect())?)
+            }
+            ('i' | 'u', _) => {
+                let v: Vec<i64> = match (dkind, dsize) {
+                    ('i', 1) => ints::<i8>(&array, &subset, path)?,
+                    ('i', 2) => ints::<i16>(&array, &subset, path)?,
+                    ('i', 4) => ints::<i32>(&array, &subset, path)?,
+                    ('i', 8) => ints::<i64>(&array, &subset, path)?,
+                    ('u', 4) => ints::<u32>(&array, &subset, path)?,
+                    ('u', 8) => {
+                        let v: Vec<u64> = array
+                            .retrieve_array_subset(&subset)
+                            .map_err(|e| zerr(path, "chunks", e))?;
+                        v.into_iter()
+                            .map(|x| x.min(i64::MAX as u64) as i64)
+                            .collect()
+                    }
+                    _ => {
+                        return Err(IoError::Unsupported {
+                            path: path.to_path_buf(),
+                            format: what,
+                        })
+                    }
+                };
+                let (d, lo, hi) = super::ints::narrow(path, &what, out, n, |i| v[i])?;
+                notes.extend(super::ints::note(&what, lo, hi, &d));
+                d
+            }
+            _ => {
+                return Err(IoError::Unsupported {
+                    path: path.to_path_buf(),
+                    format: what,
+                })
+            }
+        };
+
+        Ok((data, notes))
+    }
 }
 
 /// The files the image was read from (for provenance): the group's metadata files and every
