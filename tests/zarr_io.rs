@@ -177,6 +177,45 @@ mod with_zarr {
         assert!(e.contains("--max-memory"), "{e}");
     }
 
+    #[test]
+    fn the_streaming_reader_reads_slabs_equal_to_the_whole() {
+        use fibstack::io::stream::SliceReader;
+        for name in [
+            "ome04_u16.zarr",
+            "ome05_f32.zarr",
+            "plain_v2_u8.zarr",
+            "ome05_sharded_i16.zarr",
+        ] {
+            let whole = read(name);
+            let opts = ReadOptions {
+                slices: Some((1, usize::MAX)),
+                ..Default::default()
+            };
+            let part = read_zarr(&fixture(name), &opts).unwrap();
+            let mut r = SliceReader::open(&fixture(name), &opts).unwrap();
+            // integers narrowed after reading every value are held whole
+            assert_eq!(r.is_streaming(), name != "ome05_sharded_i16.zarr", "{name}");
+            assert_eq!(r.voxel(), whole.voxel, "{name}");
+            let mut parts = Vec::new();
+            while let Some(v) = r.next_slab(2).unwrap() {
+                assert!(v.shape()[0] <= 2);
+                parts.push(v.data);
+            }
+            let got = io::stream::concat(&fixture(name), &parts).unwrap();
+            assert_eq!(got, part.data, "{name}");
+            r.rewind().unwrap();
+            assert_eq!(r.read_rest().unwrap().data, part.data, "{name}");
+        }
+        // a slab fits a memory limit the whole image does not
+        let small = ReadOptions {
+            max_bytes: 2 * 6 * 7 * 2,
+            ..Default::default()
+        };
+        assert!(read_zarr(&fixture("ome04_u16.zarr"), &small).is_err());
+        let mut r = SliceReader::open(&fixture("ome04_u16.zarr"), &small).unwrap();
+        assert_eq!(r.next_slab(2).unwrap().unwrap().shape(), [2, 6, 7]);
+    }
+
     fn sample_volumes() -> Vec<GreyVolume> {
         let cal = VoxelSize::new([20.0, 5.0, 4.5], VoxelSource::File);
         let mut no_dz = VoxelSize::new([1.0, 3.0, 3.0], VoxelSource::File);
