@@ -703,11 +703,11 @@ impl ZarrImage {
             }
             ('i' | 'u', _) => {
                 let v: Vec<i64> = match (dkind, dsize) {
-                    ('i', 1) => ints::<i8>(&array, &subset, path)?,
-                    ('i', 2) => ints::<i16>(&array, &subset, path)?,
-                    ('i', 4) => ints::<i32>(&array, &subset, path)?,
-                    ('i', 8) => ints::<i64>(&array, &subset, path)?,
-                    ('u', 4) => ints::<u32>(&array, &subset, path)?,
+                    ('i', 1) => ints::<i8>(array, &subset, path)?,
+                    ('i', 2) => ints::<i16>(array, &subset, path)?,
+                    ('i', 4) => ints::<i32>(array, &subset, path)?,
+                    ('i', 8) => ints::<i64>(array, &subset, path)?,
+                    ('u', 4) => ints::<u32>(array, &subset, path)?,
                     ('u', 8) => {
                         let v: Vec<u64> = array
                             .retrieve_array_subset(&subset)
