@@ -216,6 +216,66 @@ mod with_zarr {
         assert_eq!(r.next_slab(2).unwrap().unwrap().shape(), [2, 6, 7]);
     }
 
+    #[test]
+    fn the_streaming_writer_writes_slabs_into_chunks() {
+        use fibstack::io::stream::SliceWriter;
+        let d = tempfile::tempdir().unwrap();
+        for (i, v) in sample_volumes().into_iter().enumerate() {
+            let p = d.path().join(format!("s{i}.zarr"));
+            let mut w = SliceWriter::create(
+                &p,
+                v.shape(),
+                v.sample_type(),
+                v.voxel,
+                Default::default(),
+                &Default::default(),
+            )
+            .unwrap();
+            // slabs of 2 slices: chunks (the whole small volume) filled by several slabs
+            let nz = v.shape()[0];
+            for z in (0..nz).step_by(2) {
+                let e = (z + 2).min(nz);
+                let slab = match &v.data {
+                    GreyData::U8(a) => GreyData::U8(a.slice(ndarray::s![z..e, .., ..]).to_owned()),
+                    GreyData::U16(a) => {
+                        GreyData::U16(a.slice(ndarray::s![z..e, .., ..]).to_owned())
+                    }
+                    GreyData::F32(a) => {
+                        GreyData::F32(a.slice(ndarray::s![z..e, .., ..]).to_owned())
+                    }
+                };
+                w.write_slab(&slab).unwrap();
+                assert!(!p.exists(), "the store appears only when finished");
+            }
+            w.finish().unwrap();
+            let back = read_zarr(&p, &ReadOptions::default()).unwrap();
+            assert_eq!(back.data, v.data, "volume {i}");
+            assert_eq!(back.voxel.source, v.voxel.source, "volume {i}");
+        }
+        // unfinished: nothing is left behind
+        let p = d.path().join("unfinished.zarr");
+        let v = &sample_volumes()[0];
+        let mut w = SliceWriter::create(
+            &p,
+            v.shape(),
+            v.sample_type(),
+            v.voxel,
+            Default::default(),
+            &Default::default(),
+        )
+        .unwrap();
+        let GreyData::U8(a) = &v.data else { panic!() };
+        w.write_slab(&GreyData::U8(a.slice(ndarray::s![0..1, .., ..]).to_owned()))
+            .unwrap();
+        assert!(w.finish().is_err());
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("unfinished"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     fn sample_volumes() -> Vec<GreyVolume> {
         let cal = VoxelSize::new([20.0, 5.0, 4.5], VoxelSource::File);
         let mut no_dz = VoxelSize::new([1.0, 3.0, 3.0], VoxelSource::File);

@@ -462,6 +462,8 @@ enum Sink {
         yres: tiff::encoder::Rational,
         range: (f64, f64),
     },
+    #[cfg(feature = "zarr")]
+    Zarr(Box<super::zarr::ZarrWriter>),
     Memory(Vec<GreyData>),
 }
 
@@ -547,6 +549,14 @@ impl SliceWriter {
                     range: (f64::INFINITY, f64::NEG_INFINITY),
                 }
             }
+            #[cfg(feature = "zarr")]
+            Format::Zarr => Sink::Zarr(Box::new(super::zarr::ZarrWriter::create(
+                path,
+                shape,
+                sample,
+                &voxel,
+                &Default::default(),
+            )?)),
             _ => Sink::Memory(Vec::new()),
         };
         Ok(SliceWriter {
@@ -605,6 +615,8 @@ impl SliceWriter {
         match self.sink.as_mut() {
             None => return Err(IoError::invalid(&path, "writer already finished or failed")),
             Some(Sink::Memory(parts)) => parts.push(data.clone()),
+            #[cfg(feature = "zarr")]
+            Some(Sink::Zarr(w)) => w.write_slab(data)?,
             Some(Sink::Folder { tmp_dir, width }) => {
                 let width = *width;
                 let z0 = self.written;
@@ -717,6 +729,8 @@ impl SliceWriter {
         let path = self.path.clone();
         match self.sink.take() {
             None => Err(IoError::invalid(&path, "writer already finished or failed")),
+            #[cfg(feature = "zarr")]
+            Some(Sink::Zarr(w)) => w.finish(),
             Some(Sink::Memory(parts)) => {
                 let data = concat(&path, &parts)?;
                 let vol = GreyVolume {

@@ -19,6 +19,9 @@
 //! ([`ZarrWriteOptions::slices_per_chunk`] slices each), blosc-lz4 compressed with byte shuffle
 //! (zarr-python's default). The store is written into a temporary folder beside the target and
 //! renamed into place.
+//!
+//! Streaming: [`ZarrImage`] reads slabs of slices and [`ZarrWriter`] writes them; the slice
+//! reader and writer of [`super::stream`] use both.
 
 use super::meta::{file_voxel, FileValue};
 use super::{IoError, ReadOptions};
@@ -785,114 +788,180 @@ where
 
 /// Write `vol` as an OME-Zarr 0.4 image on Zarr v2 (see the module docs), atomically.
 pub fn write_zarr(path: &Path, vol: &GreyVolume, o: &ZarrWriteOptions) -> Result<(), IoError> {
-    check_zarr_target(path)?;
-    let [nz, ny, nx] = vol.shape();
-    let st = vol.sample_type();
-    let slice_bytes = ny * nx * st.bytes();
-    let per = o
-        .slices_per_chunk
-        .unwrap_or_else(|| (CHUNK_TARGET_BYTES / slice_bytes.max(1)).max(1))
-        .clamp(1, nz.max(1));
-    let tmp = super::atomic::temp_folder(path)?;
-    let dir = tmp.path().to_path_buf();
-    let put = |rel: &str, v: &Value| -> Result<(), IoError> {
-        let p = dir.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| IoError::os(parent, e))?;
-        }
-        let text =
-            serde_json::to_string_pretty(v).map_err(|e| IoError::invalid(&p, e.to_string()))?;
-        std::fs::write(&p, text).map_err(|e| IoError::os(&p, e))
-    };
-    let axes: Vec<Value> = ["z", "y", "x"]
-        .iter()
-        .enumerate()
-        .map(|(k, n)| {
-            if vol.voxel.source[k] == VoxelSource::Default {
-                json!({"name": n, "type": "space"})
-            } else {
-                json!({"name": n, "type": "space", "unit": "nanometer"})
-            }
-        })
-        .collect();
-    let scale: Vec<f64> = (0..3)
-        .map(|k| {
-            if vol.voxel.source[k] == VoxelSource::Default {
-                1.0
-            } else {
-                vol.voxel.nm[k]
-            }
-        })
-        .collect();
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("image")
-        .to_string();
-    put(".zgroup", &json!({"zarr_format": 2}))?;
-    put(
-        ".zattrs",
-        &json!({
-            "multiscales": [{
-                "version": "0.4",
-                "name": name,
-                "axes": axes,
-                "datasets": [{
-                    "path": "0",
-                    "coordinateTransformations": [{"type": "scale", "scale": scale}]
-                }],
-                "metadata": {"method": "fibstack", "version": env!("CARGO_PKG_VERSION")}
-            }]
-        }),
-    )?;
-    let (dtype, fill) = match st {
-        SampleType::U8 => ("|u1", json!(0)),
-        SampleType::U16 => ("<u2", json!(0)),
-        SampleType::F32 => ("<f4", json!(0.0)),
-    };
-    put(
-        "0/.zarray",
-        &json!({
-            "zarr_format": 2,
-            "shape": [nz, ny, nx],
-            "chunks": [per, ny, nx],
-            "dtype": dtype,
-            "compressor": {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0},
-            "fill_value": fill,
-            "order": "C",
-            "filters": null,
-            "dimension_separator": "/"
-        }),
-    )?;
-    let store = FilesystemStore::new(&dir).map_err(|e| zerr(path, "store", e))?;
-    let array = Array::open(Arc::new(store), "/0").map_err(|e| zerr(path, "array metadata", e))?;
+    let mut w = ZarrWriter::create(path, vol.shape(), vol.sample_type(), &vol.voxel, o)?;
+    let [nz, _, _] = vol.shape();
+    let per = w.slices_per_chunk;
     let mut z = 0;
     while z < nz {
         let e = (z + per).min(nz);
-        let sub = ArraySubset::new_with_ranges(&[z as u64..e as u64, 0..ny as u64, 0..nx as u64]);
-        let r = match &vol.data {
-            GreyData::U8(a) => store_slab(&array, &sub, a, z, e),
-            GreyData::U16(a) => store_slab(&array, &sub, a, z, e),
-            GreyData::F32(a) => store_slab(&array, &sub, a, z, e),
+        let slab = match &vol.data {
+            GreyData::U8(a) => GreyData::U8(a.slice(ndarray::s![z..e, .., ..]).to_owned()),
+            GreyData::U16(a) => GreyData::U16(a.slice(ndarray::s![z..e, .., ..]).to_owned()),
+            GreyData::F32(a) => GreyData::F32(a.slice(ndarray::s![z..e, .., ..]).to_owned()),
         };
-        r.map_err(|e| zerr(path, "write", e))?;
+        w.write_slab(&slab)?;
         z = e;
     }
-    super::atomic::replace_folder(tmp, path)
+    w.finish()
+}
+
+/// An OME-Zarr 0.4 store being written slab by slab into a temporary folder beside the target;
+/// [`ZarrWriter::finish`] renames it into place (dropped unfinished: removed).
+pub struct ZarrWriter {
+    path: std::path::PathBuf,
+    tmp: super::atomic::TempPath,
+    array: Array<FilesystemStore>,
+    shape: [usize; 3],
+    written: usize,
+    /// Slices per chunk of the store.
+    pub slices_per_chunk: usize,
+}
+
+impl ZarrWriter {
+    /// Start a store for a `[nz, ny, nx]` volume of `sample` values with voxel size `voxel`.
+    pub fn create(
+        path: &Path,
+        shape: [usize; 3],
+        sample: SampleType,
+        voxel: &crate::volume::VoxelSize,
+        o: &ZarrWriteOptions,
+    ) -> Result<Self, IoError> {
+        check_zarr_target(path)?;
+        let [nz, ny, nx] = shape;
+        if nz * ny * nx == 0 {
+            return Err(IoError::invalid(path, "cannot write an empty volume"));
+        }
+        let slice_bytes = ny * nx * sample.bytes();
+        let per = o
+            .slices_per_chunk
+            .unwrap_or_else(|| (CHUNK_TARGET_BYTES / slice_bytes.max(1)).max(1))
+            .clamp(1, nz);
+        let tmp = super::atomic::temp_folder(path)?;
+        let dir = tmp.path().to_path_buf();
+        let put = |rel: &str, v: &Value| -> Result<(), IoError> {
+            let p = dir.join(rel);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| IoError::os(parent, e))?;
+            }
+            let text =
+                serde_json::to_string_pretty(v).map_err(|e| IoError::invalid(&p, e.to_string()))?;
+            std::fs::write(&p, text).map_err(|e| IoError::os(&p, e))
+        };
+        let calibrated = |k: usize| voxel.source[k] != VoxelSource::Default;
+        let axes: Vec<Value> = ["z", "y", "x"]
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                if calibrated(k) {
+                    json!({"name": n, "type": "space", "unit": "nanometer"})
+                } else {
+                    json!({"name": n, "type": "space"})
+                }
+            })
+            .collect();
+        let scale: Vec<f64> = (0..3)
+            .map(|k| if calibrated(k) { voxel.nm[k] } else { 1.0 })
+            .collect();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("image")
+            .to_string();
+        put(".zgroup", &json!({"zarr_format": 2}))?;
+        put(
+            ".zattrs",
+            &json!({
+                "multiscales": [{
+                    "version": "0.4",
+                    "name": name,
+                    "axes": axes,
+                    "datasets": [{
+                        "path": "0",
+                        "coordinateTransformations": [{"type": "scale", "scale": scale}]
+                    }],
+                    "metadata": {"method": "fibstack", "version": env!("CARGO_PKG_VERSION")}
+                }]
+            }),
+        )?;
+        let (dtype, fill) = match sample {
+            SampleType::U8 => ("|u1", json!(0)),
+            SampleType::U16 => ("<u2", json!(0)),
+            SampleType::F32 => ("<f4", json!(0.0)),
+        };
+        put(
+            "0/.zarray",
+            &json!({
+                "zarr_format": 2,
+                "shape": [nz, ny, nx],
+                "chunks": [per, ny, nx],
+                "dtype": dtype,
+                "compressor": {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0},
+                "fill_value": fill,
+                "order": "C",
+                "filters": null,
+                "dimension_separator": "/"
+            }),
+        )?;
+        let store = FilesystemStore::new(&dir).map_err(|e| zerr(path, "store", e))?;
+        let array =
+            Array::open(Arc::new(store), "/0").map_err(|e| zerr(path, "array metadata", e))?;
+        Ok(ZarrWriter {
+            path: path.to_path_buf(),
+            tmp,
+            array,
+            shape,
+            written: 0,
+            slices_per_chunk: per,
+        })
+    }
+
+    /// Append the next slab of slices (any number; chunks not filled whole are completed by
+    /// the next slab).
+    pub fn write_slab(&mut self, data: &GreyData) -> Result<(), IoError> {
+        let [n, ny, nx] = data.shape();
+        if [ny, nx] != [self.shape[1], self.shape[2]] || self.written + n > self.shape[0] {
+            return Err(IoError::invalid(
+                &self.path,
+                format!(
+                    "slab of {n} x {ny} x {nx} does not fit the {:?} store after {} slices",
+                    self.shape, self.written
+                ),
+            ));
+        }
+        let (z0, z1) = (self.written, self.written + n);
+        let sub = ArraySubset::new_with_ranges(&[z0 as u64..z1 as u64, 0..ny as u64, 0..nx as u64]);
+        let r = match data {
+            GreyData::U8(a) => store_slab(&self.array, &sub, a),
+            GreyData::U16(a) => store_slab(&self.array, &sub, a),
+            GreyData::F32(a) => store_slab(&self.array, &sub, a),
+        };
+        r.map_err(|e| zerr(&self.path, "write", e))?;
+        self.written = z1;
+        Ok(())
+    }
+
+    /// Rename the finished store into place (every slice must have been written).
+    pub fn finish(self) -> Result<(), IoError> {
+        if self.written != self.shape[0] {
+            return Err(IoError::invalid(
+                &self.path,
+                format!(
+                    "only {} of {} slices were written; output discarded",
+                    self.written, self.shape[0]
+                ),
+            ));
+        }
+        drop(self.array);
+        super::atomic::replace_folder(self.tmp, &self.path)
+    }
 }
 
 fn store_slab<T: zarrs::array::Element + Copy>(
     array: &Array<FilesystemStore>,
     sub: &ArraySubset,
     a: &Array3<T>,
-    z0: usize,
-    z1: usize,
 ) -> Result<(), zarrs::array::ArrayError> {
-    let v: Vec<T> = a
-        .slice(ndarray::s![z0..z1, .., ..])
-        .iter()
-        .copied()
-        .collect();
+    let v: Vec<T> = a.iter().copied().collect();
     array.store_array_subset(sub, v)
 }
 
