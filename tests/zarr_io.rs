@@ -534,6 +534,33 @@ mod with_zarr {
     }
 
     #[test]
+    fn a_streamed_command_writes_the_same_zarr_as_the_in_memory_writer() {
+        let d = tempfile::tempdir().unwrap();
+        let z = d.path().join("d.zarr");
+        let n = d.path().join("d.npy");
+        for out in [&z, &n] {
+            let o = fib(&[
+                "denoise",
+                "fixtures/zarr/ome04_u16.zarr",
+                out.to_str().unwrap(),
+                "--sigma",
+                "5",
+                "-q",
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let a = read_zarr(&z, &ReadOptions::default()).unwrap();
+        let b = io::read_volume(&n, &ReadOptions::default()).unwrap();
+        assert_eq!(a.data, b.data);
+        assert_eq!(a.voxel.nm, [20.0, 5.0, 4.0]);
+        assert_ne!(
+            a.data,
+            read("ome04_u16.zarr").data,
+            "denoise changed nothing"
+        );
+    }
+
+    #[test]
     fn workflow_reads_a_zarr_input_and_writes_a_zarr_output() {
         let d = tempfile::tempdir().unwrap();
         let wf = d.path().join("wf.toml");
