@@ -192,7 +192,7 @@ impl InputOpts {
         Ok(vol)
     }
 
-    /// Open a streaming reader when the input is a folder of slices or a (multi-page) TIFF, with
+    /// Open a streaming reader when the input is a folder of slices, a (multi-page) TIFF or Zarr, with
     /// the voxel override applied and the reader's warnings printed; `None` for other formats.
     pub fn open_stream(
         &self,
@@ -203,7 +203,7 @@ impl InputOpts {
         if !path.exists()
             || !matches!(
                 Format::of(path),
-                Ok(Format::Folder | Format::Tiff | Format::OmeTiff)
+                Ok(Format::Folder | Format::Tiff | Format::OmeTiff | Format::Zarr)
             )
         {
             return Ok(None);

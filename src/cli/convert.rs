@@ -17,10 +17,10 @@ pub enum Comp {
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// Input: TIFF/OME-TIFF, folder of slices, .mrc/.rec/.st/.map, .am, .h5:/dataset (feature
-    /// hdf5), .npy, .raw (with --raw), .vti, .png.
+    /// hdf5), .zarr (Zarr v2/v3 or OME-Zarr; feature zarr), .npy, .raw (with --raw), .vti, .png.
     pub input: PathBuf,
-    /// Output: .tif/.tiff, .ome.tif, .mrc, .am, .h5 (feature hdf5), .npy, .vti, .raw, .png
-    /// (orthogonal views), or a folder (no extension).
+    /// Output: .tif/.tiff, .ome.tif, .mrc, .am, .h5 (feature hdf5), .zarr (OME-Zarr 0.4; feature
+    /// zarr), .npy, .vti, .raw, .png (orthogonal views), or a folder (no extension).
     pub output: PathBuf,
     #[command(flatten)]
     pub opts: InputOpts,
@@ -30,10 +30,23 @@ pub struct ConvertArgs {
     /// Write BigTIFF even below 4 GiB.
     #[arg(long)]
     pub bigtiff: bool,
+    /// .zarr output: slices per chunk (each chunk holds whole slices; default: as many as fit
+    /// about 16 MiB).
+    #[arg(long, value_name = "N")]
+    pub chunk_slices: Option<usize>,
 }
 
 pub fn run(a: ConvertArgs, g: &super::Global) -> Result<()> {
     super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+    let is_zarr = fibstack::io::Format::of_output(&a.output)? == fibstack::io::Format::Zarr;
+    match a.chunk_slices {
+        Some(_) if !is_zarr => anyhow::bail!(
+            "--chunk-slices applies to .zarr outputs only; {} is not one (drop the option or name the output .zarr)",
+            a.output.display()
+        ),
+        Some(0) => anyhow::bail!("--chunk-slices 0: a chunk needs at least one slice; give N >= 1"),
+        _ => {}
+    }
     let vol = a.opts.read(&a.input, g)?;
     let ext = a
         .output
@@ -64,6 +77,8 @@ pub fn run(a: ConvertArgs, g: &super::Global) -> Result<()> {
         } else {
             fibstack::io::tiff::write_tiff(&a.output, &vol, &o)?;
         }
+    } else if is_zarr {
+        write_zarr(&a.output, &vol, a.chunk_slices)?;
     } else {
         fibstack::io::write_volume(&a.output, &vol)?;
     }
@@ -80,4 +95,26 @@ pub fn run(a: ConvertArgs, g: &super::Global) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(feature = "zarr")]
+fn write_zarr(
+    out: &std::path::Path,
+    vol: &fibstack::GreyVolume,
+    chunk_slices: Option<usize>,
+) -> Result<()> {
+    let o = fibstack::io::zarr::ZarrWriteOptions {
+        slices_per_chunk: chunk_slices,
+    };
+    Ok(fibstack::io::zarr::write_zarr(out, vol, &o)?)
+}
+
+#[cfg(not(feature = "zarr"))]
+fn write_zarr(
+    out: &std::path::Path,
+    vol: &fibstack::GreyVolume,
+    _chunk_slices: Option<usize>,
+) -> Result<()> {
+    // the writer's own error: the feature is not built in
+    Ok(fibstack::io::write_volume(out, vol)?)
 }

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// A TIFF/OME-TIFF, folder of slices, MRC (.mrc/.rec/.st/.map), AmiraMesh .am, HDF5
-    /// file.h5:/dataset (feature hdf5), .npy, .raw (with --raw), .vti or .png.
+    /// file.h5:/dataset (feature hdf5), .zarr (Zarr v2/v3 or OME-Zarr; feature zarr), .npy, .raw
+    /// (with --raw), .vti or .png.
     pub path: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,

@@ -22,6 +22,8 @@ pub(crate) mod strips;
 pub mod tiff;
 pub mod tiff_scan;
 pub mod vti;
+#[cfg(feature = "zarr")]
+pub mod zarr;
 
 use crate::volume::{GreyData, GreyVolume, LabelVolume};
 use std::path::{Path, PathBuf};
@@ -59,7 +61,7 @@ pub enum IoError {
     #[error("{path}: folder holds no TIFF slices{detail}; point to a folder of .tif files or set --pattern")]
     EmptyFolder { path: PathBuf, detail: String },
     #[error(
-        "{path}: unknown file type '{ext}'; use .tif/.tiff, .ome.tif, .mrc/.rec/.st/.map, .am, .h5 (feature hdf5), .npy, .raw (with --raw), .vti or .png"
+        "{path}: unknown file type '{ext}'; use .tif/.tiff, .ome.tif, .mrc/.rec/.st/.map, .am, .h5 (feature hdf5), .zarr (feature zarr), .npy, .raw (with --raw), .vti or .png"
     )]
     UnknownFormat { path: PathBuf, ext: String },
     #[error("{path}: header says {what} needs {declared} bytes of data from byte {offset}, but the file has {file_len} bytes; the file is truncated or the header corrupt — re-export it")]
@@ -179,6 +181,22 @@ pub enum Format {
     Raw,
     Vti,
     Png,
+    /// Zarr v2/v3 array or OME-Zarr image: a folder named `.zarr` or holding Zarr metadata
+    /// (feature `zarr`).
+    Zarr,
+}
+
+/// Whether `path` is a Zarr store folder: a folder whose name ends in `.zarr`, or one holding
+/// `.zarray`, `.zgroup`, `.zattrs` or `zarr.json`.
+pub fn is_zarr_dir(path: &Path) -> bool {
+    path.is_dir()
+        && (path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.to_ascii_lowercase().ends_with(".zarr"))
+            || ["zarr.json", ".zarray", ".zgroup", ".zattrs"]
+                .iter()
+                .any(|f| path.join(f).is_file()))
 }
 
 /// Split `file.h5:/exported_data` into the file and the dataset path (`None` when the path has
@@ -209,6 +227,9 @@ impl Format {
     /// Decide the format of `path` (folders are recognised by existing as a directory, or by a
     /// trailing `/` or no extension for outputs).
     pub fn of(path: &Path) -> Result<Format, IoError> {
+        if is_zarr_dir(path) {
+            return Ok(Format::Zarr);
+        }
         if path.is_dir() {
             return Ok(Format::Folder);
         }
@@ -237,6 +258,7 @@ impl Format {
             "raw" | "bin" => Format::Raw,
             "vti" => Format::Vti,
             "png" => Format::Png,
+            "zarr" => Format::Zarr,
             "" => Format::Folder,
             _ => {
                 return Err(IoError::UnknownFormat {
@@ -255,6 +277,10 @@ impl Format {
     /// file without extension.
     pub fn of_output(path: &Path) -> Result<Format, IoError> {
         let f = Format::from_name(path)?;
+        if f == Format::Zarr {
+            zarr_target(path)?;
+            return Ok(f);
+        }
         if f != Format::Folder && path.is_dir() {
             return Err(IoError::invalid(
                 path,
@@ -402,7 +428,8 @@ pub(crate) fn apply_slices_crop(
 }
 
 /// Read a grey volume from a folder of slices, a (multi-page) TIFF or OME-TIFF, MRC/CCP4,
-/// AmiraMesh `.am`, HDF5 (feature `hdf5`), `.npy`, raw, `.vti` or PNG.
+/// AmiraMesh `.am`, HDF5 (feature `hdf5`), Zarr / OME-Zarr (feature `zarr`), `.npy`, raw,
+/// `.vti` or PNG.
 ///
 /// A single 2-D image is a one-slice volume. Voxel size comes from the file where it says so
 /// (source `File`), otherwise it is the uncalibrated default and a warning says so.
@@ -460,6 +487,7 @@ pub fn read_volume_with_progress(
                 apply_slices_crop(path, &mut v, opts)?;
                 v
             }
+            Format::Zarr => read_zarr(path, opts)?,
         };
     let nz = vol.shape()[0];
     settle_calibration(
@@ -469,6 +497,36 @@ pub fn read_volume_with_progress(
         &mut vol.meta.warnings,
     );
     Ok(vol)
+}
+
+#[cfg(feature = "zarr")]
+fn read_zarr(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> {
+    zarr::read_zarr(path, opts)
+}
+
+#[cfg(not(feature = "zarr"))]
+fn read_zarr(path: &Path, _opts: &ReadOptions) -> Result<GreyVolume, IoError> {
+    Err(zarr_missing(path))
+}
+
+#[cfg(feature = "zarr")]
+fn zarr_target(path: &Path) -> Result<(), IoError> {
+    zarr::check_zarr_target(path)
+}
+
+#[cfg(not(feature = "zarr"))]
+fn zarr_target(path: &Path) -> Result<(), IoError> {
+    Err(zarr_missing(path))
+}
+
+#[cfg(not(feature = "zarr"))]
+fn zarr_missing(path: &Path) -> IoError {
+    IoError::FeatureMissing {
+        path: path.to_path_buf(),
+        format: "Zarr / OME-Zarr".into(),
+        feature: "zarr".into(),
+        needs: "a C compiler for the zstd and blosc codecs".into(),
+    }
 }
 
 #[cfg(feature = "hdf5")]
@@ -578,6 +636,10 @@ pub fn write_volume(path: &Path, vol: &GreyVolume) -> Result<(), IoError> {
         Format::Raw => raw::write_raw(path, vol, true),
         Format::Vti => vti::write_vti(path, vol, "values"),
         Format::Png => png::write_ortho(path, vol),
+        #[cfg(feature = "zarr")]
+        Format::Zarr => zarr::write_zarr(path, vol, &zarr::ZarrWriteOptions::default()),
+        #[cfg(not(feature = "zarr"))]
+        Format::Zarr => Err(zarr_missing(path)),
         Format::Folder => write_folder(path, vol),
     }
 }

@@ -39,6 +39,9 @@ enum Source {
         fresh: bool,
         first_page: usize,
     },
+    /// A Zarr / OME-Zarr image, read by slabs of slices.
+    #[cfg(feature = "zarr")]
+    Zarr(Box<super::zarr::ZarrImage>),
     /// Any other format, read whole.
     Memory(GreyData),
 }
@@ -71,6 +74,8 @@ impl SliceReader {
             Format::Tiff | Format::OmeTiff if !super::tiff::is_multi_plane_ome(path, opts) => {
                 Self::open_tiff(path, opts)?
             }
+            #[cfg(feature = "zarr")]
+            Format::Zarr => Self::open_zarr(path, opts)?,
             _ => None,
         };
         let mut r = match streamed {
@@ -100,6 +105,26 @@ impl SliceReader {
             );
         }
         Ok(r)
+    }
+
+    /// A Zarr image whose sample type does not depend on its values is streamed; integer
+    /// arrays narrowed after reading every value are read whole (`None`).
+    #[cfg(feature = "zarr")]
+    fn open_zarr(path: &Path, opts: &ReadOptions) -> Result<Option<Self>, IoError> {
+        let img = super::zarr::ZarrImage::open(path, opts)?;
+        let Some(sample) = img.sample_type() else {
+            return Ok(None);
+        };
+        Ok(Some(SliceReader {
+            path: path.to_path_buf(),
+            opts: opts.clone(),
+            shape: img.shape(),
+            sample,
+            voxel: img.voxel,
+            meta: img.meta.clone(),
+            pos: 0,
+            src: Source::Zarr(Box::new(img)),
+        }))
     }
 
     fn open_folder(dir: &Path, opts: &ReadOptions) -> Result<Option<Self>, IoError> {
@@ -218,7 +243,7 @@ impl SliceReader {
     pub fn position(&self) -> usize {
         self.pos
     }
-    /// Whether the data is streamed from disk (folder or TIFF) rather than held whole.
+    /// Whether the data is streamed from disk (folder, TIFF or Zarr) rather than held whole.
     pub fn is_streaming(&self) -> bool {
         !matches!(self.src, Source::Memory(_))
     }
@@ -260,6 +285,8 @@ impl SliceReader {
                 GreyData::U16(a) => GreyData::U16(a.slice(s![z0..z1, .., ..]).to_owned()),
                 GreyData::F32(a) => GreyData::F32(a.slice(s![z0..z1, .., ..]).to_owned()),
             },
+            #[cfg(feature = "zarr")]
+            Source::Zarr(img) => img.read_slices(z0, z1)?.0,
             Source::Files(files) => {
                 let per_file = ReadOptions {
                     slices: None,
@@ -435,6 +462,8 @@ enum Sink {
         yres: tiff::encoder::Rational,
         range: (f64, f64),
     },
+    #[cfg(feature = "zarr")]
+    Zarr(Box<super::zarr::ZarrWriter>),
     Memory(Vec<GreyData>),
 }
 
@@ -520,6 +549,14 @@ impl SliceWriter {
                     range: (f64::INFINITY, f64::NEG_INFINITY),
                 }
             }
+            #[cfg(feature = "zarr")]
+            Format::Zarr => Sink::Zarr(Box::new(super::zarr::ZarrWriter::create(
+                path,
+                shape,
+                sample,
+                &voxel,
+                &Default::default(),
+            )?)),
             _ => Sink::Memory(Vec::new()),
         };
         Ok(SliceWriter {
@@ -578,6 +615,8 @@ impl SliceWriter {
         match self.sink.as_mut() {
             None => return Err(IoError::invalid(&path, "writer already finished or failed")),
             Some(Sink::Memory(parts)) => parts.push(data.clone()),
+            #[cfg(feature = "zarr")]
+            Some(Sink::Zarr(w)) => w.write_slab(data)?,
             Some(Sink::Folder { tmp_dir, width }) => {
                 let width = *width;
                 let z0 = self.written;
@@ -690,6 +729,8 @@ impl SliceWriter {
         let path = self.path.clone();
         match self.sink.take() {
             None => Err(IoError::invalid(&path, "writer already finished or failed")),
+            #[cfg(feature = "zarr")]
+            Some(Sink::Zarr(w)) => w.finish(),
             Some(Sink::Memory(parts)) => {
                 let data = concat(&path, &parts)?;
                 let vol = GreyVolume {
