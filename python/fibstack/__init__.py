@@ -24,12 +24,19 @@ __all__ = [
     "FibstackError", "Volume", "Output", "Result", "read", "write",
     "align", "geometry", "destripe", "denoise", "tophat", "segment", "classify",
     "porosity", "connectivity", "tortuosity", "sizes", "synth", "run_workflow", "run_step",
-    "__version__",
+    "last_step_seconds", "__version__",
 ]
 
 __version__ = _core.version()
 
 VoxelNm = Optional[Tuple[float, float, float]]
+_last_step_seconds = 0.0
+
+
+def last_step_seconds() -> float:
+    """Seconds the library spent in the last step's own run (without the Python call, the array
+    copies and the parameter checks): for overhead measurements."""
+    return _last_step_seconds
 
 
 def _wrap(v: Any) -> Any:
@@ -227,7 +234,7 @@ def run_step(kind: str, grey: Any = None, labels: Any = None, /, *, voxel_nm: Vo
     meta = mg if mg is not None else ml
     names = None if phase_names is None else {int(k): str(v) for k, v in phase_names.items()}
     try:
-        gout, lout, tout, vout, res, warns, mout = _core.run_step(
+        gout, lout, tout, vout, res, warns, mout, secs = _core.run_step(
             kind, _params(params), g, lab, None if vox is None else list(vox),
             allow_uncalibrated, allow_unconverged, int(seed), names,
             None if meta is None else json.dumps(meta))
@@ -236,6 +243,8 @@ def run_step(kind: str, grey: Any = None, labels: Any = None, /, *, voxel_nm: Vo
             raise FibstackError(f"{e} (in Python: pass voxel_nm=(dz, dy, dx) in nm, or "
                                 "allow_uncalibrated=True)") from None
         raise
+    global _last_step_seconds
+    _last_step_seconds = secs
     value = json.loads(res)
     result = Result(value, warns) if isinstance(value, dict) else value
     return gout, lout, tout, vout, result, warns, (None if mout is None else json.loads(mout))

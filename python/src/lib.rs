@@ -151,7 +151,8 @@ fn build_step(
 
 /// Run one workflow step (`kind`, parameters as a JSON table) on the given arrays.
 ///
-/// Returns `(grey, labels, truth_labels, voxel_nm, result_json, warnings, meta_json)`.
+/// Returns `(grey, labels, truth_labels, voxel_nm, result_json, warnings, meta_json,
+/// step_seconds)`: `step_seconds` is the time of the step's own run (the library kernel).
 #[pyfunction]
 #[pyo3(signature = (kind, params_json, grey=None, labels=None, voxel_nm=None, allow_uncalibrated=false, allow_unconverged=false, seed=0, phase_names=None, meta_json=None))]
 #[allow(clippy::too_many_arguments)]
@@ -206,11 +207,22 @@ fn run_step<'py>(
             meta,
         });
         ctx.name_labels();
+        let t0 = std::time::Instant::now();
         let r = step.as_step().run(&mut ctx);
-        r.map(|value| (ctx.grey, ctx.labels, ctx.truth_labels, value, ctx.warnings))
+        let secs = t0.elapsed().as_secs_f64();
+        r.map(|value| {
+            (
+                ctx.grey,
+                ctx.labels,
+                ctx.truth_labels,
+                value,
+                ctx.warnings,
+                secs,
+            )
+        })
     });
     drop(tmp);
-    let (g, l, t, value, warnings) = res.map_err(err)?;
+    let (g, l, t, value, warnings, secs) = res.map_err(err)?;
     let vox = g
         .as_ref()
         .map(|g| g.voxel)
@@ -237,6 +249,7 @@ fn run_step<'py>(
             json.into_pyobject(py)?.into_any(),
             warnings.into_pyobject(py)?.into_any(),
             meta_out.into_pyobject(py)?.into_any(),
+            secs.into_pyobject(py)?.into_any(),
         ],
     )
 }
