@@ -370,6 +370,31 @@ fn run_workflow(py: Python<'_>, path: PathBuf, output: Option<PathBuf>) -> PyRes
     serde_json::to_string(&s.results).map_err(err)
 }
 
+/// Connected components of label `phase` (the library's labelling, the same as the
+/// `connectivity` step's): returns `(labels uint32, sizes)`; 0 = other phases, components
+/// numbered 1..=n by their first voxel in raster order.
+#[pyfunction]
+#[pyo3(signature = (labels, phase, connectivity=6))]
+fn label_components<'py>(
+    py: Python<'py>,
+    labels: &Bound<'py, PyAny>,
+    phase: u8,
+    connectivity: u32,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let a = labels_from(labels)?;
+    let conn = fibstack::metrics::components::Connectivity::from_n(connectivity).map_err(err)?;
+    let c = py
+        .detach(|| fibstack::metrics::components::label_phase(a.view(), phase, conn))
+        .map_err(err)?;
+    PyTuple::new(
+        py,
+        [
+            c.labels.into_pyarray(py).into_any(),
+            c.sizes.into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
 /// The version of the fibstack library the module was built with.
 #[pyfunction]
 fn version() -> &'static str {
@@ -385,5 +410,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write, m)?)?;
     m.add_function(wrap_pyfunction!(run_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(label_components, m)?)?;
     Ok(())
 }
