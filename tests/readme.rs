@@ -49,6 +49,17 @@ fn every_readme_command_runs() {
         if c == "cargo test --release" {
             continue; // this is the suite that runs this test
         }
+        if c == "pip install ./python" || c == "pytest python/tests" {
+            // the Python package's commands: `.ci/run` runs them in a fresh venv
+            let ci = std::fs::read_to_string(".ci/run").unwrap();
+            let want = if c.starts_with("pip") {
+                "pip\" install --quiet ./python"
+            } else {
+                "pytest -q python/tests"
+            };
+            assert!(ci.contains(want), ".ci/run does not run the README's {c:?}");
+            continue;
+        }
         let args: Vec<&str> = c
             .strip_prefix("cargo run --release -- ")
             .unwrap_or_else(|| panic!("README command {c:?} is not `cargo run --release -- …`"))

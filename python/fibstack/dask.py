@@ -1,0 +1,179 @@
+"""fibstack over ``dask.array``: stacks chunked along z, on any Dask scheduler.
+
+- :func:`map_slices`: a per-slice step (2-D denoise, destripe, a manual threshold …) block by
+  block (``map_blocks``);
+- :func:`map_local3d`: a local 3-D step with a halo of slices (``map_overlap``);
+- :func:`porosity`: phase fraction as a reduction;
+- :func:`label`: connected components per block, merged across block faces with a union–find,
+  numbered as the in-memory labelling numbers them (by first voxel in raster order);
+- :func:`percolating_fraction`: from the merged labels.
+
+Arrays must be chunked along z only (each block holds whole slices). Results are identical to
+the in-memory functions of :mod:`fibstack`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from . import FibstackError, _core, run_step
+
+__all__ = ["map_slices", "map_local3d", "porosity", "label", "percolating_fraction"]
+
+
+def _check(arr: Any, halo: int = 0) -> None:
+    import dask.array as da
+
+    if not isinstance(arr, da.Array) or arr.ndim != 3:
+        raise FibstackError("expected a 3-D dask.array (z, y, x)")
+    if len(arr.chunks[1]) != 1 or len(arr.chunks[2]) != 1:
+        raise FibstackError(
+            f"chunks {arr.chunksize}: chunk along z only (each block whole slices), e.g. "
+            f"arr.rechunk({{0: 32, 1: -1, 2: -1}})")
+    small = min(arr.chunks[0])
+    if halo > 0 and small < halo and len(arr.chunks[0]) > 1:
+        raise FibstackError(
+            f"a block of {small} slices is smaller than the step's halo of {halo} slices: "
+            f"rechunk to at least {halo} slices per block, e.g. arr.rechunk({{0: {max(halo, 32)}}})")
+
+
+def _step_block(block: np.ndarray, kind: str, out: str, voxel_nm, params) -> np.ndarray:
+    block = np.ascontiguousarray(block)
+    if out == "labels_in":
+        g, lab, _, _, _, _, _ = run_step(kind, None, block, voxel_nm=voxel_nm, **params)
+    else:
+        g, lab, _, _, _, _, _ = run_step(kind, block, voxel_nm=voxel_nm, **params)
+    return lab if out == "labels" else g
+
+
+def _out_kind(kind: str) -> str:
+    return "labels" if kind in ("segment", "classify") else "grey"
+
+
+def map_slices(kind: str, arr: Any, *, voxel_nm: Optional[Tuple[float, float, float]] = None,
+               **params: Any):
+    """Run a per-slice step (its result on a slice depends on that slice only, e.g.
+    ``denoise`` with ``dims = "2d"``, ``destripe``, ``segment`` with ``method = "manual"``) on
+    every block. Returns a dask array."""
+    _check(arr)
+    out = _out_kind(kind)
+    probe = _step_block(np.asarray(arr[:1]), kind, out, voxel_nm, params)
+    return arr.map_blocks(_step_block, kind, out, voxel_nm, params, dtype=probe.dtype)
+
+
+def map_local3d(kind: str, arr: Any, halo: int, *,
+                voxel_nm: Optional[Tuple[float, float, float]] = None, **params: Any):
+    """Run a local 3-D step whose output at a voxel depends on at most ``halo`` slices either
+    side (e.g. a 3-D Gaussian: ``halo`` ≥ its truncation radius in slices) with
+    ``map_overlap``. Blocks smaller than the halo are refused."""
+    _check(arr, halo)
+    out = _out_kind(kind)
+    probe = _step_block(np.asarray(arr[: min(arr.shape[0], 2 * halo + 1)]), kind, out,
+                        voxel_nm, params)
+    return arr.map_overlap(_step_block, depth={0: halo, 1: 0, 2: 0}, boundary="none",
+                           trim=True, kind=kind, out=out, voxel_nm=voxel_nm, params=params,
+                           dtype=probe.dtype)
+
+
+def porosity(labels: Any, phase: int = 0) -> float:
+    """Fraction of voxels with label ``phase`` (a tree reduction). Computes and returns a float
+    (the same number as ``fibstack.porosity(...).porosity.value``)."""
+    _check(labels)
+    n = int((labels == phase).sum().compute())
+    return n / labels.size
+
+
+def _label_block(block: np.ndarray, phase: int, conn: int):
+    lab, sizes = _core.label_components(np.ascontiguousarray(block, dtype=np.uint8), phase, conn)
+    return lab, len(sizes)
+
+
+def _face_offsets(conn: int):
+    if conn == 6:
+        return [(0, 0)]
+    if conn == 18:
+        return [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    return [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+
+def _pairs(a: np.ndarray, b: np.ndarray, conn: int) -> np.ndarray:
+    """Label pairs (a in the last slice of one block, b in the first of the next) that touch."""
+    out = []
+    ny, nx = a.shape
+    for dy, dx in _face_offsets(conn):
+        ys, ye = max(0, -dy), ny - max(0, dy)
+        xs, xe = max(0, -dx), nx - max(0, dx)
+        aa = a[ys:ye, xs:xe]
+        bb = b[ys + dy:ye + dy, xs + dx:xe + dx]
+        m = (aa > 0) & (bb > 0)
+        out.append(np.stack([aa[m], bb[m]], axis=1))
+    p = np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+    return np.unique(p, axis=0) if len(p) else p
+
+
+def label(labels: Any, phase: int = 0, connectivity: int = 6):
+    """Connected components of label ``phase`` over a z-chunked dask array: labelled per block
+    by the library, merged across block faces (union–find), numbered by first voxel in raster
+    order as :func:`fibstack` labels in memory. Returns ``(dask array of uint32 labels, count)``
+    (the block labelling and the face pairs are computed; the relabelling stays lazy)."""
+    import dask
+    import dask.array as da
+
+    _check(labels)
+    if connectivity not in (6, 18, 26):
+        raise FibstackError(f"connectivity = {connectivity}: use 6, 18 or 26")
+    blocks = labels.to_delayed().ravel()
+    parts = dask.compute(*[dask.delayed(_label_block)(b, phase, connectivity) for b in blocks])
+    counts = [n for _, n in parts]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    total = int(offsets[-1])
+    parent = np.arange(total + 1, dtype=np.int64)
+
+    def find(x):
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for i in range(len(parts) - 1):
+        a = parts[i][0][-1].astype(np.int64)
+        b = parts[i + 1][0][0].astype(np.int64)
+        a = np.where(a > 0, a + offsets[i], 0)
+        b = np.where(b > 0, b + offsets[i + 1], 0)
+        for x, y in _pairs(a, b, connectivity):
+            rx, ry = find(int(x)), find(int(y))
+            if rx != ry:  # keep the smaller label as root: the component's first voxel
+                parent[max(rx, ry)] = min(rx, ry)
+    roots = np.array([find(i) for i in range(total + 1)], dtype=np.int64)
+    uniq = np.unique(roots[1:])
+    rank = np.zeros(total + 1, dtype=np.int64)
+    rank[uniq] = np.arange(1, len(uniq) + 1)
+    lut = rank[roots].astype(np.uint32)
+    lut[0] = 0
+    out_blocks = []
+    for i, (lab, _) in enumerate(parts):
+        g = np.where(lab > 0, lab.astype(np.int64) + offsets[i], 0)
+        out_blocks.append(da.from_array(lut[g], chunks=lab.shape))
+    return da.concatenate(out_blocks, axis=0), int(len(uniq))
+
+
+def percolating_fraction(components: Any, axis: str = "z") -> float:
+    """Fraction of the phase's voxels in components touching both faces along ``axis``, from the
+    merged labels of :func:`label` (the ``connectivity`` step's ``percolating_fraction``)."""
+    import dask.array as da
+
+    ax = {"z": 0, "y": 1, "x": 2}.get(axis)
+    if ax is None:
+        raise FibstackError(f"axis = {axis!r}: use \"z\", \"y\" or \"x\"")
+    n = int(components.max().compute())
+    sizes = da.bincount(components.ravel(), minlength=n + 1).compute()
+    lo = np.take(components, [0], axis=ax)
+    hi = np.take(components, [components.shape[ax] - 1], axis=ax)
+    lo_ids, hi_ids = da.compute(da.unique(lo), da.unique(hi))
+    both = np.intersect1d(lo_ids[lo_ids > 0], hi_ids[hi_ids > 0])
+    phase = int(sizes[1:].sum())
+    return float(sizes[both].sum()) / phase if phase else 0.0

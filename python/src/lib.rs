@@ -1,0 +1,415 @@
+//! Python bindings of fibstack: the library's own workflow steps run on numpy arrays.
+//!
+//! Every operation is one workflow step (`fibstack::workflow::steps::StepSpec`): the Python
+//! keyword arguments become the step's table (the same keys, defaults and validation as a
+//! workflow file), the step runs on a `workflow::Context` holding the arrays, and the resulting
+//! arrays and the step's JSON result come back. There is no second definition of any parameter.
+
+use fibstack::progress::Silent;
+use fibstack::volume::{GreyData, GreyVolume, LabelVolume, VoxelSize, VoxelSource};
+use fibstack::workflow::schema::{parse_steps, InputSpec};
+use fibstack::workflow::Context;
+use ndarray::Array3;
+use numpy::{IntoPyArray, PyArray3, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use std::path::PathBuf;
+
+create_exception!(
+    _core,
+    FibstackError,
+    PyValueError,
+    "An error reported by fibstack (bad parameter, bad input, missing calibration)."
+);
+
+fn err<E: std::fmt::Display>(e: E) -> PyErr {
+    FibstackError::new_err(e.to_string())
+}
+
+const DTYPES: &str = "grey volumes: uint8, uint16 or float32; label volumes: uint8";
+
+/// Copy a C-contiguous 3-D numpy array into an owned ndarray (one memcpy), or a clear error.
+fn owned<T: numpy::Element + Copy>(a: &Bound<'_, PyArray3<T>>, what: &str) -> PyResult<Array3<T>> {
+    if !a.is_c_contiguous() {
+        return Err(err(format!(
+            "{what}: the array is not C-contiguous (a transposed or strided view); \
+             pass numpy.ascontiguousarray(a)"
+        )));
+    }
+    let r = a.readonly();
+    Ok(r.as_array().to_owned())
+}
+
+fn check_3d(a: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
+    let nd: usize = a.getattr("ndim")?.extract()?;
+    if nd != 3 {
+        return Err(err(format!(
+            "{what}: a volume is a 3-D array (z, y, x), this one has {nd} dimensions"
+        )));
+    }
+    Ok(())
+}
+
+fn dtype_name(a: &Bound<'_, PyAny>) -> String {
+    a.getattr("dtype")
+        .and_then(|d| d.str())
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| format!("{}", a.get_type()))
+}
+
+fn grey_from(a: &Bound<'_, PyAny>) -> PyResult<GreyData> {
+    check_3d(a, "grey volume")?;
+    if let Ok(x) = a.cast::<PyArray3<u8>>() {
+        return Ok(GreyData::U8(owned(x, "grey volume")?));
+    }
+    if let Ok(x) = a.cast::<PyArray3<u16>>() {
+        return Ok(GreyData::U16(owned(x, "grey volume")?));
+    }
+    if let Ok(x) = a.cast::<PyArray3<f32>>() {
+        return Ok(GreyData::F32(owned(x, "grey volume")?));
+    }
+    Err(err(format!(
+        "grey volume: dtype {} is not supported ({DTYPES}); convert with a.astype(numpy.float32)",
+        dtype_name(a)
+    )))
+}
+
+fn labels_from(a: &Bound<'_, PyAny>) -> PyResult<Array3<u8>> {
+    check_3d(a, "label volume")?;
+    if let Ok(x) = a.cast::<PyArray3<u8>>() {
+        return owned(x, "label volume");
+    }
+    Err(err(format!(
+        "label volume: dtype {} is not supported ({DTYPES}); labels are uint8 phase values",
+        dtype_name(a)
+    )))
+}
+
+fn voxel_from(v: Option<[f64; 3]>) -> PyResult<VoxelSize> {
+    match v {
+        None => Ok(VoxelSize::default()),
+        Some(nm) => {
+            let vs = VoxelSize::new(nm, VoxelSource::CommandLine);
+            vs.validate().map_err(err)?;
+            Ok(vs)
+        }
+    }
+}
+
+fn grey_to_py(py: Python<'_>, g: GreyData) -> Py<PyAny> {
+    match g {
+        GreyData::U8(a) => a.into_pyarray(py).into_any().unbind(),
+        GreyData::U16(a) => a.into_pyarray(py).into_any().unbind(),
+        GreyData::F32(a) => a.into_pyarray(py).into_any().unbind(),
+    }
+}
+
+fn voxel_out(v: &VoxelSize) -> Option<[f64; 3]> {
+    if v.is_calibrated() {
+        Some(v.nm)
+    } else {
+        None
+    }
+}
+
+/// Build one step from its kind and a JSON table of parameters, validated exactly as a workflow
+/// file's `[[steps]]` entry (unknown keys, types, ranges, and what the step needs).
+fn build_step(
+    kind: &str,
+    params_json: &str,
+    has_labels: bool,
+    has_grey: bool,
+) -> PyResult<fibstack::workflow::steps::StepSpec> {
+    let v: serde_json::Value = serde_json::from_str(params_json).map_err(err)?;
+    let mut t: toml::Value = toml::Value::try_from(v).map_err(err)?;
+    let tab = t
+        .as_table_mut()
+        .ok_or_else(|| err("parameters must be a table"))?;
+    tab.insert("kind".into(), toml::Value::String(kind.into()));
+    // an input stands for the arrays given: grey → grey input, labels only → label input
+    let input: Option<InputSpec> = if has_grey || has_labels {
+        let mut it = toml::map::Map::new();
+        it.insert("path".into(), toml::Value::String("array".into()));
+        it.insert(
+            "labels".into(),
+            toml::Value::Boolean(has_labels && !has_grey),
+        );
+        Some(toml::Value::Table(it).try_into().map_err(err)?)
+    } else {
+        None
+    };
+    let (mut steps, _) = parse_steps(&[t], input.as_ref()).map_err(|e| {
+        err(e
+            .strip_prefix("step 1 (")
+            .map(|r| r.replacen("):", ":", 1))
+            .unwrap_or(e.clone()))
+    })?;
+    Ok(steps.remove(0))
+}
+
+/// Run one workflow step (`kind`, parameters as a JSON table) on the given arrays.
+///
+/// Returns `(grey, labels, truth_labels, voxel_nm, result_json, warnings, meta_json,
+/// step_seconds)`: `step_seconds` is the time of the step's own run (the library kernel).
+#[pyfunction]
+#[pyo3(signature = (kind, params_json, grey=None, labels=None, voxel_nm=None, allow_uncalibrated=false, allow_unconverged=false, seed=0, phase_names=None, meta_json=None))]
+#[allow(clippy::too_many_arguments)]
+fn run_step<'py>(
+    py: Python<'py>,
+    kind: &str,
+    params_json: &str,
+    grey: Option<&Bound<'py, PyAny>>,
+    labels: Option<&Bound<'py, PyAny>>,
+    voxel_nm: Option<[f64; 3]>,
+    allow_uncalibrated: bool,
+    allow_unconverged: bool,
+    seed: u64,
+    phase_names: Option<std::collections::BTreeMap<u8, String>>,
+    meta_json: Option<&str>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let meta: fibstack::volume::Metadata = match meta_json {
+        Some(m) => serde_json::from_str(m).map_err(|e| err(format!("meta: {e}")))?,
+        None => Default::default(),
+    };
+    let step = build_step(kind, params_json, labels.is_some(), grey.is_some())?;
+    let voxel = voxel_from(voxel_nm)?;
+    let g = grey.map(grey_from).transpose()?;
+    let l = labels.map(labels_from).transpose()?;
+    if let (Some(g), Some(l)) = (&g, &l) {
+        if g.shape() != [l.shape()[0], l.shape()[1], l.shape()[2]] {
+            return Err(err(format!(
+                "grey volume {:?} and label volume {:?} differ in shape",
+                g.shape(),
+                l.shape()
+            )));
+        }
+    }
+    let tmp = tempfile::tempdir().map_err(err)?;
+    let out_dir = tmp.path().to_path_buf();
+    let res = py.detach(move || {
+        let progress = Silent;
+        let mut ctx = Context::new(out_dir, seed, &progress);
+        ctx.allow_uncalibrated = allow_uncalibrated;
+        ctx.allow_unconverged = allow_unconverged;
+        if let Some(n) = phase_names {
+            ctx.phase_names = n;
+        }
+        ctx.grey = g.map(|data| GreyVolume {
+            data,
+            voxel,
+            meta: meta.clone(),
+        });
+        ctx.labels = l.map(|a| LabelVolume {
+            data: a,
+            voxel,
+            meta,
+        });
+        ctx.name_labels();
+        let t0 = std::time::Instant::now();
+        let r = step.as_step().run(&mut ctx);
+        let secs = t0.elapsed().as_secs_f64();
+        r.map(|value| {
+            (
+                ctx.grey,
+                ctx.labels,
+                ctx.truth_labels,
+                value,
+                ctx.warnings,
+                secs,
+            )
+        })
+    });
+    drop(tmp);
+    let (g, l, t, value, warnings, secs) = res.map_err(err)?;
+    let vox = g
+        .as_ref()
+        .map(|g| g.voxel)
+        .or(l.as_ref().map(|l| l.voxel))
+        .and_then(|v| voxel_out(&v));
+    let meta_out = g
+        .as_ref()
+        .map(|g| &g.meta)
+        .or(l.as_ref().map(|l| &l.meta))
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(err)?;
+    let gp = g.map(|g| grey_to_py(py, g.data));
+    let lp = l.map(|l| l.data.into_pyarray(py).into_any().unbind());
+    let tp = t.map(|l| l.data.into_pyarray(py).into_any().unbind());
+    let json = serde_json::to_string(&value).map_err(err)?;
+    PyTuple::new(
+        py,
+        [
+            gp.into_pyobject(py)?.into_any(),
+            lp.into_pyobject(py)?.into_any(),
+            tp.into_pyobject(py)?.into_any(),
+            vox.into_pyobject(py)?.into_any(),
+            json.into_pyobject(py)?.into_any(),
+            warnings.into_pyobject(py)?.into_any(),
+            meta_out.into_pyobject(py)?.into_any(),
+            secs.into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+/// Read a volume (any format the CLI reads). Returns `(array, voxel_nm or None, meta_json)`.
+#[pyfunction]
+#[pyo3(signature = (path, labels=false, pattern=None, slices=None, crop=None, keep_databar=false, voxel_nm=None, slice_thickness_nm=None, voxel_unit=None))]
+#[allow(clippy::too_many_arguments)]
+fn read<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    labels: bool,
+    pattern: Option<String>,
+    slices: Option<(usize, usize)>,
+    crop: Option<[usize; 4]>,
+    keep_databar: bool,
+    voxel_nm: Option<[f64; 3]>,
+    slice_thickness_nm: Option<f64>,
+    voxel_unit: Option<String>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let opts = fibstack::io::ReadOptions {
+        pattern,
+        slices,
+        crop,
+        crop_databar: !keep_databar,
+        length_unit_nm: voxel_unit
+            .map(|u| fibstack::io::parse_length_unit(&u))
+            .transpose()
+            .map_err(err)?,
+        ..Default::default()
+    };
+    let vol = py.detach(|| -> Result<GreyVolume, String> {
+        let mut v = fibstack::io::read_volume(&path, &opts).map_err(|e| e.to_string())?;
+        if let Some(nm) = voxel_nm {
+            v.voxel = v.voxel.overridden(nm.map(Some), VoxelSource::CommandLine);
+        }
+        if let Some(t) = slice_thickness_nm {
+            v.voxel = v
+                .voxel
+                .overridden([Some(t), None, None], VoxelSource::CommandLine);
+        }
+        if voxel_nm.is_some() || slice_thickness_nm.is_some() {
+            let nz = v.shape()[0];
+            fibstack::io::refresh_calibration_warnings(&v.voxel, nz, &mut v.meta.warnings);
+        }
+        Ok(v)
+    });
+    let vol = vol.map_err(err)?;
+    let vox = voxel_out(&vol.voxel);
+    let sources: Vec<String> = vol
+        .voxel
+        .source
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    let mut meta = serde_json::to_value(&vol.meta).map_err(err)?;
+    if let Some(o) = meta.as_object_mut() {
+        o.insert("voxel_source".into(), serde_json::json!(sources));
+        o.insert(
+            "sample_type".into(),
+            serde_json::json!(vol.sample_type().as_str()),
+        );
+    }
+    let data = if labels {
+        let l = LabelVolume::from_grey(vol).map_err(err)?;
+        l.data.into_pyarray(py).into_any().unbind()
+    } else {
+        grey_to_py(py, vol.data)
+    };
+    PyTuple::new(
+        py,
+        [
+            data.into_pyobject(py)?.into_any(),
+            vox.into_pyobject(py)?.into_any(),
+            serde_json::to_string(&meta)
+                .map_err(err)?
+                .into_pyobject(py)?
+                .into_any(),
+        ],
+    )
+}
+
+/// Write a grey (uint8/uint16/float32) or label (uint8, `labels=True`) volume; the extension
+/// picks the format. The file is written atomically.
+#[pyfunction]
+#[pyo3(signature = (path, data, voxel_nm=None, labels=false))]
+fn write(
+    py: Python<'_>,
+    path: PathBuf,
+    data: &Bound<'_, PyAny>,
+    voxel_nm: Option<[f64; 3]>,
+    labels: bool,
+) -> PyResult<()> {
+    let voxel = voxel_from(voxel_nm)?;
+    if labels {
+        let l = LabelVolume::new(labels_from(data)?, voxel);
+        py.detach(|| fibstack::io::write_labels(&path, &l))
+            .map_err(err)
+    } else {
+        let g = GreyVolume {
+            data: grey_from(data)?,
+            voxel,
+            meta: Default::default(),
+        };
+        py.detach(|| fibstack::io::write_volume(&path, &g))
+            .map_err(err)
+    }
+}
+
+/// Run a workflow file (as `fibstack run`); returns the JSON of `results.json`.
+#[pyfunction]
+#[pyo3(signature = (path, output=None))]
+fn run_workflow(py: Python<'_>, path: PathBuf, output: Option<PathBuf>) -> PyResult<String> {
+    let wf = fibstack::workflow::schema::Workflow::load(&path).map_err(err)?;
+    let s = py
+        .detach(|| fibstack::workflow::run(&wf, output, &Silent))
+        .map_err(err)?;
+    serde_json::to_string(&s.results).map_err(err)
+}
+
+/// Connected components of label `phase` (the library's labelling, the same as the
+/// `connectivity` step's): returns `(labels uint32, sizes)`; 0 = other phases, components
+/// numbered 1..=n by their first voxel in raster order.
+#[pyfunction]
+#[pyo3(signature = (labels, phase, connectivity=6))]
+fn label_components<'py>(
+    py: Python<'py>,
+    labels: &Bound<'py, PyAny>,
+    phase: u8,
+    connectivity: u32,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let a = labels_from(labels)?;
+    let conn = fibstack::metrics::components::Connectivity::from_n(connectivity).map_err(err)?;
+    let c = py
+        .detach(|| fibstack::metrics::components::label_phase(a.view(), phase, conn))
+        .map_err(err)?;
+    PyTuple::new(
+        py,
+        [
+            c.labels.into_pyarray(py).into_any(),
+            c.sizes.into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+/// The version of the fibstack library the module was built with.
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Native part of the `fibstack` package.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("FibstackError", m.py().get_type::<FibstackError>())?;
+    m.add_function(wrap_pyfunction!(run_step, m)?)?;
+    m.add_function(wrap_pyfunction!(read, m)?)?;
+    m.add_function(wrap_pyfunction!(write, m)?)?;
+    m.add_function(wrap_pyfunction!(run_workflow, m)?)?;
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(label_components, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+"""fibstack.dask on a dask.distributed LocalCluster (2 worker processes), a stack in 8 blocks:
+labels, porosity, percolating fraction and component counts identical to the in-memory run."""
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import fibstack as fs
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+import fibstack.dask as fd  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       memory_limit="2GiB", dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = fs.synth(preset="electrode", shape=[64, 64, 64], seed=2)
+    return s
+
+
+def in_memory(grey, vox):
+    n = fs.denoise(grey, voxel_nm=vox, sigma=20.0, dims="2d")
+    seg = fs.segment(n, method="manual", thresholds=[90.0], labels=[0, 1])
+    return seg
+
+
+def distributed_chain(grey, vox):
+    d = da.from_array(grey, chunks=(8, -1, -1))
+    assert d.numblocks[0] >= 8
+    n = fd.map_slices("denoise", d, voxel_nm=vox, sigma=20.0, dims="2d")
+    return fd.map_slices("segment", n, voxel_nm=vox, method="manual", thresholds=[90.0],
+                         labels=[0, 1])
+
+
+def check_identical(seg, labels_d, vox):
+    lab = labels_d.compute()
+    assert lab.tobytes() == seg.data.tobytes()
+    por = fs.porosity(seg.data, voxel_nm=vox).porosity.value
+    assert fd.porosity(labels_d, 0) == por
+    for phase in (0, 1):
+        comp, n = fd.label(labels_d, phase=phase)
+        ref, sizes = fs._core.label_components(seg.data, phase, 6)
+        assert n == len(sizes)
+        assert comp.compute().tobytes() == ref.tobytes()
+        conn = fs.connectivity(seg.data, voxel_nm=vox, phase=phase).to_dict()
+        assert n == conn["n_components"]
+        z = [a for a in conn["axes"] if a["axis"] == "z"][0]
+        assert fd.percolating_fraction(comp, "z") == z["percolating_fraction"]
+
+
+def test_distributed_equals_in_memory(client, stack):
+    vox = stack.voxel_nm
+    seg = in_memory(stack.data, vox)
+    check_identical(seg, distributed_chain(stack.data, vox), vox)
+
+
+def _slow(b):
+    time.sleep(0.3)
+    return b
+
+
+def test_worker_killed_mid_run(client, stack):
+    vox = stack.voxel_nm
+    seg = in_memory(stack.data, vox)
+    # an identity step that takes 0.3 s per block keeps the run going while a worker dies
+    lab = distributed_chain(stack.data, vox).map_blocks(_slow, dtype=np.uint8)
+    fut = client.compute(lab)
+    time.sleep(0.5)
+    assert not fut.done(), "the run ended before the worker was killed"
+    pids = client.run(os.getpid)
+    os.kill(sorted(pids.values())[0], signal.SIGKILL)  # the nanny restarts it; Dask retries
+    got = fut.result()
+    assert got.tobytes() == seg.data.tobytes()
+    client.wait_for_workers(2, timeout=60)
+    check_identical(seg, da.from_array(got, chunks=(8, -1, -1)), vox)
+
+
+def test_chunks_smaller_than_halo():
+    d = da.zeros((64, 16, 16), dtype=np.float32, chunks=(2, -1, -1))
+    with pytest.raises(fs.FibstackError, match="smaller than the step's halo of 3"):
+        fd.map_local3d("denoise", d, 3, voxel_nm=(1, 1, 1), sigma=1.0, dims="3d")
+
+
+def test_chunked_in_y_refused():
+    d = da.zeros((64, 16, 16), dtype=np.uint8, chunks=(8, 8, -1))
+    with pytest.raises(fs.FibstackError, match="chunk along z only"):
+        fd.porosity(d)
+
+
+def test_map_overlap_3d_equals_in_memory():
+    rng = np.random.default_rng(1)
+    g = rng.random((48, 20, 20), dtype=np.float32) * 100
+    ref = fs.denoise(g, voxel_nm=(10, 10, 10), sigma=10.0, dims="3d").data
+    got = fd.map_local3d("denoise", da.from_array(g, chunks=(8, -1, -1)), 8,
+                         voxel_nm=(10, 10, 10), sigma=10.0, dims="3d").compute(
+                             scheduler="synchronous")
+    assert got.tobytes() == ref.tobytes()
