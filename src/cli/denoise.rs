@@ -47,8 +47,8 @@ pub struct DenoiseArgs {
     pub f32: bool,
 }
 
-pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
-    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+/// The library parameters the flags describe (validated).
+pub fn params(a: &DenoiseArgs) -> Result<GaussianParams> {
     let sigma_nm = match (&a.sigma, &a.sigma_nm) {
         (Some(s), None) => {
             fibstack::error::length_nm("--sigma (nm)", *s)?;
@@ -78,6 +78,12 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
         },
     };
     p.validate()?;
+    Ok(p)
+}
+
+pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+    let p = params(&a)?;
     let note = |v: &fibstack::volume::VoxelSize| {
         if !v.is_calibrated() && !g.quiet {
             eprintln!(

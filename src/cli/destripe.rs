@@ -199,8 +199,8 @@ fn print_score(s: &DestripeScore) {
     );
 }
 
-pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
-    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+/// The library parameters the flags describe (validated).
+pub fn params(a: &DestripeArgs) -> Result<DestripeParams> {
     let vsnr_filters = if a.vsnr_filter.is_empty() {
         DestripeParams::default().vsnr_filters
     } else {
@@ -209,9 +209,6 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
             .map(|s| VsnrFilter::parse(s))
             .collect::<Result<Vec<_>, _>>()?
     };
-    if a.score {
-        a.score_params.validate()?;
-    }
     let p = DestripeParams {
         angle_deg: a.angle,
         second_angle_deg: a.second_angle,
@@ -235,6 +232,15 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         material_smooth_px: a.material_smooth_px,
     };
     p.validate()?;
+    Ok(p)
+}
+
+pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+    let p = params(&a)?;
+    if a.score {
+        a.score_params.validate()?;
+    }
     let score = a.score.then_some(&a.score_params);
     let (rep, sc) = if let Some(mut r) = a.read.open_stream(&a.input, g)? {
         // folder / TIFF: slice by slice, bounded memory

@@ -6,6 +6,8 @@ pub mod classify;
 pub mod common;
 pub mod connectivity;
 pub mod convert;
+#[cfg(test)]
+mod defaults_tests;
 pub mod denoise;
 pub mod destripe;
 pub mod geometry;

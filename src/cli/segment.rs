@@ -80,8 +80,8 @@ fn parse_list<T: std::str::FromStr>(flag: &str, s: &str) -> Result<Vec<T>> {
         .map_err(|_| anyhow::anyhow!("{flag} {s:?}: expected comma-separated numbers"))
 }
 
-pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
-    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+/// The library parameters the flags describe (validated).
+pub fn params(a: &SegmentArgs) -> Result<SegmentParams> {
     let method = match a.method {
         MethodArg::Otsu => Method::Otsu,
         MethodArg::Multiotsu => Method::Multiotsu,
@@ -109,6 +109,12 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
         nbins: a.nbins,
     };
     p.validate()?;
+    Ok(p)
+}
+
+pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+    let p = params(&a)?;
     let shine = a.shine_through.then(|| {
         let d = fibstack::segment::shine::ShineParams::default();
         fibstack::segment::shine::ShineParams {

@@ -29,14 +29,20 @@ pub struct TophatArgs {
     pub three_d: bool,
 }
 
-pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
-    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+/// The library parameters the flags describe (validated).
+pub fn params(a: &TophatArgs) -> Result<TophatParams> {
     let p = TophatParams {
         radius_nm: a.radius_nm,
         black: a.black,
         dims: if a.three_d { Dims::ThreeD } else { Dims::TwoD },
     };
     fibstack::error::length_nm("--radius-nm", p.radius_nm)?;
+    Ok(p)
+}
+
+pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
+    super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
+    let p = params(&a)?;
     let stream = if a.three_d {
         None
     } else {

@@ -60,7 +60,9 @@ impl Default for SegmentParams {
     fn default() -> Self {
         SegmentParams {
             method: Method::Otsu,
-            classes: 2,
+            // what `fibstack segment` and `kind = "segment"` use for multi-Otsu / ISO-50
+            // (pore/solid/binder); plain Otsu always gives 2 whatever this says
+            classes: 3,
             thresholds: Vec::new(),
             labels: None,
             sensitivity: 0.0,

@@ -1,0 +1,93 @@
+//! One default per option: for each operation, the command line with no optional flags, a
+//! minimal workflow step and the library `Default` must give the same library parameters.
+
+use super::{Cli, Command};
+use clap::Parser;
+use fibstack::workflow::steps_filters as wf;
+
+fn cli(args: &[&str]) -> Command {
+    let mut v = vec!["fibstack"];
+    v.extend_from_slice(args);
+    Cli::try_parse_from(v).expect("CLI parses").command
+}
+
+fn step<T: serde::de::DeserializeOwned>(toml_text: &str) -> T {
+    toml::from_str(toml_text).expect("workflow step deserialises")
+}
+
+#[test]
+fn destripe_defaults_agree() {
+    let Command::Destripe(a) = cli(&["destripe", "in.tif", "out.tif"]) else {
+        panic!("not destripe")
+    };
+    let from_cli = super::destripe::params(&a).unwrap();
+    let from_step = step::<wf::Destripe>("").params().unwrap();
+    let lib = fibstack::preprocess::destripe::DestripeParams::default();
+    assert_eq!(
+        from_cli, lib,
+        "CLI default differs from the library default"
+    );
+    assert_eq!(
+        from_step, lib,
+        "workflow default differs from the library default"
+    );
+}
+
+#[test]
+fn denoise_defaults_agree() {
+    let Command::Denoise(a) = cli(&["denoise", "in.tif", "out.tif", "--sigma", "5"]) else {
+        panic!("not denoise")
+    };
+    let from_cli = super::denoise::params(&a).unwrap();
+    let from_step = step::<wf::Denoise>("sigma = 5.0").params().unwrap();
+    assert_eq!(
+        from_cli, from_step,
+        "CLI and workflow denoise defaults differ"
+    );
+}
+
+#[test]
+fn tophat_defaults_agree() {
+    let Command::Tophat(a) = cli(&["tophat", "in.tif", "out.tif", "--radius-nm", "50"]) else {
+        panic!("not tophat")
+    };
+    let from_cli = super::tophat::params(&a).unwrap();
+    let from_step = step::<wf::Tophat>("radius_nm = 50.0").params().unwrap();
+    assert_eq!(
+        from_cli, from_step,
+        "CLI and workflow tophat defaults differ"
+    );
+}
+
+#[test]
+fn segment_defaults_agree() {
+    // no flags: Otsu (two classes whatever `classes` says)
+    let Command::Segment(a) = cli(&["segment", "in.tif", "out.tif"]) else {
+        panic!("not segment")
+    };
+    let from_cli = super::segment::params(&a).unwrap();
+    let from_step = step::<wf::Segment>("").params().unwrap();
+    let lib = fibstack::segment::SegmentParams::default();
+    assert_eq!(
+        from_cli, from_step,
+        "CLI and workflow segment defaults differ"
+    );
+    assert_eq!(from_cli.n_classes(), lib.n_classes());
+    assert_eq!(from_cli.nbins, lib.nbins);
+    assert_eq!(from_cli.sensitivity, lib.sensitivity);
+    // the `classes` default shows with a multi-class method
+    for m in ["multiotsu", "iso50"] {
+        let Command::Segment(a) = cli(&["segment", "in.tif", "out.tif", "--method", m]) else {
+            panic!("not segment")
+        };
+        let from_cli = super::segment::params(&a).unwrap();
+        let from_step = step::<wf::Segment>(&format!("method = \"{m}\""))
+            .params()
+            .unwrap();
+        assert_eq!(from_cli, from_step, "{m}: CLI and workflow defaults differ");
+        assert_eq!(
+            from_cli.classes, lib.classes,
+            "{m}: library `classes` default differs"
+        );
+    }
+}
