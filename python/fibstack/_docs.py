@@ -61,8 +61,8 @@ STEP_DOCS = {'align': 'Drift alignment by phase correlation (writes shifts CSV a
              '`phase` (default 0), `axis` (`x|y|z|all`, default all), `window_nm` (optional), '
              '`rev_sizes` (default 10, 0 = off), `deposit` (bool), `collector` (label), '
              '`deposit_threshold`, `rev` (collector at the high-index end), `prefix` (file-name '
-             'prefix, default "porosity"). Writes `<prefix>_profile_<axis>.csv`, '
-             '`<prefix>_rev.csv`, `<prefix>_windows.csv`.\n'
+             'prefix, default "porosity"). Writes `<prefix>_profile.csv` (every profile axis and '
+             'phase, one tidy table), `<prefix>_rev.csv`, `<prefix>_windows.csv`.\n'
              '\n'
              "Keyword arguments are the step's keys of a workflow file (same names, defaults and "
              "checks); see the manual's Workflow files page.",
