@@ -32,15 +32,7 @@ fn read_json(path: &Path) -> Result<Option<Value>, Error> {
 
 /// The first result whose step name is `kind` or `kind_N`.
 fn step<'a>(results: &'a Value, kind: &str) -> Option<&'a Value> {
-    let obj = results.as_object()?;
-    obj.iter()
-        .find(|(k, _)| {
-            *k == kind
-                || k.strip_prefix(kind)
-                    .and_then(|r| r.strip_prefix('_'))
-                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-        })
-        .map(|(_, v)| v)
+    crate::workflow::results::first_result(results.as_object()?, kind)
 }
 
 /// Phase names recorded by the steps (`"phase_names"` in their results), merged.

@@ -574,9 +574,8 @@ pub fn reports_from_results(
         results: &serde_json::Map<String, serde_json::Value>,
         kind: &str,
     ) -> Result<Option<T>, ParamError> {
-        let keys: Vec<&String> = results
-            .keys()
-            .filter(|k| *k == kind || k.starts_with(&format!("{kind}_")))
+        let keys: Vec<&String> = crate::workflow::results::results_of(results, kind)
+            .map(|(k, _)| k)
             .collect();
         match keys.as_slice() {
             [] => Ok(None),

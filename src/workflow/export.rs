@@ -24,10 +24,7 @@ use serde_json::Value;
 pub struct Export {}
 
 fn first<'a>(ctx: &'a Context, kind: &str) -> Option<&'a Value> {
-    ctx.results
-        .iter()
-        .find(|(k, _)| *k == kind || k.starts_with(&format!("{kind}_")))
-        .map(|(_, v)| v)
+    super::results::first_result(&ctx.results, kind)
 }
 
 fn opt(v: &Value) -> Cell {

@@ -18,6 +18,7 @@
 pub mod batch;
 pub mod export;
 pub mod provenance;
+pub mod results;
 pub mod schema;
 pub mod steps;
 pub mod steps_classify;

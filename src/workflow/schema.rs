@@ -293,11 +293,7 @@ pub fn parse_steps(
             .validate()
             .map_err(|e| format!("step {} ({kind}): {e}", i + 1))?;
         let n = kinds.iter().filter(|k| **k == kind).count();
-        names.push(if n == 0 {
-            kind.clone()
-        } else {
-            format!("{kind}_{}", n + 1)
-        });
+        names.push(super::results::result_name(&kind, n));
         kinds.push(kind);
         steps.push(step);
     }

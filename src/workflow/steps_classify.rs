@@ -217,11 +217,7 @@ fn run_chain(
             }
         }
         let n = names.iter().filter(|k| **k == kind).count();
-        let name = if n == 0 {
-            kind.clone()
-        } else {
-            format!("{kind}_{}", n + 1)
-        };
+        let name = super::results::result_name(&kind, n);
         names.push(kind);
         let v = s.run(&mut sub)?;
         if !v.is_null() {

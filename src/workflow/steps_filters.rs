@@ -249,7 +249,11 @@ impl Step for Destripe {
         let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
         let mut v = to_json(&rep)?;
-        if p.method == DestripeMethod::Stack && ctx.results.keys().any(|k| k.starts_with("align")) {
+        if p.method == DestripeMethod::Stack
+            && super::results::results_of(&ctx.results, "align")
+                .next()
+                .is_some()
+        {
             // curtains sit at fixed detector columns; after alignment each slice carries its own
             // x shift and the window average smears them
             let w = "stack destriping after `align`: curtains are fixed in the detector frame; \

@@ -138,12 +138,7 @@ impl Step for PorosityStep {
 /// `None` when there is no segment step with `sensitivity`, no grey volume of the labels' shape,
 /// or `phase` is not one of its labels.
 fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
-    let seg = ctx
-        .results
-        .iter()
-        .rev()
-        .find(|(k, _)| k.as_str() == "segment" || k.starts_with("segment_"))
-        .map(|(_, v)| v)?;
+    let (_, seg) = super::results::results_of(&ctx.results, "segment").next_back()?;
     let delta = seg["sensitivity"]["delta"].as_f64()?;
     let thresholds: Vec<f64> = seg["thresholds"]
         .as_array()?

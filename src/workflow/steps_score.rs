@@ -41,10 +41,8 @@ pub struct ScoreStep {
 
 /// The truth record of the workflow's `synth` step (None without one).
 fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {
-    let keys: Vec<&String> = ctx
-        .results
-        .keys()
-        .filter(|k| *k == "synth" || k.starts_with("synth_"))
+    let keys: Vec<&String> = super::results::results_of(&ctx.results, "synth")
+        .map(|(k, _)| k)
         .collect();
     match keys.as_slice() {
         [] => Ok(None),
