@@ -67,6 +67,21 @@ def test_distributed_equals_in_memory(client, stack):
     check_identical(seg, distributed_chain(stack.data, vox), vox)
 
 
+def _peak_rss_bytes():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def test_memory_per_worker_within_its_limit(client, stack):
+    vox = stack.voxel_nm
+    check_identical(in_memory(stack.data, vox), distributed_chain(stack.data, vox), vox)
+    limit = {w: i["memory_limit"] for w, i in client.scheduler_info()["workers"].items()}
+    peaks = client.run(_peak_rss_bytes)
+    assert len(peaks) == 2
+    for w, peak in peaks.items():
+        assert 0 < peak < limit[w], f"worker {w}: peak RSS {peak} B over its limit {limit[w]} B"
+
+
 def _slow(b):
     time.sleep(0.3)
     return b
