@@ -1,5 +1,8 @@
 """fibstack over ``dask.array``: stacks chunked along z, on any Dask scheduler.
 
+- :func:`read`: a stack on disk (a folder of slices, a multi-page TIFF, a Zarr / OME-Zarr store
+  when the package is built with the ``zarr`` feature) as a dask array of slabs of slices, each
+  block read by the library on the worker that needs it;
 - :func:`map_slices`: a per-slice step (2-D denoise, destripe, a manual threshold …) block by
   block (``map_blocks``);
 - :func:`map_local3d`: a local 3-D step with a halo of slices (``map_overlap``);
@@ -14,13 +17,47 @@ the in-memory functions of :mod:`fibstack`.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+import os
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
 from . import FibstackError, _core, run_step
 
-__all__ = ["map_slices", "map_local3d", "porosity", "label", "percolating_fraction"]
+__all__ = ["read", "map_slices", "map_local3d", "porosity", "label", "percolating_fraction"]
+
+
+_DTYPES = {"u8": np.uint8, "u16": np.uint16, "f32": np.float32}
+
+
+def _read_slab(path: str, a: int, b: int, labels: bool, pattern, keep_databar) -> np.ndarray:
+    from . import read as _read
+    return _read(path, labels=labels, pattern=pattern, slices=(a, b),
+                 keep_databar=keep_databar).data
+
+
+def read(path: Union[str, "os.PathLike[str]"], *, chunk_slices: int = 16, labels: bool = False,
+         pattern: Optional[str] = None, keep_databar: bool = False):
+    """A stack on disk as ``(dask_array, voxel_nm)``: blocks of ``chunk_slices`` whole slices,
+    each read with :func:`fibstack.read` (``slices=(a, b)``) when a worker needs it, so no process
+    holds the whole stack. ``voxel_nm`` is the stack's calibration from its headers (``None``
+    when unknown: give ``voxel_nm=`` to the steps). The blocks together equal
+    ``fibstack.read(path).data`` byte for byte."""
+    import dask
+    import dask.array as da
+
+    if int(chunk_slices) < 1:
+        raise FibstackError(f"chunk_slices = {chunk_slices}: give a whole number of slices >= 1")
+    p = os.fspath(path)
+    shape, sample, voxel = _core.stack_info(p, pattern, keep_databar)
+    dtype = np.uint8 if labels else _DTYPES[sample]
+    nz, ny, nx = shape
+    blocks = []
+    for a in range(0, nz, int(chunk_slices)):
+        b = min(nz, a + int(chunk_slices))
+        d = dask.delayed(_read_slab)(p, a, b, labels, pattern, keep_databar)
+        blocks.append(da.from_delayed(d, shape=(b - a, ny, nx), dtype=dtype))
+    return da.concatenate(blocks, axis=0), None if voxel is None else tuple(voxel)
 
 
 def _check(arr: Any, halo: int = 0) -> None:

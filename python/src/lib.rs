@@ -395,6 +395,35 @@ fn label_components<'py>(
     )
 }
 
+/// Shape `(nz, ny, nx)`, sample type and voxel size of a stack, from its headers (the first slice
+/// of a folder, the IFDs of a TIFF, a Zarr store's metadata), without reading the pixel data
+/// where the format allows. Returns `(shape, sample_type, voxel_nm or None)`.
+#[pyfunction]
+#[pyo3(signature = (path, pattern=None, keep_databar=false))]
+fn stack_info<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    pattern: Option<String>,
+    keep_databar: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let opts = fibstack::io::ReadOptions {
+        pattern,
+        crop_databar: !keep_databar,
+        ..Default::default()
+    };
+    let r = py
+        .detach(|| fibstack::io::stream::SliceReader::open(&path, &opts))
+        .map_err(err)?;
+    PyTuple::new(
+        py,
+        [
+            r.shape().into_pyobject(py)?.into_any(),
+            r.sample_type().as_str().into_pyobject(py)?.into_any(),
+            voxel_out(&r.voxel()).into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
 /// The version of the fibstack library the module was built with.
 #[pyfunction]
 fn version() -> &'static str {
@@ -411,5 +440,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(label_components, m)?)?;
+    m.add_function(wrap_pyfunction!(stack_info, m)?)?;
     Ok(())
 }

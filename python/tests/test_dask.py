@@ -123,3 +123,19 @@ def test_map_overlap_3d_equals_in_memory():
                          voxel_nm=(10, 10, 10), sigma=10.0, dims="3d").compute(
                              scheduler="synchronous")
     assert got.tobytes() == ref.tobytes()
+
+
+def test_read_folder_in_slabs_equals_whole_read(client):
+    from conftest import ELECTRODE
+    whole = fs.read(ELECTRODE)
+    for chunk in (7, 16):
+        arr, vox = fd.read(ELECTRODE, chunk_slices=chunk)
+        assert arr.numblocks[0] == -(-whole.data.shape[0] // chunk)
+        assert arr.dtype == whole.data.dtype and arr.shape == whole.data.shape
+        got = client.compute(arr).result()
+        assert got.tobytes() == whole.data.tobytes()
+    assert vox == tuple(whole.voxel_nm) == (20.0, 20.0, 20.0)
+    with pytest.raises(fs.FibstackError, match="chunk_slices"):
+        fd.read(ELECTRODE, chunk_slices=0)
+    with pytest.raises(fs.FibstackError, match="no-such-folder"):
+        fd.read(ELECTRODE.parent / "no-such-folder")
