@@ -100,6 +100,30 @@ impl VoxelSize {
         }
         self
     }
+    /// The calibration a workflow's `[input]` (or a Python call) gives: `voxel_nm` (`[dz, dy, dx]`)
+    /// replaces all three sizes, then `slice_thickness_nm` replaces dz; both marked `source`.
+    ///
+    /// ```
+    /// use fibstack::volume::{VoxelSize, VoxelSource};
+    /// let v = VoxelSize::default().given(Some([5.0, 4.0, 4.0]), Some(20.0), VoxelSource::Workflow);
+    /// assert_eq!(v.nm, [20.0, 4.0, 4.0]);
+    /// assert!(v.is_calibrated());
+    /// ```
+    pub fn given(
+        self,
+        voxel_nm: Option<[f64; 3]>,
+        slice_thickness_nm: Option<f64>,
+        source: VoxelSource,
+    ) -> Self {
+        let v = match voxel_nm {
+            Some(nm) => self.overridden(nm.map(Some), source),
+            None => self,
+        };
+        match slice_thickness_nm {
+            Some(t) => v.overridden([Some(t), None, None], source),
+            None => v,
+        }
+    }
     /// Axes still at the uncalibrated default, as `"dz"`, `"dy"`, `"dx"`.
     pub fn uncalibrated_axes(&self) -> Vec<&'static str> {
         AXIS_NAMES

@@ -283,18 +283,12 @@ fn read<'py>(
     };
     let vol = py.detach(|| -> Result<GreyVolume, String> {
         let mut v = fibstack::io::read_volume(&path, &opts).map_err(|e| e.to_string())?;
-        if let Some(nm) = voxel_nm {
-            v.voxel = v.voxel.overridden(nm.map(Some), VoxelSource::CommandLine);
-        }
-        if let Some(t) = slice_thickness_nm {
-            v.voxel = v
-                .voxel
-                .overridden([Some(t), None, None], VoxelSource::CommandLine);
-        }
-        if voxel_nm.is_some() || slice_thickness_nm.is_some() {
-            let nz = v.shape()[0];
-            fibstack::io::refresh_calibration_warnings(&v.voxel, nz, &mut v.meta.warnings);
-        }
+        fibstack::io::apply_given_calibration(
+            &mut v,
+            voxel_nm,
+            slice_thickness_nm,
+            VoxelSource::CommandLine,
+        );
         Ok(v)
     });
     let vol = vol.map_err(err)?;

@@ -563,6 +563,23 @@ pub fn settle_calibration(
     calibration_warnings(voxel, nz, warnings);
 }
 
+/// Apply a calibration the user gave ([`crate::volume::VoxelSize::given`]) to a volume just read,
+/// and settle the reader's calibration warnings against it; nothing changes when neither value
+/// is given.
+pub fn apply_given_calibration(
+    vol: &mut GreyVolume,
+    voxel_nm: Option<[f64; 3]>,
+    slice_thickness_nm: Option<f64>,
+    source: crate::volume::VoxelSource,
+) {
+    if voxel_nm.is_none() && slice_thickness_nm.is_none() {
+        return;
+    }
+    vol.voxel = vol.voxel.given(voxel_nm, slice_thickness_nm, source);
+    let nz = vol.shape()[0];
+    refresh_calibration_warnings(&vol.voxel, nz, &mut vol.meta.warnings);
+}
+
 /// After the voxel size was overridden (command line, workflow): drop the reader's calibration
 /// warnings that no longer apply and say again what is still unknown.
 pub fn refresh_calibration_warnings(

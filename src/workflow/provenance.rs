@@ -139,13 +139,11 @@ pub fn check_input_calibration(wf: &Workflow) -> Result<(), Error> {
             continue; // other containers are read whole: checked when run reads them
         }
         let opts = input_read_options(wf, inp, &path)?;
-        let mut voxel = io::stream::SliceReader::open(&path, &opts)?.voxel();
-        if let Some(v) = inp.voxel_nm {
-            voxel = voxel.overridden([Some(v[0]), Some(v[1]), Some(v[2])], VoxelSource::Workflow);
-        }
-        if let Some(t) = inp.slice_thickness_nm {
-            voxel = voxel.overridden([Some(t), None, None], VoxelSource::Workflow);
-        }
+        let voxel = io::stream::SliceReader::open(&path, &opts)?.voxel().given(
+            inp.voxel_nm,
+            inp.slice_thickness_nm,
+            VoxelSource::Workflow,
+        );
         if let Err(e) = voxel.for_metric(false) {
             return Err(Error::Other(format!(
                 "{}: input {}: {e}",
@@ -305,20 +303,12 @@ pub(crate) fn run_chain_into(
         let path = wf.resolve(&inp.path);
         let opts = input_read_options(wf, inp, &path)?;
         let mut vol = io::read_volume_with_progress(&path, &opts, progress)?;
-        if let Some(v) = inp.voxel_nm {
-            vol.voxel = vol
-                .voxel
-                .overridden([Some(v[0]), Some(v[1]), Some(v[2])], VoxelSource::Workflow);
-        }
-        if let Some(t) = inp.slice_thickness_nm {
-            vol.voxel = vol
-                .voxel
-                .overridden([Some(t), None, None], VoxelSource::Workflow);
-        }
-        if inp.voxel_nm.is_some() || inp.slice_thickness_nm.is_some() {
-            let nz = vol.shape()[0];
-            io::refresh_calibration_warnings(&vol.voxel, nz, &mut vol.meta.warnings);
-        }
+        io::apply_given_calibration(
+            &mut vol,
+            inp.voxel_nm,
+            inp.slice_thickness_nm,
+            VoxelSource::Workflow,
+        );
         warnings.extend(vol.meta.warnings.iter().cloned());
         for f in &vol.meta.source_files {
             let (bytes, sha256) = sha256_file(f)?;
