@@ -33,12 +33,6 @@ use std::sync::Arc;
 use zarrs::array::{Array, ArraySubset};
 use zarrs::filesystem::FilesystemStore;
 
-/// Whether `path` is a Zarr store folder: its name ends in `.zarr`, or it holds `.zarray`,
-/// `.zgroup`, `.zattrs` or `zarr.json`.
-pub fn is_zarr_store(path: &Path) -> bool {
-    super::is_zarr_dir(path)
-}
-
 /// Options of the Zarr writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ZarrWriteOptions {
