@@ -413,9 +413,8 @@ impl VsnrPlan {
         let thr = 1.0 / beta;
         let eps = f32::EPSILON;
         for _ in 0..self.iterations {
-            // 1. x̂ = (φ̂₁* F(βy₁ − λ₁) + φ̂₂* F(βy₂ − λ₂)) / Φ
-            par_zip3(&mut t1, &y1, &l1, |t, y, l| *t = beta * y - l);
-            par_zip3(&mut t2, &y2, &l2, |t, y, l| *t = beta * y - l);
+            // 1. x̂ = (φ̂₁* F(βy₁ − λ₁) + φ̂₂* F(βy₂ − λ₂)) / Φ; t = βy − λ was written by the
+            // previous iteration's prox loop (0 before the first, as y = λ = 0)
             f.forward(&t1, &mut s1, &mut work);
             f.forward(&t2, &mut s2, &mut work);
             x.par_chunks_mut(ny)
@@ -443,8 +442,8 @@ impl VsnrPlan {
                 .zip(y2.par_chunks_mut(nx))
                 .zip(l1.par_chunks_mut(nx))
                 .zip(l2.par_chunks_mut(nx))
-                .zip(t1.par_chunks(nx))
-                .zip(t2.par_chunks(nx))
+                .zip(t1.par_chunks_mut(nx))
+                .zip(t2.par_chunks_mut(nx))
                 .enumerate()
                 .for_each(|(r, (((((y1r, y2r), l1r), l2r), a1r), a2r))| {
                     let row = &u0[r * nx..(r + 1) * nx];
@@ -467,6 +466,9 @@ impl VsnrPlan {
                         y2r[c] = v2;
                         l1r[c] += beta * (a1 - v1);
                         l2r[c] += beta * (a2 - v2);
+                        // βy − λ for the next iteration's step 1, fused here
+                        a1r[c] = beta * v1 - l1r[c];
+                        a2r[c] = beta * v2 - l2r[c];
                     }
                 });
         }
@@ -480,17 +482,6 @@ impl VsnrPlan {
         t1.par_iter_mut().for_each(|v| *v *= inv_n);
         t1
     }
-}
-
-fn par_zip3(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(&mut f32, f32, f32) + Sync) {
-    out.par_chunks_mut(4096)
-        .zip(a.par_chunks(4096))
-        .zip(b.par_chunks(4096))
-        .for_each(|((o, a), b)| {
-            for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
-                f(o, *a, *b);
-            }
-        });
 }
 
 /// `‖in − out‖² / ‖in − mean(in)‖²`, 0 for a flat input.
