@@ -4,6 +4,7 @@
 //! → [`metrics`] → [`report`], driven by [`workflow`]; [`synth`] makes stacks with known truth.
 //! All volumes are indexed `[z, y, x]` with a physical [`volume::VoxelSize`] in nm.
 
+pub mod alloc;
 pub mod classify;
 pub mod error;
 pub mod features;

@@ -4,6 +4,10 @@ mod cli;
 
 use clap::Parser;
 
+/// Large volume buffers on transparent huge pages (fewer page faults, faster frees).
+#[global_allocator]
+static ALLOC: fibstack::alloc::HugePageAlloc = fibstack::alloc::HugePageAlloc;
+
 fn main() {
     // Human-readable output piped into e.g. `head` must not end in a panic message: a closed
     // stdout ends the program quietly with the conventional SIGPIPE status.

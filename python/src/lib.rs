@@ -17,6 +17,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::path::PathBuf;
 
+/// Large arrays on transparent huge pages, as numpy allocates its own (fewer page faults on first
+/// touch, faster frees of returned arrays).
+#[global_allocator]
+static ALLOC: fibstack::alloc::HugePageAlloc = fibstack::alloc::HugePageAlloc;
+
 create_exception!(
     _core,
     FibstackError,
