@@ -29,6 +29,15 @@ pub const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HugePageAlloc;
 
+/// `p`, a block of `size` bytes from the system allocator (or null), after the huge-page advice
+/// when it is large enough.
+fn advised(p: *mut u8, size: usize) -> *mut u8 {
+    if !p.is_null() && size >= HUGE_PAGE_THRESHOLD {
+        advise(p, size);
+    }
+    p
+}
+
 #[cfg(target_os = "linux")]
 fn advise(p: *mut u8, size: usize) {
     const HUGE: usize = 2 << 20;
@@ -50,19 +59,11 @@ fn advise(_p: *mut u8, _size: usize) {}
 // only addition is advice on the returned block, which does not affect the allocator's contract.
 unsafe impl GlobalAlloc for HugePageAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() && layout.size() >= HUGE_PAGE_THRESHOLD {
-            advise(p, layout.size());
-        }
-        p
+        advised(System.alloc(layout), layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() && layout.size() >= HUGE_PAGE_THRESHOLD {
-            advise(p, layout.size());
-        }
-        p
+        advised(System.alloc_zeroed(layout), layout.size())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -70,11 +71,7 @@ unsafe impl GlobalAlloc for HugePageAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() && new_size >= HUGE_PAGE_THRESHOLD {
-            advise(p, new_size);
-        }
-        p
+        advised(System.realloc(ptr, layout, new_size), new_size)
     }
 }
 
