@@ -18,6 +18,23 @@ fn cli_reference_is_not_stale() {
         fresh == committed,
         "docs/src/reference/cli.md is stale: run `cargo run --release -- reference docs/src/reference` and commit it"
     );
+    let fresh_wf = std::fs::read_to_string(d.path().join("workflow.md")).unwrap();
+    let committed_wf =
+        std::fs::read_to_string("docs/src/reference/workflow.md").unwrap_or_default();
+    assert!(
+        fresh_wf == committed_wf,
+        "docs/src/reference/workflow.md is stale: run `cargo run --release -- reference docs/src/reference` and commit it"
+    );
+    for needle in [
+        "## `kind = \"denoise\"`",
+        "| `sigma_nm` |",
+        "| `radius_nm` | required |",
+    ] {
+        assert!(
+            fresh_wf.contains(needle),
+            "{needle} missing from workflow.md"
+        );
+    }
     // it is a real reference: every visible command and, e.g., denoise's flags appear
     for needle in [
         "## fibstack denoise",

@@ -34,8 +34,6 @@ STEP_DOCS = {'align': 'Drift alignment by phase correlation (writes shifts CSV a
                  "and checks); see the manual's Workflow files page.",
  'denoise': 'Gaussian smoothing, σ in nm.\n'
             '\n'
-            '`kind = "denoise"`.\n'
-            '\n'
             "Keyword arguments are the step's keys of a workflow file (same names, defaults and "
             "checks); see the manual's Workflow files page.",
  'destripe': 'Curtain removal (VSNR, FFT wedge, wavelet–FFT per slice; stack column profiles).\n'
@@ -85,8 +83,6 @@ STEP_DOCS = {'align': 'Drift alignment by phase correlation (writes shifts CSV a
           "Keyword arguments are the step's keys of a workflow file (same names, defaults and "
           "checks); see the manual's Workflow files page.",
  'tophat': 'White/black top-hat with a disk/ball of radius in nm.\n'
-           '\n'
-           '`kind = "tophat"`.\n'
            '\n'
            "Keyword arguments are the step's keys of a workflow file (same names, defaults and "
            "checks); see the manual's Workflow files page.",

@@ -1,10 +1,11 @@
 //! `fibstack denoise IN OUT --sigma NM`: Gaussian smoothing with σ in nm.
 
 use super::common::{Bar, InputOpts};
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::denoise::{gaussian_volume_as, Dims, GaussianMethod, GaussianParams};
 use fibstack::volume::SampleType;
+use fibstack::workflow::steps_filters::Denoise;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -15,30 +16,15 @@ pub struct DenoiseArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub read: InputOpts,
-    /// σ in nm, the same on every axis.
-    #[arg(
-        allow_negative_numbers = true,
-        long,
-        value_name = "NM",
-        conflicts_with = "sigma_nm"
-    )]
-    pub sigma: Option<f64>,
-    /// σ per axis in nm as DZ,DY,DX (0 = no smoothing along that axis).
-    #[arg(long, value_name = "DZ,DY,DX")]
-    pub sigma_nm: Option<String>,
-    /// Each slice on its own (default).
-    #[arg(long = "2d", conflicts_with = "three_d")]
+    /// The operation's options: the same keys as the workflow step `kind = "denoise"`.
+    #[command(flatten)]
+    pub step: Denoise,
+    /// Same as `--dims 2d` (the default).
+    #[arg(long = "2d", conflicts_with_all = ["three_d", "dims"])]
     pub two_d: bool,
-    /// Smooth along z too.
-    #[arg(long = "3d")]
+    /// Same as `--dims 3d`.
+    #[arg(long = "3d", conflicts_with = "dims")]
     pub three_d: bool,
-    /// Kernel radius in σ (recursive: the mirrored border margin; must be >= 3).
-    #[arg(allow_negative_numbers = true, long, default_value_t = 4.0)]
-    pub truncate: f64,
-    /// `exact` (sampled kernel, equals scipy's gaussian_filter) or `recursive` (Deriche IIR fast
-    /// path: cost independent of σ, within 1e-2 of the input's range of the exact result).
-    #[arg(long, value_name = "exact|recursive", default_value = "exact", value_parser = ["exact", "recursive"])]
-    pub method: String,
     /// Same as `--method recursive`.
     #[arg(long, conflicts_with = "method")]
     pub recursive: bool,
@@ -47,38 +33,21 @@ pub struct DenoiseArgs {
     pub f32: bool,
 }
 
+/// The workflow step the flags describe (with the `--3d` / `--recursive` shorthands applied).
+pub fn step(a: &DenoiseArgs) -> Denoise {
+    let mut s = a.step.clone();
+    if a.three_d {
+        s.dims = Dims::ThreeD;
+    }
+    if a.recursive {
+        s.method = GaussianMethod::Recursive;
+    }
+    s
+}
+
 /// The library parameters the flags describe (validated).
 pub fn params(a: &DenoiseArgs) -> Result<GaussianParams> {
-    let sigma_nm = match (&a.sigma, &a.sigma_nm) {
-        (Some(s), None) => {
-            fibstack::error::length_nm("--sigma (nm)", *s)?;
-            [*s; 3]
-        }
-        (None, Some(s)) => {
-            let v: Vec<f64> = s
-                .split(',')
-                .map(|p| p.trim().parse::<f64>())
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("--sigma-nm {s:?}: give three numbers DZ,DY,DX in nm"))?;
-            if v.len() != 3 {
-                bail!("--sigma-nm {s:?}: give three numbers DZ,DY,DX in nm, e.g. 0,10,10");
-            }
-            [v[0], v[1], v[2]]
-        }
-        _ => bail!("give --sigma NM or --sigma-nm DZ,DY,DX"),
-    };
-    let p = GaussianParams {
-        sigma_nm,
-        dims: if a.three_d { Dims::ThreeD } else { Dims::TwoD },
-        truncate: a.truncate,
-        method: if a.recursive {
-            GaussianMethod::Recursive
-        } else {
-            a.method.parse()?
-        },
-    };
-    p.validate()?;
-    Ok(p)
+    Ok(step(a).params()?)
 }
 
 pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
@@ -91,7 +60,7 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
             );
         }
     };
-    let stream = if a.three_d {
+    let stream = if p.dims == Dims::ThreeD {
         None
     } else {
         a.read.open_stream(&a.input, g)?
@@ -134,7 +103,11 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
             s[0],
             s[1],
             s[2],
-            if a.three_d { "3-D" } else { "2-D per slice" },
+            if p.dims == Dims::ThreeD {
+                "3-D"
+            } else {
+                "2-D per slice"
+            },
             a.output.display()
         );
     }

@@ -9,12 +9,136 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct ReferenceArgs {
-    /// Folder to write `cli.md` into (e.g. docs/src/reference).
+    /// Folder to write `cli.md` and `workflow.md` into (e.g. docs/src/reference).
     pub dir: PathBuf,
 }
 
 fn cell(t: &str) -> String {
     t.replace('|', "\\|").replace('\n', " ")
+}
+
+/// One table row for an argument: as a flag (`--sigma-nm DZ,DY,DX`) or as a workflow key
+/// (`sigma_nm`).
+fn row(a: &clap::Arg, as_key: bool) -> String {
+    let takes = a.get_action().takes_values();
+    let what = if as_key {
+        format!("`{}`", a.get_id())
+    } else if a.is_positional() {
+        format!("`{}`", a.get_id().as_str().to_uppercase())
+    } else {
+        let mut f = a
+            .get_long()
+            .map(|l| format!("--{l}"))
+            .or_else(|| a.get_short().map(|c| format!("-{c}")))
+            .unwrap_or_default();
+        if takes {
+            let v = a
+                .get_value_names()
+                .map(|v| {
+                    v.iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| a.get_id().as_str().to_uppercase());
+            f = format!("{f} {v}");
+        }
+        format!("`{f}`")
+    };
+    let default: Vec<String> = a
+        .get_default_values()
+        .iter()
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
+    let default = if !takes {
+        if as_key {
+            "`false`".to_string()
+        } else {
+            String::new()
+        }
+    } else if !default.is_empty() {
+        let d = default.join(",");
+        // a workflow writes text values in quotes, numbers and booleans bare
+        let bare = d.parse::<f64>().is_ok() || d == "true" || d == "false";
+        if as_key && !bare {
+            format!("`\"{d}\"`")
+        } else {
+            format!("`{d}`")
+        }
+    } else if as_key && a.is_required_set() {
+        "required".to_string()
+    } else if as_key {
+        "—".to_string()
+    } else {
+        String::new()
+    };
+    let mut help = a
+        .get_long_help()
+        .or(a.get_help())
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let pvs: Vec<clap::builder::PossibleValue> = a
+        .get_possible_values()
+        .into_iter()
+        .filter(|p| !p.is_hide_set())
+        .collect();
+    if !pvs.is_empty() && takes {
+        let help_end = help.trim_end().to_string();
+        help = if help_end.is_empty() || help_end.ends_with('.') {
+            help_end
+        } else {
+            format!("{help_end}.")
+        };
+        if as_key {
+            let pv: Vec<String> = pvs
+                .iter()
+                .map(|p| match p.get_help() {
+                    Some(h) => format!(
+                        "`\"{}\"`: {}",
+                        p.get_name(),
+                        h.to_string().trim_end_matches('.')
+                    ),
+                    None => format!("`\"{}\"`", p.get_name()),
+                })
+                .collect();
+            let _ = write!(help, " One of: {}.", pv.join("; "));
+        } else {
+            let pv: Vec<&str> = pvs.iter().map(|p| p.get_name()).collect();
+            let _ = write!(help, " One of: `{}`.", pv.join("`, `"));
+        }
+    }
+    format!("| {what} | {default} | {} |", cell(help.trim()))
+}
+
+/// Hand-written part of the workflow-key reference, for the step kinds whose keys are not yet
+/// generated from their definition.
+const WORKFLOW_HAND: &str = include_str!("reference_workflow_hand.md");
+
+/// The workflow-key reference as Markdown: generated tables for the step kinds defined by one
+/// struct (`workflow::steps::key_schemas`), then the hand-written part.
+pub fn workflow_markdown() -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Workflow keys reference\n");
+    let _ = writeln!(
+        s,
+        "`fibstack run FILE --check` validates a workflow against the same definitions before any \
+         work and names the closest valid key for a misspelt one. For the step kinds below, the \
+         tables are generated from the definition that the workflow reader and the command line \
+         share (`cargo run -- reference docs/src/reference`): each key is the flag of the same \
+         name with `-` for `_` (`sigma_nm` is `--sigma-nm`), with the same default. Lists are \
+         written as TOML arrays in a workflow (`sigma_nm = [0.0, 10.0, 10.0]`) and comma-separated \
+         on the command line.\n"
+    );
+    for (kind, cmd) in fibstack::workflow::steps::key_schemas() {
+        let _ = writeln!(s, "## `kind = \"{kind}\"`\n");
+        let _ = writeln!(s, "| key | default | meaning |\n|---|---|---|");
+        for a in cmd.get_arguments().filter(|a| a.get_id() != "help") {
+            let _ = writeln!(s, "{}", row(a, true));
+        }
+        let _ = writeln!(s);
+    }
+    s.push_str(WORKFLOW_HAND);
+    s
 }
 
 /// The command-line reference as Markdown.
@@ -64,53 +188,7 @@ pub fn cli_markdown() -> String {
         }
         let _ = writeln!(s, "| argument | default | meaning |\n|---|---|---|");
         for a in args {
-            let what = if a.is_positional() {
-                format!("`{}`", a.get_id().as_str().to_uppercase())
-            } else {
-                let mut f = a
-                    .get_long()
-                    .map(|l| format!("--{l}"))
-                    .or_else(|| a.get_short().map(|c| format!("-{c}")))
-                    .unwrap_or_default();
-                if a.get_action().takes_values() {
-                    let v = a
-                        .get_value_names()
-                        .map(|v| {
-                            v.iter()
-                                .map(|x| x.to_string())
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        })
-                        .unwrap_or_else(|| a.get_id().as_str().to_uppercase());
-                    f = format!("{f} {v}");
-                }
-                format!("`{f}`")
-            };
-            let default: Vec<String> = a
-                .get_default_values()
-                .iter()
-                .map(|v| v.to_string_lossy().into_owned())
-                .collect();
-            let default = if default.is_empty() || !a.get_action().takes_values() {
-                String::new()
-            } else {
-                format!("`{}`", default.join(","))
-            };
-            let mut help = a
-                .get_long_help()
-                .or(a.get_help())
-                .map(|h| h.to_string())
-                .unwrap_or_default();
-            let pv: Vec<String> = a
-                .get_possible_values()
-                .iter()
-                .filter(|p| !p.is_hide_set())
-                .map(|p| p.get_name().to_string())
-                .collect();
-            if !pv.is_empty() && a.get_action().takes_values() {
-                let _ = write!(help, " One of: `{}`.", pv.join("`, `"));
-            }
-            let _ = writeln!(s, "| {what} | {default} | {} |", cell(help.trim()));
+            let _ = writeln!(s, "{}", row(a, false));
         }
     }
     s
@@ -118,10 +196,15 @@ pub fn cli_markdown() -> String {
 
 pub fn run(a: ReferenceArgs, g: &super::Global) -> Result<()> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("{}", a.dir.display()))?;
-    let p = a.dir.join("cli.md");
-    fibstack::io::atomic::write_bytes(&p, cli_markdown().as_bytes())?;
-    if !g.quiet {
-        eprintln!("wrote {}", p.display());
+    for (name, text) in [
+        ("cli.md", cli_markdown()),
+        ("workflow.md", workflow_markdown()),
+    ] {
+        let p = a.dir.join(name);
+        fibstack::io::atomic::write_bytes(&p, text.as_bytes())?;
+        if !g.quiet {
+            eprintln!("wrote {}", p.display());
+        }
     }
     Ok(())
 }

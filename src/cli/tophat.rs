@@ -5,6 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::denoise::Dims;
 use fibstack::preprocess::tophat::{tophat_volume, TophatParams};
+use fibstack::workflow::steps_filters::Tophat;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -15,35 +16,30 @@ pub struct TophatArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub read: InputOpts,
-    /// Disk/ball radius in nm (voxels when the voxel size is unknown).
-    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
-    pub radius_nm: f64,
-    /// Black top-hat (closing − image: dark features) instead of white (image − opening).
-    #[arg(long)]
-    pub black: bool,
-    /// Disk on each slice (default).
-    #[arg(long = "2d", conflicts_with = "three_d")]
+    /// The operation's options: the same keys as the workflow step `kind = "tophat"`.
+    #[command(flatten)]
+    pub step: Tophat,
+    /// Same as `--dims 2d` (the default).
+    #[arg(long = "2d", conflicts_with_all = ["three_d", "dims"])]
     pub two_d: bool,
-    /// Ball in 3-D.
-    #[arg(long = "3d")]
+    /// Same as `--dims 3d`.
+    #[arg(long = "3d", conflicts_with = "dims")]
     pub three_d: bool,
 }
 
 /// The library parameters the flags describe (validated).
 pub fn params(a: &TophatArgs) -> Result<TophatParams> {
-    let p = TophatParams {
-        radius_nm: a.radius_nm,
-        black: a.black,
-        dims: if a.three_d { Dims::ThreeD } else { Dims::TwoD },
-    };
-    fibstack::error::length_nm("--radius-nm", p.radius_nm)?;
-    Ok(p)
+    let mut s = a.step.clone();
+    if a.three_d {
+        s.dims = Dims::ThreeD;
+    }
+    Ok(s.params()?)
 }
 
 pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
     super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
     let p = params(&a)?;
-    let stream = if a.three_d {
+    let stream = if p.dims == Dims::ThreeD {
         None
     } else {
         a.read.open_stream(&a.input, g)?
@@ -71,7 +67,11 @@ pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
             "tophat: {} top-hat, radius {} nm ({} footprint of {} voxels) -> {}",
             if p.black { "black" } else { "white" },
             p.radius_nm,
-            if a.three_d { "ball" } else { "disk" },
+            if p.dims == Dims::ThreeD {
+                "ball"
+            } else {
+                "disk"
+            },
             fp.len(),
             a.output.display()
         );

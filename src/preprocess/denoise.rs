@@ -24,15 +24,17 @@ pub use recursive::{gaussian_2d_recursive, gaussian_3d_recursive};
 pub const MAX_TRUNCATE: f64 = 20.0;
 
 /// 2-D per slice or full 3-D.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Dims {
     /// Each z-slice on its own (streams slice by slice).
     #[default]
-    #[serde(rename = "2d")]
+    #[serde(rename = "2d", alias = "2D")]
+    #[value(name = "2d", alias = "2D")]
     TwoD,
     /// The whole volume (z too).
-    #[serde(rename = "3d")]
+    #[serde(rename = "3d", alias = "3D")]
+    #[value(name = "3d", alias = "3D")]
     ThreeD,
 }
 
@@ -255,14 +257,14 @@ pub fn gaussian_3d(vol: ArrayView3<f32>, sigma_vox: [f64; 3], truncate: f64) -> 
 }
 
 /// Which Gaussian implementation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum GaussianMethod {
     /// Sampled kernel truncated at `truncate`·σ (equals scipy's `gaussian_filter`).
     #[default]
     Exact,
-    /// Recursive (Deriche 4th-order IIR) fast path, [`recursive`]: within 1·10⁻² of the input's
-    /// range of the exact kernel; cost per voxel independent of σ. Needs `truncate ≥ 3`.
+    /// Recursive (Deriche 4th-order IIR) fast path (module `recursive`): within 1·10⁻² of the
+    /// input's range of the exact kernel; cost per voxel independent of σ. Needs `truncate ≥ 3`.
     Recursive,
 }
 

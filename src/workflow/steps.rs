@@ -70,6 +70,28 @@ impl StepSpec {
     }
 }
 
+/// The step kinds whose keys are defined by one struct that is both the workflow schema (serde)
+/// and the command's options (clap): `(kind, the keys as a clap command)`, workflow-only keys
+/// (e.g. `output_type`) added as hidden arguments. The manual's
+/// workflow-key reference is generated from these, with each key's default and help text.
+///
+/// ```
+/// let (kind, cmd) = &fibstack::workflow::steps::key_schemas()[0];
+/// assert_eq!(*kind, "denoise");
+/// assert!(cmd.get_arguments().any(|a| a.get_id() == "sigma_nm"));
+/// ```
+pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
+    use super::steps_filters::{Denoise, Tophat, OUTPUT_TYPE};
+    use clap::Args;
+    fn of<T: Args>(kind: &'static str) -> clap::Command {
+        T::augment_args(clap::Command::new(kind))
+    }
+    vec![
+        ("denoise", of::<Denoise>("denoise").arg(OUTPUT_TYPE.arg())),
+        ("tophat", of::<Tophat>("tophat")),
+    ]
+}
+
 /// `kind = "passthrough"`: no-op.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -358,5 +380,48 @@ impl Step for Crop {
             "deposit": deposit,
             "window": window,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key_schemas, StepSpec};
+
+    /// Each key of the generated reference, written with its documented default (and a value for
+    /// the required ones), is accepted by the workflow reader; a key the reader does not know is
+    /// refused. So the reference and the reader cannot disagree on names or on value spelling.
+    #[test]
+    fn generated_keys_are_the_workflow_keys() {
+        for (kind, cmd) in key_schemas() {
+            let mut t = format!("kind = \"{kind}\"\n");
+            for a in cmd.get_arguments().filter(|a| a.get_id() != "help") {
+                let takes = a.get_action().takes_values();
+                let d: Vec<String> = a
+                    .get_default_values()
+                    .iter()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .collect();
+                let v = if !takes {
+                    "false".to_string()
+                } else if let Some(d) = d.first() {
+                    if d.parse::<f64>().is_ok() {
+                        d.clone()
+                    } else {
+                        format!("\"{d}\"")
+                    }
+                } else if a.is_required_set() {
+                    "50.0".to_string()
+                } else {
+                    continue;
+                };
+                t.push_str(&format!("{} = {v}\n", a.get_id()));
+            }
+            toml::from_str::<StepSpec>(&t).unwrap_or_else(|e| panic!("{kind}: {e}\n{t}"));
+            let bad = format!("{t}not_a_key = 1\n");
+            assert!(
+                toml::from_str::<StepSpec>(&bad).is_err(),
+                "{kind} accepts any key"
+            );
+        }
     }
 }

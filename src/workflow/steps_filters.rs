@@ -70,8 +70,39 @@ use crate::volume::{GreyVolume, SampleType};
 use serde::Deserialize;
 
 fn default_f32() -> String {
-    "f32".into()
+    OUTPUT_TYPE.default.into()
 }
+
+/// A key that only workflows have (the command line has its own flag for it), described once
+/// for the generated reference.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkflowOnlyKey {
+    /// The key.
+    pub key: &'static str,
+    /// Its default as written in a workflow file (without quotes).
+    pub default: &'static str,
+    /// What it means.
+    pub help: &'static str,
+}
+
+impl WorkflowOnlyKey {
+    /// As a hidden clap argument (for the reference generator; never parsed).
+    pub fn arg(&self) -> clap::Arg {
+        clap::Arg::new(self.key)
+            .long(self.key)
+            .default_value(self.default)
+            .help(self.help)
+            .hide(true)
+    }
+}
+
+/// `output_type` of the steps that write grey values (destripe, denoise).
+pub const OUTPUT_TYPE: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "output_type",
+    default: "f32",
+    help: "\"f32\" (keep full precision) or \"same\" (round and clamp to the input's sample \
+           type). Workflows only: the command line writes the input's type unless `--f32`.",
+};
 
 fn check_output_type(v: &str) -> Result<(), ParamError> {
     if matches!(v, "f32" | "same") {
@@ -90,14 +121,6 @@ fn out_type(output_type: &str, st: SampleType) -> SampleType {
         st
     } else {
         SampleType::F32
-    }
-}
-
-fn parse_dims(v: &str) -> Result<Dims, ParamError> {
-    match v {
-        "2d" | "2D" => Ok(Dims::TwoD),
-        "3d" | "3D" => Ok(Dims::ThreeD),
-        _ => Err(ParamError::new("dims", v, "use \"2d\" or \"3d\"")),
     }
 }
 
@@ -268,28 +291,63 @@ impl Step for Destripe {
 }
 
 /// `kind = "denoise"`.
-#[derive(Debug, Clone, Deserialize)]
+/// `kind = "denoise"`; the same keys are the options of `fibstack denoise`.
+//
+// The one definition of the keys: the workflow reads this struct with serde, the command line
+// flattens it with clap (`--sigma-nm` for `sigma_nm`), the doc comments are the help text and the
+// generated reference, and each default is one function used by both.
+#[derive(Debug, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Denoise {
+    /// σ in nm, the same on every axis.
     #[serde(default)]
+    #[arg(
+        long,
+        value_name = "NM",
+        allow_negative_numbers = true,
+        conflicts_with = "sigma_nm"
+    )]
     pub sigma: Option<f64>,
+    /// σ per axis in nm, [dz, dy, dx] (on the command line DZ,DY,DX); 0 = no smoothing along
+    /// that axis.
     #[serde(default)]
+    #[arg(long, value_name = "DZ,DY,DX", value_parser = parse_nm3)]
     pub sigma_nm: Option<[f64; 3]>,
-    #[serde(default = "d_dims")]
-    pub dims: String,
-    #[serde(default = "d_truncate")]
-    pub truncate: f64,
+    /// Smooth each slice on its own, or along z too.
     #[serde(default)]
+    #[arg(long, value_enum, default_value_t = Dims::default())]
+    pub dims: Dims,
+    /// Kernel radius in σ (recursive: the mirrored border margin; must be >= 3).
+    #[serde(default = "d_truncate")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = d_truncate())]
+    pub truncate: f64,
+    /// Gaussian implementation.
+    #[serde(default)]
+    #[arg(long, value_enum, default_value_t = GaussianMethod::default())]
     pub method: GaussianMethod,
+    /// [`OUTPUT_TYPE`] (workflows only).
     #[serde(default = "default_f32")]
+    #[arg(skip = default_f32())]
     pub output_type: String,
 }
 
-fn d_dims() -> String {
-    "2d".into()
-}
 fn d_truncate() -> f64 {
     4.0
+}
+
+/// Three lengths in nm written `DZ,DY,DX` on the command line.
+pub fn parse_nm3(s: &str) -> Result<[f64; 3], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{s:?}: give three numbers DZ,DY,DX in nm, e.g. 0,10,10"))?;
+    match v[..] {
+        [z, y, x] => Ok([z, y, x]),
+        _ => Err(format!(
+            "{s:?}: give three numbers DZ,DY,DX in nm, e.g. 0,10,10"
+        )),
+    }
 }
 
 impl Denoise {
@@ -304,13 +362,13 @@ impl Denoise {
                 return Err(ParamError::new(
                     "sigma",
                     "(missing or both given)",
-                    "give either sigma = NM or sigma_nm = [dz, dy, dx]",
+                    "give either sigma (one value, nm) or sigma_nm (DZ,DY,DX in nm)",
                 ))
             }
         };
         let p = GaussianParams {
             sigma_nm,
-            dims: parse_dims(&self.dims)?,
+            dims: self.dims,
             truncate: self.truncate,
             method: self.method,
         };
@@ -350,15 +408,23 @@ impl Step for Denoise {
     }
 }
 
-/// `kind = "tophat"`.
-#[derive(Debug, Clone, Deserialize)]
+/// `kind = "tophat"`; the same keys are the options of `fibstack tophat`.
+//
+// One definition of the keys, as for `Denoise`.
+#[derive(Debug, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Tophat {
+    /// Disk/ball radius in nm (voxels when the voxel size is unknown).
+    #[arg(long, value_name = "NM", allow_negative_numbers = true)]
     pub radius_nm: f64,
+    /// Black top-hat (closing − image: dark features) instead of white (image − opening).
     #[serde(default)]
+    #[arg(long)]
     pub black: bool,
-    #[serde(default = "d_dims")]
-    pub dims: String,
+    /// A disk on each slice, or a ball in 3-D.
+    #[serde(default)]
+    #[arg(long, value_enum, default_value_t = Dims::default())]
+    pub dims: Dims,
 }
 
 impl Tophat {
@@ -367,7 +433,7 @@ impl Tophat {
         let p = TophatParams {
             radius_nm: self.radius_nm,
             black: self.black,
-            dims: parse_dims(&self.dims)?,
+            dims: self.dims,
         };
         p.validate()?;
         Ok(p)
