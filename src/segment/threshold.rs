@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// How thresholds are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// Otsu, 2 classes.
@@ -23,7 +23,7 @@ pub enum Method {
     /// Multi-level Otsu with `classes` classes.
     Multiotsu,
     /// Halfway between the histogram peaks of adjacent phases, found within the multi-Otsu
-    /// classes (`classes` classes): area-preserving on blurred boundaries ([`super::iso50`]).
+    /// classes (`classes` classes): area-preserving on blurred boundaries (module `segment::iso50`).
     Iso50,
     /// User-given thresholds.
     Manual,

@@ -81,7 +81,7 @@ impl StepSpec {
 /// assert!(cmd.get_arguments().any(|a| a.get_id() == "sigma_nm"));
 /// ```
 pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
-    use super::steps_filters::{Denoise, Tophat, OUTPUT_TYPE};
+    use super::steps_filters::{Denoise, Segment, Tophat, OUTPUT_TYPE};
     use clap::Args;
     fn of<T: Args>(kind: &'static str) -> clap::Command {
         T::augment_args(clap::Command::new(kind))
@@ -89,6 +89,7 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
     vec![
         ("denoise", of::<Denoise>("denoise").arg(OUTPUT_TYPE.arg())),
         ("tophat", of::<Tophat>("tophat")),
+        ("segment", of::<Segment>("segment")),
     ]
 }
 

@@ -465,37 +465,83 @@ impl Step for Tophat {
     }
 }
 
-/// `kind = "segment"`: grey → labels (also keeps the grey volume).
-#[derive(Debug, Clone, Deserialize)]
+/// `kind = "segment"`: grey → labels (also keeps the grey volume); the same keys are the
+/// options of `fibstack segment`.
+//
+// One definition of the keys, as for `Denoise`.
+#[derive(Debug, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Segment {
-    #[serde(default = "d_method")]
-    pub method: String,
+    /// Threshold method.
+    #[serde(default)]
+    #[arg(long, value_enum, default_value_t = Method::default())]
+    pub method: Method,
+    /// Classes for multi-Otsu and ISO-50.
     #[serde(default = "d_classes")]
+    #[arg(long, default_value_t = d_classes())]
     pub classes: usize,
+    /// Manual thresholds T1,T2,… (grey values, strictly increasing; class k: T_k < v ≤ T_k+1).
     #[serde(default)]
+    #[arg(
+        long,
+        value_name = "T1,T2",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     pub thresholds: Vec<f64>,
+    /// Label value per class L0,L1,… (default 0,1,2,…; values 0..=255).
     #[serde(default)]
+    #[arg(long, value_name = "L0,L1,..", value_delimiter = ',')]
     pub labels: Option<Vec<u8>>,
+    /// Report phase fractions with each threshold moved by ± this many grey values (0 = no
+    /// sensitivity band).
     #[serde(default)]
+    #[arg(
+        long,
+        value_name = "DELTA",
+        allow_negative_numbers = true,
+        default_value_t = 0.0
+    )]
     pub sensitivity: f64,
+    /// Histogram bins for float volumes (integer volumes use one bin per value).
     #[serde(default = "d_nbins")]
+    #[arg(long, default_value_t = d_nbins())]
     pub nbins: usize,
-    /// Correct the pore threshold for shine-through (see `segment::shine`).
+    /// Correct the pore threshold for shine-through, fitted on the stack (slices in milling order,
+    /// aligned): pore pixels in front of solid a few slices deeper read brighter.
     #[serde(default)]
+    #[arg(long)]
     pub shine_through: bool,
-    pub shine_depth: Option<usize>,
-    pub shine_sigma_px: Option<f64>,
-    pub shine_iterations: Option<usize>,
-    /// Reassign thin intermediate-phase rims at dark/bright edges (see `segment::rim`).
+    /// Shine-through: slices behind the face in the model [default: 4].
     #[serde(default)]
+    #[arg(long, value_name = "N", requires = "shine_through")]
+    pub shine_depth: Option<usize>,
+    /// Shine-through: in-plane blur σ in pixels [default: 1.5].
+    #[serde(default)]
+    #[arg(
+        long,
+        value_name = "PX",
+        allow_negative_numbers = true,
+        requires = "shine_through"
+    )]
+    pub shine_sigma_px: Option<f64>,
+    /// Shine-through: most fit → reclassify rounds, 1–10 [default: 2]; they stop early once the
+    /// pore fraction changes by less than 1e-4.
+    #[serde(default)]
+    #[arg(long, value_name = "K", requires = "shine_through")]
+    pub shine_iterations: Option<usize>,
+    /// Reassign thin rims of an intermediate phase at dark/bright edges (3+ classes): a run of
+    /// at most `rim_max_run_px` pixels between a darker and a brighter class is split at the
+    /// midpoint of their class means. Applied after the shine-through correction.
+    #[serde(default)]
+    #[arg(long)]
     pub rim_correction: bool,
+    /// Rim correction: longest run (pixels along a row or column) taken as an edge [default: 2].
+    #[serde(default)]
+    #[arg(long, value_name = "PX", requires = "rim_correction")]
     pub rim_max_run_px: Option<usize>,
 }
 
-fn d_method() -> String {
-    "otsu".into()
-}
 fn d_classes() -> usize {
     3
 }
@@ -505,19 +551,7 @@ fn d_nbins() -> usize {
 
 impl Segment {
     pub fn params(&self) -> Result<SegmentParams, ParamError> {
-        let method = match self.method.as_str() {
-            "otsu" => Method::Otsu,
-            "multiotsu" => Method::Multiotsu,
-            "iso50" => Method::Iso50,
-            "manual" => Method::Manual,
-            m => {
-                return Err(ParamError::new(
-                    "method",
-                    m,
-                    "use \"otsu\", \"multiotsu\", \"iso50\" or \"manual\"",
-                ))
-            }
-        };
+        let method = self.method;
         if method != Method::Manual && !self.thresholds.is_empty() {
             return Err(ParamError::new(
                 "thresholds",
@@ -577,7 +611,8 @@ impl Segment {
         Ok(self.rim_correction.then_some(p))
     }
 
-    fn corrections(&self) -> Result<crate::segment::corrected::Corrections, ParamError> {
+    /// The shine-through and rim corrections the keys ask for (validated).
+    pub fn corrections(&self) -> Result<crate::segment::corrected::Corrections, ParamError> {
         Ok(crate::segment::corrected::Corrections {
             shine: self.shine()?,
             rim: self.rim()?,
