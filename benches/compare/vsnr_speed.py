@@ -21,7 +21,7 @@ import time
 import numpy as np
 import tifffile
 
-REPS = 3
+REPS = 5
 NY, NX = 1536, 2048
 BIN = os.path.abspath("target/release/fibstack")
 NACRE = "../shared/data/sem/fib_crosssection_nacre_curtaining.tif"
