@@ -123,7 +123,7 @@ impl Fft2 {
     pub(crate) fn c2r_row(&self, spec: &mut [C32], out: &mut [f32], scratch: &mut [C32]) {
         // a real image's spectrum: the DC and Nyquist bins are real
         spec[0].im = 0.0;
-        if self.nx % 2 == 0 {
+        if self.nx.is_multiple_of(2) {
             spec[self.nh - 1].im = 0.0;
         }
         let _ = self.c2r.process_with_scratch(spec, out, scratch);
