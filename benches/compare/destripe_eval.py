@@ -2,8 +2,8 @@
 added physical curtains and simulator stacks; tuning set and report set kept apart.
 
 Run from the repository root after `cargo build --release`:
-    /work/venv/bin/python benches/compare/destripe_eval.py tune   [--quick]
-    /work/venv/bin/python benches/compare/destripe_eval.py report
+    python benches/compare/destripe_eval.py tune   [--quick]
+    python benches/compare/destripe_eval.py report
 Writes out/destripe-eval/<set>.json and prints a table. Work files go to out/destripe-eval/tmp.
 
 Sets (never mixed: defaults are chosen on `tune`, figures are reported on `report`):
@@ -54,8 +54,21 @@ def write(path, a):
 
 
 def destripe(inp, out, method_args):
+    """One `fibstack destripe`, or several in a row when the options hold "THEN" separators."""
     t = time.time()
-    run(["destripe", inp, out, "--f32"] + method_args)
+    passes, cur = [], []
+    for a in method_args:
+        if a == "THEN":
+            passes.append(cur)
+            cur = []
+        else:
+            cur.append(a)
+    passes.append(cur)
+    src = inp
+    for k, args in enumerate(passes):
+        dst = out if k == len(passes) - 1 else f"{out}.pass{k}.tif"
+        run(["destripe", src, dst, "--f32"] + args)
+        src = dst
     return time.time() - t
 
 
@@ -99,6 +112,11 @@ CANDIDATES = {
     "vsnr 1,100,1+mat": vsnr(1, 100, 1),
     "vsnr 1,30,5+mat": vsnr(1, 30, 5),
     "vsnr 0.7,100,5+mat": vsnr(0.7, 100, 5),
+    # the default, then the material's column profile of the slice itself (the stack method
+    # with a window of 0 slices), high-passed with a Gaussian of sigma px
+    "default then profile 4": ["THEN", "--method", "stack", "--stack-window", "0", "--stack-sigma-px", "4"],
+    "default then profile 8": ["THEN", "--method", "stack", "--stack-window", "0", "--stack-sigma-px", "8"],
+    "default then profile 16": ["THEN", "--method", "stack", "--stack-window", "0", "--stack-sigma-px", "16"],
 }
 STACK_ONLY = {
     "stack": ["--method", "stack", "--material-aware", "false"],

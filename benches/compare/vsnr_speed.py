@@ -13,6 +13,7 @@ Run from the repository root after `cargo build --release`:
 """
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -20,7 +21,7 @@ import time
 import numpy as np
 import tifffile
 
-REPS = 3
+REPS = 5
 NY, NX = 1536, 2048
 BIN = os.path.abspath("target/release/fibstack")
 NACRE = "../shared/data/sem/fib_crosssection_nacre_curtaining.tif"
@@ -39,6 +40,8 @@ def slice_2048():
 
 
 def main():
+    global UPTIME0
+    UPTIME0 = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     from pyvsnr import vsnr2d
     img, what = slice_2048()
     lo, hi = float(img.min()), float(img.max())
@@ -49,14 +52,18 @@ def main():
     tifffile.imwrite(inp, img)
     cmd = [BIN, "-q", "destripe", inp, out, "--method", "vsnr", "--vsnr-filter", "gabor:1,100,50",
            "--vsnr-iterations", "20", "--vsnr-beta", "10", "--material-aware", "false", "--f32"]
-    tp, tf = [], []
+    tp, tf, cp, cf = [], [], [], []
     for _ in range(REPS):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         vsnr2d(u0, filt, maxit=20, algo="numpy", beta=10.0, norm=False)
         tp.append(time.perf_counter() - t)
+        cp.append(time.process_time() - c)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         subprocess.run(cmd, check=True)
         tf.append(time.perf_counter() - t)
+        ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cf.append(ru2.ru_utime - ru.ru_utime + ru2.ru_stime - ru.ru_stime)
     a = tifffile.imread(out).astype(np.float64)
     b = lo + vsnr2d(u0, filt, maxit=20, algo="numpy", beta=10.0, norm=False).astype(np.float64) * (hi - lo)
     agree = float(np.abs(a - b).max() / (hi - lo))
@@ -76,6 +83,12 @@ def main():
         "pyvsnr_numpy_s": sorted(tp)[len(tp) // 2],
         "fibstack_s": sorted(tf)[len(tf) // 2],
         "ratio": sorted(tf)[len(tf) // 2] / sorted(tp)[len(tp) // 2],
+        "pyvsnr_numpy_cpu_s": sorted(cp)[len(cp) // 2],
+        "fibstack_cpu_s": sorted(cf)[len(cf) // 2],
+        "cpu_ratio": sorted(cf)[len(cf) // 2] / sorted(cp)[len(cp) // 2],
+        "all_pyvsnr_cpu_s": cp,
+        "all_fibstack_cpu_s": cf,
+        "uptime_before": UPTIME0,
         "all_pyvsnr_s": tp,
         "all_fibstack_s": tf,
         "max_difference_of_range": agree,

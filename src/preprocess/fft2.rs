@@ -23,16 +23,18 @@ pub struct Fft2 {
     pub nx: usize,
     /// `nx / 2 + 1`.
     pub nh: usize,
-    r2c: Arc<dyn RealToComplex<f32>>,
-    c2r: Arc<dyn ComplexToReal<f32>>,
-    col_fwd: Arc<dyn Fft<f32>>,
-    col_inv: Arc<dyn Fft<f32>>,
+    pub(crate) r2c: Arc<dyn RealToComplex<f32>>,
+    pub(crate) c2r: Arc<dyn ComplexToReal<f32>>,
+    pub(crate) col_fwd: Arc<dyn Fft<f32>>,
+    pub(crate) col_inv: Arc<dyn Fft<f32>>,
 }
 
 /// Rows (or columns) handed to one rayon task.
 const CHUNK: usize = 16;
-/// Tile edge of the blocked transposes.
-const TILE: usize = 32;
+/// Tile edge of the blocked transposes: 8 complex values are one 64-byte cache line, and 8
+/// lines of a strided side fit the ways of one L1 set even when the stride is a multiple of
+/// 4 KiB (a 1536-long column).
+const TILE: usize = 8;
 
 impl Fft2 {
     /// Plans for `ny × nx` images (both ≥ 1).
@@ -109,6 +111,22 @@ impl Fft2 {
                     }
                 },
             );
+    }
+
+    /// Half spectrum of one row (`row` is used as scratch and overwritten).
+    pub(crate) fn r2c_row(&self, row: &mut [f32], out: &mut [C32], scratch: &mut [C32]) {
+        // lengths always match the plan
+        let _ = self.r2c.process_with_scratch(row, out, scratch);
+    }
+
+    /// One real row (unnormalised) from its half spectrum `spec`, which is overwritten.
+    pub(crate) fn c2r_row(&self, spec: &mut [C32], out: &mut [f32], scratch: &mut [C32]) {
+        // a real image's spectrum: the DC and Nyquist bins are real
+        spec[0].im = 0.0;
+        if self.nx.is_multiple_of(2) {
+            spec[self.nh - 1].im = 0.0;
+        }
+        let _ = self.c2r.process_with_scratch(spec, out, scratch);
     }
 
     fn columns(&self, spec: &mut [C32], forward: bool) {
