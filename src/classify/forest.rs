@@ -9,6 +9,11 @@
 //! **Splits.** Each feature's training values are cut into at most `bins` quantile bins (edges =
 //! distinct sample quantiles). A split "bin ≤ t" is stored as the float test `x < edge[t]`, so
 //! prediction needs no binning: it compares the raw feature value with the threshold.
+//!
+//! **Training layout.** The bins are one byte per feature, row-major with the class appended.
+//! Each tree copies the rows of its distinct bootstrap samples (with their multiplicities) and
+//! moves them at every split, so a node is a contiguous range of rows and the histograms of all
+//! the features tried at it are filled in one sequential pass.
 
 use super::ClassifyError;
 use crate::rng::Rng;
@@ -190,21 +195,6 @@ pub fn bin_of(v: f32, edges: &[f32]) -> u8 {
     edges.partition_point(|&e| e <= v) as u8
 }
 
-struct Builder<'a> {
-    /// Binned features, feature-major: `bins[f][i]`.
-    binned: &'a [Vec<u8>],
-    edges: &'a [Vec<f32>],
-    y: &'a [u8],
-    nc: usize,
-    /// Weight of each class in the impurity and the leaf frequencies.
-    w: Vec<f64>,
-    p: &'a ForestParams,
-    mtry: usize,
-    nodes: Vec<Node>,
-    probs: Vec<f32>,
-    depth_max: usize,
-}
-
 /// Best split of the samples `idx` on feature `f`: `(score, t, n_left)` maximising
 /// Σ L_c²/n_L + Σ R_c²/n_R (equivalently the smallest weighted Gini impurity), `None` when the
 /// feature is constant on these samples or no cut leaves `min_leaf` samples on both sides.
@@ -225,7 +215,20 @@ pub fn best_split_on(
         let i = i as usize;
         hist[bins[i] as usize * nc + y[i] as usize] += 1;
     }
-    let mut total = vec![0u64; nc];
+    split_from_hist(hist, nc, w, nbins, min_leaf)
+}
+
+/// The split search of [`best_split_on`] on a ready histogram `hist[bin · nc + class]`
+/// (sample counts, a sample drawn k times counted k times).
+pub fn split_from_hist(
+    hist: &[u32],
+    nc: usize,
+    w: &[f64],
+    nbins: usize,
+    min_leaf: usize,
+) -> (bool, Option<(f64, usize, usize)>) {
+    let mut total = [0u64; 256];
+    let total = &mut total[..nc];
     let mut occupied = 0;
     for b in 0..nbins {
         let mut any = false;
@@ -238,8 +241,9 @@ pub fn best_split_on(
     if occupied < 2 {
         return (false, None);
     }
-    let n = idx.len();
-    let mut left = vec![0u64; nc];
+    let n = total.iter().sum::<u64>() as usize;
+    let mut left = [0u64; 256];
+    let left = &mut left[..nc];
     let mut nl = 0usize;
     let mut best: Option<(f64, usize, usize)> = None;
     for t in 0..nbins - 1 {
@@ -277,16 +281,44 @@ pub fn best_split_on(
     (true, best)
 }
 
+/// Grows one tree on its own copy of the binned training set, row-major: row j holds the bins
+/// of one distinct bootstrap sample's `nf` features, then its class (`stride` bytes), and
+/// `cnt[j]` its bootstrap multiplicity. A node owns a contiguous range of rows; splitting it
+/// moves the rows (a stable partition), so the histograms of all the features tried at a node
+/// are filled in one sequential pass over its range, whatever the depth.
+struct Builder<'a> {
+    data: Vec<u8>,
+    cnt: Vec<u32>,
+    stride: usize,
+    nf: usize,
+    /// Bins per feature (`edges[f].len() + 1`).
+    nbins: &'a [usize],
+    edges: &'a [Vec<f32>],
+    nc: usize,
+    /// Weight of each class in the impurity and the leaf frequencies.
+    w: &'a [f64],
+    p: &'a ForestParams,
+    mtry: usize,
+    nodes: Vec<Node>,
+    probs: Vec<f32>,
+    depth_max: usize,
+    /// Histograms of the features of one batch, 256 · nc per feature.
+    hist: Vec<u32>,
+    tmp_d: Vec<u8>,
+    tmp_c: Vec<u32>,
+}
+
+/// Leaf probabilities from per-class sample counts (with multiplicity) and class weights.
+fn leaf_row(counts: &[u64], w: &[f64], probs: &mut Vec<f32>) {
+    let c: Vec<f64> = counts.iter().zip(w).map(|(&n, &w)| n as f64 * w).collect();
+    let n: f64 = c.iter().sum::<f64>().max(1e-300);
+    probs.extend(c.iter().map(|v| (v / n) as f32));
+}
+
 impl Builder<'_> {
-    fn leaf(&mut self, idx: &[u32]) {
-        let mut c = vec![0f64; self.nc];
-        for &i in idx {
-            let k = self.y[i as usize] as usize;
-            c[k] += self.w[k];
-        }
-        let n: f64 = c.iter().sum::<f64>().max(1e-300);
+    fn leaf(&mut self, counts: &[u64]) {
         let row = (self.probs.len() / self.nc) as u32;
-        self.probs.extend(c.iter().map(|v| (v / n) as f32));
+        leaf_row(counts, self.w, &mut self.probs);
         self.nodes.push(Node {
             feature: LEAF,
             threshold: 0.0,
@@ -294,86 +326,161 @@ impl Builder<'_> {
         });
     }
 
-    fn grow(&mut self, idx: &mut [u32], depth: usize, rng: &mut Rng, hist: &mut Vec<u32>) {
+    /// Grow the node of rows `lo..hi`.
+    fn grow(&mut self, lo: usize, hi: usize, depth: usize, rng: &mut Rng) {
         self.depth_max = self.depth_max.max(depth);
-        let n = idx.len();
-        let mut counts = vec![0u64; self.nc];
-        for &i in idx.iter() {
-            counts[self.y[i as usize] as usize] += 1;
+        let (nf, nc, stride) = (self.nf, self.nc, self.stride);
+        let data = &self.data[lo * stride..hi * stride];
+        let cnt = &self.cnt[lo..hi];
+        let mut counts = vec![0u64; nc];
+        for (r, &k) in data.chunks_exact(stride).zip(cnt) {
+            counts[r[nf] as usize] += k as u64;
         }
+        let n = counts.iter().sum::<u64>() as usize;
         let pure = counts.iter().filter(|&&c| c > 0).count() <= 1;
         if pure || depth >= self.p.max_depth || n < 2 * self.p.min_samples_leaf {
-            self.leaf(idx);
+            self.leaf(&counts);
             return;
         }
         let wc: Vec<f64> = counts
             .iter()
-            .zip(&self.w)
+            .zip(self.w)
             .map(|(&c, &w)| c as f64 * w)
             .collect();
         let parent: f64 = wc.iter().map(|v| v * v).sum::<f64>() / wc.iter().sum::<f64>();
-        let nf = self.binned.len();
         let mut order: Vec<usize> = (0..nf).collect();
-        let mut tried = 0;
+        let (mut tried, mut k) = (0, 0);
+        let mut fs = vec![0usize; self.mtry];
+        let hsz = 256 * nc;
         let mut best: Option<(f64, usize, usize, usize)> = None; // score, feature, t, n_left
-        for k in 0..nf {
-            if tried >= self.mtry {
-                break;
+                                                                 // the features are drawn in the order a one-at-a-time search draws them: a batch of
+                                                                 // as many as are still to try, then another batch for those that were constant
+        while tried < self.mtry && k < nf {
+            let m = (self.mtry - tried).min(nf - k);
+            for f in fs.iter_mut().take(m) {
+                let j = k + rng.below((nf - k) as u64) as usize;
+                order.swap(k, j);
+                *f = order[k];
+                k += 1;
             }
-            let j = k + rng.below((nf - k) as u64) as usize;
-            order.swap(k, j);
-            let f = order[k];
-            let nb = self.edges[f].len() + 1;
-            let (varies, s) = best_split_on(
-                &self.binned[f],
-                self.y,
-                idx,
-                self.nc,
-                &self.w,
-                nb,
-                self.p.min_samples_leaf,
-                hist,
-            );
-            if !varies {
-                continue;
+            let fs = &fs[..m];
+            if self.hist.len() < m * hsz {
+                self.hist.resize(m * hsz, 0);
             }
-            tried += 1;
-            if let Some((score, t, nl)) = s {
-                if best.is_none_or(|b| score > b.0) {
-                    best = Some((score, f, t, nl));
+            for (q, &f) in fs.iter().enumerate() {
+                self.hist[q * hsz..q * hsz + self.nbins[f] * nc].fill(0);
+            }
+            let hist = &mut self.hist[..m * hsz];
+            for (r, &c) in data.chunks_exact(stride).zip(cnt) {
+                let y = r[nf] as usize;
+                for (q, &f) in fs.iter().enumerate() {
+                    hist[q * hsz + r[f] as usize * nc + y] += c;
+                }
+            }
+            for (q, &f) in fs.iter().enumerate() {
+                let nb = self.nbins[f];
+                let (varies, s) = split_from_hist(
+                    &self.hist[q * hsz..q * hsz + nb * nc],
+                    nc,
+                    self.w,
+                    nb,
+                    self.p.min_samples_leaf,
+                );
+                if !varies {
+                    continue;
+                }
+                tried += 1;
+                if let Some((score, t, nl)) = s {
+                    if best.is_none_or(|b| score > b.0) {
+                        best = Some((score, f, t, nl));
+                    }
                 }
             }
         }
-        let Some((score, f, t, nl)) = best else {
-            self.leaf(idx);
+        let Some((score, f, t, n_left)) = best else {
+            self.leaf(&counts);
             return;
         };
         if score <= parent * (1.0 + 1e-12) {
-            self.leaf(idx);
+            self.leaf(&counts);
             return;
         }
-        // partition: bin ≤ t to the left (stable order is not needed, only determinism)
-        let b = &self.binned[f];
-        let (mut i, mut j) = (0usize, n);
-        while i < j {
-            if b[idx[i] as usize] as usize <= t {
-                i += 1;
+        // stable partition of the rows: bin ≤ t to the left (moved down in place), the rest
+        // through the scratch buffer to the end of the range
+        self.tmp_d.clear();
+        self.tmp_c.clear();
+        let mut l = lo;
+        for j in lo..hi {
+            let o = j * stride;
+            if self.data[o + f] as usize <= t {
+                if l != j {
+                    self.data.copy_within(o..o + stride, l * stride);
+                    self.cnt[l] = self.cnt[j];
+                }
+                l += 1;
             } else {
-                j -= 1;
-                idx.swap(i, j);
+                self.tmp_d.extend_from_slice(&self.data[o..o + stride]);
+                self.tmp_c.push(self.cnt[j]);
             }
         }
-        debug_assert_eq!(i, nl);
+        self.data[l * stride..hi * stride].copy_from_slice(&self.tmp_d);
+        self.cnt[l..hi].copy_from_slice(&self.tmp_c);
+        debug_assert_eq!(
+            self.cnt[lo..l].iter().map(|&c| c as usize).sum::<usize>(),
+            n_left
+        );
         let me = self.nodes.len();
         self.nodes.push(Node {
             feature: f as u16,
             threshold: self.edges[f][t],
             next: 0,
         });
-        let (l, r) = idx.split_at_mut(nl);
-        self.grow(l, depth + 1, rng, hist);
+        self.grow(lo, l, depth + 1, rng);
         self.nodes[me].next = self.nodes.len() as u32;
-        self.grow(r, depth + 1, rng, hist);
+        self.grow(l, hi, depth + 1, rng);
+    }
+}
+
+/// The bootstrap of one tree: the samples drawn, in draw order (with repeats).
+fn bootstrap(rng: &mut Rng, by_class: &[Vec<u32>], p: &ForestParams) -> Vec<u32> {
+    let mut idx = Vec::new();
+    for members in by_class {
+        let draws = if p.samples_per_class == 0 {
+            members.len()
+        } else {
+            p.samples_per_class
+        };
+        for _ in 0..draws {
+            idx.push(members[rng.below(members.len() as u64) as usize]);
+        }
+    }
+    idx
+}
+/// Class weights: the total weight of class c in a bootstrap is `priors[c]` (normalised; `None`
+/// = equal), by weighting each sample n·q_c/n_c in a stratified bootstrap; 1 when every class
+/// is drawn `samples_per_class` times.
+fn class_weights(
+    by_class: &[Vec<u32>],
+    n: usize,
+    n_classes: usize,
+    p: &ForestParams,
+    priors: Option<&[f64]>,
+) -> Vec<f64> {
+    let prior: Vec<f64> = match priors {
+        Some(q) if q.len() == n_classes && q.iter().all(|v| *v > 0.0) => {
+            let s: f64 = q.iter().sum();
+            q.iter().map(|v| v / s).collect()
+        }
+        _ => vec![1.0 / n_classes as f64; n_classes],
+    };
+    if p.samples_per_class == 0 {
+        by_class
+            .iter()
+            .zip(&prior)
+            .map(|(v, q)| n as f64 * q / v.len() as f64)
+            .collect()
+    } else {
+        vec![1.0; n_classes]
     }
 }
 
@@ -437,66 +544,66 @@ impl Forest {
             .into_par_iter()
             .map(|f| bin_edges(x.index_axis(Axis(1), f), p.bins))
             .collect();
-        let binned: Vec<Vec<u8>> = (0..nf)
-            .into_par_iter()
-            .map(|f| {
-                x.index_axis(Axis(1), f)
-                    .iter()
-                    .map(|&v| bin_of(v, &edges[f]))
-                    .collect()
-            })
-            .collect();
-        // class weights: equal total weight per class in every bootstrap
-        let prior: Vec<f64> = match priors {
-            Some(q) if q.len() == n_classes && q.iter().all(|v| *v > 0.0) => {
-                let s: f64 = q.iter().sum();
-                q.iter().map(|v| v / s).collect()
-            }
-            _ => vec![1.0 / n_classes as f64; n_classes],
-        };
-        let w: Vec<f64> = if p.samples_per_class == 0 {
-            by_class
-                .iter()
-                .zip(&prior)
-                .map(|(v, q)| n as f64 * q / v.len() as f64)
-                .collect()
-        } else {
-            vec![1.0; n_classes]
-        };
+        let nbins: Vec<usize> = edges.iter().map(|e| e.len() + 1).collect();
+        // row-major bins with the class appended: row i = bins of sample i, then y[i]
+        let stride = nf + 1;
+        let mut rows = vec![0u8; n * stride];
+        rows.par_chunks_mut(stride * 1024)
+            .enumerate()
+            .for_each(|(b, chunk)| {
+                for (k, r) in chunk.chunks_exact_mut(stride).enumerate() {
+                    let i = b * 1024 + k;
+                    let xr = x.row(i);
+                    for f in 0..nf {
+                        r[f] = bin_of(xr[f], &edges[f]);
+                    }
+                    r[nf] = y[i];
+                }
+            });
+        let w = class_weights(&by_class, n, n_classes, p, priors);
         let mtry = p.mtry(nf);
         let words = n.div_ceil(64);
         let trees: Vec<Tree> = (0..p.trees)
             .into_par_iter()
             .map(|t| {
                 let mut rng = Rng::stream(p.seed, t as u64);
-                let mut idx = Vec::with_capacity(n);
+                let drawn = bootstrap(&mut rng, &by_class, p);
                 let mut in_bag = vec![0u64; words];
-                for members in &by_class {
-                    let draws = if p.samples_per_class == 0 {
-                        members.len()
-                    } else {
-                        p.samples_per_class
-                    };
-                    for _ in 0..draws {
-                        let i = members[rng.below(members.len() as u64) as usize];
-                        idx.push(i);
-                        in_bag[i as usize / 64] |= 1 << (i % 64);
+                let mut mult = vec![0u32; n];
+                for &i in &drawn {
+                    in_bag[i as usize / 64] |= 1 << (i % 64);
+                    mult[i as usize] += 1;
+                }
+                drop(drawn);
+                let distinct = mult.iter().filter(|&&m| m > 0).count();
+                let mut data = Vec::with_capacity(distinct * stride);
+                let mut cnt = Vec::with_capacity(distinct);
+                for (i, &m) in mult.iter().enumerate() {
+                    if m > 0 {
+                        data.extend_from_slice(&rows[i * stride..(i + 1) * stride]);
+                        cnt.push(m);
                     }
                 }
+                drop(mult);
                 let mut b = Builder {
-                    binned: &binned,
+                    data,
+                    cnt,
+                    stride,
+                    nf,
+                    nbins: &nbins,
                     edges: &edges,
-                    y,
                     nc: n_classes,
-                    w: w.clone(),
+                    w: &w,
                     p,
                     mtry,
                     nodes: Vec::new(),
                     probs: Vec::new(),
                     depth_max: 0,
+                    hist: Vec::new(),
+                    tmp_d: Vec::new(),
+                    tmp_c: Vec::new(),
                 };
-                let mut hist = Vec::new();
-                b.grow(&mut idx, 0, &mut rng, &mut hist);
+                b.grow(0, distinct, 0, &mut rng);
                 Tree {
                     nodes: b.nodes,
                     probs: b.probs,
@@ -772,6 +879,228 @@ mod tests {
             })
             .collect();
         (x, y)
+    }
+
+    /// The one-feature-at-a-time tree growing this forest started with (feature-major bins,
+    /// the bootstrap as a list with repeats, unstable partitions): the slow reference twin of
+    /// the row-major, multiplicity-weighted builder.
+    mod reference {
+        use super::super::*;
+
+        struct Builder<'a> {
+            /// Binned features, feature-major: `bins[f][i]`.
+            binned: &'a [Vec<u8>],
+            edges: &'a [Vec<f32>],
+            y: &'a [u8],
+            nc: usize,
+            /// Weight of each class in the impurity and the leaf frequencies.
+            w: Vec<f64>,
+            p: &'a ForestParams,
+            mtry: usize,
+            nodes: Vec<Node>,
+            probs: Vec<f32>,
+            depth_max: usize,
+        }
+
+        impl Builder<'_> {
+            fn leaf(&mut self, idx: &[u32]) {
+                let mut c = vec![0u64; self.nc];
+                for &i in idx {
+                    c[self.y[i as usize] as usize] += 1;
+                }
+                let row = (self.probs.len() / self.nc) as u32;
+                leaf_row(&c, &self.w, &mut self.probs);
+                self.nodes.push(Node {
+                    feature: LEAF,
+                    threshold: 0.0,
+                    next: row,
+                });
+            }
+
+            fn grow(&mut self, idx: &mut [u32], depth: usize, rng: &mut Rng, hist: &mut Vec<u32>) {
+                self.depth_max = self.depth_max.max(depth);
+                let n = idx.len();
+                let mut counts = vec![0u64; self.nc];
+                for &i in idx.iter() {
+                    counts[self.y[i as usize] as usize] += 1;
+                }
+                let pure = counts.iter().filter(|&&c| c > 0).count() <= 1;
+                if pure || depth >= self.p.max_depth || n < 2 * self.p.min_samples_leaf {
+                    self.leaf(idx);
+                    return;
+                }
+                let wc: Vec<f64> = counts
+                    .iter()
+                    .zip(&self.w)
+                    .map(|(&c, &w)| c as f64 * w)
+                    .collect();
+                let parent: f64 = wc.iter().map(|v| v * v).sum::<f64>() / wc.iter().sum::<f64>();
+                let nf = self.binned.len();
+                let mut order: Vec<usize> = (0..nf).collect();
+                let mut tried = 0;
+                let mut best: Option<(f64, usize, usize, usize)> = None; // score, feature, t, n_left
+                for k in 0..nf {
+                    if tried >= self.mtry {
+                        break;
+                    }
+                    let j = k + rng.below((nf - k) as u64) as usize;
+                    order.swap(k, j);
+                    let f = order[k];
+                    let nb = self.edges[f].len() + 1;
+                    let (varies, s) = best_split_on(
+                        &self.binned[f],
+                        self.y,
+                        idx,
+                        self.nc,
+                        &self.w,
+                        nb,
+                        self.p.min_samples_leaf,
+                        hist,
+                    );
+                    if !varies {
+                        continue;
+                    }
+                    tried += 1;
+                    if let Some((score, t, nl)) = s {
+                        if best.is_none_or(|b| score > b.0) {
+                            best = Some((score, f, t, nl));
+                        }
+                    }
+                }
+                let Some((score, f, t, nl)) = best else {
+                    self.leaf(idx);
+                    return;
+                };
+                if score <= parent * (1.0 + 1e-12) {
+                    self.leaf(idx);
+                    return;
+                }
+                // partition: bin ≤ t to the left (stable order is not needed, only determinism)
+                let b = &self.binned[f];
+                let (mut i, mut j) = (0usize, n);
+                while i < j {
+                    if b[idx[i] as usize] as usize <= t {
+                        i += 1;
+                    } else {
+                        j -= 1;
+                        idx.swap(i, j);
+                    }
+                }
+                debug_assert_eq!(i, nl);
+                let me = self.nodes.len();
+                self.nodes.push(Node {
+                    feature: f as u16,
+                    threshold: self.edges[f][t],
+                    next: 0,
+                });
+                let (l, r) = idx.split_at_mut(nl);
+                self.grow(l, depth + 1, rng, hist);
+                self.nodes[me].next = self.nodes.len() as u32;
+                self.grow(r, depth + 1, rng, hist);
+            }
+        }
+
+        /// The forest (no OOB report) grown by the reference builder.
+        pub fn fit(x: ArrayView2<f32>, y: &[u8], nc: usize, p: &ForestParams) -> Forest {
+            let (n, nf) = x.dim();
+            let mut by_class: Vec<Vec<u32>> = vec![Vec::new(); nc];
+            for (i, &c) in y.iter().enumerate() {
+                by_class[c as usize].push(i as u32);
+            }
+            let edges: Vec<Vec<f32>> = (0..nf)
+                .map(|f| bin_edges(x.index_axis(Axis(1), f), p.bins))
+                .collect();
+            let binned: Vec<Vec<u8>> = (0..nf)
+                .map(|f| {
+                    x.index_axis(Axis(1), f)
+                        .iter()
+                        .map(|&v| bin_of(v, &edges[f]))
+                        .collect()
+                })
+                .collect();
+            let w = class_weights(&by_class, n, nc, p, None);
+            let mut f = Forest {
+                n_features: nf,
+                n_classes: nc,
+                nodes: Vec::new(),
+                roots: Vec::new(),
+                leaf_probs: Vec::new(),
+            };
+            for t in 0..p.trees {
+                let mut rng = Rng::stream(p.seed, t as u64);
+                let mut idx = bootstrap(&mut rng, &by_class, p);
+                let mut b = Builder {
+                    binned: &binned,
+                    edges: &edges,
+                    y,
+                    nc,
+                    w: w.clone(),
+                    p,
+                    mtry: p.mtry(nf),
+                    nodes: Vec::new(),
+                    probs: Vec::new(),
+                    depth_max: 0,
+                };
+                let mut hist = Vec::new();
+                b.grow(&mut idx, 0, &mut rng, &mut hist);
+                let base_node = f.nodes.len() as u32;
+                let base_leaf = (f.leaf_probs.len() / nc) as u32;
+                f.roots.push(base_node);
+                f.nodes.extend(b.nodes.iter().map(|nd| Node {
+                    next: nd.next
+                        + if nd.feature == LEAF {
+                            base_leaf
+                        } else {
+                            base_node
+                        },
+                    ..*nd
+                }));
+                f.leaf_probs.extend_from_slice(&b.probs);
+            }
+            f
+        }
+    }
+
+    /// The row-major builder grows exactly the forest of the reference builder (the same
+    /// splits, thresholds and leaf frequencies), for 2…4 classes, both bootstrap modes, several
+    /// features per split, bin counts and leaf sizes, and features that are constant.
+    #[test]
+    fn builder_matches_reference_twin() {
+        let mut r = Rng::new(21);
+        for trial in 0..8 {
+            let n = 700 + 300 * trial;
+            let nf = 4 + trial;
+            let nc = 2 + trial % 3;
+            let x = Array2::from_shape_fn((n, nf), |(i, f)| {
+                if f == 1 {
+                    1.0 // constant: never a split, a redraw
+                } else if f == 2 {
+                    (i % 3) as f32 // few distinct values
+                } else {
+                    r.normal() as f32
+                }
+            });
+            let y: Vec<u8> = (0..n)
+                .map(|i| {
+                    let s = x[[i, 0]] + 0.7 * x[[i, 3]] + 0.3 * x[[i, 2]] + 0.5 * r.normal() as f32;
+                    ((s + 1.5).max(0.0) as usize).min(nc - 1) as u8
+                })
+                .collect();
+            let p = ForestParams {
+                trees: 4,
+                max_depth: 6 + trial,
+                min_samples_leaf: 1 + trial % 4,
+                max_features: [0, 2, 3, 0][trial % 4],
+                bins: [64, 256, 16, 7][trial % 4],
+                samples_per_class: if trial % 3 == 2 { 200 } else { 0 },
+                seed: trial as u64,
+                ..Default::default()
+            };
+            let (got, _) = Forest::fit(x.view(), &y, nc, &p).unwrap();
+            let want = reference::fit(x.view(), &y, nc, &p);
+            assert!(got.nodes.len() > 4 * 3, "trial {trial}: trivial trees");
+            assert_eq!(got, want, "trial {trial}");
+        }
     }
 
     /// Naive twin of the histogram split search: every threshold evaluated by counting the

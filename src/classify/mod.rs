@@ -467,9 +467,11 @@ pub fn classify_slab(
     Ok((out, pv))
 }
 
-/// Rows per prediction block (features interleaved block by block): 4096 rows of 42 f32
-/// features (688 kB) stay in a core's L2 cache while the trees run over them one by one.
-const BLOCK: usize = 4096;
+/// Rows per prediction block (features interleaved block by block): 16 384 rows of 42 f32
+/// features (2.8 MB) stream from L3 in order while the trees run over them one by one. Larger
+/// blocks measure faster than L2-sized ones (4 096 rows: 8–11 % more CPU time for features and
+/// labels): a tree stays cached over more rows, and the rows are read sequentially.
+const BLOCK: usize = 16384;
 
 fn predict_planes(
     planes: &[Array2<f32>],
