@@ -760,17 +760,6 @@ fn apply_pap(fine: &Fine, p: &[f32], q: &mut [f32]) -> f64 {
 
 const CHUNK: usize = 1 << 14;
 
-#[cfg(test)]
-/// Σ a_i b_i in f64, fixed summation order (independent of the thread count).
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
-    let parts: Vec<f64> = a
-        .par_chunks(CHUNK)
-        .zip(b.par_chunks(CHUNK))
-        .map(|(x, y)| x.iter().zip(y).map(|(&p, &q)| p as f64 * q as f64).sum())
-        .collect();
-    parts.iter().sum()
-}
-
 /// Currents (in units of the weights) through every layer plane between the two Dirichlet
 /// boundaries, in order from the inlet.
 pub(crate) fn layer_fluxes(fine: &Fine, x: &[f32], z_first: usize, z_last: usize) -> Vec<f64> {
