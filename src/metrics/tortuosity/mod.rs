@@ -11,6 +11,7 @@
 //! stated in `porosity_used`. MacMullin number N_M = D₀/D_eff = τ/ε. A phase that does not connect
 //! the two faces has τ = ∞, reported as `tortuosity_factor: null` with `percolating: false`.
 
+mod mg;
 pub mod random_walk;
 pub mod steady_state;
 

@@ -21,15 +21,20 @@
 //! Only voxels connected (6-connectivity) to one of the two Dirichlet faces are unknowns: dead
 //! ends carry no flux but are harmless; isolated clusters would make the matrix singular.
 //!
-//! Solver: matrix-free preconditioned conjugate gradients; the preconditioner is one symmetric
-//! V-cycle of aggregation multigrid (2×2×2 aggregates, Galerkin coarse operators, which are again
-//! 7-point conductance networks; red–black Gauss–Seidel smoothing, forward before and backward
-//! after the coarse correction, so the preconditioner is symmetric). Vectors are f32 (memory:
-//! about 16 bytes per voxel of the bounding box plus the coarse levels), reductions f64 in a fixed
-//! order so results do not depend on the thread count. Convergence: relative residual < `rtol`,
-//! layer fluxes within `flux_tol` of each other and τ changing by less than `tau_tol` (relative)
-//! between checks.
+//! Solver (private module `mg`): matrix-free preconditioned conjugate gradients; the preconditioner is
+//! one symmetric V-cycle of aggregation multigrid (2×2×2 aggregates, Galerkin coarse operators,
+//! which are again 7-point conductance networks; red–black Gauss–Seidel smoothing, forward before
+//! and backward after the coarse correction, so the preconditioner is symmetric). Four f32 vectors
+//! of the bounding box (solution, residual, search direction, preconditioned residual, the last
+//! also holding the operator product); the operator product is formed in f64 per entry. The first
+//! coarse level is stored as link counts (4 bytes per 8 voxels), the prolongation is folded into
+//! the first smoothing pass after the coarse correction, and solid voxels are skipped by 64-bit
+//! masks. Memory ≈ 18.5 bytes per voxel plus the label volume; reductions in f64 in a fixed order
+//! so results do not depend on the thread count. Convergence: relative residual < `rtol`, layer
+//! fluxes within
+//! `flux_tol` of each other and τ changing by less than `tau_tol` (relative) between checks.
 
+use super::mg::{self, Criteria, Fine, IN, OUT, XM, XP, YM, YP, ZM, ZP};
 use super::{check_common, face_reach, permuted_mask, TortuosityResult};
 use crate::error::{in_range, ParamError};
 use crate::progress::Progress;
@@ -116,461 +121,6 @@ impl SteadyStateOptions {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Levels: 7-point conductance networks on a box grid.
-
-/// A 7-point symmetric network: cell `i` has conductances to its ± neighbours along each axis and
-/// a boundary conductance to the Dirichlet planes; `diag` = their sum; `diag == 0` = not an unknown.
-trait Level: Sync {
-    fn n(&self) -> [usize; 3];
-    fn diag(&self, i: usize) -> f32;
-    /// Conductance to the + neighbour along `ax` (0 = z, 1 = y, 2 = x); 0 at the last index.
-    fn gp(&self, i: usize, ax: usize) -> f32;
-    /// Conductance to the − neighbour along `ax`; 0 at index 0.
-    fn gm(&self, i: usize, ax: usize) -> f32;
-    /// Conductance to the Dirichlet planes.
-    fn gb(&self, i: usize) -> f32;
-}
-
-// flag bits of the fine level
-const IN: u8 = 1; // coupled to the c = 1 plane
-const XP: u8 = 1 << 1;
-const XM: u8 = 1 << 2;
-const YP: u8 = 1 << 3;
-const YM: u8 = 1 << 4;
-const ZP: u8 = 1 << 5;
-const ZM: u8 = 1 << 6;
-const OUT: u8 = 1 << 7; // coupled to the c = 0 plane
-const PLUS: [u8; 3] = [ZP, YP, XP];
-const MINUS: [u8; 3] = [ZM, YM, XM];
-
-/// Finest level: one flag byte per voxel (0 = not an unknown).
-struct Fine {
-    n: [usize; 3],
-    flags: Vec<u8>,
-    w: [f32; 3],
-    gbound: f32,
-    diag_lut: [f32; 256],
-}
-
-impl Fine {
-    fn new(n: [usize; 3], flags: Vec<u8>, w: [f32; 3], gbound: f32) -> Self {
-        let mut diag_lut = [0f32; 256];
-        for (f, d) in diag_lut.iter_mut().enumerate() {
-            let f = f as u8;
-            let mut s = 0f32;
-            for ax in 0..3 {
-                if f & PLUS[ax] != 0 {
-                    s += w[ax];
-                }
-                if f & MINUS[ax] != 0 {
-                    s += w[ax];
-                }
-            }
-            if f & IN != 0 {
-                s += gbound;
-            }
-            if f & OUT != 0 {
-                s += gbound;
-            }
-            *d = s;
-        }
-        Fine {
-            n,
-            flags,
-            w,
-            gbound,
-            diag_lut,
-        }
-    }
-}
-
-impl Level for Fine {
-    #[inline(always)]
-    fn n(&self) -> [usize; 3] {
-        self.n
-    }
-    #[inline(always)]
-    fn diag(&self, i: usize) -> f32 {
-        self.diag_lut[self.flags[i] as usize]
-    }
-    #[inline(always)]
-    fn gp(&self, i: usize, ax: usize) -> f32 {
-        if self.flags[i] & PLUS[ax] != 0 {
-            self.w[ax]
-        } else {
-            0.0
-        }
-    }
-    #[inline(always)]
-    fn gm(&self, i: usize, ax: usize) -> f32 {
-        if self.flags[i] & MINUS[ax] != 0 {
-            self.w[ax]
-        } else {
-            0.0
-        }
-    }
-    #[inline(always)]
-    fn gb(&self, i: usize) -> f32 {
-        let f = self.flags[i];
-        ((f & IN != 0) as u8 + (f & OUT != 0) as u8) as f32 * self.gbound
-    }
-}
-
-/// Coarse level: explicit arrays.
-struct Coarse {
-    n: [usize; 3],
-    /// `g[ax][i]`: conductance between `i` and its + neighbour along `ax`.
-    g: [Vec<f32>; 3],
-    b: Vec<f32>,
-    diag: Vec<f32>,
-}
-
-#[inline(always)]
-fn strides(n: [usize; 3]) -> [usize; 3] {
-    [n[1] * n[2], n[2], 1]
-}
-
-impl Level for Coarse {
-    #[inline(always)]
-    fn n(&self) -> [usize; 3] {
-        self.n
-    }
-    #[inline(always)]
-    fn diag(&self, i: usize) -> f32 {
-        self.diag[i]
-    }
-    #[inline(always)]
-    fn gp(&self, i: usize, ax: usize) -> f32 {
-        self.g[ax][i]
-    }
-    #[inline(always)]
-    fn gm(&self, i: usize, ax: usize) -> f32 {
-        self.g[ax][i - strides(self.n)[ax]]
-    }
-    #[inline(always)]
-    fn gb(&self, i: usize) -> f32 {
-        self.b[i]
-    }
-}
-
-/// Σ_j g_ij x_j over the existing neighbours of cell `i` at `(z, y, x)`.
-#[inline(always)]
-fn nb_sum<L: Level>(l: &L, x: &[f32], i: usize, c: [usize; 3], n: [usize; 3]) -> f32 {
-    let s = strides(n);
-    let mut acc = 0f32;
-    for ax in 0..3 {
-        if c[ax] + 1 < n[ax] {
-            let g = l.gp(i, ax);
-            if g != 0.0 {
-                acc += g * x[i + s[ax]];
-            }
-        }
-        if c[ax] > 0 {
-            let g = l.gm(i, ax);
-            if g != 0.0 {
-                acc += g * x[i - s[ax]];
-            }
-        }
-    }
-    acc
-}
-
-/// `y = A x`.
-fn apply<L: Level>(l: &L, x: &[f32], y: &mut [f32]) {
-    let n = l.n();
-    y.par_chunks_mut(n[2]).enumerate().for_each(|(row, yr)| {
-        let z = row / n[1];
-        let yy = row % n[1];
-        let base = row * n[2];
-        for (xx, out) in yr.iter_mut().enumerate() {
-            let i = base + xx;
-            let d = l.diag(i);
-            *out = if d == 0.0 {
-                0.0
-            } else {
-                d * x[i] - nb_sum(l, x, i, [z, yy, xx], n)
-            };
-        }
-    });
-}
-
-/// Pointer that may be shared between threads for the red–black sweep (see `gs_color`).
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
-unsafe impl Send for SyncPtr {}
-unsafe impl Sync for SyncPtr {}
-
-/// One colour of a red–black Gauss–Seidel sweep for `A x = b`: cells with (z+y+x) % 2 == color.
-fn gs_color<L: Level>(l: &L, b: &[f32], x: &mut [f32], color: usize) {
-    let n = l.n();
-    let len = x.len();
-    let ptr = SyncPtr(x.as_mut_ptr());
-    (0..n[0] * n[1]).into_par_iter().for_each(|row| {
-        let p = ptr;
-        // SAFETY: this pass writes only cells of colour `color` and reads only their neighbours,
-        // which all have the other colour; every cell is written by exactly one row task. So no
-        // location is written by one thread while another reads or writes it. All indices are in
-        // 0..len (checked by the coordinates).
-        let xs: &[f32] = unsafe { std::slice::from_raw_parts(p.0, len) };
-        let z = row / n[1];
-        let yy = row % n[1];
-        let base = row * n[2];
-        let start = (color + z + yy) % 2;
-        let mut xx = start;
-        while xx < n[2] {
-            let i = base + xx;
-            let d = l.diag(i);
-            if d != 0.0 {
-                let v = (b[i] + nb_sum(l, xs, i, [z, yy, xx], n)) / d;
-                unsafe { p.0.add(i).write(v) };
-            }
-            xx += 2;
-        }
-    });
-}
-
-/// Restrict the residual `b − A x` of the fine level onto coarse cells (sum over children).
-fn restrict_residual<L: Level>(l: &L, b: &[f32], x: &[f32], nc: [usize; 3], bc: &mut [f32]) {
-    let n = l.n();
-    let sf = strides(n);
-    bc.par_chunks_mut(nc[2]).enumerate().for_each(|(row, out)| {
-        out.iter_mut().for_each(|v| *v = 0.0);
-        let cz = row / nc[1];
-        let cy = row % nc[1];
-        for z in 2 * cz..(2 * cz + 2).min(n[0]) {
-            for yy in 2 * cy..(2 * cy + 2).min(n[1]) {
-                let base = z * sf[0] + yy * sf[1];
-                for xx in 0..n[2] {
-                    let i = base + xx;
-                    let d = l.diag(i);
-                    if d != 0.0 {
-                        let r = b[i] - (d * x[i] - nb_sum(l, x, i, [z, yy, xx], n));
-                        out[xx / 2] += r;
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// `x += alpha · P xc` (piecewise constant prolongation onto unknown cells).
-fn prolong_add<L: Level>(l: &L, xc: &[f32], nc: [usize; 3], alpha: f32, x: &mut [f32]) {
-    let n = l.n();
-    let sc = strides(nc);
-    x.par_chunks_mut(n[2]).enumerate().for_each(|(row, xr)| {
-        let z = row / n[1];
-        let yy = row % n[1];
-        let cbase = (z / 2) * sc[0] + (yy / 2) * sc[1];
-        let base = row * n[2];
-        for (xx, v) in xr.iter_mut().enumerate() {
-            if l.diag(base + xx) != 0.0 {
-                *v += alpha * xc[cbase + xx / 2];
-            }
-        }
-    });
-}
-
-/// Galerkin coarsening with 2×2×2 aggregates: coarse links sum the fine links crossing between
-/// aggregates, boundary conductances sum, internal links cancel.
-fn coarsen<L: Level>(l: &L) -> Coarse {
-    let n = l.n();
-    let nc = [n[0].div_ceil(2), n[1].div_ceil(2), n[2].div_ceil(2)];
-    let sf = strides(n);
-    let len = nc[0] * nc[1] * nc[2];
-    // per coarse row: (g0, g1, g2, b)
-    let rows: Vec<[Vec<f32>; 4]> = (0..nc[0] * nc[1])
-        .into_par_iter()
-        .map(|row| {
-            let cz = row / nc[1];
-            let cy = row % nc[1];
-            let mut out = [
-                vec![0f32; nc[2]],
-                vec![0f32; nc[2]],
-                vec![0f32; nc[2]],
-                vec![0f32; nc[2]],
-            ];
-            for z in 2 * cz..(2 * cz + 2).min(n[0]) {
-                for yy in 2 * cy..(2 * cy + 2).min(n[1]) {
-                    for xx in 0..n[2] {
-                        let i = z * sf[0] + yy * sf[1] + xx;
-                        if l.diag(i) == 0.0 {
-                            continue;
-                        }
-                        let c = [z, yy, xx];
-                        let cx = xx / 2;
-                        out[3][cx] += l.gb(i);
-                        for ax in 0..3 {
-                            // a + link leaves the aggregate when the child is the odd one
-                            if c[ax] % 2 == 1 && c[ax] + 1 < n[ax] {
-                                out[ax][cx] += l.gp(i, ax);
-                            }
-                        }
-                    }
-                }
-            }
-            out
-        })
-        .collect();
-    let mut g = [vec![0f32; len], vec![0f32; len], vec![0f32; len]];
-    let mut b = vec![0f32; len];
-    for (row, r) in rows.into_iter().enumerate() {
-        let o = row * nc[2];
-        for ax in 0..3 {
-            g[ax][o..o + nc[2]].copy_from_slice(&r[ax]);
-        }
-        b[o..o + nc[2]].copy_from_slice(&r[3]);
-    }
-    let sc = strides(nc);
-    let mut diag = b.clone();
-    for (i, d) in diag.iter_mut().enumerate() {
-        let c = [i / sc[0], (i / sc[1]) % nc[1], i % nc[2]];
-        for ax in 0..3 {
-            *d += g[ax][i];
-            if c[ax] > 0 {
-                *d += g[ax][i - sc[ax]];
-            }
-        }
-    }
-    Coarse { n: nc, g, b, diag }
-}
-
-/// Multigrid hierarchy below the fine level, with work vectors.
-struct Hierarchy {
-    levels: Vec<Coarse>,
-    work: Vec<(Vec<f32>, Vec<f32>)>, // (rhs, solution) per coarse level
-    alpha: f32,
-    coarse_sweeps: usize,
-}
-
-impl Hierarchy {
-    fn build(fine: &Fine) -> Self {
-        let mut levels: Vec<Coarse> = Vec::new();
-        let mut n = fine.n;
-        while n.iter().copied().max().unwrap_or(1) > 4 && n.iter().product::<usize>() > 64 {
-            let c = match levels.last() {
-                None => coarsen(fine),
-                Some(prev) => coarsen(prev),
-            };
-            n = c.n;
-            levels.push(c);
-        }
-        let work = levels
-            .iter()
-            .map(|c| {
-                let len = c.diag.len();
-                (vec![0f32; len], vec![0f32; len])
-            })
-            .collect();
-        Hierarchy {
-            levels,
-            work,
-            alpha: 1.8,
-            coarse_sweeps: 20,
-        }
-    }
-
-    /// `z = M r`: one symmetric V-cycle from z = 0.
-    fn precondition(&mut self, fine: &Fine, r: &[f32], z: &mut [f32]) {
-        z.iter_mut().for_each(|v| *v = 0.0);
-        let (alpha, sweeps) = (self.alpha, self.coarse_sweeps);
-        vcycle(fine, r, z, &self.levels, &mut self.work, alpha, sweeps);
-    }
-}
-
-fn vcycle<L: Level>(
-    l: &L,
-    b: &[f32],
-    x: &mut [f32],
-    coarse: &[Coarse],
-    work: &mut [(Vec<f32>, Vec<f32>)],
-    alpha: f32,
-    sweeps: usize,
-) {
-    match (coarse.split_first(), work.split_first_mut()) {
-        (Some((next, rest)), Some(((bc, xc), wrest))) => {
-            gs_color(l, b, x, 0);
-            gs_color(l, b, x, 1);
-            restrict_residual(l, b, x, next.n, bc);
-            xc.iter_mut().for_each(|v| *v = 0.0);
-            vcycle(next, bc, xc, rest, wrest, alpha, sweeps);
-            prolong_add(l, xc, next.n, alpha, x);
-            gs_color(l, b, x, 1);
-            gs_color(l, b, x, 0);
-        }
-        _ => {
-            // coarsest: symmetric Gauss–Seidel (forward sweeps, then as many backward)
-            for _ in 0..sweeps {
-                gs_color(l, b, x, 0);
-                gs_color(l, b, x, 1);
-            }
-            for _ in 0..sweeps {
-                gs_color(l, b, x, 1);
-                gs_color(l, b, x, 0);
-            }
-        }
-    }
-}
-
-const CHUNK: usize = 1 << 14;
-
-/// Σ a_i b_i in f64, fixed summation order (independent of the thread count).
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    let parts: Vec<f64> = a
-        .par_chunks(CHUNK)
-        .zip(b.par_chunks(CHUNK))
-        .map(|(x, y)| x.iter().zip(y).map(|(&p, &q)| p as f64 * q as f64).sum())
-        .collect();
-    parts.iter().sum()
-}
-
-/// Currents (per unit voxel volume, in units of the weights) through every layer plane between the
-/// two Dirichlet boundaries, in order from the inlet.
-fn layer_fluxes(fine: &Fine, x: &[f32], z_first: usize, z_last: usize) -> Vec<f64> {
-    let n = fine.n;
-    let sz = n[1] * n[2];
-    let mut fl = Vec::with_capacity(z_last - z_first + 2);
-    // inlet plane
-    let inlet: f64 = (z_first * sz..(z_first + 1) * sz)
-        .into_par_iter()
-        .with_min_len(4096)
-        .map(|i| {
-            if fine.flags[i] & IN != 0 {
-                fine.gbound as f64 * (1.0 - x[i] as f64)
-            } else {
-                0.0
-            }
-        })
-        .collect::<Vec<f64>>()
-        .iter()
-        .sum();
-    fl.push(inlet);
-    let inner: Vec<f64> = (z_first..z_last)
-        .into_par_iter()
-        .map(|z| {
-            let mut s = 0f64;
-            for i in z * sz..(z + 1) * sz {
-                if fine.flags[i] & ZP != 0 {
-                    s += fine.w[0] as f64 * (x[i] as f64 - x[i + sz] as f64);
-                }
-            }
-            s
-        })
-        .collect();
-    fl.extend(inner);
-    let outlet: f64 = (z_last * sz..(z_last + 1) * sz)
-        .map(|i| {
-            if fine.flags[i] & OUT != 0 {
-                fine.gbound as f64 * x[i] as f64
-            } else {
-                0.0
-            }
-        })
-        .sum();
-    fl.push(outlet);
-    fl
-}
-
 /// Steady-state tortuosity factor of phase `phase` of `labels` along numpy axis `axis`
 /// (0 = z, 1 = y, 2 = x), voxel size `[dz, dy, dx]` in nm.
 ///
@@ -598,7 +148,7 @@ pub fn tortuosity_fd(
         return Err(ParamError::new(
             "volume size",
             labels.len(),
-            "the steady-state solver supports up to 4.29e9 voxels (it needs ~30 bytes per voxel); crop the volume or use --method rw",
+            "the steady-state solver supports up to 4.29e9 voxels (it needs ~19 bytes per voxel); crop the volume or use --method rw",
         ));
     }
     let mut res = TortuosityResult::new("steady_state_fd", phase, axis, voxel_nm);
@@ -659,56 +209,60 @@ pub fn tortuosity_fd(
         let z = i / sz;
         z >= z_first && z <= z_last && in_domain(i)
     };
-    let mut flags = vec![0u8; reach.len()];
-    flags.par_chunks_mut(nx).enumerate().for_each(|(row, fr)| {
-        let z = row / ny;
-        let y = row % ny;
-        let base = row * nx;
-        for (x, f) in fr.iter_mut().enumerate() {
-            let i = base + x;
-            if !unknown(i) {
-                continue;
-            }
-            let mut v = 0u8;
-            if x + 1 < nx && unknown(i + 1) {
-                v |= XP;
-            }
-            if x > 0 && unknown(i - 1) {
-                v |= XM;
-            }
-            if y + 1 < ny && unknown(i + nx) {
-                v |= YP;
-            }
-            if y > 0 && unknown(i - nx) {
-                v |= YM;
-            }
-            if z < z_last && unknown(i + sz) {
-                v |= ZP;
-            }
-            if z > z_first && unknown(i - sz) {
-                v |= ZM;
-            }
-            match opts.boundary {
-                Boundary::HalfVoxel => {
-                    if z == 0 {
-                        v |= IN;
+    let pad = mg::pad_of(n);
+    let mut flags = vec![0u8; reach.len() + 2 * pad];
+    flags[pad..pad + reach.len()]
+        .par_chunks_mut(nx)
+        .enumerate()
+        .for_each(|(row, fr)| {
+            let z = row / ny;
+            let y = row % ny;
+            let base = row * nx;
+            for (x, f) in fr.iter_mut().enumerate() {
+                let i = base + x;
+                if !unknown(i) {
+                    continue;
+                }
+                let mut v = 0u8;
+                if x + 1 < nx && unknown(i + 1) {
+                    v |= XP;
+                }
+                if x > 0 && unknown(i - 1) {
+                    v |= XM;
+                }
+                if y + 1 < ny && unknown(i + nx) {
+                    v |= YP;
+                }
+                if y > 0 && unknown(i - nx) {
+                    v |= YM;
+                }
+                if z < z_last && unknown(i + sz) {
+                    v |= ZP;
+                }
+                if z > z_first && unknown(i - sz) {
+                    v |= ZM;
+                }
+                match opts.boundary {
+                    Boundary::HalfVoxel => {
+                        if z == 0 {
+                            v |= IN;
+                        }
+                        if z == nz - 1 {
+                            v |= OUT;
+                        }
                     }
-                    if z == nz - 1 {
-                        v |= OUT;
+                    Boundary::FixedLayers => {
+                        if z == 1 && in_domain(i - sz) {
+                            v |= IN;
+                        }
+                        if z == nz - 2 && in_domain(i + sz) {
+                            v |= OUT;
+                        }
                     }
                 }
-                Boundary::FixedLayers => {
-                    if z == 1 && in_domain(i - sz) {
-                        v |= IN;
-                    }
-                    if z == nz - 2 && in_domain(i + sz) {
-                        v |= OUT;
-                    }
-                }
+                *f = v;
             }
-            *f = v;
-        }
-    });
+        });
     drop(reach);
     let w = [
         (1.0 / (d[0] * d[0])) as f32,
@@ -722,113 +276,42 @@ pub fn tortuosity_fd(
         Boundary::HalfVoxel => 2.0 * w[0],
         Boundary::FixedLayers => w[0],
     };
-    let fine = Fine::new(n, flags, w, gbound);
-    let mut hier = Hierarchy::build(&fine);
-
-    // right-hand side: gbound · 1 on inlet-coupled cells
-    let len = fine.flags.len();
-    let mut r: Vec<f32> = fine
-        .flags
-        .par_iter()
-        .map(|&f| if f & IN != 0 { gbound } else { 0.0 })
-        .collect();
-    let bnorm = dot(&r, &r).sqrt();
-    let mut x = vec![0f32; len];
-    let mut p = vec![0f32; len];
-    let mut q = vec![0f32; len];
-    hier.precondition(&fine, &r, &mut p);
-    let mut rz = dot(&r, &p);
-
+    let fine = Fine::from_padded(n, flags, w, gbound);
     let layers = match opts.boundary {
         Boundary::HalfVoxel => nz as f64,
         Boundary::FixedLayers => (nz - 1) as f64,
     };
-    // D_eff/D0 = S·(w_z-scaled) ... S is in units of wmax; physical weight = w·wmax·(1/nm²)
+    // D_eff/D0 from the mean layer current S (in units of the rescaled weights)
     let deff_from = |s: f64| -> f64 { s / (w[0] as f64) * layers / (ny * nx) as f64 };
+    let crit = Criteria {
+        rtol: opts.rtol,
+        flux_tol: opts.flux_tol,
+        tau_tol: opts.tau_tol,
+        max_iter: opts.max_iter,
+    };
     progress.start("steady-state diffusion (PCG)", opts.max_iter as u64);
-    let mut tau_prev = f64::INFINITY;
-    let mut converged = false;
-    let mut it = 0usize;
-    let mut relres = 1.0;
-    let mut fluxvar = f64::INFINITY;
-    let mut deff = 0.0;
-    let check_every = 2usize;
-    while it < opts.max_iter {
-        apply(&fine, &p, &mut q);
-        let pq = dot(&p, &q);
-        if pq.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            res.notes.push(format!(
-                "conjugate gradients broke down at iteration {it} (p·Ap = {pq:e})"
-            ));
-            break;
-        }
-        let a = (rz / pq) as f32;
-        x.par_iter_mut()
-            .zip(p.par_iter())
-            .for_each(|(xi, pi)| *xi += a * pi);
-        r.par_iter_mut()
-            .zip(q.par_iter())
-            .for_each(|(ri, qi)| *ri -= a * qi);
-        it += 1;
-        progress.inc(1);
-        relres = dot(&r, &r).sqrt() / bnorm;
-        if relres < opts.rtol || it.is_multiple_of(check_every) || it == opts.max_iter {
-            let fl = layer_fluxes(&fine, &x, z_first, z_last);
-            let mean = fl.iter().sum::<f64>() / fl.len() as f64;
-            let (mn, mx) = fl
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                    (a.min(v), b.max(v))
-                });
-            fluxvar = if mean > 0.0 {
-                (mx - mn) / mean
-            } else {
-                f64::INFINITY
-            };
-            deff = deff_from(mean);
-            let tau = eps / deff;
-            let dtau = ((tau - tau_prev) / tau).abs();
-            tau_prev = tau;
-            if relres < opts.rtol && fluxvar < opts.flux_tol && dtau < opts.tau_tol {
-                converged = true;
-                break;
-            }
-        }
-        // next direction
-        hier.precondition(&fine, &r, &mut q);
-        let rz_new = dot(&r, &q);
-        let beta = (rz_new / rz) as f32;
-        rz = rz_new;
-        p.par_iter_mut()
-            .zip(q.par_iter())
-            .for_each(|(pi, zi)| *pi = zi + beta * *pi);
-    }
+    let sol = mg::solve(
+        &fine,
+        z_first,
+        z_last,
+        &crit,
+        &|s| eps / deff_from(s),
+        &|| progress.inc(1),
+    );
     progress.finish();
-    // true residual
-    apply(&fine, &x, &mut q);
-    let rr: Vec<f64> = q
-        .par_chunks(CHUNK)
-        .zip(fine.flags.par_chunks(CHUNK))
-        .map(|(aq, fl)| {
-            aq.iter()
-                .zip(fl)
-                .map(|(&v, &f)| {
-                    let b = if f & IN != 0 { gbound as f64 } else { 0.0 };
-                    (b - v as f64).powi(2)
-                })
-                .sum()
-        })
-        .collect();
-    let true_res = rr.iter().sum::<f64>().sqrt() / bnorm;
+    let it = sol.iterations;
+    let converged = sol.converged;
+    let deff = deff_from(sol.mean_flux);
+    res.notes.extend(sol.notes);
     if !converged {
         res.notes.push(format!(
-            "not converged after {it} iterations: relative residual {relres:.2e} (target {:.1e}), layer flux spread {fluxvar:.2e} (target {:.1e})",
-            opts.rtol, opts.flux_tol
+            "not converged after {it} iterations: relative residual {:.2e} (target {:.1e}), layer flux spread {:.2e} (target {:.1e})",
+            sol.relres, opts.rtol, sol.fluxvar, opts.flux_tol
         ));
     }
     res.iterations = Some(it);
-    res.relative_residual = Some(true_res.max(relres));
-    res.flux_variation = Some(fluxvar);
+    res.relative_residual = Some(sol.relres);
+    res.flux_variation = Some(sol.fluxvar);
     res.converged = converged;
     if deff > 0.0 && deff.is_finite() {
         let tau = eps / deff;
@@ -882,7 +365,8 @@ mod tests {
 
     #[test]
     fn multigrid_hierarchy_galerkin_matches_fine_sums() {
-        // coarse operator applied to a constant-per-aggregate vector equals P^T A P
+        // the packed first coarse level and the explicit second one applied to a vector equal
+        // P^T A P applied to it (P = piecewise-constant prolongation), computed on the finer level
         let mut m = Array3::<u8>::zeros((5, 6, 7));
         let mut rng = crate::rng::Rng::new(3);
         m.iter_mut().for_each(|v| *v = (rng.uniform() < 0.7) as u8);
@@ -924,33 +408,44 @@ mod tests {
             }
             flags[i] = v;
         }
-        let fine = Fine::new(n, flags, [1.0, 0.25, 0.5], 2.0);
-        let c = coarsen(&fine);
-        let nc = c.n;
+        let fine = Fine::new(n, &flags, [1.0, 0.25, 0.5], 2.0);
+        let l1 = mg::pack(&fine);
+        check_galerkin(&fine, &l1);
+        let l2 = mg::coarsen(&l1);
+        check_galerkin(&l1, &l2);
+    }
+
+    /// `P^T A P xc` on `fine` equals `A_c xc` on `coarse`, for a fixed pseudo-random `xc`.
+    fn check_galerkin<F: mg::Level, C: mg::Level>(fine: &F, coarse: &C) {
+        let nf = fine.n();
+        let nc = coarse.n();
+        let mut xc = mg::zeros(nc);
+        let padc = mg::pad_of(nc);
         let lc = nc.iter().product::<usize>();
-        let mut xc = vec![0f32; lc];
-        for (k, v) in xc.iter_mut().enumerate() {
-            *v = ((k * 7919) % 13) as f32 * 0.1;
+        for k in 0..lc {
+            if coarse.coefs(padc + k).0 != 0.0 {
+                xc[padc + k] = ((k * 7919) % 13) as f32 * 0.1;
+            }
         }
-        let mut xf = vec![0f32; mask.len()];
-        prolong_add(&fine, &xc, nc, 1.0, &mut xf);
-        let mut axf = vec![0f32; mask.len()];
-        apply(&fine, &xf, &mut axf);
-        let zero = vec![0f32; mask.len()];
-        // P^T (A P xc) = restrict of (0 - (-A P xc))... use restrict_residual with b = 2 A x
+        let mut xf = mg::zeros(nf);
+        mg::prolong_add(fine, &xc, nc, 1.0, &mut xf);
+        let mut axf = mg::zeros(nf);
+        mg::apply(fine, &xf, &mut axf);
+        // restrict_residual(b = 2 A x, x) = P^T (2 A x − A x) = P^T A P xc
         let b2: Vec<f32> = axf.iter().map(|v| 2.0 * v).collect();
-        let mut pt = vec![0f32; lc];
-        restrict_residual(&fine, &b2, &xf, nc, &mut pt);
-        let mut acx = vec![0f32; lc];
-        apply(&c, &xc, &mut acx);
+        let mut pt = mg::zeros(nc);
+        mg::restrict_residual(fine, &b2[..], &xf, nc, &mut pt);
+        let mut acx = mg::zeros(nc);
+        mg::apply(coarse, &xc, &mut acx);
         for k in 0..lc {
             assert!(
-                (pt[k] - acx[k]).abs() < 1e-4,
+                (pt[padc + k] - acx[padc + k]).abs() < 1e-4,
                 "cell {k}: {} vs {}",
-                pt[k],
-                acx[k]
+                pt[padc + k],
+                acx[padc + k]
             );
         }
-        let _ = zero;
+        // and some coarse cell is coupled at all (the test can fail)
+        assert!(acx.iter().any(|&v| v.abs() > 1e-3));
     }
 }
