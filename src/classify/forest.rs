@@ -621,19 +621,7 @@ impl Forest {
         };
         let mut depth = 0;
         for t in &trees {
-            let base_node = f.nodes.len() as u32;
-            let base_leaf = (f.leaf_probs.len() / n_classes) as u32;
-            f.roots.push(base_node);
-            f.nodes.extend(t.nodes.iter().map(|nd| Node {
-                next: nd.next
-                    + if nd.feature == LEAF {
-                        base_leaf
-                    } else {
-                        base_node
-                    },
-                ..*nd
-            }));
-            f.leaf_probs.extend_from_slice(&t.probs);
+            f.push_tree(&t.nodes, &t.probs);
             depth = depth.max(t.depth);
         }
         // out-of-bag votes, summed in tree order per sample
@@ -790,6 +778,24 @@ impl Forest {
 }
 
 impl Forest {
+    /// Append one tree (its nodes numbered from 0, leaves indexing its own `probs`), renumbering
+    /// its links into the flat node and leaf arrays.
+    fn push_tree(&mut self, nodes: &[Node], probs: &[f32]) {
+        let base_node = self.nodes.len() as u32;
+        let base_leaf = (self.leaf_probs.len() / self.n_classes) as u32;
+        self.roots.push(base_node);
+        self.nodes.extend(nodes.iter().map(|nd| Node {
+            next: nd.next
+                + if nd.feature == LEAF {
+                    base_leaf
+                } else {
+                    base_node
+                },
+            ..*nd
+        }));
+        self.leaf_probs.extend_from_slice(probs);
+    }
+
     /// The forest of the first `t` trees (every tree draws from its own random stream, so this
     /// is the forest that training with `trees = t` and the same seed grows).
     pub fn first_trees(&self, t: usize) -> Forest {
@@ -1043,19 +1049,7 @@ mod tests {
                 };
                 let mut hist = Vec::new();
                 b.grow(&mut idx, 0, &mut rng, &mut hist);
-                let base_node = f.nodes.len() as u32;
-                let base_leaf = (f.leaf_probs.len() / nc) as u32;
-                f.roots.push(base_node);
-                f.nodes.extend(b.nodes.iter().map(|nd| Node {
-                    next: nd.next
-                        + if nd.feature == LEAF {
-                            base_leaf
-                        } else {
-                            base_node
-                        },
-                    ..*nd
-                }));
-                f.leaf_probs.extend_from_slice(&b.probs);
+                f.push_tree(&b.nodes, &b.probs);
             }
             f
         }
