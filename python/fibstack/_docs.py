@@ -66,8 +66,6 @@ STEP_DOCS = {'align': 'Drift alignment by phase correlation (writes shifts CSV a
              "checks); see the manual's Workflow files page.",
  'segment': 'Threshold into phase labels (Otsu, multi-Otsu, manual).\n'
             '\n'
-            '`kind = "segment"`: grey → labels (also keeps the grey volume).\n'
-            '\n'
             "Keyword arguments are the step's keys of a workflow file (same names, defaults and "
             "checks); see the manual's Workflow files page.",
  'sizes': 'Local thickness, particles and specific surface area of one phase.\n'
