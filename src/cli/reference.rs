@@ -45,30 +45,19 @@ fn row(a: &clap::Arg, as_key: bool) -> String {
         }
         format!("`{f}`")
     };
-    let default: Vec<String> = a
-        .get_default_values()
-        .iter()
-        .map(|v| v.to_string_lossy().into_owned())
-        .collect();
-    let default = if !takes {
-        if as_key {
-            "`false`".to_string()
-        } else {
-            String::new()
+    let default = if as_key {
+        match fibstack::workflow::steps::key_default_toml(a) {
+            Some(d) => format!("`{d}`"),
+            None if a.is_required_set() => "required".to_string(),
+            None => "—".to_string(),
         }
-    } else if !default.is_empty() {
-        let d = default.join(",");
-        // a workflow writes text values in quotes, numbers and booleans bare
-        let bare = d.parse::<f64>().is_ok() || d == "true" || d == "false";
-        if as_key && !bare {
-            format!("`\"{d}\"`")
-        } else {
-            format!("`{d}`")
-        }
-    } else if as_key && a.is_required_set() {
-        "required".to_string()
-    } else if as_key {
-        "—".to_string()
+    } else if takes && !a.get_default_values().is_empty() {
+        let d: Vec<String> = a
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        format!("`{}`", d.join(","))
     } else {
         String::new()
     };

@@ -93,6 +93,32 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
     ]
 }
 
+/// A key's default as it is written in a workflow file (`false` for a flag, numbers and booleans
+/// bare, text in quotes), or `None` when the key has no default. The generated reference prints
+/// this spelling.
+///
+/// ```
+/// let (_, cmd) = &fibstack::workflow::steps::key_schemas()[0];
+/// let dims = cmd.get_arguments().find(|a| a.get_id() == "dims").unwrap();
+/// assert_eq!(fibstack::workflow::steps::key_default_toml(dims).as_deref(), Some("\"2d\""));
+/// ```
+pub fn key_default_toml(a: &clap::Arg) -> Option<String> {
+    if !a.get_action().takes_values() {
+        return Some("false".into());
+    }
+    let d: Vec<String> = a
+        .get_default_values()
+        .iter()
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
+    if d.is_empty() {
+        return None;
+    }
+    let d = d.join(",");
+    let bare = d.parse::<f64>().is_ok() || d == "true" || d == "false";
+    Some(if bare { d } else { format!("\"{d}\"") })
+}
+
 /// `kind = "passthrough"`: no-op.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -386,7 +412,7 @@ impl Step for Crop {
 
 #[cfg(test)]
 mod tests {
-    use super::{key_schemas, StepSpec};
+    use super::{key_default_toml, key_schemas, StepSpec};
 
     /// Each key of the generated reference, written with its documented default (and a value for
     /// the required ones), is accepted by the workflow reader; a key the reader does not know is
@@ -396,24 +422,10 @@ mod tests {
         for (kind, cmd) in key_schemas() {
             let mut t = format!("kind = \"{kind}\"\n");
             for a in cmd.get_arguments().filter(|a| a.get_id() != "help") {
-                let takes = a.get_action().takes_values();
-                let d: Vec<String> = a
-                    .get_default_values()
-                    .iter()
-                    .map(|v| v.to_string_lossy().into_owned())
-                    .collect();
-                let v = if !takes {
-                    "false".to_string()
-                } else if let Some(d) = d.first() {
-                    if d.parse::<f64>().is_ok() {
-                        d.clone()
-                    } else {
-                        format!("\"{d}\"")
-                    }
-                } else if a.is_required_set() {
-                    "50.0".to_string()
-                } else {
-                    continue;
+                let v = match key_default_toml(a) {
+                    Some(v) => v,
+                    None if a.is_required_set() => "50.0".to_string(),
+                    None => continue,
                 };
                 t.push_str(&format!("{} = {v}\n", a.get_id()));
             }
