@@ -33,10 +33,9 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
     let p = params(&a)?;
     let corr = a.step.corrections()?;
     corr.validate(&p)?;
-    let (shine, rim) = (corr.shine, corr.rim);
     // the shine-through fit looks several slices deep and the rim correction needs the class
     // means first: both take the in-memory path
-    let stream = if shine.is_none() && rim.is_none() {
+    let stream = if corr.shine.is_none() && corr.rim.is_none() {
         a.read.open_stream(&a.input, g)?
     } else {
         None
@@ -48,7 +47,6 @@ pub fn run(a: SegmentArgs, g: &super::Global) -> Result<()> {
             .with_context(|| format!("{}", a.input.display()))?
     } else {
         let vol = a.read.read(&a.input, g)?;
-        let corr = fibstack::segment::corrected::Corrections { shine, rim };
         let (labels, r, reports) = fibstack::segment::corrected::segment_corrected(&vol, &p, &corr)
             .with_context(|| format!("{}", a.input.display()))?;
         rep = reports;
