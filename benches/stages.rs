@@ -16,8 +16,8 @@ use fibstack::preprocess::align::shift_bilinear;
 use fibstack::preprocess::denoise::{
     gaussian_2d, gaussian_2d_recursive, gaussian_3d, gaussian_3d_recursive,
 };
+use fibstack::preprocess::destripe::stack::{stack_stripe_profiles, subtract_profiles};
 use fibstack::preprocess::destripe::{DestripeParams, DestripePlan};
-use fibstack::preprocess::destripe_stack::{stack_stripe_profiles, subtract_profiles};
 use fibstack::preprocess::phasecorr::{PhaseCorrParams, PhaseCorrelator};
 use fibstack::preprocess::tophat::{tophat_2d, white_tophat, Footprint};
 use fibstack::progress::Silent;

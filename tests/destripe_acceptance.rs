@@ -5,8 +5,8 @@
 //! measured values for those that are not (docs/src/validation/destriping.md).
 //! Real data from `../shared/data` is skipped with a message when absent.
 
+use fibstack::preprocess::destripe::score::{score_stack, DestripeScore, ScoreParams};
 use fibstack::preprocess::destripe::{destripe_volume_as, DestripeParams};
-use fibstack::preprocess::destripe_score::{score_stack, DestripeScore, ScoreParams};
 use fibstack::synth::curtains::{add_curtains, AddCurtainsParams};
 use fibstack::volume::{GreyData, GreyVolume, SampleType, VoxelSize, VoxelSource};
 use ndarray::{s, Array3};

@@ -273,7 +273,7 @@ mod npy;
 #[test]
 fn stack_profiles_equal_the_scipy_twin() {
     use fibstack::io::{read_volume, ReadOptions};
-    use fibstack::preprocess::destripe_stack::stack_stripe_profiles;
+    use fibstack::preprocess::destripe::stack::stack_stripe_profiles;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let vol = read_volume(
         &root.join("fixtures/synth/electrode/slices"),

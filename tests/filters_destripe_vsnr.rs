@@ -5,8 +5,8 @@
 #[path = "filters_npy.rs"]
 mod npy;
 
+use fibstack::preprocess::destripe::vsnr::{VsnrFilter, VsnrPlan};
 use fibstack::preprocess::destripe::{destripe_2d, DestripeMethod, DestripeParams};
-use fibstack::preprocess::destripe_vsnr::{VsnrFilter, VsnrPlan};
 use ndarray::{Array2, Axis};
 use std::process::Command;
 

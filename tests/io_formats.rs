@@ -613,7 +613,7 @@ fn geometry_resample_z_cli_gives_a_uniform_pitch_on_an_atlas_folder() {
         );
     }
     // a workflow key of the same step
-    let wf: fibstack::workflow::steps_pre::GeometryStep =
+    let wf: fibstack::workflow::steps::pre::GeometryStep =
         toml::from_str("resample_z = true\nstretch = false").unwrap();
     assert!(wf.resample_z);
 }

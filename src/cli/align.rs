@@ -4,7 +4,7 @@ use super::common::{print_json, Bar, InputOpts};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use fibstack::preprocess::align::{Boundary, Detrend, Interpolation};
-use fibstack::workflow::steps_pre::{
+use fibstack::workflow::steps::pre::{
     implied_thickness, AlignModeKey, AlignOutput, AlignStep, WindowKey,
 };
 use fibstack::workflow::Context;

@@ -9,7 +9,7 @@ use fibstack::metrics::connectivity::{
 };
 use fibstack::metrics::graph::write_contacts_csv;
 use fibstack::metrics::porosity::Axis;
-use fibstack::workflow::steps_metrics::write_csv_file;
+use fibstack::workflow::steps::metrics::write_csv_file;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 
 use super::{Cli, Command};
 use clap::Parser;
-use fibstack::workflow::steps_filters as wf;
+use fibstack::workflow::steps::filters as wf;
 
 fn cli(args: &[&str]) -> Command {
     let mut v = vec!["fibstack"];

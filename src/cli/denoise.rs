@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::denoise::{gaussian_volume_as, Dims, GaussianMethod, GaussianParams};
 use fibstack::volume::SampleType;
-use fibstack::workflow::steps_filters::Denoise;
+use fibstack::workflow::steps::filters::Denoise;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

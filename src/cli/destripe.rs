@@ -5,13 +5,13 @@
 use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
+use fibstack::preprocess::destripe::score::{score_stack, DestripeScore, ScoreParams};
+use fibstack::preprocess::destripe::stack::{DEFAULT_STACK_SIGMA_PX, DEFAULT_STACK_WINDOW};
+use fibstack::preprocess::destripe::vsnr::VsnrFilter;
 use fibstack::preprocess::destripe::{
     destripe_volume_as, DestripeMethod, DestripeParams, Wavelet, DEFAULT_VSNR_BETA,
     DEFAULT_VSNR_ITERATIONS, DEFAULT_WAVELET_LEVELS, DEFAULT_WAVELET_SIGMA,
 };
-use fibstack::preprocess::destripe_score::{score_stack, DestripeScore, ScoreParams};
-use fibstack::preprocess::destripe_stack::{DEFAULT_STACK_SIGMA_PX, DEFAULT_STACK_WINDOW};
-use fibstack::preprocess::destripe_vsnr::VsnrFilter;
 use fibstack::preprocess::material::DEFAULT_MASK_SMOOTH_PX;
 use fibstack::volume::SampleType;
 use std::path::PathBuf;

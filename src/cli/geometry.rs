@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::align::Boundary;
 use fibstack::preprocess::geometry::RowInterpolation;
-use fibstack::workflow::steps_pre::{GeometryOutput, GeometryStep};
+use fibstack::workflow::steps::pre::{GeometryOutput, GeometryStep};
 use fibstack::workflow::Context;
 use std::path::PathBuf;
 

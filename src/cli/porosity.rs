@@ -4,7 +4,7 @@ use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
-use fibstack::workflow::steps_metrics::write_csv_file;
+use fibstack::workflow::steps::metrics::write_csv_file;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

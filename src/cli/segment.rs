@@ -4,7 +4,7 @@ use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::segment::SegmentParams;
-use fibstack::workflow::steps_filters::Segment;
+use fibstack::workflow::steps::filters::Segment;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

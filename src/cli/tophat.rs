@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::denoise::Dims;
 use fibstack::preprocess::tophat::{tophat_volume, TophatParams};
-use fibstack::workflow::steps_filters::Tophat;
+use fibstack::workflow::steps::filters::Tophat;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
 //! Real 2-D FFTs of one slice shape, parallel over rows and columns (rayon), for the iterative
-//! filters that transform the same shape many times ([`crate::preprocess::destripe_vsnr`]).
+//! filters that transform the same shape many times ([`crate::preprocess::destripe::vsnr`]).
 //!
 //! The half spectrum of an `ny × nx` image (`nh = nx/2 + 1` frequencies along x) is stored
 //! **column-major**, `spec[kx·ny + ky]`, so that the FFTs along y run on contiguous memory.

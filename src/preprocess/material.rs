@@ -1,6 +1,6 @@
 //! The material / pore mask of one FIB-SEM slice, as used by the material-aware destriping
 //! ([`crate::preprocess::destripe`]) and by the destriping score
-//! ([`crate::preprocess::destripe_score`]).
+//! ([`crate::preprocess::destripe::score`]).
 //!
 //! Curtains are grooves in the milled face: they exist where material is cut, not in the pores
 //! (which show the structure behind the face). Pores are darker than the material (secondary

@@ -25,8 +25,8 @@ use crate::preprocess::align::{
     SliceSource,
 };
 use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
+use crate::preprocess::destripe::score::{score_stack, summarise, DestripeScore, ScoreParams};
 use crate::preprocess::destripe::{destripe_volume_as, DestripeParams, DestripeReport};
-use crate::preprocess::destripe_score::{score_stack, summarise, DestripeScore, ScoreParams};
 use crate::preprocess::geometry::{geometry_plan, GeometryParams, GeometryReport};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::progress::Progress;
@@ -98,7 +98,7 @@ pub fn destripe(
 }
 
 /// [`destripe`], also scoring every output slab against its input slab when `score` is given
-/// ([`crate::preprocess::destripe_score`]; the same numbers as on the whole stack).
+/// ([`crate::preprocess::destripe::score`]; the same numbers as on the whole stack).
 pub fn destripe_scored(
     reader: &mut SliceReader,
     out: &Path,
@@ -154,7 +154,7 @@ fn destripe_stack(
     score: Option<&ScoreParams>,
     progress: &dyn Progress,
 ) -> Result<(DestripeReport, Option<DestripeScore>), Error> {
-    use crate::preprocess::destripe_stack::{
+    use crate::preprocess::destripe::stack::{
         average_window, average_window_masked, divide_grey, highpass_profiles, masked_profiles,
         subtract_grey,
     };

@@ -21,14 +21,6 @@ pub mod provenance;
 pub mod results;
 pub mod schema;
 pub mod steps;
-pub mod steps_classify;
-pub mod steps_filters;
-pub mod steps_metrics;
-pub mod steps_pre;
-pub mod steps_score;
-pub mod steps_sizes;
-pub mod steps_synth;
-pub mod steps_tort;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

@@ -20,7 +20,7 @@
 //! ≥ 0.98.
 //!
 //! ```
-//! use fibstack::preprocess::destripe_score::{score_slice, ScoreParams};
+//! use fibstack::preprocess::destripe::score::{score_slice, ScoreParams};
 //! use ndarray::Array2;
 //! // a dark pore band on top, striped material below; "destriped" = without the stripes
 //! let raw = Array2::from_shape_fn((64, 64), |(y, x)| {

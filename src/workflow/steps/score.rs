@@ -12,7 +12,6 @@
 //! write the mapped truth, e.g. "truth_on_grid.tif"; unscored voxels hold 255), `optional`
 //! (default false: with no truth at all, record `"scored": false` instead of failing).
 
-use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::segment::score::{
     crop_origin_from_results, reports_from_results, score_against_truth, truth_on_grid, Alignment,
@@ -20,6 +19,7 @@ use crate::segment::score::{
 };
 use crate::synth::Truth;
 use crate::volume::LabelVolume;
+use crate::workflow::{Context, Data, Step};
 use serde::{Deserialize, Serialize};
 
 /// The `score` step.
@@ -41,7 +41,7 @@ pub struct ScoreStep {
 
 /// The truth record of the workflow's `synth` step (None without one).
 fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {
-    let keys: Vec<&String> = super::results::results_of(&ctx.results, "synth")
+    let keys: Vec<&String> = crate::workflow::results::results_of(&ctx.results, "synth")
         .map(|(k, _)| k)
         .collect();
     match keys.as_slice() {
@@ -57,7 +57,7 @@ fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {
 
 impl Step for ScoreStep {
     fn validate(&self) -> Result<(), ParamError> {
-        super::check_output_name("truth_out", &self.truth_out)?;
+        crate::workflow::check_output_name("truth_out", &self.truth_out)?;
         if let Some(t) = &self.truth {
             if t.is_empty() {
                 return Err(ParamError::new(

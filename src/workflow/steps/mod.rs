@@ -1,8 +1,17 @@
 //! The step kinds a workflow may list. To add one: a params struct with
 //! `#[serde(deny_unknown_fields)]`, an `impl Step`, and a variant in [`StepSpec`].
 
-use super::{Context, Data, Step};
+pub mod classify;
+pub mod filters;
+pub mod metrics;
+pub mod pre;
+pub mod score;
+pub mod sizes;
+pub mod synth;
+pub mod tort;
+
 use crate::error::{Error, ParamError};
+use crate::workflow::{Context, Data, Step};
 use serde::Deserialize;
 
 /// A step as written in the workflow file: `[[steps]]` tables with `kind = "..."`.
@@ -16,33 +25,33 @@ pub enum StepSpec {
     /// Keeps a box of the volumes (voxel ranges, or the deposit slab).
     Crop(Crop),
     /// Tidy CSV tables for modelling from the results so far.
-    Export(super::export::Export),
+    Export(crate::workflow::export::Export),
     /// Phase fractions, profiles, deposit, windows, REV curve.
-    Porosity(super::steps_metrics::PorosityStep),
+    Porosity(metrics::PorosityStep),
     /// Components, percolation, Euler characteristic, pore graph.
-    Connectivity(super::steps_metrics::ConnectivityStep),
+    Connectivity(metrics::ConnectivityStep),
     /// Local thickness, particles and specific surface area of one phase.
-    Sizes(super::steps_sizes::Sizes),
+    Sizes(sizes::Sizes),
     /// Generates a synthetic acquisition with exact ground truth (see `synth`).
-    Synth(Box<super::steps_synth::SynthStep>),
+    Synth(Box<synth::SynthStep>),
     /// Drift alignment by phase correlation (writes shifts CSV and drift plot).
-    Align(super::steps_pre::AlignStep),
+    Align(pre::AlignStep),
     /// 52° y-stretch and y–z shear correction.
-    Geometry(super::steps_pre::GeometryStep),
+    Geometry(pre::GeometryStep),
     /// Curtain removal (VSNR, FFT wedge, wavelet–FFT per slice; stack column profiles).
-    Destripe(super::steps_filters::Destripe),
+    Destripe(filters::Destripe),
     /// Gaussian smoothing, σ in nm.
-    Denoise(super::steps_filters::Denoise),
+    Denoise(filters::Denoise),
     /// White/black top-hat with a disk/ball of radius in nm.
-    Tophat(super::steps_filters::Tophat),
+    Tophat(filters::Tophat),
     /// Threshold into phase labels (Otsu, multi-Otsu, manual).
-    Segment(super::steps_filters::Segment),
+    Segment(filters::Segment),
     /// Tortuosity factor of one phase (random walk and/or steady-state diffusion).
-    Tortuosity(super::steps_tort::Tortuosity),
+    Tortuosity(tort::Tortuosity),
     /// Per-phase Dice and porosity of the segmentation against the simulator's truth.
-    Score(super::steps_score::ScoreStep),
+    Score(score::ScoreStep),
     /// Random-forest voxel classifier (a model file, or trained in the step).
-    Classify(Box<super::steps_classify::ClassifyStep>),
+    Classify(Box<classify::ClassifyStep>),
 }
 
 impl StepSpec {
@@ -81,8 +90,8 @@ impl StepSpec {
 /// assert!(cmd.get_arguments().any(|a| a.get_id() == "sigma_nm"));
 /// ```
 pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
-    use super::steps_filters::{Denoise, Segment, Tophat, OUTPUT_TYPE};
     use clap::Args;
+    use filters::{Denoise, Segment, Tophat, OUTPUT_TYPE};
     fn of<T: Args>(kind: &'static str) -> clap::Command {
         T::augment_args(clap::Command::new(kind))
     }

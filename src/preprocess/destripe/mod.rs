@@ -17,13 +17,18 @@
 //! width (`f = k_min / nx`), `k_min` < 1 as a fraction of Nyquist (`f = 0.5·k_min`).
 //!
 //! `method = wavelet` selects the wavelet–FFT filter of Münch et al. (2009) instead
-//! ([`crate::preprocess::destripe_wavelet`]); [`DestripePlan`] and the volume/stream drivers
+//! ([`crate::preprocess::destripe::wavelet`]); [`DestripePlan`] and the volume/stream drivers
 //! dispatch on it (the wedge-only `mask_for`/`apply_mask` then return an error).
+
+pub mod score;
+pub mod stack;
+pub mod vsnr;
+pub mod wavelet;
 
 use crate::error::ParamError;
 use crate::preprocess::denoise::map_grey_slices_typed;
-use crate::preprocess::destripe_vsnr::{VsnrFilter, VsnrPlan};
-use crate::preprocess::destripe_wavelet::WaveletDestripe;
+use crate::preprocess::destripe::vsnr::{VsnrFilter, VsnrPlan};
+use crate::preprocess::destripe::wavelet::WaveletDestripe;
 use crate::preprocess::material::{material_mask, MaterialMaskParams};
 pub use crate::preprocess::wavelet::Wavelet;
 use crate::volume::{GreyVolume, SampleType};
@@ -40,13 +45,13 @@ use std::sync::Arc;
 pub enum DestripeMethod {
     /// FFT wedge (this module).
     Wedge,
-    /// Wavelet–FFT filter of Münch et al. 2009 ([`crate::preprocess::destripe_wavelet`]).
+    /// Wavelet–FFT filter of Münch et al. 2009 ([`crate::preprocess::destripe::wavelet`]).
     Wavelet,
-    /// Column profiles averaged over neighbouring slices ([`crate::preprocess::destripe_stack`]);
+    /// Column profiles averaged over neighbouring slices ([`crate::preprocess::destripe::stack`]);
     /// vertical curtains, before alignment.
     Stack,
     /// Variational stationary noise remover (Fehrenbach et al. 2012,
-    /// [`crate::preprocess::destripe_vsnr`]); the default.
+    /// [`crate::preprocess::destripe::vsnr`]); the default.
     #[default]
     Vsnr,
 }
@@ -168,8 +173,8 @@ impl Default for DestripeParams {
             wavelet: Wavelet::Db4,
             wavelet_levels: DEFAULT_WAVELET_LEVELS,
             wavelet_sigma: DEFAULT_WAVELET_SIGMA,
-            stack_window: crate::preprocess::destripe_stack::DEFAULT_STACK_WINDOW,
-            stack_sigma_px: crate::preprocess::destripe_stack::DEFAULT_STACK_SIGMA_PX,
+            stack_window: crate::preprocess::destripe::stack::DEFAULT_STACK_WINDOW,
+            stack_sigma_px: crate::preprocess::destripe::stack::DEFAULT_STACK_SIGMA_PX,
             vsnr_filters: default_vsnr_filters(),
             vsnr_iterations: DEFAULT_VSNR_ITERATIONS,
             vsnr_beta: DEFAULT_VSNR_BETA,
@@ -184,7 +189,7 @@ impl DestripeParams {
     /// Check every parameter.
     pub fn validate(&self) -> Result<(), ParamError> {
         if self.method == DestripeMethod::Vsnr {
-            crate::preprocess::destripe_vsnr::validate(
+            crate::preprocess::destripe::vsnr::validate(
                 &self.vsnr_filters,
                 &self.angles(),
                 self.vsnr_iterations,
@@ -193,10 +198,10 @@ impl DestripeParams {
         }
         self.material_mask().validate()?;
         if self.method == DestripeMethod::Wavelet {
-            crate::preprocess::destripe_wavelet::validate(self)?;
+            crate::preprocess::destripe::wavelet::validate(self)?;
         }
         if self.method == DestripeMethod::Stack {
-            crate::preprocess::destripe_stack::validate(self.stack_window, self.stack_sigma_px)?;
+            crate::preprocess::destripe::stack::validate(self.stack_window, self.stack_sigma_px)?;
             if self.angle_deg != 0.0 || self.second_angle_deg.is_some() {
                 return Err(ParamError::new(
                     "stripe angle (deg)",
@@ -515,7 +520,7 @@ impl DestripePlan {
                     *o = i;
                 }
             });
-        let frac = crate::preprocess::destripe_vsnr::removed_fraction(img, out.view());
+        let frac = crate::preprocess::destripe::vsnr::removed_fraction(img, out.view());
         Ok((out, frac))
     }
 
@@ -753,7 +758,7 @@ pub fn destripe_volume_as(
 ) -> Result<(GreyVolume, DestripeReport), ParamError> {
     let [_, ny, nx] = vol.shape();
     let (data, fr) = if p.method == DestripeMethod::Stack {
-        crate::preprocess::destripe_stack::destripe_grey(&vol.data, p, out_type)?
+        crate::preprocess::destripe::stack::destripe_grey(&vol.data, p, out_type)?
     } else {
         let plan = DestripePlan::new(ny, nx, p)?;
         map_grey_slices_typed(&vol.data, out_type, |_, s| plan.apply(s))?

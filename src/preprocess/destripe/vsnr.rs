@@ -46,7 +46,7 @@
 //! pyvsnr's `{"name": "Gabor", "sigma": (σ_across, σ_along), "theta": −θ}`.
 //!
 //! ```
-//! use fibstack::preprocess::destripe_vsnr::{VsnrFilter, VsnrPlan};
+//! use fibstack::preprocess::destripe::vsnr::{VsnrFilter, VsnrPlan};
 //! use ndarray::Array2;
 //! // a smooth ramp plus vertical stripes in three columns
 //! let img = Array2::from_shape_fn((64, 64), |(y, x)| {
@@ -59,8 +59,8 @@
 //! assert!(step(&out) < 0.3 * step(&img));
 //! ```
 
-use super::fft2::{Fft2, C32};
 use crate::error::ParamError;
+use crate::preprocess::fft2::{Fft2, C32};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -350,7 +350,7 @@ impl VsnrPlan {
     /// `‖in − out‖² / ‖in − mean(in)‖²` (0 for a flat slice).
     pub fn apply(&self, img: ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> {
         let (ny, nx) = (self.fft.ny, self.fft.nx);
-        super::destripe::check_plan_shape(img.dim(), (ny, nx))?;
+        super::check_plan_shape(img.dim(), (ny, nx))?;
         let mut u0: Vec<f32> = img.iter().copied().collect();
         let lo = u0.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = u0.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -12,8 +12,7 @@
 //! The model trained inline can be saved (`save_model = "model.fsrf"`); its out-of-bag accuracy
 //! and confusion are in the step's results.
 
-use super::steps::StepSpec;
-use super::{Context, Data, Step};
+use super::StepSpec;
 use crate::classify::{
     self, classify_volume, collect_training, ApplyOptions, ForestParams, Model, PhaseName,
     TrainOptions, TrainingSet,
@@ -26,6 +25,7 @@ use crate::segment::score::{
 };
 use crate::synth::{SynthSpec, Truth};
 use crate::volume::{GreyVolume, LabelVolume};
+use crate::workflow::{Context, Data, Step};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -76,8 +76,8 @@ impl Step for ClassifyStep {
             }
             _ => {}
         }
-        super::check_output_name("probabilities", &self.probabilities)?;
-        super::check_output_name("save_model", &self.save_model)?;
+        crate::workflow::check_output_name("probabilities", &self.probabilities)?;
+        crate::workflow::check_output_name("save_model", &self.save_model)?;
         if self.save_model.is_some() && self.train.is_none() {
             return Err(ParamError::new(
                 "save_model",
@@ -217,7 +217,7 @@ fn run_chain(
             }
         }
         let n = names.iter().filter(|k| **k == kind).count();
-        let name = super::results::result_name(&kind, n);
+        let name = crate::workflow::results::result_name(&kind, n);
         names.push(kind);
         let v = s.run(&mut sub)?;
         if !v.is_null() {

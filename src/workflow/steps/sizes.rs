@@ -17,11 +17,11 @@
 //!
 //! Result (in `results.json`): the [`crate::metrics::sizes::SizesReport`] JSON.
 
-use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::metrics::particles::{write_particles_csv_in, Connectivity, ParticleOptions};
 use crate::metrics::sizes::{sizes_of, write_distribution_csv_in, SizesOptions, What};
 use crate::volume::GreyVolume;
+use crate::workflow::{Context, Data, Step};
 use serde::Deserialize;
 
 /// `kind = "sizes"`.
@@ -85,9 +85,9 @@ fn csv_err(path: &std::path::Path, e: csv::Error) -> crate::io::IoError {
 impl Step for Sizes {
     fn validate(&self) -> Result<(), ParamError> {
         let o = self.options()?;
-        super::check_output_name("particles_csv", &self.particles_csv)?;
-        super::check_output_name("distribution_csv", &self.distribution_csv)?;
-        super::check_output_name("thickness_map", &self.thickness_map)?;
+        crate::workflow::check_output_name("particles_csv", &self.particles_csv)?;
+        crate::workflow::check_output_name("distribution_csv", &self.distribution_csv)?;
+        crate::workflow::check_output_name("thickness_map", &self.thickness_map)?;
         if let Some(p) = &self.thickness_map {
             crate::io::Format::of(std::path::Path::new(p))
                 .map_err(|e| ParamError::new("thickness_map", p, e.to_string()))?;

@@ -14,9 +14,9 @@
 //! at that level (the paper's unit: the FFT index of the band column), so σ means the same with
 //! and without the padding. The filter is linear and fixed (not adaptive).
 
-use super::destripe::DestripeParams;
-use super::wavelet::{wavedec2, waverec2, Wavelet};
+use super::DestripeParams;
 use crate::error::ParamError;
+use crate::preprocess::wavelet::{wavedec2, waverec2, Wavelet};
 use ndarray::{Array2, ArrayView2};
 use realfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
@@ -135,7 +135,7 @@ impl WaveletDestripe {
     /// Filter one slice; returns it and the removed fraction of its variance,
     /// `‖in − out‖² / ‖in − mean(in)‖²` (0 for a flat slice).
     pub fn apply(&self, img: ArrayView2<f32>) -> Result<(Array2<f32>, f64), ParamError> {
-        super::destripe::check_plan_shape(img.dim(), (self.ny, self.nx))?;
+        super::check_plan_shape(img.dim(), (self.ny, self.nx))?;
         let (ny, nx) = img.dim();
         let src = if self.transpose {
             img.reversed_axes()
@@ -164,7 +164,7 @@ impl WaveletDestripe {
                 rec[[y, x]]
             };
         }
-        let frac = super::destripe_vsnr::removed_fraction(img, out.view());
+        let frac = super::vsnr::removed_fraction(img, out.view());
         Ok((out, frac))
     }
 }

@@ -57,16 +57,16 @@
 //! Results (in `results.json`): destripe → [`DestripeReport`]; segment → [`SegmentResult`];
 //! denoise and tophat → the σ / footprint actually used in voxels.
 
-use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianMethod, GaussianParams};
+use crate::preprocess::destripe::vsnr::VsnrFilter;
 use crate::preprocess::destripe::{
     destripe_volume_as, DestripeMethod, DestripeParams, DestripeReport, Wavelet,
 };
-use crate::preprocess::destripe_vsnr::VsnrFilter;
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::segment::{Method, SegmentParams, SegmentResult};
 use crate::volume::{GreyVolume, SampleType};
+use crate::workflow::{Context, Data, Step};
 use serde::Deserialize;
 
 fn default_f32() -> String {
@@ -273,7 +273,7 @@ impl Step for Destripe {
         ctx.grey = Some(out);
         let mut v = to_json(&rep)?;
         if p.method == DestripeMethod::Stack
-            && super::results::results_of(&ctx.results, "align")
+            && crate::workflow::results::results_of(&ctx.results, "align")
                 .next()
                 .is_some()
         {

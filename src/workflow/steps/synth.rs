@@ -9,9 +9,9 @@
 //! After the step the context holds the rendered grey volume (when `render = true`) and the
 //! truth labels; the step's result is the truth record.
 
-use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::synth::{self, SynthSpec};
+use crate::workflow::{Context, Data, Step};
 use serde::{Deserialize, Deserializer};
 
 /// The `synth` step.

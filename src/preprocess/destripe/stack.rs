@@ -20,7 +20,7 @@
 //! acquired (alignment moves each slice by its own x shift and smears the stripes).
 //!
 //! ```
-//! use fibstack::preprocess::destripe_stack::{stack_stripe_profiles, subtract_profiles};
+//! use fibstack::preprocess::destripe::stack::{stack_stripe_profiles, subtract_profiles};
 //! use ndarray::Array3;
 //! // 6 slices of 4 rows: a structure that varies only with the row, plus a stripe at x = 5
 //! let vol = Array3::from_shape_fn((6, 4, 12), |(_, r, x)| {
@@ -267,7 +267,7 @@ pub fn divide_grey(
                     *o /= f;
                 }
             });
-        let frac = crate::preprocess::destripe_vsnr::removed_fraction(s, out.view());
+        let frac = crate::preprocess::destripe::vsnr::removed_fraction(s, out.view());
         Ok((out, frac))
     })
 }

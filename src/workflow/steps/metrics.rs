@@ -1,7 +1,6 @@
 //! Workflow steps `kind = "porosity"` and `kind = "connectivity"`: the same library functions as
 //! the CLI; CSV tables are written into the run's output folder, the JSON report is returned.
 
-use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::io::IoError;
 use crate::metrics::components::Connectivity;
@@ -9,6 +8,7 @@ use crate::metrics::connectivity::{components_report, connectivity_report, Conne
 use crate::metrics::graph::write_contacts_csv;
 use crate::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
 use crate::volume::PhaseRef;
+use crate::workflow::{Context, Data, Step};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -138,7 +138,7 @@ impl Step for PorosityStep {
 /// `None` when there is no segment step with `sensitivity`, no grey volume of the labels' shape,
 /// or `phase` is not one of its labels.
 fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
-    let (_, seg) = super::results::results_of(&ctx.results, "segment").next_back()?;
+    let (_, seg) = crate::workflow::results::results_of(&ctx.results, "segment").next_back()?;
     let delta = seg["sensitivity"]["delta"].as_f64()?;
     let thresholds: Vec<f64> = seg["thresholds"]
         .as_array()?

@@ -2,7 +2,6 @@
 //! The CLI commands `fibstack align` / `fibstack geometry` build the same structs from their flags,
 //! so both paths run identical code.
 
-use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::preprocess::align::{
     align_volume, write_shifts_csv, AlignMode, AlignParams, AlignReport, Boundary, Detrend,
@@ -15,6 +14,7 @@ use crate::preprocess::geometry::{
 };
 use crate::preprocess::phasecorr::{BandPass, PhaseCorrParams, Roi, Window};
 use crate::volume::VoxelSource;
+use crate::workflow::{Context, Data, Step};
 use serde::{Deserialize, Serialize};
 
 /// `mode` key of the align step.

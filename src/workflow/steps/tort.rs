@@ -20,11 +20,11 @@
 //! Result JSON: `{ "results": [TortuosityResult…], "comparison": [{axis, fd, rw,
 //! relative_difference}] }` — see [`crate::metrics::tortuosity::TortuosityResult`].
 
-use super::{Context, Data, Step};
 use crate::error::{Error, ParamError};
 use crate::metrics::tortuosity::parse_axis;
 use crate::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
 use crate::metrics::tortuosity::steady_state::{tortuosity_fd, Boundary, SteadyStateOptions};
+use crate::workflow::{Context, Data, Step};
 use serde::Deserialize;
 
 /// `kind = "tortuosity"`.
@@ -130,8 +130,8 @@ impl Step for Tortuosity {
         if rw {
             self.rw_opts(0).validate()?;
         }
-        super::check_output_name("msd_csv", &self.msd_csv)?;
-        super::check_output_name("msd_png", &self.msd_png)?;
+        crate::workflow::check_output_name("msd_csv", &self.msd_csv)?;
+        crate::workflow::check_output_name("msd_png", &self.msd_png)?;
         if fd && !rw && (self.msd_csv.is_some() || self.msd_png.is_some()) {
             return Err(ParamError::new(
                 "msd_csv/msd_png",
