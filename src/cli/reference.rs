@@ -71,7 +71,9 @@ fn row(a: &clap::Arg, as_key: bool) -> String {
         .into_iter()
         .filter(|p| !p.is_hide_set())
         .collect();
-    if !pvs.is_empty() && takes {
+    // a true/false option needs no list of its values
+    let boolean = pvs.len() == 2 && pvs.iter().all(|p| matches!(p.get_name(), "true" | "false"));
+    if !pvs.is_empty() && takes && !boolean {
         let help_end = help.trim_end().to_string();
         help = if help_end.is_empty() || help_end.ends_with('.') {
             help_end

@@ -20,10 +20,11 @@ use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 /// Orthogonal wavelet family (Daubechies `dbN`, `N` vanishing moments; `db1` = Haar).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Wavelet {
     #[serde(alias = "haar")]
+    #[value(alias = "haar")]
     Db1,
     Db2,
     Db3,

@@ -39,19 +39,17 @@ use rustfft::{Fft, FftPlanner};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Destriping method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Destriping method (modules: [`vsnr`], [`wavelet`], [`stack`]; the wedge is this module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DestripeMethod {
-    /// FFT wedge (this module).
+    /// FFT wedge: the stripe direction's wedge of the spectrum, attenuated.
     Wedge,
-    /// Wavelet–FFT filter of Münch et al. 2009 ([`crate::preprocess::destripe::wavelet`]).
+    /// Wavelet–FFT filter of Münch et al. 2009 (vertical or horizontal stripes only).
     Wavelet,
-    /// Column profiles averaged over neighbouring slices ([`crate::preprocess::destripe::stack`]);
-    /// vertical curtains, before alignment.
+    /// Column profiles averaged over neighbouring slices (vertical curtains, before `align`).
     Stack,
-    /// Variational stationary noise remover (Fehrenbach et al. 2012,
-    /// [`crate::preprocess::destripe::vsnr`]); the default.
+    /// Variational stationary noise remover (Fehrenbach et al. 2012); the default.
     #[default]
     Vsnr,
 }

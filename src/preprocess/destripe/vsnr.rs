@@ -87,6 +87,26 @@ pub enum VsnrFilter {
     },
 }
 
+/// The command-line spec that [`VsnrFilter::parse`] reads back (`gabor:1,100,2`).
+impl std::fmt::Display for VsnrFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VsnrFilter::Gabor {
+                sigma,
+                noise_level,
+                angle,
+            } => {
+                write!(f, "gabor:{},{},{}", sigma[0], sigma[1], noise_level)?;
+                match angle {
+                    Some(a) => write!(f, ",{a}"),
+                    None => Ok(()),
+                }
+            }
+            VsnrFilter::Dirac { noise_level } => write!(f, "dirac:{noise_level}"),
+        }
+    }
+}
+
 impl VsnrFilter {
     /// A Gabor filter following the destripe angle(s).
     pub fn gabor(sigma_across: f64, sigma_along: f64, noise_level: f64) -> Self {
@@ -1054,6 +1074,11 @@ mod tests {
         // a Dirac alone ignores the stripe angle
         assert!(validate(&[VsnrFilter::Dirac { noise_level: 1.0 }], &[60.0], 20, 10.0).is_ok());
         assert!(VsnrFilter::parse("gabor:1,100,50").is_ok());
+        for spec in ["gabor:1,100,50", "gabor:1.5,80,2,-30", "dirac:0.25"] {
+            let f = VsnrFilter::parse(spec).unwrap();
+            assert_eq!(f.to_string(), spec);
+            assert_eq!(VsnrFilter::parse(&f.to_string()).unwrap(), f);
+        }
         assert!(VsnrFilter::parse("gabor:1,100,50,60")
             .unwrap()
             .validate()

@@ -1,31 +1,13 @@
-//! Workflow steps of the filter chain (same keys as the CLI flags):
+//! Workflow steps of the filter chain (same keys as the CLI flags; every key with its default is
+//! in the manual's generated workflow reference):
 //!
 //! ```toml
 //! [[steps]]
 //! kind = "destripe"
+//! method = "vsnr"        # "vsnr" (default), "wedge", "wavelet" or "stack"
 //! angle = 0.0            # stripe direction, degrees from vertical (0 = vertical curtains)
-//! # second_angle = 8.0   # optional second direction (rocking polish)
-//! half_angle = 2.0       # degrees, 0 < Δθ < 90
-//! taper = 1.0            # degrees, Gaussian σ of the angular taper
-//! kmin = 0.02            # ≥ 1: cycles per image width; < 1: fraction of Nyquist
-//! kmin_taper = 0.3       # fraction of kmin
-//! classic = false        # true = remove everything in the wedge (default: adaptive)
-//! significance = 6.0     # adaptive: power ratio that counts as stripe
-//! method = "wedge"       # "wedge" (default), "wavelet" (Münch wavelet–FFT; 0°/90° only) or
-//!                        # "stack" (column profiles over neighbouring slices; before `align`)
-//! wavelet_levels = 4     # wavelet: decomposition levels
-//! wavelet_sigma = 2.0    # wavelet: Gaussian damping width (Fourier units)
-//! wavelet = "db4"        # wavelet: db1 (haar) … db5
-//! stack_window = 16      # "stack": half-width of the slice window (slices on each side)
-//! stack_sigma_px = 16.0  # "stack": σ (px) of the cross-column high-pass
-//! vsnr_filters = [{ kind = "gabor", sigma = [1.0, 100.0], noise_level = 50.0 }]
-//!                        # "vsnr": pattern filters; gabor sigma = [across, along] px, optional
-//!                        # angle (default: the stripe angle(s)); or { kind = "dirac", noise_level = 1.0 }
-//! vsnr_iterations = 20   # "vsnr": primal–dual iterations
-//! vsnr_beta = 10.0       # "vsnr": augmented-Lagrangian penalty
-//! material_aware = false # remove curtains in the material only, pores untouched
-//! # material_threshold = 120.0  # mask threshold (grey, smoothed slice); default Otsu per slice
-//! material_smooth_px = 2.0      # Gaussian σ (px) before the mask threshold
+//! vsnr_filters = ["gabor:1,100,2"]  # or tables: [{ kind = "gabor", sigma = [1.0, 100.0], noise_level = 2.0 }]
+//! material_aware = true  # remove curtains in the material only, pores untouched
 //! output_type = "f32"    # "f32" (default in workflows) or "same" (round/clamp to the input type)
 //!
 //! [[steps]]
@@ -128,54 +110,142 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Error> {
     serde_json::to_value(v).map_err(|e| Error::Other(e.to_string()))
 }
 
-/// `kind = "destripe"`.
-#[derive(Debug, Clone, Deserialize)]
+/// `kind = "destripe"`; the same keys are the options of `fibstack destripe`.
+//
+// One definition of the keys, as for `Denoise`; every default is the library's
+// (`DestripeParams::default()`).
+#[derive(Debug, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Destripe {
-    #[serde(default)]
+    /// Stripe direction in degrees from the image vertical (0 = vertical curtains).
+    #[serde(default = "d_angle")]
+    #[arg(long, value_name = "DEG", allow_hyphen_values = true, default_value_t = d_angle())]
     pub angle: f64,
+    /// Second stripe direction (rocking polish), degrees.
     #[serde(default)]
+    #[arg(long, value_name = "DEG", allow_hyphen_values = true)]
     pub second_angle: Option<f64>,
+    /// Wedge: half-angle of the attenuated wedge (degrees, 0 < Δθ < 90).
     #[serde(default = "d_half")]
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true, default_value_t = d_half())]
     pub half_angle: f64,
+    /// Wedge: Gaussian σ of the angular taper beyond the half-angle (degrees).
     #[serde(default = "d_taper")]
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true, default_value_t = d_taper())]
     pub taper: f64,
+    /// Wedge: keep frequencies below this radius: ≥ 1 = cycles per image width, < 1 = fraction
+    /// of Nyquist.
     #[serde(default = "d_kmin")]
+    #[arg(
+        long,
+        value_name = "PIX_OR_FRACTION",
+        allow_negative_numbers = true,
+        default_value_t = d_kmin()
+    )]
     pub kmin: f64,
+    /// Wedge: Gaussian σ of the radial taper below kmin, as a fraction of kmin.
     #[serde(default = "d_kmin_taper")]
+    #[arg(
+        long,
+        value_name = "FRACTION",
+        allow_negative_numbers = true,
+        default_value_t = d_kmin_taper()
+    )]
     pub kmin_taper: f64,
+    /// Wedge: remove everything inside the wedge (default: only the power in excess of the
+    /// structure's own spectrum).
     #[serde(default)]
+    #[arg(long)]
     pub classic: bool,
+    /// Wedge, adaptive mode: power ratio above the local structure power that counts as stripe.
     #[serde(default = "d_sig")]
+    #[arg(long, value_name = "RATIO", allow_negative_numbers = true, default_value_t = d_sig())]
     pub significance: f64,
-    #[serde(default = "d_dmethod")]
-    pub method: String,
-    #[serde(default = "d_wlev")]
-    pub wavelet_levels: usize,
-    #[serde(default = "d_wsig")]
-    pub wavelet_sigma: f64,
-    #[serde(default = "d_wavelet")]
-    pub wavelet: String,
-    #[serde(default = "d_swin")]
-    pub stack_window: usize,
-    #[serde(default = "d_ssig")]
-    pub stack_sigma_px: f64,
-    #[serde(default = "d_vfilters")]
-    pub vsnr_filters: Vec<VsnrFilter>,
-    #[serde(default = "d_viter")]
-    pub vsnr_iterations: usize,
-    #[serde(default = "d_vbeta")]
-    pub vsnr_beta: f64,
-    #[serde(default = "d_maware")]
-    pub material_aware: bool,
+    /// Destriping method.
     #[serde(default)]
+    #[arg(long, value_enum, default_value_t = DestripeMethod::default())]
+    pub method: DestripeMethod,
+    /// Wavelet method: decomposition levels (at most log2(min size / (filter length - 1))).
+    #[serde(default = "d_wlev")]
+    #[arg(long, value_name = "L", default_value_t = d_wlev())]
+    pub wavelet_levels: usize,
+    /// Wavelet method: Gaussian damping width σ along the stripe (Fourier units, > 0).
+    #[serde(default = "d_wsig")]
+    #[arg(long, value_name = "S", allow_negative_numbers = true, default_value_t = d_wsig())]
+    pub wavelet_sigma: f64,
+    /// Wavelet method: family db1 (haar) … db5.
+    #[serde(default)]
+    #[arg(long, value_enum, default_value_t = Wavelet::default())]
+    pub wavelet: Wavelet,
+    /// Stack method: half-width of the slice window (slices on each side).
+    #[serde(default = "d_swin")]
+    #[arg(long, value_name = "N", default_value_t = d_swin())]
+    pub stack_window: usize,
+    /// Stack method: σ (px) of the cross-column high-pass; stripes narrower than this go.
+    #[serde(default = "d_ssig")]
+    #[arg(long, value_name = "PX", allow_negative_numbers = true, default_value_t = d_ssig())]
+    pub stack_sigma_px: f64,
+    /// VSNR: the pattern filters, each `gabor:SIGMA_ACROSS,SIGMA_ALONG,NOISE_LEVEL[,ANGLE]` (px,
+    /// px, η, degrees; without ANGLE it follows the stripe angle(s)) or `dirac:NOISE_LEVEL`; on
+    /// the command line repeat `--vsnr-filter SPEC`. Workflows also take tables, `{ kind =
+    /// "gabor", sigma = [1.0, 100.0], noise_level = 2.0 }`.
+    #[serde(default = "d_vfilters", deserialize_with = "vsnr_filters_de")]
+    #[arg(
+        long = "vsnr-filter",
+        value_name = "SPEC",
+        value_parser = parse_vsnr_filter,
+        default_values_t = d_vfilters()
+    )]
+    pub vsnr_filters: Vec<VsnrFilter>,
+    /// VSNR: iterations of the primal–dual solver.
+    #[serde(default = "d_viter")]
+    #[arg(long, value_name = "N", default_value_t = d_viter())]
+    pub vsnr_iterations: usize,
+    /// VSNR: augmented-Lagrangian penalty β.
+    #[serde(default = "d_vbeta")]
+    #[arg(long, value_name = "BETA", default_value_t = d_vbeta())]
+    pub vsnr_beta: f64,
+    /// Remove curtains in the material only and leave the pores (darker than the mask
+    /// threshold) exactly as they are (on the command line `--material-aware true|false`).
+    #[serde(default = "d_maware")]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = d_maware())]
+    pub material_aware: bool,
+    /// Material-aware: grey value (of the slice smoothed by `material_smooth_px`) above which a
+    /// pixel is material; default per smoothed slice: Otsu when it has two populations, else its
+    /// dark tail (median − 3 robust σ).
+    #[serde(default)]
+    #[arg(long, value_name = "GREY", allow_hyphen_values = true)]
     pub material_threshold: Option<f64>,
+    /// Material-aware: Gaussian σ (px) of the smoothing before the mask threshold.
     #[serde(default = "d_msmooth")]
+    #[arg(long, value_name = "PX", default_value_t = d_msmooth())]
     pub material_smooth_px: f64,
+    /// [`OUTPUT_TYPE`] (workflows only).
     #[serde(default = "default_f32")]
+    #[arg(skip = default_f32())]
     pub output_type: String,
 }
 
+fn parse_vsnr_filter(s: &str) -> Result<VsnrFilter, String> {
+    VsnrFilter::parse(s).map_err(|e| e.to_string())
+}
+
+/// `vsnr_filters` in a workflow: each item a spec string (as on the command line) or a table.
+fn vsnr_filters_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<VsnrFilter>, D::Error> {
+    use serde::de::Error as _;
+    let items = Vec::<serde_json::Value>::deserialize(d)?;
+    items
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => VsnrFilter::parse(&s).map_err(D::Error::custom),
+            v => serde_json::from_value(v).map_err(D::Error::custom),
+        })
+        .collect()
+}
+
+fn d_angle() -> f64 {
+    DestripeParams::default().angle_deg
+}
 fn d_vfilters() -> Vec<VsnrFilter> {
     DestripeParams::default().vsnr_filters
 }
@@ -191,14 +261,12 @@ fn d_maware() -> bool {
 fn d_msmooth() -> f64 {
     DestripeParams::default().material_smooth_px
 }
-
 fn d_swin() -> usize {
     DestripeParams::default().stack_window
 }
 fn d_ssig() -> f64 {
     DestripeParams::default().stack_sigma_px
 }
-
 fn d_half() -> f64 {
     DestripeParams::default().half_angle_deg
 }
@@ -214,22 +282,17 @@ fn d_kmin_taper() -> f64 {
 fn d_sig() -> f64 {
     DestripeParams::default().significance
 }
-fn d_dmethod() -> String {
-    DestripeParams::default().method.name().into()
-}
 fn d_wlev() -> usize {
     DestripeParams::default().wavelet_levels
 }
 fn d_wsig() -> f64 {
     DestripeParams::default().wavelet_sigma
 }
-fn d_wavelet() -> String {
-    DestripeParams::default().wavelet.name().into()
-}
 
 impl Destripe {
+    /// The library parameters the keys describe (validated).
     pub fn params(&self) -> Result<DestripeParams, ParamError> {
-        Ok(DestripeParams {
+        let p = DestripeParams {
             angle_deg: self.angle,
             second_angle_deg: self.second_angle,
             half_angle_deg: self.half_angle,
@@ -238,8 +301,8 @@ impl Destripe {
             kmin_taper: self.kmin_taper,
             adaptive: !self.classic,
             significance: self.significance,
-            method: DestripeMethod::parse(&self.method)?,
-            wavelet: Wavelet::parse(&self.wavelet)?,
+            method: self.method,
+            wavelet: self.wavelet,
             wavelet_levels: self.wavelet_levels,
             wavelet_sigma: self.wavelet_sigma,
             stack_window: self.stack_window,
@@ -250,14 +313,16 @@ impl Destripe {
             material_aware: self.material_aware,
             material_threshold: self.material_threshold,
             material_smooth_px: self.material_smooth_px,
-        })
+        };
+        p.validate()?;
+        Ok(p)
     }
 }
 
 impl Step for Destripe {
     fn validate(&self) -> Result<(), ParamError> {
         check_output_type(&self.output_type)?;
-        self.params()?.validate()
+        self.params().map(|_| ())
     }
     fn needs(&self) -> Data {
         Data::Grey

@@ -85,17 +85,21 @@ impl StepSpec {
 /// workflow-key reference is generated from these, with each key's default and help text.
 ///
 /// ```
-/// let (kind, cmd) = &fibstack::workflow::steps::key_schemas()[0];
+/// let (kind, cmd) = &fibstack::workflow::steps::key_schemas()[1];
 /// assert_eq!(*kind, "denoise");
 /// assert!(cmd.get_arguments().any(|a| a.get_id() == "sigma_nm"));
 /// ```
 pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
     use clap::Args;
-    use filters::{Denoise, Segment, Tophat, OUTPUT_TYPE};
+    use filters::{Denoise, Destripe, Segment, Tophat, OUTPUT_TYPE};
     fn of<T: Args>(kind: &'static str) -> clap::Command {
         T::augment_args(clap::Command::new(kind))
     }
     vec![
+        (
+            "destripe",
+            of::<Destripe>("destripe").arg(OUTPUT_TYPE.arg()),
+        ),
         ("denoise", of::<Denoise>("denoise").arg(OUTPUT_TYPE.arg())),
         ("tophat", of::<Tophat>("tophat")),
         ("segment", of::<Segment>("segment")),
@@ -107,7 +111,7 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
 /// this spelling.
 ///
 /// ```
-/// let (_, cmd) = &fibstack::workflow::steps::key_schemas()[0];
+/// let (_, cmd) = &fibstack::workflow::steps::key_schemas()[1];
 /// let dims = cmd.get_arguments().find(|a| a.get_id() == "dims").unwrap();
 /// assert_eq!(fibstack::workflow::steps::key_default_toml(dims).as_deref(), Some("\"2d\""));
 /// ```
@@ -123,9 +127,23 @@ pub fn key_default_toml(a: &clap::Arg) -> Option<String> {
     if d.is_empty() {
         return None;
     }
-    let d = d.join(",");
-    let bare = d.parse::<f64>().is_ok() || d == "true" || d == "false";
-    Some(if bare { d } else { format!("\"{d}\"") })
+    let one = |d: &str| {
+        let bare = d.parse::<f64>().is_ok() || d == "true" || d == "false";
+        if bare {
+            d.to_string()
+        } else {
+            format!("\"{d}\"")
+        }
+    };
+    Some(if matches!(a.get_action(), clap::ArgAction::Append) {
+        // a repeatable option is a list in a workflow
+        format!(
+            "[{}]",
+            d.iter().map(|v| one(v)).collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        one(&d.join(","))
+    })
 }
 
 /// `kind = "passthrough"`: no-op.
