@@ -91,3 +91,94 @@ fn segment_defaults_agree() {
         );
     }
 }
+
+#[test]
+fn align_defaults_agree() {
+    use fibstack::workflow::steps::pre::AlignStep;
+    let Command::Align(a) = cli(&["align", "in.tif", "out.tif"]) else {
+        panic!("not align")
+    };
+    let from_cli = a.step().unwrap().params().unwrap();
+    let from_step = step::<AlignStep>("").params().unwrap();
+    let lib = fibstack::preprocess::align::AlignParams::default();
+    assert_eq!(
+        from_cli, from_step,
+        "CLI and workflow align defaults differ"
+    );
+    assert_eq!(
+        from_step, lib,
+        "workflow align default differs from the library"
+    );
+}
+
+#[test]
+fn align_shorthands_are_the_keys() {
+    let Command::Align(a) = cli(&[
+        "align",
+        "in.tif",
+        "out.tif",
+        "--no-refine",
+        "--pad",
+        "--theta",
+        "54",
+        "--bandpass",
+        "none",
+        "--roi",
+        "1,2,30,40",
+    ]) else {
+        panic!("not align")
+    };
+    let Command::Align(b) = cli(&[
+        "align",
+        "in.tif",
+        "out.tif",
+        "--refine",
+        "false",
+        "--boundary",
+        "pad",
+        "--theta-deg",
+        "54",
+        "--bandpass",
+        "none",
+        "--roi",
+        "1,2,30,40",
+    ]) else {
+        panic!("not align")
+    };
+    let w: fibstack::workflow::steps::pre::AlignStep = step(
+        "refine = false\nboundary = \"pad\"\ntheta_deg = 54.0\nbandpass = []\nroi = [1, 2, 30, 40]\nshifts_csv = \"\"\nplot = \"\"",
+    );
+    assert_eq!(a.step().unwrap(), b.step().unwrap());
+    assert_eq!(a.step().unwrap(), w);
+}
+
+#[test]
+fn geometry_defaults_agree() {
+    use fibstack::workflow::steps::pre::GeometryStep;
+    let Command::Geometry(a) = cli(&["geometry", "in.tif", "out.tif"]) else {
+        panic!("not geometry")
+    };
+    assert_eq!(a.step(), step::<GeometryStep>(""));
+    assert_eq!(a.step(), GeometryStep::default());
+    let Command::Geometry(b) = cli(&[
+        "geometry",
+        "in.tif",
+        "out.tif",
+        "--theta",
+        "54",
+        "--slice-thickness",
+        "10",
+        "--no-shear",
+        "--pad",
+        "--shear-px",
+        "0.5",
+        "--interpolation",
+        "cubic",
+    ]) else {
+        panic!("not geometry")
+    };
+    let w: GeometryStep = step(
+        "theta_deg = 54.0\nslice_thickness_nm = 10.0\nshear = false\nboundary = \"pad\"\nshear_px_per_slice = 0.5\ninterpolation = \"cubic\"",
+    );
+    assert_eq!(b.step(), w);
+}

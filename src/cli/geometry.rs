@@ -4,7 +4,6 @@ use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::align::Boundary;
-use fibstack::preprocess::geometry::RowInterpolation;
 use fibstack::workflow::steps::pre::{GeometryOutput, GeometryStep};
 use fibstack::workflow::Context;
 use std::path::PathBuf;
@@ -17,58 +16,50 @@ pub struct GeometryArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub opts: InputOpts,
-    /// Ion–electron column angle θ in degrees (52 Thermo/FEI, 54 Zeiss, 55 Tescan).
-    #[arg(allow_negative_numbers = true, long, default_value_t = 52.0)]
-    pub theta: f64,
-    /// Slice thickness in nm (default: the volume's dz, or the file's slice thickness).
-    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
-    pub slice_thickness: Option<f64>,
-    /// Skip the 1/sin θ y-stretch (the SEM's tilt correction was on).
-    #[arg(long)]
+    /// The operation's options: the same keys as the workflow step `kind = "geometry"`.
+    #[command(flatten)]
+    pub step: GeometryStep,
+    /// Same as `--stretch false`: skip the 1/sin θ y-stretch (the SEM's tilt correction was on).
+    #[arg(long, conflicts_with = "stretch")]
     pub no_stretch: bool,
-    /// Skip the y–z shear (face tracking or the alignment already removed it).
-    #[arg(long)]
+    /// Same as `--shear false`: skip the y–z shear (face tracking or the alignment already
+    /// removed it).
+    #[arg(long, conflicts_with = "shear")]
     pub no_shear: bool,
-    /// Shear to remove in raw px per slice (sign included), instead of t·cos θ/dy.
-    #[arg(long, value_name = "PX", allow_hyphen_values = true)]
-    pub shear_px: Option<f64>,
-    /// Crop to rows every slice covers (default; `--crop` is the input crop).
-    #[arg(long, conflicts_with = "pad")]
+    /// Same as `--boundary crop` (the default; `--crop` is the input crop).
+    #[arg(long, conflicts_with_all = ["pad", "boundary"])]
     pub crop_common: bool,
-    /// Keep every row and fill uncovered pixels with --fill.
-    #[arg(long)]
+    /// Same as `--boundary pad`: keep every row and fill uncovered pixels with --fill.
+    #[arg(long, conflicts_with = "boundary")]
     pub pad: bool,
-    /// Fill value with --pad.
-    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0)]
-    pub fill: f32,
-    /// Interpolation along y: `linear` (default) or `cubic` (Keys a = −½, sharper edges).
-    #[arg(long, default_value = "linear", value_name = "linear|cubic")]
-    pub interpolation: String,
     /// Print the report as JSON on stdout (only JSON).
     #[arg(long)]
     pub json: bool,
-    /// Resample to a uniform slice pitch (the median of the per-slice z positions from Zeiss
-    /// Atlas 3D names/labels) by linear interpolation along z, before the correction.
-    #[arg(long)]
-    pub resample_z: bool,
+}
+
+impl GeometryArgs {
+    /// The workflow step with the same parameters (shorthands applied).
+    pub fn step(&self) -> GeometryStep {
+        let mut s = self.step.clone();
+        if self.no_stretch {
+            s.stretch = false;
+        }
+        if self.no_shear {
+            s.shear = false;
+        }
+        if self.pad {
+            s.boundary = Boundary::Pad;
+        }
+        s
+    }
 }
 
 pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
     super::common::check_outputs(&[&a.input], &[&a.output], &[])?;
-    let step = GeometryStep {
-        theta_deg: a.theta,
-        slice_thickness_nm: a.slice_thickness,
-        stretch: !a.no_stretch,
-        shear: !a.no_shear,
-        shear_px_per_slice: a.shear_px,
-        boundary: if a.pad { Boundary::Pad } else { Boundary::Crop },
-        fill: a.fill,
-        interpolation: RowInterpolation::parse(&a.interpolation)?,
-        resample_z: a.resample_z,
-    };
+    let step = a.step();
     let params = step.params()?;
     let bar = Bar::new(g.quiet);
-    let stream = if a.resample_z {
+    let stream = if step.resample_z {
         None // resampling mixes neighbouring slices: read whole
     } else {
         a.opts.open_stream(&a.input, g)?
@@ -79,7 +70,7 @@ pub fn run(a: GeometryArgs, g: &super::Global) -> Result<()> {
         let tilt = r.meta().stage_tilt_deg;
         let (report, _) = fibstack::stream::geometry(&mut r, &a.output, &params, &bar)
             .with_context(|| format!("geometry correction of {}", a.input.display()))?;
-        GeometryOutput::new(report, a.theta, tilt, source)
+        GeometryOutput::new(report, step.theta_deg, tilt, source)
     } else {
         let vol = a.opts.read(&a.input, g)?;
         let mut ctx = Context::new(PathBuf::new(), 0, &bar);

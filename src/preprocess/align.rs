@@ -42,7 +42,7 @@ pub enum AlignMode {
 }
 
 /// Trend removed from the cumulative shift curve before applying it (opt-in).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Detrend {
     /// Apply the full cumulative shift (full alignment).
@@ -55,9 +55,10 @@ pub enum Detrend {
 }
 
 /// Interpolation used to apply sub-pixel shifts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Interpolation {
+    /// Bilinear interpolation.
     #[default]
     Bilinear,
     /// Fourier shift theorem (periodic; the wrapped border is cropped or filled).
@@ -69,7 +70,7 @@ pub enum Interpolation {
 }
 
 /// What happens to the border uncovered by the shifts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Boundary {
     /// Keep only the region covered by every slice (default).

@@ -54,11 +54,12 @@ pub struct GeometryParams {
 }
 
 /// Interpolation of the y resampling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum RowInterpolation {
     /// Two rows, weights `1 − t, t` (blurs: a half-pixel offset averages two rows).
     #[default]
+    #[value(alias = "bilinear")]
     Linear,
     /// Four rows, Keys' cubic convolution with a = −½ (Catmull–Rom): reproduces quadratics
     /// exactly, keeps edges sharper; rows beyond the image repeat the edge row.

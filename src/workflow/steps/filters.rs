@@ -61,20 +61,25 @@ fn default_f32() -> String {
 pub struct WorkflowOnlyKey {
     /// The key.
     pub key: &'static str,
-    /// Its default as written in a workflow file (without quotes).
+    /// Its default as written in a workflow file (without quotes; empty: none).
     pub default: &'static str,
     /// What it means.
     pub help: &'static str,
 }
 
 impl WorkflowOnlyKey {
-    /// As a hidden clap argument (for the reference generator; never parsed).
+    /// As a hidden clap argument (for the reference generator; never parsed). An empty
+    /// `default` means the key has none.
     pub fn arg(&self) -> clap::Arg {
-        clap::Arg::new(self.key)
+        let a = clap::Arg::new(self.key)
             .long(self.key)
-            .default_value(self.default)
             .help(self.help)
-            .hide(true)
+            .hide(true);
+        if self.default.is_empty() {
+            a
+        } else {
+            a.default_value(self.default)
+        }
     }
 }
 

@@ -85,17 +85,25 @@ impl StepSpec {
 /// workflow-key reference is generated from these, with each key's default and help text.
 ///
 /// ```
-/// let (kind, cmd) = &fibstack::workflow::steps::key_schemas()[1];
+/// let (kind, cmd) = &fibstack::workflow::steps::key_schemas()[3];
 /// assert_eq!(*kind, "denoise");
 /// assert!(cmd.get_arguments().any(|a| a.get_id() == "sigma_nm"));
 /// ```
 pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
     use clap::Args;
     use filters::{Denoise, Destripe, Segment, Tophat, OUTPUT_TYPE};
+    use pre::{AlignStep, GeometryStep, PLOT, SHIFTS_CSV};
     fn of<T: Args>(kind: &'static str) -> clap::Command {
         T::augment_args(clap::Command::new(kind))
     }
     vec![
+        (
+            "align",
+            of::<AlignStep>("align")
+                .arg(SHIFTS_CSV.arg())
+                .arg(PLOT.arg()),
+        ),
+        ("geometry", of::<GeometryStep>("geometry")),
         (
             "destripe",
             of::<Destripe>("destripe").arg(OUTPUT_TYPE.arg()),
@@ -111,7 +119,7 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
 /// this spelling.
 ///
 /// ```
-/// let (_, cmd) = &fibstack::workflow::steps::key_schemas()[1];
+/// let (_, cmd) = &fibstack::workflow::steps::key_schemas()[3];
 /// let dims = cmd.get_arguments().find(|a| a.get_id() == "dims").unwrap();
 /// assert_eq!(fibstack::workflow::steps::key_default_toml(dims).as_deref(), Some("\"2d\""));
 /// ```

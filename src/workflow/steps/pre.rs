@@ -14,11 +14,12 @@ use crate::preprocess::geometry::{
 };
 use crate::preprocess::phasecorr::{BandPass, PhaseCorrParams, Roi, Window};
 use crate::volume::VoxelSource;
+use crate::workflow::steps::filters::WorkflowOnlyKey;
 use crate::workflow::{Context, Data, Step};
 use serde::{Deserialize, Serialize};
 
 /// `mode` key of the align step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AlignModeKey {
     /// Neighbour chaining (full alignment, like StackReg).
@@ -30,46 +31,168 @@ pub enum AlignModeKey {
     Detrend,
 }
 
-/// `window` key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// `window` key: the window applied to each slice before the FFT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum WindowKey {
+    /// Hann window.
     #[default]
     Hann,
+    /// Tukey window with taper `tukey_alpha`.
     Tukey,
+    /// No window.
     None,
 }
 
-/// `kind = "align"`: drift alignment (methods §3). TOML keys (all optional):
-/// `mode` ("chain" | "template" | "detrend"), `template_k` (5), `detrend` ("none" | "linear" |
-/// "smooth"), `smooth_window` (15), `upsample` (100), `window` ("hann" | "tukey" | "none"),
-/// `tukey_alpha` (0.25), `roi` ([y0, x0, h, w]), `bandpass` ([lo] or [lo, hi] Gaussian σ in px;
-/// [] = off; default [2.0]), `curtain_notch` (0), `refine` (true), `interpolation` ("bilinear" |
-/// "fourier" | "nearest"), `boundary` ("crop" | "pad"), `fill` (0), `flag_rel_quality` (0.5),
-/// `flag_min_peak_ratio` (1.5), `flag_replace_px` (4; 0 = never), `shifts_csv` ("alignment_shifts.csv"), `plot`
-/// ("alignment_drift.png"), `theta_deg` (52, only for the implied slice thickness).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The Gaussian band-pass of the cross-power spectrum, σ in px: `[LO]` (low-pass only),
+/// `[LO, HI]`, or none. A workflow writes `bandpass = [2.0]`, `bandpass = 2.0`, `[2.0, 30.0]`,
+/// `[]` or `"none"`; the command line `--bandpass 2`, `--bandpass 2,30` or `--bandpass none`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct BandpassPx(pub Vec<f64>);
+
+impl<'de> Deserialize<'de> for BandpassPx {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            One(f64),
+            List(Vec<f64>),
+            Text(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::One(v) => Ok(BandpassPx(vec![v])),
+            Repr::List(v) => Ok(BandpassPx(v)),
+            Repr::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl std::str::FromStr for BandpassPx {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim().eq_ignore_ascii_case("none") {
+            return Ok(BandpassPx(vec![]));
+        }
+        s.split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<Vec<_>, _>>()
+            .map(BandpassPx)
+            .map_err(|_| format!("{s:?}: give LO or LO,HI (Gaussian σ in px), or none"))
+    }
+}
+
+impl std::fmt::Display for BandpassPx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let v: Vec<String> = self.0.iter().map(|v| v.to_string()).collect();
+        f.write_str(&v.join(","))
+    }
+}
+
+/// `Y0,X0,H,W` on the command line.
+fn parse_roi(s: &str) -> Result<[usize; 4], String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|p| p.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{s:?}: give Y0,X0,H,W in pixels"))?;
+    match v[..] {
+        [a, b, c, d] => Ok([a, b, c, d]),
+        _ => Err(format!("{s:?}: give four numbers Y0,X0,H,W in pixels")),
+    }
+}
+
+/// `shifts_csv` of the align step (workflows; the command line takes a path).
+pub const SHIFTS_CSV: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "shifts_csv",
+    default: "alignment_shifts.csv",
+    help: "Per-slice shifts CSV, a file name in the output folder (\"\" for none). Workflows \
+           only: the command line takes `--shifts-csv PATH` (default: beside OUT).",
+};
+
+/// `plot` of the align step (workflows; the command line takes a path).
+pub const PLOT: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "plot",
+    default: "alignment_drift.png",
+    help: "Cumulative-drift plot (.png or .svg), a file name in the output folder (\"\" for \
+           none). Workflows only: the command line takes `--plot PATH` (default: beside OUT).",
+};
+
+/// `kind = "align"`: drift alignment (methods §3); the same keys are the options of
+/// `fibstack align`.
+//
+// One definition of the keys (as for the filter steps): serde reads the workflow, clap flattens
+// it into `fibstack align`, the doc comments are the help, and every default is `Default`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlignStep {
+    /// Reference of each slice.
+    #[arg(long, value_enum, default_value_t = AlignStep::default().mode)]
     pub mode: AlignModeKey,
+    /// Slices averaged into the running template (mode template).
+    #[arg(long, value_name = "K", default_value_t = AlignStep::default().template_k)]
     pub template_k: usize,
+    /// Trend of the cumulative curve to keep (default: linear with mode detrend, else none).
+    #[arg(long, value_enum)]
     pub detrend: Option<Detrend>,
+    /// Moving-average window (slices, odd) for detrend smooth.
+    #[arg(long, value_name = "N", default_value_t = AlignStep::default().smooth_window)]
     pub smooth_window: usize,
+    /// Sub-pixel upsampling factor (accuracy ≈ 1/N px).
+    #[arg(long, value_name = "N", default_value_t = AlignStep::default().upsample)]
     pub upsample: usize,
+    /// Window applied before the FFT.
+    #[arg(long, value_enum, default_value_t = AlignStep::default().window)]
     pub window: WindowKey,
+    /// Taper fraction of the Tukey window (0..1).
+    #[arg(long, allow_negative_numbers = true, default_value_t = AlignStep::default().tukey_alpha)]
     pub tukey_alpha: f64,
+    /// Correlate only this rectangle (e.g. a fiducial), in pixels: [y0, x0, height, width]
+    /// (on the command line Y0,X0,H,W).
+    #[arg(long, value_name = "Y0,X0,H,W", value_parser = parse_roi)]
     pub roi: Option<[usize; 4]>,
-    pub bandpass: Vec<f64>,
+    /// Band-pass of the cross-power spectrum: Gaussian σ in px, LO (low-pass only) or LO,HI;
+    /// none for no band-pass (in a workflow `[2.0]`, `[2.0, 30.0]` or `[]`).
+    #[arg(long, value_name = "LO[,HI]|none", default_value_t = AlignStep::default().bandpass)]
+    pub bandpass: BandpassPx,
+    /// Ignore |k_y| <= N bins (vertical curtains fixed in the image); 0 = off.
+    #[arg(long, value_name = "N", default_value_t = AlignStep::default().curtain_notch)]
     pub curtain_notch: usize,
+    /// Second, window-following pass of the correlation (on the command line
+    /// `--refine true|false`; `--no-refine` is `--refine false`).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = AlignStep::default().refine)]
     pub refine: bool,
+    /// Interpolation used to apply the shifts.
+    #[arg(long, value_enum, default_value_t = AlignStep::default().interpolation)]
     pub interpolation: Interpolation,
+    /// The border the shifts uncover: crop to the region every slice covers, or pad with `fill`.
+    #[arg(long, value_enum, default_value_t = AlignStep::default().boundary)]
     pub boundary: Boundary,
+    /// Fill value for the padded border.
+    #[arg(long, allow_negative_numbers = true, default_value_t = AlignStep::default().fill)]
     pub fill: f32,
+    /// A slice is flagged for poor correlation when its quality is below this fraction of the
+    /// median quality …
+    #[arg(long, value_name = "FRACTION", default_value_t = AlignStep::default().flag_rel_quality)]
     pub flag_rel_quality: f64,
+    /// … or when its correlation peak is less than this many times the next highest peak.
+    #[arg(long, value_name = "RATIO", default_value_t = AlignStep::default().flag_min_peak_ratio)]
     pub flag_min_peak_ratio: f64,
+    /// A flagged pair whose shift is more than PX from the median of its unflagged neighbours is
+    /// a failed correlation: use that median instead (chain mode; 0 = never).
+    #[arg(long, value_name = "PX", allow_negative_numbers = true, default_value_t = AlignStep::default().flag_replace_px)]
     pub flag_replace_px: f64,
+    /// [`SHIFTS_CSV`] (workflows only).
+    #[arg(skip = AlignStep::default().shifts_csv)]
     pub shifts_csv: String,
+    /// [`PLOT`] (workflows only).
+    #[arg(skip = AlignStep::default().plot)]
     pub plot: String,
+    /// Ion–electron angle θ (degrees) used for the slice thickness implied by the drift trend.
+    #[arg(long, visible_alias = "theta", value_name = "DEG", allow_negative_numbers = true, default_value_t = AlignStep::default().theta_deg)]
     pub theta_deg: f64,
 }
 
@@ -85,7 +208,7 @@ impl Default for AlignStep {
             window: WindowKey::Hann,
             tukey_alpha: 0.25,
             roi: None,
-            bandpass: vec![2.0],
+            bandpass: BandpassPx(vec![2.0]),
             curtain_notch: 0,
             refine: true,
             interpolation: d.interpolation,
@@ -94,8 +217,8 @@ impl Default for AlignStep {
             flag_rel_quality: d.flag_rel_quality,
             flag_min_peak_ratio: d.flag_min_peak_ratio,
             flag_replace_px: d.flag_replace_px,
-            shifts_csv: "alignment_shifts.csv".into(),
-            plot: "alignment_drift.png".into(),
+            shifts_csv: SHIFTS_CSV.default.into(),
+            plot: PLOT.default.into(),
             theta_deg: DEFAULT_THETA_DEG,
         }
     }
@@ -104,7 +227,7 @@ impl Default for AlignStep {
 impl AlignStep {
     /// The library parameters (shape-independent checks done; the ROI is checked on run).
     pub fn params(&self) -> Result<AlignParams, ParamError> {
-        let bandpass = match self.bandpass.as_slice() {
+        let bandpass = match self.bandpass.0.as_slice() {
             [] => None,
             [lo] => Some(BandPass {
                 lo_px: *lo,
@@ -248,24 +371,52 @@ impl Step for AlignStep {
     }
 }
 
-/// `kind = "geometry"`: 52° y-stretch and y–z shear (methods §2). Keys: `theta_deg` (52),
-/// `slice_thickness_nm` (default: the volume's dz, or the metadata's slice thickness), `stretch`
-/// (true), `shear` (true), `shear_px_per_slice` (override, raw px/slice), `boundary` ("crop" |
-/// "pad"), `fill` (0), `interpolation` ("linear" | "cubic"), `resample_z` (false: resample to
-/// the median slice pitch first, from Zeiss Atlas 3D z positions).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `kind = "geometry"`: 52° y-stretch and y–z shear (methods §2); the same keys are the options
+/// of `fibstack geometry`.
+//
+// One definition of the keys, as for `AlignStep`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeometryStep {
+    /// Ion–electron column angle θ in degrees (52 Thermo/FEI, 54 Zeiss, 55 Tescan).
+    #[arg(long, visible_alias = "theta", value_name = "DEG", allow_negative_numbers = true, default_value_t = GeometryStep::default().theta_deg)]
     pub theta_deg: f64,
+    /// Slice thickness in nm (default: the volume's dz, or the file's slice thickness).
+    #[arg(
+        long,
+        visible_alias = "slice-thickness",
+        value_name = "NM",
+        allow_negative_numbers = true
+    )]
     pub slice_thickness_nm: Option<f64>,
+    /// The 1/sin θ y-stretch (false when the SEM's tilt correction was on; on the command line
+    /// `--stretch true|false`, `--no-stretch` is `--stretch false`).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = GeometryStep::default().stretch)]
     pub stretch: bool,
+    /// The y–z shear (false when face tracking or the alignment already removed it; `--no-shear`
+    /// is `--shear false`).
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = GeometryStep::default().shear)]
     pub shear: bool,
+    /// Shear to remove in raw px per slice (sign included), instead of t·cos θ/dy.
+    #[arg(
+        long,
+        visible_alias = "shear-px",
+        value_name = "PX",
+        allow_hyphen_values = true
+    )]
     pub shear_px_per_slice: Option<f64>,
+    /// The rows the shear uncovers: crop to the rows every slice covers, or pad with `fill`.
+    #[arg(long, value_enum, default_value_t = GeometryStep::default().boundary)]
     pub boundary: Boundary,
+    /// Fill value for the padded rows.
+    #[arg(long, allow_negative_numbers = true, default_value_t = GeometryStep::default().fill)]
     pub fill: f32,
+    /// Interpolation along y.
+    #[arg(long, value_enum, default_value_t = GeometryStep::default().interpolation)]
     pub interpolation: RowInterpolation,
-    /// Resample to a uniform slice pitch (the median) first, from per-slice z positions (Zeiss
-    /// Atlas 3D names/labels), by linear interpolation along z.
+    /// Resample to a uniform slice pitch (the median of the per-slice z positions from Zeiss
+    /// Atlas 3D names/labels) by linear interpolation along z, before the correction.
+    #[arg(long)]
     pub resample_z: bool,
 }
 
