@@ -3,13 +3,9 @@
 use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::metrics::components::Connectivity;
-use fibstack::metrics::connectivity::{
-    components_report, connectivity_report, ConnectivityOptions,
-};
+use fibstack::metrics::connectivity::{components_report, connectivity_report};
 use fibstack::metrics::graph::write_contacts_csv;
-use fibstack::metrics::porosity::Axis;
-use fibstack::workflow::steps::metrics::write_csv_file;
+use fibstack::workflow::steps::metrics::{write_csv_file, ConnectivityStep};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -18,22 +14,12 @@ pub struct ConnectivityArgs {
     pub labels: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Label value analysed (0 = pore by convention), or a phase name (see --phases).
-    #[arg(long, default_value = "0")]
-    pub phase: fibstack::volume::PhaseRef,
-    /// Voxel adjacency for components and percolation: 6, 18 or 26.
-    #[arg(long, default_value_t = 6)]
-    pub connectivity: u32,
-    /// Percolation axis: x, y, z or all.
-    #[arg(long, default_value = "all")]
-    pub axis: String,
+    /// The operation's options: the same keys as the workflow step `kind = "connectivity"`.
+    #[command(flatten)]
+    pub step: ConnectivityStep,
     /// Build the pore-region graph and write nodes.csv, edges.csv and phase_contacts.csv here.
     #[arg(long, value_name = "DIR")]
     pub graph_dir: Option<PathBuf>,
-    /// Only the components and their percolation (no Euler characteristic, phase contacts or
-    /// graph): the work of a plain labelling call such as cc3d's.
-    #[arg(long)]
-    pub components_only: bool,
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -43,21 +29,19 @@ pub struct ConnectivityArgs {
 }
 
 pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
-    let mut opts = ConnectivityOptions {
-        phase: 0,
-        connectivity: Connectivity::from_n(args.connectivity)?,
-        axes: Axis::parse_list(&args.axis)?,
-        graph: args.graph_dir.is_some(),
-        components_only: args.components_only,
-    };
-    if opts.components_only && opts.graph {
+    if args.step.components_only && args.graph_dir.is_some() {
         anyhow::bail!("--components-only cannot be combined with --graph-dir (the graph needs the full analysis); drop one of them");
     }
+    let step = ConnectivityStep {
+        graph: args.graph_dir.is_some(),
+        ..args.step.clone()
+    };
+    let mut opts = step.options(0)?;
     let (l, phase) = args.input.read_metric_labels_for(
         &args.labels,
         g,
         args.allow_uncalibrated,
-        &args.phase,
+        &args.step.phase,
         &[],
     )?;
     opts.phase = phase;

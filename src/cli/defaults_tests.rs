@@ -182,3 +182,32 @@ fn geometry_defaults_agree() {
     );
     assert_eq!(b.step(), w);
 }
+
+#[test]
+fn porosity_and_connectivity_defaults_agree() {
+    use fibstack::workflow::steps::metrics::{ConnectivityStep, PorosityStep};
+    let Command::Porosity(a) = cli(&["porosity", "l.tif"]) else {
+        panic!("not porosity")
+    };
+    let w: PorosityStep = step("");
+    assert_eq!(
+        format!("{:?}", a.step.options(0).unwrap()),
+        format!("{:?}", w.options(0).unwrap())
+    );
+    let Command::Porosity(b) = cli(&["porosity", "l.tif", "--window", "500", "--rev"]) else {
+        panic!("not porosity")
+    };
+    let w: PorosityStep = step("window_nm = 500.0\nrev = true");
+    assert_eq!(
+        format!("{:?}", b.step.options(0).unwrap()),
+        format!("{:?}", w.options(0).unwrap())
+    );
+    let Command::Connectivity(c) = cli(&["connectivity", "l.tif"]) else {
+        panic!("not connectivity")
+    };
+    let w: ConnectivityStep = step("");
+    assert_eq!(
+        format!("{:?}", c.step.options(0).unwrap()),
+        format!("{:?}", w.options(0).unwrap())
+    );
+}

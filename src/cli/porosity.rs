@@ -3,8 +3,8 @@
 use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
-use fibstack::workflow::steps::metrics::write_csv_file;
+use fibstack::metrics::porosity::{porosity_report, write_profiles_csv};
+use fibstack::workflow::steps::metrics::{write_csv_file, PorosityStep};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -13,40 +13,19 @@ pub struct PorosityArgs {
     pub labels: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Label value measured (0 = pore by convention), or a phase name (see --phases).
-    #[arg(long, default_value = "0")]
-    pub phase: fibstack::volume::PhaseRef,
-    /// Profile axis: x, y, z or all (z = slice index, y = image row, x = image column).
-    #[arg(long, default_value = "all")]
-    pub axis: String,
+    /// The operation's options: the same keys as the workflow step `kind = "porosity"`.
+    #[command(flatten)]
+    pub step: PorosityStep,
     /// Write the profiles as one tidy CSV: a row per slice and phase (`axis, index, position_nm,
     /// label, phase_name, voxels, fraction`), every profile axis in the same file.
     #[arg(long, value_name = "PATH")]
     pub profile_csv: Option<PathBuf>,
-    /// Windowed statistics over a grid of cubes of this edge (nm; voxels when uncalibrated).
-    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
-    pub window: Option<f64>,
     /// Write every window's fraction as CSV (needs --window).
     #[arg(long, value_name = "PATH")]
     pub windows_csv: Option<PathBuf>,
-    /// Number of sub-cube edge lengths for the representative-volume curve (0 = off).
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub rev_sizes: usize,
     /// Write the representative-volume curve as CSV.
     #[arg(long, value_name = "PATH")]
     pub rev_csv: Option<PathBuf>,
-    /// Detect a deposit (e.g. Li on a current collector) along each profile axis.
-    #[arg(long)]
-    pub deposit: bool,
-    /// Label of the current collector (implies --deposit).
-    #[arg(long, value_name = "N")]
-    pub collector: Option<u8>,
-    /// Solid-fraction threshold for the deposit (default: half the maximum; implies --deposit).
-    #[arg(allow_negative_numbers = true, long, value_name = "F")]
-    pub deposit_threshold: Option<f64>,
-    /// The collector is at the high-index end of the axis (implies --deposit).
-    #[arg(long)]
-    pub rev: bool,
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -61,21 +40,12 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
         .filter_map(|o| o.as_deref())
         .collect();
     super::common::check_outputs(&[&args.labels], &[], &csvs)?;
-    let mut opts = PorosityOptions {
-        phase: 0,
-        axes: Axis::parse_list(&args.axis)?,
-        window_nm: args.window,
-        rev_sizes: args.rev_sizes,
-        deposit: args.deposit,
-        collector: args.collector,
-        deposit_threshold: args.deposit_threshold,
-        reverse: args.rev,
-    };
-    opts.validate()?;
-    if args.windows_csv.is_some() && args.window.is_none() {
+    let mut opts = args.step.options(0)?;
+    if args.windows_csv.is_some() && args.step.window_nm.is_none() {
         anyhow::bail!("--windows-csv needs --window NM (the window edge)");
     }
     let wanted: Vec<(&'static str, u8)> = args
+        .step
         .collector
         .map(|c| ("collector", c))
         .into_iter()
@@ -84,7 +54,7 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
         &args.labels,
         g,
         args.allow_uncalibrated,
-        &args.phase,
+        &args.step.phase,
         &wanted,
     )?;
     opts.phase = phase;

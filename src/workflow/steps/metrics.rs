@@ -8,6 +8,7 @@ use crate::metrics::connectivity::{components_report, connectivity_report, Conne
 use crate::metrics::graph::write_contacts_csv;
 use crate::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
 use crate::volume::PhaseRef;
+use crate::workflow::steps::filters::WorkflowOnlyKey;
 use crate::workflow::{Context, Data, Step};
 use serde::Deserialize;
 use std::path::Path;
@@ -35,34 +36,69 @@ fn default_conn() -> u32 {
     6
 }
 
-/// `kind = "porosity"`: phase fractions, profiles, deposit, windows, REV curve.
-///
-/// Keys: `phase` (default 0), `axis` (`x|y|z|all`, default all), `window_nm` (optional),
-/// `rev_sizes` (default 10, 0 = off), `deposit` (bool), `collector` (label), `deposit_threshold`,
-/// `rev` (collector at the high-index end), `prefix` (file-name prefix, default "porosity").
-/// Writes `<prefix>_profile.csv` (every profile axis and phase, one tidy table), `<prefix>_rev.csv`, `<prefix>_windows.csv`.
-#[derive(Debug, Clone, Deserialize)]
+/// `prefix` of the porosity step (workflows only).
+pub const POROSITY_PREFIX: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "prefix",
+    default: "porosity",
+    help: "File-name prefix of the tables written into the output folder: \
+           `<prefix>_profile.csv` (every profile axis and phase, one tidy table), \
+           `<prefix>_rev.csv`, `<prefix>_windows.csv`. Workflows only: the command line takes \
+           `--profile-csv`, `--rev-csv` and `--windows-csv` paths.",
+};
+
+/// `kind = "porosity"`: phase fractions, profiles, deposit, windows, REV curve; the same keys
+/// are the options of `fibstack porosity`.
+//
+// One definition of the keys, as for the filter steps.
+#[derive(Debug, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct PorosityStep {
-    /// Label value or phase name (default 0).
+    /// Label value measured (0 = pore by convention), or a phase name (see `--phases`).
     #[serde(default)]
+    #[arg(long, default_value_t = PhaseRef::default())]
     pub phase: PhaseRef,
+    /// Profile axis: x, y, z or all (z = slice index, y = image row, x = image column).
     #[serde(default = "default_axis")]
+    #[arg(long, default_value_t = default_axis())]
     pub axis: String,
+    /// Windowed statistics over a grid of cubes of this edge (nm; voxels when uncalibrated).
+    #[serde(default)]
+    #[arg(
+        long,
+        visible_alias = "window",
+        value_name = "NM",
+        allow_negative_numbers = true
+    )]
     pub window_nm: Option<f64>,
+    /// Number of sub-cube edge lengths for the representative-volume curve (0 = off).
     #[serde(default = "default_rev_sizes")]
+    #[arg(long, value_name = "N", default_value_t = default_rev_sizes())]
     pub rev_sizes: usize,
+    /// Detect a deposit (e.g. Li on a current collector) along each profile axis.
     #[serde(default)]
+    #[arg(long)]
     pub deposit: bool,
-    pub collector: Option<u8>,
-    pub deposit_threshold: Option<f64>,
+    /// Label of the current collector (implies deposit).
     #[serde(default)]
+    #[arg(long, value_name = "N")]
+    pub collector: Option<u8>,
+    /// Solid-fraction threshold for the deposit (default: half the maximum; implies deposit).
+    #[serde(default)]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub deposit_threshold: Option<f64>,
+    /// The collector is at the high-index end of the axis (implies deposit).
+    #[serde(default)]
+    #[arg(long)]
     pub rev: bool,
+    /// [`POROSITY_PREFIX`] (workflows only).
+    #[serde(default)]
+    #[arg(skip)]
     pub prefix: Option<String>,
 }
 
 impl PorosityStep {
-    fn options(&self, phase: u8) -> Result<PorosityOptions, ParamError> {
+    /// The library options for the label value `phase` (validated).
+    pub fn options(&self, phase: u8) -> Result<PorosityOptions, ParamError> {
         let o = PorosityOptions {
             phase,
             axes: Axis::parse_list(&self.axis)?,
@@ -188,33 +224,61 @@ fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
     }))
 }
 
+/// `graph` of the connectivity step (workflows only).
+pub const GRAPH: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "graph",
+    default: "false",
+    help:
+        "Build the pore-region graph and write `[<prefix>_]nodes.csv` and `[<prefix>_]edges.csv` \
+           into the output folder. Workflows only: the command line takes `--graph-dir DIR`.",
+};
+
+/// `prefix` of the connectivity step (workflows only).
+pub const CONNECTIVITY_PREFIX: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "prefix",
+    default: "",
+    help: "File-name prefix of `[<prefix>_]phase_contacts.csv` (and the graph's tables) in the \
+           output folder; none by default. Workflows only.",
+};
+
 /// `kind = "connectivity"`: components, percolation, Euler characteristic, phase contacts and
-/// (with `graph = true`) the pore-region graph.
-///
-/// Keys: `phase` (default 0), `connectivity` (6|18|26, default 6), `axis` (default all),
-/// `graph` (bool, default false), `components_only` (bool, default false: components and
-/// percolation only, no Euler characteristic, contacts or files), `prefix` (optional file-name
-/// prefix). Writes `[<prefix>_]phase_contacts.csv`, and with `graph`: `[<prefix>_]nodes.csv`,
-/// `[<prefix>_]edges.csv`.
-#[derive(Debug, Clone, Deserialize)]
+/// (with `graph = true`) the pore-region graph; the same keys are the options of `fibstack
+/// connectivity`.
+//
+// One definition of the keys, as for the filter steps.
+#[derive(Debug, Clone, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectivityStep {
-    /// Label value or phase name (default 0).
+    /// Label value analysed (0 = pore by convention), or a phase name (see `--phases`).
     #[serde(default)]
+    #[arg(long, default_value_t = PhaseRef::default())]
     pub phase: PhaseRef,
+    /// Voxel adjacency for components and percolation: 6, 18 or 26.
     #[serde(default = "default_conn")]
+    #[arg(long, default_value_t = default_conn())]
     pub connectivity: u32,
+    /// Percolation axis: x, y, z or all.
     #[serde(default = "default_axis")]
+    #[arg(long, default_value_t = default_axis())]
     pub axis: String,
+    /// [`GRAPH`] (workflows only).
     #[serde(default)]
+    #[arg(skip)]
     pub graph: bool,
+    /// Only the components and their percolation (no Euler characteristic, phase contacts or
+    /// graph): the work of a plain labelling call such as cc3d's.
     #[serde(default)]
+    #[arg(long)]
     pub components_only: bool,
+    /// [`CONNECTIVITY_PREFIX`] (workflows only).
+    #[serde(default)]
+    #[arg(skip)]
     pub prefix: Option<String>,
 }
 
 impl ConnectivityStep {
-    fn options(&self, phase: u8) -> Result<ConnectivityOptions, ParamError> {
+    /// The library options for the label value `phase` (validated).
+    pub fn options(&self, phase: u8) -> Result<ConnectivityOptions, ParamError> {
         Ok(ConnectivityOptions {
             phase,
             connectivity: Connectivity::from_n(self.connectivity)?,

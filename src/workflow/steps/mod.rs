@@ -92,6 +92,7 @@ impl StepSpec {
 pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
     use clap::Args;
     use filters::{Denoise, Destripe, Segment, Tophat, OUTPUT_TYPE};
+    use metrics::{ConnectivityStep, PorosityStep, CONNECTIVITY_PREFIX, GRAPH, POROSITY_PREFIX};
     use pre::{AlignStep, GeometryStep, PLOT, SHIFTS_CSV};
     fn of<T: Args>(kind: &'static str) -> clap::Command {
         T::augment_args(clap::Command::new(kind))
@@ -111,6 +112,16 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
         ("denoise", of::<Denoise>("denoise").arg(OUTPUT_TYPE.arg())),
         ("tophat", of::<Tophat>("tophat")),
         ("segment", of::<Segment>("segment")),
+        (
+            "porosity",
+            of::<PorosityStep>("porosity").arg(POROSITY_PREFIX.arg()),
+        ),
+        (
+            "connectivity",
+            of::<ConnectivityStep>("connectivity")
+                .arg(GRAPH.arg())
+                .arg(CONNECTIVITY_PREFIX.arg()),
+        ),
     ]
 }
 
