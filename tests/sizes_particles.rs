@@ -278,7 +278,7 @@ proptest! {
     ) {
         let mask = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| bits[(z * 7 + y) * 7 + x] < dens);
         let conn = if conn26 { Connectivity::TwentySix } else { Connectivity::Six };
-        let (fast, n) = label_particles(mask.view(), conn);
+        let (fast, n) = label_particles(mask.view(), conn).unwrap();
         let slow = reference_labels(&mask, conn26);
         // same partition: a bijection between label values
         let mut map = std::collections::HashMap::new();
