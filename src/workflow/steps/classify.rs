@@ -19,11 +19,11 @@ use crate::classify::{
 };
 use crate::error::{Error, ParamError};
 use crate::features::FeatureParams;
-use crate::segment::score::{
+use crate::synth::{SynthSpec, Truth};
+use crate::validate::{
     crop_origin_from_results, reports_from_results, truth_on_grid, Alignment, ChainTransform,
     UNSCORED,
 };
-use crate::synth::{SynthSpec, Truth};
 use crate::volume::{GreyVolume, LabelVolume};
 use crate::workflow::{Context, Data, Step};
 use serde::{Deserialize, Serialize};

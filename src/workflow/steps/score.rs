@@ -1,5 +1,5 @@
 //! `kind = "score"`: score the current segmentation against the simulator's truth labels
-//! (per-phase Dice, voxel accuracy, pore/solid view, porosity error; `segment::score`).
+//! (per-phase Dice, voxel accuracy, pore/solid view, porosity error; `validate`).
 //!
 //! The truth is the one of a `synth` step earlier in the same workflow, or, with
 //! `truth = "folder"`, a folder written by `fibstack synth` (its `truth.json` and
@@ -13,11 +13,11 @@
 //! (default false: with no truth at all, record `"scored": false` instead of failing).
 
 use crate::error::{Error, ParamError};
-use crate::segment::score::{
+use crate::synth::Truth;
+use crate::validate::{
     crop_origin_from_results, reports_from_results, score_against_truth, truth_on_grid, Alignment,
     ChainTransform,
 };
-use crate::synth::Truth;
 use crate::volume::LabelVolume;
 use crate::workflow::{Context, Data, Step};
 use serde::{Deserialize, Serialize};
