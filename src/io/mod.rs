@@ -31,6 +31,7 @@ use thiserror::Error;
 
 /// Errors from reading or writing files. Every message names the file and says what to do.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum IoError {
     #[error("{path}: {source} (check that the path exists and is readable/writable)")]
     Os {

@@ -243,7 +243,7 @@ impl Step for AlignStep {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let out = self.apply(ctx)?;
-        serde_json::to_value(&out).map_err(|e| Error::Other(format!("align results: {e}")))
+        serde_json::to_value(&out).map_err(|e| Error::json("align results", e))
     }
 }
 
@@ -398,6 +398,6 @@ impl Step for GeometryStep {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let out = self.apply(ctx)?;
-        serde_json::to_value(&out).map_err(|e| Error::Other(format!("geometry results: {e}")))
+        serde_json::to_value(&out).map_err(|e| Error::json("geometry results", e))
     }
 }
