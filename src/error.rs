@@ -103,13 +103,12 @@ pub enum Error {
     #[error(transparent)]
     Step(#[from] crate::workflow::StepError),
     /// A value that cannot be converted to or from JSON (`what` names it: a file, a result).
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Json {
         /// The file or result concerned.
         what: String,
-        /// The conversion error.
-        #[source]
-        source: serde_json::Error,
+        /// The conversion error (quoted in the message, hence not a `source`).
+        error: serde_json::Error,
     },
     /// A folder without the `results.json` of a run.
     #[error("{}: no results.json; point to the output folder of a `fibstack run`", dir.display())]
@@ -125,22 +124,21 @@ pub enum Error {
     #[error("{0}")]
     Other(String),
     /// A condition of a named workflow step, prefixed with the step's name.
-    #[error("step {step}: {source}")]
+    #[error("step {step}: {error}")]
     InStep {
         /// The step's name in the workflow (`kind` or `kind_N`).
         step: String,
-        /// What went wrong.
-        #[source]
-        source: Box<Error>,
+        /// What went wrong (quoted in the message, hence not a `source`).
+        error: Box<Error>,
     },
 }
 
 impl Error {
     /// A JSON conversion error about `what` (a file or a result).
-    pub fn json(what: impl Display, source: serde_json::Error) -> Error {
+    pub fn json(what: impl Display, error: serde_json::Error) -> Error {
         Error::Json {
             what: what.to_string(),
-            source,
+            error,
         }
     }
 
@@ -151,7 +149,7 @@ impl Error {
             Error::Param(_) | Error::Io(_) | Error::Workflow(_) | Error::InStep { .. } => self,
             e => Error::InStep {
                 step: step.to_string(),
-                source: Box::new(e),
+                error: Box::new(e),
             },
         }
     }

@@ -40,7 +40,7 @@ pub(crate) fn run_batch_into(
 ) -> Result<RunSummary, Error> {
     std::fs::create_dir_all(out_dir).map_err(|source| StepError::OutputFolder {
         path: out_dir.to_path_buf(),
-        source,
+        error: source,
     })?;
     let t0 = std::time::Instant::now();
     progress.start("samples", wf.samples.len() as u64);

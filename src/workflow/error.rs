@@ -1,5 +1,7 @@
 //! Errors of running a workflow: each variant carries the step, file or value concerned, and its
-//! message says what to do.
+//! message says what to do. A message that quotes an underlying error holds it in a field named
+//! `error`, not as the error's `source`, so the command line's one-line message (the error chain
+//! joined) says it once.
 
 use std::path::PathBuf;
 use thiserror::Error;
@@ -29,13 +31,12 @@ pub enum StepError {
         detail: String,
     },
     /// The output folder cannot be created.
-    #[error("{}: cannot create the output folder ({source}); choose a writable `output`", path.display())]
+    #[error("{}: cannot create the output folder ({error}); choose a writable `output`", path.display())]
     OutputFolder {
         /// The folder.
         path: PathBuf,
         /// What the system said.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// `[input.raw] dtype` is not a sample type.
     #[error("{}: [input.raw] dtype = {dtype:?}; use u8, u16 or f32", file.display())]
@@ -46,24 +47,22 @@ pub enum StepError {
         dtype: String,
     },
     /// An input has no usable voxel size for the metrics of the workflow.
-    #[error("{}: input {}: {source}", file.display(), input.display())]
+    #[error("{}: input {}: {error}", file.display(), input.display())]
     InputVoxel {
         /// The workflow file.
         file: PathBuf,
         /// The input file.
         input: PathBuf,
         /// Why the voxel size does not do.
-        #[source]
-        source: crate::volume::Uncalibrated,
+        error: crate::volume::Uncalibrated,
     },
     /// An input declared as labels (`labels = true`) is not a label volume.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     NotLabels {
         /// The input file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: crate::error::ParamError,
+        error: crate::error::ParamError,
     },
     /// Every sample of a batch failed.
     #[error("every sample failed; first: {sample}: {error}")]
@@ -86,23 +85,21 @@ pub enum StepError {
     #[error("crop: no deposit found along the axis (no slice reaches the solid threshold)")]
     NoDeposit,
     /// The `synth` step's truth record in the results cannot be read back.
-    #[error("score: cannot read the synth truth record: {source}")]
+    #[error("score: cannot read the synth truth record: {error}")]
     SynthRecord {
         /// The parse error.
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// Several `synth` steps and no `truth` folder to say which one scores.
     #[error("score: several synth steps; give truth = \"folder\" to say which truth")]
     SeveralSynth,
     /// A truth folder's `truth.json` is not a truth record.
-    #[error("{}: not a truth record ({source})", dir.display())]
+    #[error("{}: not a truth record ({error})", dir.display())]
     NotTruthRecord {
         /// The truth folder.
         dir: PathBuf,
         /// The parse error.
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// A `score` step without a truth.
     #[error("score needs a truth: a `synth` step before it, or truth = \"folder\" written by `fibstack synth`")]

@@ -150,7 +150,7 @@ pub fn check_input_calibration(wf: &Workflow) -> Result<(), Error> {
             return Err(StepError::InputVoxel {
                 file: wf.file.clone(),
                 input: path.clone(),
-                source,
+                error: source,
             }
             .into());
         }
@@ -185,7 +185,7 @@ pub fn sha256_file(path: &Path) -> Result<(u64, String), io::IoError> {
 fn check_writable(dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|source| StepError::OutputFolder {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     })?;
     Ok(())
 }
@@ -204,7 +204,7 @@ impl Staging {
         let tmp = io::atomic::temp_folder(&target).map_err(|e| match e {
             io::IoError::Os { source, .. } => StepError::OutputFolder {
                 path: out_dir.to_path_buf(),
-                source,
+                error: source,
             }
             .into(),
             other => Error::Io(other),
@@ -325,7 +325,7 @@ pub(crate) fn run_chain_into(
                 Some(
                     LabelVolume::from_grey(vol).map_err(|source| StepError::NotLabels {
                         path: path.clone(),
-                        source,
+                        error: source,
                     })?,
                 );
         } else {

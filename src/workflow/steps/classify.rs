@@ -292,7 +292,7 @@ fn train_inline(t: &TrainSpec, ctx: &mut Context) -> Result<(Model, classify::Tr
         let rec: Truth =
             serde_json::from_slice(&js).map_err(|source| StepError::NotTruthRecord {
                 dir: d.to_path_buf(),
-                source,
+                error: source,
             })?;
         let labels = crate::io::read_labels(&d.join("truth/labels.tif"), &Default::default())?;
         let grey = crate::io::read_volume(&d.join("slices"), &Default::default())?;

@@ -48,7 +48,7 @@ fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {
         [] => Ok(None),
         [k] => serde_json::from_value(ctx.results[k.as_str()].clone())
             .map(Some)
-            .map_err(|source| StepError::SynthRecord { source }.into()),
+            .map_err(|source| StepError::SynthRecord { error: source }.into()),
         _ => Err(StepError::SeveralSynth.into()),
     }
 }
@@ -87,7 +87,7 @@ impl Step for ScoreStep {
                 let rec: Truth =
                     serde_json::from_slice(&js).map_err(|source| StepError::NotTruthRecord {
                         dir: d.to_path_buf(),
-                        source,
+                        error: source,
                     })?;
                 let l = crate::io::read_labels(&d.join("truth/labels.tif"), &Default::default())?;
                 (rec, Some(l), dir.clone())
