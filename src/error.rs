@@ -76,17 +76,81 @@ pub fn in_range(name: &str, value: f64, lo: f64, hi: f64) -> Result<f64, ParamEr
     }
 }
 
-/// The library's top-level error.
+/// The library's top-level error: the module errors, plus the few conditions of the layers that
+/// join them (workflow steps, JSON results).
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// An impossible or out-of-range parameter.
     #[error(transparent)]
     Param(#[from] ParamError),
+    /// Reading or writing a file.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// A metric asked of a volume without a physical voxel size.
     #[error(transparent)]
     Calibration(#[from] crate::volume::Uncalibrated),
+    /// A label volume that does not fit the question asked of it.
     #[error(transparent)]
     Phase(#[from] crate::metrics::phases::PhaseError),
+    /// Training or applying a classifier.
+    #[error(transparent)]
+    Classify(#[from] crate::classify::ClassifyError),
+    /// A workflow file that does not validate.
+    #[error(transparent)]
+    Workflow(#[from] crate::workflow::schema::WorkflowError),
+    /// A workflow step that cannot run on what the run holds.
+    #[error(transparent)]
+    Step(#[from] crate::workflow::StepError),
+    /// A value that cannot be converted to or from JSON (`what` names it: a file, a result).
+    #[error("{what}: {error}")]
+    Json {
+        /// The file or result concerned.
+        what: String,
+        /// The conversion error (quoted in the message, hence not a `source`).
+        error: serde_json::Error,
+    },
+    /// A folder without the `results.json` of a run.
+    #[error("{}: no results.json; point to the output folder of a `fibstack run`", dir.display())]
+    NoResults {
+        /// The folder given.
+        dir: std::path::PathBuf,
+    },
+    /// A stream or file with no slices.
+    #[error("the input has no slices; check the input folder, its pattern or the slice range")]
+    NoSlices,
+    /// Untyped message. Only the sizes step still builds it (its JSON conversion, to become
+    /// [`Error::json`]); no new uses — the variant goes when that one does.
     #[error("{0}")]
     Other(String),
+    /// A condition of a named workflow step, prefixed with the step's name.
+    #[error("step {step}: {error}")]
+    InStep {
+        /// The step's name in the workflow (`kind` or `kind_N`).
+        step: String,
+        /// What went wrong (quoted in the message, hence not a `source`).
+        error: Box<Error>,
+    },
+}
+
+impl Error {
+    /// A JSON conversion error about `what` (a file or a result).
+    pub fn json(what: impl Display, error: serde_json::Error) -> Error {
+        Error::Json {
+            what: what.to_string(),
+            error,
+        }
+    }
+
+    /// The error as raised by the workflow step `step`: conditions that do not name their file or
+    /// parameter get the step's name in front; the others are returned unchanged.
+    pub fn in_step(self, step: &str) -> Error {
+        match self {
+            Error::Param(_) | Error::Io(_) | Error::Workflow(_) | Error::InStep { .. } => self,
+            e => Error::InStep {
+                step: step.to_string(),
+                error: Box::new(e),
+            },
+        }
+    }
 }

@@ -17,6 +17,7 @@ pub mod rng;
 pub mod segment;
 pub mod stream;
 pub mod synth;
+pub mod validate;
 pub mod volume;
 pub mod workflow;
 

@@ -4,11 +4,14 @@
 //! `cargo test --test bench_harness` alone), the test says SKIP and passes.
 
 use fibstack::rng::Rng;
+use fibstack::volume::Connectivity;
 use fibstack::volume::{GreyData, GreyVolume, VoxelSize};
 use ndarray::Array3;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "support/twins.rs"]
+mod twins;
 
 fn example() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
@@ -51,45 +54,6 @@ fn read_u32(p: &Path) -> (Vec<usize>, Vec<u32>) {
     (shape, data)
 }
 
-/// Breadth-first 26-connected labelling, labels in order of first voxel.
-fn naive_labels(m: &Array3<u8>) -> Array3<u32> {
-    let (nz, ny, nx) = m.dim();
-    let mut l = Array3::<u32>::zeros(m.dim());
-    let mut next = 0;
-    for start in ndarray::indices((nz, ny, nx)) {
-        if m[start] == 0 || l[start] != 0 {
-            continue;
-        }
-        next += 1;
-        l[start] = next;
-        let mut q = VecDeque::from([start]);
-        while let Some((z, y, x)) = q.pop_front() {
-            for dz in -1i64..=1 {
-                for dy in -1i64..=1 {
-                    for dx in -1i64..=1 {
-                        let (a, b, c) = (z as i64 + dz, y as i64 + dy, x as i64 + dx);
-                        if a < 0
-                            || b < 0
-                            || c < 0
-                            || a >= nz as i64
-                            || b >= ny as i64
-                            || c >= nx as i64
-                        {
-                            continue;
-                        }
-                        let n = (a as usize, b as usize, c as usize);
-                        if m[n] == 1 && l[n] == 0 {
-                            l[n] = next;
-                            q.push_back(n);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    l
-}
-
 #[test]
 fn peer_kernels_label26_and_edt_match_naive_answers() {
     let Some(bin) = example() else {
@@ -113,7 +77,7 @@ fn peer_kernels_label26_and_edt_match_naive_answers() {
     assert_eq!(j["runs"].as_array().expect("runs").len(), 2);
     let (shape, got) = read_u32(&out);
     assert_eq!(shape, vec![6, 7, 9]);
-    let want = naive_labels(&m);
+    let want = twins::bfs_labels(&m.mapv(|v| v == 1), Connectivity::TwentySix);
     let n = *want.iter().max().expect("non-empty") as usize;
     assert!(n > 1, "the tiny mask should have several components");
     assert_eq!(j["components"].as_u64(), Some(n as u64));

@@ -325,8 +325,7 @@ fn sparse_strokes_reach_the_full_truth_classifier() {
             let seg = fibstack::io::read_labels(&dir.join("seg.tif"), &Default::default()).unwrap();
             let shifted = seg.data.mapv(|v| v.saturating_sub(1));
             let truth = score_truth(&d.path().join(model.file_stem().unwrap()));
-            let c =
-                fibstack::segment::score::score_labels(shifted.view(), truth.view(), 0).unwrap();
+            let c = fibstack::validate::score_labels(shifted.view(), truth.view(), 0).unwrap();
             s = Scores {
                 dice: c.score.phases.iter().map(|p| p.dice).collect(),
                 pore: c.pore_vs_solid.dice_pore,
@@ -369,19 +368,16 @@ fn score_truth(dir: &Path) -> ndarray::Array3<u8> {
     };
     let labels = fibstack::synth::structure(&spec).unwrap().0;
     let (align, geometry) =
-        fibstack::segment::score::reports_from_results(r.as_object().unwrap()).unwrap();
+        fibstack::validate::reports_from_results(r.as_object().unwrap()).unwrap();
     let acq = rec.acquisition.as_ref().unwrap();
-    let t = fibstack::segment::score::ChainTransform::new(
-        acq.image_shape,
-        align.as_ref(),
-        geometry.as_ref(),
-    )
-    .unwrap();
-    fibstack::segment::score::truth_on_grid(
+    let t =
+        fibstack::validate::ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())
+            .unwrap();
+    fibstack::validate::truth_on_grid(
         labels.view(),
         acq,
         &t,
-        fibstack::segment::score::Alignment::Applied,
+        fibstack::validate::Alignment::Applied,
     )
     .unwrap()
 }

@@ -2,7 +2,7 @@
 //! `workflows/dice-li-deposit.toml` generate the simulator's default electrode-like and Li-deposit
 //! stacks (every acquisition effect on), run align → geometry → destripe → denoise → segment, and
 //! score the segmentation against the truth labels mapped onto the processed grid
-//! (`segment::score`). Figures and the phases that miss 0.95 are in README (Dice section).
+//! (`validate`). Figures and the phases that miss 0.95 are in README (Dice section).
 
 use serde_json::Value;
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! The truth → processed-grid mapping of `segment::score` on cases with a known answer:
+//! The truth → processed-grid mapping of `validate` on cases with a known answer:
 //! 1. face-on images (no tilt) with drift: after alignment, the ideal mapping is the truth itself,
 //!    shifted by the crop origin (exact, every voxel);
 //! 2. every effect off except the 52° tilt (foreshortening + face shift): the truth mapped through
@@ -9,11 +9,11 @@
 use fibstack::preprocess::align::{align_volume, AlignParams};
 use fibstack::preprocess::geometry::correct_geometry;
 use fibstack::progress::Silent;
-use fibstack::segment::score::{
-    confusion, truth_on_grid, Alignment, ChainTransform, Confusion, UNSCORED,
-};
 use fibstack::synth::acquisition::{AcquisitionParams, TiltParams};
 use fibstack::synth::{generate, Preset, SynthSpec};
+use fibstack::validate::{
+    confusion, truth_on_grid, Alignment, ChainTransform, Confusion, UNSCORED,
+};
 use ndarray::{s, Array3, ArrayView3, Axis};
 
 fn electrode(acq: AcquisitionParams, shape: [usize; 3], seed: u64) -> fibstack::synth::SynthOutput {

@@ -8,49 +8,16 @@ use fibstack::metrics::porosity::Axis;
 use fibstack::volume::{VoxelSize, VoxelSource};
 use ndarray::{s, Array3};
 use proptest::prelude::*;
-use std::collections::VecDeque;
+use twins::bfs_labels;
+
+#[path = "support/twins.rs"]
+mod twins;
 
 const CONNS: [Connectivity; 3] = [
     Connectivity::Six,
     Connectivity::Eighteen,
     Connectivity::TwentySix,
 ];
-
-/// Slow reference: breadth-first flood fill from each unvisited voxel in raster order.
-fn bfs_labels(m: &Array3<bool>, conn: Connectivity) -> Array3<u32> {
-    let sh = m.shape();
-    let (nz, ny, nx) = (sh[0] as i64, sh[1] as i64, sh[2] as i64);
-    let offs = conn.offsets();
-    let mut lab = Array3::<u32>::zeros(m.raw_dim());
-    let mut next = 0;
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                let p = [z as usize, y as usize, x as usize];
-                if !m[p] || lab[p] != 0 {
-                    continue;
-                }
-                next += 1;
-                lab[p] = next;
-                let mut q = VecDeque::from([(z, y, x)]);
-                while let Some((a, b, c)) = q.pop_front() {
-                    for o in &offs {
-                        let (a2, b2, c2) = (a + o[0] as i64, b + o[1] as i64, c + o[2] as i64);
-                        if a2 < 0 || b2 < 0 || c2 < 0 || a2 >= nz || b2 >= ny || c2 >= nx {
-                            continue;
-                        }
-                        let r = [a2 as usize, b2 as usize, c2 as usize];
-                        if m[r] && lab[r] == 0 {
-                            lab[r] = next;
-                            q.push_back((a2, b2, c2));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    lab
-}
 
 fn volume_strategy() -> impl Strategy<Value = Array3<bool>> {
     (1usize..24, 1usize..8, 1usize..8, 0.1f64..0.8).prop_flat_map(|(z, y, x, p)| {

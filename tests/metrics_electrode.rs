@@ -5,35 +5,10 @@ use fibstack::metrics::components::Connectivity;
 use fibstack::metrics::connectivity::analyze;
 use fibstack::metrics::porosity::Axis;
 use fibstack::volume::VoxelSize;
-use ndarray::Array3;
-use std::path::Path;
+use twins::read_tiff_u8;
 
-fn read_tiff_u8(rel: &str) -> Option<Array3<u8>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    if !p.exists() {
-        eprintln!("SKIP: {} is absent", p.display());
-        return None;
-    }
-    let f = std::fs::File::open(&p).unwrap();
-    let mut d = tiff::decoder::Decoder::new(std::io::BufReader::new(f))
-        .unwrap()
-        .with_limits(tiff::decoder::Limits::unlimited());
-    let (w, h) = d.dimensions().unwrap();
-    let mut data = Vec::new();
-    let mut nz = 0;
-    loop {
-        match d.read_image().unwrap() {
-            tiff::decoder::DecodingResult::U8(v) => data.extend_from_slice(&v[..(w * h) as usize]),
-            _ => panic!("expected 8-bit pages"),
-        }
-        nz += 1;
-        if !d.more_images() {
-            break;
-        }
-        d.next_image().unwrap();
-    }
-    Some(Array3::from_shape_vec((nz, h as usize, w as usize), data).unwrap())
-}
+#[path = "support/twins.rs"]
+mod twins;
 
 #[test]
 fn electrode_components_percolation_and_euler_match_scipy_skimage() {

@@ -8,34 +8,10 @@ use fibstack::metrics::porosity::{
 use fibstack::volume::{VoxelSize, VoxelSource};
 use ndarray::{s, Array3};
 use std::path::Path;
+use twins::read_tiff_u8;
 
-/// Read a multi-page 8-bit TIFF with the `tiff` crate (page = z). None (with a message) when absent.
-fn read_tiff_u8(rel: &str) -> Option<Array3<u8>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    if !p.exists() {
-        eprintln!("SKIP: {} is absent", p.display());
-        return None;
-    }
-    let f = std::fs::File::open(&p).unwrap();
-    let mut d = tiff::decoder::Decoder::new(std::io::BufReader::new(f))
-        .unwrap()
-        .with_limits(tiff::decoder::Limits::unlimited());
-    let (w, h) = d.dimensions().unwrap();
-    let mut data = Vec::new();
-    let mut nz = 0;
-    loop {
-        match d.read_image().unwrap() {
-            tiff::decoder::DecodingResult::U8(v) => data.extend_from_slice(&v[..(w * h) as usize]),
-            _ => panic!("expected 8-bit pages"),
-        }
-        nz += 1;
-        if !d.more_images() {
-            break;
-        }
-        d.next_image().unwrap();
-    }
-    Some(Array3::from_shape_vec((nz, h as usize, w as usize), data).unwrap())
-}
+#[path = "support/twins.rs"]
+mod twins;
 
 fn cal(nm: [f64; 3]) -> VoxelSize {
     VoxelSize::new(nm, VoxelSource::CommandLine)

@@ -6,6 +6,9 @@ use fibstack::rng::Rng;
 use ndarray::Array3;
 use proptest::prelude::*;
 
+#[path = "support/twins.rs"]
+mod twins;
+
 /// Non-touching spheres (physical radii, nm) at random positions; returns labels and truth.
 fn packing(
     seed: u64,
@@ -217,58 +220,6 @@ fn border_flag_empty_and_full_phases() {
     assert_eq!(parts[0].nn_distance_nm, Some(0.0));
 }
 
-/// Reference labelling: repeated relabel-to-minimum until stable (very slow, independent).
-fn reference_labels(mask: &Array3<bool>, conn26: bool) -> Array3<usize> {
-    let (nz, ny, nx) = mask.dim();
-    let mut lab = Array3::from_shape_fn(mask.dim(), |(z, y, x)| {
-        if mask[[z, y, x]] {
-            (z * ny + y) * nx + x + 1
-        } else {
-            0
-        }
-    });
-    loop {
-        let mut changed = false;
-        for z in 0..nz {
-            for y in 0..ny {
-                for x in 0..nx {
-                    if lab[[z, y, x]] == 0 {
-                        continue;
-                    }
-                    for dz in -1i64..=1 {
-                        for dy in -1i64..=1 {
-                            for dx in -1i64..=1 {
-                                let n = dz.abs() + dy.abs() + dx.abs();
-                                if n == 0 || (!conn26 && n > 1) {
-                                    continue;
-                                }
-                                let (zz, yy, xx) = (z as i64 + dz, y as i64 + dy, x as i64 + dx);
-                                if zz < 0
-                                    || yy < 0
-                                    || xx < 0
-                                    || zz >= nz as i64
-                                    || yy >= ny as i64
-                                    || xx >= nx as i64
-                                {
-                                    continue;
-                                }
-                                let o = lab[[zz as usize, yy as usize, xx as usize]];
-                                if o != 0 && o < lab[[z, y, x]] {
-                                    lab[[z, y, x]] = o;
-                                    changed = true;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if !changed {
-            return lab;
-        }
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
@@ -278,8 +229,8 @@ proptest! {
     ) {
         let mask = Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| bits[(z * 7 + y) * 7 + x] < dens);
         let conn = if conn26 { Connectivity::TwentySix } else { Connectivity::Six };
-        let (fast, n) = label_particles(mask.view(), conn);
-        let slow = reference_labels(&mask, conn26);
+        let (fast, n) = label_particles(mask.view(), conn).unwrap();
+        let slow = twins::min_propagation_labels(&mask, conn);
         // same partition: a bijection between label values
         let mut map = std::collections::HashMap::new();
         for (f, s) in fast.iter().zip(slow.iter()) {

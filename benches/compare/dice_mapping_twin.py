@@ -1,4 +1,4 @@
-"""Independent numpy twin of `segment::score::truth_on_grid` (Applied alignment).
+"""Independent numpy twin of `validate::truth_on_grid` (Applied alignment).
 
 Usage: python dice_mapping_twin.py RUN_DIR
 RUN_DIR is the output folder of a workflow with a `synth` step (`save = "synth"`), `align`,

@@ -47,6 +47,7 @@ use thiserror::Error;
 
 /// Errors of training and classification; each names the file or value and the fix.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum ClassifyError {
     #[error(transparent)]
     Param(#[from] ParamError),

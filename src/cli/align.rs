@@ -85,8 +85,8 @@ pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
         let voxel = r.voxel();
         let (report, _) = fibstack::stream::align(r, &a.output, &params, &bar)
             .with_context(|| format!("aligning {}", a.input.display()))?;
-        fibstack::preprocess::align::write_shifts_csv(&csv, &report.slices)?;
-        fibstack::preprocess::align_plot::write_drift_plot(&plot, &report.slices)?;
+        fibstack::report::align::write_shifts_csv(&csv, &report.slices)?;
+        fibstack::report::align::write_drift_plot(&plot, &report.slices)?;
         AlignOutput {
             implied_slice_thickness: implied_thickness(&report, &voxel, step.theta_deg),
             report,

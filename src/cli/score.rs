@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::align::AlignReport;
 use fibstack::preprocess::geometry::GeometryReport;
-use fibstack::segment::score::{
+use fibstack::validate::{
     crop_origin_from_results, reports_from_results, score_against_truth, score_labels,
     ChainTransform, ScoreView,
 };

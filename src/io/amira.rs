@@ -16,7 +16,7 @@
 //! `Units { Coordinates "nm" }`.
 
 use super::meta::{bounding_box_voxel, file_voxel, parse_unit_statement, FileValue};
-use super::{IoError, ReadOptions};
+use super::{check_budget, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata};
 use ndarray::Array3;
 use std::io::{Read, Write};
@@ -237,14 +237,7 @@ pub fn read_amira(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError
         }
     };
     let out = count.saturating_mul(out_bytes);
-    if out > opts.max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: format!("{nz} x {ny} x {nx}"),
-            bytes: out,
-            limit: opts.max_bytes,
-        });
-    }
+    check_budget(path, format!("{nz} x {ny} x {nx}"), out, opts.max_bytes)?;
     let raw_len = count.saturating_mul(bytes);
     let offset = hdr.data_offset as u64;
     let enc_name = hdr

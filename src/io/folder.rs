@@ -1,7 +1,7 @@
 //! A folder of per-slice 2-D TIFFs (Auto Slice & View): natural sort, glob, slice range.
 
 use super::tiff::{calibrate, read_pages, stack_pages, Page, TiffPages};
-use super::{IoError, ReadOptions};
+use super::{check_budget, IoError, ReadOptions};
 use crate::volume::GreyVolume;
 use rayon::prelude::*;
 use std::cmp::Ordering;
@@ -185,14 +185,12 @@ pub fn read_folder(
     let first = read_slice_file(dir, &files[0], &per_file)?;
     let page_bytes = (first.dims[0] * first.dims[1] * first.pages[0].page_type().bytes()) as u64;
     let total = page_bytes.saturating_mul(files.len() as u64);
-    if total > opts.max_bytes {
-        return Err(IoError::TooLarge {
-            path: dir.to_path_buf(),
-            shape: format!("{} x {} x {}", files.len(), first.dims[0], first.dims[1]),
-            bytes: total,
-            limit: opts.max_bytes,
-        });
-    }
+    check_budget(
+        dir,
+        format!("{} x {} x {}", files.len(), first.dims[0], first.dims[1]),
+        total,
+        opts.max_bytes,
+    )?;
     progress.start("reading slices", files.len() as u64);
     let ty = first.pages[0].page_type();
     let rest: Result<Vec<Page>, IoError> = files[1..]

@@ -12,7 +12,7 @@
 //! warning).
 
 use super::meta::{file_voxel, length_unit_nm, FileValue};
-use super::{split_h5_path, IoError, ReadOptions};
+use super::{check_budget, split_h5_path, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata};
 use hdf5_metno as h5;
 use ndarray::{Array3, ArrayD, IxDyn};
@@ -159,14 +159,13 @@ pub fn read_hdf5(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
     let elem = dtype.size() as u64;
     let count: u64 = shape.iter().map(|&n| n as u64).product();
     let declared = count.saturating_mul(elem);
-    if declared.saturating_mul(2) > opts.max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: format!("{shape:?}"),
-            bytes: declared,
-            limit: opts.max_bytes,
-        });
-    }
+    // the dataset is read in its stored type, then converted: two copies at the peak
+    check_budget(
+        path,
+        format!("{shape:?}"),
+        declared.saturating_mul(2),
+        opts.max_bytes,
+    )?;
     if !ds.is_chunked() && declared > file_len {
         return Err(IoError::Truncated {
             path: path.to_path_buf(),

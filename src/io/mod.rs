@@ -31,6 +31,7 @@ use thiserror::Error;
 
 /// Errors from reading or writing files. Every message names the file and says what to do.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum IoError {
     #[error("{path}: {source} (check that the path exists and is readable/writable)")]
     Os {
@@ -82,6 +83,32 @@ pub enum IoError {
 }
 
 /// Bytes as GiB text for messages.
+/// The memory budget of every reader: refuse a read of `path` (an image of `shape`, printed in
+/// the message) that would hold `bytes` bytes when at most `limit` are allowed.
+///
+/// ```
+/// use std::path::Path;
+/// assert!(fibstack::io::check_budget(Path::new("a.tif"), "2 x 2 x 2", 8, 8).is_ok());
+/// let e = fibstack::io::check_budget(Path::new("a.tif"), "2 x 2 x 2", 9, 8).unwrap_err();
+/// assert!(e.to_string().starts_with("a.tif: image of 2 x 2 x 2 would need 9 bytes"));
+/// ```
+pub fn check_budget(
+    path: &Path,
+    shape: impl Into<String>,
+    bytes: u64,
+    limit: u64,
+) -> Result<(), IoError> {
+    if bytes > limit {
+        return Err(IoError::TooLarge {
+            path: path.to_path_buf(),
+            shape: shape.into(),
+            bytes,
+            limit,
+        });
+    }
+    Ok(())
+}
+
 fn gib(b: u64) -> String {
     format!("{:.3} GiB", b as f64 / (1u64 << 30) as f64)
 }

@@ -12,7 +12,7 @@
 //! otherwise widened to mode 6 like mrcfile does), u16 as mode 6, f32 as mode 2, little-endian.
 
 use super::meta::{file_voxel, FileValue};
-use super::{IoError, ReadOptions};
+use super::{check_budget, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata};
 use ndarray::Array3;
 use std::fs::File;
@@ -202,14 +202,12 @@ pub fn read_mrc(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
     }
     // output bytes: f16 and possibly-negative integers may need f32
     let out_bytes = count.saturating_mul(if hdr.mode == 12 { 4 } else { sb.max(1) * 2 });
-    if out_bytes > opts.max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: format!("{nz} x {ny} x {nx}"),
-            bytes: out_bytes,
-            limit: opts.max_bytes,
-        });
-    }
+    check_budget(
+        path,
+        format!("{nz} x {ny} x {nx}"),
+        out_bytes,
+        opts.max_bytes,
+    )?;
     r.seek(SeekFrom::Start(offset))
         .map_err(|e| IoError::os(path, e))?;
     let mut raw = vec![0u8; declared as usize];

@@ -2,7 +2,7 @@
 //! also integer dtypes (`int8`…`int64`, `uint32`, `uint64`, narrowed to the smallest exact type,
 //! see [`super::ints`]) and `float64` (read as 32-bit float); 2-D (one slice) or 3-D, C order.
 
-use super::{IoError, ReadOptions};
+use super::{check_budget, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
 use ndarray::Array3;
 use std::io::{Read, Write};
@@ -133,14 +133,7 @@ pub fn read_npy(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> 
         });
     };
     let n: u64 = shape.iter().map(|&d| d as u64).product();
-    if bytes > opts.max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: format!("{shape:?}"),
-            bytes,
-            limit: opts.max_bytes,
-        });
-    }
+    check_budget(path, format!("{shape:?}"), bytes, opts.max_bytes)?;
     let have = file_len.saturating_sub((pre + hlen) as u64);
     if have < bytes {
         return Err(IoError::invalid(

@@ -1,7 +1,7 @@
 //! PNG: quick-look orthogonal views of a volume, plain grey/RGB images, and reading a PNG as a
 //! one-slice volume.
 
-use super::IoError;
+use super::{check_budget, IoError};
 use crate::volume::{GreyData, GreyVolume, Metadata, VoxelSize};
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 use std::path::Path;
@@ -93,14 +93,7 @@ pub fn read_png_limited(path: &Path, max_bytes: u64) -> Result<GreyVolume, IoErr
             ),
         });
     }
-    if need > max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: format!("{w}x{h} PNG"),
-            bytes: need,
-            limit: max_bytes,
-        });
-    }
+    check_budget(path, format!("{w}x{h} PNG"), need, max_bytes)?;
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader
         .next_frame(&mut buf)

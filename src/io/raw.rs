@@ -1,6 +1,6 @@
 //! Raw binary volumes: dims, sample type and endianness given by the user.
 
-use super::{IoError, RawSpec, ReadOptions};
+use super::{check_budget, IoError, RawSpec, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
 use ndarray::Array3;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -118,14 +118,7 @@ pub fn read_raw(path: &Path, spec: &RawSpec, opts: &ReadOptions) -> Result<GreyV
             ),
         ));
     };
-    if bytes > opts.max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: format!("{:?}", spec.shape),
-            bytes,
-            limit: opts.max_bytes,
-        });
-    }
+    check_budget(path, format!("{:?}", spec.shape), bytes, opts.max_bytes)?;
     let mut f = std::fs::File::open(path).map_err(|e| IoError::os(path, e))?;
     let len = f.metadata().map_err(|e| IoError::os(path, e))?.len();
     if len != spec.header_bytes + bytes {

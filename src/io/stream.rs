@@ -20,7 +20,7 @@ use super::tiff::{
     check_same_page, imagej_description_parts, needs_bigtiff, page_tags, read_pages, stack_pages,
     write_page, write_tiff_to, Page, PageDecoder, PageType, TiffWriteOptions,
 };
-use super::{settle_calibration, Format, IoError, ReadOptions};
+use super::{check_budget, settle_calibration, Format, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize};
 use ndarray::{s, Axis};
 use rayon::prelude::*;
@@ -270,14 +270,12 @@ impl SliceReader {
         }
         let n = max.max(1).min(nz - self.pos);
         let slab_bytes = self.slice_bytes().saturating_mul(n as u64);
-        if slab_bytes > self.opts.max_bytes {
-            return Err(IoError::TooLarge {
-                path: self.path.clone(),
-                shape: format!("{} x {} x {}", n, self.shape[1], self.shape[2]),
-                bytes: slab_bytes,
-                limit: self.opts.max_bytes,
-            });
-        }
+        check_budget(
+            &self.path,
+            format!("{} x {} x {}", n, self.shape[1], self.shape[2]),
+            slab_bytes,
+            self.opts.max_bytes,
+        )?;
         let (z0, z1) = (self.pos, self.pos + n);
         let data = match &mut self.src {
             Source::Memory(d) => match d {

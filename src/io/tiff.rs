@@ -6,7 +6,7 @@
 //! X/YResolution so Fiji shows the voxel size; BigTIFF above 4 GiB.
 
 use super::meta::{self, VendorInfo, TAG_FEI, TAG_ZEISS};
-use super::{IoError, ReadOptions};
+use super::{check_budget, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSize, VoxelSource};
 use ndarray::{Array3, ArrayView2};
 use std::fs::File;
@@ -682,14 +682,13 @@ impl PageDecoder {
             Err(_) => 1, // palette: checked below
         };
         let page_bytes = (w as u64) * (h as u64) * bytes_per;
-        if budget < page_bytes {
-            return Err(IoError::TooLarge {
-                path: path.to_path_buf(),
-                shape: format!("{w}x{h} (page {index})"),
-                bytes: page_bytes.max(max_bytes.saturating_sub(budget) + page_bytes),
-                limit: max_bytes,
-            });
-        }
+        // the pages read so far (`max_bytes - budget`) plus this one
+        check_budget(
+            path,
+            format!("{w}x{h} (page {index})"),
+            max_bytes.saturating_sub(budget).saturating_add(page_bytes),
+            max_bytes,
+        )?;
         let page = match ct {
             Ok(_) => match dec.read_image().map_err(|e| map_tiff_err(path, e))? {
                 DecodingResult::U8(v) => Page::U8(v),

@@ -1,7 +1,7 @@
 //! VTK ImageData (`.vti`, XML, appended raw binary) with spacing in nm, for ParaView.
 //! Voxels are written as cell data, so each voxel is one cell of size `dx × dy × dz`.
 
-use super::IoError;
+use super::{check_budget, IoError};
 use crate::volume::{GreyData, GreyVolume, Metadata, VoxelSize, VoxelSource};
 use std::io::Write;
 use std::path::Path;
@@ -65,14 +65,7 @@ pub fn read_vti_limited(path: &Path, max_bytes: u64) -> Result<GreyVolume, IoErr
     let len = std::fs::metadata(path)
         .map_err(|e| IoError::os(path, e))?
         .len();
-    if len > max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: "(.vti file)".into(),
-            bytes: len,
-            limit: max_bytes,
-        });
-    }
+    check_budget(path, "(.vti file)", len, max_bytes)?;
     let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
     let marker = b"<AppendedData encoding=\"raw\">";
     let bad = |w: &str| {

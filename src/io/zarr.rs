@@ -24,7 +24,7 @@
 //! reader and writer of [`super::stream`] use both.
 
 use super::meta::{file_voxel, FileValue};
-use super::{IoError, ReadOptions};
+use super::{check_budget, IoError, ReadOptions};
 use crate::volume::{GreyData, GreyVolume, Metadata, SampleType, VoxelSource};
 use ndarray::Array3;
 use serde_json::{json, Value};
@@ -355,14 +355,7 @@ pub fn read_zarr(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError>
     let img = ZarrImage::open(path, opts)?;
     let out = img.shape;
     let bytes = (out.iter().product::<usize>() as u64).saturating_mul(img.dsize as u64);
-    if bytes > opts.max_bytes {
-        return Err(IoError::TooLarge {
-            path: path.to_path_buf(),
-            shape: format!("{out:?}"),
-            bytes,
-            limit: opts.max_bytes,
-        });
-    }
+    check_budget(path, format!("{out:?}"), bytes, opts.max_bytes)?;
     let (data, notes) = img.read_slices(0, out[0])?;
     let mut meta = img.meta;
     meta.warnings.extend(notes);

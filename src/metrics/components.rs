@@ -9,74 +9,9 @@
 //! number of threads.
 
 use crate::error::ParamError;
+pub use crate::volume::Connectivity;
 use ndarray::{Array3, ArrayView3, Zip};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
-
-/// Voxel adjacency: faces (6), faces + edges (18), faces + edges + corners (26).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Connectivity {
-    #[serde(rename = "6")]
-    Six,
-    #[serde(rename = "18")]
-    Eighteen,
-    #[serde(rename = "26")]
-    TwentySix,
-}
-
-impl Connectivity {
-    /// From 6, 18 or 26.
-    pub fn from_n(n: u32) -> Result<Connectivity, ParamError> {
-        match n {
-            6 => Ok(Connectivity::Six),
-            18 => Ok(Connectivity::Eighteen),
-            26 => Ok(Connectivity::TwentySix),
-            _ => Err(ParamError::new(
-                "connectivity",
-                n,
-                "use 6 (faces), 18 (faces + edges) or 26 (faces + edges + corners)",
-            )),
-        }
-    }
-    /// 6, 18 or 26.
-    pub fn n(self) -> u32 {
-        match self {
-            Connectivity::Six => 6,
-            Connectivity::Eighteen => 18,
-            Connectivity::TwentySix => 26,
-        }
-    }
-    /// Largest |dz| + |dy| + |dx| of a neighbour.
-    fn max_l1(self) -> i32 {
-        match self {
-            Connectivity::Six => 1,
-            Connectivity::Eighteen => 2,
-            Connectivity::TwentySix => 3,
-        }
-    }
-    /// All neighbour offsets `[dz, dy, dx]`.
-    pub fn offsets(self) -> Vec<[i32; 3]> {
-        let mut v = Vec::new();
-        for dz in -1..=1 {
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    let l1: i32 = dz * dz + dy * dy + dx * dx;
-                    if l1 > 0 && l1 <= self.max_l1() {
-                        v.push([dz, dy, dx]);
-                    }
-                }
-            }
-        }
-        v
-    }
-    /// Neighbours that come earlier in raster order.
-    pub fn backward_offsets(self) -> Vec<[i32; 3]> {
-        self.offsets()
-            .into_iter()
-            .filter(|o| (o[0], o[1], o[2]) < (0, 0, 0))
-            .collect()
-    }
-}
 
 /// Result of labelling.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,14 +6,15 @@
 //! [`super::surface`], plus face counting for comparison), sphericity, centroid, bounding box,
 //! border flag, and the distance to the nearest other particle centroid (k-d tree, `kiddo`).
 //!
-//! The connected-component labelling here ([`label_particles`], breadth-first flood fill) is
-//! private to the sizes module on purpose, so it does not depend on the connectivity module's
-//! `components.rs`; the two can be unified later.
+//! Particles are labelled by the crate's one connected-component labeller,
+//! [`label_components`] (run-based union–find, numbered by each particle's first voxel in
+//! raster order).
 //!
 //! Surface of a particle: the closed surface of its voxel set — transitions to other labels and
 //! to the outside of the box both count (so a particle cut by the box boundary includes the cut
 //! face; such particles have `touches_border = true`).
 
+use super::components::label_components;
 use super::edt::{check_voxel, edt, phase_mask};
 use super::surface::{crofton_directions, CROFTON};
 use crate::error::{positive, ParamError};
@@ -21,23 +22,19 @@ use ndarray::{Array3, ArrayView3};
 use serde::Serialize;
 use std::collections::VecDeque;
 
-/// Voxel connectivity used to group voxels into particles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub enum Connectivity {
-    /// Face neighbours only.
-    #[serde(rename = "6")]
-    Six,
-    /// Face, edge and corner neighbours.
-    #[serde(rename = "26")]
-    TwentySix,
-}
+pub use crate::volume::Connectivity;
 
 impl Connectivity {
-    /// From 6 or 26.
+    /// From 6 or 26, the connectivities of a particle analysis (methods §8); 18 is refused.
+    ///
+    /// ```
+    /// use fibstack::metrics::particles::Connectivity;
+    /// assert_eq!(Connectivity::from_number(26).unwrap(), Connectivity::TwentySix);
+    /// assert!(Connectivity::from_number(18).is_err());
+    /// ```
     pub fn from_number(n: u32) -> Result<Self, ParamError> {
         match n {
-            6 => Ok(Connectivity::Six),
-            26 => Ok(Connectivity::TwentySix),
+            6 | 26 => Connectivity::from_n(n),
             _ => Err(ParamError::new(
                 "connectivity",
                 n,
@@ -45,28 +42,14 @@ impl Connectivity {
             )),
         }
     }
-    /// 6 or 26.
-    pub fn number(self) -> u32 {
-        match self {
-            Connectivity::Six => 6,
-            Connectivity::TwentySix => 26,
-        }
-    }
-    fn offsets(self) -> Vec<[isize; 3]> {
-        let mut v = Vec::new();
-        for a in -1isize..=1 {
-            for b in -1isize..=1 {
-                for c in -1isize..=1 {
-                    let n = a.abs() + b.abs() + c.abs();
-                    if n == 0 || (self == Connectivity::Six && n > 1) {
-                        continue;
-                    }
-                    v.push([a, b, c]);
-                }
-            }
-        }
-        v
-    }
+}
+
+/// Neighbour offsets of `conn` as signed index steps.
+fn offsets(conn: Connectivity) -> Vec<[isize; 3]> {
+    conn.offsets()
+        .into_iter()
+        .map(|o| o.map(|v| v as isize))
+        .collect()
 }
 
 /// Options for [`particles`].
@@ -91,10 +74,8 @@ impl Default for ParticleOptions {
     }
 }
 
-/// Labels of particles: 0 = not a particle, 1..=n.
-///
-/// Breadth-first flood fill over the `true` voxels of `mask` (private twin of the connectivity
-/// module's labelling; labels are numbered in raster order of each particle's first voxel).
+/// Labels of particles: 0 = not a particle, 1..=n, numbered in raster order of each particle's
+/// first voxel ([`label_components`]).
 ///
 /// ```
 /// use fibstack::metrics::particles::{label_particles, Connectivity};
@@ -102,38 +83,16 @@ impl Default for ParticleOptions {
 /// let mut m = Array3::from_elem((1, 3, 3), false);
 /// m[[0, 0, 0]] = true;
 /// m[[0, 1, 1]] = true; // diagonal neighbour
-/// assert_eq!(label_particles(m.view(), Connectivity::Six).1, 2);
-/// assert_eq!(label_particles(m.view(), Connectivity::TwentySix).1, 1);
+/// assert_eq!(label_particles(m.view(), Connectivity::Six).unwrap().1, 2);
+/// assert_eq!(label_particles(m.view(), Connectivity::TwentySix).unwrap().1, 1);
 /// ```
-pub fn label_particles(mask: ArrayView3<'_, bool>, conn: Connectivity) -> (Array3<u32>, u32) {
-    let (nz, ny, nx) = mask.dim();
-    let mut lab = Array3::<u32>::zeros((nz, ny, nx));
-    let offs = conn.offsets();
-    let mut next = 0u32;
-    let mut queue = VecDeque::new();
-    for z in 0..nz {
-        for y in 0..ny {
-            for x in 0..nx {
-                if !mask[[z, y, x]] || lab[[z, y, x]] != 0 {
-                    continue;
-                }
-                next += 1;
-                lab[[z, y, x]] = next;
-                queue.push_back([z, y, x]);
-                while let Some(p) = queue.pop_front() {
-                    for o in &offs {
-                        if let Some(q) = step(p, *o, [nz, ny, nx]) {
-                            if mask[q] && lab[q] == 0 {
-                                lab[q] = next;
-                                queue.push_back(q);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    (lab, next)
+pub fn label_particles(
+    mask: ArrayView3<'_, bool>,
+    conn: Connectivity,
+) -> Result<(Array3<u32>, u32), ParamError> {
+    let c = label_components(mask, conn)?;
+    let n = c.count() as u32;
+    Ok((c.labels, n))
 }
 
 #[inline]
@@ -171,7 +130,7 @@ pub fn watershed_split(
     let d = edt(mask, voxel_nm)?;
     if d.iter().any(|v| v.is_infinite()) {
         // no background at all: one particle filling the volume
-        return Ok(label_particles(mask, conn));
+        return label_particles(mask, conn);
     }
     // a box wider than the volume is the volume (the filter clamps to it): same result
     let k: Vec<usize> = voxel_nm
@@ -181,8 +140,8 @@ pub fn watershed_split(
         .collect();
     let mx = max_filter(&d, [k[0], k[1], k[2]]);
     let peaks = Array3::from_shape_fn(dims, |ix| mask[ix] && d[ix] > 0.0 && d[ix] >= mx[ix]);
-    let (mut lab, nmarkers) = label_particles(peaks.view(), Connectivity::TwentySix);
-    let offs = conn.offsets();
+    let (mut lab, nmarkers) = label_particles(peaks.view(), Connectivity::TwentySix)?;
+    let offs = offsets(conn);
     // hierarchical queue over the distinct EDT values (exact order of levels, FIFO within a
     // level; a neighbour above the current level joins the current level)
     let mut levels: Vec<u32> = d
@@ -221,7 +180,7 @@ pub fn watershed_split(
     }
     // unreached voxels: own particles
     let rest = Array3::from_shape_fn(dims, |ix| mask[ix] && lab[ix] == 0);
-    let (extra, nextra) = label_particles(rest.view(), conn);
+    let (extra, nextra) = label_particles(rest.view(), conn)?;
     for (l, e) in lab.iter_mut().zip(extra.iter()) {
         if *e != 0 {
             *l = nmarkers + *e;
@@ -358,19 +317,19 @@ pub fn particles(
     let (lab, n) = if opts.split {
         watershed_split(mask.view(), voxel_nm, min_sep, opts.connectivity)?
     } else {
-        label_particles(mask.view(), opts.connectivity)
+        label_particles(mask.view(), opts.connectivity)?
     };
     let mut parts = measure(lab.view(), n, voxel_nm);
     nearest_neighbours(&mut parts);
     let method = if opts.split {
         format!(
             "connected components ({}-connectivity) split by marker-controlled watershed on the EDT; markers = 26-connected plateaus of EDT maxima within ±{min_sep} nm boxes",
-            opts.connectivity.number()
+            opts.connectivity.n()
         )
     } else {
         format!(
-            "connected components ({}-connectivity), breadth-first flood fill",
-            opts.connectivity.number()
+            "connected components ({}-connectivity), run-based union-find labelling",
+            opts.connectivity.n()
         )
     };
     let summary = summarize(&parts, phase, opts, method, voxel_nm);
@@ -550,7 +509,7 @@ fn summarize(
     let (esd_mean, esd_std) = mean_std(&esd);
     ParticleSummary {
         phase,
-        connectivity: opts.connectivity.number(),
+        connectivity: opts.connectivity.n(),
         split: opts.split,
         method,
         surface_method: CROFTON.to_string(),

@@ -11,6 +11,7 @@ pub const MAX_PHASES: usize = 32;
 
 /// A label volume that does not fit the question asked of it.
 #[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
 pub enum PhaseError {
     /// The requested label does not occur.
     #[error("{role} {value} does not occur in the volume (labels present: {present}); choose one of these{hint}")]

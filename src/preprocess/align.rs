@@ -1023,42 +1023,6 @@ fn shift_one(
     }
 }
 
-/// Write `alignment_shifts.csv` (columns: slice, dy_px, dx_px, cum_dy_px, cum_dx_px, quality,
-/// flagged, peak_ratio, raw_cum_dy_px, raw_cum_dx_px, replaced) atomically.
-pub fn write_shifts_csv(
-    path: &std::path::Path,
-    slices: &[SliceShift],
-) -> Result<(), crate::io::IoError> {
-    use std::io::Write;
-    crate::io::atomic::write_atomic(path, |w| {
-        let e = |err: std::io::Error| crate::io::IoError::os(path, err);
-        writeln!(
-            w,
-            "slice,dy_px,dx_px,cum_dy_px,cum_dx_px,quality,flagged,peak_ratio,raw_cum_dy_px,raw_cum_dx_px,replaced"
-        )
-        .map_err(e)?;
-        for s in slices {
-            writeln!(
-                w,
-                "{},{:.4},{:.4},{:.4},{:.4},{:.5},{},{:.3},{:.4},{:.4},{}",
-                s.slice,
-                s.dy_px,
-                s.dx_px,
-                s.cum_dy_px,
-                s.cum_dx_px,
-                s.quality,
-                s.flagged,
-                s.peak_ratio,
-                s.raw_cum_dy_px,
-                s.raw_cum_dx_px,
-                s.replaced
-            )
-            .map_err(e)?;
-        }
-        Ok(())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

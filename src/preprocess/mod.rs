@@ -1,7 +1,6 @@
 //! preprocess (see architecture.md).
 
 pub mod align;
-pub mod align_plot;
 pub mod denoise;
 pub mod destripe;
 pub mod fft2;

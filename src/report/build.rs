@@ -27,7 +27,7 @@ fn read_json(path: &Path) -> Result<Option<Value>, Error> {
     })?;
     serde_json::from_slice(&b)
         .map(Some)
-        .map_err(|e| Error::Other(format!("{}: not valid JSON ({e})", path.display())))
+        .map_err(|e| Error::json(format_args!("{}: not valid JSON", path.display()), e))
 }
 
 /// The first result whose step name is `kind` or `kind_N`.
@@ -141,11 +141,8 @@ fn read_csv_columns(path: &Path) -> Option<(Vec<String>, Vec<Vec<f64>>)> {
 
 /// Build `report.html`, `report.json` and `figures/` for the results in `dir`.
 pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Error> {
-    let results = read_json(&dir.join("results.json"))?.ok_or_else(|| {
-        Error::Other(format!(
-            "{}: no results.json; point to the output folder of a `fibstack run`",
-            dir.display()
-        ))
+    let results = read_json(&dir.join("results.json"))?.ok_or_else(|| Error::NoResults {
+        dir: dir.to_path_buf(),
     })?;
     let prov = read_json(&dir.join("provenance.json"))?.unwrap_or(Value::Null);
     let names = phase_names_of(&results);
@@ -783,7 +780,7 @@ pub fn build_report(dir: &Path, title: Option<&str>) -> Result<ReportFiles, Erro
     crate::io::atomic::write_bytes(
         &json_path,
         &serde_json::to_vec_pretty(&Value::Object(summary))
-            .map_err(|e| Error::Other(e.to_string()))?,
+            .map_err(|e| Error::json("report.json", e))?,
     )?;
     let html_path = dir.join("report.html");
     page.write(&html_path)?;

@@ -7,7 +7,6 @@ pub mod histogram;
 pub mod iso50;
 pub mod otsu;
 pub mod rim;
-pub mod score;
 pub mod shine;
 pub mod threshold;
 

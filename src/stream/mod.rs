@@ -116,7 +116,7 @@ pub fn destripe_scored(
     }
     let shape = reader.shape();
     if shape[0] == 0 {
-        return Err(Error::Other("no slices".into()));
+        return Err(Error::NoSlices);
     }
     let mut fractions = Vec::with_capacity(shape[0]);
     let mut scores = Vec::new();

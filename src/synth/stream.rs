@@ -280,7 +280,7 @@ pub fn write_stack(
             .map(|a| a.view().insert_axis(ndarray::Axis(0)))
             .collect();
         let g = ndarray::concatenate(ndarray::Axis(0), &views)
-            .map_err(|e| crate::error::Error::Other(e.to_string()))?;
+            .expect("slices of one slab share their shape");
         gw.write_slab(&GreyData::U16(g))?;
         if let Some(w) = tw.as_mut() {
             let t: Vec<Array2<u8>> = (z0..z1)
@@ -292,7 +292,7 @@ pub fn write_stack(
                 .map(|a| a.view().insert_axis(ndarray::Axis(0)))
                 .collect();
             let t = ndarray::concatenate(ndarray::Axis(0), &views)
-                .map_err(|e| crate::error::Error::Other(e.to_string()))?;
+                .expect("slices of one slab share their shape");
             w.write_slab(&GreyData::U8(t))?;
         }
         progress.inc((z1 - z0) as u64);

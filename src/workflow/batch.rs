@@ -4,6 +4,7 @@
 
 use super::provenance::{run_chain_into, Chain, Provenance, RunSummary};
 use super::schema::{CompareSpec, Workflow};
+use super::StepError;
 use crate::error::Error;
 use crate::progress::{Progress, Silent};
 use crate::report::table::{Cell, Table};
@@ -37,11 +38,9 @@ pub(crate) fn run_batch_into(
     final_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<RunSummary, Error> {
-    std::fs::create_dir_all(out_dir).map_err(|e| {
-        Error::Other(format!(
-            "{}: cannot create the output folder ({e})",
-            out_dir.display()
-        ))
+    std::fs::create_dir_all(out_dir).map_err(|source| StepError::OutputFolder {
+        path: out_dir.to_path_buf(),
+        error: source,
     })?;
     let t0 = std::time::Instant::now();
     progress.start("samples", wf.samples.len() as u64);
@@ -92,7 +91,7 @@ pub(crate) fn run_batch_into(
     let batch = serde_json::json!({ "samples": statuses });
     crate::io::atomic::write_bytes(
         &out_dir.join("batch.json"),
-        &serde_json::to_vec_pretty(&batch).map_err(|e| Error::Other(e.to_string()))?,
+        &serde_json::to_vec_pretty(&batch).map_err(|e| Error::json("batch results", e))?,
     )?;
     let mut written = vec![PathBuf::from("batch.json")];
     if let Some(cmp) = &wf.spec.compare {
@@ -126,14 +125,14 @@ pub(crate) fn run_batch_into(
     };
     crate::io::atomic::write_bytes(
         &out_dir.join("provenance.json"),
-        &serde_json::to_vec_pretty(&prov).map_err(|e| Error::Other(e.to_string()))?,
+        &serde_json::to_vec_pretty(&prov).map_err(|e| Error::json("provenance.json", e))?,
     )?;
     if failed.len() == statuses.len() {
-        return Err(Error::Other(format!(
-            "every sample failed; first: {}: {}",
-            failed[0].name,
-            failed[0].error.clone().unwrap_or_default()
-        )));
+        return Err(StepError::AllSamplesFailed {
+            sample: failed[0].name.clone(),
+            error: failed[0].error.clone().unwrap_or_default(),
+        }
+        .into());
     }
     Ok(RunSummary {
         out_dir: out_dir.to_path_buf(),

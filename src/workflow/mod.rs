@@ -16,6 +16,7 @@
 //! ```
 
 pub mod batch;
+pub mod error;
 pub mod export;
 pub mod provenance;
 pub mod results;
@@ -108,8 +109,7 @@ impl<'a> Context<'a> {
         wanted: &[(&'static str, u8)],
     ) -> Result<(&LabelVolume, crate::volume::VoxelSize), crate::error::Error> {
         let l = self.labels(step)?;
-        let v = crate::metrics::phases::metric_voxel(l, wanted, self.allow_uncalibrated)
-            .map_err(|e| crate::error::Error::Other(e.to_string()))?;
+        let v = crate::metrics::phases::metric_voxel(l, wanted, self.allow_uncalibrated)?;
         Ok((l, v))
     }
 
@@ -131,9 +131,13 @@ impl<'a> Context<'a> {
         step: &str,
         phase: &crate::volume::PhaseRef,
     ) -> Result<u8, crate::error::Error> {
-        phase
-            .resolve(&self.phase_names())
-            .map_err(|e| crate::error::Error::Other(format!("step {step}: {e}")))
+        phase.resolve(&self.phase_names()).map_err(|detail| {
+            StepError::UnknownPhase {
+                step: step.to_string(),
+                detail,
+            }
+            .into()
+        })
     }
 
     /// The name of label `label`, when it has one (for results and tables).
@@ -178,17 +182,19 @@ impl<'a> Context<'a> {
     /// The grey volume, or a clear error naming the step.
     pub fn grey(&self, step: &str) -> Result<&GreyVolume, crate::error::Error> {
         self.grey.as_ref().ok_or_else(|| {
-            crate::error::Error::Other(format!(
-                "step {step} needs a grey volume, but there is none"
-            ))
+            StepError::NoGrey {
+                step: step.to_string(),
+            }
+            .into()
         })
     }
     /// The label volume, or a clear error naming the step.
     pub fn labels(&self, step: &str) -> Result<&LabelVolume, crate::error::Error> {
         self.labels.as_ref().ok_or_else(|| {
-            crate::error::Error::Other(format!(
-                "step {step} needs a label volume: add a `segment` step before it"
-            ))
+            StepError::NoLabels {
+                step: step.to_string(),
+            }
+            .into()
         })
     }
     /// Path for an output file inside the run folder (records it for provenance).
@@ -240,4 +246,5 @@ pub trait Step {
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, crate::error::Error>;
 }
 
+pub use error::StepError;
 pub use provenance::{run, RunSummary};

@@ -2,6 +2,7 @@
 
 use super::schema::Workflow;
 use super::Context;
+use super::StepError;
 use crate::error::Error;
 use crate::io::{self, ReadOptions};
 use crate::progress::Progress;
@@ -70,10 +71,11 @@ fn input_read_options(
                 "u16" | "uint16" => crate::SampleType::U16,
                 "f32" | "float32" => crate::SampleType::F32,
                 t => {
-                    return Err(Error::Other(format!(
-                        "{}: [input.raw] dtype = {t:?}; use u8, u16 or f32",
-                        wf.file.display()
-                    )))
+                    return Err(StepError::RawDtype {
+                        file: wf.file.clone(),
+                        dtype: t.to_string(),
+                    }
+                    .into())
                 }
             },
             little_endian: !matches!(r.endian.as_str(), "big" | "be"),
@@ -144,12 +146,13 @@ pub fn check_input_calibration(wf: &Workflow) -> Result<(), Error> {
             inp.slice_thickness_nm,
             VoxelSource::Workflow,
         );
-        if let Err(e) = voxel.for_metric(false) {
-            return Err(Error::Other(format!(
-                "{}: input {}: {e}",
-                wf.file.display(),
-                path.display()
-            )));
+        if let Err(source) = voxel.for_metric(false) {
+            return Err(StepError::InputVoxel {
+                file: wf.file.clone(),
+                input: path.clone(),
+                error: source,
+            }
+            .into());
         }
     }
     Ok(())
@@ -180,11 +183,9 @@ pub fn sha256_file(path: &Path) -> Result<(u64, String), io::IoError> {
 }
 
 fn check_writable(dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::Other(format!(
-            "{}: cannot create the output folder ({e}); choose a writable `output`",
-            dir.display()
-        ))
+    std::fs::create_dir_all(dir).map_err(|source| StepError::OutputFolder {
+        path: dir.to_path_buf(),
+        error: source,
     })?;
     Ok(())
 }
@@ -200,11 +201,13 @@ struct Staging {
 impl Staging {
     fn begin(out_dir: &Path) -> Result<Self, Error> {
         let target = io::normalize_path(out_dir);
-        let tmp = io::atomic::temp_folder(&target).map_err(|e| {
-            Error::Other(format!(
-                "{}: cannot create the output folder ({e}); choose a writable `output`",
-                out_dir.display()
-            ))
+        let tmp = io::atomic::temp_folder(&target).map_err(|e| match e {
+            io::IoError::Os { source, .. } => StepError::OutputFolder {
+                path: out_dir.to_path_buf(),
+                error: source,
+            }
+            .into(),
+            other => Error::Io(other),
         })?;
         Ok(Staging { tmp, target })
     }
@@ -242,8 +245,7 @@ pub fn run(
     out_override: Option<PathBuf>,
     progress: &dyn Progress,
 ) -> Result<RunSummary, Error> {
-    wf.check_paths(out_override.as_deref())
-        .map_err(|e| Error::Other(e.to_string()))?;
+    wf.check_paths(out_override.as_deref())?;
     let out_dir = wf.out_dir(out_override.as_deref());
     let stage = Staging::begin(&out_dir)?;
     let mut summary = if !wf.samples.is_empty() {
@@ -319,10 +321,13 @@ pub(crate) fn run_chain_into(
             });
         }
         if inp.labels {
-            ctx.labels = Some(
-                LabelVolume::from_grey(vol)
-                    .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?,
-            );
+            ctx.labels =
+                Some(
+                    LabelVolume::from_grey(vol).map_err(|source| StepError::NotLabels {
+                        path: path.clone(),
+                        error: source,
+                    })?,
+                );
         } else {
             ctx.grey = Some(vol);
         }
@@ -338,10 +343,7 @@ pub(crate) fn run_chain_into(
         ctx.chain_before = chain.steps[..i].to_vec();
         ctx.name_labels();
         let ts = Instant::now();
-        let value = step.as_step().run(&mut ctx).map_err(|e| match e {
-            Error::Other(m) => Error::Other(format!("step {name}: {m}")),
-            other => other,
-        })?;
+        let value = step.as_step().run(&mut ctx).map_err(|e| e.in_step(name))?;
         if !value.is_null() {
             ctx.results.insert(name.clone(), value.clone());
             results.insert(name.clone(), value);
@@ -365,7 +367,7 @@ pub(crate) fn run_chain_into(
     };
     warnings.append(&mut ctx.warnings);
     let results_path = ctx.output("results.json");
-    let json = serde_json::to_vec_pretty(&results).map_err(|e| Error::Other(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&results).map_err(|e| Error::json("results.json", e))?;
     io::atomic::write_bytes(&results_path, &json)?;
     let prov = Provenance {
         fibstack_version: env!("CARGO_PKG_VERSION"),
@@ -391,7 +393,7 @@ pub(crate) fn run_chain_into(
         },
         total_seconds: t0.elapsed().as_secs_f64(),
     };
-    let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::Other(e.to_string()))?;
+    let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::json("provenance.json", e))?;
     io::atomic::write_bytes(&out_dir.join("provenance.json"), &pj)?;
     let mut prov = prov;
     if let Some(r) = &wf.spec.report {
@@ -399,7 +401,7 @@ pub(crate) fn run_chain_into(
         prov.outputs.push(files.html);
         prov.outputs.push(files.json);
         prov.outputs.extend(files.figures);
-        let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::Other(e.to_string()))?;
+        let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::json("provenance.json", e))?;
         io::atomic::write_bytes(&out_dir.join("provenance.json"), &pj)?;
     }
     Ok(RunSummary {

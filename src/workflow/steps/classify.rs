@@ -19,13 +19,13 @@ use crate::classify::{
 };
 use crate::error::{Error, ParamError};
 use crate::features::FeatureParams;
-use crate::segment::score::{
+use crate::synth::{SynthSpec, Truth};
+use crate::validate::{
     crop_origin_from_results, reports_from_results, truth_on_grid, Alignment, ChainTransform,
     UNSCORED,
 };
-use crate::synth::{SynthSpec, Truth};
 use crate::volume::{GreyVolume, LabelVolume};
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::{Context, Data, Step, StepError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -183,7 +183,7 @@ fn cerr(e: classify::ClassifyError) -> Error {
     match e {
         classify::ClassifyError::Io(e) => Error::Io(e),
         classify::ClassifyError::Param(e) => Error::Param(e),
-        other => Error::Other(other.to_string()),
+        other => Error::Classify(other),
     }
 }
 
@@ -208,13 +208,7 @@ fn run_chain(
         match st {
             StepSpec::Synth(_) | StepSpec::Passthrough(_) | StepSpec::Convert(_) => continue,
             _ if grey_filter || plain_crop => {}
-            _ => {
-                return Err(Error::Other(format!(
-                    "classify: the training stacks run through the steps before this one, but \
-                     `{kind}` does not map grey to grey; put the classify step right after the \
-                     filters (align, geometry, destripe, denoise, tophat, crop by voxel ranges)"
-                )))
-            }
+            _ => return Err(StepError::NotGreyToGrey { kind }.into()),
         }
         let n = names.iter().filter(|k| **k == kind).count();
         let name = crate::workflow::results::result_name(&kind, n);
@@ -227,9 +221,7 @@ fn run_chain(
     for w in sub.written {
         ctx.written.push(Path::new(folder).join(w));
     }
-    let g = sub
-        .grey
-        .ok_or_else(|| Error::Other("classify: training chain lost the grey volume".into()))?;
+    let g = sub.grey.ok_or(StepError::TrainingChainLostGrey)?;
     Ok((g, sub.results))
 }
 
@@ -260,7 +252,10 @@ fn truth_set(
     let acq = record
         .acquisition
         .as_ref()
-        .ok_or_else(|| Error::Other(format!("classify: {source} has no acquisition record")))?;
+        .ok_or_else(|| StepError::NoAcquisition {
+            step: "classify".into(),
+            record: source.to_string(),
+        })?;
     let (g, results) = run_chain(ctx, grey, &format!("train_{}", idx + 1))?;
     let (align, geometry) = reports_from_results(&results)?;
     let mut t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
@@ -294,8 +289,11 @@ fn train_inline(t: &TrainSpec, ctx: &mut Context) -> Result<(Model, classify::Tr
         let d = Path::new(dir);
         let js = std::fs::read(d.join("truth.json"))
             .map_err(|e| crate::io::IoError::os(&d.join("truth.json"), e))?;
-        let rec: Truth = serde_json::from_slice(&js)
-            .map_err(|e| Error::Other(format!("{}: not a truth record ({e})", d.display())))?;
+        let rec: Truth =
+            serde_json::from_slice(&js).map_err(|source| StepError::NotTruthRecord {
+                dir: d.to_path_buf(),
+                error: source,
+            })?;
         let labels = crate::io::read_labels(&d.join("truth/labels.tif"), &Default::default())?;
         let grey = crate::io::read_volume(&d.join("slices"), &Default::default())?;
         inputs.push(classify::input_record(&d.join("slices"))?);
@@ -314,9 +312,7 @@ fn train_inline(t: &TrainSpec, ctx: &mut Context) -> Result<(Model, classify::Tr
     }
     for spec in &t.synth {
         let out = crate::synth::generate(spec)?;
-        let r = out
-            .rendered
-            .ok_or_else(|| Error::Other("classify: training synth not rendered".into()))?;
+        let r = out.rendered.ok_or(StepError::TrainingSynthNotRendered)?;
         names.extend(out.truth.phase_names.iter().cloned());
         let src = format!(
             "simulator {} seed {} (shine-through {:?})",

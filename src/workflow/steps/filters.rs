@@ -112,7 +112,7 @@ fn out_type(output_type: &str, st: SampleType) -> SampleType {
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(v).map_err(|e| Error::Other(e.to_string()))
+    serde_json::to_value(v).map_err(|e| Error::json("step results", e))
 }
 
 /// `kind = "destripe"`; the same keys are the options of `fibstack destripe`.

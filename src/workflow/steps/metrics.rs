@@ -159,7 +159,7 @@ impl Step for PorosityStep {
             let path = ctx.output(&format!("{pre}_windows.csv"));
             write_csv_file(&path, |w| ws.write_csv(w))?;
         }
-        let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
+        let mut v = serde_json::to_value(&r).map_err(|e| Error::json("porosity results", e))?;
         if let (Some(band), Some(obj)) = (threshold_band(ctx, phase), v.as_object_mut()) {
             obj.insert("threshold_sensitivity".into(), band);
         }
@@ -317,7 +317,8 @@ impl Step for ConnectivityStep {
         let (l, voxel) = ctx.metric_labels("connectivity", &[("phase", phase)])?;
         if opts.components_only {
             let r = components_report(l.view(), &voxel, &opts)?;
-            let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
+            let mut v =
+                serde_json::to_value(&r).map_err(|e| Error::json("components results", e))?;
             ctx.add_phase_name(phase, &mut v);
             return Ok(v);
         }
@@ -336,7 +337,7 @@ impl Step for ConnectivityStep {
             let path = ctx.output(&name("edges.csv"));
             write_csv_file(&path, |w| g.write_edges_csv(w))?;
         }
-        let mut v = serde_json::to_value(&r).map_err(|e| Error::Other(e.to_string()))?;
+        let mut v = serde_json::to_value(&r).map_err(|e| Error::json("connectivity results", e))?;
         ctx.add_phase_name(phase, &mut v);
         Ok(v)
     }

@@ -11,7 +11,7 @@ pub mod synth;
 pub mod tort;
 
 use crate::error::{Error, ParamError};
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::{Context, Data, Step, StepError};
 use serde::Deserialize;
 
 /// A step as written in the workflow file: `[[steps]]` tables with `kind = "..."`.
@@ -371,7 +371,7 @@ impl Step for Crop {
             .as_ref()
             .map(|g| g.shape())
             .or_else(|| ctx.labels.as_ref().map(|l| l.shape()))
-            .ok_or_else(|| Error::Other("crop: there is no volume to crop".into()))?;
+            .ok_or(StepError::NothingToCrop)?;
         let mut ranges = [(0, shape[0]), (0, shape[1]), (0, shape[2])];
         for (i, r) in [self.z, self.y, self.x].iter().enumerate() {
             if let Some([a, b]) = r {
@@ -402,12 +402,7 @@ impl Step for Crop {
                     reverse: self.reverse,
                 },
             )?
-            .ok_or_else(|| {
-                Error::Other(
-                    "crop: no deposit found along the axis (no slice reaches the solid threshold)"
-                        .into(),
-                )
-            })?;
+            .ok_or(StepError::NoDeposit)?;
             let i = axis.index();
             ranges[i] = (
                 d.bottom_index.min(d.top_index),

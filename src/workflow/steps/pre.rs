@@ -4,15 +4,14 @@
 
 use crate::error::{Error, ParamError};
 use crate::preprocess::align::{
-    align_volume, write_shifts_csv, AlignMode, AlignParams, AlignReport, Boundary, Detrend,
-    Interpolation,
+    align_volume, AlignMode, AlignParams, AlignReport, Boundary, Detrend, Interpolation,
 };
-use crate::preprocess::align_plot::write_drift_plot;
 use crate::preprocess::geometry::{
     check_theta, geometry_volume, slice_thickness_from_drift, DriftThickness, GeometryParams,
     GeometryReport, RowInterpolation, DEFAULT_THETA_DEG,
 };
 use crate::preprocess::phasecorr::{BandPass, PhaseCorrParams, Roi, Window};
+use crate::report::align::{write_drift_plot, write_shifts_csv};
 use crate::volume::VoxelSource;
 use crate::workflow::steps::filters::WorkflowOnlyKey;
 use crate::workflow::{Context, Data, Step};
@@ -367,7 +366,7 @@ impl Step for AlignStep {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let out = self.apply(ctx)?;
-        serde_json::to_value(&out).map_err(|e| Error::Other(format!("align results: {e}")))
+        serde_json::to_value(&out).map_err(|e| Error::json("align results", e))
     }
 }
 
@@ -550,6 +549,6 @@ impl Step for GeometryStep {
     }
     fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
         let out = self.apply(ctx)?;
-        serde_json::to_value(&out).map_err(|e| Error::Other(format!("geometry results: {e}")))
+        serde_json::to_value(&out).map_err(|e| Error::json("geometry results", e))
     }
 }

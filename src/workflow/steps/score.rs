@@ -1,5 +1,5 @@
 //! `kind = "score"`: score the current segmentation against the simulator's truth labels
-//! (per-phase Dice, voxel accuracy, pore/solid view, porosity error; `segment::score`).
+//! (per-phase Dice, voxel accuracy, pore/solid view, porosity error; `validate`).
 //!
 //! The truth is the one of a `synth` step earlier in the same workflow, or, with
 //! `truth = "folder"`, a folder written by `fibstack synth` (its `truth.json` and
@@ -13,13 +13,13 @@
 //! (default false: with no truth at all, record `"scored": false` instead of failing).
 
 use crate::error::{Error, ParamError};
-use crate::segment::score::{
+use crate::synth::Truth;
+use crate::validate::{
     crop_origin_from_results, reports_from_results, score_against_truth, truth_on_grid, Alignment,
     ChainTransform,
 };
-use crate::synth::Truth;
 use crate::volume::LabelVolume;
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::{Context, Data, Step, StepError};
 use serde::{Deserialize, Serialize};
 
 /// The `score` step.
@@ -48,10 +48,8 @@ fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {
         [] => Ok(None),
         [k] => serde_json::from_value(ctx.results[k.as_str()].clone())
             .map(Some)
-            .map_err(|e| Error::Other(format!("score: cannot read the synth truth record: {e}"))),
-        _ => Err(Error::Other(
-            "score: several synth steps; give truth = \"folder\" to say which truth".into(),
-        )),
+            .map_err(|source| StepError::SynthRecord { error: source }.into()),
+        _ => Err(StepError::SeveralSynth.into()),
     }
 }
 
@@ -86,9 +84,11 @@ impl Step for ScoreStep {
                 let d = std::path::Path::new(dir);
                 let js = std::fs::read(d.join("truth.json"))
                     .map_err(|e| crate::io::IoError::os(&d.join("truth.json"), e))?;
-                let rec: Truth = serde_json::from_slice(&js).map_err(|e| {
-                    Error::Other(format!("{}: not a truth record ({e})", d.display()))
-                })?;
+                let rec: Truth =
+                    serde_json::from_slice(&js).map_err(|source| StepError::NotTruthRecord {
+                        dir: d.to_path_buf(),
+                        error: source,
+                    })?;
                 let l = crate::io::read_labels(&d.join("truth/labels.tif"), &Default::default())?;
                 (rec, Some(l), dir.clone())
             }
@@ -101,31 +101,27 @@ impl Step for ScoreStep {
                                    written by `fibstack synth` to score it",
                     }));
                 }
-                let rec = rec.ok_or_else(|| {
-                    Error::Other(
-                        "score needs a truth: a `synth` step before it, or truth = \"folder\" \
-                         written by `fibstack synth`"
-                            .into(),
-                    )
-                })?;
+                let rec = rec.ok_or(StepError::NoTruth)?;
                 (rec, None, "synth step".into())
             }
         };
-        let acq = record.acquisition.as_ref().ok_or_else(|| {
-            Error::Other("score: the truth record has no acquisition (render = false)".into())
-        })?;
+        let acq = record
+            .acquisition
+            .as_ref()
+            .ok_or_else(|| StepError::NoAcquisition {
+                step: "score".into(),
+                record: "the truth record".into(),
+            })?;
         let truth = match &truth_owned {
             Some(l) => l,
-            None => ctx.truth_labels.as_ref().ok_or_else(|| {
-                Error::Other("score: the synth step kept no truth labels (render = false)".into())
-            })?,
+            None => ctx.truth_labels.as_ref().ok_or(StepError::NoTruthLabels)?,
         };
         if truth.shape() != record.labels_shape {
-            return Err(Error::Other(format!(
-                "score: truth labels {:?} do not match truth.json labels_shape {:?}",
-                truth.shape(),
-                record.labels_shape
-            )));
+            return Err(StepError::TruthShape {
+                found: truth.shape(),
+                expected: record.labels_shape,
+            }
+            .into());
         }
         let (align, geometry) = reports_from_results(&ctx.results)?;
         let mut t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
@@ -134,12 +130,11 @@ impl Step for ScoreStep {
             t = t.cropped(origin, seg.shape())?;
         }
         if seg.shape() != t.shape {
-            return Err(Error::Other(format!(
-                "score: the segmentation is {:?} but align/geometry (and crops) produce {:?}; \
-                 scoring supports align → geometry → filters → segment → crops",
-                seg.shape(),
-                t.shape
-            )));
+            return Err(StepError::ChainShape {
+                found: seg.shape(),
+                expected: t.shape,
+            }
+            .into());
         }
         let mut s = score_against_truth(seg.view(), truth.view(), acq, &t, self.pore)?;
         let name = |l: u8| {
@@ -164,7 +159,7 @@ impl Step for ScoreStep {
             )),
             None => None,
         };
-        let mut v = serde_json::to_value(&s).map_err(|e| Error::Other(format!("score: {e}")))?;
+        let mut v = serde_json::to_value(&s).map_err(|e| Error::json("score results", e))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("scored".into(), serde_json::Value::Bool(true));
             o.insert("truth".into(), serde_json::Value::String(source));

@@ -114,8 +114,7 @@ impl Step for SynthStep {
                 ctx.written.push(std::path::Path::new(dir).join(f));
             }
         }
-        let truth = serde_json::to_value(&out.truth)
-            .map_err(|e| Error::Other(format!("synth truth: {e}")))?;
+        let truth = serde_json::to_value(&out.truth).map_err(|e| Error::json("synth truth", e))?;
         if let Some(r) = out.rendered {
             ctx.grey = Some(r.grey);
             ctx.truth_labels = Some(out.labels.clone());

@@ -24,7 +24,7 @@ use crate::error::{Error, ParamError};
 use crate::metrics::tortuosity::parse_axis;
 use crate::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
 use crate::metrics::tortuosity::steady_state::{tortuosity_fd, Boundary, SteadyStateOptions};
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::{Context, Data, Step, StepError};
 use serde::Deserialize;
 
 /// `kind = "tortuosity"`.
@@ -190,10 +190,10 @@ impl Step for Tortuosity {
                 .iter()
                 .flat_map(|r| r.warnings.iter().cloned())
                 .collect();
-            return Err(Error::Other(format!(
-                "{}; set allow_unconverged = true at the top of the workflow to keep such results (marked with their warnings)",
-                what.join("; ")
-            )));
+            return Err(StepError::Unconverged {
+                warnings: what.join("; "),
+            }
+            .into());
         }
         for r in &results {
             ctx.warnings

@@ -1,5 +1,9 @@
-//! Scoring a segmentation against reference labels, and bringing simulator truth onto the grid
-//! of a processed stack.
+//! Validation against a known answer: scoring a segmentation against reference labels, and
+//! bringing simulator truth onto the grid of a processed stack.
+//!
+//! This module sits above the processing layers: it may read the simulator's truth (`synth`),
+//! the reports of the processing steps (`preprocess`) and a workflow's `results.json`; the
+//! segmentation itself (`segment`) depends on none of them.
 //!
 //! **Scores** ([`confusion`], [`Confusion::score`]): on two label volumes of the same grid, the
 //! confusion matrix of (segmented label, reference label) voxel counts, from which
@@ -370,7 +374,7 @@ impl ChainTransform {
     /// `origin` (`[z, y, x]`, in voxels of the processed grid). Errors if the box does not fit.
     ///
     /// ```
-    /// use fibstack::segment::score::ChainTransform;
+    /// use fibstack::validate::ChainTransform;
     /// let t = ChainTransform::new([4, 10, 12], None, None).unwrap();
     /// let c = t.clone().cropped([1, 2, 3], [2, 5, 6]).unwrap();
     /// assert_eq!((c.shape, c.crop_origin), ([2, 5, 6], [1, 2, 3]));
@@ -603,7 +607,7 @@ pub fn reports_from_results(
 /// without a crop. Use it with [`ChainTransform::cropped`] and the cropped volume's shape.
 ///
 /// ```
-/// use fibstack::segment::score::crop_origin_from_results;
+/// use fibstack::validate::crop_origin_from_results;
 /// let r = serde_json::json!({
 ///     "crop": { "ranges_voxels": { "z": [0, 8], "y": [10, 40], "x": [2, 50] } },
 ///     "crop_2": { "ranges_voxels": { "z": [1, 8], "y": [0, 30], "x": [0, 20] } },

@@ -1,12 +1,46 @@
-//! Plot of the cumulative drift curve (`alignment_drift.png`).
+//! Files of the drift alignment: the per-slice table (`alignment_shifts.csv`) and the plot of the
+//! cumulative drift curve (`alignment_drift.png`).
 //!
-//! Uses the shared plotting code of [`crate::report::plot`] (PNG rasterised with its built-in
-//! bitmap font, or SVG when the path ends in `.svg`); written atomically.
+//! The plot uses the shared plotting code of [`crate::report::plot`] (PNG rasterised with its
+//! built-in bitmap font, or SVG when the path ends in `.svg`); both are written atomically.
 
-use super::align::SliceShift;
 use crate::io::IoError;
+use crate::preprocess::align::SliceShift;
 use crate::report::plot::{Plot, Series, Style};
 use std::path::Path;
+
+/// Write `alignment_shifts.csv` (columns: slice, dy_px, dx_px, cum_dy_px, cum_dx_px, quality,
+/// flagged, peak_ratio, raw_cum_dy_px, raw_cum_dx_px, replaced) atomically.
+pub fn write_shifts_csv(path: &Path, slices: &[SliceShift]) -> Result<(), IoError> {
+    use std::io::Write;
+    crate::io::atomic::write_atomic(path, |w| {
+        let e = |err: std::io::Error| IoError::os(path, err);
+        writeln!(
+            w,
+            "slice,dy_px,dx_px,cum_dy_px,cum_dx_px,quality,flagged,peak_ratio,raw_cum_dy_px,raw_cum_dx_px,replaced"
+        )
+        .map_err(e)?;
+        for s in slices {
+            writeln!(
+                w,
+                "{},{:.4},{:.4},{:.4},{:.4},{:.5},{},{:.3},{:.4},{:.4},{}",
+                s.slice,
+                s.dy_px,
+                s.dx_px,
+                s.cum_dy_px,
+                s.cum_dx_px,
+                s.quality,
+                s.flagged,
+                s.peak_ratio,
+                s.raw_cum_dy_px,
+                s.raw_cum_dx_px,
+                s.replaced
+            )
+            .map_err(e)?;
+        }
+        Ok(())
+    })
+}
 
 /// Plot of the applied cumulative shifts (dy, dx) against slice, the measured curves before
 /// detrending when they differ, and flagged slices as points.
