@@ -4,6 +4,7 @@ use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use fibstack::io::IoError;
+use fibstack::metrics::local_thickness::ThicknessMode;
 use fibstack::metrics::particles::{Connectivity, ParticleOptions};
 use fibstack::metrics::sizes::{sizes, write_distribution_csv_in, SizesOptions, What};
 use fibstack::volume::GreyVolume;
@@ -41,6 +42,11 @@ pub struct SizesArgs {
     /// Bins of the local-thickness distribution.
     #[arg(long, default_value_t = 50)]
     pub bins: usize,
+    /// Fast approximate local thickness: the exact method on the phase coarsened 2x2x2, about 8x
+    /// faster; diameters within about 2 voxels of the exact ones (features thinner than 2
+    /// voxels are coarser still; see the manual's validation chapter).
+    #[arg(long)]
+    pub fast_thickness: bool,
     /// Write the per-particle table (CSV).
     #[arg(long, value_name = "PATH")]
     pub particles_csv: Option<PathBuf>,
@@ -81,6 +87,11 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
     let opts = SizesOptions {
         what,
         bins: a.bins,
+        thickness_mode: if a.fast_thickness {
+            ThicknessMode::Fast
+        } else {
+            ThicknessMode::Exact
+        },
         particles: ParticleOptions {
             connectivity: Connectivity::from_number(a.connectivity)?,
             split: a.split,
