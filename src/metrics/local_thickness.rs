@@ -134,7 +134,7 @@ impl ThicknessMode {
 /// when none is phase, `2 × min(dz, dy, dx)` (the thickness of a single voxel). When the coarse
 /// grid keeps no background (or no phase) while the full grid has both, the exact method is used.
 ///
-/// Cost: about an eighth of the exact method's. Error against the exact method: discretisation
+/// Cost: a quarter to an eighth of the exact method's time. Error against the exact method: discretisation
 /// of the coarse grid, about ±2 voxels on the diameter (measured in the validation chapter).
 ///
 /// ```

@@ -10,7 +10,7 @@
 //! min_separation = 15.0     # nm, watershed marker separation (default 3 voxels)
 //! connectivity = 26         # 6 or 26
 //! bins = 50                 # local-thickness histogram bins
-//! fast_thickness = false    # fast approximate local thickness (coarse grid, ~8x faster)
+//! fast_thickness = false    # fast approximate local thickness (coarse grid, 4-8x faster)
 //! particles_csv = "particles.csv"        # optional, inside the output folder
 //! distribution_csv = "thickness.csv"     # optional
 //! thickness_map = "thickness.tif"        # optional, f32 diameter in nm
