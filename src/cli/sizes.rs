@@ -44,7 +44,8 @@ pub struct SizesArgs {
     pub bins: usize,
     /// Fast approximate local thickness: the exact method on the phase coarsened 2x2x2, 4-8x
     /// faster; diameters within 2 voxels of the exact ones for about 89 % of the voxels (mean
-    /// difference about 1 voxel; see the manual's validation chapter).
+    /// difference about 1 voxel); features only a few voxels across read low (see the manual's
+    /// validation chapter).
     #[arg(long)]
     pub fast_thickness: bool,
     /// Write the per-particle table (CSV).
