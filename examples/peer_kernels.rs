@@ -13,6 +13,7 @@
 //!                                        default = skimage's configuration (no window, no
 //!                                        band-pass, one pass); --fibstack-defaults = `align`'s
 //!   lt        MASK.npy OUT.npy            local thickness (diameter, voxels) of voxels == 1
+//!   ltfast    MASK.npy OUT.npy            the same, fast coarse-grid mode
 //!   tortfd    LABELS.npy OUT.json --phase p --axis a   steady-state τ (default solver settings)
 //! options: --reps N (default 3)
 //! ```
@@ -200,6 +201,21 @@ fn run() -> Res<()> {
             write_f32(out, lt)?;
             t
         }
+        "ltfast" => {
+            let out = out_path(&a, 1)?;
+            let m = labels_u8(&a.paths[0])?;
+            let (t, lt) = time(a.reps, || {
+                let mask = phase_mask(m.view(), a.phase);
+                Ok(
+                    fibstack::metrics::local_thickness::local_thickness_fast_map(
+                        mask.view(),
+                        a.voxel,
+                    )?,
+                )
+            })?;
+            write_f32(out, lt)?;
+            t
+        }
         "phasecorr" => {
             let out = out_path(&a, 2)?;
             let r = read(&a.paths[0])?.to_f32();
@@ -253,7 +269,7 @@ fn run() -> Res<()> {
         }
         s => {
             return Err(format!(
-                "unknown stage {s} (label26, edt, gaussian, lt, phasecorr, tortfd)"
+                "unknown stage {s} (label26, edt, gaussian, lt, ltfast, phasecorr, tortfd)"
             )
             .into())
         }

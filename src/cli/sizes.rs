@@ -4,6 +4,7 @@ use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use fibstack::io::IoError;
+use fibstack::metrics::local_thickness::ThicknessMode;
 use fibstack::metrics::particles::{Connectivity, ParticleOptions};
 use fibstack::metrics::sizes::{sizes, write_distribution_csv_in, SizesOptions, What};
 use fibstack::volume::GreyVolume;
@@ -41,6 +42,12 @@ pub struct SizesArgs {
     /// Bins of the local-thickness distribution.
     #[arg(long, default_value_t = 50)]
     pub bins: usize,
+    /// Fast approximate local thickness: the exact method on the phase coarsened 2x2x2, 4-8x
+    /// faster; diameters within 2 voxels of the exact ones for about 89 % of the voxels (mean
+    /// difference about 1 voxel); features only a few voxels across read low (see the manual's
+    /// validation chapter).
+    #[arg(long)]
+    pub fast_thickness: bool,
     /// Write the per-particle table (CSV).
     #[arg(long, value_name = "PATH")]
     pub particles_csv: Option<PathBuf>,
@@ -81,6 +88,11 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
     let opts = SizesOptions {
         what,
         bins: a.bins,
+        thickness_mode: if a.fast_thickness {
+            ThicknessMode::Fast
+        } else {
+            ThicknessMode::Exact
+        },
         particles: ParticleOptions {
             connectivity: Connectivity::from_number(a.connectivity)?,
             split: a.split,

@@ -4,7 +4,7 @@
 //! Kernels: [`super::edt`] (exact anisotropic EDT), [`super::local_thickness`],
 //! [`super::particles`], [`super::surface`].
 
-use super::local_thickness::{local_thickness, LocalThickness};
+use super::local_thickness::{local_thickness_mode, LocalThickness, ThicknessMode};
 use super::particles::{particles, Particle, ParticleOptions, ParticleSummary};
 use super::surface::{surface_area, SurfaceArea};
 use crate::error::ParamError;
@@ -48,6 +48,8 @@ pub struct SizesOptions {
     pub what: What,
     /// Histogram bins of the local-thickness distribution (≥ 1).
     pub bins: usize,
+    /// Exact local thickness, or the fast coarse-grid approximation.
+    pub thickness_mode: ThicknessMode,
     pub particles: ParticleOptions,
 }
 
@@ -56,6 +58,7 @@ impl Default for SizesOptions {
         SizesOptions {
             what: What::All,
             bins: 50,
+            thickness_mode: ThicknessMode::Exact,
             particles: ParticleOptions::default(),
         }
     }
@@ -159,7 +162,7 @@ pub fn sizes_of(
     }
     let mut thickness_map = None;
     let lt = if opts.what.has(What::LocalThickness) {
-        let (map, s) = local_thickness(view, phase, v, opts.bins)?;
+        let (map, s) = local_thickness_mode(view, phase, v, opts.bins, opts.thickness_mode)?;
         thickness_map = Some(map);
         Some(s)
     } else {

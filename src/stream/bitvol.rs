@@ -8,6 +8,13 @@
 use ndarray::{Array3, ArrayView3};
 use rayon::prelude::*;
 
+/// Voxel `i` (flat C-order index) of packed words in the [`BitVolume`] layout: bit `i & 63` of
+/// word `i >> 6`. The random walk reads its mask through this.
+#[inline(always)]
+pub fn bit(words: &[u64], i: usize) -> bool {
+    (words[i >> 6] >> (i & 63)) & 1 != 0
+}
+
 /// A bit-packed binary volume `[nz, ny, nx]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BitVolume {

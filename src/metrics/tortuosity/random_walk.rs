@@ -35,6 +35,7 @@ use super::{check_common, face_reach, permuted_mask, TortuosityResult};
 use crate::error::{in_range, ParamError};
 use crate::progress::Progress;
 use crate::rng::Rng;
+use crate::stream::bitvol::BitVolume;
 use ndarray::ArrayView3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -161,45 +162,10 @@ pub struct RandomWalkOutput {
     pub msd: MsdCurve,
 }
 
-/// Bit-packed phase mask, 1 bit per voxel (bit `i & 63` of word `i >> 6` = voxel `i` in C order).
-struct BitMask<'a> {
-    words: std::borrow::Cow<'a, [u64]>,
-}
-
-impl BitMask<'static> {
-    fn new(labels: &ArrayView3<u8>, phase: u8) -> Self {
-        let n = labels.len();
-        let mut words = vec![0u64; n.div_ceil(64)];
-        let flat: Vec<u8>;
-        let data: &[u8] = match labels.as_slice() {
-            Some(s) => s,
-            None => {
-                flat = labels.iter().copied().collect();
-                &flat
-            }
-        };
-        words.par_iter_mut().enumerate().for_each(|(k, w)| {
-            let lo = k * 64;
-            let hi = (lo + 64).min(n);
-            let mut v = 0u64;
-            for (b, &l) in data[lo..hi].iter().enumerate() {
-                if l == phase {
-                    v |= 1 << b;
-                }
-            }
-            *w = v;
-        });
-        BitMask {
-            words: std::borrow::Cow::Owned(words),
-        }
-    }
-}
-
-impl BitMask<'_> {
-    #[inline(always)]
-    fn get(&self, i: usize) -> bool {
-        (self.words[i >> 6] >> (i & 63)) & 1 != 0
-    }
+/// Voxel `i` of a bit-packed mask (layout of [`BitVolume`]).
+#[inline(always)]
+fn bit(words: &[u64], i: usize) -> bool {
+    crate::stream::bitvol::bit(words, i)
 }
 
 /// A phase as a bit-packed mask plus the whole-volume numbers the walk needs, so the walk can run
@@ -224,9 +190,6 @@ pub struct PackedPhase<'a> {
 
 /// Mean chord length (nm) of a bit-packed phase, equal to the one [`tortuosity_rw`] uses.
 pub fn mean_chord_packed(words: &[u64], shape: [usize; 3], d: [f64; 3]) -> f64 {
-    let m = BitMask {
-        words: std::borrow::Cow::Borrowed(words),
-    };
     let [nz, ny, nx] = shape;
     // per z-slice: phase voxels and run starts along x, y and z
     let per: Vec<[u64; 4]> = (0..nz)
@@ -237,17 +200,17 @@ pub fn mean_chord_packed(words: &[u64], shape: [usize; 3], d: [f64; 3]) -> f64 {
             for y in 0..ny {
                 for x in 0..nx {
                     let i = base + y * nx + x;
-                    if !m.get(i) {
+                    if !bit(words, i) {
                         continue;
                     }
                     c[0] += 1;
-                    if z == 0 || !m.get(i - ny * nx) {
+                    if z == 0 || !bit(words, i - ny * nx) {
                         c[1] += 1;
                     }
-                    if y == 0 || !m.get(i - nx) {
+                    if y == 0 || !bit(words, i - nx) {
                         c[2] += 1;
                     }
-                    if x == 0 || !m.get(i - 1) {
+                    if x == 0 || !bit(words, i - 1) {
                         c[3] += 1;
                     }
                 }
@@ -293,7 +256,8 @@ struct Batch {
 
 /// Walk geometry shared by all batches.
 struct Geometry<'a> {
-    mask: &'a BitMask<'a>,
+    /// The phase, bit-packed ([`BitVolume`] layout).
+    mask: &'a [u64],
     n: [i32; 3],
     stride: [isize; 3],
     /// Cumulative thresholds (31-bit) for choosing z, then y, else x.
@@ -326,7 +290,7 @@ impl Geometry<'_> {
                     w.disp[a] += s as i64;
                 } else {
                     let ni = (w.idx as isize + (s * w.dir[a]) as isize * self.stride[a]) as usize;
-                    if self.mask.get(ni) {
+                    if bit(self.mask, ni) {
                         w.pos[a] = nb;
                         w.idx = ni;
                         w.disp[a] += s as i64;
@@ -452,10 +416,10 @@ pub fn tortuosity_rw(
         let reach = face_reach(&mask, pn);
         percolating_voxels[a] = reach.iter().filter(|&&v| v == 3).count() as u64;
     }
-    let mask = BitMask::new(&labels, phase);
-    let chord = mean_chord_packed(&mask.words, n, voxel_nm);
+    let mask = BitVolume::from_labels(labels, phase);
+    let chord = mean_chord_packed(mask.words(), n, voxel_nm);
     let packed = PackedPhase {
-        words: &mask.words,
+        words: mask.words(),
         shape: n,
         phase,
         phase_voxels: count as u64,
@@ -569,11 +533,9 @@ fn walk_packed(
     let per = (n_walkers as usize).div_ceil(nb);
     let n_walkers = (per * nb) as u64;
 
-    let mask = BitMask {
-        words: std::borrow::Cow::Borrowed(packed.words),
-    };
+    let mask = packed.words;
     let geo = Geometry {
-        mask: &mask,
+        mask,
         n: [n[0] as i32, n[1] as i32, n[2] as i32],
         stride: [(n[1] * n[2]) as isize, n[2] as isize, 1],
         thr: [
@@ -590,7 +552,7 @@ fn walk_packed(
                 .map(|_| {
                     let idx = loop {
                         let i = rng.below(len) as usize;
-                        if mask.get(i) {
+                        if bit(mask, i) {
                             break i;
                         }
                     };
@@ -800,9 +762,9 @@ mod tests {
     #[test]
     fn mirror_walk_stays_in_box_and_counts_displacement() {
         let l = ndarray::Array3::<u8>::ones((3, 4, 5));
-        let m = BitMask::new(&l.view(), 1);
+        let m = BitVolume::from_labels(l.view(), 1);
         let geo = Geometry {
-            mask: &m,
+            mask: m.words(),
             n: [3, 4, 5],
             stride: [20, 5, 1],
             thr: [(1u32 << 31) / 3, (2u32 << 31) / 3],
