@@ -423,6 +423,100 @@ fn stack_info<'py>(
     )
 }
 
+/// The Python annotation of a workflow key defined as a clap argument: `bool` for a flag,
+/// `Literal[...]` for a value enum, the value parser's Rust type otherwise, `Sequence[...]` for a
+/// comma-separated list.
+fn key_type(a: &clap::Arg) -> String {
+    use std::any::TypeId;
+    if !a.get_action().takes_values() {
+        return "bool".into();
+    }
+    let pv = a.get_possible_values();
+    let t = a.get_value_parser().type_id();
+    let one = if !pv.is_empty() {
+        let names: Vec<String> = pv.iter().map(|p| format!("{:?}", p.get_name())).collect();
+        format!("Literal[{}]", names.join(", "))
+    } else if t == TypeId::of::<f64>() || t == TypeId::of::<f32>() {
+        "float".into()
+    } else if [
+        TypeId::of::<usize>(),
+        TypeId::of::<u8>(),
+        TypeId::of::<u16>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<u64>(),
+        TypeId::of::<i32>(),
+        TypeId::of::<i64>(),
+    ]
+    .iter()
+    .any(|x| t == *x)
+    {
+        "int".into()
+    } else if t == TypeId::of::<bool>() {
+        "bool".into()
+    } else if t == TypeId::of::<String>() || t == TypeId::of::<PathBuf>() {
+        "str".into()
+    } else if t == TypeId::of::<[f64; 3]>() {
+        "Tuple[float, float, float]".into()
+    } else if t == TypeId::of::<[usize; 3]>() {
+        "Tuple[int, int, int]".into()
+    } else {
+        "Any".into()
+    };
+    let list =
+        a.get_value_delimiter().is_some() || matches!(a.get_action(), clap::ArgAction::Append);
+    if list {
+        format!("Sequence[{one}]")
+    } else {
+        one
+    }
+}
+
+/// A key's default (the workflow spelling of `workflow::steps::key_default_toml`) as a Python
+/// literal of the key's type; `None` when the key has no default.
+fn key_default_py(a: &clap::Arg, ty: &str) -> Option<String> {
+    let d = fibstack::workflow::steps::key_default_toml(a)?;
+    Some(match d.as_str() {
+        "false" => "False".into(),
+        "true" => "True".into(),
+        _ if d.starts_with('"') => d,
+        _ if ty == "float" && d.parse::<i64>().is_ok() => format!("{d}.0"),
+        _ => d,
+    })
+}
+
+/// The keys of the step kinds defined by one struct (`workflow::steps::key_schemas`, the
+/// definition the workflow reader and the command line share), as JSON:
+/// `[{"kind", "keys": [{"name", "type", "default", "required", "help"}]}]` with Python
+/// annotations and defaults as Python literals (`null` when the key has none). The stubs and
+/// docstrings of the package are generated from it (`python/gen_docs.py`).
+#[pyfunction]
+fn key_schemas() -> PyResult<String> {
+    let mut out = Vec::new();
+    for (kind, cmd) in fibstack::workflow::steps::key_schemas() {
+        let keys: Vec<serde_json::Value> = cmd
+            .get_arguments()
+            .filter(|a| a.get_id() != "help")
+            .map(|a| {
+                let ty = key_type(a);
+                let help = a
+                    .get_long_help()
+                    .or(a.get_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                serde_json::json!({
+                    "name": a.get_id().as_str(),
+                    "default": key_default_py(a, &ty),
+                    "type": ty,
+                    "required": a.is_required_set(),
+                    "help": help.trim(),
+                })
+            })
+            .collect();
+        out.push(serde_json::json!({ "kind": kind, "keys": keys }));
+    }
+    serde_json::to_string(&out).map_err(err)
+}
+
 /// The version of the fibstack library the module was built with.
 #[pyfunction]
 fn version() -> &'static str {
@@ -440,5 +534,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(label_components, m)?)?;
     m.add_function(wrap_pyfunction!(stack_info, m)?)?;
+    m.add_function(wrap_pyfunction!(key_schemas, m)?)?;
     Ok(())
 }
