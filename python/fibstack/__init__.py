@@ -11,6 +11,7 @@ metric unless ``allow_uncalibrated=True`` (then lengths are in voxels).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 __version__ = _core.version()
+atexit.register(_core.flush_scratch)
 
 VoxelNm = Optional[Tuple[float, float, float]]
 _last_step_seconds = 0.0

@@ -18,9 +18,105 @@ use pyo3::types::PyTuple;
 use std::path::PathBuf;
 
 /// Large arrays on transparent huge pages, as numpy allocates its own (fewer page faults on first
-/// touch, faster frees of returned arrays).
+/// touch, faster frees of returned arrays); numpy buffers lent to a step are never freed by Rust
+/// (see [`lent`]).
 #[global_allocator]
-static ALLOC: fibstack::alloc::HugePageAlloc = fibstack::alloc::HugePageAlloc;
+static ALLOC: lent::LendingAlloc = lent::LendingAlloc;
+
+/// A numpy array's buffer lent to the library as the owned `Array3` a step's volume holds,
+/// without a copy.
+///
+/// The library's volumes own their data (`Array3`), so a step cannot be given an `ArrayView`.
+/// Instead the buffer of a C-contiguous, aligned numpy array is wrapped as an `Array3` (a `Vec`
+/// over numpy's memory) and its address is registered here. The extension's global allocator
+/// ignores a `dealloc` of a registered address (and copies out of it on `realloc`), so when the
+/// step drops or replaces the volume, numpy's memory is left alone; the numpy array itself is kept
+/// alive (and borrowed read-only through the `numpy` crate) for the whole call. An output volume
+/// that still points into a lent buffer is never moved into a new numpy array: it is the input
+/// itself (the caller's array is returned) or, if it is a part of it, copied.
+///
+/// Steps take their input volume by shared reference and write new volumes (none changes its
+/// input's data in place); `python/tests/test_equal_cli.py::test_inputs_unchanged` runs every
+/// step function and fails if one ever does, since the data is the caller's array.
+mod lent {
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const SLOTS: usize = 16;
+    static ADDR: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static LEN: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+    /// Register `[addr, addr + len)` as lent; `false` when every slot is taken (then copy).
+    pub fn register(addr: usize, len: usize) -> bool {
+        for (i, a) in ADDR.iter().enumerate() {
+            if a.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                LEN[i].store(len, Ordering::Release);
+                ACTIVE.fetch_add(1, Ordering::AcqRel);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Unregister one registration of `addr`; `true` if it was registered.
+    fn take(addr: usize) -> bool {
+        if ACTIVE.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        for a in ADDR.iter() {
+            if a.compare_exchange(addr, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                ACTIVE.fetch_sub(1, Ordering::AcqRel);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The lent buffer `(start, len)` that `p` points into, if any.
+    pub fn within(p: usize) -> Option<(usize, usize)> {
+        if ACTIVE.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        ADDR.iter().zip(LEN.iter()).find_map(|(a, l)| {
+            let (a, l) = (a.load(Ordering::Acquire), l.load(Ordering::Acquire));
+            (a != 0 && p >= a && p < a + l).then_some((a, l))
+        })
+    }
+
+    /// [`fibstack::alloc::HugePageAlloc`] that never frees a lent numpy buffer.
+    pub struct LendingAlloc;
+
+    unsafe impl GlobalAlloc for LendingAlloc {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            fibstack::alloc::HugePageAlloc.alloc(layout)
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            fibstack::alloc::HugePageAlloc.alloc_zeroed(layout)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if take(ptr as usize) {
+                return; // numpy's memory: numpy frees it
+            }
+            fibstack::alloc::HugePageAlloc.dealloc(ptr, layout)
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if take(ptr as usize) {
+                let new = Layout::from_size_align_unchecked(new_size, layout.align());
+                let q = fibstack::alloc::HugePageAlloc.alloc(new);
+                if !q.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, q, layout.size().min(new_size));
+                }
+                return q;
+            }
+            fibstack::alloc::HugePageAlloc.realloc(ptr, layout, new_size)
+        }
+    }
+}
 
 create_exception!(
     _core,
@@ -35,7 +131,10 @@ fn err<E: std::fmt::Display>(e: E) -> PyErr {
 
 const DTYPES: &str = "grey volumes: uint8, uint16 or float32; label volumes: uint8";
 
-/// Copy a C-contiguous 3-D numpy array into an owned ndarray (one memcpy), or a clear error.
+/// A C-contiguous 3-D numpy array as the owned `Array3` of a library volume: its buffer lent
+/// without a copy (see [`lent`]) when it is aligned and non-empty, else copied (one memcpy); a
+/// strided array is a clear error. The caller keeps `a` alive until the volume is dropped or
+/// returned through [`to_py`].
 fn owned<T: numpy::Element + Copy>(a: &Bound<'_, PyArray3<T>>, what: &str) -> PyResult<Array3<T>> {
     if !a.is_c_contiguous() {
         return Err(err(format!(
@@ -44,7 +143,51 @@ fn owned<T: numpy::Element + Copy>(a: &Bound<'_, PyArray3<T>>, what: &str) -> Py
         )));
     }
     let r = a.readonly();
-    Ok(r.as_array().to_owned())
+    let v = r.as_array();
+    let ptr = v.as_ptr();
+    let n = v.len();
+    let aligned = (ptr as usize).is_multiple_of(std::mem::align_of::<T>());
+    if n > 0
+        && std::mem::size_of::<T>() > 0
+        && aligned
+        && lent::register(ptr as usize, n * std::mem::size_of::<T>())
+    {
+        let shape = v.raw_dim();
+        // SAFETY: `ptr` points to `n` initialised, aligned `T`s (a C-contiguous numpy array of
+        // that shape), kept alive by the caller for as long as the array exists; the address is
+        // registered, so the global allocator never frees or reallocates numpy's memory in place
+        // when the Vec is dropped or grown.
+        let vec = unsafe { Vec::from_raw_parts(ptr as *mut T, n, n) };
+        return Ok(Array3::from_shape_vec(shape, vec).expect("shape of a C-contiguous array"));
+    }
+    Ok(v.to_owned())
+}
+
+/// An output array as numpy: moved without a copy when it owns its memory; the caller's own
+/// array (`inputs`) when it is a lent input returned whole; copied when it is a part of one.
+fn to_py<T: numpy::Element + Copy>(
+    py: Python<'_>,
+    a: Array3<T>,
+    inputs: &[Option<&Bound<'_, PyAny>>],
+) -> Py<PyAny> {
+    let p = a.as_ptr() as usize;
+    if let Some((start, len)) = lent::within(p) {
+        let whole =
+            p == start && a.len() * std::mem::size_of::<T>() == len && a.is_standard_layout();
+        let same = inputs.iter().flatten().find(|x| {
+            x.cast::<PyArray3<T>>()
+                .map(|x| x.data() as usize == start && x.shape() == a.shape())
+                .unwrap_or(false)
+        });
+        if let (true, Some(x)) = (whole, same) {
+            drop(a); // releases the loan (the allocator leaves numpy's memory alone)
+            return Bound::clone(x).unbind();
+        }
+        let copy = a.to_owned();
+        drop(a);
+        return copy.into_pyarray(py).into_any().unbind();
+    }
+    a.into_pyarray(py).into_any().unbind()
 }
 
 fn check_3d(a: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
@@ -103,11 +246,11 @@ fn voxel_from(v: Option<[f64; 3]>) -> PyResult<VoxelSize> {
     }
 }
 
-fn grey_to_py(py: Python<'_>, g: GreyData) -> Py<PyAny> {
+fn grey_to_py(py: Python<'_>, g: GreyData, inputs: &[Option<&Bound<'_, PyAny>>]) -> Py<PyAny> {
     match g {
-        GreyData::U8(a) => a.into_pyarray(py).into_any().unbind(),
-        GreyData::U16(a) => a.into_pyarray(py).into_any().unbind(),
-        GreyData::F32(a) => a.into_pyarray(py).into_any().unbind(),
+        GreyData::U8(a) => to_py(py, a, inputs),
+        GreyData::U16(a) => to_py(py, a, inputs),
+        GreyData::F32(a) => to_py(py, a, inputs),
     }
 }
 
@@ -226,7 +369,7 @@ fn run_step<'py>(
             )
         })
     });
-    drop(tmp);
+    scratch::remove_later(tmp);
     let (g, l, t, value, warnings, secs) = res.map_err(err)?;
     let vox = g
         .as_ref()
@@ -240,9 +383,10 @@ fn run_step<'py>(
         .map(serde_json::to_string)
         .transpose()
         .map_err(err)?;
-    let gp = g.map(|g| grey_to_py(py, g.data));
-    let lp = l.map(|l| l.data.into_pyarray(py).into_any().unbind());
-    let tp = t.map(|l| l.data.into_pyarray(py).into_any().unbind());
+    let inputs = [grey, labels];
+    let gp = g.map(|g| grey_to_py(py, g.data, &inputs));
+    let lp = l.map(|l| to_py(py, l.data, &inputs));
+    let tp = t.map(|l| to_py(py, l.data, &inputs));
     let json = serde_json::to_string(&value).map_err(err)?;
     PyTuple::new(
         py,
@@ -257,6 +401,42 @@ fn run_step<'py>(
             secs.into_pyobject(py)?.into_any(),
         ],
     )
+}
+
+/// The scratch folders of the calls (a step's files, e.g. porosity's profile CSV, are written
+/// there and not kept: their content is in the returned result). Removing a folder takes
+/// milliseconds on some file systems, so it is done on a background thread; the package joins
+/// the outstanding removals when the interpreter exits ([`flush_scratch`]).
+mod scratch {
+    use std::sync::Mutex;
+    use std::thread::JoinHandle;
+
+    static PENDING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+
+    pub fn remove_later(dir: tempfile::TempDir) {
+        let mut p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        p.retain(|h| !h.is_finished());
+        // without a thread, the folder is removed with the closure, on this thread
+        if let Ok(h) = std::thread::Builder::new()
+            .name("fibstack-scratch".into())
+            .spawn(move || drop(dir))
+        {
+            p.push(h);
+        }
+    }
+
+    pub fn join_all() {
+        let hs: Vec<_> = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in hs {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Wait until the scratch folders of earlier calls are removed (called at interpreter exit).
+#[pyfunction]
+fn flush_scratch(py: Python<'_>) {
+    py.detach(scratch::join_all)
 }
 
 /// Read a volume (any format the CLI reads). Returns `(array, voxel_nm or None, meta_json)`.
@@ -316,7 +496,7 @@ fn read<'py>(
         let l = LabelVolume::from_grey(vol).map_err(err)?;
         l.data.into_pyarray(py).into_any().unbind()
     } else {
-        grey_to_py(py, vol.data)
+        grey_to_py(py, vol.data, &[])
     };
     PyTuple::new(
         py,
@@ -535,5 +715,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(label_components, m)?)?;
     m.add_function(wrap_pyfunction!(stack_info, m)?)?;
     m.add_function(wrap_pyfunction!(key_schemas, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_scratch, m)?)?;
     Ok(())
 }
