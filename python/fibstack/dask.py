@@ -7,6 +7,11 @@
   block (``map_blocks``);
 - :func:`map_local3d`: a local 3-D step with a halo of slices (``map_overlap``);
 - :func:`porosity`: phase fraction as a reduction;
+- :func:`histogram`, :func:`thresholds`, :func:`segment`: the full-volume grey histogram as a tree
+  reduction of per-block histograms, the ``segment`` step's thresholds (Otsu, multi-Otsu,
+  ISO-50) from it, and the labels block by block;
+- :func:`porosity_profile`: a phase's fraction per slice along an axis, from per-block slice
+  histograms (concatenated along z, a tree sum along y or x);
 - :func:`label`: connected components per block, merged across block faces with a union–find,
   numbered as the in-memory labelling numbers them (by first voxel in raster order);
 - :func:`percolating_fraction`: from the merged labels.
@@ -18,13 +23,17 @@ the in-memory functions of :mod:`fibstack`.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
 from . import FibstackError, _core, run_step
 
-__all__ = ["read", "map_slices", "map_local3d", "porosity", "label", "percolating_fraction"]
+__all__ = ["read", "map_slices", "map_local3d", "porosity", "histogram", "thresholds", "segment",
+           "porosity_profile", "label", "percolating_fraction"]
+
+#: blocks combined per node of a tree reduction
+SPLIT_EVERY = 8
 
 
 _DTYPES = {"u8": np.uint8, "u16": np.uint16, "f32": np.float32}
@@ -120,6 +129,134 @@ def porosity(labels: Any, phase: int = 0) -> float:
     _check(labels)
     n = int((labels == phase).sum().compute())
     return n / labels.size
+
+
+_SAMPLE = {np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16", np.dtype(np.float32): "f32"}
+
+
+def _sample(grey: Any) -> str:
+    st = _SAMPLE.get(np.dtype(grey.dtype))
+    if st is None:
+        raise FibstackError(f"grey volume: dtype {grey.dtype} is not supported (uint8, uint16 or "
+                            "float32); convert with arr.astype(numpy.float32)")
+    return st
+
+
+def _range_block(block: np.ndarray) -> np.ndarray:
+    lo, hi = _core.float_range(np.ascontiguousarray(block))
+    return np.array([[lo, hi]], dtype=np.float32)
+
+
+def _hist_block(block: np.ndarray, lo, hi, nbins: int) -> np.ndarray:
+    return _core.block_histogram(np.ascontiguousarray(block), lo, hi, nbins)[None, :]
+
+
+def histogram(grey: Any, nbins: int = 256) -> dict:
+    """The full-volume grey histogram of the ``segment`` step (one bin per value for uint8 and
+    uint16, ``nbins`` equal bins over the volume's range for float32), as a tree reduction:
+    each block's histogram is made by the library on its worker, and the block histograms are
+    summed ``SPLIT_EVERY`` at a time. For float32 the range comes first, as a tree reduction of
+    the blocks' minima and maxima. Returns ``{"counts", "sample_type", "lo", "hi"}`` (counts of
+    every possible value for integers; ``lo``/``hi`` the float32 range, else ``None``), the
+    input of :func:`thresholds`."""
+    _check(grey)
+    st = _sample(grey)
+    nb = grey.numblocks[0]
+    lo = hi = None
+    if st == "f32":
+        r = grey.map_blocks(_range_block, dtype=np.float32, drop_axis=[2],
+                            chunks=((1,) * nb, (2,)))
+        lo, hi = (float(x) for x in
+                  __import__("dask").compute(r[:, 0].min(split_every=SPLIT_EVERY),
+                                             r[:, 1].max(split_every=SPLIT_EVERY)))
+        if lo > hi:
+            raise FibstackError("volume: has no voxels; nothing to threshold")
+    n = int(nbins) if st == "f32" else (256 if st == "u8" else 65536)
+    h = grey.map_blocks(_hist_block, lo, hi, int(nbins), dtype=np.uint64, drop_axis=[2],
+                        chunks=((1,) * nb, (n,)))
+    counts = h.sum(axis=0, split_every=SPLIT_EVERY, dtype=np.uint64).compute()
+    return {"counts": counts, "sample_type": st, "lo": lo, "hi": hi}
+
+
+def thresholds(grey: Any, **params: Any) -> List[float]:
+    """The ``segment`` step's thresholds (its keys: ``method`` = ``"otsu"`` (default),
+    ``"multiotsu"`` or ``"iso50"``, ``classes``, ``nbins``) from the full-volume
+    :func:`histogram`: the same numbers as ``fibstack.segment(grey.compute(), **params)``
+    finds in memory (the library's own function on the same histogram)."""
+    import json
+
+    from . import _params
+
+    nbins = int(params.get("nbins", 256))
+    h = histogram(grey, nbins)
+    t, _, _ = _core.thresholds_from_histogram(h["counts"].tolist(), h["sample_type"],
+                                              _params(params), h["lo"], h["hi"])
+    return [float(x) for x in t]
+
+
+def segment(grey: Any, *, voxel_nm: Optional[Tuple[float, float, float]] = None,
+            **params: Any):
+    """Segment a z-chunked grey stack with a global threshold method: the thresholds from
+    :func:`thresholds` (a tree reduction), then every block labelled by the ``segment`` step
+    with those thresholds (``method = "manual"``, ``map_blocks``). Returns
+    ``(labels as a dask array, thresholds)``; the labels equal the in-memory
+    ``fibstack.segment`` byte for byte. Shine-through and rim corrections (which look across
+    slices) and ``sensitivity`` are not part of this."""
+    method = params.get("method", "otsu")
+    for k in ("shine_through", "rim_correction"):
+        if params.get(k):
+            raise FibstackError(f"{k}: not available on a dask array (it looks across slices); "
+                                "run fibstack.segment on the stack in memory or the CLI's "
+                                "streaming segment")
+    if method == "manual":
+        t = [float(x) for x in params.get("thresholds") or []]
+    else:
+        t = thresholds(grey, **params)
+    keep = {k: v for k, v in params.items() if k == "labels"}
+    return map_slices("segment", grey, voxel_nm=voxel_nm, method="manual", thresholds=t,
+                      **keep), t
+
+
+def _slice_hist_block(block: np.ndarray, axis: str) -> np.ndarray:
+    h = _core.slice_histograms(np.ascontiguousarray(block, dtype=np.uint8), axis)
+    return h if axis == "z" else h[None]
+
+
+def porosity_profile(labels: Any, phase: int = 0, axis: str = "z", *,
+                     voxel_nm: Optional[Tuple[float, float, float]] = None,
+                     allow_uncalibrated: bool = False) -> dict:
+    """Fraction of label ``phase`` in every slice along ``axis``, as the ``porosity`` step's
+    profile: per-block slice histograms by the library, concatenated along z, summed as a tree
+    reduction along y or x. Returns ``{"axis", "n_slices", "slice_thickness", "length_unit",
+    "position", "fraction", "counts"}``: ``position`` (slice centres) and ``fraction`` equal the
+    in-memory step's ``profiles`` entry for the axis."""
+    _check(labels)
+    if axis not in ("z", "y", "x"):
+        raise FibstackError(f"axis = {axis!r}: use \"z\", \"y\" or \"x\"")
+    if labels.dtype != np.uint8:
+        raise FibstackError(f"label volume: dtype {labels.dtype} is not supported; labels are "
+                            "uint8 phase values")
+    if voxel_nm is None and not allow_uncalibrated:
+        raise FibstackError("voxel size unknown: pass voxel_nm=(dz, dy, dx) in nm, or "
+                            "allow_uncalibrated=True (lengths in voxels)")
+    ax = "zyx".index(axis)
+    nb = labels.numblocks[0]
+    n = labels.shape[ax]
+    if axis == "z":
+        h = labels.map_blocks(_slice_hist_block, axis, dtype=np.uint64, drop_axis=[2],
+                              chunks=(labels.chunks[0], (256,)))
+        counts = h.compute()
+    else:
+        h = labels.map_blocks(_slice_hist_block, axis, dtype=np.uint64,
+                              chunks=((1,) * nb, (n,), (256,)))
+        counts = h.sum(axis=0, split_every=SPLIT_EVERY, dtype=np.uint64).compute()
+    per = labels.size // n
+    d = 1.0 if voxel_nm is None else float(voxel_nm[ax])
+    frac = counts[:, int(phase)].astype(np.float64) / float(per)
+    return {"axis": axis, "n_slices": n, "slice_thickness": d,
+            "length_unit": "voxel" if voxel_nm is None else "nm",
+            "position": [(i + 0.5) * d for i in range(n)], "fraction": frac.tolist(),
+            "counts": counts[:, int(phase)].tolist()}
 
 
 def _label_block(block: np.ndarray, phase: int, conn: int):

@@ -118,8 +118,10 @@ mod lent {
     }
 }
 
+// `fibstack._core`: the module path pickle imports, so errors raised on a Dask worker reach
+// the client as this exception with its message.
 create_exception!(
-    _core,
+    fibstack._core,
     FibstackError,
     PyValueError,
     "An error reported by fibstack (bad parameter, bad input, missing calibration)."
@@ -697,6 +699,149 @@ fn key_schemas() -> PyResult<String> {
     serde_json::to_string(&out).map_err(err)
 }
 
+/// A block's share of the full-volume histogram of [`fibstack::segment::histogram`] (the
+/// streamed accumulator `fibstack::stream::HistAcc`): for uint8/uint16 the count of every
+/// possible value (256 or 65 536 entries, to be summed over blocks and cut to `[min, max]`); for
+/// float32 `nbins` counts in the bins of the whole volume's range `(lo, hi)` (see
+/// [`float_range`]). Returns a uint64 array.
+#[pyfunction]
+#[pyo3(signature = (block, lo=None, hi=None, nbins=256))]
+fn block_histogram<'py>(
+    py: Python<'py>,
+    block: &Bound<'py, PyAny>,
+    lo: Option<f32>,
+    hi: Option<f32>,
+    nbins: usize,
+) -> PyResult<Py<PyAny>> {
+    use fibstack::stream::HistAcc;
+    let g = grey_from(block)?;
+    let st = g.sample_type();
+    if nbins < 2 {
+        return Err(err(format!("nbins = {nbins}: must be at least 2")));
+    }
+    let counts = py.detach(|| -> Result<Vec<u64>, String> {
+        let mut acc = match (&g, lo, hi) {
+            (GreyData::F32(_), Some(lo), Some(hi)) => HistAcc::float(lo, hi, nbins),
+            (GreyData::F32(_), _, _) => {
+                return Err("a float32 block's histogram needs the volume's range (lo, hi)".into())
+            }
+            _ => HistAcc::int(st),
+        };
+        acc.add(&g);
+        let full = if matches!(g, GreyData::U8(_)) {
+            256
+        } else {
+            65536
+        };
+        Ok(match acc.finish() {
+            None => vec![
+                0;
+                if matches!(g, GreyData::F32(_)) {
+                    nbins
+                } else {
+                    full
+                }
+            ],
+            Some(h) if h.binning == "uniform" => h.counts,
+            Some(h) => {
+                let mut c = vec![0u64; full];
+                c[h.min as usize..=h.max as usize].copy_from_slice(&h.counts);
+                c
+            }
+        })
+    });
+    Ok(counts.map_err(err)?.into_pyarray(py).into_any().unbind())
+}
+
+/// Smallest and largest value of a float32 block, refusing NaN and infinities as the in-memory
+/// histogram does (`fibstack::stream::float_range`); `(inf, -inf)` for an empty block.
+#[pyfunction]
+fn float_range(block: &Bound<'_, PyAny>) -> PyResult<(f32, f32)> {
+    let g = grey_from(block)?;
+    let mut r = (f32::INFINITY, f32::NEG_INFINITY);
+    fibstack::stream::float_range(&g, &mut r).map_err(err)?;
+    Ok(r)
+}
+
+/// Thresholds of the `segment` step's method (its keys as a JSON table: `method`, `classes`,
+/// `nbins` …) from a full-volume histogram given as the sum of [`block_histogram`]s of every
+/// block (`sample_type` "u8", "u16" or "f32"; `lo`, `hi`: the float32 range, ignored for
+/// integers). The same function the in-memory and the streamed segmentation call
+/// (`segment::threshold::thresholds_from_hist`). Returns `(thresholds, min, max)`.
+#[pyfunction]
+#[pyo3(signature = (counts, sample_type, params_json, lo=None, hi=None))]
+fn thresholds_from_histogram(
+    counts: Vec<u64>,
+    sample_type: &str,
+    params_json: &str,
+    lo: Option<f32>,
+    hi: Option<f32>,
+) -> PyResult<(Vec<f64>, f64, f64)> {
+    use fibstack::segment::histogram::Histogram;
+    let step: fibstack::workflow::steps::filters::Segment =
+        serde_json::from_str(params_json).map_err(|e| err(format!("segment: {e}")))?;
+    let p = step.params().map_err(err)?;
+    let empty = || err("volume: has no voxels; nothing to threshold");
+    let h = match sample_type {
+        "f32" => {
+            let (lo, hi) = lo.zip(hi).ok_or_else(empty)?;
+            if counts.len() != p.nbins {
+                return Err(err(format!(
+                    "{} counts for nbins = {}: sum the block histograms made with the same nbins",
+                    counts.len(),
+                    p.nbins
+                )));
+            }
+            let mut h = fibstack::stream::HistAcc::float(lo, hi, p.nbins)
+                .finish()
+                .ok_or_else(empty)?;
+            h.counts = counts;
+            h
+        }
+        "u8" | "u16" => {
+            let first = counts.iter().position(|&c| c > 0).ok_or_else(empty)?;
+            let last = counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+            Histogram {
+                counts: counts[first..=last].to_vec(),
+                centers: (first..=last).map(|v| v as f64).collect(),
+                binning: "integer",
+                min: first as f64,
+                max: last as f64,
+            }
+        }
+        other => {
+            return Err(err(format!(
+                "sample_type {other:?}: use \"u8\", \"u16\" or \"f32\""
+            )))
+        }
+    };
+    let t = fibstack::segment::threshold::thresholds_from_hist(&h, &p).map_err(err)?;
+    Ok((t, h.min, h.max))
+}
+
+/// Per-slice label histograms of a label block along `axis` ("z", "y" or "x"), as the porosity
+/// profiles count them (`metrics::porosity::slice_histograms`): a uint64 array of shape
+/// `(slices along axis, 256)`.
+#[pyfunction]
+fn slice_histograms<'py>(
+    py: Python<'py>,
+    labels: &Bound<'py, PyAny>,
+    axis: &str,
+) -> PyResult<Py<PyAny>> {
+    use fibstack::metrics::porosity::Axis;
+    let ax = match axis {
+        "z" => Axis::Z,
+        "y" => Axis::Y,
+        "x" => Axis::X,
+        _ => return Err(err(format!("axis = {axis:?}: use \"z\", \"y\" or \"x\""))),
+    };
+    let a = labels_from(labels)?;
+    let hs = py.detach(|| fibstack::metrics::porosity::slice_histograms(a.view(), ax));
+    let flat: Vec<u64> = hs.iter().flat_map(|h| h.iter().copied()).collect();
+    let arr = ndarray::Array2::from_shape_vec((hs.len(), 256), flat).map_err(err)?;
+    Ok(arr.into_pyarray(py).into_any().unbind())
+}
+
 /// The version of the fibstack library the module was built with.
 #[pyfunction]
 fn version() -> &'static str {
@@ -716,5 +861,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stack_info, m)?)?;
     m.add_function(wrap_pyfunction!(key_schemas, m)?)?;
     m.add_function(wrap_pyfunction!(flush_scratch, m)?)?;
+    m.add_function(wrap_pyfunction!(block_histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(float_range, m)?)?;
+    m.add_function(wrap_pyfunction!(thresholds_from_histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(slice_histograms, m)?)?;
     Ok(())
 }
