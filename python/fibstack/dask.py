@@ -14,7 +14,10 @@
   histograms (concatenated along z, a tree sum along y or x);
 - :func:`label`: connected components per block, merged across block faces with a union–find,
   numbered as the in-memory labelling numbers them (by first voxel in raster order);
-- :func:`percolating_fraction`: from the merged labels.
+- :func:`percolating_fraction`: from the merged labels;
+- :func:`tortuosity_rw`: random-walk τ with the walkers' batches partitioned across workers over
+  one bit-packed phase mask shared by all of them (it must fit a worker), the same result as
+  the in-memory ``tortuosity`` step with the same seed and walker count.
 
 Arrays must be chunked along z only (each block holds whole slices). Results are identical to
 the in-memory functions of :mod:`fibstack`.
@@ -30,7 +33,7 @@ import numpy as np
 from . import FibstackError, _core, run_step
 
 __all__ = ["read", "map_slices", "map_local3d", "porosity", "histogram", "thresholds", "segment",
-           "porosity_profile", "label", "percolating_fraction"]
+           "porosity_profile", "label", "percolating_fraction", "tortuosity_rw"]
 
 #: blocks combined per node of a tree reduction
 SPLIT_EVERY = 8
@@ -335,19 +338,189 @@ def label(labels: Any, phase: int = 0, connectivity: int = 6):
     return da.concatenate(out_blocks, axis=0), int(len(uniq))
 
 
-def percolating_fraction(components: Any, axis: str = "z") -> float:
-    """Fraction of the phase's voxels in components touching both faces along ``axis``, from the
-    merged labels of :func:`label` (the ``connectivity`` step's ``percolating_fraction``)."""
+def _percolating_voxels(components: Any, ax: int, sizes: np.ndarray) -> int:
     import dask.array as da
 
-    ax = {"z": 0, "y": 1, "x": 2}.get(axis)
-    if ax is None:
-        raise FibstackError(f"axis = {axis!r}: use \"z\", \"y\" or \"x\"")
-    n = int(components.max().compute())
-    sizes = da.bincount(components.ravel(), minlength=n + 1).compute()
     lo = np.take(components, [0], axis=ax)
     hi = np.take(components, [components.shape[ax] - 1], axis=ax)
     lo_ids, hi_ids = da.compute(da.unique(lo), da.unique(hi))
     both = np.intersect1d(lo_ids[lo_ids > 0], hi_ids[hi_ids > 0])
+    return int(sizes[both].sum())
+
+
+def _sizes(components: Any) -> np.ndarray:
+    import dask.array as da
+
+    n = int(components.max().compute())
+    return da.bincount(components.ravel(), minlength=n + 1).compute()
+
+
+def percolating_fraction(components: Any, axis: str = "z") -> float:
+    """Fraction of the phase's voxels in components touching both faces along ``axis``, from the
+    merged labels of :func:`label` (the ``connectivity`` step's ``percolating_fraction``)."""
+    ax = {"z": 0, "y": 1, "x": 2}.get(axis)
+    if ax is None:
+        raise FibstackError(f"axis = {axis!r}: use \"z\", \"y\" or \"x\"")
+    sizes = _sizes(components)
     phase = int(sizes[1:].sum())
-    return float(sizes[both].sum()) / phase if phase else 0.0
+    return float(_percolating_voxels(components, ax, sizes)) / phase if phase else 0.0
+
+
+def _client():
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def _worker_memory_limit(client) -> Optional[int]:
+    """The smallest memory limit of the cluster's workers (bytes), or the machine's memory
+    without a cluster; ``None`` when unknown."""
+    if client is not None:
+        lims = [int(w.get("memory_limit") or 0)
+                for w in client.scheduler_info()["workers"].values()]
+        lims = [x for x in lims if x > 0]
+        if lims:
+            return min(lims)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+#: the share of a worker's memory limit the shared mask may take (the rest: the walkers, the
+#: worker's own use)
+MASK_SHARE = 0.5
+
+
+def _axes(axis: Any) -> List[int]:
+    if isinstance(axis, str):
+        if axis.strip().lower() == "all":
+            return [0, 1, 2]
+        parts = [p.strip() for p in axis.split(",")]
+    else:
+        parts = list(axis)
+    out: List[int] = []
+    for p in parts:
+        if p not in ("z", "y", "x"):
+            raise FibstackError(f"axis = {axis!r}: use \"z\", \"y\", \"x\", a list of them or "
+                                "\"all\"")
+        if "zyx".index(p) not in out:
+            out.append("zyx".index(p))
+    return out
+
+
+def _rw_task(words: np.ndarray, *args):
+    # a scattered array can arrive unaligned (deserialised in place from a message buffer)
+    return _core.rw_batches(np.require(words, np.uint64, ["C", "A"]), *args)
+
+
+def tortuosity_rw(labels: Any, phase: int = 0, axis: Any = "z", *,
+                  voxel_nm: Optional[Tuple[float, float, float]] = None,
+                  allow_uncalibrated: bool = False, seed: int = 0,
+                  walkers: Optional[int] = None, steps: Optional[int] = None,
+                  precision: float = 0.01, max_steps: int = 1 << 21,
+                  tasks_per_worker: int = 2, max_mask_bytes: Optional[int] = None):
+    """Random-walk tortuosity factor of label ``phase`` with the walkers spread over the
+    workers.
+
+    The phase is bit-packed block by block into one mask (1 bit per voxel), which every worker
+    gets once (``client.scatter(..., broadcast=True)``); the walk's batches (each with its own
+    random stream, as in memory) are split into ``tasks_per_worker`` tasks per worker; each task
+    walks its batches over the mask and returns their mean-squared-displacement sums; the library
+    then judges the whole walk (the same slopes, stopping rule and confidence interval as the
+    in-memory walk) and either returns the result or asks for a walk twice as long, which the
+    workers walk again from the start on the same schedule (the earlier walks, then the
+    doubling). Percolation along each axis comes from the merged
+    components of :func:`label`.
+
+    The result equals ``fibstack.tortuosity(labels, method="rw", ...)`` with the same
+    ``seed``, ``walkers``, ``steps``, ``precision`` and ``max_steps`` (every number; only
+    ``time_s`` differs). With the automatic length (no ``steps``) the workers walk from the
+    start at each doubling, so they do up to twice the walker-steps of the in-memory walk
+    (which continues its walkers).
+
+    The mask needs ``ceil(voxels / 64) * 8`` bytes on every worker; above ``MASK_SHARE`` of the
+    smallest worker's memory limit (or ``max_mask_bytes``) the call is refused with the limit.
+    Returns a :class:`fibstack.Result` with ``results`` (one per axis) and ``msd``; refuses
+    unconverged walks only through their ``warnings``, as the step with
+    ``allow_unconverged=True`` keeps them."""
+    import json
+
+    import dask
+
+    from . import Result
+
+    _check(labels)
+    if labels.dtype != np.uint8:
+        raise FibstackError(f"label volume: dtype {labels.dtype} is not supported; labels are "
+                            "uint8 phase values")
+    if voxel_nm is None and not allow_uncalibrated:
+        raise FibstackError("voxel size unknown: pass voxel_nm=(dz, dy, dx) in nm, or "
+                            "allow_uncalibrated=True (lengths in voxels)")
+    vox = [1.0, 1.0, 1.0] if voxel_nm is None else [float(v) for v in voxel_nm]
+    axes = _axes(axis)
+    phase = int(phase)
+    opts = json.dumps({"seed": int(seed), "walkers": walkers, "steps": steps,
+                       "precision": float(precision), "max_steps": int(max_steps)})
+    nb, _, total, interval = _core.rw_plan(opts)
+    shape = [int(x) for x in labels.shape]
+    nvox = shape[0] * shape[1] * shape[2]
+    mask_bytes = -(-nvox // 64) * 8
+    client = _client()
+    if max_mask_bytes is None:
+        lim = _worker_memory_limit(client)
+        max_mask_bytes = None if lim is None else int(lim * MASK_SHARE)
+    if max_mask_bytes is not None and mask_bytes > max_mask_bytes:
+        raise FibstackError(
+            f"random walk: the phase mask of {shape[0]} x {shape[1]} x {shape[2]} voxels needs "
+            f"{mask_bytes / 2**20:.1f} MiB on every worker, more than the limit of "
+            f"{max_mask_bytes / 2**20:.1f} MiB ({MASK_SHARE:.0%} of the smallest worker's memory "
+            f"limit; at most {max_mask_bytes * 8:,} voxels): use workers with at least "
+            f"{mask_bytes / MASK_SHARE / 2**20:.0f} MiB, or crop the stack")
+    # one mask, packed block by block (a block's voxels a multiple of 64, so words concatenate)
+    per_slice = shape[1] * shape[2]
+    step = 64 // np.gcd(per_slice, 64)
+    arr = labels
+    if any(c % step for c in labels.chunks[0][:-1]):
+        arr = labels.rechunk({0: max(step, -(-labels.chunksize[0] // step) * step)})
+    packed = dask.compute(*[dask.delayed(_core.rw_pack)(b, phase)
+                            for b in arr.to_delayed().ravel()])
+    words = np.concatenate([w for w, _ in packed]).astype(np.uint64)
+    phase_voxels = int(sum(n for _, n in packed))
+    perc = [0, 0, 0]
+    if phase_voxels:
+        comps, _ = label(labels, phase=phase, connectivity=6)
+        sizes = _sizes(comps)
+        for a in axes:
+            perc[a] = _percolating_voxels(comps, a, sizes)
+    chord = _core.rw_mean_chord(words, shape, vox)
+    meta = (shape, phase, phase_voxels, perc, chord, vox, axes, opts)
+    walks = any(perc[a] > 0 for a in axes)
+    if not walks:
+        kind, res = _core.rw_assess(np.zeros((0, 0, 3)), *meta, total, interval)
+        return Result(json.loads(res))
+    nworkers = len(client.scheduler_info()["workers"]) if client is not None else 1
+    ntasks = max(1, min(nb, int(tasks_per_worker) * max(1, nworkers)))
+    bounds = [round(i * nb / ntasks) for i in range(ntasks + 1)]
+    shared = client.scatter(words, broadcast=True) if client is not None else words
+    prev = None
+    doublings = 0
+    while True:
+        if client is not None:
+            futs = [client.submit(_rw_task, shared, shape, phase, phase_voxels, vox, opts,
+                                  b0, b1, doublings, pure=False)
+                    for b0, b1 in zip(bounds[:-1], bounds[1:])]
+            parts = client.gather(futs)
+        else:
+            parts = dask.compute(*[dask.delayed(_rw_task)(
+                shared, shape, phase, phase_voxels, vox, opts, b0, b1, doublings)
+                for b0, b1 in zip(bounds[:-1], bounds[1:])])
+        sums = np.ascontiguousarray(np.concatenate(parts, axis=0))
+        out = _core.rw_assess(sums, *meta, total, interval, prev)
+        if out[0] == "done":
+            return Result(json.loads(out[1]))
+        _, total, interval, prev = out
+        doublings += 1

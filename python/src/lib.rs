@@ -842,6 +842,178 @@ fn slice_histograms<'py>(
     Ok(arr.into_pyarray(py).into_any().unbind())
 }
 
+fn rw_options(
+    opts_json: &str,
+) -> PyResult<fibstack::metrics::tortuosity::random_walk::RandomWalkOptions> {
+    let o: fibstack::metrics::tortuosity::random_walk::RandomWalkOptions =
+        serde_json::from_str(opts_json).map_err(|e| err(format!("random walk: {e}")))?;
+    o.validate().map_err(err)?;
+    Ok(o)
+}
+
+/// The batches and first walk length of a random walk (`RandomWalkOptions` as JSON: `seed`,
+/// `walkers`, `steps`, `precision`, `max_steps`, `confidence`): `(batches, walkers per batch,
+/// steps, interval)`.
+#[pyfunction]
+fn rw_plan(opts_json: &str) -> PyResult<(usize, usize, u64, u64)> {
+    let p = fibstack::metrics::tortuosity::random_walk::walk_plan(&rw_options(opts_json)?);
+    Ok((p.batches, p.per_batch, p.steps, p.interval))
+}
+
+/// Bit-pack the voxels of `phase` of a label block (bit `i & 63` of word `i >> 6` = voxel `i`
+/// in C order, as the random walk reads its mask); the block's voxel count must be a multiple
+/// of 64 except for the last block. Returns `(uint64 words, phase voxels)`.
+#[pyfunction]
+fn rw_pack<'py>(
+    py: Python<'py>,
+    labels: &Bound<'py, PyAny>,
+    phase: u8,
+) -> PyResult<(Py<PyAny>, u64)> {
+    let a = labels_from(labels)?;
+    let (w, n) = py.detach(|| {
+        let s = a.as_slice().expect("C-contiguous");
+        let words: Vec<u64> = s
+            .chunks(64)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u64, |v, (b, &l)| v | (u64::from(l == phase) << b))
+            })
+            .collect();
+        let n = s.iter().filter(|&&l| l == phase).count() as u64;
+        (words, n)
+    });
+    Ok((w.into_pyarray(py).into_any().unbind(), n))
+}
+
+/// Mean chord length (nm) of a bit-packed phase, as the random walk's stopping rule uses it.
+#[pyfunction]
+fn rw_mean_chord(
+    words: numpy::PyReadonlyArray1<'_, u64>,
+    shape: [usize; 3],
+    voxel_nm: [f64; 3],
+) -> PyResult<f64> {
+    let w = words.as_slice().map_err(err)?;
+    Ok(fibstack::metrics::tortuosity::random_walk::mean_chord_packed(w, shape, voxel_nm))
+}
+
+/// MSD sums of batches `b0..b1` of a random walk over a bit-packed phase mask (one worker's
+/// share) after `doublings` doublings of the first walk: a float64 array
+/// `(b1 - b0, samples, 3)`. See
+/// `metrics::tortuosity::random_walk::walk_batches`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn rw_batches<'py>(
+    py: Python<'py>,
+    words: numpy::PyReadonlyArray1<'py, u64>,
+    shape: [usize; 3],
+    phase: u8,
+    phase_voxels: u64,
+    voxel_nm: [f64; 3],
+    opts_json: &str,
+    b0: usize,
+    b1: usize,
+    doublings: u32,
+) -> PyResult<Py<PyAny>> {
+    use fibstack::metrics::tortuosity::random_walk::{walk_batches, PackedPhase};
+    let opts = rw_options(opts_json)?;
+    let w = words.as_slice().map_err(err)?;
+    let packed = PackedPhase {
+        words: w,
+        shape,
+        phase,
+        phase_voxels,
+        percolating_voxels: [0; 3],
+        mean_chord_nm: 0.0,
+    };
+    let sums = py
+        .detach(|| walk_batches(&packed, voxel_nm, &opts, b0..b1, doublings))
+        .map_err(err)?;
+    let ns = sums.first().map_or(0, |s| s.len());
+    let flat: Vec<f64> = sums
+        .iter()
+        .flatten()
+        .flat_map(|s| s.iter().copied())
+        .collect();
+    let arr = ndarray::Array3::from_shape_vec((sums.len(), ns, 3), flat).map_err(err)?;
+    Ok(arr.into_pyarray(py).into_any().unbind())
+}
+
+/// Judge a random walk from every batch's MSD sums (`(batches, samples, 3)`, batch order):
+/// `("longer", steps, interval, pooled)` to walk again, or `("done", result_json)` with the
+/// `RandomWalkOutput` (`results` per axis and the `msd` curve). See
+/// `metrics::tortuosity::random_walk::walk_assess`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (sums, shape, phase, phase_voxels, percolating_voxels, mean_chord_nm, voxel_nm, axes, opts_json, total, interval, prev_pooled=None))]
+fn rw_assess<'py>(
+    py: Python<'py>,
+    sums: numpy::PyReadonlyArray3<'py, f64>,
+    shape: [usize; 3],
+    phase: u8,
+    phase_voxels: u64,
+    percolating_voxels: [u64; 3],
+    mean_chord_nm: f64,
+    voxel_nm: [f64; 3],
+    axes: Vec<usize>,
+    opts_json: &str,
+    total: u64,
+    interval: u64,
+    prev_pooled: Option<Vec<f64>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    use fibstack::metrics::tortuosity::random_walk::{walk_assess, PackedPhase, WalkNext};
+    let opts = rw_options(opts_json)?;
+    let v = sums.as_array();
+    let per_batch: Vec<Vec<[f64; 3]>> = v
+        .outer_iter()
+        .map(|b| b.outer_iter().map(|s| [s[0], s[1], s[2]]).collect())
+        .collect();
+    let packed = PackedPhase {
+        words: &[],
+        shape,
+        phase,
+        phase_voxels,
+        percolating_voxels,
+        mean_chord_nm,
+    };
+    let next = walk_assess(
+        &packed,
+        voxel_nm,
+        &axes,
+        &opts,
+        &per_batch,
+        total,
+        interval,
+        prev_pooled.as_deref(),
+    )
+    .map_err(err)?;
+    match next {
+        WalkNext::Longer {
+            steps,
+            interval,
+            pooled,
+        } => PyTuple::new(
+            py,
+            [
+                "longer".into_pyobject(py)?.into_any(),
+                steps.into_pyobject(py)?.into_any(),
+                interval.into_pyobject(py)?.into_any(),
+                pooled.into_pyobject(py)?.into_any(),
+            ],
+        ),
+        WalkNext::Done(out) => PyTuple::new(
+            py,
+            [
+                "done".into_pyobject(py)?.into_any(),
+                serde_json::to_string(&out)
+                    .map_err(err)?
+                    .into_pyobject(py)?
+                    .into_any(),
+            ],
+        ),
+    }
+}
+
 /// The version of the fibstack library the module was built with.
 #[pyfunction]
 fn version() -> &'static str {
@@ -865,5 +1037,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(float_range, m)?)?;
     m.add_function(wrap_pyfunction!(thresholds_from_histogram, m)?)?;
     m.add_function(wrap_pyfunction!(slice_histograms, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_mean_chord, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_batches, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_assess, m)?)?;
     Ok(())
 }

@@ -189,3 +189,36 @@ def test_porosity_profile_equals_in_memory(client, stack):
             assert got["slice_thickness"] == p["slice_thickness"]
     with pytest.raises(fs.FibstackError, match="voxel size unknown"):
         fd.porosity_profile(d, 0, "z")
+
+
+def _no_time(results):
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in results]
+
+
+def test_random_walk_across_workers_equals_in_memory(client, stack):
+    """Walkers' batches partitioned over the 2 workers on one shared mask: every number of the
+    in-memory random walk with the same seed and walker count, for a fixed and an automatic
+    walk length (the automatic one doubles twice and stops at max_steps)."""
+    vox = stack.voxel_nm
+    seg = in_memory(stack.data, vox)
+    d = da.from_array(seg.data, chunks=(8, -1, -1))
+    for kw in ({"walkers": 2000, "steps": 1000}, {"walkers": 1600, "max_steps": 4096}):
+        ref = fs.tortuosity(seg.data, voxel_nm=vox, phase=0, method="rw", axis="all", seed=5,
+                            allow_unconverged=True, **kw).to_dict()["results"]
+        got = fd.tortuosity_rw(d, 0, "all", voxel_nm=vox, seed=5, **kw).to_dict()
+        assert _no_time(got["results"]) == _no_time(ref), kw
+        assert all(r["walkers"] == kw["walkers"] for r in ref if r["percolating"])
+        assert len(got["msd"]["steps"]) == 64
+        assert {r["steps"] for r in ref if r["percolating"]} == {kw.get("steps") and 1024 or 4096}
+    other = fd.tortuosity_rw(d, 0, "z", voxel_nm=vox, seed=6, walkers=2000, steps=1000)
+    assert other.results[0].tortuosity_factor != got["results"][0]["tortuosity_factor"]
+
+
+def test_random_walk_mask_too_large_for_a_worker(client, stack):
+    d = da.from_array(stack.labels, chunks=(8, -1, -1))
+    with pytest.raises(fs.FibstackError, match=r"needs 0\.0 MiB on every worker.*at most 8,000 "
+                                               r"voxels.*or crop the stack"):
+        fd.tortuosity_rw(d, 0, voxel_nm=stack.voxel_nm, walkers=1600, steps=100,
+                         max_mask_bytes=1000)
+    # the default limit is half of the smallest worker's memory limit (2 GiB here)
+    assert fd._worker_memory_limit(client) == 2 * 2**30
