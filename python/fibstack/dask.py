@@ -290,11 +290,26 @@ def _pairs(a: np.ndarray, b: np.ndarray, conn: int) -> np.ndarray:
     return np.unique(p, axis=0) if len(p) else p
 
 
+def _block_faces(part) -> Tuple[int, np.ndarray, np.ndarray]:
+    lab, n = part
+    return n, lab[0].copy(), lab[-1].copy()
+
+
+def _relabel_block(part, offset: int, lut: np.ndarray) -> np.ndarray:
+    lab, _ = part
+    g = np.where(lab > 0, lab.astype(np.int64) + offset, 0)
+    return lut[g]
+
+
 def label(labels: Any, phase: int = 0, connectivity: int = 6):
     """Connected components of label ``phase`` over a z-chunked dask array: labelled per block
     by the library, merged across block faces (union–find), numbered by first voxel in raster
-    order as :func:`fibstack` labels in memory. Returns ``(dask array of uint32 labels, count)``
-    (the block labelling and the face pairs are computed; the relabelling stays lazy)."""
+    order as :func:`fibstack` labels in memory. Returns ``(dask array of uint32 labels, count)``.
+
+    The block labellings are computed and kept where they were made (``persist``: on the
+    workers with ``dask.distributed``); only each block's component count and its first and
+    last slice come to the client for the merge, and the relabelling of each block stays lazy
+    (a task on the block's own labelling), so no process holds more than its blocks."""
     import dask
     import dask.array as da
 
@@ -302,8 +317,9 @@ def label(labels: Any, phase: int = 0, connectivity: int = 6):
     if connectivity not in (6, 18, 26):
         raise FibstackError(f"connectivity = {connectivity}: use 6, 18 or 26")
     blocks = labels.to_delayed().ravel()
-    parts = dask.compute(*[dask.delayed(_label_block)(b, phase, connectivity) for b in blocks])
-    counts = [n for _, n in parts]
+    parts = dask.persist(*[dask.delayed(_label_block)(b, phase, connectivity) for b in blocks])
+    faces = dask.compute(*[dask.delayed(_block_faces)(p) for p in parts])
+    counts = [n for n, _, _ in faces]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     total = int(offsets[-1])
     parent = np.arange(total + 1, dtype=np.int64)
@@ -316,9 +332,9 @@ def label(labels: Any, phase: int = 0, connectivity: int = 6):
             parent[x], x = root, parent[x]
         return root
 
-    for i in range(len(parts) - 1):
-        a = parts[i][0][-1].astype(np.int64)
-        b = parts[i + 1][0][0].astype(np.int64)
+    for i in range(len(faces) - 1):
+        a = faces[i][2].astype(np.int64)
+        b = faces[i + 1][1].astype(np.int64)
         a = np.where(a > 0, a + offsets[i], 0)
         b = np.where(b > 0, b + offsets[i + 1], 0)
         for x, y in _pairs(a, b, connectivity):
@@ -331,10 +347,12 @@ def label(labels: Any, phase: int = 0, connectivity: int = 6):
     rank[uniq] = np.arange(1, len(uniq) + 1)
     lut = rank[roots].astype(np.uint32)
     lut[0] = 0
+    lut_d = dask.delayed(lut)
     out_blocks = []
-    for i, (lab, _) in enumerate(parts):
-        g = np.where(lab > 0, lab.astype(np.int64) + offsets[i], 0)
-        out_blocks.append(da.from_array(lut[g], chunks=lab.shape))
+    for i, p in enumerate(parts):
+        shape = (labels.chunks[0][i], labels.shape[1], labels.shape[2])
+        d = dask.delayed(_relabel_block)(p, int(offsets[i]), lut_d)
+        out_blocks.append(da.from_delayed(d, shape=shape, dtype=np.uint32))
     return da.concatenate(out_blocks, axis=0), int(len(uniq))
 
 
