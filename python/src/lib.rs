@@ -1014,6 +1014,16 @@ fn rw_assess<'py>(
     }
 }
 
+/// The optional cargo features the extension was built with (e.g. `["zarr"]`).
+#[pyfunction]
+fn features() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if cfg!(feature = "zarr") {
+        v.push("zarr");
+    }
+    v
+}
+
 /// The version of the fibstack library the module was built with.
 #[pyfunction]
 fn version() -> &'static str {
@@ -1029,6 +1039,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write, m)?)?;
     m.add_function(wrap_pyfunction!(run_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(features, m)?)?;
     m.add_function(wrap_pyfunction!(label_components, m)?)?;
     m.add_function(wrap_pyfunction!(stack_info, m)?)?;
     m.add_function(wrap_pyfunction!(key_schemas, m)?)?;

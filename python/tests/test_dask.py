@@ -222,3 +222,16 @@ def test_random_walk_mask_too_large_for_a_worker(client, stack):
                          max_mask_bytes=1000)
     # the default limit is half of the smallest worker's memory limit (2 GiB here)
     assert fd._worker_memory_limit(client) == 2 * 2**30
+
+
+@pytest.mark.skipif("zarr" not in fs._core.features(),
+                    reason="extension built without the zarr feature")
+def test_ome_zarr_roundtrip_and_dask_read(tmp_path):
+    g = (np.arange(16 * 20 * 24) % 251).astype(np.uint8).reshape(16, 20, 24)
+    p = tmp_path / "v.ome.zarr"
+    fs.write(p, g, voxel_nm=(20.0, 10.0, 10.0))
+    v = fs.read(p)
+    assert v.voxel_nm == (20.0, 10.0, 10.0) and v.data.tobytes() == g.tobytes()
+    arr, vox = fd.read(p, chunk_slices=5)
+    assert vox == (20.0, 10.0, 10.0) and arr.numblocks[0] == 4
+    assert arr.compute(scheduler="synchronous").tobytes() == g.tobytes()
