@@ -2,9 +2,9 @@
 
     python benches/python_overhead.py [N]    (after pip install ./python)
 
-For each operation: the wall time of the Python call (parameters built and checked, array copied
-in, step run with the GIL released, arrays returned) against the step's own run inside the library
-(fibstack.last_step_seconds()); median of 5 calls. Prints one line per operation."""
+For each operation: the wall time of the Python call (parameters built and checked, the input
+array lent to the library without a copy, step run with the GIL released, arrays returned)
+against the step's own run inside the library (fibstack.last_step_seconds()); median of 5 calls. Prints one line per operation."""
 
 import os
 import statistics

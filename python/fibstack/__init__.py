@@ -11,6 +11,7 @@ metric unless ``allow_uncalibrated=True`` (then lengths are in voxels).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 __version__ = _core.version()
+atexit.register(_core.flush_scratch)
 
 VoxelNm = Optional[Tuple[float, float, float]]
 _last_step_seconds = 0.0
@@ -325,7 +327,34 @@ def run_workflow(path: Union[str, os.PathLike], output: Optional[Union[str, os.P
     return Result(json.loads(res))
 
 
+def _signature(f, keys):
+    """``f``'s signature with the step's keys as typed keyword parameters (the same definition
+    as the stubs; shown by ``help()`` and ``inspect.signature``)."""
+    import inspect
+
+    sig = inspect.signature(f)
+    ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+    own = {p.name for p in ps}
+    for k in keys:
+        if k["name"] in own or not k["name"].isidentifier():
+            return sig
+        default = inspect.Parameter.empty
+        ann = k["type"]
+        if k["default"] is not None:
+            default = {"True": True, "False": False}.get(k["default"], None)
+            if default is None:
+                default = json.loads(k["default"])
+        elif not k["required"]:
+            default, ann = None, f"Optional[{ann}]"
+        ps.append(inspect.Parameter(k["name"], inspect.Parameter.KEYWORD_ONLY, default=default,
+                                    annotation=ann))
+    return sig.replace(parameters=ps)
+
+
+_SCHEMAS = {s["kind"]: s["keys"] for s in json.loads(_core.key_schemas())}
 for _f in (align, geometry, destripe, denoise, tophat, segment, classify, porosity,
            connectivity, tortuosity, sizes):
     _f.__doc__ = _doc(_f.__name__)
+    if _f.__name__ in _SCHEMAS:
+        _f.__signature__ = _signature(_f, _SCHEMAS[_f.__name__])
 del _f

@@ -18,12 +18,110 @@ use pyo3::types::PyTuple;
 use std::path::PathBuf;
 
 /// Large arrays on transparent huge pages, as numpy allocates its own (fewer page faults on first
-/// touch, faster frees of returned arrays).
+/// touch, faster frees of returned arrays); numpy buffers lent to a step are never freed by Rust
+/// (see [`lent`]).
 #[global_allocator]
-static ALLOC: fibstack::alloc::HugePageAlloc = fibstack::alloc::HugePageAlloc;
+static ALLOC: lent::LendingAlloc = lent::LendingAlloc;
 
+/// A numpy array's buffer lent to the library as the owned `Array3` a step's volume holds,
+/// without a copy.
+///
+/// The library's volumes own their data (`Array3`), so a step cannot be given an `ArrayView`.
+/// Instead the buffer of a C-contiguous, aligned numpy array is wrapped as an `Array3` (a `Vec`
+/// over numpy's memory) and its address is registered here. The extension's global allocator
+/// ignores a `dealloc` of a registered address (and copies out of it on `realloc`), so when the
+/// step drops or replaces the volume, numpy's memory is left alone; the numpy array itself is kept
+/// alive (and borrowed read-only through the `numpy` crate) for the whole call. An output volume
+/// that still points into a lent buffer is never moved into a new numpy array: it is the input
+/// itself (the caller's array is returned) or, if it is a part of it, copied.
+///
+/// Steps take their input volume by shared reference and write new volumes (none changes its
+/// input's data in place); `python/tests/test_equal_cli.py::test_inputs_unchanged` runs every
+/// step function and fails if one ever does, since the data is the caller's array.
+mod lent {
+    use std::alloc::{GlobalAlloc, Layout};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const SLOTS: usize = 16;
+    static ADDR: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static LEN: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+    /// Register `[addr, addr + len)` as lent; `false` when every slot is taken (then copy).
+    pub fn register(addr: usize, len: usize) -> bool {
+        for (i, a) in ADDR.iter().enumerate() {
+            if a.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                LEN[i].store(len, Ordering::Release);
+                ACTIVE.fetch_add(1, Ordering::AcqRel);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Unregister one registration of `addr`; `true` if it was registered.
+    fn take(addr: usize) -> bool {
+        if ACTIVE.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        for a in ADDR.iter() {
+            if a.compare_exchange(addr, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                ACTIVE.fetch_sub(1, Ordering::AcqRel);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The lent buffer `(start, len)` that `p` points into, if any.
+    pub fn within(p: usize) -> Option<(usize, usize)> {
+        if ACTIVE.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        ADDR.iter().zip(LEN.iter()).find_map(|(a, l)| {
+            let (a, l) = (a.load(Ordering::Acquire), l.load(Ordering::Acquire));
+            (a != 0 && p >= a && p < a + l).then_some((a, l))
+        })
+    }
+
+    /// [`fibstack::alloc::HugePageAlloc`] that never frees a lent numpy buffer.
+    pub struct LendingAlloc;
+
+    unsafe impl GlobalAlloc for LendingAlloc {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            fibstack::alloc::HugePageAlloc.alloc(layout)
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            fibstack::alloc::HugePageAlloc.alloc_zeroed(layout)
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            if take(ptr as usize) {
+                return; // numpy's memory: numpy frees it
+            }
+            fibstack::alloc::HugePageAlloc.dealloc(ptr, layout)
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            if take(ptr as usize) {
+                let new = Layout::from_size_align_unchecked(new_size, layout.align());
+                let q = fibstack::alloc::HugePageAlloc.alloc(new);
+                if !q.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, q, layout.size().min(new_size));
+                }
+                return q;
+            }
+            fibstack::alloc::HugePageAlloc.realloc(ptr, layout, new_size)
+        }
+    }
+}
+
+// `fibstack._core`: the module path pickle imports, so errors raised on a Dask worker reach
+// the client as this exception with its message.
 create_exception!(
-    _core,
+    fibstack._core,
     FibstackError,
     PyValueError,
     "An error reported by fibstack (bad parameter, bad input, missing calibration)."
@@ -35,7 +133,10 @@ fn err<E: std::fmt::Display>(e: E) -> PyErr {
 
 const DTYPES: &str = "grey volumes: uint8, uint16 or float32; label volumes: uint8";
 
-/// Copy a C-contiguous 3-D numpy array into an owned ndarray (one memcpy), or a clear error.
+/// A C-contiguous 3-D numpy array as the owned `Array3` of a library volume: its buffer lent
+/// without a copy (see [`lent`]) when it is aligned and non-empty, else copied (one memcpy); a
+/// strided array is a clear error. The caller keeps `a` alive until the volume is dropped or
+/// returned through [`to_py`].
 fn owned<T: numpy::Element + Copy>(a: &Bound<'_, PyArray3<T>>, what: &str) -> PyResult<Array3<T>> {
     if !a.is_c_contiguous() {
         return Err(err(format!(
@@ -44,7 +145,51 @@ fn owned<T: numpy::Element + Copy>(a: &Bound<'_, PyArray3<T>>, what: &str) -> Py
         )));
     }
     let r = a.readonly();
-    Ok(r.as_array().to_owned())
+    let v = r.as_array();
+    let ptr = v.as_ptr();
+    let n = v.len();
+    let aligned = (ptr as usize).is_multiple_of(std::mem::align_of::<T>());
+    if n > 0
+        && std::mem::size_of::<T>() > 0
+        && aligned
+        && lent::register(ptr as usize, n * std::mem::size_of::<T>())
+    {
+        let shape = v.raw_dim();
+        // SAFETY: `ptr` points to `n` initialised, aligned `T`s (a C-contiguous numpy array of
+        // that shape), kept alive by the caller for as long as the array exists; the address is
+        // registered, so the global allocator never frees or reallocates numpy's memory in place
+        // when the Vec is dropped or grown.
+        let vec = unsafe { Vec::from_raw_parts(ptr as *mut T, n, n) };
+        return Ok(Array3::from_shape_vec(shape, vec).expect("shape of a C-contiguous array"));
+    }
+    Ok(v.to_owned())
+}
+
+/// An output array as numpy: moved without a copy when it owns its memory; the caller's own
+/// array (`inputs`) when it is a lent input returned whole; copied when it is a part of one.
+fn to_py<T: numpy::Element + Copy>(
+    py: Python<'_>,
+    a: Array3<T>,
+    inputs: &[Option<&Bound<'_, PyAny>>],
+) -> Py<PyAny> {
+    let p = a.as_ptr() as usize;
+    if let Some((start, len)) = lent::within(p) {
+        let whole =
+            p == start && a.len() * std::mem::size_of::<T>() == len && a.is_standard_layout();
+        let same = inputs.iter().flatten().find(|x| {
+            x.cast::<PyArray3<T>>()
+                .map(|x| x.data() as usize == start && x.shape() == a.shape())
+                .unwrap_or(false)
+        });
+        if let (true, Some(x)) = (whole, same) {
+            drop(a); // releases the loan (the allocator leaves numpy's memory alone)
+            return Bound::clone(x).unbind();
+        }
+        let copy = a.to_owned();
+        drop(a);
+        return copy.into_pyarray(py).into_any().unbind();
+    }
+    a.into_pyarray(py).into_any().unbind()
 }
 
 fn check_3d(a: &Bound<'_, PyAny>, what: &str) -> PyResult<()> {
@@ -103,11 +248,11 @@ fn voxel_from(v: Option<[f64; 3]>) -> PyResult<VoxelSize> {
     }
 }
 
-fn grey_to_py(py: Python<'_>, g: GreyData) -> Py<PyAny> {
+fn grey_to_py(py: Python<'_>, g: GreyData, inputs: &[Option<&Bound<'_, PyAny>>]) -> Py<PyAny> {
     match g {
-        GreyData::U8(a) => a.into_pyarray(py).into_any().unbind(),
-        GreyData::U16(a) => a.into_pyarray(py).into_any().unbind(),
-        GreyData::F32(a) => a.into_pyarray(py).into_any().unbind(),
+        GreyData::U8(a) => to_py(py, a, inputs),
+        GreyData::U16(a) => to_py(py, a, inputs),
+        GreyData::F32(a) => to_py(py, a, inputs),
     }
 }
 
@@ -226,7 +371,7 @@ fn run_step<'py>(
             )
         })
     });
-    drop(tmp);
+    scratch::remove_later(tmp);
     let (g, l, t, value, warnings, secs) = res.map_err(err)?;
     let vox = g
         .as_ref()
@@ -240,9 +385,10 @@ fn run_step<'py>(
         .map(serde_json::to_string)
         .transpose()
         .map_err(err)?;
-    let gp = g.map(|g| grey_to_py(py, g.data));
-    let lp = l.map(|l| l.data.into_pyarray(py).into_any().unbind());
-    let tp = t.map(|l| l.data.into_pyarray(py).into_any().unbind());
+    let inputs = [grey, labels];
+    let gp = g.map(|g| grey_to_py(py, g.data, &inputs));
+    let lp = l.map(|l| to_py(py, l.data, &inputs));
+    let tp = t.map(|l| to_py(py, l.data, &inputs));
     let json = serde_json::to_string(&value).map_err(err)?;
     PyTuple::new(
         py,
@@ -257,6 +403,42 @@ fn run_step<'py>(
             secs.into_pyobject(py)?.into_any(),
         ],
     )
+}
+
+/// The scratch folders of the calls (a step's files, e.g. porosity's profile CSV, are written
+/// there and not kept: their content is in the returned result). Removing a folder takes
+/// milliseconds on some file systems, so it is done on a background thread; the package joins
+/// the outstanding removals when the interpreter exits ([`flush_scratch`]).
+mod scratch {
+    use std::sync::Mutex;
+    use std::thread::JoinHandle;
+
+    static PENDING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+
+    pub fn remove_later(dir: tempfile::TempDir) {
+        let mut p = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        p.retain(|h| !h.is_finished());
+        // without a thread, the folder is removed with the closure, on this thread
+        if let Ok(h) = std::thread::Builder::new()
+            .name("fibstack-scratch".into())
+            .spawn(move || drop(dir))
+        {
+            p.push(h);
+        }
+    }
+
+    pub fn join_all() {
+        let hs: Vec<_> = std::mem::take(&mut *PENDING.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in hs {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Wait until the scratch folders of earlier calls are removed (called at interpreter exit).
+#[pyfunction]
+fn flush_scratch(py: Python<'_>) {
+    py.detach(scratch::join_all)
 }
 
 /// Read a volume (any format the CLI reads). Returns `(array, voxel_nm or None, meta_json)`.
@@ -316,7 +498,7 @@ fn read<'py>(
         let l = LabelVolume::from_grey(vol).map_err(err)?;
         l.data.into_pyarray(py).into_any().unbind()
     } else {
-        grey_to_py(py, vol.data)
+        grey_to_py(py, vol.data, &[])
     };
     PyTuple::new(
         py,
@@ -423,6 +605,425 @@ fn stack_info<'py>(
     )
 }
 
+/// The Python annotation of a workflow key defined as a clap argument: `bool` for a flag,
+/// `Literal[...]` for a value enum, the value parser's Rust type otherwise, `Sequence[...]` for a
+/// comma-separated list.
+fn key_type(a: &clap::Arg) -> String {
+    use std::any::TypeId;
+    if !a.get_action().takes_values() {
+        return "bool".into();
+    }
+    let pv = a.get_possible_values();
+    let t = a.get_value_parser().type_id();
+    let one = if !pv.is_empty() {
+        let names: Vec<String> = pv.iter().map(|p| format!("{:?}", p.get_name())).collect();
+        format!("Literal[{}]", names.join(", "))
+    } else if t == TypeId::of::<f64>() || t == TypeId::of::<f32>() {
+        "float".into()
+    } else if [
+        TypeId::of::<usize>(),
+        TypeId::of::<u8>(),
+        TypeId::of::<u16>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<u64>(),
+        TypeId::of::<i32>(),
+        TypeId::of::<i64>(),
+    ]
+    .iter()
+    .any(|x| t == *x)
+    {
+        "int".into()
+    } else if t == TypeId::of::<bool>() {
+        "bool".into()
+    } else if t == TypeId::of::<String>() || t == TypeId::of::<PathBuf>() {
+        "str".into()
+    } else if t == TypeId::of::<[f64; 3]>() {
+        "Tuple[float, float, float]".into()
+    } else if t == TypeId::of::<[usize; 3]>() {
+        "Tuple[int, int, int]".into()
+    } else {
+        "Any".into()
+    };
+    let list =
+        a.get_value_delimiter().is_some() || matches!(a.get_action(), clap::ArgAction::Append);
+    if list {
+        format!("Sequence[{one}]")
+    } else {
+        one
+    }
+}
+
+/// A key's default (the workflow spelling of `workflow::steps::key_default_toml`) as a Python
+/// literal of the key's type; `None` when the key has no default.
+fn key_default_py(a: &clap::Arg, ty: &str) -> Option<String> {
+    let d = fibstack::workflow::steps::key_default_toml(a)?;
+    Some(match d.as_str() {
+        "false" => "False".into(),
+        "true" => "True".into(),
+        _ if d.starts_with('"') => d,
+        _ if ty == "float" && d.parse::<i64>().is_ok() => format!("{d}.0"),
+        _ => d,
+    })
+}
+
+/// The keys of the step kinds defined by one struct (`workflow::steps::key_schemas`, the
+/// definition the workflow reader and the command line share), as JSON:
+/// `[{"kind", "keys": [{"name", "type", "default", "required", "help"}]}]` with Python
+/// annotations and defaults as Python literals (`null` when the key has none). The stubs and
+/// docstrings of the package are generated from it (`python/gen_docs.py`).
+#[pyfunction]
+fn key_schemas() -> PyResult<String> {
+    let mut out = Vec::new();
+    for (kind, cmd) in fibstack::workflow::steps::key_schemas() {
+        let keys: Vec<serde_json::Value> = cmd
+            .get_arguments()
+            .filter(|a| a.get_id() != "help")
+            .map(|a| {
+                let ty = key_type(a);
+                let help = a
+                    .get_long_help()
+                    .or(a.get_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                serde_json::json!({
+                    "name": a.get_id().as_str(),
+                    "default": key_default_py(a, &ty),
+                    "type": ty,
+                    "required": a.is_required_set(),
+                    "help": help.trim(),
+                })
+            })
+            .collect();
+        out.push(serde_json::json!({ "kind": kind, "keys": keys }));
+    }
+    serde_json::to_string(&out).map_err(err)
+}
+
+/// A block's share of the full-volume histogram of [`fibstack::segment::histogram`] (the
+/// streamed accumulator `fibstack::stream::HistAcc`): for uint8/uint16 the count of every
+/// possible value (256 or 65 536 entries, to be summed over blocks and cut to `[min, max]`); for
+/// float32 `nbins` counts in the bins of the whole volume's range `(lo, hi)` (see
+/// [`float_range`]). Returns a uint64 array.
+#[pyfunction]
+#[pyo3(signature = (block, lo=None, hi=None, nbins=256))]
+fn block_histogram<'py>(
+    py: Python<'py>,
+    block: &Bound<'py, PyAny>,
+    lo: Option<f32>,
+    hi: Option<f32>,
+    nbins: usize,
+) -> PyResult<Py<PyAny>> {
+    use fibstack::stream::HistAcc;
+    let g = grey_from(block)?;
+    let st = g.sample_type();
+    if nbins < 2 {
+        return Err(err(format!("nbins = {nbins}: must be at least 2")));
+    }
+    let counts = py.detach(|| -> Result<Vec<u64>, String> {
+        let mut acc = match (&g, lo, hi) {
+            (GreyData::F32(_), Some(lo), Some(hi)) => HistAcc::float(lo, hi, nbins),
+            (GreyData::F32(_), _, _) => {
+                return Err("a float32 block's histogram needs the volume's range (lo, hi)".into())
+            }
+            _ => HistAcc::int(st),
+        };
+        acc.add(&g);
+        let full = if matches!(g, GreyData::U8(_)) {
+            256
+        } else {
+            65536
+        };
+        Ok(match acc.finish() {
+            None => vec![
+                0;
+                if matches!(g, GreyData::F32(_)) {
+                    nbins
+                } else {
+                    full
+                }
+            ],
+            Some(h) if h.binning == "uniform" => h.counts,
+            Some(h) => {
+                let mut c = vec![0u64; full];
+                c[h.min as usize..=h.max as usize].copy_from_slice(&h.counts);
+                c
+            }
+        })
+    });
+    Ok(counts.map_err(err)?.into_pyarray(py).into_any().unbind())
+}
+
+/// Smallest and largest value of a float32 block, refusing NaN and infinities as the in-memory
+/// histogram does (`fibstack::stream::float_range`); `(inf, -inf)` for an empty block.
+#[pyfunction]
+fn float_range(block: &Bound<'_, PyAny>) -> PyResult<(f32, f32)> {
+    let g = grey_from(block)?;
+    let mut r = (f32::INFINITY, f32::NEG_INFINITY);
+    fibstack::stream::float_range(&g, &mut r).map_err(err)?;
+    Ok(r)
+}
+
+/// Thresholds of the `segment` step's method (its keys as a JSON table: `method`, `classes`,
+/// `nbins` …) from a full-volume histogram given as the sum of [`block_histogram`]s of every
+/// block (`sample_type` "u8", "u16" or "f32"; `lo`, `hi`: the float32 range, ignored for
+/// integers). The same function the in-memory and the streamed segmentation call
+/// (`segment::threshold::thresholds_from_hist`). Returns `(thresholds, min, max)`.
+#[pyfunction]
+#[pyo3(signature = (counts, sample_type, params_json, lo=None, hi=None))]
+fn thresholds_from_histogram(
+    counts: Vec<u64>,
+    sample_type: &str,
+    params_json: &str,
+    lo: Option<f32>,
+    hi: Option<f32>,
+) -> PyResult<(Vec<f64>, f64, f64)> {
+    use fibstack::segment::histogram::Histogram;
+    let step: fibstack::workflow::steps::filters::Segment =
+        serde_json::from_str(params_json).map_err(|e| err(format!("segment: {e}")))?;
+    let p = step.params().map_err(err)?;
+    let empty = || err("volume: has no voxels; nothing to threshold");
+    let h = match sample_type {
+        "f32" => {
+            let (lo, hi) = lo.zip(hi).ok_or_else(empty)?;
+            if counts.len() != p.nbins {
+                return Err(err(format!(
+                    "{} counts for nbins = {}: sum the block histograms made with the same nbins",
+                    counts.len(),
+                    p.nbins
+                )));
+            }
+            let mut h = fibstack::stream::HistAcc::float(lo, hi, p.nbins)
+                .finish()
+                .ok_or_else(empty)?;
+            h.counts = counts;
+            h
+        }
+        "u8" | "u16" => {
+            let first = counts.iter().position(|&c| c > 0).ok_or_else(empty)?;
+            let last = counts.iter().rposition(|&c| c > 0).unwrap_or(first);
+            Histogram {
+                counts: counts[first..=last].to_vec(),
+                centers: (first..=last).map(|v| v as f64).collect(),
+                binning: "integer",
+                min: first as f64,
+                max: last as f64,
+            }
+        }
+        other => {
+            return Err(err(format!(
+                "sample_type {other:?}: use \"u8\", \"u16\" or \"f32\""
+            )))
+        }
+    };
+    let t = fibstack::segment::threshold::thresholds_from_hist(&h, &p).map_err(err)?;
+    Ok((t, h.min, h.max))
+}
+
+/// Per-slice label histograms of a label block along `axis` ("z", "y" or "x"), as the porosity
+/// profiles count them (`metrics::porosity::slice_histograms`): a uint64 array of shape
+/// `(slices along axis, 256)`.
+#[pyfunction]
+fn slice_histograms<'py>(
+    py: Python<'py>,
+    labels: &Bound<'py, PyAny>,
+    axis: &str,
+) -> PyResult<Py<PyAny>> {
+    use fibstack::metrics::porosity::Axis;
+    let ax = match axis {
+        "z" => Axis::Z,
+        "y" => Axis::Y,
+        "x" => Axis::X,
+        _ => return Err(err(format!("axis = {axis:?}: use \"z\", \"y\" or \"x\""))),
+    };
+    let a = labels_from(labels)?;
+    let hs = py.detach(|| fibstack::metrics::porosity::slice_histograms(a.view(), ax));
+    let flat: Vec<u64> = hs.iter().flat_map(|h| h.iter().copied()).collect();
+    let arr = ndarray::Array2::from_shape_vec((hs.len(), 256), flat).map_err(err)?;
+    Ok(arr.into_pyarray(py).into_any().unbind())
+}
+
+fn rw_options(
+    opts_json: &str,
+) -> PyResult<fibstack::metrics::tortuosity::random_walk::RandomWalkOptions> {
+    let o: fibstack::metrics::tortuosity::random_walk::RandomWalkOptions =
+        serde_json::from_str(opts_json).map_err(|e| err(format!("random walk: {e}")))?;
+    o.validate().map_err(err)?;
+    Ok(o)
+}
+
+/// The batches and first walk length of a random walk (`RandomWalkOptions` as JSON: `seed`,
+/// `walkers`, `steps`, `precision`, `max_steps`, `confidence`): `(batches, walkers per batch,
+/// steps, interval)`.
+#[pyfunction]
+fn rw_plan(opts_json: &str) -> PyResult<(usize, usize, u64, u64)> {
+    let p = fibstack::metrics::tortuosity::random_walk::walk_plan(&rw_options(opts_json)?);
+    Ok((p.batches, p.per_batch, p.steps, p.interval))
+}
+
+/// Bit-pack the voxels of `phase` of a label block (bit `i & 63` of word `i >> 6` = voxel `i`
+/// in C order, as the random walk reads its mask); the block's voxel count must be a multiple
+/// of 64 except for the last block. Returns `(uint64 words, phase voxels)`.
+#[pyfunction]
+fn rw_pack<'py>(
+    py: Python<'py>,
+    labels: &Bound<'py, PyAny>,
+    phase: u8,
+) -> PyResult<(Py<PyAny>, u64)> {
+    let a = labels_from(labels)?;
+    let (w, n) = py.detach(|| {
+        let s = a.as_slice().expect("C-contiguous");
+        let words: Vec<u64> = s
+            .chunks(64)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u64, |v, (b, &l)| v | (u64::from(l == phase) << b))
+            })
+            .collect();
+        let n = s.iter().filter(|&&l| l == phase).count() as u64;
+        (words, n)
+    });
+    Ok((w.into_pyarray(py).into_any().unbind(), n))
+}
+
+/// Mean chord length (nm) of a bit-packed phase, as the random walk's stopping rule uses it.
+#[pyfunction]
+fn rw_mean_chord(
+    words: numpy::PyReadonlyArray1<'_, u64>,
+    shape: [usize; 3],
+    voxel_nm: [f64; 3],
+) -> PyResult<f64> {
+    let w = words.as_slice().map_err(err)?;
+    Ok(fibstack::metrics::tortuosity::random_walk::mean_chord_packed(w, shape, voxel_nm))
+}
+
+/// MSD sums of batches `b0..b1` of a random walk over a bit-packed phase mask (one worker's
+/// share) after `doublings` doublings of the first walk: a float64 array
+/// `(b1 - b0, samples, 3)`. See
+/// `metrics::tortuosity::random_walk::walk_batches`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn rw_batches<'py>(
+    py: Python<'py>,
+    words: numpy::PyReadonlyArray1<'py, u64>,
+    shape: [usize; 3],
+    phase: u8,
+    phase_voxels: u64,
+    voxel_nm: [f64; 3],
+    opts_json: &str,
+    b0: usize,
+    b1: usize,
+    doublings: u32,
+) -> PyResult<Py<PyAny>> {
+    use fibstack::metrics::tortuosity::random_walk::{walk_batches, PackedPhase};
+    let opts = rw_options(opts_json)?;
+    let w = words.as_slice().map_err(err)?;
+    let packed = PackedPhase {
+        words: w,
+        shape,
+        phase,
+        phase_voxels,
+        percolating_voxels: [0; 3],
+        mean_chord_nm: 0.0,
+    };
+    let sums = py
+        .detach(|| walk_batches(&packed, voxel_nm, &opts, b0..b1, doublings))
+        .map_err(err)?;
+    let ns = sums.first().map_or(0, |s| s.len());
+    let flat: Vec<f64> = sums
+        .iter()
+        .flatten()
+        .flat_map(|s| s.iter().copied())
+        .collect();
+    let arr = ndarray::Array3::from_shape_vec((sums.len(), ns, 3), flat).map_err(err)?;
+    Ok(arr.into_pyarray(py).into_any().unbind())
+}
+
+/// Judge a random walk from every batch's MSD sums (`(batches, samples, 3)`, batch order):
+/// `("longer", steps, interval, pooled)` to walk again, or `("done", result_json)` with the
+/// `RandomWalkOutput` (`results` per axis and the `msd` curve). See
+/// `metrics::tortuosity::random_walk::walk_assess`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (sums, shape, phase, phase_voxels, percolating_voxels, mean_chord_nm, voxel_nm, axes, opts_json, total, interval, prev_pooled=None))]
+fn rw_assess<'py>(
+    py: Python<'py>,
+    sums: numpy::PyReadonlyArray3<'py, f64>,
+    shape: [usize; 3],
+    phase: u8,
+    phase_voxels: u64,
+    percolating_voxels: [u64; 3],
+    mean_chord_nm: f64,
+    voxel_nm: [f64; 3],
+    axes: Vec<usize>,
+    opts_json: &str,
+    total: u64,
+    interval: u64,
+    prev_pooled: Option<Vec<f64>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    use fibstack::metrics::tortuosity::random_walk::{walk_assess, PackedPhase, WalkNext};
+    let opts = rw_options(opts_json)?;
+    let v = sums.as_array();
+    let per_batch: Vec<Vec<[f64; 3]>> = v
+        .outer_iter()
+        .map(|b| b.outer_iter().map(|s| [s[0], s[1], s[2]]).collect())
+        .collect();
+    let packed = PackedPhase {
+        words: &[],
+        shape,
+        phase,
+        phase_voxels,
+        percolating_voxels,
+        mean_chord_nm,
+    };
+    let next = walk_assess(
+        &packed,
+        voxel_nm,
+        &axes,
+        &opts,
+        &per_batch,
+        total,
+        interval,
+        prev_pooled.as_deref(),
+    )
+    .map_err(err)?;
+    match next {
+        WalkNext::Longer {
+            steps,
+            interval,
+            pooled,
+        } => PyTuple::new(
+            py,
+            [
+                "longer".into_pyobject(py)?.into_any(),
+                steps.into_pyobject(py)?.into_any(),
+                interval.into_pyobject(py)?.into_any(),
+                pooled.into_pyobject(py)?.into_any(),
+            ],
+        ),
+        WalkNext::Done(out) => PyTuple::new(
+            py,
+            [
+                "done".into_pyobject(py)?.into_any(),
+                serde_json::to_string(&out)
+                    .map_err(err)?
+                    .into_pyobject(py)?
+                    .into_any(),
+            ],
+        ),
+    }
+}
+
+/// The optional cargo features the extension was built with (e.g. `["zarr"]`).
+#[pyfunction]
+fn features() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if cfg!(feature = "zarr") {
+        v.push("zarr");
+    }
+    v
+}
+
 /// The version of the fibstack library the module was built with.
 #[pyfunction]
 fn version() -> &'static str {
@@ -438,7 +1039,19 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write, m)?)?;
     m.add_function(wrap_pyfunction!(run_workflow, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(features, m)?)?;
     m.add_function(wrap_pyfunction!(label_components, m)?)?;
     m.add_function(wrap_pyfunction!(stack_info, m)?)?;
+    m.add_function(wrap_pyfunction!(key_schemas, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_scratch, m)?)?;
+    m.add_function(wrap_pyfunction!(block_histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(float_range, m)?)?;
+    m.add_function(wrap_pyfunction!(thresholds_from_histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(slice_histograms, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_pack, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_mean_chord, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_batches, m)?)?;
+    m.add_function(wrap_pyfunction!(rw_assess, m)?)?;
     Ok(())
 }

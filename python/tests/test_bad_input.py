@@ -67,3 +67,11 @@ def test_result_object():
     assert len(df) > 0
     with pytest.raises(AttributeError, match="this result has"):
         r.nonexistent
+
+
+def test_error_survives_pickling():
+    """An error raised on a Dask worker reaches the client as FibstackError with its message."""
+    import pickle
+
+    e = pickle.loads(pickle.dumps(fs.FibstackError("voxel size unknown")))
+    assert isinstance(e, fs.FibstackError) and str(e) == "voxel size unknown"

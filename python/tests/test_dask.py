@@ -139,3 +139,99 @@ def test_read_folder_in_slabs_equals_whole_read(client):
         fd.read(ELECTRODE, chunk_slices=0)
     with pytest.raises(fs.FibstackError, match="no-such-folder"):
         fd.read(ELECTRODE.parent / "no-such-folder")
+
+
+def test_otsu_tree_reduction_equals_in_memory(client, stack):
+    """Global thresholds from the tree-reduced histogram equal the in-memory segmentation's, for
+    every sample type, and the labels are byte-identical. The z-gradient makes each block's own
+    Otsu threshold differ from the global one, so a per-block threshold would fail."""
+    vox = stack.voxel_nm
+    g8 = stack.data
+    ramp = np.linspace(0, 60, g8.shape[0])[:, None, None]
+    g16 = (g8.astype(np.float64) * 40 + ramp * 40).astype(np.uint16)
+    g32 = fs.denoise(g8, voxel_nm=vox, sigma=20.0).data + ramp.astype(np.float32)
+    for g in (g8, g16, g32):
+        d = da.from_array(g, chunks=(8, -1, -1))
+        assert d.numblocks[0] == 8
+        ref = fs.segment(g, voxel_nm=vox, labels=[0, 1])
+        lab, t = fd.segment(d, voxel_nm=vox, labels=[0, 1])
+        assert t == ref.result.thresholds, g.dtype
+        assert lab.compute().tobytes() == ref.data.tobytes(), g.dtype
+        per_block = [fs.segment(np.ascontiguousarray(g[i:i + 8])).result.thresholds
+                     for i in range(0, 64, 8)]
+        assert any(p != t for p in per_block), "the test data cannot tell a global threshold"
+        for kw in ({"method": "multiotsu", "classes": 3}, {"method": "iso50", "classes": 3}):
+            assert fd.thresholds(d, **kw) == fs.segment(g, **kw).result.thresholds, (g.dtype, kw)
+    h = fd.histogram(da.from_array(g8, chunks=(8, -1, -1)))
+    assert h["counts"].tolist() == np.bincount(g8.ravel(), minlength=256).tolist()
+
+
+def test_histogram_refuses_nan_and_wrong_dtype():
+    g = np.zeros((16, 8, 8), np.float32)
+    g[9, 2, 3] = np.nan
+    with pytest.raises(fs.FibstackError, match="NaN or infinite"):
+        fd.thresholds(da.from_array(g, chunks=(8, -1, -1)))
+    with pytest.raises(fs.FibstackError, match="dtype int32"):
+        fd.histogram(da.zeros((16, 8, 8), dtype=np.int32, chunks=(8, -1, -1)))
+
+
+def test_porosity_profile_equals_in_memory(client, stack):
+    vox = stack.voxel_nm
+    seg = in_memory(stack.data, vox)
+    d = da.from_array(seg.data, chunks=(8, -1, -1))
+    for phase in (0, 1):
+        ref = fs.porosity(seg.data, voxel_nm=vox, phase=phase).to_dict()["profiles"]
+        assert [p["axis"] for p in ref] == ["z", "y", "x"]
+        for p in ref:
+            got = fd.porosity_profile(d, phase, p["axis"], voxel_nm=vox)
+            assert got["position"] == p["position"] and got["fraction"] == p["fraction"]
+            assert got["n_slices"] == p["n_slices"]
+            assert got["slice_thickness"] == p["slice_thickness"]
+    with pytest.raises(fs.FibstackError, match="voxel size unknown"):
+        fd.porosity_profile(d, 0, "z")
+
+
+def _no_time(results):
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in results]
+
+
+def test_random_walk_across_workers_equals_in_memory(client, stack):
+    """Walkers' batches partitioned over the 2 workers on one shared mask: every number of the
+    in-memory random walk with the same seed and walker count, for a fixed and an automatic
+    walk length (the automatic one doubles twice and stops at max_steps)."""
+    vox = stack.voxel_nm
+    seg = in_memory(stack.data, vox)
+    d = da.from_array(seg.data, chunks=(8, -1, -1))
+    for kw in ({"walkers": 2000, "steps": 1000}, {"walkers": 1600, "max_steps": 4096}):
+        ref = fs.tortuosity(seg.data, voxel_nm=vox, phase=0, method="rw", axis="all", seed=5,
+                            allow_unconverged=True, **kw).to_dict()["results"]
+        got = fd.tortuosity_rw(d, 0, "all", voxel_nm=vox, seed=5, **kw).to_dict()
+        assert _no_time(got["results"]) == _no_time(ref), kw
+        assert all(r["walkers"] == kw["walkers"] for r in ref if r["percolating"])
+        assert len(got["msd"]["steps"]) == 64
+        assert {r["steps"] for r in ref if r["percolating"]} == {kw.get("steps") and 1024 or 4096}
+    other = fd.tortuosity_rw(d, 0, "z", voxel_nm=vox, seed=6, walkers=2000, steps=1000)
+    assert other.results[0].tortuosity_factor != got["results"][0]["tortuosity_factor"]
+
+
+def test_random_walk_mask_too_large_for_a_worker(client, stack):
+    d = da.from_array(stack.labels, chunks=(8, -1, -1))
+    with pytest.raises(fs.FibstackError, match=r"needs 0\.0 MiB on every worker.*at most 8,000 "
+                                               r"voxels.*or crop the stack"):
+        fd.tortuosity_rw(d, 0, voxel_nm=stack.voxel_nm, walkers=1600, steps=100,
+                         max_mask_bytes=1000)
+    # the default limit is half of the smallest worker's memory limit (2 GiB here)
+    assert fd._worker_memory_limit(client) == 2 * 2**30
+
+
+@pytest.mark.skipif("zarr" not in fs._core.features(),
+                    reason="extension built without the zarr feature")
+def test_ome_zarr_roundtrip_and_dask_read(tmp_path):
+    g = (np.arange(16 * 20 * 24) % 251).astype(np.uint8).reshape(16, 20, 24)
+    p = tmp_path / "v.ome.zarr"
+    fs.write(p, g, voxel_nm=(20.0, 10.0, 10.0))
+    v = fs.read(p)
+    assert v.voxel_nm == (20.0, 10.0, 10.0) and v.data.tobytes() == g.tobytes()
+    arr, vox = fd.read(p, chunk_slices=5)
+    assert vox == (20.0, 10.0, 10.0) and arr.numblocks[0] == 4
+    assert arr.compute(scheduler="synchronous").tobytes() == g.tobytes()

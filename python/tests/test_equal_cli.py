@@ -118,3 +118,36 @@ def test_run_workflow_equals_cli(cli_chain, tmp_path):
     assert r.porosity.to_dict()["porosity"] == ref["porosity"]["porosity"]
     assert r.connectivity.n_components == ref["connectivity"]["n_components"]
     assert (tmp_path / "out" / "labels.npy").exists()
+
+
+def test_inputs_unchanged(py_chain):
+    """The steps read the caller's array in place (no copy): none may change it, and an output
+    shares the caller's memory only when it is the caller's array itself."""
+    grey = py_chain["tophat"].data
+    labels = py_chain["segment"].data
+    vox = py_chain["segment"].voxel_nm
+    g0, l0 = grey.copy(), labels.copy()
+    kw = dict(voxel_nm=vox, phase_names=PHASES)
+    outs = [
+        fs.align(grey, voxel_nm=vox, seed=1), fs.geometry(grey, voxel_nm=vox, shear=False),
+        fs.destripe(grey, voxel_nm=vox), fs.denoise(grey, voxel_nm=vox, sigma=20.0),
+        fs.tophat(grey, voxel_nm=vox, radius_nm=200.0),
+        fs.segment(grey, voxel_nm=vox, method="otsu", labels=[0, 1]),
+    ]
+    for f, extra in [(fs.porosity, {}), (fs.connectivity, {}), (fs.sizes, {"seed": 1}),
+                     (fs.tortuosity, {"method": "fd", "axis": "z"})]:
+        f(labels, phase="pore", **kw, **extra)
+    assert grey.tobytes() == g0.tobytes() and labels.tobytes() == l0.tobytes()
+    for o in outs:
+        assert not np.shares_memory(o.data, grey) and not np.shares_memory(o.data, labels)
+    # a step that keeps its input returns the caller's array; one that keeps a part of it, a copy
+    g, lab, *_ = fs.run_step("passthrough", grey, voxel_nm=vox)
+    assert g is grey and lab is None
+    g, *_ = fs.run_step("crop", grey, voxel_nm=vox, z=[1, 3], y=[2, 20], x=[0, 10])
+    assert not np.shares_memory(g, grey) and g.tobytes() == g0[1:3, 2:20, 0:10].tobytes()
+    _, lab, *_ = fs.run_step("porosity", None, labels, voxel_nm=vox, phase_names=PHASES)
+    assert lab is labels
+    sub = grey[1:4]  # a C-contiguous part of a larger array is lent too
+    d = fs.denoise(sub, voxel_nm=vox, sigma=20.0)
+    assert d.data.tobytes() == fs.denoise(sub.copy(), voxel_nm=vox, sigma=20.0).data.tobytes()
+    assert grey.tobytes() == g0.tobytes() and labels.tobytes() == l0.tobytes()

@@ -35,7 +35,6 @@ use super::{check_common, face_reach, permuted_mask, TortuosityResult};
 use crate::error::{in_range, ParamError};
 use crate::progress::Progress;
 use crate::rng::Rng;
-use crate::stream::bitvol::BitVolume;
 use ndarray::ArrayView3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -162,10 +161,45 @@ pub struct RandomWalkOutput {
     pub msd: MsdCurve,
 }
 
-/// Voxel `i` of a bit-packed mask (layout of [`BitVolume`]).
-#[inline(always)]
-fn bit(words: &[u64], i: usize) -> bool {
-    crate::stream::bitvol::bit(words, i)
+/// Bit-packed phase mask, 1 bit per voxel (bit `i & 63` of word `i >> 6` = voxel `i` in C order).
+struct BitMask<'a> {
+    words: std::borrow::Cow<'a, [u64]>,
+}
+
+impl BitMask<'static> {
+    fn new(labels: &ArrayView3<u8>, phase: u8) -> Self {
+        let n = labels.len();
+        let mut words = vec![0u64; n.div_ceil(64)];
+        let flat: Vec<u8>;
+        let data: &[u8] = match labels.as_slice() {
+            Some(s) => s,
+            None => {
+                flat = labels.iter().copied().collect();
+                &flat
+            }
+        };
+        words.par_iter_mut().enumerate().for_each(|(k, w)| {
+            let lo = k * 64;
+            let hi = (lo + 64).min(n);
+            let mut v = 0u64;
+            for (b, &l) in data[lo..hi].iter().enumerate() {
+                if l == phase {
+                    v |= 1 << b;
+                }
+            }
+            *w = v;
+        });
+        BitMask {
+            words: std::borrow::Cow::Owned(words),
+        }
+    }
+}
+
+impl BitMask<'_> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> bool {
+        (self.words[i >> 6] >> (i & 63)) & 1 != 0
+    }
 }
 
 /// A phase as a bit-packed mask plus the whole-volume numbers the walk needs, so the walk can run
@@ -190,6 +224,9 @@ pub struct PackedPhase<'a> {
 
 /// Mean chord length (nm) of a bit-packed phase, equal to the one [`tortuosity_rw`] uses.
 pub fn mean_chord_packed(words: &[u64], shape: [usize; 3], d: [f64; 3]) -> f64 {
+    let m = BitMask {
+        words: std::borrow::Cow::Borrowed(words),
+    };
     let [nz, ny, nx] = shape;
     // per z-slice: phase voxels and run starts along x, y and z
     let per: Vec<[u64; 4]> = (0..nz)
@@ -200,17 +237,17 @@ pub fn mean_chord_packed(words: &[u64], shape: [usize; 3], d: [f64; 3]) -> f64 {
             for y in 0..ny {
                 for x in 0..nx {
                     let i = base + y * nx + x;
-                    if !bit(words, i) {
+                    if !m.get(i) {
                         continue;
                     }
                     c[0] += 1;
-                    if z == 0 || !bit(words, i - ny * nx) {
+                    if z == 0 || !m.get(i - ny * nx) {
                         c[1] += 1;
                     }
-                    if y == 0 || !bit(words, i - nx) {
+                    if y == 0 || !m.get(i - nx) {
                         c[2] += 1;
                     }
-                    if x == 0 || !bit(words, i - 1) {
+                    if x == 0 || !m.get(i - 1) {
                         c[3] += 1;
                     }
                 }
@@ -256,8 +293,7 @@ struct Batch {
 
 /// Walk geometry shared by all batches.
 struct Geometry<'a> {
-    /// The phase, bit-packed ([`BitVolume`] layout).
-    mask: &'a [u64],
+    mask: &'a BitMask<'a>,
     n: [i32; 3],
     stride: [isize; 3],
     /// Cumulative thresholds (31-bit) for choosing z, then y, else x.
@@ -290,7 +326,7 @@ impl Geometry<'_> {
                     w.disp[a] += s as i64;
                 } else {
                     let ni = (w.idx as isize + (s * w.dir[a]) as isize * self.stride[a]) as usize;
-                    if bit(self.mask, ni) {
+                    if self.mask.get(ni) {
                         w.pos[a] = nb;
                         w.idx = ni;
                         w.disp[a] += s as i64;
@@ -416,10 +452,10 @@ pub fn tortuosity_rw(
         let reach = face_reach(&mask, pn);
         percolating_voxels[a] = reach.iter().filter(|&&v| v == 3).count() as u64;
     }
-    let mask = BitVolume::from_labels(labels, phase);
-    let chord = mean_chord_packed(mask.words(), n, voxel_nm);
+    let mask = BitMask::new(&labels, phase);
+    let chord = mean_chord_packed(&mask.words, n, voxel_nm);
     let packed = PackedPhase {
-        words: mask.words(),
+        words: &mask.words,
         shape: n,
         phase,
         phase_voxels: count as u64,
@@ -467,30 +503,204 @@ pub fn tortuosity_rw_packed(
     walk_packed(packed, voxel_nm, axes, opts, progress, t0)
 }
 
-fn walk_packed(
+/// How a walk is split: `batches` batches of `per_batch` walkers, batch `b` with its own random
+/// stream `Rng::stream(seed, b)`, and the first walk length (steps) and sampling interval. The
+/// automatic length doubles both until the stopping rule holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WalkPlan {
+    /// Number of batches (≥ 16).
+    pub batches: usize,
+    /// Walkers per batch.
+    pub per_batch: usize,
+    /// Steps of the first walk (the whole walk for a fixed length).
+    pub steps: u64,
+    /// Steps between two MSD samples of the first walk (`steps / 64`).
+    pub interval: u64,
+}
+
+/// The [`WalkPlan`] of `opts` (after [`RandomWalkOptions::validate`]).
+pub fn walk_plan(opts: &RandomWalkOptions) -> WalkPlan {
+    let n_walkers = opts
+        .walkers
+        .unwrap_or_else(|| default_walkers(opts.precision))
+        .max(16);
+    let nb = (n_walkers.div_ceil(1000)).max(16) as usize;
+    let per = (n_walkers as usize).div_ceil(nb);
+    let steps: u64 = match opts.steps {
+        Some(s) => s.div_ceil(SAMPLES as u64) * SAMPLES as u64,
+        None => 1024,
+    };
+    WalkPlan {
+        batches: nb,
+        per_batch: per,
+        steps,
+        interval: steps / SAMPLES as u64,
+    }
+}
+
+/// The walk's geometry over `mask`.
+fn geometry<'a>(mask: &'a BitMask<'a>, n: [usize; 3], voxel_nm: [f64; 3]) -> Geometry<'a> {
+    let inv: Vec<f64> = voxel_nm.iter().map(|v| 1.0 / (v * v)).collect();
+    let sinv: f64 = inv.iter().sum();
+    Geometry {
+        mask,
+        n: [n[0] as i32, n[1] as i32, n[2] as i32],
+        stride: [(n[1] * n[2]) as isize, n[2] as isize, 1],
+        thr: [
+            ((inv[0] / sinv) * (1u64 << 31) as f64) as u32,
+            (((inv[0] + inv[1]) / sinv) * (1u64 << 31) as f64) as u32,
+        ],
+    }
+}
+
+impl Batch {
+    /// Batch `b`: its random stream and `per` walkers started uniformly over the phase.
+    fn new(b: usize, seed: u64, per: usize, mask: &BitMask, n: [usize; 3]) -> Batch {
+        let len = n.iter().product::<usize>() as u64;
+        let mut rng = Rng::stream(seed, b as u64);
+        let walkers = (0..per)
+            .map(|_| {
+                let idx = loop {
+                    let i = rng.below(len) as usize;
+                    if mask.get(i) {
+                        break i;
+                    }
+                };
+                let pos = [
+                    (idx / (n[1] * n[2])) as i32,
+                    ((idx / n[2]) % n[1]) as i32,
+                    (idx % n[2]) as i32,
+                ];
+                Walker {
+                    pos,
+                    dir: [1; 3],
+                    idx,
+                    disp: [0; 3],
+                }
+            })
+            .collect();
+        Batch {
+            rng,
+            walkers,
+            sums: Vec::new(),
+        }
+    }
+
+    /// Walk on from step `done` to `total`, sampling every `interval` steps.
+    fn advance(&mut self, geo: &Geometry, done: u64, total: u64, interval: u64) {
+        let mut t = done;
+        while t < total {
+            let mut acc = [0f64; 3];
+            for w in self.walkers.iter_mut() {
+                geo.walk(w, &mut self.rng, interval);
+                for a in 0..3 {
+                    acc[a] += (w.disp[a] * w.disp[a]) as f64;
+                }
+            }
+            self.sums.push(acc);
+            t += interval;
+        }
+    }
+
+    /// Before a doubling: keep every other sample (those at multiples of the doubled interval).
+    fn halve_samples(&mut self) {
+        self.sums = self.sums.iter().skip(1).step_by(2).copied().collect();
+    }
+}
+
+/// The MSD sums of batches `batches` (a range of `0..plan.batches`) after the plan's first walk
+/// and `doublings` doublings of it (the walk of [`WalkNext::Longer`] after that many of them):
+/// `sums[i][k][a]` = Σ over the walkers of batch `batches.start + i` of the squared displacement
+/// along axis `a` (voxels²) at sample `k`. The same walkers, random streams and sampling
+/// schedule as [`tortuosity_rw_packed`] (a batch's walkers share its stream, so a longer walk is
+/// the earlier walks continued, not a fresh walk with a longer interval), so the batches can be
+/// walked in separate processes and judged together by [`walk_assess`] with the same result.
+pub fn walk_batches(
+    packed: &PackedPhase,
+    voxel_nm: [f64; 3],
+    opts: &RandomWalkOptions,
+    batches: std::ops::Range<usize>,
+    doublings: u32,
+) -> Result<Vec<Vec<[f64; 3]>>, ParamError> {
+    opts.validate()?;
+    let plan = walk_plan(opts);
+    let len: usize = packed.shape.iter().product();
+    if packed.words.len() != len.div_ceil(64) {
+        return Err(ParamError::new(
+            "packed mask",
+            packed.words.len(),
+            format!("needs {} words for {:?}", len.div_ceil(64), packed.shape),
+        ));
+    }
+    let longest = plan.steps.checked_shl(doublings).unwrap_or(u64::MAX);
+    if batches.end > plan.batches || longest > opts.max_steps.max(plan.steps) {
+        return Err(ParamError::new(
+            "batches",
+            format!("{batches:?} of {}, {doublings} doublings", plan.batches),
+            "give a range of the plan's batches and a walk no longer than max_steps",
+        ));
+    }
+    if packed.phase_voxels == 0 {
+        return Err(ParamError::new(
+            "phase",
+            packed.phase,
+            "has no voxels to start walkers on",
+        ));
+    }
+    let mask = BitMask {
+        words: std::borrow::Cow::Borrowed(packed.words),
+    };
+    let geo = geometry(&mask, packed.shape, voxel_nm);
+    Ok(batches
+        .into_par_iter()
+        .map(|b| {
+            let mut bt = Batch::new(b, opts.seed, plan.per_batch, &mask, packed.shape);
+            let (mut done, mut total, mut interval) = (0, plan.steps, plan.interval);
+            for r in 0..=doublings {
+                bt.advance(&geo, done, total, interval);
+                done = total;
+                if r < doublings {
+                    bt.halve_samples();
+                    interval *= 2;
+                    total *= 2;
+                }
+            }
+            bt.sums
+        })
+        .collect())
+}
+
+/// After a walk of `total` steps sampled every `interval`: either walk longer (twice the steps
+/// and the interval) or the result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WalkNext {
+    /// Walk again to `steps`, sampling every `interval`; `pooled` is the pooled slope per axis
+    /// to pass back to [`walk_assess`] with the longer walk's sums.
+    Longer {
+        steps: u64,
+        interval: u64,
+        pooled: Vec<f64>,
+    },
+    /// The walk is done.
+    Done(RandomWalkOutput),
+}
+
+/// The per-axis results before any walk: percolation from `packed`, τ = ∞ on the axes where
+/// the phase does not percolate; and the axes that need a walk.
+fn axis_results(
     packed: &PackedPhase,
     voxel_nm: [f64; 3],
     axes: &[usize],
     opts: &RandomWalkOptions,
-    progress: &dyn Progress,
-    t0: Instant,
-) -> Result<RandomWalkOutput, ParamError> {
-    let n = packed.shape;
+) -> (Vec<TortuosityResult>, Vec<usize>) {
     let phase = packed.phase;
-    let total = n.iter().product::<usize>() as f64;
-    let eps = packed.phase_voxels as f64 / total;
-    let d = voxel_nm;
-    let inv: Vec<f64> = d.iter().map(|v| 1.0 / (v * v)).collect();
-    let sinv: f64 = inv.iter().sum();
-    let c_free = 1.0 / sinv; // nm² per step, every axis
-
-    // percolation per requested axis
+    let total = packed.shape.iter().product::<usize>() as f64;
     let mut results: Vec<TortuosityResult> = Vec::new();
     let mut walk_axes: Vec<usize> = Vec::new();
     for &a in axes {
         let mut r = TortuosityResult::new("random_walk", phase, a, voxel_nm);
         r.boundary = "mirror".into();
-        r.porosity_total = eps;
+        r.porosity_total = packed.phase_voxels as f64 / total;
         r.porosity_used = "total".into();
         r.seed = Some(opts.seed);
         let perc = packed.percolating_voxels[a];
@@ -507,186 +717,110 @@ fn walk_packed(
         }
         results.push(r);
     }
-    let empty_curve = MsdCurve {
-        steps: vec![],
-        msd_nm2: [vec![], vec![], vec![]],
-        free_nm2_per_step: c_free,
-    };
-    if walk_axes.is_empty() {
-        let el = t0.elapsed().as_secs_f64();
-        results.iter_mut().for_each(|r| {
-            r.time_s = el;
-            r.assess();
-        });
-        return Ok(RandomWalkOutput {
-            results,
-            msd: empty_curve,
-        });
-    }
+    (results, walk_axes)
+}
 
-    // walkers and batches
-    let n_walkers = opts
-        .walkers
-        .unwrap_or_else(|| default_walkers(opts.precision))
-        .max(16);
-    let nb = (n_walkers.div_ceil(1000)).max(16) as usize;
-    let per = (n_walkers as usize).div_ceil(nb);
-    let n_walkers = (per * nb) as u64;
-
-    let mask = packed.words;
-    let geo = Geometry {
-        mask,
-        n: [n[0] as i32, n[1] as i32, n[2] as i32],
-        stride: [(n[1] * n[2]) as isize, n[2] as isize, 1],
-        thr: [
-            ((inv[0] / sinv) * (1u64 << 31) as f64) as u32,
-            (((inv[0] + inv[1]) / sinv) * (1u64 << 31) as f64) as u32,
-        ],
-    };
-    let len = total as u64;
-    let mut batches: Vec<Batch> = (0..nb)
-        .into_par_iter()
-        .map(|b| {
-            let mut rng = Rng::stream(opts.seed, b as u64);
-            let walkers = (0..per)
-                .map(|_| {
-                    let idx = loop {
-                        let i = rng.below(len) as usize;
-                        if bit(mask, i) {
-                            break i;
-                        }
-                    };
-                    let pos = [
-                        (idx / (n[1] * n[2])) as i32,
-                        ((idx / n[2]) % n[1]) as i32,
-                        (idx % n[2]) as i32,
-                    ];
-                    Walker {
-                        pos,
-                        dir: [1; 3],
-                        idx,
-                        disp: [0; 3],
-                    }
-                })
-                .collect();
-            Batch {
-                rng,
-                walkers,
-                sums: Vec::new(),
+/// The stopping decision after a walk, from every batch's sums: `Some(converged)` to stop.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    packed: &PackedPhase,
+    voxel_nm: [f64; 3],
+    walk_axes: &[usize],
+    opts: &RandomWalkOptions,
+    sums: &[&[[f64; 3]]],
+    total: u64,
+    interval: u64,
+    prev_slopes: Option<&[f64]>,
+    notes: &mut Vec<String>,
+) -> (Option<bool>, Vec<f64>, Vec<Vec<f64>>, Vec<f64>) {
+    let nb = sums.len();
+    let per = walk_plan(opts).per_batch;
+    let d = voxel_nm;
+    let n = packed.shape;
+    let ns = sums[0].len();
+    let t: Vec<f64> = (1..=ns).map(|k| (k as u64 * interval) as f64).collect();
+    let from = ns / 2;
+    // pooled and per-batch slopes per axis (nm² per step)
+    let mut pooled = vec![0f64; 3];
+    let mut per_batch = vec![vec![0f64; nb]; 3];
+    for a in 0..3 {
+        let mut pooled_y = vec![0f64; ns];
+        for (bi, b) in sums.iter().enumerate() {
+            let y: Vec<f64> = b.iter().map(|s| s[a] / per as f64 * d[a] * d[a]).collect();
+            per_batch[a][bi] = slope(&t, &y, from);
+            for k in 0..ns {
+                pooled_y[k] += y[k] / nb as f64;
             }
-        })
-        .collect();
-
+        }
+        pooled[a] = slope(&t, &pooled_y, from);
+    }
+    if opts.steps.is_some() {
+        return (Some(true), pooled, per_batch, t);
+    }
     // pore size for the stopping rule
     let chord = packed.mean_chord_nm;
     let box_mean = (0..3).map(|a| n[a] as f64 * d[a]).sum::<f64>() / 3.0;
     let pore = chord.min(box_mean / 2.0);
-
-    let fixed = opts.steps;
-    let mut total_steps: u64 = match fixed {
-        Some(s) => s.div_ceil(SAMPLES as u64) * SAMPLES as u64,
-        None => 1024,
-    };
-    let mut interval = total_steps / SAMPLES as u64;
-    let mut done: u64 = 0;
-    let mut prev_slopes: Option<Vec<f64>> = None;
-    let converged;
-    let mut notes: Vec<String> = Vec::new();
-    progress.start("random walk", 0);
-    let (slopes_all, batch_slopes, t_samples) = loop {
-        // walk from `done` to `total_steps`, sampling every `interval`
-        batches.par_iter_mut().for_each(|b| {
-            let mut t = done;
-            while t < total_steps {
-                let mut acc = [0f64; 3];
-                for w in b.walkers.iter_mut() {
-                    geo.walk(w, &mut b.rng, interval);
-                    for a in 0..3 {
-                        acc[a] += (w.disp[a] * w.disp[a]) as f64;
-                    }
-                }
-                b.sums.push(acc);
-                t += interval;
+    let mut ok = true;
+    for &a in walk_axes {
+        let s = pooled[a];
+        let m = per_batch[a].iter().sum::<f64>() / nb as f64;
+        let var = per_batch[a].iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (nb - 1) as f64;
+        let se = (var / nb as f64).sqrt();
+        let msd_end: f64 = sums
+            .iter()
+            .map(|b| b[ns - 1][a] / per as f64 * d[a] * d[a])
+            .sum::<f64>()
+            / nb as f64;
+        let rms_ok = msd_end.sqrt() >= 5.0 * pore;
+        let stable = match prev_slopes {
+            Some(p) => {
+                let ch = (s - p[a]).abs();
+                s > 0.0 && (ch < 0.01 * s || ch < 2.0 * se)
             }
-        });
-        progress.inc((total_steps - done) * n_walkers);
-        done = total_steps;
-        let ns = batches[0].sums.len();
-        let t: Vec<f64> = (1..=ns).map(|k| (k as u64 * interval) as f64).collect();
-        let from = ns / 2;
-        // pooled and per-batch slopes per axis (nm² per step)
-        let mut pooled = vec![0f64; 3];
-        let mut per_batch = vec![vec![0f64; nb]; 3];
-        for a in 0..3 {
-            let mut pooled_y = vec![0f64; ns];
-            for (bi, b) in batches.iter().enumerate() {
-                let y: Vec<f64> = b
-                    .sums
-                    .iter()
-                    .map(|s| s[a] / per as f64 * d[a] * d[a])
-                    .collect();
-                per_batch[a][bi] = slope(&t, &y, from);
-                for k in 0..ns {
-                    pooled_y[k] += y[k] / nb as f64;
-                }
-            }
-            pooled[a] = slope(&t, &pooled_y, from);
-        }
-        if fixed.is_some() {
-            converged = true;
-            break (pooled, per_batch, t);
-        }
-        // stopping rule
-        let mut ok = true;
-        for &a in &walk_axes {
-            let s = pooled[a];
-            let m = per_batch[a].iter().sum::<f64>() / nb as f64;
-            let var = per_batch[a].iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (nb - 1) as f64;
-            let se = (var / nb as f64).sqrt();
-            let msd_end: f64 = batches
-                .iter()
-                .map(|b| b.sums[ns - 1][a] / per as f64 * d[a] * d[a])
-                .sum::<f64>()
-                / nb as f64;
-            let rms_ok = msd_end.sqrt() >= 5.0 * pore;
-            let stable = match &prev_slopes {
-                Some(p) => {
-                    let ch = (s - p[a]).abs();
-                    s > 0.0 && (ch < 0.01 * s || ch < 2.0 * se)
-                }
-                None => false,
-            };
-            ok &= rms_ok && stable;
-        }
-        if ok {
-            converged = true;
-            break (pooled, per_batch, t);
-        }
-        if total_steps * 2 > opts.max_steps {
-            converged = false;
-            notes.push(format!(
-                "walk length limit {} steps reached before the slope was stable / the RMS displacement reached 5x the mean pore size ({pore:.3} nm)",
-                opts.max_steps
-            ));
-            break (pooled, per_batch, t);
-        }
-        prev_slopes = Some(pooled);
-        // double: keep every other sample, double the interval
-        for b in batches.iter_mut() {
-            let kept: Vec<[f64; 3]> = b.sums.iter().skip(1).step_by(2).copied().collect();
-            b.sums = kept;
-        }
-        interval *= 2;
-        total_steps *= 2;
-    };
-    progress.finish();
+            None => false,
+        };
+        ok &= rms_ok && stable;
+    }
+    if ok {
+        return (Some(true), pooled, per_batch, t);
+    }
+    if total * 2 > opts.max_steps {
+        notes.push(format!(
+            "walk length limit {} steps reached before the slope was stable / the RMS displacement reached 5x the mean pore size ({pore:.3} nm)",
+            opts.max_steps
+        ));
+        return (Some(false), pooled, per_batch, t);
+    }
+    (None, pooled, per_batch, t)
+}
 
+/// The result from the final walk's sums and slopes.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    packed: &PackedPhase,
+    voxel_nm: [f64; 3],
+    opts: &RandomWalkOptions,
+    mut results: Vec<TortuosityResult>,
+    sums: &[&[[f64; 3]]],
+    (slopes_all, batch_slopes, t_samples): (Vec<f64>, Vec<Vec<f64>>, Vec<f64>),
+    converged: bool,
+    notes: &[String],
+    done: u64,
+    elapsed_s: f64,
+) -> RandomWalkOutput {
+    let plan = walk_plan(opts);
+    let (nb, per) = (plan.batches, plan.per_batch);
+    let n_walkers = (per * nb) as u64;
+    let d = voxel_nm;
+    let c_free = 1.0 / d.iter().map(|v| 1.0 / (v * v)).sum::<f64>();
+    let eps = packed.phase_voxels as f64 / packed.shape.iter().product::<usize>() as f64;
     let ns = t_samples.len();
     let mut msd = [vec![0f64; ns], vec![0f64; ns], vec![0f64; ns]];
     for (a, m) in msd.iter_mut().enumerate() {
-        for b in &batches {
+        for b in sums {
             for k in 0..ns {
-                m[k] += b.sums[k][a] / per as f64 * d[a] * d[a] / nb as f64;
+                m[k] += b[k][a] / per as f64 * d[a] * d[a] / nb as f64;
             }
         }
     }
@@ -696,9 +830,8 @@ fn walk_packed(
         free_nm2_per_step: c_free,
     };
     let tq = t_quantile(opts.confidence, (nb - 1) as f64);
-    let el = t0.elapsed().as_secs_f64();
     for r in results.iter_mut() {
-        r.time_s = el;
+        r.time_s = elapsed_s;
         if !r.percolating {
             continue;
         }
@@ -735,10 +868,173 @@ fn walk_packed(
         }
     }
     results.iter_mut().for_each(TortuosityResult::assess);
-    Ok(RandomWalkOutput {
+    RandomWalkOutput {
         results,
         msd: curve,
+    }
+}
+
+/// The result when the phase percolates along none of the axes (τ = ∞ everywhere, no walk).
+fn no_walk(
+    mut results: Vec<TortuosityResult>,
+    voxel_nm: [f64; 3],
+    t0: Instant,
+) -> RandomWalkOutput {
+    let c_free = 1.0 / voxel_nm.iter().map(|v| 1.0 / (v * v)).sum::<f64>();
+    let el = t0.elapsed().as_secs_f64();
+    results.iter_mut().for_each(|r| {
+        r.time_s = el;
+        r.assess();
+    });
+    RandomWalkOutput {
+        results,
+        msd: MsdCurve {
+            steps: vec![],
+            msd_nm2: [vec![], vec![], vec![]],
+            free_nm2_per_step: c_free,
+        },
+    }
+}
+
+/// Judge a walk of `total` steps sampled every `interval` from every batch's sums (of
+/// [`walk_batches`], in batch order): the same stopping rule and the same result as
+/// [`tortuosity_rw_packed`] (only `time_s` differs: the time of this call). `prev_pooled` is the
+/// `pooled` of the previous [`WalkNext::Longer`] (`None` for the first walk). `packed.words` is
+/// not read (may be empty).
+#[allow(clippy::too_many_arguments)]
+pub fn walk_assess(
+    packed: &PackedPhase,
+    voxel_nm: [f64; 3],
+    axes: &[usize],
+    opts: &RandomWalkOptions,
+    sums: &[Vec<[f64; 3]>],
+    total: u64,
+    interval: u64,
+    prev_pooled: Option<&[f64]>,
+) -> Result<WalkNext, ParamError> {
+    let t0 = Instant::now();
+    check_walk(&packed.shape, voxel_nm, axes, opts)?;
+    let plan = walk_plan(opts);
+    let ns = (total / interval.max(1)) as usize;
+    let walks = axes.iter().any(|&a| packed.percolating_voxels[a] > 0);
+    if walks && (sums.len() != plan.batches || sums.iter().any(|b| b.len() != ns) || ns == 0) {
+        return Err(ParamError::new(
+            "batch sums",
+            sums.len(),
+            format!("give the {} batches' sums, {ns} samples each", plan.batches),
+        ));
+    }
+    let (results, walk_axes) = axis_results(packed, voxel_nm, axes, opts);
+    if walk_axes.is_empty() {
+        return Ok(WalkNext::Done(no_walk(results, voxel_nm, t0)));
+    }
+    let views: Vec<&[[f64; 3]]> = sums.iter().map(|b| b.as_slice()).collect();
+    let mut notes = Vec::new();
+    let (stop, pooled, per_batch, t) = decide(
+        packed,
+        voxel_nm,
+        &walk_axes,
+        opts,
+        &views,
+        total,
+        interval,
+        prev_pooled,
+        &mut notes,
+    );
+    Ok(match stop {
+        None => WalkNext::Longer {
+            steps: total * 2,
+            interval: interval * 2,
+            pooled,
+        },
+        Some(converged) => WalkNext::Done(finish(
+            packed,
+            voxel_nm,
+            opts,
+            results,
+            &views,
+            (pooled, per_batch, t),
+            converged,
+            &notes,
+            total,
+            t0.elapsed().as_secs_f64(),
+        )),
     })
+}
+
+fn walk_packed(
+    packed: &PackedPhase,
+    voxel_nm: [f64; 3],
+    axes: &[usize],
+    opts: &RandomWalkOptions,
+    progress: &dyn Progress,
+    t0: Instant,
+) -> Result<RandomWalkOutput, ParamError> {
+    let n = packed.shape;
+    let (results, walk_axes) = axis_results(packed, voxel_nm, axes, opts);
+    if walk_axes.is_empty() {
+        return Ok(no_walk(results, voxel_nm, t0));
+    }
+
+    let plan = walk_plan(opts);
+    let n_walkers = (plan.per_batch * plan.batches) as u64;
+    let mask = BitMask {
+        words: std::borrow::Cow::Borrowed(packed.words),
+    };
+    let geo = geometry(&mask, n, voxel_nm);
+    let mut batches: Vec<Batch> = (0..plan.batches)
+        .into_par_iter()
+        .map(|b| Batch::new(b, opts.seed, plan.per_batch, &mask, n))
+        .collect();
+
+    let mut total_steps = plan.steps;
+    let mut interval = plan.interval;
+    let mut done: u64 = 0;
+    let mut prev_slopes: Option<Vec<f64>> = None;
+    let mut notes: Vec<String> = Vec::new();
+    progress.start("random walk", 0);
+    let (converged, fit) = loop {
+        // walk from `done` to `total_steps`, sampling every `interval`
+        batches
+            .par_iter_mut()
+            .for_each(|b| b.advance(&geo, done, total_steps, interval));
+        progress.inc((total_steps - done) * n_walkers);
+        done = total_steps;
+        let views: Vec<&[[f64; 3]]> = batches.iter().map(|b| b.sums.as_slice()).collect();
+        let (stop, pooled, per_batch, t) = decide(
+            packed,
+            voxel_nm,
+            &walk_axes,
+            opts,
+            &views,
+            total_steps,
+            interval,
+            prev_slopes.as_deref(),
+            &mut notes,
+        );
+        if let Some(c) = stop {
+            break (c, (pooled, per_batch, t));
+        }
+        prev_slopes = Some(pooled);
+        // double: keep every other sample, double the interval
+        batches.iter_mut().for_each(Batch::halve_samples);
+        interval *= 2;
+        total_steps *= 2;
+    };
+    progress.finish();
+    let views: Vec<&[[f64; 3]]> = batches.iter().map(|b| b.sums.as_slice()).collect();
+    Ok(finish(
+        packed,
+        voxel_nm,
+        opts,
+        results,
+        &views,
+        fit,
+        converged,
+        &notes,
+        done,
+        t0.elapsed().as_secs_f64(),
+    ))
 }
 
 #[cfg(test)]
@@ -762,9 +1058,9 @@ mod tests {
     #[test]
     fn mirror_walk_stays_in_box_and_counts_displacement() {
         let l = ndarray::Array3::<u8>::ones((3, 4, 5));
-        let m = BitVolume::from_labels(l.view(), 1);
+        let m = BitMask::new(&l.view(), 1);
         let geo = Geometry {
-            mask: m.words(),
+            mask: &m,
             n: [3, 4, 5],
             stride: [20, 5, 1],
             thr: [(1u32 << 31) / 3, (2u32 << 31) / 3],
