@@ -119,10 +119,6 @@ pub enum Error {
     /// A stream or file with no slices.
     #[error("the input has no slices; check the input folder, its pattern or the slice range")]
     NoSlices,
-    /// Untyped message. Only the sizes step still builds it (its JSON conversion, to become
-    /// [`Error::json`]); no new uses — the variant goes when that one does.
-    #[error("{0}")]
-    Other(String),
     /// A condition of a named workflow step, prefixed with the step's name.
     #[error("step {step}: {error}")]
     InStep {

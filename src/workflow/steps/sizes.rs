@@ -148,7 +148,8 @@ impl Step for Sizes {
             let p = ctx.output(name);
             crate::io::write_volume(&p, &GreyVolume::from_f32(map.clone(), voxel))?;
         }
-        let mut v = serde_json::to_value(&out.report).map_err(|e| Error::Other(e.to_string()))?;
+        let mut v =
+            serde_json::to_value(&out.report).map_err(|e| Error::json("sizes results", e))?;
         ctx.add_phase_name(phase, &mut v);
         Ok(v)
     }
