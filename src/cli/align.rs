@@ -42,7 +42,7 @@ pub struct AlignArgs {
 impl AlignArgs {
     /// The workflow step with the same parameters (shorthands applied; the CSV and plot are
     /// written by the command at the paths it was given).
-    pub fn step(&self) -> Result<AlignStep> {
+    pub fn step(&self) -> AlignStep {
         let mut s = self.step.clone();
         if self.no_refine {
             s.refine = false;
@@ -52,7 +52,7 @@ impl AlignArgs {
         }
         s.shifts_csv = String::new();
         s.plot = String::new();
-        Ok(s)
+        s
     }
 }
 
@@ -64,7 +64,7 @@ fn beside(out: &Path, name: &str) -> PathBuf {
 }
 
 pub fn run(a: AlignArgs, g: &super::Global) -> Result<()> {
-    let step = a.step()?;
+    let step = a.step();
     // parameter errors before reading anything
     let params = step.params()?;
     let bar = Bar::new(g.quiet);

@@ -405,19 +405,30 @@ fn d_truncate() -> f64 {
     4.0
 }
 
+/// Exactly `N` comma-separated values of one command-line option; `hint` says what to give.
+///
+/// ```
+/// use fibstack::workflow::steps::filters::parse_fixed;
+/// assert_eq!(parse_fixed::<usize, 2>("3, 4", "give A,B"), Ok([3, 4]));
+/// assert_eq!(parse_fixed::<usize, 2>("3", "give A,B"), Err("\"3\": give A,B".to_string()));
+/// assert!(parse_fixed::<usize, 2>("3,x", "give A,B").is_err());
+/// ```
+pub fn parse_fixed<T: std::str::FromStr, const N: usize>(
+    s: &str,
+    hint: &str,
+) -> Result<[T; N], String> {
+    let bad = || format!("{s:?}: {hint}");
+    let v: Vec<T> = s
+        .split(',')
+        .map(|p| p.trim().parse::<T>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    v.try_into().map_err(|_| bad())
+}
+
 /// Three lengths in nm written `DZ,DY,DX` on the command line.
 pub fn parse_nm3(s: &str) -> Result<[f64; 3], String> {
-    let v: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("{s:?}: give three numbers DZ,DY,DX in nm, e.g. 0,10,10"))?;
-    match v[..] {
-        [z, y, x] => Ok([z, y, x]),
-        _ => Err(format!(
-            "{s:?}: give three numbers DZ,DY,DX in nm, e.g. 0,10,10"
-        )),
-    }
+    parse_fixed(s, "give three numbers DZ,DY,DX in nm, e.g. 0,10,10")
 }
 
 impl Denoise {

@@ -93,15 +93,7 @@ impl std::fmt::Display for BandpassPx {
 
 /// `Y0,X0,H,W` on the command line.
 fn parse_roi(s: &str) -> Result<[usize; 4], String> {
-    let v: Vec<usize> = s
-        .split(',')
-        .map(|p| p.trim().parse::<usize>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("{s:?}: give Y0,X0,H,W in pixels"))?;
-    match v[..] {
-        [a, b, c, d] => Ok([a, b, c, d]),
-        _ => Err(format!("{s:?}: give four numbers Y0,X0,H,W in pixels")),
-    }
+    crate::workflow::steps::filters::parse_fixed(s, "give four numbers Y0,X0,H,W in pixels")
 }
 
 /// `shifts_csv` of the align step (workflows; the command line takes a path).
