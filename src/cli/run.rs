@@ -19,10 +19,21 @@ pub struct RunArgs {
     /// Print the results (results.json) on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Memory budget in GiB (overrides the workflow's `[input] max_memory`; default 16): a run
+    /// whose whole volume does not fit streams slab by slab when its steps can, else it is
+    /// refused before any work.
+    #[arg(long, value_name = "GIB", allow_negative_numbers = true)]
+    pub max_memory: Option<f64>,
 }
 
 pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
-    let wf = Workflow::load(&a.workflow)?;
+    let mut wf = Workflow::load(&a.workflow)?;
+    if let Some(m) = a.max_memory {
+        if !(m.is_finite() && m > 0.0) {
+            anyhow::bail!("--max-memory {m}: must be a positive number of GiB");
+        }
+        wf.set_max_memory(m);
+    }
     wf.check_paths(a.out.as_deref())?;
     if a.check {
         fibstack::workflow::provenance::check_input_calibration(&wf)?;
@@ -45,6 +56,14 @@ pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
                 .iter()
                 .any(|p| w.starts_with(p));
             eprintln!("{}: {w}", if step { "warning" } else { "note" });
+        }
+        if let Some(p) = summary
+            .provenance
+            .execution
+            .as_ref()
+            .filter(|p| p.streamed())
+        {
+            eprintln!("streamed: {}", p.reason);
         }
         for s in &summary.provenance.steps {
             eprintln!("  {:<16} {:>8.2} s", s.name, s.seconds);

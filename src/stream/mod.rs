@@ -647,8 +647,37 @@ pub fn segment(
     params: &SegmentParams,
     progress: &dyn Progress,
 ) -> Result<SegmentResult, Error> {
+    let shape = reader.shape();
+    let mut w = SliceWriter::create(
+        out,
+        shape,
+        SampleType::U8,
+        reader.voxel(),
+        reader.meta().clone(),
+        &TiffWriteOptions::default(),
+    )?;
+    let r = segment_slabs(reader, params, progress, |_, l| {
+        w.write_slab(&l)?;
+        Ok(())
+    })?;
+    w.finish()?;
+    Ok(r)
+}
+
+/// [`segment`] handing each labelled slab to `sink(z0, labels)` (in z order) instead of writing
+/// a file: the same labels and [`SegmentResult`] as [`crate::segment::segment_volume`].
+/// Progress: the histogram passes (when the method needs them) and the labelling pass, in slices.
+pub fn segment_slabs<F>(
+    reader: &mut SliceReader,
+    params: &SegmentParams,
+    progress: &dyn Progress,
+    mut sink: F,
+) -> Result<SegmentResult, Error>
+where
+    F: FnMut(usize, GreyData) -> Result<(), Error>,
+{
     params.validate()?;
-    let [_, ny, nx] = reader.shape();
+    let [nz, ny, nx] = reader.shape();
     let st = reader.sample_type();
     let slab = slab_len(ny, nx);
     let hist = if params.method == Method::Manual {
@@ -656,9 +685,12 @@ pub fn segment(
     } else {
         let h = streamed_histogram(st, params.nbins, |f| {
             reader.rewind()?;
+            progress.start("segment: histogram", nz as u64);
             while let Some(s) = reader.next_slab(slab)? {
                 f(&s.data)?;
+                progress.inc(s.shape()[0] as u64);
             }
+            progress.finish();
             Ok(())
         })?
         .ok_or_else(|| ParamError::new("volume", "empty", "has no voxels; nothing to threshold"))?;
@@ -686,20 +718,15 @@ pub fn segment(
         }
     }
     let mut cc = ClassCounts::new(sets);
-    let shape = reader.shape();
-    map_slabs(
-        reader,
-        out,
-        shape,
-        SampleType::U8,
-        reader.voxel(),
-        "segment",
-        progress,
-        |_, s| {
-            cc.add(&s.data);
-            Ok(label_slab(&s.data, &thresholds, &labels))
-        },
-    )?;
+    reader.rewind()?;
+    progress.start("segment", nz as u64);
+    while let Some(s) = reader.next_slab(slab)? {
+        let z0 = reader.position() - s.shape()[0];
+        cc.add(&s.data);
+        sink(z0, label_slab(&s.data, &thresholds, &labels))?;
+        progress.inc(s.shape()[0] as u64);
+    }
+    progress.finish();
     let fractions = cc.fractions(0);
     let sensitivity = (d > 0.0).then(|| {
         let mut band: Vec<[f64; 2]> = fractions.iter().map(|&f| [f, f]).collect();

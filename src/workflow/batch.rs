@@ -122,6 +122,7 @@ pub(crate) fn run_batch_into(
         steps: vec![],
         outputs: written,
         total_seconds: t0.elapsed().as_secs_f64(),
+        execution: None,
     };
     crate::io::atomic::write_bytes(
         &out_dir.join("provenance.json"),

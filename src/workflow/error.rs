@@ -143,4 +143,18 @@ pub enum StepError {
     /// A training `synth` that rendered no images.
     #[error("classify: training synth not rendered")]
     TrainingSynthNotRendered,
+    /// The whole volume does not fit the memory budget and the chain cannot run slab by slab.
+    #[error("step {step}: the whole volume needs about {need}, more than the memory budget of {budget}, and this step cannot run slab by slab ({why}); raise the budget (`[input] max_memory` in GiB, or `fibstack run --max-memory`) or {fix}")]
+    NotStreamable {
+        /// The step's name (or the workflow key) that cannot stream.
+        step: String,
+        /// Why it cannot.
+        why: String,
+        /// Estimated memory of the whole-volume run (text with unit).
+        need: String,
+        /// The budget (text with unit).
+        budget: String,
+        /// What to change so that it streams.
+        fix: String,
+    },
 }

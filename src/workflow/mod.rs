@@ -18,10 +18,12 @@
 pub mod batch;
 pub mod error;
 pub mod export;
+pub mod plan;
 pub mod provenance;
 pub mod results;
 pub mod schema;
 pub mod steps;
+pub mod streamed;
 
 use crate::progress::Progress;
 use crate::volume::{GreyVolume, LabelVolume};

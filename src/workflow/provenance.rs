@@ -46,6 +46,8 @@ pub struct Provenance {
     pub steps: Vec<StepRecord>,
     pub outputs: Vec<PathBuf>,
     pub total_seconds: f64,
+    /// How the chain ran (in memory or streamed) and why; `None` for the summary of a batch.
+    pub execution: Option<super::plan::Plan>,
 }
 
 /// What a run produced.
@@ -58,7 +60,7 @@ pub struct RunSummary {
 
 /// The read options of a workflow input (`[input]` or a sample's `input`), as `fibstack run`
 /// reads it.
-fn input_read_options(
+pub(crate) fn input_read_options(
     wf: &Workflow,
     inp: &super::schema::InputSpec,
     path: &Path,
@@ -97,7 +99,7 @@ fn input_read_options(
             .map_err(|e| io::IoError::invalid(path, e))?,
         channel: inp.channel,
         timepoint: inp.timepoint,
-        ..Default::default()
+        max_bytes: super::plan::budget_bytes(inp),
     })
 }
 
@@ -301,7 +303,18 @@ pub(crate) fn run_chain_into(
     ctx.phase_names = wf.phase_names.clone();
     let mut warnings = Vec::new();
     let mut inputs = Vec::new();
-    if let Some(inp) = chain.input {
+    let opts = match chain.input {
+        Some(inp) => Some(input_read_options(wf, inp, &wf.resolve(&inp.path))?),
+        None => None,
+    };
+    let plan = super::plan::plan(wf, chain.input, chain.steps, chain.names, opts.as_ref())?;
+    let mut streamed = None;
+    if let (true, Some(inp)) = (plan.streamed(), chain.input) {
+        let s = super::streamed::run_streamed(wf, inp, chain.steps, &plan, &mut ctx)?;
+        inputs = s.inputs.clone();
+        warnings.extend(s.warnings.iter().cloned());
+        streamed = Some(s);
+    } else if let Some(inp) = chain.input {
         let path = wf.resolve(&inp.path);
         let opts = input_read_options(wf, inp, &path)?;
         let mut vol = io::read_volume_with_progress(&path, &opts, progress)?;
@@ -332,7 +345,11 @@ pub(crate) fn run_chain_into(
             ctx.grey = Some(vol);
         }
     }
-    let (shape0, voxel0) = current(&ctx);
+    let (shape0, voxel0) = match &streamed {
+        Some(s) => (Some(s.shape), Some(s.voxel)),
+        None => current(&ctx),
+    };
+    let mut pre_done = streamed.map(|s| s.done).unwrap_or_default().into_iter();
     let snap = wf.spec.snapshots.as_ref();
     if let Some(sp) = snap {
         snapshot(&mut ctx, sp, "00_input")?;
@@ -343,7 +360,13 @@ pub(crate) fn run_chain_into(
         ctx.chain_before = chain.steps[..i].to_vec();
         ctx.name_labels();
         let ts = Instant::now();
-        let value = step.as_step().run(&mut ctx).map_err(|e| e.in_step(name))?;
+        let (value, streamed_s) = match pre_done.next() {
+            Some((v, secs)) => (v, Some(secs)),
+            None => (
+                step.as_step().run(&mut ctx).map_err(|e| e.in_step(name))?,
+                None,
+            ),
+        };
         if !value.is_null() {
             ctx.results.insert(name.clone(), value.clone());
             results.insert(name.clone(), value);
@@ -358,7 +381,7 @@ pub(crate) fn run_chain_into(
         records.push(StepRecord {
             name: name.clone(),
             parameters: serde_json::to_value(raw).unwrap_or(serde_json::Value::Null),
-            seconds: ts.elapsed().as_secs_f64(),
+            seconds: streamed_s.unwrap_or_else(|| ts.elapsed().as_secs_f64()),
         });
     }
     let (shape, voxel) = match (shape0, voxel0) {
@@ -392,6 +415,7 @@ pub(crate) fn run_chain_into(
             o
         },
         total_seconds: t0.elapsed().as_secs_f64(),
+        execution: Some(plan),
     };
     let pj = serde_json::to_vec_pretty(&prov).map_err(|e| Error::json("provenance.json", e))?;
     io::atomic::write_bytes(&out_dir.join("provenance.json"), &pj)?;

@@ -45,6 +45,10 @@ pub struct InputSpec {
     pub channel: Option<usize>,
     /// Time point of an OME-TIFF time series (0-based).
     pub timepoint: Option<usize>,
+    /// Memory budget in GiB (default 16, as the readers' `--max-memory`): a run whose whole
+    /// volume does not fit streams slab by slab when its steps can (see [`super::plan`]), else it
+    /// is refused before any work.
+    pub max_memory: Option<f64>,
 }
 
 /// `[input.raw]`.
@@ -253,6 +257,13 @@ fn check_input(inp: &InputSpec) -> Result<(), String> {
     }
     if let Some(u) = &inp.voxel_unit {
         crate::io::parse_length_unit(u).map_err(|e| format!("voxel_unit: {e}"))?;
+    }
+    if let Some(m) = inp.max_memory {
+        if !(m.is_finite() && m > 0.0) {
+            return Err(format!(
+                "max_memory = {m}: must be a positive number of GiB"
+            ));
+        }
     }
     Ok(())
 }
@@ -625,6 +636,18 @@ impl Workflow {
             };
             err(format!("{key} = {:?}: {detail}", out.display().to_string()))
         })
+    }
+
+    /// Set the memory budget (GiB) of every input (`fibstack run --max-memory`).
+    pub fn set_max_memory(&mut self, gib: f64) {
+        if let Some(i) = self.spec.input.as_mut() {
+            i.max_memory = Some(gib);
+        }
+        for s in &mut self.samples {
+            if let Some(i) = s.input.as_mut() {
+                i.max_memory = Some(gib);
+            }
+        }
     }
 
     /// A path from the workflow, resolved against the workflow file's folder.

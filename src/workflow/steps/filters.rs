@@ -103,7 +103,8 @@ fn check_output_type(v: &str) -> Result<(), ParamError> {
     }
 }
 
-fn out_type(output_type: &str, st: SampleType) -> SampleType {
+/// The sample type a step with `output_type` writes for input samples `st`.
+pub(crate) fn out_type(output_type: &str, st: SampleType) -> SampleType {
     if output_type == "same" {
         st
     } else {
@@ -341,7 +342,7 @@ impl Step for Destripe {
         let p = self.params()?;
         let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
-        let mut v = to_json(&rep)?;
+        let mut v = destripe_result(&rep)?;
         if p.method == DestripeMethod::Stack
             && crate::workflow::results::results_of(&ctx.results, "align")
                 .next()
@@ -476,16 +477,24 @@ impl Step for Denoise {
         let s = p.sigma_vox_for(&g.voxel, g.shape())?;
         let out = gaussian_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
-        Ok(serde_json::json!({
+        Ok(self.result(&p, s))
+    }
+}
+
+impl Denoise {
+    /// The step's results for parameters `p` and σ in voxels `sigma_voxels` (in memory or
+    /// streamed).
+    pub fn result(&self, p: &GaussianParams, sigma_voxels: [f64; 3]) -> serde_json::Value {
+        serde_json::json!({
             "method": match p.method {
                 GaussianMethod::Exact => "gaussian_exact_kernel",
                 GaussianMethod::Recursive => "gaussian_recursive_deriche4",
             },
             "sigma_nm": p.sigma_nm,
-            "sigma_voxels": s,
+            "sigma_voxels": sigma_voxels,
             "dims": self.dims,
             "truncate": p.truncate,
-        }))
+        })
     }
 }
 
@@ -537,12 +546,20 @@ impl Step for Tophat {
         let n = p.footprint_for(g.voxel.nm, g.shape())?.len();
         let out = tophat_volume(g, &p)?;
         ctx.grey = Some(out);
-        Ok(serde_json::json!({
+        Ok(self.result(&p, n))
+    }
+}
+
+impl Tophat {
+    /// The step's results for parameters `p` and a footprint of `footprint_voxels` voxels (in
+    /// memory or streamed).
+    pub fn result(&self, p: &TophatParams, footprint_voxels: usize) -> serde_json::Value {
+        serde_json::json!({
             "method": if p.black { "black_tophat" } else { "white_tophat" },
             "radius_nm": p.radius_nm,
             "dims": self.dims,
-            "footprint_voxels": n,
-        }))
+            "footprint_voxels": footprint_voxels,
+        })
     }
 }
 
@@ -718,10 +735,24 @@ impl Step for Segment {
         let (labels, r, rep): (_, SegmentResult, _) =
             crate::segment::corrected::segment_corrected(g, &p, &self.corrections()?)?;
         ctx.labels = Some(labels);
-        let mut v = to_json(&r)?;
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), to_json(&rep)?) {
-            o.extend(e);
-        }
-        Ok(v)
+        segment_result(&r, &rep)
     }
+}
+
+/// The segment step's results: the segmentation's and the corrections' reports in one object
+/// (in memory or streamed).
+pub fn segment_result(
+    r: &SegmentResult,
+    rep: &crate::segment::corrected::CorrectionReports,
+) -> Result<serde_json::Value, Error> {
+    let mut v = to_json(r)?;
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), to_json(rep)?) {
+        o.extend(e);
+    }
+    Ok(v)
+}
+
+/// The destripe step's results from its report (in memory or streamed).
+pub fn destripe_result(rep: &DestripeReport) -> Result<serde_json::Value, Error> {
+    to_json(rep)
 }

@@ -292,7 +292,20 @@ impl AlignStep {
         let p = self.params()?;
         let vol = ctx.grey("align")?;
         let (out, report) = align_volume(vol, &p, ctx.progress)?;
-        let thickness = implied_thickness(&report, &out.voxel, self.theta_deg);
+        let voxel = out.voxel;
+        ctx.grey = Some(out);
+        self.output(ctx, report, &voxel)
+    }
+
+    /// The step's results from the alignment `report` of a volume of `voxel` size (in memory or
+    /// streamed): writes the shifts CSV and the drift plot into the output folder.
+    pub fn output(
+        &self,
+        ctx: &mut Context,
+        report: AlignReport,
+        voxel: &crate::volume::VoxelSize,
+    ) -> Result<AlignOutput, Error> {
+        let thickness = implied_thickness(&report, voxel, self.theta_deg);
         let csv = (!self.shifts_csv.is_empty()).then(|| ctx.output(&self.shifts_csv));
         if let Some(c) = &csv {
             write_shifts_csv(c, &report.slices)?;
@@ -301,7 +314,6 @@ impl AlignStep {
         if let Some(pl) = &plot {
             write_drift_plot(pl, &report.slices)?;
         }
-        ctx.grey = Some(out);
         Ok(AlignOutput {
             report,
             implied_slice_thickness: thickness,
