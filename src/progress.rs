@@ -9,6 +9,10 @@ pub trait Progress: Sync {
     fn inc(&self, _n: u64) {}
     /// The phase is over.
     fn finish(&self) {}
+    /// The phase's total changed (e.g. a random walk doubled its length).
+    fn set_total(&self, _total: u64) {}
+    /// A short live detail of the phase (e.g. the solver's residual against its tolerance).
+    fn detail(&self, _text: &str) {}
 }
 
 /// Reports nothing.

@@ -149,6 +149,18 @@ fn streamed_run_equals_the_in_memory_run() {
     std::fs::write(d.join("w.toml"), STEPS).unwrap();
     // whole volume: 84480 voxels × (2 + 4 + 1) B ≈ 0.00055 GiB; streamed ≈ 0.00017 GiB
     ok(&run(d, "w.toml", "mem", None));
+    let check = Command::new(env!("CARGO_BIN_EXE_fibstack"))
+        .env("RAYON_NUM_THREADS", "2")
+        .current_dir(d)
+        .args(["run", "--check", "w.toml", "--max-memory", "0.0005"])
+        .output()
+        .unwrap();
+    ok(&check);
+    let e = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        e.contains("streamed: ") && e.contains("the first 5 steps stream"),
+        "{e}"
+    );
     ok(&run(d, "w.toml", "str", Some("0.0005")));
     let (pm, ps) = (provenance(&d.join("mem")), provenance(&d.join("str")));
     assert_eq!(pm["execution"]["mode"], "in_memory", "{}", pm["execution"]);
@@ -226,6 +238,16 @@ fn an_unstreamable_workflow_over_budget_is_refused_with_the_fix() {
         assert!(e.contains(want), "missing {want:?} in: {e}");
     }
     assert!(!d.join("out3").exists(), "nothing is written");
+    // `run --check` makes the same plan
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fibstack"));
+    let o = c
+        .env("RAYON_NUM_THREADS", "2")
+        .current_dir(d)
+        .args(["run", "--check", "w3.toml", "--max-memory", "0.0005"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("step denoise"));
     // with the budget raised it runs (in memory)
     ok(&run(d, "w3.toml", "out3", Some("1")));
     assert_eq!(

@@ -314,7 +314,7 @@ impl Bar {
             ProgressBar::new(0)
         };
         pb.set_style(
-            ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} ({elapsed})")
+            ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -326,7 +326,14 @@ impl fibstack::progress::Progress for Bar {
     fn start(&self, label: &str, total: u64) {
         self.0.reset();
         self.0.set_length(total);
-        self.0.set_message(label.to_string());
+        self.0.set_prefix(label.to_string());
+        self.0.set_message("");
+    }
+    fn set_total(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn detail(&self, text: &str) {
+        self.0.set_message(text.to_string());
     }
     fn inc(&self, n: u64) {
         self.0.inc(n);

@@ -37,6 +37,7 @@ pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
     wf.check_paths(a.out.as_deref())?;
     if a.check {
         fibstack::workflow::provenance::check_input_calibration(&wf)?;
+        let plans = fibstack::workflow::plan::plan_workflow(&wf)?;
         if !g.quiet {
             eprintln!(
                 "{}: valid ({} steps: {})",
@@ -44,6 +45,14 @@ pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
                 wf.steps.len(),
                 wf.names.join(" → ")
             );
+            for (name, p) in plans.iter().filter(|(_, p)| p.streamed()) {
+                let who = if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("sample {name}: ")
+                };
+                eprintln!("{who}streamed: {}", p.reason);
+            }
         }
         return Ok(());
     }

@@ -338,3 +338,30 @@ pub fn plan(
         ),
     })
 }
+
+/// The plan of every chain of a workflow, as `fibstack run` will make them (what `fibstack run
+/// --check` reports): `("", plan)` for a single chain, `(sample name, plan)` for each sample of a
+/// batch. `Err` as [`plan`].
+pub fn plan_workflow(wf: &Workflow) -> Result<Vec<(String, Plan)>, Error> {
+    let one = |inp: Option<&InputSpec>, steps: &[StepSpec], names: &[String]| {
+        let opts = match inp {
+            Some(i) => Some(super::provenance::input_read_options(
+                wf,
+                i,
+                &wf.resolve(&i.path),
+            )?),
+            None => None,
+        };
+        plan(wf, inp, steps, names, opts.as_ref())
+    };
+    if wf.samples.is_empty() {
+        return Ok(vec![(
+            String::new(),
+            one(wf.spec.input.as_ref(), &wf.steps, &wf.names)?,
+        )]);
+    }
+    wf.samples
+        .iter()
+        .map(|s| Ok((s.name.clone(), one(s.input.as_ref(), &s.steps, &s.names)?)))
+        .collect()
+}

@@ -851,14 +851,14 @@ fn flux_stats(fine: &Fine, x: &[f32], z_first: usize, z_last: usize) -> (f64, f6
 /// for the spread test come from the solution. The iteration starts from x = 0 (a good starting
 /// guess such as the open-space profile makes the residual criterion, relative to ‖b‖, looser: on
 /// the TauFactor benchmark along z it stopped 0.3 % off). `tau_of(mean current)` gives τ for the
-/// τ-change criterion; `tick` is called once per iteration.
+/// τ-change criterion; `tick(relative residual)` is called once per iteration.
 pub(crate) fn solve(
     fine: &Fine,
     z_first: usize,
     z_last: usize,
     crit: &Criteria,
     tau_of: &dyn Fn(f64) -> f64,
-    tick: &dyn Fn(),
+    tick: &dyn Fn(f64),
 ) -> Solved {
     let mut prof = Prof::default();
     let mut hier = Hierarchy::build(fine);
@@ -950,7 +950,7 @@ pub(crate) fn solve(
             .for_each(|(xc, pc)| xc.iter_mut().zip(pc).for_each(|(xi, &pi)| *xi += a * pi));
         prof.vec += t.elapsed().as_secs_f64();
         it += 1;
-        tick();
+        tick(relres);
     }
     let (mean_flux, fluxvar) = flux_stats(fine, &x, z_first, z_last);
     // the true residual ‖b − A x‖ (the recurrence drifts from it in f32); report the larger

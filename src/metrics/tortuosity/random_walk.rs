@@ -992,13 +992,15 @@ fn walk_packed(
     let mut done: u64 = 0;
     let mut prev_slopes: Option<Vec<f64>> = None;
     let mut notes: Vec<String> = Vec::new();
-    progress.start("random walk", 0);
+    // walker steps: the planned walk, extended when the walk doubles its length
+    progress.start("random walk", total_steps * n_walkers);
     let (converged, fit) = loop {
         // walk from `done` to `total_steps`, sampling every `interval`
-        batches
-            .par_iter_mut()
-            .for_each(|b| b.advance(&geo, done, total_steps, interval));
-        progress.inc((total_steps - done) * n_walkers);
+        progress.detail(&format!("{total_steps} steps × {n_walkers} walkers"));
+        batches.par_iter_mut().for_each(|b| {
+            b.advance(&geo, done, total_steps, interval);
+            progress.inc((total_steps - done) * b.walkers.len() as u64);
+        });
         done = total_steps;
         let views: Vec<&[[f64; 3]]> = batches.iter().map(|b| b.sums.as_slice()).collect();
         let (stop, pooled, per_batch, t) = decide(
@@ -1020,6 +1022,7 @@ fn walk_packed(
         batches.iter_mut().for_each(Batch::halve_samples);
         interval *= 2;
         total_steps *= 2;
+        progress.set_total(total_steps * n_walkers);
     };
     progress.finish();
     let views: Vec<&[[f64; 3]]> = batches.iter().map(|b| b.sums.as_slice()).collect();

@@ -296,7 +296,10 @@ pub fn tortuosity_fd(
         z_last,
         &crit,
         &|s| eps / deff_from(s),
-        &|| progress.inc(1),
+        &|r| {
+            progress.inc(1);
+            progress.detail(&format!("residual {r:.1e} → {:.0e}", opts.rtol));
+        },
     );
     progress.finish();
     let it = sol.iterations;
