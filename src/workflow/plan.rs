@@ -128,6 +128,16 @@ pub fn streamable_prefix(
                 }
                 filtered = true;
             }
+            (None, StepSpec::Geometry(g)) => {
+                if g.resample_z {
+                    return Err(refuse(
+                        n,
+                        "resample_z interpolates between slices",
+                        "drop resample_z",
+                    ));
+                }
+                filtered = true;
+            }
             (None, StepSpec::Destripe(d)) => {
                 if d.method == DestripeMethod::Stack {
                     return Err(refuse(
@@ -163,7 +173,7 @@ pub fn streamable_prefix(
             (None, _) => {
                 return Err(refuse(
                     n,
-                    "a step that is not streamed (streamed before `segment`: align, destripe, 2-D denoise, 2-D tophat)",
+                    "a step that is not streamed (streamed before `segment`: align, geometry, destripe, 2-D denoise, 2-D tophat)",
                     "remove the step or run it on a cropped stack",
                 ))
             }

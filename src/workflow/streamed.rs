@@ -1,5 +1,5 @@
 //! The streamed start of a chain ([`super::plan::Mode::Streamed`]): the input is read slab by
-//! slab, the grey steps before `segment` (align, destripe, 2-D denoise, 2-D top-hat) run on each
+//! slab, the grey steps before `segment` (align, geometry, destripe, 2-D denoise, 2-D top-hat) run on each
 //! slab, and `segment` labels the result, so only the label volume is ever held whole. The later
 //! steps then run on the labels as in a whole-volume run.
 //!
@@ -17,6 +17,7 @@ use super::plan::Plan;
 use super::provenance::{input_read_options, sha256_file, InputFile};
 use super::schema::{InputSpec, Workflow};
 use super::steps::filters::{destripe_result, out_type, segment_result};
+use super::steps::pre::GeometryOutput;
 use super::steps::StepSpec;
 use super::Context;
 use crate::error::Error;
@@ -29,6 +30,7 @@ use crate::preprocess::align::{
 };
 use crate::preprocess::denoise::{gaussian_volume_as, GaussianParams};
 use crate::preprocess::destripe::{destripe_report, destripe_volume_as, DestripeParams};
+use crate::preprocess::geometry::{geometry_plan, GeometryPlan};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::segment::corrected::CorrectionReports;
 use crate::stream::{slab_len, StreamSource};
@@ -71,6 +73,7 @@ enum Op {
     Tophat {
         p: TophatParams,
     },
+    Geometry(Box<GeometryPlan>),
 }
 
 /// A source that only knows its shape (for the shift checks).
@@ -125,7 +128,9 @@ pub(crate) fn run_streamed(
         });
     }
     let shape0 = reader.shape();
-    let voxel = reader.voxel();
+    let voxel0 = reader.voxel();
+    // the voxel size of the data at the current step (geometry stretches y)
+    let mut voxel = voxel0;
     let k = plan.streamed_steps;
     let mut done: Vec<(serde_json::Value, f64)> = vec![(serde_json::Value::Null, 0.0); k];
     let mut shape = shape0;
@@ -156,6 +161,24 @@ pub(crate) fn run_streamed(
                     serde_json::to_value(&out).map_err(|e| Error::json("align results", e))?;
                 ops.push((i, Op::Shift { shifts, region, p }));
                 shape = out_shape;
+            }
+            StepSpec::Geometry(gs) => {
+                let p = gs.params()?;
+                let source = gs.thickness_source(&voxel, &meta);
+                let gp = geometry_plan(shape, voxel, meta.slice_thickness_nm, &p)?;
+                let out = GeometryOutput::new(
+                    gp.report.clone(),
+                    p.theta_deg,
+                    meta.stage_tilt_deg,
+                    source,
+                );
+                ctx.warnings
+                    .extend(out.warnings.iter().map(|w| format!("geometry: {w}")));
+                done[i].0 =
+                    serde_json::to_value(&out).map_err(|e| Error::json("geometry results", e))?;
+                shape = [shape[0], gp.rows(), shape[2]];
+                voxel = gp.voxel_out;
+                ops.push((i, Op::Geometry(Box::new(gp))));
             }
             StepSpec::Destripe(d) => {
                 let p = d.params()?;
@@ -227,6 +250,10 @@ pub(crate) fn run_streamed(
                     }
                     Op::Gauss { p, st } => v = gaussian_volume_as(&v, p, *st)?,
                     Op::Tophat { p } => v = tophat_volume(&v, p)?,
+                    Op::Geometry(gp) => {
+                        v.data = gp.resample_slab(&v.data, z0);
+                        v.voxel = gp.voxel_out;
+                    }
                 }
                 done[*i].1 += t.elapsed().as_secs_f64();
             }
@@ -277,7 +304,7 @@ pub(crate) fn run_streamed(
         inputs,
         warnings: meta.warnings.clone(),
         shape: shape0,
-        voxel,
+        voxel: voxel0,
         done,
     })
 }
