@@ -8,6 +8,81 @@ use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub mod bits;
+pub use bits::BitVolume;
+
+/// A volume axis (methods §0): z = slice index (milling direction), y = image row, x = column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Axis {
+    Z,
+    Y,
+    X,
+}
+
+impl Axis {
+    /// All three, in array order `[z, y, x]`.
+    pub const ALL: [Axis; 3] = [Axis::Z, Axis::Y, Axis::X];
+    /// Array index (z = 0, y = 1, x = 2).
+    pub fn index(self) -> usize {
+        match self {
+            Axis::Z => 0,
+            Axis::Y => 1,
+            Axis::X => 2,
+        }
+    }
+    /// `"z"`, `"y"` or `"x"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Axis::Z => "z",
+            Axis::Y => "y",
+            Axis::X => "x",
+        }
+    }
+    /// Parse one axis: `z|y|x` (case-insensitive, surrounding spaces ignored) or its numpy index
+    /// `0|1|2`.
+    ///
+    /// ```
+    /// use fibstack::volume::Axis;
+    /// assert_eq!(Axis::parse("Y").unwrap(), Axis::Y);
+    /// assert_eq!(Axis::parse(" 2 ").unwrap(), Axis::X);
+    /// assert!(Axis::parse("all").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Axis, ParamError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "z" | "0" => Ok(Axis::Z),
+            "y" | "1" => Ok(Axis::Y),
+            "x" | "2" => Ok(Axis::X),
+            _ => Err(ParamError::new(
+                "axis",
+                s,
+                "use x, y or z (z = slice index / numpy axis 0, y = rows / axis 1, x = columns / axis 2)",
+            )),
+        }
+    }
+    /// Parse `x|y|z|all` (case-insensitive) into a list of axes.
+    ///
+    /// ```
+    /// use fibstack::volume::Axis;
+    /// assert_eq!(Axis::parse_list("all").unwrap(), Axis::ALL.to_vec());
+    /// assert_eq!(Axis::parse_list("X").unwrap(), vec![Axis::X]);
+    /// assert!(Axis::parse_list("w").is_err());
+    /// ```
+    pub fn parse_list(s: &str) -> Result<Vec<Axis>, ParamError> {
+        match s.to_ascii_lowercase().as_str() {
+            "z" => Ok(vec![Axis::Z]),
+            "y" => Ok(vec![Axis::Y]),
+            "x" => Ok(vec![Axis::X]),
+            "all" => Ok(Axis::ALL.to_vec()),
+            _ => Err(ParamError::new(
+                "axis",
+                s,
+                "use x, y, z or all (z = slice index, y = image row, x = image column)",
+            )),
+        }
+    }
+}
+
 /// Where a voxel-size value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

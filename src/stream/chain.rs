@@ -9,7 +9,6 @@
 //! Passes over the input: alignment estimate (if aligning), histogram (Otsu only; twice when the
 //! filtered data are f32: range, then counts), then the filtering/threshold pass.
 
-use super::bitvol::BitVolume;
 use super::perc::{percolation_packed, slab_for, PackedPercolation};
 use super::{slab_len, streamed_histogram, StreamSource};
 use crate::error::{Error, ParamError};
@@ -28,6 +27,7 @@ use crate::preprocess::destripe::{destripe_volume_as, DestripeParams};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::progress::Progress;
 use crate::segment::threshold::class_of;
+use crate::volume::BitVolume;
 use crate::volume::{GreyData, GreyVolume, SampleType};
 use ndarray::{Array2, CowArray, Ix2};
 use serde::{Deserialize, Serialize};

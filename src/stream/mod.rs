@@ -12,7 +12,6 @@
 //!
 //! [`chain`] runs the out-of-core pipeline (issue 7) on top of these.
 
-pub mod bitvol;
 pub mod chain;
 pub mod perc;
 

@@ -4,11 +4,11 @@
 //! neighbours the connectivity allows). The result equals
 //! [`crate::metrics::connectivity::percolation`] on the whole volume.
 
-use super::bitvol::BitVolume;
 use crate::error::ParamError;
 use crate::metrics::components::{label_components, Connectivity};
 use crate::metrics::connectivity::{face_touches, AxisPercolation};
 use crate::metrics::porosity::Axis;
+use crate::volume::BitVolume;
 use ndarray::{Array2, Axis as NdAxis};
 use serde::{Deserialize, Serialize};
 

@@ -30,56 +30,7 @@ pub use rev::{
     box_counts, rev_curve, window_stats, RevCurve, RevPoint, Stats, Window, WindowStats,
 };
 
-/// A volume axis (methods §0): z = slice index (milling direction), y = image row, x = column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Axis {
-    Z,
-    Y,
-    X,
-}
-
-impl Axis {
-    /// All three, in array order `[z, y, x]`.
-    pub const ALL: [Axis; 3] = [Axis::Z, Axis::Y, Axis::X];
-    /// Array index (z = 0, y = 1, x = 2).
-    pub fn index(self) -> usize {
-        match self {
-            Axis::Z => 0,
-            Axis::Y => 1,
-            Axis::X => 2,
-        }
-    }
-    /// `"z"`, `"y"` or `"x"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Axis::Z => "z",
-            Axis::Y => "y",
-            Axis::X => "x",
-        }
-    }
-    /// Parse `x|y|z|all` (case-insensitive) into a list of axes.
-    ///
-    /// ```
-    /// use fibstack::metrics::porosity::Axis;
-    /// assert_eq!(Axis::parse_list("all").unwrap(), Axis::ALL.to_vec());
-    /// assert_eq!(Axis::parse_list("X").unwrap(), vec![Axis::X]);
-    /// assert!(Axis::parse_list("w").is_err());
-    /// ```
-    pub fn parse_list(s: &str) -> Result<Vec<Axis>, ParamError> {
-        match s.to_ascii_lowercase().as_str() {
-            "z" => Ok(vec![Axis::Z]),
-            "y" => Ok(vec![Axis::Y]),
-            "x" => Ok(vec![Axis::X]),
-            "all" => Ok(Axis::ALL.to_vec()),
-            _ => Err(ParamError::new(
-                "axis",
-                s,
-                "use x, y, z or all (z = slice index, y = image row, x = image column)",
-            )),
-        }
-    }
-}
+pub use crate::volume::Axis;
 
 /// Physical units used by a result: nm when the voxel size is calibrated, voxels otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

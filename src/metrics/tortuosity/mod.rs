@@ -23,16 +23,7 @@ pub const AXIS_NAMES: [&str; 3] = ["z", "y", "x"];
 
 /// Parse `z|y|x` (or `0|1|2`) to a numpy axis index.
 pub fn parse_axis(s: &str) -> Result<usize, ParamError> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "z" | "0" => Ok(0),
-        "y" | "1" => Ok(1),
-        "x" | "2" => Ok(2),
-        _ => Err(ParamError::new(
-            "axis",
-            s,
-            "use x, y or z (z = slice index / numpy axis 0, y = rows / axis 1, x = columns / axis 2)",
-        )),
-    }
+    crate::volume::Axis::parse(s).map(crate::volume::Axis::index)
 }
 
 /// Tortuosity of one phase along one axis, by one method. JSON keys are the CLI's and the workflow

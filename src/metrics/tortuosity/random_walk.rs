@@ -35,6 +35,7 @@ use super::{check_common, face_reach, permuted_mask, TortuosityResult};
 use crate::error::{in_range, ParamError};
 use crate::progress::Progress;
 use crate::rng::Rng;
+use crate::volume::bits::{bit, BitVolume};
 use ndarray::ArrayView3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -161,47 +162,6 @@ pub struct RandomWalkOutput {
     pub msd: MsdCurve,
 }
 
-/// Bit-packed phase mask, 1 bit per voxel (bit `i & 63` of word `i >> 6` = voxel `i` in C order).
-struct BitMask<'a> {
-    words: std::borrow::Cow<'a, [u64]>,
-}
-
-impl BitMask<'static> {
-    fn new(labels: &ArrayView3<u8>, phase: u8) -> Self {
-        let n = labels.len();
-        let mut words = vec![0u64; n.div_ceil(64)];
-        let flat: Vec<u8>;
-        let data: &[u8] = match labels.as_slice() {
-            Some(s) => s,
-            None => {
-                flat = labels.iter().copied().collect();
-                &flat
-            }
-        };
-        words.par_iter_mut().enumerate().for_each(|(k, w)| {
-            let lo = k * 64;
-            let hi = (lo + 64).min(n);
-            let mut v = 0u64;
-            for (b, &l) in data[lo..hi].iter().enumerate() {
-                if l == phase {
-                    v |= 1 << b;
-                }
-            }
-            *w = v;
-        });
-        BitMask {
-            words: std::borrow::Cow::Owned(words),
-        }
-    }
-}
-
-impl BitMask<'_> {
-    #[inline(always)]
-    fn get(&self, i: usize) -> bool {
-        (self.words[i >> 6] >> (i & 63)) & 1 != 0
-    }
-}
-
 /// A phase as a bit-packed mask plus the whole-volume numbers the walk needs, so the walk can run
 /// on a compact mask built out of core (`stream::chain`) with the same result as
 /// [`tortuosity_rw`] on the label volume.
@@ -224,9 +184,7 @@ pub struct PackedPhase<'a> {
 
 /// Mean chord length (nm) of a bit-packed phase, equal to the one [`tortuosity_rw`] uses.
 pub fn mean_chord_packed(words: &[u64], shape: [usize; 3], d: [f64; 3]) -> f64 {
-    let m = BitMask {
-        words: std::borrow::Cow::Borrowed(words),
-    };
+    let m = words;
     let [nz, ny, nx] = shape;
     // per z-slice: phase voxels and run starts along x, y and z
     let per: Vec<[u64; 4]> = (0..nz)
@@ -237,17 +195,17 @@ pub fn mean_chord_packed(words: &[u64], shape: [usize; 3], d: [f64; 3]) -> f64 {
             for y in 0..ny {
                 for x in 0..nx {
                     let i = base + y * nx + x;
-                    if !m.get(i) {
+                    if !bit(m, i) {
                         continue;
                     }
                     c[0] += 1;
-                    if z == 0 || !m.get(i - ny * nx) {
+                    if z == 0 || !bit(m, i - ny * nx) {
                         c[1] += 1;
                     }
-                    if y == 0 || !m.get(i - nx) {
+                    if y == 0 || !bit(m, i - nx) {
                         c[2] += 1;
                     }
-                    if x == 0 || !m.get(i - 1) {
+                    if x == 0 || !bit(m, i - 1) {
                         c[3] += 1;
                     }
                 }
@@ -293,7 +251,7 @@ struct Batch {
 
 /// Walk geometry shared by all batches.
 struct Geometry<'a> {
-    mask: &'a BitMask<'a>,
+    mask: &'a [u64],
     n: [i32; 3],
     stride: [isize; 3],
     /// Cumulative thresholds (31-bit) for choosing z, then y, else x.
@@ -326,7 +284,7 @@ impl Geometry<'_> {
                     w.disp[a] += s as i64;
                 } else {
                     let ni = (w.idx as isize + (s * w.dir[a]) as isize * self.stride[a]) as usize;
-                    if self.mask.get(ni) {
+                    if bit(self.mask, ni) {
                         w.pos[a] = nb;
                         w.idx = ni;
                         w.disp[a] += s as i64;
@@ -452,10 +410,10 @@ pub fn tortuosity_rw(
         let reach = face_reach(&mask, pn);
         percolating_voxels[a] = reach.iter().filter(|&&v| v == 3).count() as u64;
     }
-    let mask = BitMask::new(&labels, phase);
-    let chord = mean_chord_packed(&mask.words, n, voxel_nm);
+    let mask = BitVolume::from_labels(labels.view(), phase);
+    let chord = mean_chord_packed(mask.words(), n, voxel_nm);
     let packed = PackedPhase {
-        words: &mask.words,
+        words: mask.words(),
         shape: n,
         phase,
         phase_voxels: count as u64,
@@ -539,7 +497,7 @@ pub fn walk_plan(opts: &RandomWalkOptions) -> WalkPlan {
 }
 
 /// The walk's geometry over `mask`.
-fn geometry<'a>(mask: &'a BitMask<'a>, n: [usize; 3], voxel_nm: [f64; 3]) -> Geometry<'a> {
+fn geometry<'a>(mask: &'a [u64], n: [usize; 3], voxel_nm: [f64; 3]) -> Geometry<'a> {
     let inv: Vec<f64> = voxel_nm.iter().map(|v| 1.0 / (v * v)).collect();
     let sinv: f64 = inv.iter().sum();
     Geometry {
@@ -555,14 +513,14 @@ fn geometry<'a>(mask: &'a BitMask<'a>, n: [usize; 3], voxel_nm: [f64; 3]) -> Geo
 
 impl Batch {
     /// Batch `b`: its random stream and `per` walkers started uniformly over the phase.
-    fn new(b: usize, seed: u64, per: usize, mask: &BitMask, n: [usize; 3]) -> Batch {
+    fn new(b: usize, seed: u64, per: usize, mask: &[u64], n: [usize; 3]) -> Batch {
         let len = n.iter().product::<usize>() as u64;
         let mut rng = Rng::stream(seed, b as u64);
         let walkers = (0..per)
             .map(|_| {
                 let idx = loop {
                     let i = rng.below(len) as usize;
-                    if mask.get(i) {
+                    if bit(mask, i) {
                         break i;
                     }
                 };
@@ -647,14 +605,12 @@ pub fn walk_batches(
             "has no voxels to start walkers on",
         ));
     }
-    let mask = BitMask {
-        words: std::borrow::Cow::Borrowed(packed.words),
-    };
-    let geo = geometry(&mask, packed.shape, voxel_nm);
+    let mask = packed.words;
+    let geo = geometry(mask, packed.shape, voxel_nm);
     Ok(batches
         .into_par_iter()
         .map(|b| {
-            let mut bt = Batch::new(b, opts.seed, plan.per_batch, &mask, packed.shape);
+            let mut bt = Batch::new(b, opts.seed, plan.per_batch, mask, packed.shape);
             let (mut done, mut total, mut interval) = (0, plan.steps, plan.interval);
             for r in 0..=doublings {
                 bt.advance(&geo, done, total, interval);
@@ -978,13 +934,11 @@ fn walk_packed(
 
     let plan = walk_plan(opts);
     let n_walkers = (plan.per_batch * plan.batches) as u64;
-    let mask = BitMask {
-        words: std::borrow::Cow::Borrowed(packed.words),
-    };
-    let geo = geometry(&mask, n, voxel_nm);
+    let mask = packed.words;
+    let geo = geometry(mask, n, voxel_nm);
     let mut batches: Vec<Batch> = (0..plan.batches)
         .into_par_iter()
-        .map(|b| Batch::new(b, opts.seed, plan.per_batch, &mask, n))
+        .map(|b| Batch::new(b, opts.seed, plan.per_batch, mask, n))
         .collect();
 
     let mut total_steps = plan.steps;
@@ -1061,9 +1015,9 @@ mod tests {
     #[test]
     fn mirror_walk_stays_in_box_and_counts_displacement() {
         let l = ndarray::Array3::<u8>::ones((3, 4, 5));
-        let m = BitMask::new(&l.view(), 1);
+        let m = BitVolume::from_labels(l.view(), 1);
         let geo = Geometry {
-            mask: &m,
+            mask: m.words(),
             n: [3, 4, 5],
             stride: [20, 5, 1],
             thr: [(1u32 << 31) / 3, (2u32 << 31) / 3],

@@ -278,14 +278,8 @@ fn default_axis() -> String {
 }
 
 impl Crop {
-    fn axis(&self) -> Result<crate::metrics::porosity::Axis, ParamError> {
-        use crate::metrics::porosity::Axis;
-        match self.axis.as_str() {
-            "z" => Ok(Axis::Z),
-            "y" => Ok(Axis::Y),
-            "x" => Ok(Axis::X),
-            a => Err(ParamError::new("axis", a, "use \"z\", \"y\" or \"x\"")),
-        }
+    fn axis(&self) -> Result<crate::volume::Axis, ParamError> {
+        crate::volume::Axis::parse(&self.axis)
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`BitVolume`]: a binary mask with one bit per voxel (an eighth of a u8 label volume), filled
-//! slab by slab while a stack streams past.
+//! slab by slab while a stack streams past, or packed whole from a label volume. It is the one
+//! bit-mask type: the random walk, the streamed chain and the packed percolation all use it.
 //!
 //! Layout: voxel `i = (z·ny + y)·nx + x` is bit `i & 63` of word `i >> 6` — the layout the random
 //! walk's mask uses, so [`BitVolume::words`] feeds
