@@ -10,7 +10,7 @@
 //! filtered data are f32: range, then counts), then the filtering/threshold pass.
 
 use super::perc::{percolation_packed, slab_for, PackedPercolation};
-use super::{slab_len, streamed_histogram, StreamSource};
+use super::{slab_len, streamed_histogram};
 use crate::error::{Error, ParamError};
 use crate::io::stream::{SliceReader, SliceWriter};
 use crate::io::tiff::TiffWriteOptions;
@@ -19,9 +19,7 @@ use crate::metrics::tortuosity::random_walk::{
     mean_chord_packed, tortuosity_rw_packed, PackedPhase, RandomWalkOptions,
 };
 use crate::metrics::tortuosity::TortuosityResult;
-use crate::preprocess::align::{
-    apply_shifts_slab, check_shifts, estimate_drift_from, AlignParams, CropRegion,
-};
+use crate::preprocess::align::{apply_shifts_slab, AlignParams, CropRegion};
 use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianParams};
 use crate::preprocess::destripe::{destripe_volume_as, DestripeParams};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
@@ -29,7 +27,6 @@ use crate::progress::Progress;
 use crate::segment::threshold::class_of;
 use crate::volume::BitVolume;
 use crate::volume::{GreyData, GreyVolume, SampleType};
-use ndarray::{Array2, CowArray, Ix2};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -228,17 +225,12 @@ pub fn run_chain(
     let t = Instant::now();
     let (mut reader, shifts, region, max_shift) = match &p.align {
         Some(a) => {
-            let chunk = (2 * rayon::current_num_threads()).max(4);
-            let src = StreamSource::new(reader, 2 * chunk + 4)?;
-            let est = estimate_drift_from(&src, a, progress);
-            let reader = src.into_reader()?;
-            let est = est?;
-            let sh: Vec<[f64; 2]> = est
-                .slices
-                .iter()
-                .map(|s| [s.cum_dy_px, s.cum_dx_px])
-                .collect();
-            let region = check_shifts(&Shape((nz, ny, nx)), &sh, a)?;
+            let (
+                super::DriftPass {
+                    shifts: sh, region, ..
+                },
+                reader,
+            ) = super::drift_pass(reader, a, progress)?;
             let m = sh.iter().fold([0.0f64, 0.0f64], |m, s| {
                 [m[0].max(s[0].abs()), m[1].max(s[1].abs())]
             });
@@ -412,17 +404,6 @@ pub fn run_chain(
         timings,
     };
     Ok((report, mask))
-}
-
-struct Shape((usize, usize, usize));
-
-impl crate::preprocess::align::SliceSource for Shape {
-    fn dim(&self) -> (usize, usize, usize) {
-        self.0
-    }
-    fn slice(&self, _k: usize) -> CowArray<'_, f32, Ix2> {
-        CowArray::from(Array2::<f32>::zeros((self.0 .1, self.0 .2)))
-    }
 }
 
 #[cfg(test)]

@@ -379,6 +379,46 @@ impl SliceSource for StreamSource {
     }
 }
 
+/// Pass 1 of a streamed alignment: the drift estimated from the slices as `reader` yields them
+/// (neighbour pairs in parallel chunks), its cumulative shifts and the common region.
+pub(crate) struct DriftPass {
+    /// The estimate, as [`estimate_drift_from`] returns it.
+    pub estimate: crate::preprocess::align::DriftEstimate,
+    /// Cumulative `[dy, dx]` shift of each slice in pixels.
+    pub shifts: Vec<[f64; 2]>,
+    /// The region every shifted slice covers.
+    pub region: crate::preprocess::align::CropRegion,
+}
+
+/// Run [`DriftPass`] over `reader` and hand the reader back, reopened for the next pass. Used by
+/// `fibstack align` on a stream, the streamed chain and the workflow runner's streamed path.
+pub(crate) fn drift_pass(
+    reader: SliceReader,
+    params: &AlignParams,
+    progress: &dyn Progress,
+) -> Result<(DriftPass, SliceReader), Error> {
+    let [nz, ny, nx] = reader.shape();
+    let chunk = (2 * rayon::current_num_threads()).max(4);
+    let src = StreamSource::new(reader, 2 * chunk + 4)?;
+    let est = estimate_drift_from(&src, params, progress);
+    let reader = src.into_reader()?;
+    let estimate = est?;
+    let shifts: Vec<[f64; 2]> = estimate
+        .slices
+        .iter()
+        .map(|s| [s.cum_dy_px, s.cum_dx_px])
+        .collect();
+    let region = check_shifts(&ShapeOnly((nz, ny, nx)), &shifts, params)?;
+    Ok((
+        DriftPass {
+            estimate,
+            shifts,
+            region,
+        },
+        reader,
+    ))
+}
+
 /// Stream `fibstack align`: pass 1 estimates the drift from the slices as they are read, pass 2
 /// applies the shifts slab by slab into the common region. Same output and report as
 /// [`crate::preprocess::align::align_volume`].
@@ -389,20 +429,14 @@ pub fn align(
     progress: &dyn Progress,
 ) -> Result<(AlignReport, SliceReader), Error> {
     let [nz, ny, nx] = reader.shape();
-    let chunk = (2 * rayon::current_num_threads()).max(4);
-    let src = StreamSource::new(reader, 2 * chunk + 4)?;
-    let est = estimate_drift_from(&src, params, progress);
-    let mut reader = src.into_reader()?;
-    let est = est?;
-    let shifts: Vec<[f64; 2]> = est
-        .slices
-        .iter()
-        .map(|s| [s.cum_dy_px, s.cum_dx_px])
-        .collect();
-    let region = {
-        let dummy = ShapeOnly((nz, ny, nx));
-        check_shifts(&dummy, &shifts, params)?
-    };
+    let (
+        DriftPass {
+            estimate: est,
+            shifts,
+            region,
+        },
+        mut reader,
+    ) = drift_pass(reader, params, progress)?;
     let st = reader.sample_type();
     let voxel = reader.voxel();
     map_slabs(

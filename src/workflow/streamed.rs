@@ -24,18 +24,15 @@ use crate::error::Error;
 use crate::io::stream::{SliceReader, SliceWriter};
 use crate::io::tiff::TiffWriteOptions;
 use crate::io::{self, ReadOptions};
-use crate::preprocess::align::{
-    apply_shifts_slab, check_shifts, estimate_drift_from, make_report, AlignParams, CropRegion,
-    SliceSource,
-};
+use crate::preprocess::align::{apply_shifts_slab, make_report, AlignParams, CropRegion};
 use crate::preprocess::denoise::{gaussian_volume_as, GaussianParams};
 use crate::preprocess::destripe::{destripe_report, destripe_volume_as, DestripeParams};
 use crate::preprocess::geometry::{geometry_plan, GeometryPlan};
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::segment::corrected::CorrectionReports;
-use crate::stream::{slab_len, StreamSource};
+use crate::stream::slab_len;
 use crate::volume::{GreyData, LabelVolume, SampleType, VoxelSize, VoxelSource};
-use ndarray::{s, Array2, Array3, CowArray, Ix2};
+use ndarray::{s, Array3};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -74,18 +71,6 @@ enum Op {
         p: TophatParams,
     },
     Geometry(Box<GeometryPlan>),
-}
-
-/// A source that only knows its shape (for the shift checks).
-struct ShapeOnly((usize, usize, usize));
-
-impl SliceSource for ShapeOnly {
-    fn dim(&self) -> (usize, usize, usize) {
-        self.0
-    }
-    fn slice(&self, _k: usize) -> CowArray<'_, f32, Ix2> {
-        CowArray::from(Array2::<f32>::zeros((self.0 .1, self.0 .2)))
-    }
 }
 
 /// Removes the scratch file however the run ends.
@@ -143,17 +128,15 @@ pub(crate) fn run_streamed(
             StepSpec::Passthrough(_) => {}
             StepSpec::Align(a) => {
                 let p = a.params()?;
-                let chunk = (2 * rayon::current_num_threads()).max(4);
-                let src = StreamSource::new(reader, 2 * chunk + 4)?;
-                let est = estimate_drift_from(&src, &p, ctx.progress);
-                reader = src.into_reader()?;
-                let est = est?;
-                let shifts: Vec<[f64; 2]> = est
-                    .slices
-                    .iter()
-                    .map(|s| [s.cum_dy_px, s.cum_dx_px])
-                    .collect();
-                let region = check_shifts(&ShapeOnly((shape[0], shape[1], shape[2])), &shifts, &p)?;
+                let (
+                    crate::stream::DriftPass {
+                        estimate: est,
+                        shifts,
+                        region,
+                    },
+                    r,
+                ) = crate::stream::drift_pass(reader, &p, ctx.progress)?;
+                reader = r;
                 let out_shape = [shape[0], region.height, region.width];
                 let report = make_report(&p, shape, out_shape, region, est);
                 let out = a.output(ctx, report, &voxel)?;
