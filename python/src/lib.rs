@@ -389,6 +389,8 @@ fn run_step<'py>(
     let gp = g.map(|g| grey_to_py(py, g.data, &inputs));
     let lp = l.map(|l| to_py(py, l.data, &inputs));
     let tp = t.map(|l| to_py(py, l.data, &inputs));
+    // the step's result as results.json holds it (keys sorted)
+    let value = value.map(|r| r.to_json()).transpose().map_err(err)?;
     let json = serde_json::to_string(&value).map_err(err)?;
     PyTuple::new(
         py,

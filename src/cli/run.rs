@@ -77,7 +77,7 @@ pub fn run(a: RunArgs, g: &super::Global) -> Result<()> {
         for s in &summary.provenance.steps {
             eprintln!("  {:<16} {:>8.2} s", s.name, s.seconds);
         }
-        let results = serde_json::Value::Object(summary.results.clone());
+        let results = serde_json::Value::Object(summary.results.to_json()?);
         let p = &summary.provenance;
         let sources: Vec<String> = p
             .voxel_size_source

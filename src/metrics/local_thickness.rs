@@ -736,7 +736,7 @@ fn paint(out: &mut Array3<f32>, mask: &[bool], balls: &[Ball], voxel_nm: [f64; 3
 }
 
 /// Volume-weighted distribution of local thickness.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ThicknessDistribution {
     /// Bin edges (nm), `bins + 1` values from 0 to the maximum thickness.
     pub bin_edges_nm: Vec<f64>,
@@ -747,7 +747,7 @@ pub struct ThicknessDistribution {
 }
 
 /// Local-thickness statistics of one phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LocalThickness {
     /// Label value measured.
     pub phase: u8,

@@ -246,7 +246,7 @@ pub struct Particle {
 }
 
 /// Summary of a particle analysis.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ParticleSummary {
     /// Label value measured.
     pub phase: u8,

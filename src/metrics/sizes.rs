@@ -76,7 +76,7 @@ impl SizesOptions {
 }
 
 /// JSON report of `fibstack sizes` / workflow step `sizes`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SizesReport {
     /// Label value measured.
     pub phase: u8,

@@ -146,7 +146,7 @@ fn compute_directions(voxel_nm: [f64; 3]) -> Vec<Direction> {
 }
 
 /// Surface area and specific surface area of one phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SurfaceArea {
     /// Label value measured.
     pub phase: u8,

@@ -52,7 +52,7 @@ impl Corrections {
 }
 
 /// Reports of the corrections that ran (JSON keys `shine_through`, `rim_correction`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CorrectionReports {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shine_through: Option<ShineFit>,

@@ -38,7 +38,7 @@ use crate::error::ParamError;
 use serde::Serialize;
 
 /// ISO-50 thresholds with the levels they came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Iso50 {
     /// Thresholds (grey values), strictly increasing.
     pub thresholds: Vec<f64>,

@@ -56,7 +56,7 @@ impl RimParams {
 }
 
 /// The threshold used to split the transitions between two classes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RimSplit {
     /// Darker and brighter class index at the ends of the runs.
     pub lower_class: usize,
@@ -68,11 +68,11 @@ pub struct RimSplit {
 }
 
 /// What [`correct_rims`] changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RimReport {
     pub max_run_px: usize,
     /// Directions searched: image rows (x) and columns (y), slice by slice.
-    pub directions: &'static str,
+    pub directions: String,
     /// Class means before the correction (grey values).
     pub class_means: Vec<f64>,
     /// One entry per (darker, brighter) pair with transitions.
@@ -175,7 +175,7 @@ pub fn correct_rims(
         |v: &[u64]| -> Vec<f64> { v.iter().map(|&n| n as f64 / total.max(1) as f64).collect() };
     Ok(RimReport {
         max_run_px: p.max_run_px,
-        directions: "image rows and columns, slice by slice",
+        directions: "image rows and columns, slice by slice".into(),
         class_means: means,
         splits,
         reassigned: pair_n.iter().sum(),

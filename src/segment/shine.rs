@@ -70,7 +70,7 @@ impl ShineParams {
 }
 
 /// The fitted model and what the correction changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ShineFit {
     pub depth: usize,
     pub sigma_px: f64,

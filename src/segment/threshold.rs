@@ -212,7 +212,7 @@ pub fn class_fractions(data: &GreyData, thresholds: &[f64]) -> Vec<f64> {
 }
 
 /// Phase fractions with one threshold moved by −δ and +δ.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ThresholdSensitivity {
     /// Which threshold moved (0-based).
     pub threshold_index: usize,
@@ -224,7 +224,7 @@ pub struct ThresholdSensitivity {
 }
 
 /// Sensitivity report: phase fractions when each threshold moves by ±δ.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Sensitivity {
     /// δ in grey values.
     pub delta: f64,
@@ -326,23 +326,23 @@ pub(crate) fn class_stats(
 }
 
 /// Result of a segmentation (also written as JSON by `fibstack segment --json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SegmentResult {
     /// `otsu`, `multiotsu` or `manual`.
-    pub method: &'static str,
+    pub method: String,
     /// Thresholds in grey values (class k: `t_{k-1} < v ≤ t_k`).
     pub thresholds: Vec<f64>,
-    pub threshold_unit: &'static str,
+    pub threshold_unit: String,
     /// Label value written for each class.
     pub labels: Vec<u8>,
     /// Fraction of all voxels in each class (dimensionless, sums to 1).
     pub phase_fractions: Vec<f64>,
     /// `integer` (one bin per grey value over [min, max]) or `uniform` (nbins over [min, max]).
-    pub histogram_binning: &'static str,
+    pub histogram_binning: String,
     pub histogram_bins: usize,
     pub grey_min: f64,
     pub grey_max: f64,
-    pub sample_type: &'static str,
+    pub sample_type: String,
     pub sensitivity: Option<Sensitivity>,
     /// `[dz, dy, dx]` nm.
     pub voxel_size_nm: [f64; 3],
@@ -453,16 +453,16 @@ impl SegmentResult {
             _ => None,
         };
         Ok(SegmentResult {
-            method: params.method.as_str(),
+            method: params.method.as_str().into(),
             thresholds: p.thresholds,
-            threshold_unit: "grey value",
+            threshold_unit: "grey value".into(),
             labels: p.labels,
             phase_fractions: p.fractions,
-            histogram_binning: binning,
+            histogram_binning: binning.into(),
             histogram_bins: bins,
             grey_min: gmin,
             grey_max: gmax,
-            sample_type: p.sample_type,
+            sample_type: p.sample_type.into(),
             sensitivity: p.sensitivity,
             voxel_size_nm: p.voxel_size_nm,
             iso50,

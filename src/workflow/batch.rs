@@ -79,12 +79,13 @@ pub(crate) fn run_batch_into(
         .collect();
     progress.finish();
     let statuses: Vec<SampleStatus> = outcomes.iter().map(|o| o.0.clone()).collect();
-    let mut results = serde_json::Map::new();
+    // a batch's results: each sample's results.json under the sample's name
+    let mut results = super::Results::new();
     for (st, sum) in &outcomes {
         if let Some(sum) = sum {
             results.insert(
                 st.name.clone(),
-                serde_json::Value::Object(sum.results.clone()),
+                super::StepResult::Other(serde_json::Value::Object(sum.results.to_json()?)),
             );
         }
     }
@@ -201,9 +202,11 @@ fn write_comparison(
         rows: vec![],
     };
     for (s, (st, sum)) in wf.samples.iter().zip(outcomes) {
+        // the comparison columns are JSON pointers into each sample's results.json
         let res = sum
             .as_ref()
-            .map(|r| serde_json::Value::Object(r.results.clone()))
+            .map(|r| r.results.to_json().map(serde_json::Value::Object))
+            .transpose()?
             .unwrap_or(serde_json::Value::Null);
         let mut row = vec![
             Cell::Text(s.name.clone()),
@@ -255,7 +258,7 @@ fn write_comparison(
                 let (Some(xv), Some(sum)) = (label_num(s.labels.get(x)), sum) else {
                     continue;
                 };
-                let res = serde_json::Value::Object(sum.results.clone());
+                let res = serde_json::Value::Object(sum.results.to_json()?);
                 if let Some(r) = c.reference.as_ref().and_then(|p| pointer_num(&res, p)) {
                     rx.push(xv);
                     ry.push(r);
@@ -347,7 +350,7 @@ fn write_comparison(
         );
         for (s, (_, sum)) in wf.samples.iter().zip(outcomes) {
             let Some(sum) = sum else { continue };
-            let res = serde_json::Value::Object(sum.results.clone());
+            let res = serde_json::Value::Object(sum.results.to_json()?);
             let Some(pr) = res.pointer(ptr) else { continue };
             let f = |k: &str| -> Vec<f64> {
                 pr[k]

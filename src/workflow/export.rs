@@ -12,23 +12,28 @@
 //! `alignment_shifts.csv` are written by the `porosity`, `sizes`, `connectivity` and `align` steps
 //! themselves (schemas in the manual's user-workflows page).
 
-use super::{Context, Data, Step};
+use super::{Context, Data, Step, StepResult};
 use crate::error::{Error, ParamError};
 use crate::report::table::{Cell, Table};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// `kind = "export"`; no keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Export {}
 
-fn first<'a>(ctx: &'a Context, kind: &str) -> Option<&'a Value> {
-    super::results::first_result(&ctx.results, kind)
+/// A number as a table cell: empty where JSON has none (NaN, ±∞ are `null` in `results.json`,
+/// and the tables show what the results hold).
+fn num(v: f64) -> Cell {
+    if v.is_finite() {
+        Cell::Num(v)
+    } else {
+        Cell::Empty
+    }
 }
 
-fn opt(v: &Value) -> Cell {
-    v.as_f64().map(Cell::Num).unwrap_or(Cell::Empty)
+fn opt(v: Option<f64>) -> Cell {
+    v.map(num).unwrap_or(Cell::Empty)
 }
 
 impl Step for Export {
@@ -41,12 +46,13 @@ impl Step for Export {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let names = ctx.phase_names();
-        let name_of = |ph: &Value| -> Cell {
-            ph.as_u64()
-                .and_then(|p| u8::try_from(p).ok())
-                .and_then(|p| names.get(&p))
+        // the tables are written into the context while its results are read
+        let results = ctx.results.clone();
+        let name_of = |ph: u8| -> Cell {
+            names
+                .get(&ph)
                 .map(|n| Cell::Text(n.clone()))
                 .unwrap_or(Cell::Empty)
         };
@@ -60,84 +66,73 @@ impl Step for Export {
             ("method", ""),
         ]);
         let mut files = Vec::new();
-        let row = |q: &str, ph: &Value, ax: &str, v: &Value, unit: &str, m: &Value| -> Vec<Cell> {
+        let row = |q: &str, ph: u8, ax: &str, v: Cell, unit: &str, m: &str| -> Vec<Cell> {
             vec![
                 q.into(),
-                ph.as_u64()
-                    .map(|p| Cell::Int(p as i64))
-                    .unwrap_or(Cell::Empty),
+                Cell::Int(ph as i64),
                 name_of(ph),
                 ax.into(),
-                opt(v),
+                v,
                 unit.into(),
-                m.as_str().unwrap_or("").into(),
+                m.into(),
             ]
         };
-        if let Some(p) = first(ctx, "porosity").cloned() {
-            for ph in p
-                .pointer("/phases/phases")
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default()
-            {
+        if let Some(p) = results.first("porosity").and_then(|r| r.porosity()) {
+            for ph in &p.report.phases.phases {
                 summary.push(row(
                     "volume_fraction",
-                    &ph["label"],
+                    ph.label,
                     "",
-                    &ph["fraction"],
+                    num(ph.fraction),
                     "1",
-                    &p["method"],
+                    &p.report.method,
                 ));
             }
         }
-        if let Some(c) = first(ctx, "connectivity").cloned() {
-            for a in c["axes"].as_array().cloned().unwrap_or_default() {
-                let ax = a["axis"].as_str().unwrap_or("");
-                summary.push(row(
-                    "percolating_fraction",
-                    &c["phase"],
-                    ax,
-                    &a["percolating_fraction"],
-                    "1",
-                    &c["method"],
-                ));
-                summary.push(row(
-                    "dead_end_fraction",
-                    &c["phase"],
-                    ax,
-                    &a["dead_end_fraction"],
-                    "1",
-                    &c["method"],
-                ));
-                summary.push(row(
-                    "isolated_fraction",
-                    &c["phase"],
-                    ax,
-                    &a["isolated_fraction"],
-                    "1",
-                    &c["method"],
-                ));
+        // a full analysis, or only the components (`components_only`)
+        let conn = match results.first("connectivity") {
+            Some(StepResult::Connectivity(c)) => Some((
+                c.report.phase,
+                &c.report.method,
+                &c.report.axes,
+                Some(&c.report.euler),
+            )),
+            Some(StepResult::Components(c)) => {
+                Some((c.report.phase, &c.report.method, &c.report.axes, None))
             }
-            if let Some(e) = c.get("euler").filter(|e| !e.is_null()) {
+            _ => None,
+        };
+        if let Some((phase, method, axes, euler)) = conn {
+            for a in axes {
+                let ax = a.axis.name();
+                for (q, v) in [
+                    ("percolating_fraction", a.percolating_fraction),
+                    ("dead_end_fraction", a.dead_end_fraction),
+                    ("isolated_fraction", a.isolated_fraction),
+                ] {
+                    summary.push(row(q, phase, ax, num(v), "1", method));
+                }
+            }
+            if let Some(e) = euler {
                 summary.push(row(
                     "euler_characteristic",
-                    &c["phase"],
+                    phase,
                     "",
-                    &e["euler_characteristic"],
+                    Cell::Num(e.euler_characteristic as f64),
                     "1",
-                    &e["method"],
+                    &e.method,
                 ));
                 summary.push(row(
                     "connectivity_density",
-                    &c["phase"],
+                    phase,
                     "",
-                    &e["connectivity_density"],
-                    e["connectivity_density_unit"].as_str().unwrap_or(""),
-                    &e["method"],
+                    num(e.connectivity_density),
+                    &e.connectivity_density_unit,
+                    &e.method,
                 ));
             }
         }
-        if let Some(t) = first(ctx, "tortuosity").cloned() {
+        if let Some(t) = results.first("tortuosity").and_then(|r| r.tortuosity()) {
             let mut tt = Table::new(&[
                 ("axis", ""),
                 ("method", ""),
@@ -154,65 +149,61 @@ impl Step for Export {
                 ("percolating", ""),
                 ("converged", ""),
             ]);
-            for r in t["results"].as_array().cloned().unwrap_or_default() {
-                let tau = if r["percolating"].as_bool() == Some(false) {
+            for r in &t.results {
+                let tau = if !r.percolating {
                     Cell::Num(f64::INFINITY)
                 } else {
-                    opt(&r["tortuosity_factor"])
+                    opt(r.tortuosity_factor)
                 };
                 tt.push(vec![
-                    r["axis"].as_str().unwrap_or("").into(),
-                    r["method"].as_str().unwrap_or("").into(),
-                    opt(&r["phase"]),
-                    name_of(&r["phase"]),
+                    r.axis.as_str().into(),
+                    r.method.as_str().into(),
+                    Cell::Num(r.phase as f64),
+                    name_of(r.phase),
                     tau,
-                    opt(&r["ci_low"]),
-                    opt(&r["ci_high"]),
-                    opt(&r["deff_over_d0"]),
-                    opt(&r["macmullin"]),
-                    r["porosity_used"].as_str().unwrap_or("").into(),
-                    opt(&r["porosity_total"]),
-                    opt(&r["porosity_percolating"]),
-                    r["percolating"].to_string().into(),
-                    r["converged"].to_string().into(),
+                    opt(r.ci_low),
+                    opt(r.ci_high),
+                    num(r.deff_over_d0),
+                    opt(r.macmullin),
+                    r.porosity_used.as_str().into(),
+                    num(r.porosity_total),
+                    num(r.porosity_percolating),
+                    r.percolating.to_string().into(),
+                    r.converged.to_string().into(),
                 ]);
                 summary.push(row(
-                    &format!("tortuosity_factor_{}", r["method"].as_str().unwrap_or("")),
-                    &r["phase"],
-                    r["axis"].as_str().unwrap_or(""),
-                    &r["tortuosity_factor"],
+                    &format!("tortuosity_factor_{}", r.method),
+                    r.phase,
+                    &r.axis,
+                    opt(r.tortuosity_factor),
                     "1",
-                    &r["method"],
+                    &r.method,
                 ));
             }
             tt.write_csv(&ctx.output("tortuosity.csv"))?;
             files.push("tortuosity.csv");
         }
-        if let Some(s) = first(ctx, "sizes").cloned() {
-            if let Some(lt) = s.get("local_thickness").filter(|v| !v.is_null()) {
+        if let Some(s) = results.first("sizes").and_then(|r| r.sizes()) {
+            let s = &s.report;
+            if let Some(lt) = &s.local_thickness {
                 summary.push(row(
                     "local_thickness_mean",
-                    &s["phase"],
+                    s.phase,
                     "",
-                    &lt["mean_nm"],
+                    opt(lt.mean_nm),
                     "nm",
-                    &lt["method"],
+                    &lt.method,
                 ));
                 summary.push(row(
                     "local_thickness_median",
-                    &s["phase"],
+                    s.phase,
                     "",
-                    &lt["median_nm"],
+                    opt(lt.median_nm),
                     "nm",
-                    &lt["method"],
+                    &lt.method,
                 ));
-                let d = &lt["distribution"];
-                let edges = d["bin_edges_nm"].as_array().cloned().unwrap_or_default();
-                let vf = d["volume_fraction"].as_array().cloned().unwrap_or_default();
-                let cf = d["cumulative_fraction"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
+                let d = &lt.distribution;
+                let (edges, vf, cf) = (&d.bin_edges_nm, &d.volume_fraction, &d.cumulative_fraction);
                 let mut t = Table::new(&[
                     ("bin_low", "nm"),
                     ("bin_high", "nm"),
@@ -221,54 +212,56 @@ impl Step for Export {
                 ]);
                 for i in 0..vf.len().min(edges.len().saturating_sub(1)) {
                     t.push(vec![
-                        opt(&edges[i]),
-                        opt(&edges[i + 1]),
-                        opt(&vf[i]),
-                        cf.get(i).map(opt).unwrap_or(Cell::Empty),
+                        num(edges[i]),
+                        num(edges[i + 1]),
+                        num(vf[i]),
+                        cf.get(i).map(|&c| num(c)).unwrap_or(Cell::Empty),
                     ]);
                 }
                 t.write_csv(&ctx.output("sizes_local_thickness.csv"))?;
                 files.push("sizes_local_thickness.csv");
             }
-            if let Some(pa) = s.get("particles").filter(|v| !v.is_null()) {
+            if let Some(pa) = &s.particles {
                 summary.push(row(
                     "particle_count",
-                    &s["phase"],
+                    s.phase,
                     "",
-                    &pa["count"],
+                    Cell::Num(pa.count as f64),
                     "1",
-                    &pa["method"],
+                    &pa.method,
                 ));
                 summary.push(row(
                     "particle_esd_mean",
-                    &s["phase"],
+                    s.phase,
                     "",
-                    &pa["esd_mean_nm"],
+                    opt(pa.esd_mean_nm),
                     "nm",
-                    &pa["method"],
+                    &pa.method,
                 ));
             }
-            if let Some(su) = s.get("surface").filter(|v| !v.is_null()) {
+            if let Some(su) = &s.surface {
                 summary.push(row(
                     "specific_surface_area",
-                    &s["phase"],
+                    s.phase,
                     "",
-                    &su["ssa_crofton_per_m"],
+                    num(su.ssa_crofton_per_m),
                     "m^-1",
-                    &su["method"],
+                    &su.method,
                 ));
                 summary.push(row(
                     "specific_surface_area_face_counting",
-                    &s["phase"],
+                    s.phase,
                     "",
-                    &su["ssa_faces_per_m"],
+                    num(su.ssa_faces_per_m),
                     "m^-1",
-                    &su["comparison_method"],
+                    &su.comparison_method,
                 ));
             }
         }
         summary.write_csv(&ctx.output("summary.csv"))?;
         files.push("summary.csv");
-        Ok(serde_json::json!({ "files": files }))
+        Ok(Some(StepResult::Other(
+            serde_json::json!({ "files": files }),
+        )))
     }
 }

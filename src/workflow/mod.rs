@@ -62,8 +62,9 @@ pub struct Context<'a> {
     pub progress: &'a dyn Progress,
     /// Files the steps wrote (relative to `out_dir`), for provenance.
     pub written: Vec<PathBuf>,
-    /// Results of the steps run so far, by step name (what `results.json` will hold).
-    pub results: serde_json::Map<String, serde_json::Value>,
+    /// Typed results of the steps run so far, by result name (`results.json` is their
+    /// serialisation).
+    pub results: results::Results,
     /// The steps before the current one (the `classify` step runs its training stacks through
     /// them).
     pub chain_before: Vec<steps::StepSpec>,
@@ -92,7 +93,7 @@ impl<'a> Context<'a> {
             seed,
             progress,
             written: Vec::new(),
-            results: serde_json::Map::new(),
+            results: results::Results::new(),
             chain_before: Vec::new(),
             phase_names: Default::default(),
             allow_uncalibrated: false,
@@ -147,25 +148,10 @@ impl<'a> Context<'a> {
         self.phase_names().get(&label).cloned()
     }
 
-    /// Add `"phase_name"` (when `label` is named) and `"phase_names"` (every name in force) to a
-    /// step's JSON result.
-    pub fn add_phase_name(&self, label: u8, v: &mut serde_json::Value) {
-        let names = self.phase_names();
-        let Some(obj) = v.as_object_mut() else { return };
-        if let Some(n) = names.get(&label) {
-            obj.insert("phase_name".into(), serde_json::Value::String(n.clone()));
-        }
-        if !names.is_empty() {
-            obj.insert(
-                "phase_names".into(),
-                serde_json::Value::Object(
-                    names
-                        .iter()
-                        .map(|(l, n)| (l.to_string(), serde_json::Value::String(n.clone())))
-                        .collect(),
-                ),
-            );
-        }
+    /// The phase naming a measuring step's result records for label `label`: its name and every
+    /// name in force.
+    pub fn naming(&self, label: u8) -> results::PhaseNaming {
+        results::PhaseNaming::of(label, &self.phase_names())
     }
 
     /// Give the current label volume the workflow's phase names (so written label files carry
@@ -243,10 +229,11 @@ pub trait Step {
     fn needs(&self) -> Data;
     /// What exists after it (`Nothing` = unchanged).
     fn produces(&self) -> Data;
-    /// Do the work. Returns the step's results as JSON (written into `results.json` under the step
-    /// name) — `Value::Null` when the step only transforms data.
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, crate::error::Error>;
+    /// Do the work. Returns the step's typed result (kept in [`Context::results`] and written into
+    /// `results.json` under the step's result name) — `None` when the step only transforms data.
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, crate::error::Error>;
 }
 
 pub use error::StepError;
 pub use provenance::{run, RunSummary};
+pub use results::{Results, StepResult};

@@ -54,7 +54,8 @@ pub struct Provenance {
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub out_dir: PathBuf,
-    pub results: serde_json::Map<String, serde_json::Value>,
+    /// The typed results of the steps (`results.json` is their serialisation).
+    pub results: super::Results,
     pub provenance: Provenance,
 }
 
@@ -355,21 +356,19 @@ pub(crate) fn run_chain_into(
         snapshot(&mut ctx, sp, "00_input")?;
     }
     let mut records = Vec::new();
-    let mut results = serde_json::Map::new();
     for (i, (step, name)) in chain.steps.iter().zip(chain.names).enumerate() {
         ctx.chain_before = chain.steps[..i].to_vec();
         ctx.name_labels();
         let ts = Instant::now();
-        let (value, streamed_s) = match pre_done.next() {
-            Some((v, secs)) => (v, Some(secs)),
+        let (result, streamed_s) = match pre_done.next() {
+            Some((r, secs)) => (r, Some(secs)),
             None => (
                 step.as_step().run(&mut ctx).map_err(|e| e.in_step(name))?,
                 None,
             ),
         };
-        if !value.is_null() {
-            ctx.results.insert(name.clone(), value.clone());
-            results.insert(name.clone(), value);
+        if let Some(r) = result {
+            ctx.results.insert(name.clone(), r);
         }
         if let Some(sp) = snap {
             let st = step.as_step();
@@ -390,7 +389,8 @@ pub(crate) fn run_chain_into(
     };
     warnings.append(&mut ctx.warnings);
     let results_path = ctx.output("results.json");
-    let json = serde_json::to_vec_pretty(&results).map_err(|e| Error::json("results.json", e))?;
+    let json = serde_json::to_vec_pretty(&ctx.results.to_json()?)
+        .map_err(|e| Error::json("results.json", e))?;
     io::atomic::write_bytes(&results_path, &json)?;
     let prov = Provenance {
         fibstack_version: env!("CARGO_PKG_VERSION"),
@@ -430,7 +430,7 @@ pub(crate) fn run_chain_into(
     }
     Ok(RunSummary {
         out_dir,
-        results,
+        results: std::mem::take(&mut ctx.results),
         provenance: prov,
     })
 }

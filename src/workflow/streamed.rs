@@ -19,7 +19,7 @@ use super::schema::{InputSpec, Workflow};
 use super::steps::filters::{destripe_result, out_type, segment_result};
 use super::steps::pre::GeometryOutput;
 use super::steps::StepSpec;
-use super::Context;
+use super::{Context, StepResult};
 use crate::error::Error;
 use crate::io::stream::{SliceReader, SliceWriter};
 use crate::io::tiff::TiffWriteOptions;
@@ -47,7 +47,7 @@ pub(crate) struct Started {
     /// Voxel size of the input (after the workflow's calibration).
     pub voxel: VoxelSize,
     /// Results and seconds of each streamed step, in order.
-    pub done: Vec<(serde_json::Value, f64)>,
+    pub done: Vec<(Option<StepResult>, f64)>,
 }
 
 /// One per-slab operation of the filter pass.
@@ -117,7 +117,7 @@ pub(crate) fn run_streamed(
     // the voxel size of the data at the current step (geometry stretches y)
     let mut voxel = voxel0;
     let k = plan.streamed_steps;
-    let mut done: Vec<(serde_json::Value, f64)> = vec![(serde_json::Value::Null, 0.0); k];
+    let mut done: Vec<(Option<StepResult>, f64)> = (0..k).map(|_| (None, 0.0)).collect();
     let mut shape = shape0;
     let mut st = reader.sample_type();
     let mut ops: Vec<(usize, Op)> = Vec::new();
@@ -140,8 +140,9 @@ pub(crate) fn run_streamed(
                 let out_shape = [shape[0], region.height, region.width];
                 let report = make_report(&p, shape, out_shape, region, est);
                 let out = a.output(ctx, report, &voxel)?;
-                done[i].0 =
-                    serde_json::to_value(&out).map_err(|e| Error::json("align results", e))?;
+                done[i].0 = Some(StepResult::Other(
+                    serde_json::to_value(&out).map_err(|e| Error::json("align results", e))?,
+                ));
                 ops.push((i, Op::Shift { shifts, region, p }));
                 shape = out_shape;
             }
@@ -157,8 +158,9 @@ pub(crate) fn run_streamed(
                 );
                 ctx.warnings
                     .extend(out.warnings.iter().map(|w| format!("geometry: {w}")));
-                done[i].0 =
-                    serde_json::to_value(&out).map_err(|e| Error::json("geometry results", e))?;
+                done[i].0 = Some(StepResult::Other(
+                    serde_json::to_value(&out).map_err(|e| Error::json("geometry results", e))?,
+                ));
                 shape = [shape[0], gp.rows(), shape[2]];
                 voxel = gp.voxel_out;
                 ops.push((i, Op::Geometry(Box::new(gp))));
@@ -179,14 +181,14 @@ pub(crate) fn run_streamed(
             StepSpec::Denoise(d) => {
                 let p = d.params()?;
                 let sv = p.sigma_vox_for(&voxel, shape)?;
-                done[i].0 = d.result(&p, sv);
+                done[i].0 = Some(StepResult::Other(d.result(&p, sv)));
                 st = out_type(&d.output_type, st);
                 ops.push((i, Op::Gauss { p, st }));
             }
             StepSpec::Tophat(tp) => {
                 let p = tp.params()?;
                 let n = p.footprint_for(voxel.nm, shape)?.len();
-                done[i].0 = tp.result(&p, n);
+                done[i].0 = Some(StepResult::Other(tp.result(&p, n)));
                 ops.push((i, Op::Tophat { p }));
             }
             StepSpec::Segment(g) => {
@@ -251,7 +253,9 @@ pub(crate) fn run_streamed(
                 p, nx, fractions, ..
             } = op
             {
-                done[i].0 = destripe_result(&destripe_report(&p, nx, voxel.nm, fractions))?;
+                done[i].0 = Some(StepResult::Other(destripe_result(&destripe_report(
+                    &p, nx, voxel.nm, fractions,
+                ))?));
             }
         }
         let ro = ReadOptions {
@@ -277,7 +281,7 @@ pub(crate) fn run_streamed(
     })?;
     drop(seg_reader);
     drop(scratch);
-    done[seg_i].0 = segment_result(&r, &CorrectionReports::default())?;
+    done[seg_i].0 = Some(segment_result(r, CorrectionReports::default()));
     done[seg_i].1 += t.elapsed().as_secs_f64();
     let mut lv = LabelVolume::new(labels, voxel);
     lv.meta = meta.clone();

@@ -25,7 +25,7 @@ use crate::validate::{
     UNSCORED,
 };
 use crate::volume::{GreyVolume, LabelVolume};
-use crate::workflow::{Context, Data, Step, StepError};
+use crate::workflow::{Context, Data, Step, StepError, StepResult};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -115,7 +115,7 @@ impl Step for ClassifyStep {
     fn produces(&self) -> Data {
         Data::Labels
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let (model, trained) = match (&self.model, &self.train) {
             (Some(m), _) => (
                 Model::load(Path::new(m)).map_err(cerr)?,
@@ -167,7 +167,7 @@ impl Step for ClassifyStep {
             })
             .collect();
         ctx.labels = Some(lab);
-        Ok(serde_json::json!({
+        Ok(Some(StepResult::Other(serde_json::json!({
             "method": "random forest on the feature stack (features::, classify::)",
             "model": self.model,
             "features": model.header.feature_names,
@@ -175,7 +175,7 @@ impl Step for ClassifyStep {
             "phases": fractions,
             "training": if trained.is_null() { serde_json::to_value(&model.header.provenance.training).unwrap_or_default() } else { trained },
             "training_sources": model.header.provenance.sources,
-        }))
+        }))))
     }
 }
 
@@ -193,7 +193,7 @@ fn run_chain(
     ctx: &mut Context,
     grey: GreyVolume,
     folder: &str,
-) -> Result<(GreyVolume, serde_json::Map<String, serde_json::Value>), Error> {
+) -> Result<(GreyVolume, crate::workflow::Results), Error> {
     let dir = ctx.out_dir.join(folder);
     std::fs::create_dir_all(&dir).map_err(|e| crate::io::IoError::os(&dir, e))?;
     let mut sub = Context::new(dir, ctx.seed, ctx.progress);
@@ -213,9 +213,8 @@ fn run_chain(
         let n = names.iter().filter(|k| **k == kind).count();
         let name = crate::workflow::results::result_name(&kind, n);
         names.push(kind);
-        let v = s.run(&mut sub)?;
-        if !v.is_null() {
-            sub.results.insert(name, v);
+        if let Some(r) = s.run(&mut sub)? {
+            sub.results.insert(name, r);
         }
     }
     for w in sub.written {
@@ -257,6 +256,7 @@ fn truth_set(
             record: source.to_string(),
         })?;
     let (g, results) = run_chain(ctx, grey, &format!("train_{}", idx + 1))?;
+    let results = results.to_json()?;
     let (align, geometry) = reports_from_results(&results)?;
     let mut t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
     if let Some(o) = crop_origin_from_results(&results)? {

@@ -48,7 +48,8 @@ use crate::preprocess::destripe::{
 use crate::preprocess::tophat::{tophat_volume, TophatParams};
 use crate::segment::{Method, SegmentParams, SegmentResult};
 use crate::volume::{GreyVolume, SampleType};
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::results::SegmentStepResult;
+use crate::workflow::{Context, Data, Step, StepResult};
 use serde::Deserialize;
 
 fn default_f32() -> String {
@@ -336,18 +337,14 @@ impl Step for Destripe {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let g = ctx.grey("destripe")?;
         let st = out_type(&self.output_type, g.sample_type());
         let p = self.params()?;
         let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
         let mut v = destripe_result(&rep)?;
-        if p.method == DestripeMethod::Stack
-            && crate::workflow::results::results_of(&ctx.results, "align")
-                .next()
-                .is_some()
-        {
+        if p.method == DestripeMethod::Stack && ctx.results.first("align").is_some() {
             // curtains sit at fixed detector columns; after alignment each slice carries its own
             // x shift and the window average smears them
             let w = "stack destriping after `align`: curtains are fixed in the detector frame; \
@@ -357,11 +354,10 @@ impl Step for Destripe {
                 m.insert("warning".into(), w.into());
             }
         }
-        Ok(v)
+        Ok(Some(StepResult::Other(v)))
     }
 }
 
-/// `kind = "denoise"`.
 /// `kind = "denoise"`; the same keys are the options of `fibstack denoise`.
 //
 // The one definition of the keys: the workflow reads this struct with serde, the command line
@@ -470,14 +466,14 @@ impl Step for Denoise {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let p = self.params()?;
         let g = ctx.grey("denoise")?;
         let st = out_type(&self.output_type, g.sample_type());
         let s = p.sigma_vox_for(&g.voxel, g.shape())?;
         let out = gaussian_volume_as(g, &p, st)?;
         ctx.grey = Some(out);
-        Ok(self.result(&p, s))
+        Ok(Some(StepResult::Other(self.result(&p, s))))
     }
 }
 
@@ -540,13 +536,13 @@ impl Step for Tophat {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let p = self.params()?;
         let g = ctx.grey("tophat")?;
         let n = p.footprint_for(g.voxel.nm, g.shape())?.len();
         let out = tophat_volume(g, &p)?;
         ctx.grey = Some(out);
-        Ok(self.result(&p, n))
+        Ok(Some(StepResult::Other(self.result(&p, n))))
     }
 }
 
@@ -729,27 +725,26 @@ impl Step for Segment {
     fn produces(&self) -> Data {
         Data::Labels
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let p = self.params()?;
         let g = ctx.grey("segment")?;
         let (labels, r, rep): (_, SegmentResult, _) =
             crate::segment::corrected::segment_corrected(g, &p, &self.corrections()?)?;
         ctx.labels = Some(labels);
-        segment_result(&r, &rep)
+        Ok(Some(segment_result(r, rep)))
     }
 }
 
-/// The segment step's results: the segmentation's and the corrections' reports in one object
-/// (in memory or streamed).
+/// The segment step's results: the segmentation's and the corrections' reports (in memory or
+/// streamed).
 pub fn segment_result(
-    r: &SegmentResult,
-    rep: &crate::segment::corrected::CorrectionReports,
-) -> Result<serde_json::Value, Error> {
-    let mut v = to_json(r)?;
-    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), to_json(rep)?) {
-        o.extend(e);
-    }
-    Ok(v)
+    r: SegmentResult,
+    rep: crate::segment::corrected::CorrectionReports,
+) -> StepResult {
+    StepResult::Segment(Box::new(SegmentStepResult {
+        result: r,
+        corrections: rep,
+    }))
 }
 
 /// The destripe step's results from its report (in memory or streamed).

@@ -8,8 +8,11 @@ use crate::metrics::connectivity::{components_report, connectivity_report, Conne
 use crate::metrics::graph::write_contacts_csv;
 use crate::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
 use crate::volume::PhaseRef;
+use crate::workflow::results::{
+    ComponentsResult, ConnectivityResult, PorosityResult, ThresholdBand,
+};
 use crate::workflow::steps::filters::WorkflowOnlyKey;
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::{Context, Data, Step, StepResult};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -138,7 +141,7 @@ impl Step for PorosityStep {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let phase = ctx.resolve_phase("porosity", &self.phase)?;
         let opts = self.options(phase)?;
         let mut wanted = vec![("phase", phase)];
@@ -159,12 +162,12 @@ impl Step for PorosityStep {
             let path = ctx.output(&format!("{pre}_windows.csv"));
             write_csv_file(&path, |w| ws.write_csv(w))?;
         }
-        let mut v = serde_json::to_value(&r).map_err(|e| Error::json("porosity results", e))?;
-        if let (Some(band), Some(obj)) = (threshold_band(ctx, phase), v.as_object_mut()) {
-            obj.insert("threshold_sensitivity".into(), band);
-        }
-        ctx.add_phase_name(phase, &mut v);
-        Ok(v)
+        let band = threshold_band(ctx, phase);
+        Ok(Some(StepResult::Porosity(Box::new(PorosityResult {
+            report: r,
+            threshold_sensitivity: band,
+            naming: ctx.naming(phase),
+        }))))
     }
 }
 
@@ -173,55 +176,75 @@ impl Step for PorosityStep {
 /// `segment` step moved by ±δ, and the fraction of the class written as `phase` is reported.
 /// `None` when there is no segment step with `sensitivity`, no grey volume of the labels' shape,
 /// or `phase` is not one of its labels.
-fn threshold_band(ctx: &Context, phase: u8) -> Option<serde_json::Value> {
-    let (_, seg) = crate::workflow::results::results_of(&ctx.results, "segment").next_back()?;
-    let delta = seg["sensitivity"]["delta"].as_f64()?;
-    let thresholds: Vec<f64> = seg["thresholds"]
-        .as_array()?
-        .iter()
-        .map(|t| t.as_f64())
-        .collect::<Option<_>>()?;
-    let class = seg["labels"]
-        .as_array()?
-        .iter()
-        .position(|l| l.as_u64() == Some(phase as u64))?;
+fn threshold_band(ctx: &Context, phase: u8) -> Option<ThresholdBand> {
+    let (_, seg) = ctx.results.of("segment").next_back()?;
+    let seg = seg.segment()?;
     let grey = ctx.grey.as_ref()?;
     let labels = ctx.labels.as_ref()?;
     if grey.shape() != labels.shape() {
         return None;
     }
-    let nominal = crate::segment::threshold::class_fractions(&grey.data, &thresholds);
-    let s = crate::segment::threshold::sensitivity(&grey.data, &thresholds, delta, &nominal);
+    let thresholds = &seg.result.thresholds;
+    let delta = seg.result.sensitivity.as_ref()?.delta;
+    let class = seg.result.labels.iter().position(|&l| l == phase)?;
+    Some(threshold_band_of(
+        grey,
+        labels,
+        thresholds,
+        delta,
+        class,
+        phase,
+        &seg.corrections,
+    ))
+}
+
+/// The porosity band of label `phase` (class `class` of `thresholds`) on `grey` with each
+/// threshold moved by ±`delta`; with `corrections` that ran, the band's width is placed around
+/// the fraction of `phase` in `labels`.
+pub fn threshold_band_of(
+    grey: &crate::volume::GreyVolume,
+    labels: &crate::volume::LabelVolume,
+    thresholds: &[f64],
+    delta: f64,
+    class: usize,
+    phase: u8,
+    corrections: &crate::segment::corrected::CorrectionReports,
+) -> ThresholdBand {
+    let nominal = crate::segment::threshold::class_fractions(&grey.data, thresholds);
+    let s = crate::segment::threshold::sensitivity(&grey.data, thresholds, delta, &nominal);
     let [low, high] = s.fraction_band[class];
-    let corrected: Vec<&str> = ["shine_through", "rim_correction"]
-        .into_iter()
-        .filter(|k| seg.get(*k).is_some_and(|v| !v.is_null()))
-        .collect();
+    let corrected: Vec<&str> = [
+        ("shine_through", corrections.shine_through.is_some()),
+        ("rim_correction", corrections.rim_correction.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, on)| on.then_some(k))
+    .collect();
     if !corrected.is_empty() {
         // the labels came from corrected thresholds (shine-through) or were corrected after the
         // thresholds (rims): the band's width is measured with the plain thresholds and placed
         // around the labels' own fraction
         let n = labels.data.len().max(1) as f64;
         let value = labels.data.iter().filter(|&&l| l == phase).count() as f64 / n;
-        return Some(serde_json::json!({
-            "phase": phase,
-            "value": value,
-            "low": value - (nominal[class] - low),
-            "high": value + (high - nominal[class]),
-            "delta_grey": delta,
-            "unit": "1",
-            "method": format!("width from re-thresholding this volume with each plain segmentation threshold moved by ±delta (grey values) in turn, placed around the fraction after the {} correction", corrected.join(" and ").replace('_', "-")),
-        }));
+        return ThresholdBand {
+            phase,
+            value,
+            low: value - (nominal[class] - low),
+            high: value + (high - nominal[class]),
+            delta_grey: delta,
+            unit: "1".into(),
+            method: format!("width from re-thresholding this volume with each plain segmentation threshold moved by ±delta (grey values) in turn, placed around the fraction after the {} correction", corrected.join(" and ").replace('_', "-")),
+        };
     }
-    Some(serde_json::json!({
-        "phase": phase,
-        "value": nominal[class],
-        "low": low,
-        "high": high,
-        "delta_grey": delta,
-        "unit": "1",
-        "method": "fraction of the phase's class in this volume with each segmentation threshold moved by ±delta (grey values) in turn",
-    }))
+    ThresholdBand {
+        phase,
+        value: nominal[class],
+        low,
+        high,
+        delta_grey: delta,
+        unit: "1".into(),
+        method: "fraction of the phase's class in this volume with each segmentation threshold moved by ±delta (grey values) in turn".into(),
+    }
 }
 
 /// `graph` of the connectivity step (workflows only).
@@ -311,16 +334,16 @@ impl Step for ConnectivityStep {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let phase = ctx.resolve_phase("connectivity", &self.phase)?;
         let opts = self.options(phase)?;
         let (l, voxel) = ctx.metric_labels("connectivity", &[("phase", phase)])?;
         if opts.components_only {
             let r = components_report(l.view(), &voxel, &opts)?;
-            let mut v =
-                serde_json::to_value(&r).map_err(|e| Error::json("components results", e))?;
-            ctx.add_phase_name(phase, &mut v);
-            return Ok(v);
+            return Ok(Some(StepResult::Components(Box::new(ComponentsResult {
+                report: r,
+                naming: ctx.naming(phase),
+            }))));
         }
         let (r, g) = connectivity_report(l.view(), &voxel, &opts)?;
         let name = |n: &str| match &self.prefix {
@@ -337,8 +360,11 @@ impl Step for ConnectivityStep {
             let path = ctx.output(&name("edges.csv"));
             write_csv_file(&path, |w| g.write_edges_csv(w))?;
         }
-        let mut v = serde_json::to_value(&r).map_err(|e| Error::json("connectivity results", e))?;
-        ctx.add_phase_name(phase, &mut v);
-        Ok(v)
+        Ok(Some(StepResult::Connectivity(Box::new(
+            ConnectivityResult {
+                report: r,
+                naming: ctx.naming(phase),
+            },
+        ))))
     }
 }

@@ -11,7 +11,7 @@ pub mod synth;
 pub mod tort;
 
 use crate::error::{Error, ParamError};
-use crate::workflow::{Context, Data, Step, StepError};
+use crate::workflow::{Context, Data, Step, StepError, StepResult};
 use serde::Deserialize;
 
 /// A step as written in the workflow file: `[[steps]]` tables with `kind = "..."`.
@@ -180,8 +180,8 @@ impl Step for Passthrough {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, _ctx: &mut Context) -> Result<serde_json::Value, Error> {
-        Ok(serde_json::Value::Null)
+    fn run(&self, _ctx: &mut Context) -> Result<Option<StepResult>, Error> {
+        Ok(None)
     }
 }
 
@@ -231,14 +231,14 @@ impl Step for Convert {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let p = ctx.output(&self.path);
         if self.what == "labels" {
             crate::io::write_labels(&p, ctx.labels("convert")?)?;
         } else {
             crate::io::write_volume(&p, ctx.grey("convert")?)?;
         }
-        Ok(serde_json::Value::Null)
+        Ok(None)
     }
 }
 
@@ -358,7 +358,7 @@ impl Step for Crop {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         use crate::metrics::porosity::{detect_deposit, profile, DepositOptions};
         let shape = ctx
             .grey
@@ -437,11 +437,11 @@ impl Step for Crop {
                 l.data = l.data.slice(sl).to_owned();
             }
         }
-        Ok(serde_json::json!({
+        Ok(Some(StepResult::Other(serde_json::json!({
             "ranges_voxels": { "z": [ranges[0].0, ranges[0].1], "y": [ranges[1].0, ranges[1].1], "x": [ranges[2].0, ranges[2].1] },
             "deposit": deposit,
             "window": window,
-        }))
+        }))))
     }
 }
 

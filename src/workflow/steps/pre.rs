@@ -14,7 +14,7 @@ use crate::preprocess::phasecorr::{BandPass, PhaseCorrParams, Roi, Window};
 use crate::report::align::{write_drift_plot, write_shifts_csv};
 use crate::volume::VoxelSource;
 use crate::workflow::steps::filters::WorkflowOnlyKey;
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::{Context, Data, Step, StepResult};
 use serde::{Deserialize, Serialize};
 
 /// `mode` key of the align step.
@@ -368,9 +368,11 @@ impl Step for AlignStep {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let out = self.apply(ctx)?;
-        serde_json::to_value(&out).map_err(|e| Error::json("align results", e))
+        serde_json::to_value(&out)
+            .map(|v| Some(StepResult::Other(v)))
+            .map_err(|e| Error::json("align results", e))
     }
 }
 
@@ -551,8 +553,10 @@ impl Step for GeometryStep {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let out = self.apply(ctx)?;
-        serde_json::to_value(&out).map_err(|e| Error::json("geometry results", e))
+        serde_json::to_value(&out)
+            .map(|v| Some(StepResult::Other(v)))
+            .map_err(|e| Error::json("geometry results", e))
     }
 }

@@ -19,7 +19,8 @@ use crate::validate::{
     ChainTransform,
 };
 use crate::volume::LabelVolume;
-use crate::workflow::{Context, Data, Step, StepError};
+use crate::workflow::results::ScoreStepResult;
+use crate::workflow::{Context, Data, Step, StepError, StepResult};
 use serde::{Deserialize, Serialize};
 
 /// The `score` step.
@@ -41,12 +42,12 @@ pub struct ScoreStep {
 
 /// The truth record of the workflow's `synth` step (None without one).
 fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {
-    let keys: Vec<&String> = crate::workflow::results::results_of(&ctx.results, "synth")
-        .map(|(k, _)| k)
-        .collect();
-    match keys.as_slice() {
+    let found: Vec<&StepResult> = ctx.results.of("synth").map(|(_, r)| r).collect();
+    match found.as_slice() {
         [] => Ok(None),
-        [k] => serde_json::from_value(ctx.results[k.as_str()].clone())
+        [StepResult::Synth(t)] => Ok(Some(t.as_ref().clone())),
+        // a synth result is always typed in a run; this reads one that is not
+        [r] => serde_json::from_value(r.to_json()?)
             .map(Some)
             .map_err(|source| StepError::SynthRecord { error: source }.into()),
         _ => Err(StepError::SeveralSynth.into()),
@@ -77,7 +78,7 @@ impl Step for ScoreStep {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let (record, truth_owned, source): (Truth, Option<LabelVolume>, String) = match &self.truth
         {
             Some(dir) => {
@@ -95,11 +96,16 @@ impl Step for ScoreStep {
             None => {
                 let rec = synth_record(ctx)?;
                 if rec.is_none() && self.optional {
-                    return Ok(serde_json::json!({
-                        "scored": false,
-                        "reason": "no truth for this input (optional = true): give truth = \"folder\" \
-                                   written by `fibstack synth` to score it",
-                    }));
+                    return Ok(Some(StepResult::Score(Box::new(ScoreStepResult {
+                        scored: false,
+                        reason: Some(
+                            "no truth for this input (optional = true): give truth = \"folder\" \
+                             written by `fibstack synth` to score it"
+                                .into(),
+                        ),
+                        truth: None,
+                        score: None,
+                    }))));
                 }
                 let rec = rec.ok_or(StepError::NoTruth)?;
                 (rec, None, "synth step".into())
@@ -123,10 +129,13 @@ impl Step for ScoreStep {
             }
             .into());
         }
-        let (align, geometry) = reports_from_results(&ctx.results)?;
+        // the align, geometry and crop results as results.json holds them (the reader
+        // `fibstack score --results` uses)
+        let so_far = ctx.results.to_json()?;
+        let (align, geometry) = reports_from_results(&so_far)?;
         let mut t = ChainTransform::new(acq.image_shape, align.as_ref(), geometry.as_ref())?;
         let seg = ctx.labels("score")?;
-        if let Some(origin) = crop_origin_from_results(&ctx.results)? {
+        if let Some(origin) = crop_origin_from_results(&so_far)? {
             t = t.cropped(origin, seg.shape())?;
         }
         if seg.shape() != t.shape {
@@ -159,15 +168,15 @@ impl Step for ScoreStep {
             )),
             None => None,
         };
-        let mut v = serde_json::to_value(&s).map_err(|e| Error::json("score results", e))?;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("scored".into(), serde_json::Value::Bool(true));
-            o.insert("truth".into(), serde_json::Value::String(source));
-        }
         if let Some((f, vol)) = mapped {
             let p = ctx.output(&f);
             crate::io::write_labels(&p, &vol)?;
         }
-        Ok(v)
+        Ok(Some(StepResult::Score(Box::new(ScoreStepResult {
+            scored: true,
+            reason: None,
+            truth: Some(source),
+            score: Some(s),
+        }))))
     }
 }

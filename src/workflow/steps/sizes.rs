@@ -23,7 +23,8 @@ use crate::metrics::local_thickness::ThicknessMode;
 use crate::metrics::particles::{write_particles_csv_in, Connectivity, ParticleOptions};
 use crate::metrics::sizes::{sizes_of, write_distribution_csv_in, SizesOptions, What};
 use crate::volume::GreyVolume;
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::results::SizesResult;
+use crate::workflow::{Context, Data, Step, StepResult};
 use serde::Deserialize;
 
 /// `kind = "sizes"`.
@@ -126,7 +127,7 @@ impl Step for Sizes {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let o = self.options()?;
         let phase = ctx.resolve_phase("sizes", &self.phase)?;
         let (l, voxel) = ctx.metric_labels("sizes", &[("phase", phase)])?;
@@ -148,9 +149,9 @@ impl Step for Sizes {
             let p = ctx.output(name);
             crate::io::write_volume(&p, &GreyVolume::from_f32(map.clone(), voxel))?;
         }
-        let mut v =
-            serde_json::to_value(&out.report).map_err(|e| Error::json("sizes results", e))?;
-        ctx.add_phase_name(phase, &mut v);
-        Ok(v)
+        Ok(Some(StepResult::Sizes(Box::new(SizesResult {
+            report: out.report,
+            naming: ctx.naming(phase),
+        }))))
     }
 }

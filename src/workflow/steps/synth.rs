@@ -11,7 +11,7 @@
 
 use crate::error::{Error, ParamError};
 use crate::synth::{self, SynthSpec};
-use crate::workflow::{Context, Data, Step};
+use crate::workflow::{Context, Data, Step, StepResult};
 use serde::{Deserialize, Deserializer};
 
 /// The `synth` step.
@@ -92,7 +92,7 @@ impl Step for SynthStep {
             Data::Labels
         }
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let mut spec = self.spec.clone();
         if !self.seed_given {
             spec.seed = ctx.seed;
@@ -114,12 +114,12 @@ impl Step for SynthStep {
                 ctx.written.push(std::path::Path::new(dir).join(f));
             }
         }
-        let truth = serde_json::to_value(&out.truth).map_err(|e| Error::json("synth truth", e))?;
+        let truth = StepResult::Synth(Box::new(out.truth.clone()));
         if let Some(r) = out.rendered {
             ctx.grey = Some(r.grey);
             ctx.truth_labels = Some(out.labels.clone());
         }
         ctx.labels = Some(out.labels);
-        Ok(truth)
+        Ok(Some(truth))
     }
 }

@@ -24,7 +24,8 @@ use crate::error::{Error, ParamError};
 use crate::metrics::tortuosity::parse_axis;
 use crate::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
 use crate::metrics::tortuosity::steady_state::{tortuosity_fd, Boundary, SteadyStateOptions};
-use crate::workflow::{Context, Data, Step, StepError};
+use crate::workflow::results::TortuosityStepResult;
+use crate::workflow::{Context, Data, Step, StepError, StepResult};
 use serde::Deserialize;
 
 /// `kind = "tortuosity"`.
@@ -147,12 +148,11 @@ impl Step for Tortuosity {
     fn produces(&self) -> Data {
         Data::Nothing
     }
-    fn run(&self, ctx: &mut Context) -> Result<serde_json::Value, Error> {
+    fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
         let (fd, rw) = self.methods()?;
         let axes = self.axes()?;
         let fd_opts = self.fd_opts()?;
         let rw_opts = self.rw_opts(ctx.seed);
-        let mut results = Vec::new();
         let mut fd_res = Vec::new();
         let mut rw_res = Vec::new();
         let mut files: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
@@ -165,8 +165,7 @@ impl Step for Tortuosity {
             if fd {
                 for &a in &axes {
                     let r = tortuosity_fd(l.view(), phase, voxel.nm, a, &fd_opts, ctx.progress)?;
-                    fd_res.push(r.clone());
-                    results.push(r);
+                    fd_res.push(r);
                 }
             }
             if rw {
@@ -177,14 +176,16 @@ impl Step for Tortuosity {
                 if self.msd_png.is_some() {
                     msd_curve = Some(out.msd.clone());
                 }
-                rw_res = out.results.clone();
-                results.extend(out.results);
+                rw_res = out.results;
             }
         }
         // doubtful values stop the run before anything of this step is written, unless the
         // workflow says allow_unconverged = true (then they are kept with their warnings)
-        let suspect: Vec<&crate::metrics::tortuosity::TortuosityResult> =
-            results.iter().filter(|r| r.is_suspect()).collect();
+        let suspect: Vec<&crate::metrics::tortuosity::TortuosityResult> = fd_res
+            .iter()
+            .chain(&rw_res)
+            .filter(|r| r.is_suspect())
+            .collect();
         if !suspect.is_empty() && !ctx.allow_unconverged {
             let what: Vec<String> = suspect
                 .iter()
@@ -195,7 +196,7 @@ impl Step for Tortuosity {
             }
             .into());
         }
-        for r in &results {
+        for r in fd_res.iter().chain(&rw_res) {
             ctx.warnings
                 .extend(r.warnings.iter().map(|w| format!("tortuosity: {w}")));
         }
@@ -206,31 +207,9 @@ impl Step for Tortuosity {
         if let (Some(p), Some(c)) = (&self.msd_png, &msd_curve) {
             crate::report::figures::msd_plot(c).write_png(&ctx.output(p), 800, 500)?;
         }
-        let comparison: Vec<serde_json::Value> = fd_res
-            .iter()
-            .zip(&rw_res)
-            .map(|(f, r)| {
-                let rel = match (f.tortuosity_factor, r.tortuosity_factor) {
-                    (Some(x), Some(y)) => Some((y - x) / x),
-                    _ => None,
-                };
-                serde_json::json!({
-                    "axis": f.axis,
-                    "fd": f.tortuosity_factor,
-                    "rw": r.tortuosity_factor,
-                    "relative_difference": rel,
-                })
-            })
-            .collect();
-        let mut out = serde_json::json!({
-            "results": results,
-            "comparison": comparison,
-            "voxel_calibrated": calibrated,
-            "length_unit": if calibrated { "nm" } else { "voxel" },
-            "phase": phase,
-        });
-        ctx.add_phase_name(phase, &mut out);
-        Ok(out)
+        Ok(Some(StepResult::Tortuosity(Box::new(
+            TortuosityStepResult::build(fd_res, rw_res, calibrated, ctx.naming(phase), phase),
+        ))))
     }
 }
 
@@ -276,7 +255,7 @@ mod tests {
         let e = t.run(&mut ctx).unwrap_err().to_string();
         assert!(e.contains("allow_uncalibrated"), "{e}");
         ctx.allow_uncalibrated = true;
-        let v = t.run(&mut ctx).unwrap();
+        let v = t.run(&mut ctx).unwrap().unwrap().to_json().unwrap();
         assert_eq!(v["results"].as_array().unwrap().len(), 2);
         assert_eq!(v["results"][1]["seed"], 3);
         assert!(
