@@ -20,3 +20,33 @@ pub trait Progress: Sync {
 pub struct Silent;
 
 impl Progress for Silent {}
+
+/// One phase of work on a [`Progress`]: started when made, finished when dropped (also on an
+/// early return with an error), so a kernel cannot leave a bar running.
+///
+/// ```
+/// use fibstack::progress::{Phase, Silent};
+/// let ph = Phase::start(&Silent, "slices", 3);
+/// for _ in 0..3 {
+///     ph.inc(1);
+/// }
+/// ```
+pub struct Phase<'a>(&'a dyn Progress);
+
+impl<'a> Phase<'a> {
+    /// Start phase `label` of `total` units on `p`.
+    pub fn start(p: &'a dyn Progress, label: &str, total: u64) -> Self {
+        p.start(label, total);
+        Phase(p)
+    }
+    /// `n` more units done.
+    pub fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+impl Drop for Phase<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}

@@ -3,7 +3,7 @@
 use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::metrics::connectivity::{components_report, connectivity_report};
+use fibstack::metrics::connectivity::{components_report, connectivity_report_progress};
 use fibstack::metrics::graph::write_contacts_csv;
 use fibstack::workflow::steps::metrics::{write_csv_file, ConnectivityStep};
 use std::path::PathBuf;
@@ -67,8 +67,9 @@ pub fn run(args: ConnectivityArgs, g: &super::Global) -> Result<()> {
         );
         return Ok(());
     }
-    let (r, graph) = connectivity_report(l.view(), &l.voxel, &opts)
-        .with_context(|| format!("{}", args.labels.display()))?;
+    let (r, graph) =
+        connectivity_report_progress(l.view(), &l.voxel, &opts, &super::common::Bar::new(g.quiet))
+            .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(dir) = &args.graph_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("--graph-dir {}", dir.display()))?;
         write_csv_file(&dir.join("phase_contacts.csv"), |w| {

@@ -3,7 +3,9 @@
 use super::common::{Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::preprocess::denoise::{gaussian_volume_as, Dims, GaussianMethod, GaussianParams};
+use fibstack::preprocess::denoise::{
+    gaussian_volume_progress, Dims, GaussianMethod, GaussianParams,
+};
 use fibstack::volume::SampleType;
 use fibstack::workflow::steps::filters::Denoise;
 use std::path::PathBuf;
@@ -84,8 +86,8 @@ pub fn run(a: DenoiseArgs, g: &super::Global) -> Result<()> {
         } else {
             vol.sample_type()
         };
-        let out =
-            gaussian_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
+        let out = gaussian_volume_progress(&vol, &p, st, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?;
         drop(vol);
         fibstack::io::write_volume(&a.output, &out)?;
         out.voxel

@@ -6,7 +6,7 @@ use super::common::{print_json, Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::destripe::score::{score_stack, DestripeScore, ScoreParams};
-use fibstack::preprocess::destripe::{destripe_volume_as, DestripeMethod, DestripeParams};
+use fibstack::preprocess::destripe::{destripe_volume_progress, DestripeMethod, DestripeParams};
 use fibstack::volume::SampleType;
 use fibstack::workflow::steps::filters::Destripe;
 use std::path::PathBuf;
@@ -122,8 +122,8 @@ pub fn run(a: DestripeArgs, g: &super::Global) -> Result<()> {
         } else {
             vol.sample_type()
         };
-        let (out, rep) =
-            destripe_volume_as(&vol, &p, st).with_context(|| format!("{}", a.input.display()))?;
+        let (out, rep) = destripe_volume_progress(&vol, &p, st, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?;
         let sc = match score {
             Some(sp) => Some(score_stack(&vol.data, &out.data, sp)?),
             None => None,

@@ -3,7 +3,7 @@
 use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
-use fibstack::metrics::porosity::{porosity_report, write_profiles_csv};
+use fibstack::metrics::porosity::{porosity_report_progress, write_profiles_csv};
 use fibstack::workflow::steps::metrics::{write_csv_file, PorosityStep};
 use std::path::PathBuf;
 
@@ -58,7 +58,7 @@ pub fn run(args: PorosityArgs, g: &super::Global) -> Result<()> {
         &wanted,
     )?;
     opts.phase = phase;
-    let r = porosity_report(l.view(), &l.voxel, &opts)
+    let r = porosity_report_progress(l.view(), &l.voxel, &opts, &super::common::Bar::new(g.quiet))
         .with_context(|| format!("{}", args.labels.display()))?;
     if let Some(p) = &args.profile_csv {
         write_csv_file(p, |w| {

@@ -4,7 +4,7 @@ use super::common::{Bar, InputOpts};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use fibstack::preprocess::denoise::Dims;
-use fibstack::preprocess::tophat::{tophat_volume, TophatParams};
+use fibstack::preprocess::tophat::{tophat_volume_progress, TophatParams};
 use fibstack::workflow::steps::filters::Tophat;
 use std::path::PathBuf;
 
@@ -57,7 +57,8 @@ pub fn run(a: TophatArgs, g: &super::Global) -> Result<()> {
         let fp = p
             .footprint_for(vol.voxel.nm, vol.shape())
             .with_context(|| format!("{}", a.input.display()))?;
-        let out = tophat_volume(&vol, &p).with_context(|| format!("{}", a.input.display()))?;
+        let out = tophat_volume_progress(&vol, &p, &Bar::new(g.quiet))
+            .with_context(|| format!("{}", a.input.display()))?;
         drop(vol);
         fibstack::io::write_volume(&a.output, &out)?;
         fp

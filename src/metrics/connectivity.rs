@@ -296,9 +296,26 @@ pub fn connectivity_report(
     voxel: &VoxelSize,
     opts: &ConnectivityOptions,
 ) -> Result<(ConnectivityReport, Option<PoreGraph>), ParamError> {
+    connectivity_report_progress(labels, voxel, opts, &crate::progress::Silent)
+}
+
+/// [`connectivity_report`] reporting to `progress`: phase `connectivity`, one unit for the
+/// components (with percolation, Euler characteristic and contacts) and one for the pore graph
+/// when asked, the part running named in the detail.
+pub fn connectivity_report_progress(
+    labels: ArrayView3<u8>,
+    voxel: &VoxelSize,
+    opts: &ConnectivityOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(ConnectivityReport, Option<PoreGraph>), ParamError> {
+    let ph = crate::progress::Phase::start(progress, "connectivity", 1 + opts.graph as u64);
+    progress.detail("components, percolation, Euler characteristic");
     let (mut r, _) = analyze(labels, opts.phase, opts.connectivity, &opts.axes, voxel)?;
+    ph.inc(1);
     let g = if opts.graph {
+        progress.detail("pore graph");
         let g = pore_graph(labels, opts.phase, voxel)?;
+        ph.inc(1);
         r.graph = Some(g.summary.clone());
         Some(g)
     } else {

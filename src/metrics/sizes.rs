@@ -136,7 +136,24 @@ pub fn sizes_of(
     phase: u8,
     opts: &SizesOptions,
 ) -> Result<SizesOutput, ParamError> {
+    sizes_of_progress(view, voxel, phase, opts, &crate::progress::Silent)
+}
+
+/// [`sizes_of`] reporting to `progress`: phase `sizes`, one unit per measurement asked for
+/// (local thickness, particles, surface), the one running named in the detail.
+pub fn sizes_of_progress(
+    view: ndarray::ArrayView3<u8>,
+    voxel: &crate::volume::VoxelSize,
+    phase: u8,
+    opts: &SizesOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<SizesOutput, ParamError> {
     opts.validate()?;
+    let parts = [What::LocalThickness, What::Particles, What::Surface]
+        .into_iter()
+        .filter(|w| opts.what.has(*w))
+        .count();
+    let ph = crate::progress::Phase::start(progress, "sizes", parts as u64);
     voxel.validate()?;
     let v = voxel.nm;
     let n = view.len();
@@ -162,22 +179,29 @@ pub fn sizes_of(
     }
     let mut thickness_map = None;
     let lt = if opts.what.has(What::LocalThickness) {
+        progress.detail("local thickness");
         let (map, s) = local_thickness_mode(view, phase, v, opts.bins, opts.thickness_mode)?;
         thickness_map = Some(map);
+        ph.inc(1);
         Some(s)
     } else {
         None
     };
     let mut table = Vec::new();
     let ps = if opts.what.has(What::Particles) {
+        progress.detail("particles");
         let p = particles(view, phase, v, &opts.particles)?;
+        ph.inc(1);
         table = p.particles;
         Some(p.summary)
     } else {
         None
     };
     let surf = if opts.what.has(What::Surface) {
-        Some(surface_area(view, phase, v)?)
+        progress.detail("surface area");
+        let s = surface_area(view, phase, v)?;
+        ph.inc(1);
+        Some(s)
     } else {
         None
     };

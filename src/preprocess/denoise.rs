@@ -544,14 +544,33 @@ pub fn gaussian_volume_as(
     p: &GaussianParams,
     out_type: SampleType,
 ) -> Result<GreyVolume, ParamError> {
+    gaussian_volume_progress(vol, p, out_type, &crate::progress::Silent)
+}
+
+/// [`gaussian_volume_as`] reporting to `progress`: phase `denoise`, one unit per slice in 2-D
+/// mode, one unit for the whole 3-D filter.
+pub fn gaussian_volume_progress(
+    vol: &GreyVolume,
+    p: &GaussianParams,
+    out_type: SampleType,
+    progress: &dyn crate::progress::Progress,
+) -> Result<GreyVolume, ParamError> {
     p.validate()?;
     vol.voxel.validate()?;
     let s = p.sigma_vox_for(&vol.voxel, vol.shape())?;
     let data = match p.dims {
-        Dims::ThreeD => from_f32_like(p.filter_3d(vol.to_f32().view(), s), out_type),
+        Dims::ThreeD => {
+            let ph = crate::progress::Phase::start(progress, "denoise (3-D)", 1);
+            let d = from_f32_like(p.filter_3d(vol.to_f32().view(), s), out_type);
+            ph.inc(1);
+            d
+        }
         Dims::TwoD => {
+            let ph = crate::progress::Phase::start(progress, "denoise", vol.shape()[0] as u64);
             map_grey_slices_typed(&vol.data, out_type, |_, sl| {
-                Ok((p.filter_2d(sl, [s[1], s[2]]), 0.0))
+                let r = p.filter_2d(sl, [s[1], s[2]]);
+                ph.inc(1);
+                Ok((r, 0.0))
             })?
             .0
         }

@@ -339,20 +339,47 @@ impl TophatParams {
 
 /// Top-hat of a grey volume; keeps the sample type (the result is ≥ 0 and ≤ the input range).
 pub fn tophat_volume(vol: &GreyVolume, p: &TophatParams) -> Result<GreyVolume, ParamError> {
+    tophat_volume_progress(vol, p, &crate::progress::Silent)
+}
+
+/// [`tophat_volume`] reporting to `progress`: phase `tophat`, one unit per slice in 2-D mode, one
+/// unit for the whole 3-D filter.
+pub fn tophat_volume_progress(
+    vol: &GreyVolume,
+    p: &TophatParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<GreyVolume, ParamError> {
     vol.voxel.validate()?;
     p.validate()?;
     let fp = p.footprint_for(vol.voxel.nm, vol.shape())?;
-    fn run<T: Grey>(a: &Array3<T>, fp: &Footprint, p: &TophatParams) -> Array3<T> {
-        match (p.dims, p.black) {
-            (Dims::TwoD, b) => map_slices(a.view(), |s| tophat_2d(s, fp, b)),
+    let ph = match p.dims {
+        Dims::TwoD => crate::progress::Phase::start(progress, "tophat", vol.shape()[0] as u64),
+        Dims::ThreeD => crate::progress::Phase::start(progress, "tophat (3-D)", 1),
+    };
+    fn run<T: Grey>(
+        a: &Array3<T>,
+        fp: &Footprint,
+        p: &TophatParams,
+        ph: &crate::progress::Phase<'_>,
+    ) -> Array3<T> {
+        let out = match (p.dims, p.black) {
+            (Dims::TwoD, b) => map_slices(a.view(), |s| {
+                let r = tophat_2d(s, fp, b);
+                ph.inc(1);
+                r
+            }),
             (Dims::ThreeD, false) => white_tophat(a.view(), fp),
             (Dims::ThreeD, true) => black_tophat(a.view(), fp),
+        };
+        if p.dims == Dims::ThreeD {
+            ph.inc(1);
         }
+        out
     }
     let data = match &vol.data {
-        GreyData::U8(a) => GreyData::U8(run(a, &fp, p)),
-        GreyData::U16(a) => GreyData::U16(run(a, &fp, p)),
-        GreyData::F32(a) => GreyData::F32(run(a, &fp, p)),
+        GreyData::U8(a) => GreyData::U8(run(a, &fp, p, &ph)),
+        GreyData::U16(a) => GreyData::U16(run(a, &fp, p, &ph)),
+        GreyData::F32(a) => GreyData::F32(run(a, &fp, p, &ph)),
     };
     Ok(GreyVolume {
         data,

@@ -219,7 +219,22 @@ pub fn porosity_report(
     voxel: &VoxelSize,
     opts: &PorosityOptions,
 ) -> Result<PorosityReport, ParamError> {
+    porosity_report_progress(labels, voxel, opts, &crate::progress::Silent)
+}
+
+/// [`porosity_report`] reporting to `progress`: phase `porosity`, one unit for the fractions and
+/// profiles, one for the windows and one for the REV curve when asked, the part running named
+/// in the detail.
+pub fn porosity_report_progress(
+    labels: ArrayView3<u8>,
+    voxel: &VoxelSize,
+    opts: &PorosityOptions,
+    progress: &dyn crate::progress::Progress,
+) -> Result<PorosityReport, ParamError> {
     opts.validate()?;
+    let parts = 1 + opts.window_nm.is_some() as u64 + (opts.rev_sizes > 0) as u64;
+    let ph = crate::progress::Phase::start(progress, "porosity", parts);
+    progress.detail("fractions and profiles");
     let units = Units::from_voxel(voxel)?;
     let phases = phase_fractions(labels, voxel)?;
     let mut profiles = Vec::new();
@@ -256,12 +271,21 @@ pub fn porosity_report(
         }
         tables.push(p);
     }
+    ph.inc(1);
     let windows = match opts.window_nm {
-        Some(w) => Some(window_stats(labels, opts.phase, w, voxel)?),
+        Some(w) => {
+            progress.detail("windows");
+            let s = window_stats(labels, opts.phase, w, voxel)?;
+            ph.inc(1);
+            Some(s)
+        }
         None => None,
     };
     let rev_curve = if opts.rev_sizes > 0 {
-        Some(rev_curve(labels, opts.phase, voxel, opts.rev_sizes)?)
+        progress.detail("REV curve");
+        let c = rev_curve(labels, opts.phase, voxel, opts.rev_sizes)?;
+        ph.inc(1);
+        Some(c)
     } else {
         None
     };

@@ -754,12 +754,31 @@ pub fn destripe_volume_as(
     p: &DestripeParams,
     out_type: SampleType,
 ) -> Result<(GreyVolume, DestripeReport), ParamError> {
-    let [_, ny, nx] = vol.shape();
+    destripe_volume_progress(vol, p, out_type, &crate::progress::Silent)
+}
+
+/// [`destripe_volume_as`] reporting the slices done to `progress` (phase `destripe`, one unit
+/// per slice; the stack method counts its two passes over the slices).
+pub fn destripe_volume_progress(
+    vol: &GreyVolume,
+    p: &DestripeParams,
+    out_type: SampleType,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(GreyVolume, DestripeReport), ParamError> {
+    let [nz, ny, nx] = vol.shape();
     let (data, fr) = if p.method == DestripeMethod::Stack {
-        crate::preprocess::destripe::stack::destripe_grey(&vol.data, p, out_type)?
+        let ph = crate::progress::Phase::start(progress, "destripe (stack)", 1);
+        let r = crate::preprocess::destripe::stack::destripe_grey(&vol.data, p, out_type)?;
+        ph.inc(1);
+        r
     } else {
         let plan = DestripePlan::new(ny, nx, p)?;
-        map_grey_slices_typed(&vol.data, out_type, |_, s| plan.apply(s))?
+        let ph = crate::progress::Phase::start(progress, "destripe", nz as u64);
+        map_grey_slices_typed(&vol.data, out_type, |_, s| {
+            let r = plan.apply(s);
+            ph.inc(1);
+            r
+        })?
     };
     Ok((
         GreyVolume {

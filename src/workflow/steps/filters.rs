@@ -40,12 +40,12 @@
 //! denoise and tophat → the σ / footprint actually used in voxels.
 
 use crate::error::{Error, ParamError};
-use crate::preprocess::denoise::{gaussian_volume_as, Dims, GaussianMethod, GaussianParams};
+use crate::preprocess::denoise::{gaussian_volume_progress, Dims, GaussianMethod, GaussianParams};
 use crate::preprocess::destripe::vsnr::VsnrFilter;
 use crate::preprocess::destripe::{
-    destripe_volume_as, DestripeMethod, DestripeParams, DestripeReport, Wavelet,
+    destripe_volume_progress, DestripeMethod, DestripeParams, DestripeReport, Wavelet,
 };
-use crate::preprocess::tophat::{tophat_volume, TophatParams};
+use crate::preprocess::tophat::{tophat_volume_progress, TophatParams};
 use crate::segment::{Method, SegmentParams, SegmentResult};
 use crate::volume::{GreyVolume, SampleType};
 use crate::workflow::results::SegmentStepResult;
@@ -341,7 +341,8 @@ impl Step for Destripe {
         let g = ctx.grey("destripe")?;
         let st = out_type(&self.output_type, g.sample_type());
         let p = self.params()?;
-        let (out, rep): (GreyVolume, DestripeReport) = destripe_volume_as(g, &p, st)?;
+        let (out, rep): (GreyVolume, DestripeReport) =
+            destripe_volume_progress(g, &p, st, ctx.progress)?;
         ctx.grey = Some(out);
         let mut v = destripe_result(&rep)?;
         if p.method == DestripeMethod::Stack && ctx.results.first("align").is_some() {
@@ -471,7 +472,7 @@ impl Step for Denoise {
         let g = ctx.grey("denoise")?;
         let st = out_type(&self.output_type, g.sample_type());
         let s = p.sigma_vox_for(&g.voxel, g.shape())?;
-        let out = gaussian_volume_as(g, &p, st)?;
+        let out = gaussian_volume_progress(g, &p, st, ctx.progress)?;
         ctx.grey = Some(out);
         Ok(Some(StepResult::Other(self.result(&p, s))))
     }
@@ -540,7 +541,7 @@ impl Step for Tophat {
         let p = self.params()?;
         let g = ctx.grey("tophat")?;
         let n = p.footprint_for(g.voxel.nm, g.shape())?.len();
-        let out = tophat_volume(g, &p)?;
+        let out = tophat_volume_progress(g, &p, ctx.progress)?;
         ctx.grey = Some(out);
         Ok(Some(StepResult::Other(self.result(&p, n))))
     }

@@ -4,9 +4,9 @@
 use crate::error::{Error, ParamError};
 use crate::io::IoError;
 use crate::metrics::components::Connectivity;
-use crate::metrics::connectivity::{components_report, connectivity_report, ConnectivityOptions};
+use crate::metrics::connectivity::{components_report, ConnectivityOptions};
 use crate::metrics::graph::write_contacts_csv;
-use crate::metrics::porosity::{porosity_report, write_profiles_csv, Axis, PorosityOptions};
+use crate::metrics::porosity::{write_profiles_csv, Axis, PorosityOptions};
 use crate::volume::PhaseRef;
 use crate::workflow::results::{
     ComponentsResult, ConnectivityResult, PorosityResult, ThresholdBand,
@@ -147,7 +147,12 @@ impl Step for PorosityStep {
         let mut wanted = vec![("phase", phase)];
         wanted.extend(self.collector.map(|c| ("collector", c)));
         let (l, voxel) = ctx.metric_labels("porosity", &wanted)?;
-        let r = porosity_report(l.view(), &voxel, &opts)?;
+        let r = crate::metrics::porosity::porosity_report_progress(
+            l.view(),
+            &voxel,
+            &opts,
+            ctx.progress,
+        )?;
         let pre = self.prefix.clone().unwrap_or_else(|| "porosity".into());
         if !r.profile_tables.is_empty() {
             let path = ctx.output(&format!("{pre}_profile.csv"));
@@ -345,7 +350,12 @@ impl Step for ConnectivityStep {
                 naming: ctx.naming(phase),
             }))));
         }
-        let (r, g) = connectivity_report(l.view(), &voxel, &opts)?;
+        let (r, g) = crate::metrics::connectivity::connectivity_report_progress(
+            l.view(),
+            &voxel,
+            &opts,
+            ctx.progress,
+        )?;
         let name = |n: &str| match &self.prefix {
             Some(p) => format!("{p}_{n}"),
             None => n.to_string(),

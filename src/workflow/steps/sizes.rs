@@ -21,7 +21,7 @@
 use crate::error::{Error, ParamError};
 use crate::metrics::local_thickness::ThicknessMode;
 use crate::metrics::particles::{write_particles_csv_in, Connectivity, ParticleOptions};
-use crate::metrics::sizes::{sizes_of, write_distribution_csv_in, SizesOptions, What};
+use crate::metrics::sizes::{write_distribution_csv_in, SizesOptions, What};
 use crate::volume::GreyVolume;
 use crate::workflow::results::SizesResult;
 use crate::workflow::{Context, Data, Step, StepResult};
@@ -131,7 +131,8 @@ impl Step for Sizes {
         let o = self.options()?;
         let phase = ctx.resolve_phase("sizes", &self.phase)?;
         let (l, voxel) = ctx.metric_labels("sizes", &[("phase", phase)])?;
-        let out = sizes_of(l.view(), &voxel, phase, &o)?;
+        let out =
+            crate::metrics::sizes::sizes_of_progress(l.view(), &voxel, phase, &o, ctx.progress)?;
         let unit = out.report.length_unit.clone();
         if let Some(name) = &self.particles_csv {
             let p = ctx.output(name);
