@@ -43,34 +43,7 @@ pub fn edt_squared(
     mask: ArrayView3<'_, bool>,
     voxel_nm: [f64; 3],
 ) -> Result<Array3<f32>, ParamError> {
-    check_voxel(voxel_nm)?;
-    let (nz, ny, nx) = mask.dim();
-    let mut d: Array3<f32> = super::components::zeroed_volume((nz, ny, nx));
-    if d.is_empty() {
-        return Ok(d);
-    }
-    let [dz, dy, dx] = voxel_nm;
-    let mask = mask.as_standard_layout();
-    let ms = mask.as_slice().expect("standard layout");
-    let plane = ny * nx;
-    // per z-slice (in cache): the x pass, exact by two scans for the nearest background voxel of
-    // each row, then the y pass (lines are the slice's columns)
-    d.as_slice_mut()
-        .expect("fresh array is contiguous")
-        .par_chunks_mut(plane)
-        .zip(ms.par_chunks(plane))
-        .for_each(|(ds, mz)| {
-            for (row, m) in ds.chunks_mut(nx).zip(mz.chunks(nx)) {
-                row_pass(row, m, dx);
-            }
-            let slice = ArrayViewMut2::from_shape((ny, nx), ds).expect("slice shape");
-            pass_axis0(slice, dy);
-        });
-    // pass along z: for each y, the [z, x] plane, lines along z
-    d.axis_iter_mut(Axis(1))
-        .into_par_iter()
-        .for_each(|plane| pass_axis0(plane, dz));
-    Ok(d)
+    transform(mask, |m| m, voxel_nm, false)
 }
 
 /// Distance (nm) from each `true` voxel to the nearest `false` voxel (see the module docs for the
@@ -85,26 +58,71 @@ pub fn edt_squared(
 /// assert!((d[[1, 1, 1]] - 6f32.sqrt()).abs() < 1e-6);
 /// ```
 pub fn edt(mask: ArrayView3<'_, bool>, voxel_nm: [f64; 3]) -> Result<Array3<f32>, ParamError> {
-    let mut d = edt_squared(mask, voxel_nm)?;
-    d.par_mapv_inplace(f32::sqrt);
-    Ok(d)
+    transform(mask, |m| m, voxel_nm, true)
 }
 
-/// Distance transform of the voxels of `labels` equal to `phase` (see [`edt`]).
+/// Distance transform of the voxels of `labels` equal to `phase` (see [`edt`]); the phase test is
+/// made in the first pass, without a mask volume.
 pub fn edt_phase(
     labels: ArrayView3<'_, u8>,
     phase: u8,
     voxel_nm: [f64; 3],
 ) -> Result<Array3<f32>, ParamError> {
-    edt(phase_mask(labels, phase).view(), voxel_nm)
+    transform(labels, move |v| v == phase, voxel_nm, true)
 }
 
-/// Squared distance (nm²) along one row from each `true` voxel to the nearest `false` voxel of
-/// the row (`+inf` when the row has none; `0` on `false` voxels): a forward and a backward scan.
-fn row_pass(row: &mut [f32], m: &[bool], s: f64) {
+/// Columns gathered together by the y pass (the slice is in cache) and by the z pass (lines
+/// through every plane: wider blocks give longer contiguous reads per plane).
+const BLOCK_Y: usize = 64;
+const BLOCK_Z: usize = 128;
+
+/// The three passes: per z-slice (in cache) the x pass, exact by two scans for the nearest
+/// background voxel of each row, then the y pass (lines are the slice's columns); then the z pass
+/// for each y over the [z, x] plane. `root`: the z pass writes the distance instead of its square
+/// (the square root of the same f32 value).
+fn transform<T: Copy + Sync>(
+    input: ArrayView3<'_, T>,
+    inside: impl Fn(T) -> bool + Sync,
+    voxel_nm: [f64; 3],
+    root: bool,
+) -> Result<Array3<f32>, ParamError> {
+    check_voxel(voxel_nm)?;
+    let (nz, ny, nx) = input.dim();
+    let mut d: Array3<f32> = super::components::zeroed_volume((nz, ny, nx));
+    if d.is_empty() {
+        return Ok(d);
+    }
+    let [dz, dy, dx] = voxel_nm;
+    let input = input.as_standard_layout();
+    let ms = input.as_slice().expect("standard layout");
+    let plane = ny * nx;
+    d.as_slice_mut()
+        .expect("fresh array is contiguous")
+        .par_chunks_mut(plane)
+        .zip(ms.par_chunks(plane))
+        .for_each_init(
+            || Scratch::new(ny, BLOCK_Y),
+            |s, (ds, mz)| {
+                for (row, m) in ds.chunks_mut(nx).zip(mz.chunks(nx)) {
+                    row_pass(row, m, &inside, dx);
+                }
+                let slice = ArrayViewMut2::from_shape((ny, nx), ds).expect("slice shape");
+                pass_axis0(slice, dy, false, s);
+            },
+        );
+    d.axis_iter_mut(Axis(1)).into_par_iter().for_each_init(
+        || Scratch::new(nz, BLOCK_Z),
+        |s, plane| pass_axis0(plane, dz, root, s),
+    );
+    Ok(d)
+}
+
+/// Squared distance (nm²) along one row from each inside voxel to the nearest outside voxel of
+/// the row (`+inf` when the row has none; `0` on outside voxels): a forward and a backward scan.
+fn row_pass<T: Copy>(row: &mut [f32], m: &[T], inside: &impl Fn(T) -> bool, s: f64) {
     let mut last: Option<usize> = None;
-    for (x, (o, &inside)) in row.iter_mut().zip(m).enumerate() {
-        *o = if !inside {
+    for (x, (o, &v)) in row.iter_mut().zip(m).enumerate() {
+        *o = if !inside(v) {
             last = Some(x);
             0.0
         } else if let Some(p) = last {
@@ -115,8 +133,8 @@ fn row_pass(row: &mut [f32], m: &[bool], s: f64) {
         };
     }
     let mut next: Option<usize> = None;
-    for (x, (o, &inside)) in row.iter_mut().zip(m).enumerate().rev() {
-        if !inside {
+    for (x, (o, &v)) in row.iter_mut().zip(m).enumerate().rev() {
+        if !inside(v) {
             next = Some(x);
         } else if let Some(p) = next {
             let t = p as f64 * s - x as f64 * s;
@@ -128,62 +146,105 @@ fn row_pass(row: &mut [f32], m: &[bool], s: f64) {
     }
 }
 
-/// Columns transformed together by [`pass_axis0`].
-const COLS: usize = 16;
-
-/// 1-D transform along axis 0 of a 2-D view, for groups of [`COLS`] columns at a time: each group
-/// is gathered row by row into contiguous lines (short contiguous reads, sequential writes),
-/// transformed, and scattered back the same way.
-fn pass_axis0(mut a: ArrayViewMut2<'_, f32>, spacing: f64) {
+/// 1-D transform along axis 0 of a 2-D view whose rows are contiguous, for blocks of columns at a
+/// time: each block is gathered row by row (contiguous reads) into lines of the scratch,
+/// transformed line by line, and scattered back the same way; `root` writes square roots.
+fn pass_axis0(mut a: ArrayViewMut2<'_, f32>, spacing: f64, root: bool, s: &mut Scratch) {
     let (n, m) = a.dim();
     if n == 0 || m == 0 {
         return;
     }
-    let mut buf = vec![0f64; n * COLS];
-    let mut s = Scratch::new(n);
-    for j0 in (0..m).step_by(COLS) {
-        let w = COLS.min(m - j0);
+    let ls = s.stride;
+    for j0 in (0..m).step_by(s.block) {
+        let w = s.block.min(m - j0);
         for i in 0..n {
             let row = a.row(i);
-            for c in 0..w {
-                buf[c * n + i] = row[j0 + c] as f64;
+            let row = row.as_slice().expect("rows of the passes are contiguous");
+            for (c, &v) in row[j0..j0 + w].iter().enumerate() {
+                s.inp[c * ls + i] = v;
             }
         }
         for c in 0..w {
-            let line = &mut buf[c * n..(c + 1) * n];
-            s.f[..n].copy_from_slice(line);
-            s.run(n, spacing);
-            line.copy_from_slice(&s.d[..n]);
+            let (f, d) = (&s.inp[c * ls..c * ls + n], &mut s.out[c * ls..c * ls + n]);
+            s.env.run(f, d, spacing);
         }
         for i in 0..n {
             let mut row = a.row_mut(i);
-            for c in 0..w {
-                row[j0 + c] = buf[c * n + i] as f32;
+            let row = row
+                .as_slice_mut()
+                .expect("rows of the passes are contiguous");
+            let dst = &mut row[j0..j0 + w];
+            if root {
+                for (c, o) in dst.iter_mut().enumerate() {
+                    *o = s.out[c * ls + i].sqrt();
+                }
+            } else {
+                for (c, o) in dst.iter_mut().enumerate() {
+                    *o = s.out[c * ls + i];
+                }
             }
         }
     }
 }
 
-/// Working memory for one 1-D lower-envelope transform.
+/// Working memory of [`pass_axis0`] for one thread: a block of gathered lines, their transforms,
+/// and the lower envelope.
 struct Scratch {
-    /// input: squared distances (inf = no site)
-    f: Vec<f64>,
-    /// output
-    d: Vec<f64>,
-    /// parabola apices in the envelope
-    v: Vec<usize>,
-    /// boundaries between envelope parabolas (physical coordinate)
-    z: Vec<f64>,
+    /// columns per block
+    block: usize,
+    /// distance between gathered lines (line length plus 16 so that the lines of a block do not
+    /// share cache sets)
+    stride: usize,
+    /// gathered input lines: squared distances (inf = no site)
+    inp: Vec<f32>,
+    /// transformed lines
+    out: Vec<f32>,
+    env: Envelope,
 }
 
 impl Scratch {
-    fn new(n: usize) -> Self {
+    fn new(n: usize, block: usize) -> Self {
+        let stride = n + 16;
         Scratch {
-            f: vec![0.0; n],
-            d: vec![0.0; n],
+            block,
+            stride,
+            inp: vec![0.0; stride * block],
+            out: vec![0.0; stride * block],
+            env: Envelope::new(n),
+        }
+    }
+}
+
+/// Lower envelope of parabolas for one line: apex index, apex position (physical), apex value
+/// f, f + x², and the boundaries between envelope parabolas (physical coordinate).
+struct Envelope {
+    v: Vec<usize>,
+    x: Vec<f64>,
+    f: Vec<f64>,
+    h: Vec<f64>,
+    z: Vec<f64>,
+}
+
+impl Envelope {
+    fn new(n: usize) -> Self {
+        Envelope {
             v: vec![0; n],
+            x: vec![0.0; n],
+            f: vec![0.0; n],
+            h: vec![0.0; n],
             z: vec![0.0; n + 1],
         }
+    }
+
+    /// Start the envelope with the single parabola at `q`.
+    #[inline]
+    fn reset(&mut self, q: usize, xq: f64, fq: f64, hq: f64) {
+        self.v[0] = q;
+        self.x[0] = xq;
+        self.f[0] = fq;
+        self.h[0] = hq;
+        self.z[0] = f64::NEG_INFINITY;
+        self.z[1] = f64::INFINITY;
     }
 
     /// d[q] = min_p (q s − p s)² + f[p] over finite f[p]; all inf when none is finite.
@@ -191,22 +252,21 @@ impl Scratch {
     /// A site with `f = 0` (a background voxel) beats every earlier site at and beyond itself, so
     /// the envelope is emitted up to it and restarted from it: short envelopes, and runs of
     /// background cost one comparison per voxel.
-    fn run(&mut self, n: usize, s: f64) {
-        let f = &self.f;
-        let v = &mut self.v;
-        let z = &mut self.z;
-        let d = &mut self.d;
+    fn run(&mut self, f: &[f32], d: &mut [f32], s: f64) {
+        let n = f.len();
         let mut k: usize = 0; // number of parabolas in the envelope
         let mut seg = 0; // first output not yet written
-        for q in 0..n {
-            let fq = f[q];
+        for (q, &fq) in f.iter().enumerate() {
             if !fq.is_finite() {
                 continue;
             }
-            if fq == 0.0 && k == 1 && seg == q && v[0] + 1 == q && f[v[0]] == 0.0 {
+            let fq = fq as f64;
+            if fq == 0.0 && k == 1 && seg == q && self.v[0] + 1 == q && self.f[0] == 0.0 {
                 // background run continues
                 d[q] = 0.0;
-                v[0] = q;
+                self.v[0] = q;
+                self.x[0] = q as f64 * s;
+                self.h[0] = self.x[0] * self.x[0];
                 seg = q + 1;
                 continue;
             }
@@ -214,53 +274,50 @@ impl Scratch {
             let hq = fq + xq * xq;
             loop {
                 if k == 0 {
-                    v[0] = q;
-                    z[0] = f64::NEG_INFINITY;
-                    z[1] = f64::INFINITY;
+                    self.reset(q, xq, fq, hq);
                     k = 1;
                     break;
                 }
-                let p = v[k - 1];
-                let xp = p as f64 * s;
-                let sep = (hq - (f[p] + xp * xp)) / (2.0 * (xq - xp));
-                if sep <= z[k - 1] {
+                let sep = (hq - self.h[k - 1]) / (2.0 * (xq - self.x[k - 1]));
+                if sep <= self.z[k - 1] {
                     k -= 1;
                     continue;
                 }
-                v[k] = q;
-                z[k] = sep;
-                z[k + 1] = f64::INFINITY;
+                self.v[k] = q;
+                self.x[k] = xq;
+                self.f[k] = fq;
+                self.h[k] = hq;
+                self.z[k] = sep;
+                self.z[k + 1] = f64::INFINITY;
                 k += 1;
                 break;
             }
             if fq == 0.0 {
-                emit(d, f, v, z, seg, q + 1, s);
-                v[0] = q;
-                z[0] = f64::NEG_INFINITY;
-                z[1] = f64::INFINITY;
+                self.emit(d, seg, q + 1, s);
+                self.reset(q, xq, fq, hq);
                 k = 1;
                 seg = q + 1;
             }
         }
         if k == 0 {
-            d[seg..n].fill(f64::INFINITY);
+            d[seg..n].fill(f32::INFINITY);
             return;
         }
-        emit(d, f, v, z, seg, n, s);
+        self.emit(d, seg, n, s);
     }
-}
 
-/// Envelope values `d[from..to]` (envelope apices `v`, boundaries `z`).
-#[inline]
-fn emit(d: &mut [f64], f: &[f64], v: &[usize], z: &[f64], from: usize, to: usize, s: f64) {
-    let mut j = 0;
-    for (q, dq) in d.iter_mut().enumerate().take(to).skip(from) {
-        let xq = q as f64 * s;
-        while z[j + 1] < xq {
-            j += 1;
+    /// Envelope values `d[from..to]`.
+    #[inline]
+    fn emit(&self, d: &mut [f32], from: usize, to: usize, s: f64) {
+        let mut j = 0;
+        for (q, dq) in d.iter_mut().enumerate().take(to).skip(from) {
+            let xq = q as f64 * s;
+            while self.z[j + 1] < xq {
+                j += 1;
+            }
+            let t = xq - self.x[j];
+            *dq = (t * t + self.f[j]) as f32;
         }
-        let t = xq - v[j] as f64 * s;
-        *dq = t * t + f[v[j]];
     }
 }
 
