@@ -123,6 +123,7 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
                 .arg(CONNECTIVITY_PREFIX.arg()),
         ),
         ("sizes", of::<sizes::Sizes>("sizes")),
+        ("tortuosity", of::<tort::Tortuosity>("tortuosity")),
     ]
 }
 
