@@ -336,8 +336,11 @@ def _signature(f, keys):
     ps = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
     own = {p.name for p in ps}
     for k in keys:
-        if k["name"] in own or not k["name"].isidentifier():
+        if not k["name"].isidentifier():
             return sig
+        if k["name"] in own:
+            # a wrapper argument of the same name takes it (tortuosity's `seed`), as in the stubs
+            continue
         default = inspect.Parameter.empty
         ann = k["type"]
         if k["default"] is not None:

@@ -119,8 +119,18 @@ def connectivity(labels: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None,
                  graph: str = False, prefix: Optional[str] = None) -> Result: ...
 def tortuosity(labels: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None,
                allow_uncalibrated: bool = False, allow_unconverged: bool = False, seed: int = 0,
-               phase_names: Optional[Mapping[int, str]] = None, **params: Any) -> Result: ...
+               phase_names: Optional[Mapping[int, str]] = None, phase: Any,
+               method: Literal["rw", "fd", "both"] = "fd", axis: str = "all",
+               boundary: Literal["half-voxel", "fixed-layers"] = "half-voxel", tol: float = 0.00001,
+               max_iter: int = 1000, walkers: Optional[int] = None, steps: Optional[int] = None,
+               precision: float = 0.01, max_steps: int = 2097152, msd_csv: Optional[str] = None,
+               msd_png: Optional[str] = None) -> Result: ...
 def sizes(labels: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None, allow_uncalibrated: bool = False,
           allow_unconverged: bool = False, seed: int = 0,
-          phase_names: Optional[Mapping[int, str]] = None, **params: Any) -> Result: ...
+          phase_names: Optional[Mapping[int, str]] = None, phase: Any = 0,
+          what: Literal["local-thickness", "particles", "surface", "all"] = "all",
+          split: bool = False, min_separation: Optional[float] = None, connectivity: int = 26,
+          bins: int = 50, fast_thickness: bool = False, particles_csv: Optional[str] = None,
+          distribution_csv: Optional[str] = None,
+          thickness_map: Optional[str] = None) -> Result: ...
 def synth(*, seed: int = 0, **params: Any) -> Output: ...

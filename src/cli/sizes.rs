@@ -2,21 +2,12 @@
 
 use super::common::{print_json, InputOpts};
 use anyhow::{Context as _, Result};
-use clap::{Args, ValueEnum};
-use fibstack::io::IoError;
-use fibstack::metrics::local_thickness::ThicknessMode;
-use fibstack::metrics::particles::{Connectivity, ParticleOptions};
-use fibstack::metrics::sizes::{sizes, write_distribution_csv_in, SizesOptions, What};
+use clap::Args;
+use fibstack::metrics::sizes::{sizes_of_progress, write_distribution_csv_in};
 use fibstack::volume::GreyVolume;
+use fibstack::workflow::steps::metrics::write_csv_file;
+use fibstack::workflow::steps::sizes::Sizes;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum WhatArg {
-    LocalThickness,
-    Particles,
-    Surface,
-    All,
-}
 
 #[derive(Debug, Args)]
 pub struct SizesArgs {
@@ -24,39 +15,9 @@ pub struct SizesArgs {
     pub labels: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Label value of the phase to measure, or a phase name (see --phases).
-    #[arg(long, default_value = "0")]
-    pub phase: fibstack::volume::PhaseRef,
-    /// What to measure.
-    #[arg(long, value_enum, default_value_t = WhatArg::All)]
-    pub what: WhatArg,
-    /// Split touching particles by distance-transform watershed.
-    #[arg(long)]
-    pub split: bool,
-    /// Watershed markers: EDT maxima at least this far apart (nm; default 3 voxels).
-    #[arg(allow_negative_numbers = true, long, value_name = "NM")]
-    pub min_separation: Option<f64>,
-    /// Particle connectivity: 6 or 26.
-    #[arg(long, default_value_t = 26)]
-    pub connectivity: u32,
-    /// Bins of the local-thickness distribution.
-    #[arg(long, default_value_t = 50)]
-    pub bins: usize,
-    /// Fast approximate local thickness: the exact method on the phase coarsened 2x2x2, 4-8x
-    /// faster; diameters within 2 voxels of the exact ones for about 89 % of the voxels (mean
-    /// difference about 1 voxel); features only a few voxels across read low (see the manual's
-    /// validation chapter).
-    #[arg(long)]
-    pub fast_thickness: bool,
-    /// Write the per-particle table (CSV).
-    #[arg(long, value_name = "PATH")]
-    pub particles_csv: Option<PathBuf>,
-    /// Write the local-thickness distribution (CSV).
-    #[arg(long, value_name = "PATH")]
-    pub distribution_csv: Option<PathBuf>,
-    /// Write the local-thickness map (f32, diameter in nm) as a volume (.tif, .npy, .vti …).
-    #[arg(long, value_name = "OUT")]
-    pub thickness_map: Option<PathBuf>,
+    /// The operation's options: the same keys as the workflow step `kind = "sizes"`.
+    #[command(flatten)]
+    pub step: Sizes,
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -65,52 +26,21 @@ pub struct SizesArgs {
     pub allow_uncalibrated: bool,
 }
 
-fn csv_err(path: &Path, e: csv::Error) -> IoError {
-    IoError::Os {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
 pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
-    let csvs: Vec<&std::path::Path> = [&a.particles_csv, &a.distribution_csv]
+    let path = |o: &Option<String>| o.as_deref().map(PathBuf::from);
+    let particles_csv = path(&a.step.particles_csv);
+    let distribution_csv = path(&a.step.distribution_csv);
+    let thickness_map = path(&a.step.thickness_map);
+    let csvs: Vec<&Path> = [&particles_csv, &distribution_csv]
         .into_iter()
         .filter_map(|o| o.as_deref())
         .collect();
-    let maps: Vec<&std::path::Path> = a.thickness_map.as_deref().into_iter().collect();
+    let maps: Vec<&Path> = thickness_map.as_deref().into_iter().collect();
     super::common::check_outputs(&[&a.labels], &maps, &csvs)?;
-    let what = match a.what {
-        WhatArg::LocalThickness => What::LocalThickness,
-        WhatArg::Particles => What::Particles,
-        WhatArg::Surface => What::Surface,
-        WhatArg::All => What::All,
-    };
-    let opts = SizesOptions {
-        what,
-        bins: a.bins,
-        thickness_mode: if a.fast_thickness {
-            ThicknessMode::Fast
-        } else {
-            ThicknessMode::Exact
-        },
-        particles: ParticleOptions {
-            connectivity: Connectivity::from_number(a.connectivity)?,
-            split: a.split,
-            min_separation_nm: a.min_separation,
-        },
-    };
-    opts.validate()?;
-    let needs_lt = matches!(what, What::LocalThickness | What::All);
-    let needs_p = matches!(what, What::Particles | What::All);
-    if !needs_lt && (a.thickness_map.is_some() || a.distribution_csv.is_some()) {
-        anyhow::bail!("--thickness-map/--distribution-csv need --what local-thickness or all");
-    }
-    if !needs_p && a.particles_csv.is_some() {
-        anyhow::bail!("--particles-csv needs --what particles or all");
-    }
+    let opts = a.step.options()?;
     let (labels, phase) =
         a.input
-            .read_metric_labels_for(&a.labels, g, a.allow_uncalibrated, &a.phase, &[])?;
+            .read_metric_labels_for(&a.labels, g, a.allow_uncalibrated, &a.step.phase, &[])?;
     if !g.quiet {
         eprintln!(
             "measuring phase {} of {:?} voxels ({:?} nm)",
@@ -119,21 +49,24 @@ pub fn run(a: SizesArgs, g: &super::Global) -> Result<()> {
             labels.voxel.nm
         );
     }
-    let out =
-        sizes(&labels, phase, &opts).with_context(|| format!("sizes of {}", a.labels.display()))?;
+    let out = sizes_of_progress(
+        labels.view(),
+        &labels.voxel,
+        phase,
+        &opts,
+        &super::common::Bar::new(g.quiet),
+    )
+    .with_context(|| format!("sizes of {}", a.labels.display()))?;
     let unit = out.report.length_unit.clone();
-    if let Some(p) = &a.particles_csv {
-        fibstack::io::atomic::write_atomic(p, |w| {
+    if let Some(p) = &particles_csv {
+        write_csv_file(p, |w| {
             fibstack::metrics::particles::write_particles_csv_in(&out.particles, &unit, w)
-                .map_err(|e| csv_err(p, e))
         })?;
     }
-    if let (Some(p), Some(lt)) = (&a.distribution_csv, &out.report.local_thickness) {
-        fibstack::io::atomic::write_atomic(p, |w| {
-            write_distribution_csv_in(lt, &unit, w).map_err(|e| csv_err(p, e))
-        })?;
+    if let (Some(p), Some(lt)) = (&distribution_csv, &out.report.local_thickness) {
+        write_csv_file(p, |w| write_distribution_csv_in(lt, &unit, w))?;
     }
-    if let (Some(p), Some(map)) = (&a.thickness_map, &out.thickness_map) {
+    if let (Some(p), Some(map)) = (&thickness_map, &out.thickness_map) {
         let vol = GreyVolume::from_f32(map.clone(), labels.voxel);
         fibstack::io::write_volume(p, &vol)?;
     }

@@ -2,31 +2,15 @@
 //! diffusion (methods §7).
 
 use super::common::{print_json, Bar, InputOpts};
-use anyhow::{bail, Context as _, Result};
-use clap::{Args, ValueEnum};
+use anyhow::{Context as _, Result};
+use clap::Args;
 use fibstack::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
-use fibstack::metrics::tortuosity::steady_state::{tortuosity_fd, Boundary, SteadyStateOptions};
-use fibstack::metrics::tortuosity::{parse_axis, TortuosityResult};
+use fibstack::metrics::tortuosity::steady_state::{tortuosity_fd, SteadyStateOptions};
+use fibstack::metrics::tortuosity::TortuosityResult;
+use fibstack::volume::Axis;
+use fibstack::workflow::steps::tort::Tortuosity;
 use serde::Serialize;
-use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Method {
-    /// Random walk (lattice blind ant, mirror boundaries).
-    Rw,
-    /// Steady-state diffusion (finite volumes, PCG + multigrid).
-    Fd,
-    /// Both, with their relative difference.
-    Both,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BoundaryArg {
-    /// TauFactor: Dirichlet planes half a voxel outside the image, L = n·d, ε total.
-    HalfVoxel,
-    /// PoreSpy: first/last layer fixed, L = (n−1)·d, ε of the percolating part.
-    FixedLayers,
-}
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct TortuosityArgs {
@@ -34,45 +18,9 @@ pub struct TortuosityArgs {
     pub labels: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Method: rw (random walk), fd (steady-state diffusion) or both.
-    #[arg(long, value_enum, default_value_t = Method::Fd)]
-    pub method: Method,
-    /// Transport axis: x, y, z or all (z = slice index).
-    #[arg(long, default_value = "all")]
-    pub axis: String,
-    /// Label value of the phase to measure (e.g. 0 = pore), or a phase name (see --phases).
-    #[arg(long)]
-    pub phase: fibstack::volume::PhaseRef,
-    /// Random walk: seed (results do not depend on --threads).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Random walk: number of walkers (default 2/precision²).
-    #[arg(long)]
-    pub walkers: Option<u64>,
-    /// Random walk: fixed number of steps per walker (default: automatic length).
-    #[arg(long)]
-    pub steps: Option<u64>,
-    /// Random walk: target relative precision of the MSD.
-    #[arg(allow_negative_numbers = true, long, default_value_t = 0.01)]
-    pub precision: f64,
-    /// Random walk: longest automatic walk in steps.
-    #[arg(long, default_value_t = 1 << 21)]
-    pub max_steps: u64,
-    /// Steady state: relative residual tolerance.
-    #[arg(allow_negative_numbers = true, long, default_value_t = 1e-5)]
-    pub tol: f64,
-    /// Steady state: maximum iterations.
-    #[arg(long, default_value_t = 1000)]
-    pub max_iter: usize,
-    /// Steady state: boundary convention.
-    #[arg(long, value_enum, default_value_t = BoundaryArg::HalfVoxel)]
-    pub boundary: BoundaryArg,
-    /// Random walk: write the MSD curve as CSV here.
-    #[arg(long, value_name = "PATH")]
-    pub msd_csv: Option<PathBuf>,
-    /// Random walk: write a PNG plot of the MSD curve here.
-    #[arg(long, value_name = "PATH")]
-    pub msd_png: Option<PathBuf>,
+    /// The operation's options: the same keys as the workflow step `kind = "tortuosity"`.
+    #[command(flatten)]
+    pub step: Tortuosity,
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -104,58 +52,29 @@ pub struct Report {
     pub comparison: Vec<Comparison>,
 }
 
-fn axes_of(s: &str) -> Result<Vec<usize>> {
-    if s.trim().eq_ignore_ascii_case("all") {
-        return Ok(vec![0, 1, 2]);
-    }
-    let mut v = Vec::new();
-    for p in s.split(',') {
-        let a = parse_axis(p)?;
-        if !v.contains(&a) {
-            v.push(a);
-        }
-    }
-    Ok(v)
+/// The solver and walk options the flags describe (not validated): the random walk's seed is 0
+/// unless `--seed` is given.
+pub fn options(a: &TortuosityArgs) -> (SteadyStateOptions, RandomWalkOptions) {
+    (a.step.fd_opts(), a.step.rw_opts(0))
 }
 
 pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
-    let outs: Vec<&std::path::Path> = [&a.msd_csv, &a.msd_png]
+    let st = &a.step;
+    let msd_csv = st.msd_csv.as_deref().map(PathBuf::from);
+    let msd_png = st.msd_png.as_deref().map(PathBuf::from);
+    let outs: Vec<&Path> = [&msd_csv, &msd_png]
         .into_iter()
         .filter_map(|o| o.as_deref())
         .collect();
     super::common::check_outputs(&[&a.labels], &[], &outs)?;
-    let axes = axes_of(&a.axis)?;
-    let fd_opts = SteadyStateOptions {
-        boundary: match a.boundary {
-            BoundaryArg::HalfVoxel => Boundary::HalfVoxel,
-            BoundaryArg::FixedLayers => Boundary::FixedLayers,
-        },
-        rtol: a.tol,
-        max_iter: a.max_iter,
-        ..Default::default()
-    };
-    let rw_opts = RandomWalkOptions {
-        seed: a.seed,
-        walkers: a.walkers,
-        steps: a.steps,
-        precision: a.precision,
-        max_steps: a.max_steps,
-        ..Default::default()
-    };
-    let do_fd = a.method != Method::Rw;
-    let do_rw = a.method != Method::Fd;
     // check parameters before reading (reading can take long)
-    if do_fd {
-        fd_opts.validate()?;
-    }
-    if do_rw {
-        rw_opts.validate()?;
-    } else if a.msd_csv.is_some() || a.msd_png.is_some() {
-        bail!("--msd-csv/--msd-png need the random walk: use --method rw or both");
-    }
+    st.check_params()?;
+    let axes = st.axes()?;
+    let (fd_opts, rw_opts) = options(&a);
+    let (do_fd, do_rw) = st.methods();
     let (vol, phase) =
         a.input
-            .read_metric_labels_for(&a.labels, g, a.allow_uncalibrated, &a.phase, &[])?;
+            .read_metric_labels_for(&a.labels, g, a.allow_uncalibrated, &st.phase, &[])?;
     let file = a.labels.display();
     let bar = Bar::new(g.quiet);
     let mut results = Vec::new();
@@ -166,7 +85,7 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
                 .with_context(|| {
                     format!(
                         "{file}: steady-state tortuosity along {}",
-                        fibstack::metrics::tortuosity::AXIS_NAMES[ax]
+                        Axis::ALL[ax].name()
                     )
                 })?;
             fd_res.push(r.clone());
@@ -177,10 +96,10 @@ pub fn run(a: TortuosityArgs, g: &super::Global) -> Result<()> {
     if do_rw {
         let out = tortuosity_rw(vol.view(), phase, vol.voxel.nm, &axes, &rw_opts, &bar)
             .with_context(|| format!("{file}: random-walk tortuosity"))?;
-        if let Some(p) = &a.msd_csv {
+        if let Some(p) = &msd_csv {
             fibstack::io::atomic::write_bytes(p, out.msd.to_csv().as_bytes())?;
         }
-        if let Some(p) = &a.msd_png {
+        if let Some(p) = &msd_png {
             fibstack::report::figures::msd_plot(&out.msd).write_png(p, 800, 500)?;
         }
         rw_res = out.results.clone();

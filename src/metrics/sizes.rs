@@ -12,31 +12,25 @@ use crate::volume::LabelVolume;
 use ndarray::Array3;
 use serde::{Deserialize, Serialize};
 
-/// Which measurements to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which measurements to make (`what` key and `--what` flag; `local_thickness` is accepted for
+/// `local-thickness`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum What {
+    /// Local thickness (largest inscribed sphere) map and its distribution.
+    #[serde(alias = "local_thickness")]
+    #[value(alias = "local_thickness")]
     LocalThickness,
+    /// Discrete particles: sizes, shapes, spacing.
     Particles,
+    /// Specific surface area of the phase.
     Surface,
+    /// All three.
+    #[default]
     All,
 }
 
 impl What {
-    /// Parse `local-thickness|particles|surface|all`.
-    pub fn parse(s: &str) -> Result<Self, ParamError> {
-        match s {
-            "local-thickness" | "local_thickness" => Ok(What::LocalThickness),
-            "particles" => Ok(What::Particles),
-            "surface" => Ok(What::Surface),
-            "all" => Ok(What::All),
-            _ => Err(ParamError::new(
-                "what",
-                s,
-                "use local-thickness, particles, surface or all",
-            )),
-        }
-    }
     fn has(self, w: What) -> bool {
         self == What::All || self == w
     }
@@ -56,7 +50,7 @@ pub struct SizesOptions {
 impl Default for SizesOptions {
     fn default() -> Self {
         SizesOptions {
-            what: What::All,
+            what: What::default(),
             bins: 50,
             thickness_mode: ThicknessMode::Exact,
             particles: ParticleOptions::default(),

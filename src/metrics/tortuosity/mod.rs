@@ -18,9 +18,6 @@ pub mod steady_state;
 use crate::error::ParamError;
 use serde::{Deserialize, Serialize};
 
-/// Axis names in volume order: numpy axis 0 = z, 1 = y, 2 = x (methods §0).
-pub const AXIS_NAMES: [&str; 3] = ["z", "y", "x"];
-
 /// Parse `z|y|x` (or `0|1|2`) to a numpy axis index.
 pub fn parse_axis(s: &str) -> Result<usize, ParamError> {
     crate::volume::Axis::parse(s).map(crate::volume::Axis::index)
@@ -93,7 +90,7 @@ impl TortuosityResult {
         TortuosityResult {
             method: method.to_string(),
             phase,
-            axis: AXIS_NAMES[axis].to_string(),
+            axis: crate::volume::Axis::ALL[axis].name().to_string(),
             axis_index: axis,
             tortuosity_factor: None,
             ci_low: None,

@@ -43,13 +43,19 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// Where the concentration is imposed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the concentration is imposed (`boundary` key and `--boundary` flag; `half_voxel` and
+/// `half-voxel` are the same value, as are `fixed_layers` and `fixed-layers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Boundary {
     /// TauFactor: Dirichlet planes half a voxel outside the image; L = n·d; τ uses ε_total.
+    #[default]
+    #[serde(alias = "half-voxel")]
+    #[value(alias = "half_voxel")]
     HalfVoxel,
     /// PoreSpy: first and last layers fixed; L = (n−1)·d; τ uses ε_percolating.
+    #[serde(alias = "fixed-layers")]
+    #[value(alias = "fixed_layers")]
     FixedLayers,
 }
 
@@ -58,18 +64,6 @@ impl Boundary {
         match self {
             Boundary::HalfVoxel => "half_voxel",
             Boundary::FixedLayers => "fixed_layers",
-        }
-    }
-    /// Parse `half-voxel|half_voxel|fixed-layers|fixed_layers`.
-    pub fn parse(s: &str) -> Result<Self, ParamError> {
-        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "half_voxel" => Ok(Boundary::HalfVoxel),
-            "fixed_layers" => Ok(Boundary::FixedLayers),
-            _ => Err(ParamError::new(
-                "boundary",
-                s,
-                "use half-voxel (TauFactor) or fixed-layers (PoreSpy)",
-            )),
         }
     }
 }
@@ -96,7 +90,7 @@ pub struct SteadyStateOptions {
 impl Default for SteadyStateOptions {
     fn default() -> Self {
         SteadyStateOptions {
-            boundary: Boundary::HalfVoxel,
+            boundary: Boundary::default(),
             rtol: 1e-5,
             flux_tol: 0.01,
             tau_tol: 2e-3,

@@ -122,6 +122,8 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
                 .arg(GRAPH.arg())
                 .arg(CONNECTIVITY_PREFIX.arg()),
         ),
+        ("sizes", of::<sizes::Sizes>("sizes")),
+        ("tortuosity", of::<tort::Tortuosity>("tortuosity")),
     ]
 }
 
@@ -459,7 +461,11 @@ mod tests {
             for a in cmd.get_arguments().filter(|a| a.get_id() != "help") {
                 let v = match key_default_toml(a) {
                     Some(v) => v,
-                    None if a.is_required_set() => "50.0".to_string(),
+                    // a number of the key's type (a label value for `phase`)
+                    None if a.is_required_set() => {
+                        let float = a.get_value_parser().type_id() == std::any::TypeId::of::<f64>();
+                        if float { "50.0" } else { "1" }.to_string()
+                    }
                     None => continue,
                 };
                 t.push_str(&format!("{} = {v}\n", a.get_id()));

@@ -21,85 +21,137 @@
 //! relative_difference}] }` — see [`crate::metrics::tortuosity::TortuosityResult`].
 
 use crate::error::{Error, ParamError};
-use crate::metrics::tortuosity::parse_axis;
 use crate::metrics::tortuosity::random_walk::{tortuosity_rw, RandomWalkOptions};
 use crate::metrics::tortuosity::steady_state::{tortuosity_fd, Boundary, SteadyStateOptions};
+use crate::volume::{Axis, PhaseRef};
 use crate::workflow::results::TortuosityStepResult;
 use crate::workflow::{Context, Data, Step, StepError, StepResult};
 use serde::Deserialize;
 
-/// `kind = "tortuosity"`.
-#[derive(Debug, Clone, Deserialize)]
+/// `method` key of the tortuosity step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TortuosityMethod {
+    /// Random walk (lattice blind ant, mirror boundaries).
+    Rw,
+    /// Steady-state diffusion (finite volumes, PCG + multigrid).
+    #[default]
+    Fd,
+    /// Both, with their relative difference.
+    Both,
+}
+
+/// `kind = "tortuosity"`: tortuosity factor of one phase; the same keys are the options of
+/// `fibstack tortuosity`.
+//
+// One definition of the keys (as for the filter steps): serde reads the workflow, clap flattens
+// it into `fibstack tortuosity`, the doc comments are the help, and every default is the
+// library's (`SteadyStateOptions::default()`, `RandomWalkOptions::default()`).
+#[derive(Debug, Clone, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Tortuosity {
-    /// Label value or phase name (required).
-    pub phase: crate::volume::PhaseRef,
-    #[serde(default = "default_method")]
-    pub method: String,
-    #[serde(default = "default_axis")]
+    /// Label value of the phase to measure (e.g. 0 = pore), or a phase name (see `--phases`).
+    #[arg(long)]
+    pub phase: PhaseRef,
+    /// Method: rw (random walk), fd (steady-state diffusion) or both.
+    #[serde(default)]
+    #[arg(long, value_enum, default_value_t = TortuosityMethod::default())]
+    pub method: TortuosityMethod,
+    /// Transport axis: x, y, z, a comma-separated list of them, or all (z = slice index).
+    #[serde(default = "d_axis")]
+    #[arg(long, default_value_t = d_axis())]
     pub axis: String,
-    #[serde(default = "default_boundary")]
-    pub boundary: String,
-    #[serde(default = "default_tol")]
+    /// Steady state: boundary convention.
+    #[serde(default = "d_boundary")]
+    #[arg(long, value_enum, default_value_t = d_boundary())]
+    pub boundary: Boundary,
+    /// Steady state: relative residual tolerance.
+    #[serde(default = "d_tol")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = d_tol())]
     pub tol: f64,
-    #[serde(default = "default_max_iter")]
+    /// Steady state: maximum iterations.
+    #[serde(default = "d_max_iter")]
+    #[arg(long, default_value_t = d_max_iter())]
     pub max_iter: usize,
+    /// Random walk: seed (results do not depend on --threads); default: the workflow's `seed`,
+    /// 0 on the command line.
+    #[serde(default)]
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// Random walk: number of walkers (default 2/precision²).
+    #[serde(default)]
+    #[arg(long)]
     pub walkers: Option<u64>,
+    /// Random walk: fixed number of steps per walker (default: automatic length).
+    #[serde(default)]
+    #[arg(long)]
     pub steps: Option<u64>,
-    #[serde(default = "default_precision")]
+    /// Random walk: target relative precision of the MSD.
+    #[serde(default = "d_precision")]
+    #[arg(long, allow_negative_numbers = true, default_value_t = d_precision())]
     pub precision: f64,
-    #[serde(default = "default_max_steps")]
+    /// Random walk: longest automatic walk in steps.
+    #[serde(default = "d_max_steps")]
+    #[arg(long, default_value_t = d_max_steps())]
     pub max_steps: u64,
+    /// Random walk: write the MSD curve as CSV here (in a workflow a file name in the output
+    /// folder).
+    #[serde(default)]
+    #[arg(long, value_name = "PATH")]
     pub msd_csv: Option<String>,
+    /// Random walk: write a PNG plot of the MSD curve here (in a workflow a file name in the
+    /// output folder).
+    #[serde(default)]
+    #[arg(long, value_name = "PATH")]
     pub msd_png: Option<String>,
 }
 
-fn default_method() -> String {
-    "fd".into()
-}
-fn default_axis() -> String {
+fn d_axis() -> String {
     "all".into()
 }
-fn default_boundary() -> String {
-    "half_voxel".into()
+fn d_boundary() -> Boundary {
+    SteadyStateOptions::default().boundary
 }
-fn default_tol() -> f64 {
-    1e-5
+fn d_tol() -> f64 {
+    SteadyStateOptions::default().rtol
 }
-fn default_max_iter() -> usize {
-    1000
+fn d_max_iter() -> usize {
+    SteadyStateOptions::default().max_iter
 }
-fn default_precision() -> f64 {
-    0.01
+fn d_precision() -> f64 {
+    RandomWalkOptions::default().precision
 }
-fn default_max_steps() -> u64 {
-    1 << 21
+fn d_max_steps() -> u64 {
+    RandomWalkOptions::default().max_steps
 }
 
 impl Tortuosity {
-    fn axes(&self) -> Result<Vec<usize>, ParamError> {
+    /// The transport axes as array indices (z = 0, y = 1, x = 2), in the order given, each once.
+    pub fn axes(&self) -> Result<Vec<usize>, ParamError> {
         if self.axis.trim().eq_ignore_ascii_case("all") {
             return Ok(vec![0, 1, 2]);
         }
         let mut v = Vec::new();
         for p in self.axis.split(',') {
-            let a = parse_axis(p)?;
+            let a = Axis::parse(p)?.index();
             if !v.contains(&a) {
                 v.push(a);
             }
         }
         Ok(v)
     }
-    fn fd_opts(&self) -> Result<SteadyStateOptions, ParamError> {
-        Ok(SteadyStateOptions {
-            boundary: Boundary::parse(&self.boundary)?,
+    /// The steady-state solver's options (not validated).
+    pub fn fd_opts(&self) -> SteadyStateOptions {
+        SteadyStateOptions {
+            boundary: self.boundary,
             rtol: self.tol,
             max_iter: self.max_iter,
             ..Default::default()
-        })
+        }
     }
-    fn rw_opts(&self, seed: u64) -> RandomWalkOptions {
+    /// The random walk's options (not validated); `seed` when the step sets none (the workflow's
+    /// seed, 0 on the command line).
+    pub fn rw_opts(&self, seed: u64) -> RandomWalkOptions {
         RandomWalkOptions {
             seed: self.seed.unwrap_or(seed),
             walkers: self.walkers,
@@ -109,38 +161,41 @@ impl Tortuosity {
             ..Default::default()
         }
     }
-    fn methods(&self) -> Result<(bool, bool), ParamError> {
-        match self.method.as_str() {
-            "fd" => Ok((true, false)),
-            "rw" => Ok((false, true)),
-            "both" => Ok((true, true)),
-            m => Err(ParamError::new(
-                "method",
-                m,
-                "use \"rw\", \"fd\" or \"both\"",
-            )),
+    /// Which estimators run: `(steady state, random walk)`.
+    pub fn methods(&self) -> (bool, bool) {
+        match self.method {
+            TortuosityMethod::Fd => (true, false),
+            TortuosityMethod::Rw => (false, true),
+            TortuosityMethod::Both => (true, true),
         }
+    }
+    /// Check the parameters of the estimators that run, the axes, and that an MSD output has
+    /// the random walk to come from (output names and paths are checked by the caller).
+    pub fn check_params(&self) -> Result<(), ParamError> {
+        let (fd, rw) = self.methods();
+        self.axes()?;
+        if fd {
+            self.fd_opts().validate()?;
+        }
+        if rw {
+            self.rw_opts(0).validate()?;
+        }
+        if !rw && (self.msd_csv.is_some() || self.msd_png.is_some()) {
+            return Err(ParamError::new(
+                "msd_csv/msd_png",
+                "fd",
+                "the MSD curve comes from the random walk: set method = \"rw\" or \"both\" (--method rw or both)",
+            ));
+        }
+        Ok(())
     }
 }
 
 impl Step for Tortuosity {
     fn validate(&self) -> Result<(), ParamError> {
-        let (fd, rw) = self.methods()?;
-        self.axes()?;
-        self.fd_opts()?.validate()?;
-        if rw {
-            self.rw_opts(0).validate()?;
-        }
+        self.check_params()?;
         crate::workflow::check_output_name("msd_csv", &self.msd_csv)?;
-        crate::workflow::check_output_name("msd_png", &self.msd_png)?;
-        if fd && !rw && (self.msd_csv.is_some() || self.msd_png.is_some()) {
-            return Err(ParamError::new(
-                "msd_csv/msd_png",
-                &self.method,
-                "the MSD curve comes from the random walk: set method = \"rw\" or \"both\"",
-            ));
-        }
-        Ok(())
+        crate::workflow::check_output_name("msd_png", &self.msd_png)
     }
     fn needs(&self) -> Data {
         Data::Labels
@@ -149,9 +204,9 @@ impl Step for Tortuosity {
         Data::Nothing
     }
     fn run(&self, ctx: &mut Context) -> Result<Option<StepResult>, Error> {
-        let (fd, rw) = self.methods()?;
+        let (fd, rw) = self.methods();
         let axes = self.axes()?;
-        let fd_opts = self.fd_opts()?;
+        let fd_opts = self.fd_opts();
         let rw_opts = self.rw_opts(ctx.seed);
         let mut fd_res = Vec::new();
         let mut rw_res = Vec::new();
@@ -226,12 +281,21 @@ mod tests {
         let t = parse("phase = 0\nmethod = \"both\"\naxis = \"z\"\nmsd_csv = \"m.csv\"").unwrap();
         assert!(t.validate().is_ok());
         assert!(parse("phase = 0\nwalker = 3").is_err());
-        let t = parse("phase = 0\nmethod = \"walk\"").unwrap();
-        assert!(t.validate().is_err());
+        // enumerated values are refused when the workflow is read, naming the valid ones
+        let e = parse("phase = 0\nmethod = \"walk\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("walk") && e.contains("both"), "{e}");
         let t = parse("phase = 0\naxis = \"q\"").unwrap();
         assert!(t.validate().is_err());
-        let t = parse("phase = 0\nboundary = \"periodic\"").unwrap();
-        assert!(t.validate().is_err());
+        let e = parse("phase = 0\nboundary = \"periodic\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("periodic") && e.contains("half_voxel"), "{e}");
+        for b in ["half-voxel", "half_voxel", "fixed-layers", "fixed_layers"] {
+            let t = parse(&format!("phase = 0\nboundary = \"{b}\"")).unwrap();
+            assert!(t.validate().is_ok(), "{b}");
+        }
         let t = parse("phase = 0\nmsd_png = \"m.png\"").unwrap();
         assert!(t.validate().is_err(), "fd only cannot write an MSD plot");
         let t = parse("phase = 0\nmethod = \"rw\"\nprecision = 2.0").unwrap();
