@@ -45,24 +45,25 @@ pub enum IoError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: damaged or not a valid file of its type ({detail}); the file may be truncated or corrupt — re-export it")]
     /// The file is damaged or not a valid file of the type its name says.
+    #[error("{path}: damaged or not a valid file of its type ({detail}); the file may be truncated or corrupt — re-export it")]
     Corrupt {
         /// The file concerned.
         path: PathBuf,
         /// What was wrong, as found by the decoder.
         detail: String,
     },
+    /// The file is valid but stores samples fibstack cannot read (e.g. 64-bit or signed
+    /// integers).
     #[error("{path}: unsupported sample format {format}; convert it to 8/16-bit grey or 32-bit float (e.g. Fiji: Image › Type)")]
-    /// The file is valid but stores samples fibstack cannot read (e.g. RGB, 64-bit).
     Unsupported {
         /// The file concerned.
         path: PathBuf,
-        /// The sample format found and what to do about it, as text.
+        /// The sample format found (and what to do about it), as text.
         format: String,
     },
-    #[error("{path}: image of {shape} would need {bytes} bytes ({}), more than the limit of {limit} bytes ({}); crop it (--crop/--slices) or raise --max-memory", gib(*bytes), gib(*limit))]
     /// Reading the image would hold more memory than the budget allows (see [`check_budget`]).
+    #[error("{path}: image of {shape} would need {bytes} bytes ({}), more than the limit of {limit} bytes ({}); crop it (--crop/--slices) or raise --max-memory", gib(*bytes), gib(*limit))]
     TooLarge {
         /// The file concerned.
         path: PathBuf,
@@ -73,16 +74,16 @@ pub enum IoError {
         /// The memory budget (bytes).
         limit: u64,
     },
-    #[error("{path}: {detail}")]
     /// The file or the options given for it are invalid in a way the message explains.
+    #[error("{path}: {detail}")]
     Invalid {
         /// The file concerned.
         path: PathBuf,
         /// What is wrong and how to fix it.
         detail: String,
     },
-    #[error("{first}: slice is {expected}, but {file} is {found}; all slices must share size and type (remove or re-export that file, or use --pattern)")]
     /// The slices of a folder stack differ in size or sample type.
+    #[error("{first}: slice is {expected}, but {file} is {found}; all slices must share size and type (remove or re-export that file, or use --pattern)")]
     SliceMismatch {
         /// The first slice, whose size and type the others must match.
         first: PathBuf,
@@ -93,26 +94,26 @@ pub enum IoError {
         /// Size and type of the differing slice, as text.
         found: String,
     },
-    #[error("{path}: folder holds no TIFF slices{detail}; point to a folder of .tif files or set --pattern")]
     /// A folder given as a stack holds no TIFF slices (that match the pattern).
+    #[error("{path}: folder holds no TIFF slices{detail}; point to a folder of .tif files or set --pattern")]
     EmptyFolder {
         /// The folder concerned.
         path: PathBuf,
         /// Extra context for the message (e.g. the pattern used); may be empty.
         detail: String,
     },
+    /// The file extension names no format fibstack reads or writes.
     #[error(
         "{path}: unknown file type '{ext}'; use .tif/.tiff, .ome.tif, .mrc/.rec/.st/.map, .am, .h5 (feature hdf5), .zarr (feature zarr), .npy, .raw (with --raw), .vti or .png"
     )]
-    /// The file extension names no format fibstack reads or writes.
     UnknownFormat {
         /// The file concerned.
         path: PathBuf,
-        /// The extension found (without the dot; may be empty).
+        /// The extension found (lower case, without the dot).
         ext: String,
     },
-    #[error("{path}: header says {what} needs {declared} bytes of data from byte {offset}, but the file has {file_len} bytes; the file is truncated or the header corrupt — re-export it")]
     /// The header declares more data than the file holds.
+    #[error("{path}: header says {what} needs {declared} bytes of data from byte {offset}, but the file has {file_len} bytes; the file is truncated or the header corrupt — re-export it")]
     Truncated {
         /// The file concerned.
         path: PathBuf,
@@ -125,8 +126,8 @@ pub enum IoError {
         /// Actual file length (bytes).
         file_len: u64,
     },
-    #[error("{path}: {format} support is not built in; rebuild with `cargo build --release --features {feature}` (needs {needs})")]
     /// The format is known but its support was not compiled into this build.
+    #[error("{path}: {format} support is not built in; rebuild with `cargo build --release --features {feature}` (needs {needs})")]
     FeatureMissing {
         /// The file concerned.
         path: PathBuf,

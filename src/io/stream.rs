@@ -222,7 +222,7 @@ impl SliceReader {
     pub fn sample_type(&self) -> SampleType {
         self.sample
     }
-    /// Voxel size `[dz, dy, dx]` (nm) that [`super::read_volume`] would report.
+    /// Voxel size `[dz, dy, dx]` (nm) of the stack and where each value came from.
     pub fn voxel(&self) -> VoxelSize {
         self.voxel
     }

@@ -23,7 +23,7 @@ pub enum Compression {
     #[default]
     /// No compression (fastest to read and write, largest files).
     None,
-    /// LZW (lossless; read by every TIFF reader).
+    /// LZW (lossless; widely supported).
     Lzw,
     /// Deflate / zlib (lossless; usually smaller than LZW).
     Deflate,

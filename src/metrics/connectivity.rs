@@ -139,7 +139,7 @@ pub struct ConnectivityReport {
     pub volume_unit: String,
     /// Percolation along each requested axis, in the order asked.
     pub axes: Vec<AxisPercolation>,
-    /// Euler characteristic of the phase (connectivity density, genus).
+    /// Euler characteristic, connectivity β₁ and connectivity density of the phase.
     pub euler: EulerResult,
     /// Interfaces between every pair of phases (face counting).
     pub phase_contacts: Vec<PhaseContact>,

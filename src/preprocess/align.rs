@@ -210,9 +210,9 @@ pub struct SliceShift {
 /// Region of the output in the frame of slice 0: `[y0, x0, height, width]` (px).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CropRegion {
-    /// First row of the region (px, in the frame of slice 0; negative when padded above).
+    /// First row of the region (px, in the frame of slice 0; may be negative).
     pub y0: i64,
-    /// First column of the region (px, in the frame of slice 0; negative when padded left).
+    /// First column of the region (px, in the frame of slice 0; may be negative).
     pub x0: i64,
     /// Rows of the region (px).
     pub height: usize,

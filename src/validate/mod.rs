@@ -525,7 +525,8 @@ pub struct TwoClass {
 /// Per-phase and pore/solid scores (under one choice of alignment shifts, when mapped).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreView {
-    /// Which alignment shifts mapped the voxels, when the score went through a chain transform.
+    /// Which alignment shifts mapped the voxels onto the truth (`None` for a direct comparison of
+    /// two label volumes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alignment: Option<Alignment>,
     /// Every phase (labels as segmented / in the truth).

@@ -54,8 +54,8 @@ pub struct Provenance {
     pub seed: u64,
     /// The input files read, with their checksums.
     pub inputs: Vec<InputFile>,
-    /// Shape `[nz, ny, nx]` of the input volume (voxels; of the first created volume without an
-    /// input).
+    /// Shape `[nz, ny, nx]` of the input volume (voxels); without an input, of the volume the
+    /// steps left.
     pub input_shape: Option<[usize; 3]>,
     /// Voxel size `[dz, dy, dx]` (nm) of the input volume.
     pub voxel_size_nm: Option<[f64; 3]>,

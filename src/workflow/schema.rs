@@ -174,7 +174,7 @@ pub struct CompareSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompareColumn {
-    /// Column name in the comparison table (and plot title).
+    /// Column name in the comparison table.
     pub name: String,
     /// Unit of the column, for the header and axis title (default none).
     #[serde(default)]

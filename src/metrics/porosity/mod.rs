@@ -227,7 +227,8 @@ pub struct PorosityReport {
     /// Full profiles (all labels), for CSV.
     #[serde(skip)]
     pub profile_tables: Vec<Profile>,
-    /// Deposit found along each profile axis (empty unless deposit detection was asked for).
+    /// Deposit found along each profile axis (empty unless `deposit`, a collector, a deposit
+    /// threshold or `reverse` was set).
     pub deposits: Vec<AxisDeposit>,
     /// Windowed statistics of the phase fraction (when a window edge was given).
     pub windows: Option<WindowStats>,

@@ -165,7 +165,7 @@ pub struct DestripeScore {
     pub params: ScoreParams,
     /// Energies summed over the slices; ratios of the sums.
     pub material: RegionScore,
-    /// The same in the pores, summed over the slices (must not rise: ratio ≤ 1).
+    /// Column-mean high-pass energy in the pores, summed over the slices (must not rise: ratio ≤ 1).
     pub pore: RegionScore,
     /// Row-mean high-pass energy of the whole slices, summed (kept horizontal structure: ratio ≈ 1).
     pub rows: RegionScore,
