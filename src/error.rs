@@ -1,6 +1,8 @@
 //! Shared error types. Module-specific errors live in their modules; every message names the value
 //! and what to do.
 
+#![deny(missing_docs)]
+
 use std::fmt::Display;
 use thiserror::Error;
 
@@ -22,6 +24,8 @@ pub struct ParamError {
 }
 
 impl ParamError {
+    /// An error for parameter `name` (as the user writes it) with the offending `value` and `fix`,
+    /// what is wrong and what to do.
     pub fn new(name: impl Into<String>, value: impl Display, fix: impl Into<String>) -> Self {
         ParamError {
             name: name.into(),

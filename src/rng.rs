@@ -3,6 +3,8 @@
 //! Independent streams are derived from `(seed, stream index)`, so results never depend on the
 //! number of threads: give each unit of work (slice, walker batch) its own stream.
 
+#![deny(missing_docs)]
+
 /// SplitMix64 step, used for seeding.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -46,6 +48,7 @@ impl Rng {
         }
         Rng { s }
     }
+    /// The next 64 uniformly distributed random bits (advances the state).
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         let result = (self.s[0].wrapping_add(self.s[3]))

@@ -3,6 +3,8 @@
 //! Volumes are indexed `[z, y, x]` (methods §0): z = slice (milling direction), y = image row,
 //! x = image column (contiguous in memory).
 
+#![deny(missing_docs)]
+
 use crate::error::ParamError;
 use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};
@@ -15,8 +17,11 @@ pub use bits::BitVolume;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Axis {
+    /// Slice index (milling direction), array axis 0.
     Z,
+    /// Image row, array axis 1.
     Y,
+    /// Image column, array axis 2 (contiguous in memory).
     X,
 }
 
@@ -674,12 +679,16 @@ pub fn phase_title(names: &PhaseNames, label: u8) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SampleType {
+    /// Unsigned 8-bit samples (0–255).
     U8,
+    /// Unsigned 16-bit samples (0–65535).
     U16,
+    /// 32-bit floating-point samples.
     F32,
 }
 
 impl SampleType {
+    /// Short lower-case name: `"u8"`, `"u16"` or `"f32"` (as written in JSON and shown to users).
     pub fn as_str(self) -> &'static str {
         match self {
             SampleType::U8 => "u8",
@@ -700,8 +709,11 @@ impl SampleType {
 /// Grey values in their native sample type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GreyData {
+    /// 8-bit grey values, shape `[nz, ny, nx]`.
     U8(Array3<u8>),
+    /// 16-bit grey values, shape `[nz, ny, nx]`.
     U16(Array3<u16>),
+    /// 32-bit float grey values, shape `[nz, ny, nx]`.
     F32(Array3<f32>),
 }
 
@@ -715,6 +727,7 @@ impl GreyData {
         };
         [s[0], s[1], s[2]]
     }
+    /// The sample type of the stored array.
     pub fn sample_type(&self) -> SampleType {
         match self {
             GreyData::U8(_) => SampleType::U8,
@@ -742,12 +755,16 @@ impl GreyData {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct GreyVolume {
+    /// Grey values `[z, y, x]` in their native sample type.
     pub data: GreyData,
+    /// Physical voxel size `[dz, dy, dx]` (nm) and where each value came from.
     pub voxel: VoxelSize,
+    /// Acquisition metadata read with the volume (instrument, source files, warnings).
     pub meta: Metadata,
 }
 
 impl GreyVolume {
+    /// Wrap an 8-bit array `[z, y, x]` with default (empty) metadata.
     pub fn from_u8(a: Array3<u8>, voxel: VoxelSize) -> Self {
         GreyVolume {
             data: GreyData::U8(a),
@@ -755,6 +772,7 @@ impl GreyVolume {
             meta: Metadata::default(),
         }
     }
+    /// Wrap a 16-bit array `[z, y, x]` with default (empty) metadata.
     pub fn from_u16(a: Array3<u16>, voxel: VoxelSize) -> Self {
         GreyVolume {
             data: GreyData::U16(a),
@@ -762,6 +780,7 @@ impl GreyVolume {
             meta: Metadata::default(),
         }
     }
+    /// Wrap a 32-bit float array `[z, y, x]` with default (empty) metadata.
     pub fn from_f32(a: Array3<f32>, voxel: VoxelSize) -> Self {
         GreyVolume {
             data: GreyData::F32(a),
@@ -769,12 +788,15 @@ impl GreyVolume {
             meta: Metadata::default(),
         }
     }
+    /// Shape `[nz, ny, nx]` (voxels).
     pub fn shape(&self) -> [usize; 3] {
         self.data.shape()
     }
+    /// The sample type of the stored values.
     pub fn sample_type(&self) -> SampleType {
         self.data.sample_type()
     }
+    /// Copy the grey values to f32 (values unchanged, no rescaling).
     pub fn to_f32(&self) -> Array3<f32> {
         self.data.to_f32()
     }
@@ -790,12 +812,16 @@ impl GreyVolume {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelVolume {
+    /// Phase labels `[z, y, x]`, one u8 label per voxel.
     pub data: Array3<u8>,
+    /// Physical voxel size `[dz, dy, dx]` (nm) and where each value came from.
     pub voxel: VoxelSize,
+    /// Acquisition metadata carried over from the grey volume the labels came from.
     pub meta: Metadata,
 }
 
 impl LabelVolume {
+    /// Wrap a label array `[z, y, x]` with default (empty) metadata.
     pub fn new(data: Array3<u8>, voxel: VoxelSize) -> Self {
         LabelVolume {
             data,
@@ -803,10 +829,12 @@ impl LabelVolume {
             meta: Metadata::default(),
         }
     }
+    /// Shape `[nz, ny, nx]` (voxels).
     pub fn shape(&self) -> [usize; 3] {
         let s = self.data.shape();
         [s[0], s[1], s[2]]
     }
+    /// A read-only view of the labels `[z, y, x]`.
     pub fn view(&self) -> ArrayView3<'_, u8> {
         self.data.view()
     }

@@ -21,8 +21,11 @@ use ndarray::{Array2, ArrayView2};
 /// of it read as depth context.
 #[derive(Debug, Clone)]
 pub struct DepthBase {
+    /// G_σd of the slice (grey values).
     pub mean: Array2<f32>,
+    /// Box minimum of `mean` over the half-width σd window.
     pub min: Array2<f32>,
+    /// Box maximum of `mean` over the half-width σd window.
     pub max: Array2<f32>,
 }
 

@@ -33,12 +33,18 @@ pub struct AmiraHeader {
     pub ty: String,
     /// Data block index (`@k`) and encoding (`raw`, `HxByteRLE`, `HxZip`) with its byte count.
     pub block: usize,
+    /// Encoding of that block (`raw`, `HxByteRLE`, `HxZip`) and its stored byte count, from
+    /// `@k(HxByteRLE,n)`; `None` when the data is stored uncompressed without a count.
     pub encoding: Option<(String, u64)>,
+    /// `BoundingBox xmin xmax ymin ymax zmin zmax` from the parameters (file units), when given.
     pub bounding_box: Option<[f64; 6]>,
+    /// The coordinate unit from `Units { Coordinates … }`: nanometres per unit and the unit name.
     pub unit: Option<(f64, String)>,
+    /// `CoordType` parameter (e.g. `uniform`); only uniform lattices have a single voxel size.
     pub coord_type: Option<String>,
     /// Byte offset of the first data byte of the block.
     pub data_offset: usize,
+    /// Number of lattices (data blocks) the header declares; only the first is read.
     pub lattices: usize,
 }
 

@@ -12,6 +12,7 @@ pub const TAG_ZEISS: u16 = 34118;
 /// What a vendor block tells about the image.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VendorInfo {
+    /// Metadata read from the vendor block (instrument, detector, beam voltage, stage tilt, …).
     pub meta: Metadata,
     /// Pixel size `[dy, dx]` in nm, when known.
     pub pixel_nm: Option<[f64; 2]>,
@@ -43,6 +44,7 @@ pub struct FileValue {
 }
 
 impl FileValue {
+    /// A value of `nm` nanometres and where in the file it came from.
     pub fn new(nm: f64, detail: impl Into<String>) -> Self {
         FileValue {
             nm,
@@ -180,7 +182,9 @@ pub fn atlas_z_nm(name: &str) -> Option<f64> {
 pub struct PitchStats {
     /// Median of the differences between consecutive positions (nm): the dz used.
     pub median_nm: f64,
+    /// Smallest difference between consecutive positions (nm).
     pub min_nm: f64,
+    /// Largest difference between consecutive positions (nm).
     pub max_nm: f64,
     /// Coefficient of variation (standard deviation / mean) of the differences.
     pub cv: f64,

@@ -4,6 +4,8 @@
 //! [`write_volume`] / [`write_labels`] (dispatch on the output extension). Every writer goes
 //! through [`atomic::write_atomic`]: a temporary file in the target folder renamed into place.
 
+#![deny(missing_docs)]
+
 pub mod amira;
 pub mod atomic;
 pub mod folder;
@@ -33,51 +35,107 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum IoError {
+    /// The operating system refused to open, read or write the file (missing, no permission,
+    /// disk full).
     #[error("{path}: {source} (check that the path exists and is readable/writable)")]
     Os {
+        /// The file or folder concerned.
         path: PathBuf,
+        /// The underlying operating-system error.
         #[source]
         source: std::io::Error,
     },
+    /// The file is damaged or not a valid file of the type its name says.
     #[error("{path}: damaged or not a valid file of its type ({detail}); the file may be truncated or corrupt — re-export it")]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was wrong, as found by the decoder.
+        detail: String,
+    },
+    /// The file is valid but stores samples fibstack cannot read (e.g. 64-bit or signed
+    /// integers).
     #[error("{path}: unsupported sample format {format}; convert it to 8/16-bit grey or 32-bit float (e.g. Fiji: Image › Type)")]
-    Unsupported { path: PathBuf, format: String },
+    Unsupported {
+        /// The file concerned.
+        path: PathBuf,
+        /// The sample format found (and what to do about it), as text.
+        format: String,
+    },
+    /// Reading the image would hold more memory than the budget allows (see [`check_budget`]).
     #[error("{path}: image of {shape} would need {bytes} bytes ({}), more than the limit of {limit} bytes ({}); crop it (--crop/--slices) or raise --max-memory", gib(*bytes), gib(*limit))]
     TooLarge {
+        /// The file concerned.
         path: PathBuf,
+        /// The image shape, as text for the message (e.g. `"512 x 1024 x 1024"`).
         shape: String,
+        /// Bytes the read would hold.
         bytes: u64,
+        /// The memory budget (bytes).
         limit: u64,
     },
+    /// The file or the options given for it are invalid in a way the message explains.
     #[error("{path}: {detail}")]
-    Invalid { path: PathBuf, detail: String },
+    Invalid {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        detail: String,
+    },
+    /// The slices of a folder stack differ in size or sample type.
     #[error("{first}: slice is {expected}, but {file} is {found}; all slices must share size and type (remove or re-export that file, or use --pattern)")]
     SliceMismatch {
+        /// The first slice, whose size and type the others must match.
         first: PathBuf,
+        /// The slice that differs.
         file: PathBuf,
+        /// Width x height and sample type of the first slice, as text (e.g. `"1024x768 u8"`).
         expected: String,
+        /// Size and type of the differing slice, as text.
         found: String,
     },
+    /// A folder given as a stack holds no TIFF slices (that match the pattern).
     #[error("{path}: folder holds no TIFF slices{detail}; point to a folder of .tif files or set --pattern")]
-    EmptyFolder { path: PathBuf, detail: String },
+    EmptyFolder {
+        /// The folder concerned.
+        path: PathBuf,
+        /// Extra context for the message (e.g. the pattern used); may be empty.
+        detail: String,
+    },
+    /// The file extension names no format fibstack reads or writes.
     #[error(
         "{path}: unknown file type '{ext}'; use .tif/.tiff, .ome.tif, .mrc/.rec/.st/.map, .am, .h5 (feature hdf5), .zarr (feature zarr), .npy, .raw (with --raw), .vti or .png"
     )]
-    UnknownFormat { path: PathBuf, ext: String },
+    UnknownFormat {
+        /// The file concerned.
+        path: PathBuf,
+        /// The extension found (lower case, without the dot).
+        ext: String,
+    },
+    /// The header declares more data than the file holds.
     #[error("{path}: header says {what} needs {declared} bytes of data from byte {offset}, but the file has {file_len} bytes; the file is truncated or the header corrupt — re-export it")]
     Truncated {
+        /// The file concerned.
         path: PathBuf,
+        /// What the header describes (e.g. `"64 x 64 x 10 byte (raw)"`).
         what: String,
+        /// Bytes of data the header declares.
         declared: u64,
+        /// Byte offset where the data starts.
         offset: u64,
+        /// Actual file length (bytes).
         file_len: u64,
     },
+    /// The format is known but its support was not compiled into this build.
     #[error("{path}: {format} support is not built in; rebuild with `cargo build --release --features {feature}` (needs {needs})")]
     FeatureMissing {
+        /// The file concerned.
         path: PathBuf,
+        /// The format's name (e.g. `"HDF5"`).
         format: String,
+        /// The cargo feature that enables it (e.g. `"hdf5"`).
         feature: String,
+        /// What that feature needs at build time (e.g. a system library).
         needs: String,
     },
 }
@@ -185,7 +243,9 @@ impl Default for ReadOptions {
 pub struct RawSpec {
     /// `[nz, ny, nx]`.
     pub shape: [usize; 3],
+    /// Sample type of every value.
     pub sample: crate::volume::SampleType,
+    /// Byte order: true = little-endian (x86, most instruments), false = big-endian.
     pub little_endian: bool,
     /// Bytes to skip at the start of the file.
     pub header_bytes: u64,
@@ -194,7 +254,9 @@ pub struct RawSpec {
 /// Format of a path, from its extension (or a folder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// A folder of TIFF slices, one file per z, in natural name order.
     Folder,
+    /// A (multi-page) TIFF `.tif`/`.tiff`, one page per z.
     Tiff,
     /// `.ome.tif` / `.ome.tiff` (read like any TIFF; written with OME-XML).
     OmeTiff,
@@ -204,9 +266,13 @@ pub enum Format {
     Amira,
     /// HDF5 `.h5`/`.hdf5`/`.hdf`, with the dataset as `file.h5:/path` (feature `hdf5`).
     Hdf5,
+    /// NumPy `.npy` array of shape `[z, y, x]`.
     Npy,
+    /// Headerless binary `.raw`; needs a [`RawSpec`] for shape, type and byte order.
     Raw,
+    /// VTK XML image data `.vti`.
     Vti,
+    /// PNG `.png`: read as a one-slice volume; written as quick-look orthogonal views.
     Png,
     /// Zarr v2/v3 array or OME-Zarr image: a folder named `.zarr` or holding Zarr metadata
     /// (feature `zarr`).
@@ -460,6 +526,19 @@ pub(crate) fn apply_slices_crop(
 ///
 /// A single 2-D image is a one-slice volume. Voxel size comes from the file where it says so
 /// (source `File`), otherwise it is the uncalibrated default and a warning says so.
+///
+/// ```
+/// use fibstack::io::{read_volume, write_volume, ReadOptions};
+/// use fibstack::volume::{GreyData, GreyVolume, VoxelSize};
+/// use ndarray::Array3;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("stack.tif");
+/// let grey = Array3::from_shape_fn((2, 3, 4), |(z, y, x)| (z * 12 + y * 4 + x) as u8);
+/// write_volume(&path, &GreyVolume::from_u8(grey.clone(), VoxelSize::default())).unwrap();
+/// let back = read_volume(&path, &ReadOptions::default()).unwrap();
+/// assert_eq!(back.shape(), [2, 3, 4]);
+/// assert_eq!(back.data, GreyData::U8(grey));
+/// ```
 pub fn read_volume(path: &Path, opts: &ReadOptions) -> Result<GreyVolume, IoError> {
     read_volume_with_progress(path, opts, &crate::progress::Silent)
 }

@@ -27,6 +27,8 @@ pub const IMOD_STAMP: i32 = 1146047817;
 pub struct MrcHeader {
     /// `[NX, NY, NZ]`.
     pub n: [usize; 3],
+    /// `MODE`: sample type (0 = 8-bit, 1 = signed 16-bit, 2 = 32-bit float, 6 = unsigned 16-bit,
+    /// 12 = 16-bit float; complex and 4-bit modes are refused when reading).
     pub mode: i32,
     /// `[MX, MY, MZ]` grid sampling.
     pub m: [i32; 3],
@@ -34,9 +36,12 @@ pub struct MrcHeader {
     pub cell: [f32; 3],
     /// `MAPC, MAPR, MAPS`.
     pub axes: [i32; 3],
+    /// `NSYMBT`: bytes of extended header after the 1024-byte header (skipped before the data).
     pub nsymbt: u32,
     /// `ORIGIN` x, y, z in Å.
     pub origin: [f32; 3],
+    /// Byte order of the file, from the machine stamp or, without one, the order whose header makes
+    /// sense (true = little-endian).
     pub little_endian: bool,
     /// IMOD stamp present and its flags.
     pub imod_flags: Option<i32>,

@@ -20,7 +20,9 @@ use std::path::Path;
 pub struct OmeInfo {
     /// `[SizeZ, SizeY, SizeX]`.
     pub size: [usize; 3],
+    /// `SizeC`: number of channels (at least 1; one is picked with `ReadOptions::channel`).
     pub size_c: usize,
+    /// `SizeT`: number of time points (at least 1).
     pub size_t: usize,
     /// e.g. `"XYZCT"`.
     pub dimension_order: String,

@@ -218,9 +218,11 @@ impl SliceReader {
     pub fn shape(&self) -> [usize; 3] {
         self.shape
     }
+    /// Sample type of the slices as read (before any conversion).
     pub fn sample_type(&self) -> SampleType {
         self.sample
     }
+    /// Voxel size `[dz, dy, dx]` (nm) of the stack and where each value came from.
     pub fn voxel(&self) -> VoxelSize {
         self.voxel
     }
@@ -232,6 +234,7 @@ impl SliceReader {
     pub fn meta(&self) -> &Metadata {
         &self.meta
     }
+    /// Mutable metadata, e.g. to add warnings before it is written out.
     pub fn meta_mut(&mut self) -> &mut Metadata {
         &mut self.meta
     }

@@ -21,15 +21,20 @@ use tiff::ColorType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     #[default]
+    /// No compression (fastest to read and write, largest files).
     None,
+    /// LZW (lossless; widely supported).
     Lzw,
+    /// Deflate / zlib (lossless; usually smaller than LZW).
     Deflate,
+    /// PackBits run-length coding (lossless; good for label images with long runs).
     PackBits,
 }
 
 /// Options for [`write_tiff`].
 #[derive(Debug, Clone, Default)]
 pub struct TiffWriteOptions {
+    /// Compression of every page (default: none).
     pub compression: Compression,
     /// INI text for the Thermo/FEI private tag 34682 (written on every page).
     pub fei_metadata: Option<String>,

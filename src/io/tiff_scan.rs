@@ -27,7 +27,9 @@ pub const MAX_TAG_VALUES: u64 = 1 << 21;
 /// What the scan learned about one page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageScan {
+    /// Image width (pixels, `ImageWidth` tag).
     pub width: u64,
+    /// Image height (pixels, `ImageLength` tag).
     pub height: u64,
     /// Bytes of the decoded page (`width·height·samples·bytes per sample`), when the tags say.
     pub decoded_bytes: Option<u64>,

@@ -8,6 +8,8 @@
 //! component's first voxel — the same numbering as `scipy.ndimage.label`, independent of the
 //! number of threads.
 
+#![deny(missing_docs)]
+
 use crate::error::ParamError;
 pub use crate::volume::Connectivity;
 use ndarray::{Array3, ArrayView3, Zip};
@@ -20,6 +22,7 @@ pub struct Components {
     pub labels: Array3<u32>,
     /// `sizes[k]` = voxels of component `k + 1`.
     pub sizes: Vec<u64>,
+    /// The neighbourhood used (6, 18 or 26).
     pub connectivity: Connectivity,
 }
 
@@ -102,6 +105,21 @@ fn advise_huge_pages(addr: usize, bytes: usize) {
 fn advise_huge_pages(_addr: usize, _bytes: usize) {}
 
 /// Label the voxels equal to `phase`.
+///
+/// ```
+/// use fibstack::metrics::components::{label_phase, Connectivity};
+/// use ndarray::Array3;
+/// // Two voxels of phase 1 that touch only at a corner.
+/// let mut a = Array3::<u8>::zeros((2, 2, 2));
+/// a[[0, 0, 0]] = 1;
+/// a[[1, 1, 1]] = 1;
+/// let six = label_phase(a.view(), 1, Connectivity::Six).unwrap();
+/// assert_eq!(six.count(), 2);
+/// assert_eq!(six.sizes, vec![1, 1]);
+/// assert_eq!(six.labels[[1, 1, 1]], 2);
+/// let all = label_phase(a.view(), 1, Connectivity::TwentySix).unwrap();
+/// assert_eq!(all.count(), 1);
+/// ```
 pub fn label_phase(
     labels: ArrayView3<u8>,
     phase: u8,

@@ -5,6 +5,8 @@
 //! and *isolated* when it touches neither. Fractions are of the phase's voxels. Along an axis one
 //! voxel long both faces are the same plane, so every component touching it percolates.
 
+#![deny(missing_docs)]
+
 use crate::error::ParamError;
 use crate::metrics::components::{label_phase, Components, Connectivity};
 use crate::metrics::euler::{euler, EulerResult};
@@ -37,9 +39,11 @@ pub fn face_touches(c: &Components) -> Vec<u8> {
 /// Percolation classes of a phase along one axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AxisPercolation {
+    /// The axis the two faces are perpendicular to.
     pub axis: Axis,
     /// At least one component touches both faces.
     pub percolates: bool,
+    /// Number of components touching both faces.
     pub n_percolating_components: usize,
     /// Voxels in components touching both faces.
     pub percolating_voxels: u64,
@@ -49,7 +53,9 @@ pub struct AxisPercolation {
     pub isolated_voxels: u64,
     /// Fractions of the phase's voxels (0 when the phase is absent); they sum to 1.
     pub percolating_fraction: f64,
+    /// Dead-end voxels / phase voxels (0 when the phase is absent).
     pub dead_end_fraction: f64,
+    /// Isolated voxels / phase voxels (0 when the phase is absent).
     pub isolated_fraction: f64,
     /// Percolating voxels / all voxels of the volume ("effective porosity" for the pore phase).
     pub percolating_volume_fraction: f64,
@@ -105,16 +111,23 @@ pub fn classify_components(
 /// Everything `fibstack connectivity` reports for one phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectivityReport {
+    /// How the numbers were computed (connectivity, algorithm, percolation rule), for the record.
     pub method: String,
+    /// The phase label analysed.
     pub phase: u8,
     /// 6, 18 or 26 (components and percolation).
     pub connectivity: u32,
+    /// Voxel size `[dz, dy, dx]` (nm) used.
     pub voxel_size_nm: [f64; 3],
+    /// Unit of lengths: `"nm"` when the voxel size is calibrated, `"voxel"` otherwise.
     pub length_unit: String,
+    /// Voxels in the volume.
     pub n_voxels: u64,
+    /// Voxels of the phase.
     pub phase_voxels: u64,
     /// Phase voxels / all voxels.
     pub phase_fraction: f64,
+    /// Number of connected components of the phase.
     pub n_components: usize,
     /// Voxels of the largest component (0 when the phase is absent).
     pub largest_component_voxels: u64,
@@ -122,13 +135,17 @@ pub struct ConnectivityReport {
     pub largest_component_fraction: f64,
     /// Phase volume in `volume_unit`.
     pub phase_volume: f64,
+    /// Unit of `phase_volume`: `"nm^3"` or `"voxel^3"`.
     pub volume_unit: String,
+    /// Percolation along each requested axis, in the order asked.
     pub axes: Vec<AxisPercolation>,
+    /// Euler characteristic, connectivity β₁ and connectivity density of the phase.
     pub euler: EulerResult,
     /// Interfaces between every pair of phases (face counting).
     pub phase_contacts: Vec<PhaseContact>,
     /// Pore-region graph summary (when requested).
     pub graph: Option<GraphSummary>,
+    /// Remarks on the result (uncalibrated voxel size, absent phase); `None` when there are none.
     pub note: Option<String>,
 }
 
@@ -172,8 +189,11 @@ pub fn analyze(
 /// What `fibstack connectivity` computes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectivityOptions {
+    /// Phase label to analyse (default 0).
     pub phase: u8,
+    /// Neighbourhood for components and percolation: 6 (faces, default), 18 or 26.
     pub connectivity: Connectivity,
+    /// Axes to test for percolation (default all three, `[z, y, x]`).
     pub axes: Vec<Axis>,
     /// Build the pore-region graph (watershed; slower).
     pub graph: bool,
@@ -199,16 +219,23 @@ impl Default for ConnectivityOptions {
 /// the same fields, computed the same way, without the Euler characteristic and the phase contacts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComponentsReport {
+    /// How the numbers were computed (connectivity, algorithm, percolation rule), for the record.
     pub method: String,
+    /// The phase label analysed.
     pub phase: u8,
     /// 6, 18 or 26 (components and percolation).
     pub connectivity: u32,
+    /// Voxel size `[dz, dy, dx]` (nm) used.
     pub voxel_size_nm: [f64; 3],
+    /// Unit of lengths: `"nm"` when the voxel size is calibrated, `"voxel"` otherwise.
     pub length_unit: String,
+    /// Voxels in the volume.
     pub n_voxels: u64,
+    /// Voxels of the phase.
     pub phase_voxels: u64,
     /// Phase voxels / all voxels.
     pub phase_fraction: f64,
+    /// Number of connected components of the phase.
     pub n_components: usize,
     /// Voxels of the largest component (0 when the phase is absent).
     pub largest_component_voxels: u64,
@@ -216,8 +243,11 @@ pub struct ComponentsReport {
     pub largest_component_fraction: f64,
     /// Phase volume in `volume_unit`.
     pub phase_volume: f64,
+    /// Unit of `phase_volume`: `"nm^3"` or `"voxel^3"`.
     pub volume_unit: String,
+    /// Percolation along each requested axis, in the order asked.
     pub axes: Vec<AxisPercolation>,
+    /// Remarks on the result (uncalibrated voxel size, absent phase); `None` when there are none.
     pub note: Option<String>,
 }
 

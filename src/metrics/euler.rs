@@ -14,6 +14,8 @@
 //!   A box completely filled by the phase, or a straight rod crossing the box, gives Δχ = 0.
 //! * connectivity β₁ = 1 − Δχ and connectivity density β₁ / V, V = the whole box volume (BoneJ).
 
+#![deny(missing_docs)]
+
 use crate::error::ParamError;
 use crate::metrics::porosity::{check_nonempty, Units};
 use crate::volume::VoxelSize;
@@ -116,6 +118,7 @@ pub fn euler_counts(mask: ArrayView3<bool>) -> (i64, f64) {
 /// Euler characteristic and connectivity density of one phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EulerResult {
+    /// How χ was computed, for the record.
     pub method: String,
     /// Phase 26-connected, complement 6-connected.
     pub phase_connectivity: u32,
@@ -131,8 +134,11 @@ pub struct EulerResult {
     pub connectivity_density_unit: String,
     /// Box volume in `volume_unit`.
     pub total_volume: f64,
+    /// Unit of `total_volume`: `"um^3"` when calibrated, `"voxel^3"` otherwise.
     pub volume_unit: String,
+    /// How the box surface is treated in χ and Δχ, in words.
     pub edge_handling: String,
+    /// Remarks on the result (e.g. uncalibrated voxel size); `None` when there are none.
     pub note: Option<String>,
 }
 

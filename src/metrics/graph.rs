@@ -15,6 +15,8 @@
 //!    of shared faces per axis, area (faces ⊥z count `dy·dx`, ⊥y `dz·dx`, ⊥x `dz·dy`) and throat
 //!    radius (largest min(distance a, distance b) over the shared faces).
 
+#![deny(missing_docs)]
+
 use crate::error::ParamError;
 use crate::metrics::porosity::{check_nonempty, Units};
 use crate::volume::VoxelSize;
@@ -58,6 +60,7 @@ fn max_filter(a: &Array3<f32>, r: [usize; 3]) -> Array3<f32> {
 pub struct PoreRegion {
     /// Region id (1-based; 0 in the region volume = not the phase).
     pub id: u32,
+    /// Number of voxels in the region.
     pub voxels: u64,
     /// Volume in length unit³.
     pub volume: f64,
@@ -75,7 +78,9 @@ pub struct PoreRegion {
 /// Shared faces between two regions (graph edge).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Throat {
+    /// Id of the first region (the smaller id).
     pub region_a: u32,
+    /// Id of the second region (the larger id).
     pub region_b: u32,
     /// Shared voxel faces perpendicular to z, y, x.
     pub faces: [u64; 3],
@@ -92,19 +97,30 @@ pub struct Throat {
 /// Summary of the graph for JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GraphSummary {
+    /// How the graph was built (watershed markers, flooding, throats), for the record.
     pub method: String,
+    /// The phase label the graph is of.
     pub phase: u8,
+    /// Number of regions (graph nodes).
     pub n_regions: usize,
+    /// Number of throats (graph edges).
     pub n_throats: usize,
     /// 2 · throats / regions (0 without regions).
     pub mean_coordination: f64,
+    /// Unit of lengths: `"nm"` when the voxel size is calibrated, `"voxel"` otherwise.
     pub length_unit: String,
+    /// Unit of areas: `"nm^2"` or `"voxel^2"`.
     pub area_unit: String,
+    /// Unit of volumes: `"nm^3"` or `"voxel^3"`.
     pub volume_unit: String,
     /// Mean inscribed radius over regions, volume-weighted (length unit).
     pub mean_inscribed_radius: Option<f64>,
+    /// Sum of all throat areas (`area_unit`).
     pub total_throat_area: f64,
+    /// Voxel size `[dz, dy, dx]` (nm) used.
     pub voxel_size_nm: [f64; 3],
+    /// Remarks on the result (uncalibrated voxel size, absent phase, no boundary); `None` when there
+    /// are none.
     pub note: Option<String>,
 }
 
@@ -115,6 +131,7 @@ pub struct PoreGraph {
     pub graph: UnGraph<PoreRegion, Throat>,
     /// Region of every voxel (0 = not the phase).
     pub regions: Array3<u32>,
+    /// Summary numbers of the graph, as reported in JSON.
     pub summary: GraphSummary,
 }
 
@@ -550,16 +567,21 @@ impl PoreGraph {
 /// Interface between two phases (face counting).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseContact {
+    /// The smaller phase label of the pair.
     pub phase_a: u8,
+    /// The larger phase label of the pair.
     pub phase_b: u8,
     /// Shared voxel faces perpendicular to z, y, x.
     pub faces: [u64; 3],
+    /// Total shared voxel faces (sum of `faces`).
     pub n_faces: u64,
     /// Contact area in `area_unit` (face counting; overestimates smooth interfaces).
     pub area: f64,
+    /// Unit of `area`: `"nm^2"` or `"voxel^2"`.
     pub area_unit: String,
     /// Area / box volume, in `specific_area_unit` (um^-1 when calibrated, voxel^-1 otherwise).
     pub specific_area: f64,
+    /// Unit of `specific_area`: `"um^-1"` when calibrated, `"voxel^-1"` otherwise.
     pub specific_area_unit: String,
 }
 

@@ -14,6 +14,8 @@
 //! to the outside of the box both count (so a particle cut by the box boundary includes the cut
 //! face; such particles have `touches_border = true`).
 
+#![deny(missing_docs)]
+
 use super::components::label_components;
 use super::edt::{check_voxel, edt, phase_mask};
 use super::surface::{crofton_directions, CROFTON};
@@ -264,9 +266,13 @@ pub struct ParticleSummary {
     pub count_interior: u64,
     /// Mean / median / std / min / max ESD over all particles (nm).
     pub esd_mean_nm: Option<f64>,
+    /// Median ESD over all particles (nm).
     pub esd_median_nm: Option<f64>,
+    /// Standard deviation of the ESD over all particles (population, n in the denominator; nm).
     pub esd_std_nm: Option<f64>,
+    /// Smallest ESD (nm).
     pub esd_min_nm: Option<f64>,
+    /// Largest ESD (nm).
     pub esd_max_nm: Option<f64>,
     /// Mean ESD of the particles not touching the border (nm).
     pub esd_mean_interior_nm: Option<f64>,
@@ -274,6 +280,7 @@ pub struct ParticleSummary {
     pub sphericity_mean: Option<f64>,
     /// Mean / median nearest-neighbour centroid distance (nm); `None` with < 2 particles.
     pub nn_distance_mean_nm: Option<f64>,
+    /// Median nearest-neighbour centroid distance (nm); `None` with < 2 particles.
     pub nn_distance_median_nm: Option<f64>,
     /// Voxel size used, `[dz, dy, dx]` nm.
     pub voxel_size_nm: [f64; 3],
@@ -284,8 +291,11 @@ pub struct ParticleSummary {
 /// Result of [`particles`]: the summary, every particle, and the label volume (u32).
 #[derive(Debug, Clone)]
 pub struct Particles {
+    /// Summary numbers over all particles.
     pub summary: ParticleSummary,
+    /// Every particle, in ascending label order ([`Particle::id`]).
     pub particles: Vec<Particle>,
+    /// Particle label of every voxel `[z, y, x]` (0 = not the phase, otherwise [`Particle::id`]).
     pub labels: Array3<u32>,
 }
 

@@ -2,6 +2,8 @@
 //! in the volume, and the volume looks like labels at all (a few distinct values, not a grey
 //! image).
 
+#![deny(missing_docs)]
+
 use ndarray::ArrayView3;
 use thiserror::Error;
 
@@ -18,6 +20,7 @@ pub enum PhaseError {
     Absent {
         /// `"phase"` or `"collector"`.
         role: &'static str,
+        /// The requested label.
         value: u8,
         /// The labels present, e.g. `0, 1, 2`.
         present: String,
@@ -27,7 +30,9 @@ pub enum PhaseError {
     /// Too many distinct values for a label volume.
     #[error("the volume holds {count} distinct values ({sample}), more than the {max} phases a label volume may have: it looks like a grey image; segment it first (fibstack segment IN OUT, or a `segment` step)")]
     NotLabels {
+        /// Number of distinct values found.
         count: usize,
+        /// The most distinct values a label volume may hold ([`MAX_PHASES`]).
         max: usize,
         /// The first few values, e.g. `0, 1, 2, 3, …`.
         sample: String,

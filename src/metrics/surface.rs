@@ -24,6 +24,8 @@
 //!
 //! SSA in m⁻¹ = (area nm² / volume nm³) · 1e9.
 
+#![deny(missing_docs)]
+
 use super::edt::check_voxel;
 use crate::error::ParamError;
 use ndarray::{ArrayView3, Axis};
@@ -39,8 +41,11 @@ pub const CROFTON: &str = "crofton-13";
 /// Crofton weight (solid-angle fraction of the ± pair; the 13 weights sum to 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Direction {
+    /// Step to the neighbour `[dz, dy, dx]` (voxels).
     pub offset: [isize; 3],
+    /// Length of that step (nm) for the voxel size used.
     pub length_nm: f64,
+    /// Crofton weight of the ± pair of this direction (unit "1"; the 13 weights sum to 1).
     pub weight: f64,
 }
 

@@ -84,14 +84,19 @@ pub enum Boundary {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlignParams {
+    /// How each slice's reference is chosen (default: chain, slice against the previous one).
     pub mode: AlignMode,
     /// Slices averaged into the running template (`Template` mode).
     pub template_k: usize,
+    /// Trend removed from the cumulative shifts before applying them (default: none).
     pub detrend: Detrend,
     /// Window (slices, odd) of the moving average for `Detrend::Smooth`.
     pub smooth_window: usize,
+    /// Phase-correlation settings (window, up-sampling, ROI, …) used for every slice pair.
     pub corr: PhaseCorrParams,
+    /// How sub-pixel shifts are applied (default: bilinear).
     pub interpolation: Interpolation,
+    /// Crop to the region every slice covers (default) or pad with `fill`.
     pub boundary: Boundary,
     /// Value of uncovered pixels with `Boundary::Pad`.
     pub fill: f32,
@@ -173,12 +178,15 @@ impl AlignParams {
 /// One row of `alignment_shifts.csv`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SliceShift {
+    /// Slice index (0-based, in z order).
     pub slice: usize,
     /// Shift (px) registering this slice onto the previous one (0 for slice 0).
     pub dy_px: f64,
+    /// x component of `dy_px, dx_px` (px).
     pub dx_px: f64,
     /// Shift (px) applied to this slice (after detrending, if any).
     pub cum_dy_px: f64,
+    /// x component of `cum_dy_px, cum_dx_px` (px).
     pub cum_dx_px: f64,
     /// Normalised correlation peak height (0..1; 1 for slice 0).
     pub quality: f64,
@@ -188,6 +196,7 @@ pub struct SliceShift {
     pub flagged: bool,
     /// Measured cumulative shift before detrending (equals `cum_*` without detrending).
     pub raw_cum_dy_px: f64,
+    /// x component of `raw_cum_dy_px, raw_cum_dx_px` (px).
     pub raw_cum_dx_px: f64,
     /// The measured pair shift was an outlier of a flagged pair and `dy_px, dx_px` hold the
     /// median of its neighbours instead (see [`AlignParams::flag_replace_px`]).
@@ -201,15 +210,20 @@ pub struct SliceShift {
 /// Region of the output in the frame of slice 0: `[y0, x0, height, width]` (px).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CropRegion {
+    /// First row of the region (px, in the frame of slice 0; may be negative).
     pub y0: i64,
+    /// First column of the region (px, in the frame of slice 0; may be negative).
     pub x0: i64,
+    /// Rows of the region (px).
     pub height: usize,
+    /// Columns of the region (px).
     pub width: usize,
 }
 
 /// Estimated drift (before applying).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftEstimate {
+    /// Shift of every slice, in z order (one row of `alignment_shifts.csv` each).
     pub slices: Vec<SliceShift>,
     /// Least-squares slope of the measured cumulative shift, `[dy, dx]` px/slice.
     pub trend_px_per_slice: [f64; 2],
@@ -218,12 +232,19 @@ pub struct DriftEstimate {
 /// Everything [`align_stack`] reports (serialisable; `aligned` is not).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlignReport {
+    /// How the shifts were estimated and applied, for the record.
     pub method: String,
+    /// The parameters used.
     pub params: AlignParams,
+    /// Shape `[nz, ny, nx]` of the input stack (voxels).
     pub input_shape: [usize; 3],
+    /// Shape `[nz, ny, nx]` of the aligned stack (voxels).
     pub output_shape: [usize; 3],
+    /// Region of the output in the frame of slice 0.
     pub crop_region: CropRegion,
+    /// Number of flagged slices (poor correlation; check them).
     pub n_flagged: usize,
+    /// Indices of the flagged slices, ascending.
     pub flagged_slices: Vec<usize>,
     /// Flagged slices whose pair shift was an outlier and was replaced by its neighbours' median.
     #[serde(default)]
@@ -232,13 +253,16 @@ pub struct AlignReport {
     pub max_abs_shift_px: [f64; 2],
     /// Least-squares slope of the measured cumulative shift `[dy, dx]` (px/slice).
     pub trend_px_per_slice: [f64; 2],
+    /// Shift of every slice, in z order.
     pub slices: Vec<SliceShift>,
 }
 
 /// Aligned stack plus report.
 #[derive(Debug, Clone)]
 pub struct AlignResult {
+    /// The aligned stack `[z, y, x]` (f32 grey values).
     pub aligned: Array3<f32>,
+    /// What was done and the shift of every slice.
     pub report: AlignReport,
 }
 

@@ -19,7 +19,9 @@ pub type C32 = Complex<f32>;
 
 /// FFT plans for `ny × nx` real images.
 pub struct Fft2 {
+    /// Image rows.
     pub ny: usize,
+    /// Image columns.
     pub nx: usize,
     /// `nx / 2 + 1`.
     pub nh: usize,

@@ -47,6 +47,7 @@ pub struct GeometryParams {
     pub shear_px_per_slice_override: Option<f64>,
     /// Crop to rows every slice covers (default) or pad with `fill`.
     pub boundary: Boundary,
+    /// Value of uncovered pixels with `Boundary::Pad` (grey value).
     pub fill: f32,
     /// Interpolation along y: linear (default) or cubic (Keys, a = −½; sharper, may overshoot
     /// by a few % at steps).
@@ -160,9 +161,13 @@ impl GeometryParams {
 /// What [`correct_geometry_view`] did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GeometryReport {
+    /// How the correction was done, for the record.
     pub method: String,
+    /// Ion–electron column angle θ used (degrees).
     pub theta_deg: f64,
+    /// Whether y was stretched by 1/sin θ.
     pub stretch: bool,
+    /// Whether the y–z shear was undone.
     pub shear: bool,
     /// y scale applied: `dy_raw / (sin θ · dy_out)` output rows per raw row (1 without stretch).
     pub stretch_factor: f64,
@@ -175,11 +180,15 @@ pub struct GeometryReport {
     pub shear_out_px_per_slice: f64,
     /// Corrected rows kept, in raw units of slice 0: `[first, last]` (raw row coordinates).
     pub rows_raw: [f64; 2],
+    /// Shape `[nz, ny, nx]` of the input (voxels).
     pub input_shape: [usize; 3],
+    /// Shape `[nz, ny, nx]` of the output (voxels).
     pub output_shape: [usize; 3],
+    /// `[dz, dy, dx]` of the input (nm).
     pub voxel_size_nm_in: [f64; 3],
     /// `[dz, dy, dx]` after correction (dy derived when stretched).
     pub voxel_size_nm: [f64; 3],
+    /// Whether rows not covered by every slice were cropped or padded.
     pub boundary: Boundary,
 }
 
@@ -469,6 +478,7 @@ pub struct GeometryPlan {
     plan: Plan,
     /// Voxel size of the output.
     pub voxel_out: VoxelSize,
+    /// What the correction will do (angle, factors, shapes, voxel sizes).
     pub report: GeometryReport,
 }
 
@@ -536,8 +546,11 @@ pub struct DriftThickness {
     pub slice_thickness_nm: f64,
     /// Coefficient of determination of the line (1 = drift is a pure trend).
     pub r_squared: f64,
+    /// Number of cumulative shifts fitted (slices).
     pub n_slices: usize,
+    /// Ion–electron column angle θ used (degrees).
     pub theta_deg: f64,
+    /// Raw pixel size along y (nm) used for the conversion.
     pub dy_raw_nm: f64,
 }
 
@@ -586,15 +599,19 @@ pub fn slice_thickness_from_drift(
 pub struct ResampleZReport {
     /// Slices before and after.
     pub slices_in: usize,
+    /// Slices of the output.
     pub slices_out: usize,
     /// The uniform pitch of the output (nm): the median of the input pitches.
     pub pitch_nm: f64,
     /// Input pitch range and coefficient of variation.
     pub pitch_min_nm: f64,
+    /// Largest input pitch (nm).
     pub pitch_max_nm: f64,
+    /// Coefficient of variation of the input pitches (standard deviation / mean, unit "1").
     pub pitch_cv: f64,
     /// z of the first output slice (nm; equal to the first input slice's).
     pub z0_nm: f64,
+    /// How the slices were resampled, in words.
     pub method: &'static str,
 }
 

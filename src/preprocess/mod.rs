@@ -1,5 +1,7 @@
 //! preprocess (see architecture.md).
 
+#![deny(missing_docs)]
+
 pub mod align;
 pub mod denoise;
 pub mod destripe;

@@ -60,7 +60,10 @@ pub enum Window {
     Hann,
     /// Separable Tukey window: flat centre, cosine tapers over the fraction `alpha` (0..=1) of
     /// each axis (alpha = 1 is Hann, 0 is no window).
-    Tukey { alpha: f64 },
+    Tukey {
+        /// Fraction of each axis tapered, in [0, 1] (1 = Hann, 0 = no window).
+        alpha: f64,
+    },
 }
 
 impl Window {
@@ -110,9 +113,13 @@ fn tukey_at(u: f64, n: usize, alpha: f64) -> f64 {
 /// A rectangle `[y0, x0, height, width]` in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Roi {
+    /// First row (px).
     pub y0: usize,
+    /// First column (px).
     pub x0: usize,
+    /// Rows (px, at least 4).
     pub height: usize,
+    /// Columns (px, at least 4).
     pub width: usize,
 }
 
@@ -190,7 +197,9 @@ impl BandPass {
 pub struct PhaseCorrParams {
     /// Upsampling factor of the DFT refinement (accuracy ≈ 1/upsample px); 1 = integer shifts.
     pub upsample: usize,
+    /// Apodisation window applied before the FFT (default: Hann).
     pub window: Window,
+    /// Difference-of-Gaussians band-pass of the spectra; `None` = off (default).
     pub bandpass: Option<BandPass>,
     /// Correlate only this rectangle (e.g. a fiducial); shifts are still in image pixels.
     pub roi: Option<Roi>,

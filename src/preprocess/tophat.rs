@@ -34,14 +34,18 @@ impl Grey for f32 {}
 /// One x-chord of a footprint: offsets `(dz, dy, -half_x..=half_x)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chord {
+    /// z offset of the chord from the centre voxel (voxels).
     pub dz: isize,
+    /// y offset of the chord from the centre voxel (voxels).
     pub dy: isize,
+    /// Half-length of the chord along x: it covers x offsets `-half_x..=half_x` (voxels).
     pub half_x: usize,
 }
 
 /// A symmetric flat footprint stored as x-chords.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Footprint {
+    /// The chords making up the footprint, one per `(dz, dy)` row it covers.
     pub chords: Vec<Chord>,
 }
 

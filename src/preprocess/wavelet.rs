@@ -23,13 +23,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Wavelet {
+    /// `db1` = Haar (filter length 2; also accepted as `haar`).
     #[serde(alias = "haar")]
     #[value(alias = "haar")]
     Db1,
+    /// `db2` (filter length 4).
     Db2,
+    /// `db3` (filter length 6).
     Db3,
+    /// `db4` (filter length 8; default).
     #[default]
     Db4,
+    /// `db5` (filter length 10).
     Db5,
 }
 

@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 /// What [`build_report`] wrote (paths relative to the folder).
 #[derive(Debug, Clone, Default)]
 pub struct ReportFiles {
+    /// The HTML page (`report.html`).
     pub html: PathBuf,
+    /// The key numbers (`report.json`).
     pub json: PathBuf,
+    /// Every figure written (PNG and SVG), in `figures/`.
     pub figures: Vec<PathBuf>,
 }
 

@@ -43,6 +43,7 @@ pub fn esc(t: &str) -> String {
 /// A piece of a section.
 #[derive(Debug, Clone)]
 pub enum Block {
+    /// A paragraph of text (escaped).
     Paragraph(String),
     /// Preformatted text.
     Pre(String),
@@ -65,11 +66,14 @@ pub enum Block {
 /// A titled section.
 #[derive(Debug, Clone)]
 pub struct Section {
+    /// Section heading.
     pub heading: String,
+    /// The section's content, in order.
     pub blocks: Vec<Block>,
 }
 
 impl Section {
+    /// Append a block; returns the section for chaining.
     pub fn push(&mut self, b: Block) -> &mut Self {
         self.blocks.push(b);
         self
@@ -79,11 +83,14 @@ impl Section {
 /// A report page.
 #[derive(Debug, Clone)]
 pub struct Html {
+    /// Page title (`<title>` and the top heading).
     pub title: String,
+    /// The sections, in order.
     pub sections: Vec<Section>,
 }
 
 impl Html {
+    /// An empty page with a title.
     pub fn new(title: &str) -> Self {
         Html {
             title: title.into(),

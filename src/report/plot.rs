@@ -26,8 +26,11 @@ use std::path::Path;
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
+    /// Straight segments through the points, in x order.
     Line,
+    /// A marker at each point, no line.
     Points,
+    /// Segments and a marker at each point.
     LinePoints,
     /// Step line (histograms): y\[i\] holds over \[x\[i\], x\[i+1\]).
     Steps,
@@ -40,15 +43,20 @@ pub enum Style {
 /// One data series.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// Legend name of the series.
     pub name: String,
+    /// x values (plot units).
     pub x: Vec<f64>,
+    /// y values, one per x (non-finite values are not drawn).
     pub y: Vec<f64>,
     /// Symmetric error bars (same length as y).
     pub yerr: Option<Vec<f64>>,
+    /// How the series is drawn.
     pub style: Style,
 }
 
 impl Series {
+    /// A line through `(x, y)` named `name` (no error bars).
     pub fn line(name: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series {
             name: name.into(),
@@ -58,12 +66,14 @@ impl Series {
             style: Style::Line,
         }
     }
+    /// Markers at `(x, y)` named `name`.
     pub fn points(name: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series {
             style: Style::Points,
             ..Self::line(name, x, y)
         }
     }
+    /// A step line (histogram): `y[i]` holds over `[x[i], x[i+1])`.
     pub fn steps(name: &str, x: Vec<f64>, y: Vec<f64>) -> Self {
         Series {
             style: Style::Steps,
@@ -78,10 +88,12 @@ impl Series {
             ..Self::line(name, x, y)
         }
     }
+    /// The same series drawn with style `s`.
     pub fn with_style(mut self, s: Style) -> Self {
         self.style = s;
         self
     }
+    /// The same series with symmetric error bars `e` (same length as `y`).
     pub fn with_err(mut self, e: Vec<f64>) -> Self {
         self.yerr = Some(e);
         self
@@ -91,11 +103,17 @@ impl Series {
 /// A 2-D plot.
 #[derive(Debug, Clone)]
 pub struct Plot {
+    /// Title above the plot.
     pub title: String,
+    /// Label of the x axis (with its unit).
     pub x_label: String,
+    /// Label of the y axis (with its unit).
     pub y_label: String,
+    /// The series, drawn in order (legend and colours follow the order).
     pub series: Vec<Series>,
+    /// Fixed x axis range `(min, max)`; `None` = from the data.
     pub x_range: Option<(f64, f64)>,
+    /// Fixed y axis range `(min, max)`; `None` = from the data.
     pub y_range: Option<(f64, f64)>,
     /// Category names of a categorical x axis: x values are positions into this list (0, 1, …;
     /// fractional offsets place several series side by side), ticks are the names.
@@ -209,6 +227,7 @@ struct Layout {
 }
 
 impl Plot {
+    /// An empty plot with a title and axis labels (automatic ranges, no series).
     pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
         Plot {
             title: title.into(),

@@ -16,8 +16,12 @@ use std::path::Path;
 /// A cell: number or text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
+    /// A number (written with up to 9 decimals, or in exponent form when very small or large;
+    /// non-finite values as `inf`, `-inf`, `nan`).
     Num(f64),
+    /// An integer (counts, indices).
     Int(i64),
+    /// Text (names, labels).
     Text(String),
     /// Empty (e.g. τ of a non-percolating phase is written as `inf`; missing values as empty).
     Empty,
@@ -161,10 +165,12 @@ fn snake(s: &str) -> String {
 pub struct Table {
     /// `(name, unit)`; unit `""` for text columns, `"1"` for dimensionless.
     pub columns: Vec<(String, String)>,
+    /// The rows, each with one cell per column.
     pub rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
+    /// An empty table with columns `(name, unit)` (unit `""` for text, `"1"` for dimensionless).
     pub fn new(cols: &[(&str, &str)]) -> Self {
         Table {
             columns: cols
@@ -174,6 +180,7 @@ impl Table {
             rows: Vec::new(),
         }
     }
+    /// Append a row (one cell per column).
     pub fn push(&mut self, row: Vec<Cell>) {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
@@ -198,6 +205,7 @@ impl Table {
             })
             .collect()
     }
+    /// The table as CSV text: a header row of [`column_name`]s, then one record per row.
     pub fn to_csv(&self) -> String {
         let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
         let _ = w.write_record(self.headers());

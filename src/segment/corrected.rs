@@ -13,7 +13,9 @@ use serde::Serialize;
 /// Which corrections to apply after thresholding (all off by default).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Corrections {
+    /// Shine-through correction (pore pixels lit by solid behind the face); `None` = off.
     pub shine: Option<ShineParams>,
+    /// Rim (edge-transition) correction; `None` = off.
     pub rim: Option<RimParams>,
 }
 
@@ -54,8 +56,10 @@ impl Corrections {
 /// Reports of the corrections that ran (JSON keys `shine_through`, `rim_correction`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CorrectionReports {
+    /// The shine-through fit and its effect, when that correction ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shine_through: Option<ShineFit>,
+    /// The rim correction's effect, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rim_correction: Option<RimReport>,
 }

@@ -25,6 +25,7 @@ pub struct Histogram {
     pub binning: &'static str,
     /// Smallest and largest grey value in the volume.
     pub min: f64,
+    /// Largest grey value in the volume.
     pub max: f64,
 }
 

@@ -43,6 +43,7 @@ impl Default for RimParams {
 }
 
 impl RimParams {
+    /// Check that `max_run_px` lies in 1–16.
     pub fn validate(&self) -> Result<(), ParamError> {
         if !(1..=16).contains(&self.max_run_px) {
             return Err(ParamError::new(
@@ -60,6 +61,7 @@ impl RimParams {
 pub struct RimSplit {
     /// Darker and brighter class index at the ends of the runs.
     pub lower_class: usize,
+    /// Brighter class index at the ends of the runs.
     pub upper_class: usize,
     /// `(m_lower + m_upper) / 2`, grey values.
     pub threshold: f64,
@@ -70,6 +72,7 @@ pub struct RimSplit {
 /// What [`correct_rims`] changed.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RimReport {
+    /// Longest intermediate run taken as an edge (pixels, from [`RimParams::max_run_px`]).
     pub max_run_px: usize,
     /// Directions searched: image rows (x) and columns (y), slice by slice.
     pub directions: String,
@@ -81,6 +84,7 @@ pub struct RimReport {
     pub reassigned: u64,
     /// Class fractions before and after.
     pub fractions_before: Vec<f64>,
+    /// Class fractions after the correction (unit "1").
     pub fractions_after: Vec<f64>,
 }
 

@@ -50,6 +50,7 @@ impl Default for ShineParams {
 }
 
 impl ShineParams {
+    /// Check that every parameter lies in its range (depth 1–16, σ 0–20 px, iterations 1–10).
     pub fn validate(&self) -> Result<(), ParamError> {
         if !(1..=16).contains(&self.depth) {
             return Err(ParamError::new(
@@ -72,7 +73,9 @@ impl ShineParams {
 /// The fitted model and what the correction changed.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ShineFit {
+    /// Slices behind the face that were modelled (from [`ShineParams::depth`]).
     pub depth: usize,
+    /// In-plane Gaussian σ (pixels) used (from [`ShineParams::sigma_px`]).
     pub sigma_px: f64,
     /// Pore grey level with nothing nearby or behind (`a`, grey values).
     pub pore_level: f64,
@@ -93,9 +96,11 @@ pub struct ShineFit {
     pub class_means: Vec<f64>,
     /// Mean and largest threshold shift `s/2` applied (grey values).
     pub mean_shift: f64,
+    /// Largest threshold shift `s/2` applied (grey values).
     pub max_shift: f64,
     /// Class fractions before and after.
     pub fractions_before: Vec<f64>,
+    /// Class fractions after the correction (unit "1").
     pub fractions_after: Vec<f64>,
 }
 

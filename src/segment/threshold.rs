@@ -30,6 +30,8 @@ pub enum Method {
 }
 
 impl Method {
+    /// Short lower-case name (`"otsu"`, `"multiotsu"`, `"iso50"`, `"manual"`), as in JSON and on the
+    /// command line.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Otsu => "otsu",
@@ -43,6 +45,7 @@ impl Method {
 /// Parameters of `fibstack segment` / `kind = "segment"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentParams {
+    /// How the thresholds are chosen (default: Otsu, 2 classes).
     pub method: Method,
     /// Number of classes for multi-Otsu (≥ 2; Otsu = 2, manual = thresholds + 1).
     pub classes: usize,
@@ -216,10 +219,13 @@ pub fn class_fractions(data: &GreyData, thresholds: &[f64]) -> Vec<f64> {
 pub struct ThresholdSensitivity {
     /// Which threshold moved (0-based).
     pub threshold_index: usize,
+    /// The threshold moved down: `t − δ` (grey values).
     pub threshold_minus: f64,
+    /// The threshold moved up: `t + δ` (grey values).
     pub threshold_plus: f64,
     /// Class fractions with that threshold at `t − δ` / `t + δ` (others fixed).
     pub fractions_minus: Vec<f64>,
+    /// Class fractions with that threshold at `t + δ` (others fixed; unit "1").
     pub fractions_plus: Vec<f64>,
 }
 
@@ -228,6 +234,7 @@ pub struct ThresholdSensitivity {
 pub struct Sensitivity {
     /// δ in grey values.
     pub delta: f64,
+    /// One entry per threshold, in threshold order.
     pub per_threshold: Vec<ThresholdSensitivity>,
     /// Per class: `[lowest, highest]` fraction over all the ±δ variations (and the nominal one).
     pub fraction_band: Vec<[f64; 2]>,
@@ -332,6 +339,7 @@ pub struct SegmentResult {
     pub method: String,
     /// Thresholds in grey values (class k: `t_{k-1} < v ≤ t_k`).
     pub thresholds: Vec<f64>,
+    /// Unit of `thresholds`: `"grey value"` (the input's own sample values).
     pub threshold_unit: String,
     /// Label value written for each class.
     pub labels: Vec<u8>,
@@ -339,10 +347,15 @@ pub struct SegmentResult {
     pub phase_fractions: Vec<f64>,
     /// `integer` (one bin per grey value over [min, max]) or `uniform` (nbins over [min, max]).
     pub histogram_binning: String,
+    /// Number of histogram bins used.
     pub histogram_bins: usize,
+    /// Smallest grey value in the volume.
     pub grey_min: f64,
+    /// Largest grey value in the volume.
     pub grey_max: f64,
+    /// Sample type of the input (`"u8"`, `"u16"` or `"f32"`).
     pub sample_type: String,
+    /// Phase fractions with each threshold moved by ±δ, when a δ > 0 was asked for.
     pub sensitivity: Option<Sensitivity>,
     /// `[dz, dy, dx]` nm.
     pub voxel_size_nm: [f64; 3],

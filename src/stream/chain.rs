@@ -44,12 +44,15 @@ pub enum ThresholdSpec {
 /// Parameters of the chain. Steps set to `None` are skipped.
 #[derive(Debug, Clone)]
 pub struct ChainParams {
+    /// Drift alignment (two streamed passes: estimate, then apply); `None` = skip.
     pub align: Option<AlignParams>,
+    /// Curtain destriping of every slice; `None` = skip.
     pub destripe: Option<DestripeParams>,
     /// Must be 2-D.
     pub gaussian: Option<GaussianParams>,
     /// Must be 2-D.
     pub tophat: Option<TophatParams>,
+    /// How the pore threshold is found (given value or Otsu on the filtered data).
     pub threshold: ThresholdSpec,
     /// Pores are the voxels at or below the threshold (dark; default) — else above it.
     pub pore_below: bool,
@@ -83,35 +86,50 @@ impl Default for ChainParams {
 /// Wall time of each phase (s).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChainTimings {
+    /// Estimating the drift (alignment's first pass).
     pub align_estimate_s: f64,
+    /// Building the full-volume histogram (Otsu only).
     pub histogram_s: f64,
+    /// Filtering and thresholding slab by slab.
     pub filter_threshold_s: f64,
+    /// Labelling the packed pore mask and classifying percolation.
     pub percolation_s: f64,
+    /// Random-walk tortuosity.
     pub random_walk_s: f64,
+    /// The whole chain.
     pub total_s: f64,
 }
 
 /// What `fibstack pipeline --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChainReport {
+    /// The input path, as given.
     pub input: String,
     /// `[nz, ny, nx]` after alignment cropping.
     pub shape: [usize; 3],
+    /// Voxel size `[dz, dy, dx]` (nm) used.
     pub voxel_size_nm: [f64; 3],
+    /// Unit of lengths: `"nm"` when the voxel size is calibrated, `"voxel"` otherwise.
     pub length_unit: String,
+    /// Every step that ran, in order, in words (with its parameters).
     pub steps: Vec<String>,
     /// Common region of the alignment (when aligned).
     pub align_crop: Option<CropRegion>,
     /// Largest applied shift `[dy, dx]` px (when aligned).
     pub align_max_abs_shift_px: Option<[f64; 2]>,
+    /// The threshold applied (grey value of the filtered data).
     pub threshold: f64,
+    /// How the threshold was found (`"manual"` or `"otsu"`).
     pub threshold_method: String,
+    /// Unit of `threshold`: `"grey value"`.
     pub threshold_unit: String,
     /// `"at or below threshold"` or `"above threshold"`.
     pub pore_class: String,
     /// Pore voxels / all voxels (dimensionless).
     pub porosity: f64,
+    /// Voxels classified as pore.
     pub pore_voxels: u64,
+    /// Voxels in the (cropped) volume.
     pub n_voxels: u64,
     /// Pore fraction of each z-slice (dimensionless), index = slice.
     pub porosity_profile_z: Vec<f64>,
@@ -123,12 +141,15 @@ pub struct ChainReport {
     pub tortuosity: Option<Vec<TortuosityResult>>,
     /// Bytes of the bit-packed pore mask.
     pub mask_bytes: usize,
+    /// Wall time of each pass (s).
     pub timings: ChainTimings,
 }
 
 /// The per-slab filter chain (everything before the threshold), on slices `z0..`.
 pub struct SlabFilter<'a> {
+    /// The chain parameters (which filters run, with what settings).
     pub p: &'a ChainParams,
+    /// Per-slice alignment shifts `[dy, dx]` (px) and the common region to crop to, when aligning.
     pub shifts: Option<(&'a [[f64; 2]], CropRegion)>,
 }
 

@@ -12,6 +12,8 @@
 //!
 //! [`chain`] runs the out-of-core pipeline (issue 7) on top of these.
 
+#![deny(missing_docs)]
+
 pub mod chain;
 pub mod perc;
 
@@ -305,6 +307,7 @@ pub struct StreamSource {
 }
 
 impl StreamSource {
+    /// A source over `reader` caching up to `window` decoded slices; rewinds the reader first.
     pub fn new(reader: SliceReader, window: usize) -> Result<Self, IoError> {
         let [a, b, c] = reader.shape();
         let mut reader = reader;
@@ -519,6 +522,8 @@ impl HistAcc {
             hi,
         })
     }
+    /// Count the values of one slab. A slab of the other kind than the accumulator (integer data
+    /// into an f32 accumulator or the reverse) is ignored.
     pub fn add(&mut self, data: &GreyData) {
         match (&mut self.0, data) {
             (Acc::Int { counts, lo, hi }, GreyData::U8(a)) => {

@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 pub struct PackedPercolation {
     /// 6, 18 or 26.
     pub connectivity: u32,
+    /// Number of connected components of the phase.
     pub n_components: usize,
+    /// Voxels of the phase.
     pub phase_voxels: u64,
+    /// Voxels of the largest component (0 when the phase is absent).
     pub largest_component_voxels: u64,
     /// z, y, x.
     pub axes: Vec<AxisPercolation>,

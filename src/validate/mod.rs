@@ -38,6 +38,8 @@
 //!   i.e. the truth at the place each processed voxel *should* show: alignment errors count too.
 //!   Only defined for a full alignment (no detrending).
 
+#![deny(missing_docs)]
+
 use crate::error::ParamError;
 use crate::preprocess::align::{AlignReport, Detrend};
 use crate::preprocess::geometry::GeometryReport;
@@ -63,6 +65,7 @@ pub struct Confusion {
 /// Dice of one phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseScore {
+    /// The phase label.
     pub label: u8,
     /// Phase name, when known (e.g. from the simulator's truth record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,16 +80,20 @@ pub struct PhaseScore {
     pub overlap: u64,
     /// Segmented and reference volume fractions of the phase (of the scored voxels).
     pub segmented_fraction: f64,
+    /// Reference volume fraction of the phase (of the scored voxels; unit "1").
     pub reference_fraction: f64,
 }
 
 /// Per-phase Dice and accuracy of one [`Confusion`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
+    /// One entry per label present in either volume, ascending.
     pub phases: Vec<PhaseScore>,
     /// Fraction of scored voxels whose labels agree.
     pub accuracy: f64,
+    /// Voxels compared.
     pub scored_voxels: u64,
+    /// Voxels left out because the reference holds [`UNSCORED`].
     pub unscored_voxels: u64,
 }
 
@@ -295,7 +302,9 @@ pub struct ChainTransform {
     pub aligned: bool,
     /// Geometry: processed row j of slice k comes from aligned row `rows_lo + j·row_step + k·shear`.
     pub rows_lo: f64,
+    /// Aligned rows per processed row (`1 / stretch_factor` of the geometry; 1 without it).
     pub row_step: f64,
+    /// Shear of the geometry correction: aligned rows per slice (raw px; 0 without it).
     pub shear_px_per_slice: f64,
 }
 
@@ -503,20 +512,27 @@ pub fn truth_on_grid(
 /// Pore against everything else.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TwoClass {
+    /// The label taken as pore.
     pub pore_label: u8,
+    /// Dice of the pore label.
     pub dice_pore: f64,
+    /// Dice of everything else taken as one solid class.
     pub dice_solid: f64,
+    /// Fraction of scored voxels on the same side (pore or solid) in both.
     pub accuracy: f64,
 }
 
 /// Per-phase and pore/solid scores (under one choice of alignment shifts, when mapped).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreView {
+    /// Which alignment shifts mapped the voxels onto the truth (`None` for a direct comparison of
+    /// two label volumes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alignment: Option<Alignment>,
     /// Every phase (labels as segmented / in the truth).
     #[serde(flatten)]
     pub score: Score,
+    /// The same score with all phases but the pore merged into one solid class.
     pub pore_vs_solid: TwoClass,
 }
 
@@ -536,12 +552,14 @@ pub struct PorosityCheck {
 /// Everything [`score_against_truth`] measures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TruthScore {
+    /// How the score was computed, for the record.
     pub method: String,
     /// With the alignment shifts the chain applied (the segmentation of what the chain produced).
     pub applied: ScoreView,
     /// With a perfect alignment (alignment errors count too); `None` without an alignment or
     /// after a detrended one.
     pub ideal: Option<ScoreView>,
+    /// Porosity of the segmentation against the truth.
     pub porosity: PorosityCheck,
 }
 

@@ -49,6 +49,7 @@ impl BitVolume {
         b
     }
 
+    /// Shape `[nz, ny, nx]` (voxels).
     pub fn shape(&self) -> [usize; 3] {
         self.shape
     }
@@ -56,6 +57,7 @@ impl BitVolume {
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
+    /// True when the volume holds no voxels.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -73,12 +75,16 @@ impl BitVolume {
         (z * self.shape[1] + y) * self.shape[2] + x
     }
 
+    /// Whether voxel `[z, y, x]` is set. Indices must lie inside [`BitVolume::shape`]; they are not
+    /// checked per axis.
     #[inline]
     pub fn get(&self, z: usize, y: usize, x: usize) -> bool {
         let i = self.index(z, y, x);
         (self.words[i >> 6] >> (i & 63)) & 1 != 0
     }
 
+    /// Set (`v = true`) or clear voxel `[z, y, x]`. Indices must lie inside [`BitVolume::shape`];
+    /// they are not checked per axis.
     pub fn set(&mut self, z: usize, y: usize, x: usize, v: bool) {
         let i = self.index(z, y, x);
         if v {

@@ -2,6 +2,8 @@
 //! sub-folders; one failing sample is reported and the others still finish. `[compare]` then
 //! gathers chosen numbers from every sample's `results.json` into `comparison.csv`.
 
+#![deny(missing_docs)]
+
 use super::provenance::{run_chain_into, Chain, Provenance, RunSummary};
 use super::schema::{CompareSpec, Workflow};
 use super::StepError;
@@ -15,10 +17,15 @@ use std::path::{Path, PathBuf};
 /// Outcome of one sample.
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleStatus {
+    /// The sample's name.
     pub name: String,
+    /// Its sub-folder of the output (file-name safe).
     pub folder: String,
+    /// True when the sample's chain finished without error.
     pub ok: bool,
+    /// The error message when it failed.
     pub error: Option<String>,
+    /// Wall time of the sample (s).
     pub seconds: f64,
 }
 

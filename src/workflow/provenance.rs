@@ -1,5 +1,7 @@
 //! Running a validated workflow and recording provenance.
 
+#![deny(missing_docs)]
+
 use super::schema::Workflow;
 use super::Context;
 use super::StepError;
@@ -16,35 +18,56 @@ use std::time::Instant;
 /// One input file in provenance.
 #[derive(Debug, Clone, Serialize)]
 pub struct InputFile {
+    /// The file read (each slice file of a folder stack is listed).
     pub path: PathBuf,
+    /// Its size (bytes).
     pub bytes: u64,
+    /// SHA-256 of its content, lower-case hex.
     pub sha256: String,
 }
 
 /// One step in provenance.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepRecord {
+    /// The step's result name (its kind, suffixed `_2`, `_3` … when repeated).
     pub name: String,
+    /// The step's table as written in the workflow (with a sample's overrides applied).
     pub parameters: serde_json::Value,
+    /// Wall time of the step (s).
     pub seconds: f64,
 }
 
 /// `provenance.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Provenance {
+    /// Version of fibstack that ran the workflow.
     pub fibstack_version: &'static str,
+    /// The workflow file.
     pub workflow_file: PathBuf,
+    /// The workflow file's text, as read.
     pub workflow_text: String,
+    /// When the run started (Unix time, s).
     pub started_unix_s: u64,
+    /// Worker threads used.
     pub threads: usize,
+    /// The seed of every random part.
     pub seed: u64,
+    /// The input files read, with their checksums.
     pub inputs: Vec<InputFile>,
+    /// Shape `[nz, ny, nx]` of the input volume (voxels); without an input, of the volume the
+    /// steps left.
     pub input_shape: Option<[usize; 3]>,
+    /// Voxel size `[dz, dy, dx]` (nm) of the input volume.
     pub voxel_size_nm: Option<[f64; 3]>,
+    /// Where each of `[dz, dy, dx]` came from (file, workflow, default, …).
     pub voxel_size_source: Option<[VoxelSource; 3]>,
+    /// Warnings met while reading and running (uncalibrated voxel size, ignored files, …).
     pub warnings: Vec<String>,
+    /// Every step that ran, in order.
     pub steps: Vec<StepRecord>,
+    /// Files written, relative to the output folder (`provenance.json` included).
     pub outputs: Vec<PathBuf>,
+    /// Wall time of the whole run (s).
     pub total_seconds: f64,
     /// How the chain ran (in memory or streamed) and why; `None` for the summary of a batch.
     pub execution: Option<super::plan::Plan>,
@@ -53,9 +76,11 @@ pub struct Provenance {
 /// What a run produced.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
+    /// The output folder.
     pub out_dir: PathBuf,
     /// The typed results of the steps (`results.json` is their serialisation).
     pub results: super::Results,
+    /// What `provenance.json` records.
     pub provenance: Provenance,
 }
 
@@ -269,9 +294,13 @@ pub fn run(
 
 /// One input and the steps to run on it.
 pub struct Chain<'a> {
+    /// The input, or `None` when the first step creates the data.
     pub input: Option<&'a super::schema::InputSpec>,
+    /// The validated steps, in order.
     pub steps: &'a [super::steps::StepSpec],
+    /// The step names for results, one per step.
     pub names: &'a [String],
+    /// The steps as written (recorded in provenance), one per step.
     pub raw_steps: &'a [toml::Value],
 }
 

@@ -1,5 +1,7 @@
 //! The workflow file: parsing with friendly errors, validation, order checking.
 
+#![deny(missing_docs)]
+
 use super::steps::StepSpec;
 use super::Data;
 use serde::Deserialize;
@@ -10,7 +12,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[error("{file}: {message}")]
 pub struct WorkflowError {
+    /// The workflow file concerned.
     pub file: PathBuf,
+    /// What is wrong and what to change.
     pub message: String,
 }
 
@@ -55,10 +59,14 @@ pub struct InputSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInput {
+    /// `shape = [nz, ny, nx]` of the raw volume (voxels).
     pub shape: [usize; 3],
+    /// `dtype`: sample type, `"u8"`, `"u16"` or `"f32"`.
     pub dtype: String,
+    /// `endian`: byte order, `"little"` (default) or `"big"` (also `"be"`).
     #[serde(default = "default_endian")]
     pub endian: String,
+    /// `header_bytes`: bytes to skip at the start of the file (default 0).
     #[serde(default)]
     pub header_bytes: u64,
 }
@@ -166,12 +174,16 @@ pub struct CompareSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CompareColumn {
+    /// Column name in the comparison table.
     pub name: String,
+    /// Unit of the column, for the header and axis title (default none).
     #[serde(default)]
     pub unit: String,
+    /// JSON pointer into each sample's `results.json` (e.g. `/porosity/phases/0/fraction`).
     pub from: String,
     /// Optional pointers to a lower and upper bound (plotted as error bars).
     pub low: Option<String>,
+    /// Pointer to the upper bound (with `low`: plotted as error bars).
     pub high: Option<String>,
     /// Plot this column against `x`.
     #[serde(default)]
@@ -187,25 +199,36 @@ pub struct CompareColumn {
 /// A sample ready to run: its input and its validated steps.
 #[derive(Debug, Clone)]
 pub struct SampleRun {
+    /// The sample's name, as given in `[[samples]]`.
     pub name: String,
     /// File-name-safe folder name.
     pub folder: String,
+    /// The sample's input (`None` when the first step creates the data).
     pub input: Option<InputSpec>,
+    /// Free labels carried into the comparison table.
     pub labels: toml::Table,
+    /// The steps as written in the file, with the sample's overrides applied.
     pub raw_steps: Vec<toml::Value>,
+    /// The validated steps, in order.
     pub steps: Vec<StepSpec>,
+    /// Step names for results: the kind, suffixed `_2`, `_3` … when repeated.
     pub names: Vec<String>,
 }
 
 /// A parsed, validated workflow.
 #[derive(Debug, Clone)]
 pub struct Workflow {
+    /// The workflow file.
     pub file: PathBuf,
+    /// Its text, as read (kept in provenance).
     pub text: String,
+    /// Folder of the workflow file: relative paths are relative to it.
     pub base_dir: PathBuf,
     /// `[phases]`, checked.
     pub phase_names: crate::volume::PhaseNames,
+    /// The parsed file.
     pub spec: WorkflowFile,
+    /// The validated steps, in order (the shared chain of a batch).
     pub steps: Vec<StepSpec>,
     /// Step names for results: the kind, suffixed `_2`, `_3` … when repeated.
     pub names: Vec<String>,

@@ -27,9 +27,11 @@ pub struct Deposit {
     pub threshold: f64,
     /// Slice indices (array indices along the axis) of the first and last deposit slices.
     pub bottom_index: usize,
+    /// Slice index (along the axis) of the last deposit slice.
     pub top_index: usize,
     /// Lower face of the bottom slice and upper face of the top slice (height from the collector end).
     pub bottom: f64,
+    /// Upper face of the top slice: height from the collector end (`length_unit`).
     pub top: f64,
     /// `top - bottom`.
     pub thickness: f64,
@@ -37,6 +39,7 @@ pub struct Deposit {
     pub collector_top: Option<f64>,
     /// Fraction of `phase` among all voxels of the deposit slices (inclusive).
     pub mean_porosity: f64,
+    /// Unit of the heights: `"nm"` when calibrated, `"voxel"` otherwise.
     pub length_unit: String,
 }
 

@@ -29,6 +29,7 @@ pub struct PhaseFractions {
     pub method: String,
     /// `[nz, ny, nx]`.
     pub shape: [usize; 3],
+    /// Voxels in the volume.
     pub n_voxels: u64,
     /// `[dz, dy, dx]` as given (nm; 1 = uncalibrated).
     pub voxel_size_nm: [f64; 3],
@@ -36,6 +37,7 @@ pub struct PhaseFractions {
     pub volume_unit: String,
     /// Total volume in `volume_unit`.
     pub total_volume: f64,
+    /// Remarks on the result (e.g. uncalibrated voxel size); `None` when there are none.
     pub note: Option<String>,
     /// Labels present, ascending.
     pub phases: Vec<PhaseFraction>,

@@ -12,6 +12,8 @@
 //! calibrated ([`VoxelSize::is_calibrated`] is false) every length is reported in voxels and the
 //! result carries a note saying so.
 
+#![deny(missing_docs)]
+
 use crate::error::ParamError;
 use crate::volume::VoxelSize;
 use ndarray::ArrayView3;
@@ -98,6 +100,7 @@ pub(crate) fn check_nonempty(shape: &[usize]) -> Result<(), ParamError> {
 /// A number with its unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quantity {
+    /// The number, in `unit`.
     pub value: f64,
     /// `"1"` for dimensionless fractions.
     pub unit: String,
@@ -116,7 +119,11 @@ pub struct PorosityOptions {
     pub rev_sizes: usize,
     /// Detect a deposit along each profile axis.
     pub deposit: bool,
+    /// Label of the current collector, if it is segmented (deposit detection; must differ from
+    /// `phase`).
     pub collector: Option<u8>,
+    /// Solid-fraction threshold of the deposit, in (0, 1]; `None` = half of the largest solid fraction
+    /// beyond the collector.
     pub deposit_threshold: Option<f64>,
     /// Collector at the high-index end.
     pub reverse: bool,
@@ -173,7 +180,9 @@ impl PorosityOptions {
 /// Profile of the measured phase, summarised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileSummary {
+    /// The axis the slices are perpendicular to.
     pub axis: Axis,
+    /// Number of slices along the axis.
     pub n_slices: usize,
     /// Slice thickness (length unit).
     pub slice_thickness: f64,
@@ -181,12 +190,14 @@ pub struct ProfileSummary {
     pub stats: Stats,
     /// Slice centres (length unit) and the phase fraction of each slice.
     pub position: Vec<f64>,
+    /// Phase fraction (unit "1") of each slice, in the order of `position`.
     pub fraction: Vec<f64>,
 }
 
 /// Deposit found along one axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AxisDeposit {
+    /// The axis searched.
     pub axis: Axis,
     /// None when no slice holds solid.
     pub deposit: Option<Deposit>,
@@ -195,21 +206,33 @@ pub struct AxisDeposit {
 /// Everything `fibstack porosity` reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PorosityReport {
+    /// How the numbers were computed, for the record.
     pub method: String,
+    /// The phase label measured.
     pub phase: u8,
     /// Volume fraction of `phase` (unit "1").
     pub porosity: Quantity,
+    /// Voxel size `[dz, dy, dx]` (nm) used.
     pub voxel_size_nm: [f64; 3],
+    /// True when the voxel size is calibrated (lengths in nm, not voxels).
     pub voxel_calibrated: bool,
+    /// Unit of lengths: `"nm"` when calibrated, `"voxel"` otherwise.
     pub length_unit: String,
+    /// Remarks on the result (uncalibrated voxel size, absent phase); `None` when there are none.
     pub note: Option<String>,
+    /// Volume fractions of every label present.
     pub phases: PhaseFractions,
+    /// Profile of the measured phase along each requested axis.
     pub profiles: Vec<ProfileSummary>,
     /// Full profiles (all labels), for CSV.
     #[serde(skip)]
     pub profile_tables: Vec<Profile>,
+    /// Deposit found along each profile axis (empty unless `deposit`, a collector, a deposit
+    /// threshold or `reverse` was set).
     pub deposits: Vec<AxisDeposit>,
+    /// Windowed statistics of the phase fraction (when a window edge was given).
     pub windows: Option<WindowStats>,
+    /// Representative-volume curve (when REV sizes > 0).
     pub rev_curve: Option<RevCurve>,
 }
 

@@ -57,6 +57,7 @@ pub fn slice_histograms(labels: ArrayView3<u8>, axis: Axis) -> Vec<[u64; 256]> {
 /// Phase fractions slice by slice along one axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
+    /// The axis the slices are perpendicular to.
     pub axis: Axis,
     /// `"nm"` or `"voxel"`.
     pub length_unit: String,
@@ -72,7 +73,9 @@ pub struct Profile {
     pub counts: Vec<Vec<u64>>,
     /// `fractions[i][k] = counts[i][k] / voxels_per_slice`; each row sums to 1.
     pub fractions: Vec<Vec<f64>>,
+    /// Voxel size `[dz, dy, dx]` (nm) used.
     pub voxel_size_nm: [f64; 3],
+    /// Remarks on the result (e.g. uncalibrated voxel size); `None` when there are none.
     pub note: Option<String>,
 }
 

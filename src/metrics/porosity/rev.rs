@@ -73,11 +73,15 @@ pub fn box_counts(
 /// Summary statistics of sub-volume fractions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
+    /// Number of values summarised.
     pub n: usize,
+    /// Mean of the values (fractions, unit "1").
     pub mean: f64,
     /// Sample standard deviation (n − 1 in the denominator; 0 when n = 1).
     pub std: f64,
+    /// Smallest value.
     pub min: f64,
+    /// Largest value.
     pub max: f64,
 }
 
@@ -119,6 +123,7 @@ pub struct Window {
 /// Phase fraction over a grid of non-overlapping windows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowStats {
+    /// The phase label measured.
     pub phase: u8,
     /// Requested window edge (length unit).
     pub edge: f64,
@@ -126,12 +131,14 @@ pub struct WindowStats {
     pub window_voxels: [usize; 3],
     /// Window size in length units `[z, y, x]`.
     pub window_size: [f64; 3],
+    /// Unit of lengths: `"nm"` when calibrated, `"voxel"` otherwise.
     pub length_unit: String,
     /// Statistics over complete windows (partial windows at the far faces are dropped).
     pub stats: Stats,
     /// Every window (CSV only; left out of JSON).
     #[serde(skip)]
     pub windows: Vec<Window>,
+    /// Remarks (uncalibrated voxel size, window clipped to the volume); `None` when there are none.
     pub note: Option<String>,
 }
 
@@ -228,13 +235,17 @@ pub struct RevPoint {
 /// Fraction and its spread versus sub-cube edge length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevCurve {
+    /// The phase label measured.
     pub phase: u8,
     /// Fraction in the whole volume.
     pub fraction: f64,
+    /// Unit of lengths: `"nm"` when calibrated, `"voxel"` otherwise.
     pub length_unit: String,
     /// Sampling rule, in words.
     pub method: String,
+    /// One point per cube edge length, smallest first.
     pub points: Vec<RevPoint>,
+    /// Remarks on the result (e.g. uncalibrated voxel size); `None` when there are none.
     pub note: Option<String>,
 }
 

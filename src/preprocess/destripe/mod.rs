@@ -725,7 +725,9 @@ pub fn destripe_2d(
 /// What `fibstack destripe --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DestripeReport {
+    /// The destriping method, in words.
     pub method: &'static str,
+    /// The parameters used.
     pub params: DestripeParams,
     /// `k_min` in cycles per pixel actually used.
     pub k_min_cycles_per_px: f64,

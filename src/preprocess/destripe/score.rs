@@ -161,10 +161,13 @@ pub struct SliceScore {
 /// What `fibstack destripe --score` / `destripe-score --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DestripeScore {
+    /// The parameters the score was computed with.
     pub params: ScoreParams,
     /// Energies summed over the slices; ratios of the sums.
     pub material: RegionScore,
+    /// Column-mean high-pass energy in the pores, summed over the slices (must not rise: ratio ≤ 1).
     pub pore: RegionScore,
+    /// Row-mean high-pass energy of the whole slices, summed (kept horizontal structure: ratio ≈ 1).
     pub rows: RegionScore,
     /// `1 − material ratio`: the fraction of the material's column-profile energy removed.
     pub material_reduction: Option<f64>,
