@@ -211,3 +211,78 @@ fn porosity_and_connectivity_defaults_agree() {
         format!("{:?}", w.options(0).unwrap())
     );
 }
+
+#[test]
+fn train_defaults() {
+    use fibstack::workflow::steps::classify::TrainSpec;
+    let Command::Train(a) = cli(&["train", "g.tif", "l.tif", "m.fsrf"]) else {
+        panic!("not train")
+    };
+    let from_cli = super::train::params(&a).unwrap();
+    let from_step = step::<TrainSpec>("").options().unwrap();
+    let lib = fibstack::classify::TrainOptions::default();
+    assert_eq!(from_cli, lib, "CLI train default differs from the library");
+    assert_eq!(
+        from_step, lib,
+        "workflow train default differs from the library"
+    );
+    // the list flag and the workflow's two spellings give the same names
+    let Command::Train(b) = cli(&[
+        "train",
+        "g.tif",
+        "l.tif",
+        "m.fsrf",
+        "--phase-names",
+        "1=pore,2=solid",
+        "--unlabelled",
+        "255",
+    ]) else {
+        panic!("not train")
+    };
+    let w: TrainSpec =
+        step("unlabelled = 255\nphase_names = [\"1=pore\", { label = 2, name = \"solid\" }]");
+    assert_eq!(b.step, w);
+    assert_eq!(b.step.phase_names[1].name, "solid");
+}
+
+#[test]
+fn classify_defaults() {
+    use fibstack::workflow::steps::classify::ClassifyStep;
+    let Command::Classify(a) = cli(&["classify", "in.tif", "m.fsrf", "out.tif"]) else {
+        panic!("not classify")
+    };
+    assert_eq!(a.step, step::<ClassifyStep>(""));
+    assert_eq!(a.step, ClassifyStep::default());
+    let Command::Classify(b) = cli(&[
+        "classify",
+        "in.tif",
+        "m.fsrf",
+        "out.tif",
+        "--probabilities",
+        "p.tif",
+        "--allow-voxel-mismatch",
+    ]) else {
+        panic!("not classify")
+    };
+    let w: ClassifyStep = step("probabilities = \"p.tif\"\nallow_voxel_mismatch = true");
+    assert_eq!(b.step, w);
+}
+
+#[test]
+fn score_defaults() {
+    use fibstack::workflow::steps::score::ScoreStep;
+    let Command::Score(a) = cli(&["score", "seg.tif", "ref.tif"]) else {
+        panic!("not score")
+    };
+    assert_eq!(a.step, step::<ScoreStep>(""));
+    assert_eq!(a.step, ScoreStep::default());
+    let Command::Score(b) = cli(&["score", "seg.tif", "--synth", "dir", "--pore", "2"]) else {
+        panic!("not score")
+    };
+    let Command::Score(c) = cli(&["score", "seg.tif", "--truth", "dir", "--pore", "2"]) else {
+        panic!("not score")
+    };
+    let w: ScoreStep = step("truth = \"dir\"\npore = 2");
+    assert_eq!(b.step, w);
+    assert_eq!(c.step, w);
+}

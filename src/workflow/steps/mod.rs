@@ -122,6 +122,13 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
                 .arg(GRAPH.arg())
                 .arg(CONNECTIVITY_PREFIX.arg()),
         ),
+        ("classify", classify::classify_key_schema()),
+        (
+            "score",
+            of::<score::ScoreStep>("score")
+                .arg(score::TRUTH_OUT.arg())
+                .arg(score::OPTIONAL.arg()),
+        ),
     ]
 }
 
