@@ -286,3 +286,47 @@ fn score_defaults() {
     assert_eq!(b.step, w);
     assert_eq!(c.step, w);
 }
+
+#[test]
+fn synth_stream_defaults() {
+    let Command::SynthStream(a) = cli(&["synth-stream", "out"]) else {
+        panic!("not synth-stream")
+    };
+    assert_eq!(
+        a.params,
+        fibstack::synth::stream::StreamSynthParams::default()
+    );
+    let Command::SynthStream(b) = cli(&[
+        "synth-stream",
+        "out",
+        "--shape",
+        "12,96,96",
+        "--voxel",
+        "10,5,5",
+        "--porosity",
+        "0.3",
+        "--radius-nm",
+        "150",
+    ]) else {
+        panic!("not synth-stream")
+    };
+    let w: fibstack::synth::stream::StreamSynthParams = step(
+        "shape = [12, 96, 96]\nvoxel_nm = [10.0, 5.0, 5.0]\ntarget_porosity = 0.3\nradius_nm = 150.0",
+    );
+    assert_eq!(b.params, w);
+}
+
+#[test]
+fn synth_defaults() {
+    // no shorthand flag and no --set: the spec's own defaults (the workflow step's)
+    let Command::Synth(a) = cli(&["synth", "out", "--preset", "electrode"]) else {
+        panic!("not synth")
+    };
+    let from_cli = super::synth::spec_from_args(&a).unwrap();
+    let from_step: fibstack::workflow::steps::StepSpec = step("kind = \"synth\"");
+    let fibstack::workflow::steps::StepSpec::Synth(s) = from_step else {
+        panic!("not synth")
+    };
+    assert_eq!(from_cli, s.spec);
+    assert_eq!(from_cli, fibstack::synth::SynthSpec::default());
+}
