@@ -677,9 +677,11 @@ fn key_default_py(a: &clap::Arg, ty: &str) -> Option<String> {
 fn key_schemas() -> PyResult<String> {
     let mut out = Vec::new();
     for (kind, cmd) in fibstack::workflow::steps::key_schemas() {
+        // `table.key` rows are keys of a nested table (e.g. classify's `train.*`): in Python
+        // that table is one dict-valued keyword
         let keys: Vec<serde_json::Value> = cmd
             .get_arguments()
-            .filter(|a| a.get_id() != "help")
+            .filter(|a| a.get_id() != "help" && !a.get_id().as_str().contains('.'))
             .map(|a| {
                 let ty = key_type(a);
                 let help = a

@@ -6,6 +6,7 @@ use clap::Args;
 use fibstack::classify::stream::{class_path, classify_stream, summarise};
 use fibstack::classify::{classify_volume, ApplyOptions, Model};
 use fibstack::features::FeatureParams;
+use fibstack::workflow::steps::classify::ClassifyStep;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -16,13 +17,9 @@ pub struct ClassifyArgs {
     pub model: PathBuf,
     /// Label volume to write (format from the extension; no extension = folder of slices).
     pub output: PathBuf,
-    /// Also write the confidence (winning class probability, f32) to P and each class's
-    /// probability to P_LABEL (same extension).
-    #[arg(long, value_name = "P.tif")]
-    pub probabilities: Option<PathBuf>,
-    /// Apply the model to data of another voxel size (its features then measure other lengths).
-    #[arg(long)]
-    pub allow_voxel_mismatch: bool,
+    /// The operation's options: the same keys as the workflow step `kind = "classify"`.
+    #[command(flatten)]
+    pub step: ClassifyStep,
     /// Feature families the caller expects (refused unless they are the model's).
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<fibstack::features::Family>>,
@@ -34,6 +31,7 @@ pub struct ClassifyArgs {
 }
 
 pub fn run(a: ClassifyArgs, g: &super::Global) -> Result<()> {
+    let probabilities = a.step.probabilities.as_ref().map(PathBuf::from);
     let model = Model::load(&a.model)?;
     let mfile = a.model.display().to_string();
     if let Some(f) = &a.features {
@@ -44,8 +42,8 @@ pub fn run(a: ClassifyArgs, g: &super::Global) -> Result<()> {
         model.check_features(&want, &mfile)?;
     }
     let opts = ApplyOptions {
-        allow_voxel_mismatch: a.allow_voxel_mismatch,
-        probabilities: a.probabilities.is_some(),
+        allow_voxel_mismatch: a.step.allow_voxel_mismatch,
+        probabilities: probabilities.is_some(),
         model_file: mfile,
     };
     let bar = Bar::new(g.quiet || a.json);
@@ -53,7 +51,7 @@ pub fn run(a: ClassifyArgs, g: &super::Global) -> Result<()> {
         Some(mut r) => classify_stream(
             &mut r,
             &a.output,
-            a.probabilities.as_deref(),
+            probabilities.as_deref(),
             &model,
             &opts,
             &bar,
@@ -64,7 +62,7 @@ pub fn run(a: ClassifyArgs, g: &super::Global) -> Result<()> {
             fibstack::io::write_labels(&a.output, &lab)?;
             let mut outputs = vec![a.output.clone()];
             let mut conf = f64::NAN;
-            if let (Some(p), Some(pr)) = (&a.probabilities, probs) {
+            if let (Some(p), Some(pr)) = (&probabilities, probs) {
                 let mut c = ndarray::Array3::<f32>::zeros(lab.data.raw_dim());
                 for q in &pr {
                     ndarray::Zip::from(&mut c)

@@ -202,6 +202,42 @@ fn check_kind(kind: &str) -> &'static str {
             assert_eq!(a.step.axes().unwrap(), w.axes().unwrap());
             "phase = 1"
         }
+        "classify" => {
+            use fibstack::workflow::steps::classify::{ClassifyStep, TrainSpec};
+            let Command::Classify(a) = cli(&["classify", "in.tif", "m.fsrf", "out.tif"]) else {
+                unreachable!()
+            };
+            agree(
+                kind,
+                a.step.clone(),
+                step::<ClassifyStep>(""),
+                ClassifyStep::default(),
+            );
+            // its `[steps.train]` table is the `fibstack train` command
+            let Command::Train(t) = cli(&["train", "g.tif", "l.tif", "m.fsrf"]) else {
+                unreachable!()
+            };
+            agree(
+                "classify (train)",
+                super::train::params(&t).unwrap(),
+                step::<TrainSpec>("").options().unwrap(),
+                fibstack::classify::TrainOptions::default(),
+            );
+            ""
+        }
+        "score" => {
+            use fibstack::workflow::steps::score::ScoreStep;
+            let Command::Score(a) = cli(&["score", "seg.tif", "ref.tif"]) else {
+                unreachable!()
+            };
+            agree(
+                kind,
+                a.step.clone(),
+                step::<ScoreStep>(""),
+                ScoreStep::default(),
+            );
+            ""
+        }
         _ => panic!("kind {kind} has no defaults check: add an arm to check_kind"),
     }
 }
@@ -423,4 +459,123 @@ fn sizes_and_tortuosity_flags_are_the_keys() {
     );
     assert_eq!(b.step, w);
     assert_eq!(w.axes().unwrap(), vec![0, 2]);
+}
+
+#[test]
+fn train_defaults() {
+    use fibstack::workflow::steps::classify::TrainSpec;
+    let Command::Train(a) = cli(&["train", "g.tif", "l.tif", "m.fsrf"]) else {
+        panic!("not train")
+    };
+    let from_cli = super::train::params(&a).unwrap();
+    let from_step = step::<TrainSpec>("").options().unwrap();
+    let lib = fibstack::classify::TrainOptions::default();
+    assert_eq!(from_cli, lib, "CLI train default differs from the library");
+    assert_eq!(
+        from_step, lib,
+        "workflow train default differs from the library"
+    );
+    // the list flag and the workflow's two spellings give the same names
+    let Command::Train(b) = cli(&[
+        "train",
+        "g.tif",
+        "l.tif",
+        "m.fsrf",
+        "--phase-names",
+        "1=pore,2=solid",
+        "--unlabelled",
+        "255",
+    ]) else {
+        panic!("not train")
+    };
+    let w: TrainSpec =
+        step("unlabelled = 255\nphase_names = [\"1=pore\", { label = 2, name = \"solid\" }]");
+    assert_eq!(b.step, w);
+    assert_eq!(b.step.phase_names[1].name, "solid");
+}
+
+#[test]
+fn classify_defaults() {
+    use fibstack::workflow::steps::classify::ClassifyStep;
+    let Command::Classify(a) = cli(&["classify", "in.tif", "m.fsrf", "out.tif"]) else {
+        panic!("not classify")
+    };
+    assert_eq!(a.step, step::<ClassifyStep>(""));
+    assert_eq!(a.step, ClassifyStep::default());
+    let Command::Classify(b) = cli(&[
+        "classify",
+        "in.tif",
+        "m.fsrf",
+        "out.tif",
+        "--probabilities",
+        "p.tif",
+        "--allow-voxel-mismatch",
+    ]) else {
+        panic!("not classify")
+    };
+    let w: ClassifyStep = step("probabilities = \"p.tif\"\nallow_voxel_mismatch = true");
+    assert_eq!(b.step, w);
+}
+
+#[test]
+fn score_defaults() {
+    use fibstack::workflow::steps::score::ScoreStep;
+    let Command::Score(a) = cli(&["score", "seg.tif", "ref.tif"]) else {
+        panic!("not score")
+    };
+    assert_eq!(a.step, step::<ScoreStep>(""));
+    assert_eq!(a.step, ScoreStep::default());
+    let Command::Score(b) = cli(&["score", "seg.tif", "--synth", "dir", "--pore", "2"]) else {
+        panic!("not score")
+    };
+    let Command::Score(c) = cli(&["score", "seg.tif", "--truth", "dir", "--pore", "2"]) else {
+        panic!("not score")
+    };
+    let w: ScoreStep = step("truth = \"dir\"\npore = 2");
+    assert_eq!(b.step, w);
+    assert_eq!(c.step, w);
+}
+
+#[test]
+fn synth_stream_defaults() {
+    let Command::SynthStream(a) = cli(&["synth-stream", "out"]) else {
+        panic!("not synth-stream")
+    };
+    assert_eq!(
+        a.params,
+        fibstack::synth::stream::StreamSynthParams::default()
+    );
+    let Command::SynthStream(b) = cli(&[
+        "synth-stream",
+        "out",
+        "--shape",
+        "12,96,96",
+        "--voxel",
+        "10,5,5",
+        "--porosity",
+        "0.3",
+        "--radius-nm",
+        "150",
+    ]) else {
+        panic!("not synth-stream")
+    };
+    let w: fibstack::synth::stream::StreamSynthParams = step(
+        "shape = [12, 96, 96]\nvoxel_nm = [10.0, 5.0, 5.0]\ntarget_porosity = 0.3\nradius_nm = 150.0",
+    );
+    assert_eq!(b.params, w);
+}
+
+#[test]
+fn synth_defaults() {
+    // no shorthand flag and no --set: the spec's own defaults (the workflow step's)
+    let Command::Synth(a) = cli(&["synth", "out", "--preset", "electrode"]) else {
+        panic!("not synth")
+    };
+    let from_cli = super::synth::spec_from_args(&a).unwrap();
+    let from_step: fibstack::workflow::steps::StepSpec = step("kind = \"synth\"");
+    let fibstack::workflow::steps::StepSpec::Synth(s) = from_step else {
+        panic!("not synth")
+    };
+    assert_eq!(from_cli, s.spec);
+    assert_eq!(from_cli, fibstack::synth::SynthSpec::default());
 }

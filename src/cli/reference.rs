@@ -128,8 +128,53 @@ pub fn workflow_markdown() -> String {
         }
         let _ = writeln!(s);
     }
+    synth_markdown(&mut s);
     s.push_str(WORKFLOW_HAND);
     s
+}
+
+/// The `synth` step's keys: every key of the simulator spec with its default (read from the
+/// spec's definition, `workflow::steps::synth::synth_key_defaults`), the meaning and the
+/// shorthand flag of `fibstack synth` where one exists, and the step's own keys.
+fn synth_markdown(s: &mut String) {
+    use super::synth::{Form, FLAGS};
+    use fibstack::workflow::steps::synth::{SYNTH_LABELS, SYNTH_SAVE};
+    let _ = writeln!(s, "## `kind = \"synth\"`\n");
+    let _ = writeln!(
+        s,
+        "The simulator's keys, the same for the workflow step, `fibstack synth --params FILE.toml` \
+         and `fibstack synth --set KEY=VALUE`. Keys of nested tables are written dotted \
+         (`acquisition.noise.gaussian_sigma = 0.02`, or the table `[steps.acquisition.noise]` \
+         in a workflow). Without `seed` a workflow uses its own seed. The shorthand flag of \
+         `fibstack synth` that sets a key is named beside it; what each effect and its \
+         parameters do is described in [the simulator guide](../guide/simulator.md).\n"
+    );
+    let _ = writeln!(s, "| key | default | meaning |\n|---|---|---|");
+    for (key, default) in fibstack::workflow::steps::synth::synth_key_defaults() {
+        let flags: Vec<String> = FLAGS
+            .iter()
+            .filter(|f| f.key == key || matches!(f.form, Form::Pair(k2, _) if k2 == key))
+            .map(|f| {
+                let h = f.help.trim_end_matches('.');
+                match f.form {
+                    Form::Fixed(b) | Form::IfPresent(b) => {
+                        format!("`--{}` sets `{b}`: {h}", f.flag)
+                    }
+                    Form::Remove => format!("`--{}` removes it: {h}", f.flag),
+                    Form::Ensure => format!("`--{}` adds it with its defaults: {h}", f.flag),
+                    Form::Pair(k2, _) if k2 == key => format!("`--{}` (second value): {h}", f.flag),
+                    Form::Pair(..) => format!("`--{}` (first value): {h}", f.flag),
+                    _ => format!("`--{}`: {h}", f.flag),
+                }
+            })
+            .collect();
+        let default = default.map_or("—".to_string(), |d| format!("`{d}`"));
+        let _ = writeln!(s, "| `{key}` | {default} | {} |", cell(&flags.join("; ")));
+    }
+    for k in [SYNTH_LABELS, SYNTH_SAVE] {
+        let _ = writeln!(s, "| `{}` | — | {} |", k.key, cell(k.help));
+    }
+    let _ = writeln!(s);
 }
 
 /// The command-line reference as Markdown.

@@ -11,6 +11,7 @@ use fibstack::validate::{
     crop_origin_from_results, reports_from_results, score_against_truth, score_labels,
     ChainTransform, ScoreView,
 };
+use fibstack::workflow::steps::score::ScoreStep;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -20,10 +21,9 @@ pub struct ScoreArgs {
     /// Reference labels on the same grid (e.g. `truth_on_grid.tif` of a workflow `score` step);
     /// voxels holding 255 are not scored.
     pub reference: Option<PathBuf>,
-    /// Instead of REF: a folder written by `fibstack synth` (truth.json, truth/labels.tif) whose
-    /// slices SEG was processed from; its truth is mapped onto SEG's grid.
-    #[arg(long, value_name = "DIR")]
-    pub synth: Option<PathBuf>,
+    /// The operation's options: the same keys as the workflow step `kind = "score"`.
+    #[command(flatten)]
+    pub step: ScoreStep,
     /// With --synth: `results.json` of the `fibstack run` that made SEG (its `align` and
     /// `geometry` entries give the chain's transform).
     #[arg(long, value_name = "FILE")]
@@ -34,9 +34,6 @@ pub struct ScoreArgs {
     /// With --synth, instead of --results: the output of `fibstack geometry --json`.
     #[arg(long, value_name = "FILE")]
     pub geometry_json: Option<PathBuf>,
-    /// Pore label (pore/solid view and porosity).
-    #[arg(long, default_value_t = 0)]
-    pub pore: u8,
     #[command(flatten)]
     pub input: InputOpts,
     /// Print only JSON on stdout.
@@ -70,13 +67,15 @@ fn print_view(v: &ScoreView, what: &str) {
 
 pub fn run(a: ScoreArgs, g: &super::Global) -> Result<()> {
     let seg = a.input.read_labels(&a.seg, g)?;
-    match (&a.reference, &a.synth) {
+    let synth = a.step.truth.as_ref().map(PathBuf::from);
+    let pore = a.step.pore;
+    match (&a.reference, &synth) {
         (Some(r), None) => {
             if a.results.is_some() || a.align_json.is_some() || a.geometry_json.is_some() {
                 bail!("--results/--align-json/--geometry-json only apply with --synth DIR");
             }
             let reference = a.input.read_labels(r, g)?;
-            let v = score_labels(seg.view(), reference.view(), a.pore)
+            let v = score_labels(seg.view(), reference.view(), pore)
                 .with_context(|| format!("{} vs {}", a.seg.display(), r.display()))?;
             if a.json {
                 return print_json(&v);
@@ -140,7 +139,7 @@ pub fn run(a: ScoreArgs, g: &super::Global) -> Result<()> {
                     t.shape
                 );
             }
-            let mut s = score_against_truth(seg.view(), truth.view(), acq, &t, a.pore)?;
+            let mut s = score_against_truth(seg.view(), truth.view(), acq, &t, pore)?;
             for v in std::iter::once(&mut s.applied).chain(s.ideal.as_mut()) {
                 for p in &mut v.score.phases {
                     p.name = rec

@@ -1,4 +1,9 @@
 //! `fibstack synth OUT_DIR --preset NAME`: synthetic FIB-SEM stacks with exact ground truth.
+//!
+//! The keys are the synth spec's ([`SynthSpec`], the workflow `synth` step's keys and the
+//! `--params FILE.toml` keys): `--set KEY=VALUE` sets any of them (dotted for nested tables), and
+//! each shorthand flag of [`FLAGS`] is declared as the key(s) it sets, so the spec stays the one
+//! definition of names, defaults and validity.
 
 use super::common::parse_voxel;
 use anyhow::{bail, Context as _, Result};
@@ -8,6 +13,7 @@ use fibstack::synth::output::{write_output, WriteOptions};
 use fibstack::synth::presets::{Preset, PRESSURE_SERIES_KPA};
 use fibstack::synth::{self, SynthOutput, SynthSpec};
 use fibstack::volume::{VoxelSize, VoxelSource};
+use fibstack::workflow::steps::synth::{get_key, key_value, set_key};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -32,148 +38,22 @@ pub struct SynthArgs {
     /// Full parameter set as TOML (same keys as the workflow `synth` step); flags override it.
     #[arg(long, value_name = "FILE.toml")]
     pub params: Option<PathBuf>,
-    /// Truth volume shape Z,Y,X (default 64,96,96; staircase: N,N,N).
-    #[arg(long, value_name = "Z,Y,X")]
-    pub shape: Option<String>,
-    /// Truth voxel size DZ,DY,DX in nm (default 20,20,20; with --labels: the file's).
+    /// Set one key of the parameter set (the workflow `synth` step's keys, dotted for nested
+    /// tables: `--set acquisition.noise.gaussian_sigma=0.02`, `--set electrode.max_overlap=0.2`);
+    /// repeatable, applied after --params and the other flags. VALUE is a number, true/false, a
+    /// TOML array or table (`[0.1,0.5]`), or text.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+    /// Truth voxel size DZ,DY,DX in nm (default 20,20,20; with --labels: the file's); any may be
+    /// `_` to keep the --params file's value.
     #[arg(long, value_name = "DZ,DY,DX")]
     pub voxel: Option<String>,
-    /// Random seed; the same seed gives the same bytes.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Write only the structure (truth/labels.tif, truth.json), no grey rendering.
-    #[arg(long)]
-    pub structure_only: bool,
-
-    // --- structure parameters ---
-    /// li-deposit: packing in [0,1] (0 porous whiskers … 1 dense columnar grains).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub packing: Option<f64>,
-    /// li-deposit: stack pressure in kPa (sets packing and thickness).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub pressure_kpa: Option<f64>,
     /// pressure-series: pressures in kPa (default 0,70,140,210,350).
     #[arg(long, value_name = "P1,P2,..", help_heading = "Structure")]
     pub pressures: Option<String>,
-    /// li-deposit: nominal deposit thickness (nm).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub thickness_nm: Option<f64>,
-    /// li-deposit: mean spacing of grain/whisker nuclei (nm).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub grain_spacing_nm: Option<f64>,
-    /// electrode: target active-material volume fraction.
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub active_fraction: Option<f64>,
-    /// electrode: median particle radius (nm).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub median_radius_nm: Option<f64>,
-    /// electrode: σ of ln(radius).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub radius_sigma: Option<f64>,
-    /// electrode: ellipsoid aspect ratio (1 = spheres).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub aspect: Option<f64>,
-    /// electrode: carbon-binder volume fraction (0 = none).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub binder_fraction: Option<f64>,
-    /// channels: axis z, y or x.
-    #[arg(long, help_heading = "Structure")]
-    pub channel_axis: Option<String>,
-    /// channels: width and pitch in voxels, W,P.
-    #[arg(long, value_name = "W,P", help_heading = "Structure")]
-    pub channel_size: Option<String>,
-    /// staircase: box size N.
-    #[arg(long, help_heading = "Structure")]
-    pub staircase_n: Option<usize>,
-    /// spheres: radii in nm, R1,R2,…
-    #[arg(long, value_name = "R1,R2,..", help_heading = "Structure")]
-    pub radii_nm: Option<String>,
-    /// sphere-lattice: radius and lattice constant in nm, R,A.
-    #[arg(long, value_name = "R,A", help_heading = "Structure")]
-    pub lattice_nm: Option<String>,
-    /// inclined-plane: angle in degrees.
-    #[arg(allow_negative_numbers = true, long, help_heading = "Structure")]
-    pub plane_angle_deg: Option<f64>,
-    /// inclined-plane: the plane rises along z or x.
-    #[arg(long, help_heading = "Structure")]
-    pub plane_axis: Option<String>,
-
-    // --- acquisition ---
-    /// Turn every acquisition effect off (tilt, drift, curtains, shine-through, shading, noise);
-    /// --levels, --bit-depth, --tilt-deg and --fiducial still apply. For finer control use --params.
-    #[arg(long, help_heading = "Acquisition")]
-    pub clean: bool,
-    /// Grey levels (0..1) per label, L0,L1,…
-    #[arg(long, value_name = "L0,L1,..", help_heading = "Acquisition")]
-    pub levels: Option<String>,
-    /// Output bit depth 8 or 16.
-    #[arg(long, help_heading = "Acquisition")]
-    pub bit_depth: Option<u8>,
-    /// Ion/electron column angle (degrees, default 52).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
-    pub tilt_deg: Option<f64>,
-    /// Face-on imaging: no foreshortening and no face shift.
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_tilt: bool,
-    /// Keep the 52° face shift but do not foreshorten rows.
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_foreshorten: bool,
-    /// Keep foreshortening but no per-slice face shift (face tracking on).
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_face_shift: bool,
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_drift: bool,
-    /// Drift random-walk step σ (px).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
-    pub drift_step_px: Option<f64>,
-    /// Drift jump probability per slice and jump σ (px): P,S.
-    #[arg(long, value_name = "P,S", help_heading = "Acquisition")]
-    pub drift_jumps: Option<String>,
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_curtain: bool,
-    /// Curtain RMS amplitude (normalised intensity).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
-    pub curtain_amplitude: Option<f64>,
-    /// Curtain angle from vertical (degrees).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
-    pub curtain_angle_deg: Option<f64>,
-    /// Second curtain family (rocking polish) at this angle (degrees).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
-    pub curtain_second_angle_deg: Option<f64>,
-    /// Curtain model: `physical` (default: grooves in the material only, multiplicative,
-    /// seeded below hard features) or `additive` (stripes added everywhere, pores included).
-    #[arg(long, value_name = "physical|additive", help_heading = "Acquisition")]
-    pub curtain_model: Option<String>,
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_shine: bool,
-    /// Shine-through physics: exponential (default: decaying contrast of the slices straight
-    /// behind) or geometric (line of sight at the tilt angle, first surface seen, electron-range
-    /// depth kernel).
-    #[arg(long, value_enum, help_heading = "Acquisition")]
-    pub shine_model: Option<fibstack::synth::acquisition::ShineModel>,
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_shading: bool,
-    #[arg(long, help_heading = "Acquisition")]
-    pub no_noise: bool,
-    /// Gaussian noise σ (normalised intensity).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
-    pub noise_sigma: Option<f64>,
-    /// Poisson counts at full scale (0 = no Poisson noise).
-    #[arg(allow_negative_numbers = true, long, help_heading = "Acquisition")]
-    pub counts: Option<f64>,
-    /// Protective cap with tracking marks (lines milled along z) above the sample, moving only
-    /// with face shift and drift; truth.json gives the rectangle for `align --roi`.
-    #[arg(long, help_heading = "Acquisition")]
-    pub fiducial: bool,
-    /// Cap thickness in nm (implies --fiducial; default: 1/8 of the depth, or thick enough to
-    /// keep 12 rows of cap in view in every slice).
-    #[arg(
-        allow_negative_numbers = true,
-        long,
-        value_name = "NM",
-        help_heading = "Acquisition"
-    )]
-    pub fiducial_cap_nm: Option<f64>,
+    /// The shorthand flags (each sets spec keys; see [`FLAGS`]).
+    #[command(flatten)]
+    pub flags: KeyFlags,
 
     // --- output ---
     /// TIFF compression.
@@ -182,6 +62,232 @@ pub struct SynthArgs {
     /// Do not write PNG previews.
     #[arg(long, help_heading = "Output")]
     pub no_previews: bool,
+}
+
+/// `KEY=VALUE` of `--set`.
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?}: give KEY=VALUE, e.g. acquisition.noise.gaussian_sigma=0.02")
+    })?;
+    Ok((k.trim().to_string(), v.to_string()))
+}
+
+/// How a shorthand flag sets the spec.
+#[derive(Debug, Clone, Copy)]
+pub enum Form {
+    /// `--flag V`: the key = V.
+    Value,
+    /// `--flag WORD`: the key = the word in lower case.
+    Word,
+    /// `--flag A,B,..`: the key = the list.
+    List,
+    /// `--flag A,B`: the key = A, the second key = B; the text says what to give.
+    Pair(&'static str, &'static str),
+    /// `--flag z|y|x`: the key = the axis index 0, 1, 2.
+    Axis,
+    /// `--flag` (no value): the key = this value.
+    Fixed(bool),
+    /// `--flag`: the key (a table) is removed.
+    Remove,
+    /// `--flag`: the key (a table) is created with its defaults unless present.
+    Ensure,
+    /// `--flag`: the key = this value when its table is present (no effect otherwise).
+    IfPresent(bool),
+    /// `--flag`: the acquisition table is every effect off, keeping levels, bit depth, fiducial.
+    Clean,
+}
+
+/// A shorthand flag of `fibstack synth`: the spec key it sets and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Flag {
+    /// The flag without `--`.
+    pub flag: &'static str,
+    /// The dotted spec key it sets.
+    pub key: &'static str,
+    pub form: Form,
+    /// Help heading.
+    pub heading: Option<&'static str>,
+    pub value_name: Option<&'static str>,
+    /// Help text (what the flag means, with its unit).
+    pub help: &'static str,
+}
+
+const fn f(flag: &'static str, key: &'static str, form: Form, help: &'static str) -> Flag {
+    Flag {
+        flag,
+        key,
+        form,
+        heading: None,
+        value_name: None,
+        help,
+    }
+}
+const S: Option<&str> = Some("Structure");
+const A: Option<&str> = Some("Acquisition");
+
+/// The shorthand flags, in the order they apply (later ones win): each sets spec keys, which
+/// the spec's own definition checks; `--set` reaches every key.
+pub const FLAGS: &[Flag] = &[
+    Flag { value_name: Some("Z,Y,X"), ..f("shape", "shape", Form::List, "Truth volume shape Z,Y,X (default 64,96,96; staircase: N,N,N).") },
+    f("seed", "seed", Form::Value, "Random seed; the same seed gives the same bytes."),
+    f("structure-only", "render", Form::Fixed(false), "Write only the structure (truth/labels.tif, truth.json), no grey rendering."),
+    Flag { heading: S, ..f("packing", "li_deposit.packing", Form::Value, "li-deposit: packing in [0,1] (0 porous whiskers … 1 dense columnar grains).") },
+    Flag { heading: S, ..f("thickness-nm", "li_deposit.thickness_nm", Form::Value, "li-deposit: nominal deposit thickness (nm).") },
+    Flag { heading: S, ..f("grain-spacing-nm", "li_deposit.grain_spacing_nm", Form::Value, "li-deposit: mean spacing of grain/whisker nuclei (nm).") },
+    Flag { heading: S, ..f("pressure-kpa", "pressure_kpa", Form::Value, "li-deposit: stack pressure in kPa (sets packing and thickness).") },
+    Flag { heading: S, ..f("active-fraction", "electrode.active_fraction", Form::Value, "electrode: target active-material volume fraction.") },
+    Flag { heading: S, ..f("median-radius-nm", "electrode.median_radius_nm", Form::Value, "electrode: median particle radius (nm).") },
+    Flag { heading: S, ..f("radius-sigma", "electrode.radius_log_sigma", Form::Value, "electrode: σ of ln(radius).") },
+    Flag { heading: S, ..f("aspect", "electrode.aspect", Form::Value, "electrode: ellipsoid aspect ratio (1 = spheres).") },
+    Flag { heading: S, ..f("binder-fraction", "electrode.binder_fraction", Form::Value, "electrode: carbon-binder volume fraction (0 = none).") },
+    Flag { heading: S, ..f("channel-axis", "analytic.channel_axis", Form::Axis, "channels: axis z, y or x.") },
+    Flag { heading: S, value_name: Some("W,P"), ..f("channel-size", "analytic.channel_width", Form::Pair("analytic.channel_pitch", "give W,P in whole voxels, e.g. 4,12"), "channels: width and pitch in voxels, W,P.") },
+    Flag { heading: S, ..f("staircase-n", "analytic.staircase_n", Form::Value, "staircase: box size N.") },
+    Flag { heading: S, value_name: Some("R1,R2,.."), ..f("radii-nm", "analytic.sphere_radii_nm", Form::List, "spheres: radii in nm, R1,R2,…") },
+    Flag { heading: S, value_name: Some("R,A"), ..f("lattice-nm", "analytic.lattice_radius_nm", Form::Pair("analytic.lattice_spacing_nm", "give R,A in nm, e.g. 150,400"), "sphere-lattice: radius and lattice constant in nm, R,A.") },
+    Flag { heading: S, ..f("plane-angle-deg", "analytic.plane_angle_deg", Form::Value, "inclined-plane: angle in degrees.") },
+    Flag { heading: S, ..f("plane-axis", "analytic.plane_tilt_axis", Form::Axis, "inclined-plane: the plane rises along z or x.") },
+    Flag { heading: A, ..f("clean", "acquisition", Form::Clean, "Turn every acquisition effect off (tilt, drift, curtains, shine-through, shading, noise); --levels, --bit-depth, --tilt-deg and --fiducial still apply. For finer control use --set or --params.") },
+    Flag { heading: A, value_name: Some("L0,L1,.."), ..f("levels", "acquisition.levels", Form::List, "Grey levels (0..1) per label, L0,L1,…") },
+    Flag { heading: A, ..f("bit-depth", "acquisition.bit_depth", Form::Value, "Output bit depth 8 or 16.") },
+    Flag { heading: A, ..f("tilt-deg", "acquisition.tilt.angle_deg", Form::Value, "Ion/electron column angle (degrees, default 52).") },
+    Flag { heading: A, ..f("no-foreshorten", "acquisition.tilt.foreshorten", Form::IfPresent(false), "Keep the 52° face shift but do not foreshorten rows.") },
+    Flag { heading: A, ..f("no-face-shift", "acquisition.tilt.face_shift", Form::IfPresent(false), "Keep foreshortening but no per-slice face shift (face tracking on).") },
+    Flag { heading: A, ..f("no-tilt", "acquisition.tilt", Form::Remove, "Face-on imaging: no foreshortening and no face shift.") },
+    Flag { heading: A, ..f("no-drift", "acquisition.drift.enabled", Form::Fixed(false), "No stage drift.") },
+    Flag { heading: A, ..f("drift-step-px", "acquisition.drift.step_sigma_px", Form::Value, "Drift random-walk step σ (px).") },
+    Flag { heading: A, value_name: Some("P,S"), ..f("drift-jumps", "acquisition.drift.jump_probability", Form::Pair("acquisition.drift.jump_sigma_px", "give P,S (probability per slice, σ in px), e.g. 0.03,3"), "Drift jump probability per slice and jump σ (px): P,S.") },
+    Flag { heading: A, ..f("no-curtain", "acquisition.curtain.enabled", Form::Fixed(false), "No curtains.") },
+    Flag { heading: A, ..f("curtain-amplitude", "acquisition.curtain.amplitude", Form::Value, "Curtain RMS amplitude (normalised intensity).") },
+    Flag { heading: A, ..f("curtain-angle-deg", "acquisition.curtain.angle_deg", Form::Value, "Curtain angle from vertical (degrees).") },
+    Flag { heading: A, ..f("curtain-second-angle-deg", "acquisition.curtain.second_angle_deg", Form::Value, "Second curtain family (rocking polish) at this angle (degrees).") },
+    Flag { heading: A, value_name: Some("physical|additive"), ..f("curtain-model", "acquisition.curtain.model", Form::Word, "Curtain model: `physical` (default: grooves in the material only, multiplicative, seeded below hard features) or `additive` (stripes added everywhere, pores included).") },
+    Flag { heading: A, ..f("no-shine", "acquisition.shine_through.enabled", Form::Fixed(false), "No shine-through.") },
+    Flag { heading: A, value_name: Some("exponential|geometric"), ..f("shine-model", "acquisition.shine_through.model", Form::Word, "Shine-through physics: exponential (default: decaying contrast of the slices straight behind) or geometric (line of sight at the tilt angle, first surface seen, electron-range depth kernel).") },
+    Flag { heading: A, ..f("no-shading", "acquisition.shading.enabled", Form::Fixed(false), "No shading gradient.") },
+    Flag { heading: A, ..f("no-noise", "acquisition.noise.enabled", Form::Fixed(false), "No noise.") },
+    Flag { heading: A, ..f("noise-sigma", "acquisition.noise.gaussian_sigma", Form::Value, "Gaussian noise σ (normalised intensity).") },
+    Flag { heading: A, ..f("counts", "acquisition.noise.counts_at_full_scale", Form::Value, "Poisson counts at full scale (0 = no Poisson noise).") },
+    Flag { heading: A, ..f("fiducial", "acquisition.fiducial", Form::Ensure, "Protective cap with tracking marks (lines milled along z) above the sample, moving only with face shift and drift; truth.json gives the rectangle for `align --roi`.") },
+    Flag { heading: A, value_name: Some("NM"), ..f("fiducial-cap-nm", "acquisition.fiducial.thickness_nm", Form::Value, "Cap thickness in nm (implies --fiducial; default: 1/8 of the depth, or thick enough to keep 12 rows of cap in view in every slice).") },
+];
+
+impl Flag {
+    fn takes_value(&self) -> bool {
+        matches!(
+            self.form,
+            Form::Value | Form::Word | Form::List | Form::Pair(..) | Form::Axis
+        )
+    }
+
+    /// This flag (given with `value` when it takes one) applied to `s`.
+    pub fn apply(&self, s: &SynthSpec, value: Option<&str>) -> Result<SynthSpec> {
+        let v = value.unwrap_or("");
+        let name = format!("--{}", self.flag);
+        let set = |s: &SynthSpec, k: &str, x: serde_json::Value| {
+            set_key(s, k, x).with_context(|| format!("{name} {v:?}"))
+        };
+        Ok(match self.form {
+            Form::Value => set(s, self.key, key_value(v))?,
+            Form::Word => set(s, self.key, v.trim().to_ascii_lowercase().into())?,
+            Form::List => set(s, self.key, v.split(',').map(key_value).collect())?,
+            Form::Pair(second, hint) => {
+                let p: Vec<&str> = v.split(',').collect();
+                if p.len() != 2 {
+                    bail!("{name} {v:?}: {hint}");
+                }
+                let s = set(s, self.key, key_value(p[0]))?;
+                set(&s, second, key_value(p[1]))?
+            }
+            Form::Axis => {
+                let i = match v.trim().to_ascii_lowercase().as_str() {
+                    "z" | "0" => 0,
+                    "y" | "1" => 1,
+                    "x" | "2" => 2,
+                    _ => bail!("{name} {v:?}: use z, y or x"),
+                };
+                set(s, self.key, i.into())?
+            }
+            Form::Fixed(b) => set(s, self.key, b.into())?,
+            Form::Remove => set(s, self.key, serde_json::Value::Null)?,
+            Form::Ensure => match get_key(s, self.key) {
+                Some(_) => s.clone(),
+                None => set(s, self.key, serde_json::json!({}))?,
+            },
+            Form::IfPresent(b) => {
+                let table = self.key.rsplit_once('.').map_or("", |(t, _)| t);
+                match get_key(s, table) {
+                    Some(_) => set(s, self.key, b.into())?,
+                    None => s.clone(),
+                }
+            }
+            Form::Clean => {
+                let mut s = s.clone();
+                let q = &mut s.acquisition;
+                *q = synth::AcquisitionParams {
+                    levels: q.levels.clone(),
+                    bit_depth: q.bit_depth,
+                    fiducial: q.fiducial.clone(),
+                    ..synth::AcquisitionParams::clean()
+                };
+                s
+            }
+        })
+    }
+}
+
+/// The shorthand flags of [`FLAGS`] given on a command line, in table order.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFlags {
+    /// (index in [`FLAGS`], value).
+    pub given: Vec<(usize, Option<String>)>,
+}
+
+impl clap::FromArgMatches for KeyFlags {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut k = KeyFlags::default();
+        k.update_from_arg_matches(m)?;
+        Ok(k)
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.given.clear();
+        for (i, fl) in FLAGS.iter().enumerate() {
+            if fl.takes_value() {
+                if let Some(v) = m.get_one::<String>(fl.flag) {
+                    self.given.push((i, Some(v.clone())));
+                }
+            } else if m.get_flag(fl.flag) {
+                self.given.push((i, None));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for KeyFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for fl in FLAGS {
+            let help = format!("{} [key: {}]", fl.help, fl.key);
+            let mut a = clap::Arg::new(fl.flag).long(fl.flag).help(help);
+            if let Some(h) = fl.heading {
+                a = a.help_heading(h);
+            }
+            a = if fl.takes_value() {
+                let a = a.action(clap::ArgAction::Set).allow_negative_numbers(true);
+                match fl.value_name {
+                    Some(n) => a.value_name(n),
+                    None => a.value_name(fl.flag.to_ascii_uppercase().replace('-', "_")),
+                }
+            } else {
+                a.action(clap::ArgAction::SetTrue)
+            };
+            cmd = cmd.arg(a);
+        }
+        cmd
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 fn floats(flag: &str, s: &str) -> Result<Vec<f64>> {
@@ -194,16 +300,8 @@ fn floats(flag: &str, s: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
-fn axis_of(flag: &str, s: &str) -> Result<usize> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "z" | "0" => Ok(0),
-        "y" | "1" => Ok(1),
-        "x" | "2" => Ok(2),
-        _ => bail!("{flag} {s:?}: use z, y or x"),
-    }
-}
-
-/// Build the spec from the TOML file (if any) and the flags.
+/// Build the spec from the TOML file (if any), the preset and voxel flags, the shorthand flags
+/// (in [`FLAGS`] order) and the `--set` keys (in command-line order).
 pub fn spec_from_args(a: &SynthArgs) -> Result<SynthSpec> {
     let mut s: SynthSpec = match &a.params {
         Some(p) => {
@@ -220,174 +318,16 @@ pub fn spec_from_args(a: &SynthArgs) -> Result<SynthSpec> {
             s.preset = Preset::LiDeposit;
         }
     }
-    if let Some(v) = &a.shape {
-        let v: Vec<usize> = v
-            .split(',')
-            .map(|p| p.trim().parse::<usize>())
-            .collect::<Result<_, _>>()
-            .with_context(|| {
-                format!("--shape {v:?}: give Z,Y,X as whole numbers, e.g. 64,96,96")
-            })?;
-        if v.len() != 3 {
-            bail!("--shape: give three numbers Z,Y,X");
-        }
-        s.shape = Some([v[0], v[1], v[2]]);
-    }
     if let Some(v) = &a.voxel {
         let v = parse_voxel(v)?;
         let d = s.voxel_nm.unwrap_or(synth::DEFAULT_VOXEL_NM);
         s.voxel_nm = Some([0, 1, 2].map(|i| v[i].unwrap_or(d[i])));
     }
-    if let Some(v) = a.seed {
-        s.seed = v;
+    for (i, v) in &a.flags.given {
+        s = FLAGS[*i].apply(&s, v.as_deref())?;
     }
-    if a.structure_only {
-        s.render = false;
-    }
-    let li = &mut s.li_deposit;
-    if let Some(v) = a.packing {
-        li.packing = v;
-    }
-    if let Some(v) = a.thickness_nm {
-        li.thickness_nm = Some(v);
-    }
-    if let Some(v) = a.grain_spacing_nm {
-        li.grain_spacing_nm = v;
-    }
-    if let Some(v) = a.pressure_kpa {
-        s.pressure_kpa = Some(v);
-    }
-    let e = &mut s.electrode;
-    if let Some(v) = a.active_fraction {
-        e.active_fraction = v;
-    }
-    if let Some(v) = a.median_radius_nm {
-        e.median_radius_nm = v;
-    }
-    if let Some(v) = a.radius_sigma {
-        e.radius_log_sigma = v;
-    }
-    if let Some(v) = a.aspect {
-        e.aspect = v;
-    }
-    if let Some(v) = a.binder_fraction {
-        e.binder_fraction = v;
-    }
-    let an = &mut s.analytic;
-    if let Some(v) = &a.channel_axis {
-        an.channel_axis = axis_of("--channel-axis", v)?;
-    }
-    if let Some(v) = &a.channel_size {
-        let f = floats("--channel-size", v)?;
-        if f.len() != 2 || f.iter().any(|x| *x < 0.0 || x.fract() != 0.0) {
-            bail!("--channel-size {v:?}: give W,P in whole voxels, e.g. 4,12");
-        }
-        an.channel_width = f[0] as usize;
-        an.channel_pitch = f[1] as usize;
-    }
-    if let Some(v) = a.staircase_n {
-        an.staircase_n = v;
-    }
-    if let Some(v) = &a.radii_nm {
-        an.sphere_radii_nm = floats("--radii-nm", v)?;
-    }
-    if let Some(v) = &a.lattice_nm {
-        let f = floats("--lattice-nm", v)?;
-        if f.len() != 2 {
-            bail!("--lattice-nm {v:?}: give R,A in nm, e.g. 150,400");
-        }
-        an.lattice_radius_nm = f[0];
-        an.lattice_spacing_nm = f[1];
-    }
-    if let Some(v) = a.plane_angle_deg {
-        an.plane_angle_deg = v;
-    }
-    if let Some(v) = &a.plane_axis {
-        an.plane_tilt_axis = axis_of("--plane-axis", v)?;
-    }
-    let q = &mut s.acquisition;
-    if a.clean {
-        *q = fibstack::synth::AcquisitionParams {
-            levels: q.levels.clone(),
-            bit_depth: q.bit_depth,
-            fiducial: q.fiducial.clone(),
-            ..fibstack::synth::AcquisitionParams::clean()
-        };
-    }
-    if let Some(v) = &a.levels {
-        q.levels = Some(floats("--levels", v)?);
-    }
-    if let Some(v) = a.bit_depth {
-        q.bit_depth = v;
-    }
-    if let Some(v) = a.tilt_deg {
-        q.tilt.get_or_insert_with(Default::default).angle_deg = v;
-    }
-    if a.no_foreshorten {
-        if let Some(t) = q.tilt.as_mut() {
-            t.foreshorten = false;
-        }
-    }
-    if a.no_face_shift {
-        if let Some(t) = q.tilt.as_mut() {
-            t.face_shift = false;
-        }
-    }
-    if a.no_tilt {
-        q.tilt = None;
-    }
-    if a.no_drift {
-        q.drift.enabled = false;
-    }
-    if let Some(v) = a.drift_step_px {
-        q.drift.step_sigma_px = v;
-    }
-    if let Some(v) = &a.drift_jumps {
-        let f = floats("--drift-jumps", v)?;
-        if f.len() != 2 {
-            bail!("--drift-jumps {v:?}: give P,S (probability per slice, σ in px), e.g. 0.03,3");
-        }
-        q.drift.jump_probability = f[0];
-        q.drift.jump_sigma_px = f[1];
-    }
-    if a.no_curtain {
-        q.curtain.enabled = false;
-    }
-    if let Some(v) = a.curtain_amplitude {
-        q.curtain.amplitude = v;
-    }
-    if let Some(v) = a.curtain_angle_deg {
-        q.curtain.angle_deg = v;
-    }
-    if let Some(v) = a.curtain_second_angle_deg {
-        q.curtain.second_angle_deg = Some(v);
-    }
-    if let Some(m) = &a.curtain_model {
-        q.curtain.model = fibstack::synth::curtains::CurtainModel::parse(m)?;
-    }
-    if a.no_shine {
-        q.shine_through.enabled = false;
-    }
-    if let Some(m) = a.shine_model {
-        q.shine_through.model = m;
-    }
-    if a.no_shading {
-        q.shading.enabled = false;
-    }
-    if a.no_noise {
-        q.noise.enabled = false;
-    }
-    if let Some(v) = a.noise_sigma {
-        q.noise.gaussian_sigma = v;
-    }
-    if let Some(v) = a.counts {
-        q.noise.counts_at_full_scale = v;
-    }
-    if a.fiducial || a.fiducial_cap_nm.is_some() {
-        let f = q.fiducial.get_or_insert_with(Default::default);
-        if let Some(v) = a.fiducial_cap_nm {
-            f.thickness_nm = Some(v);
-        }
+    for (k, v) in &a.set {
+        s = set_key(&s, k, key_value(v)).with_context(|| format!("--set {k}={v}"))?;
     }
     Ok(s)
 }
@@ -550,4 +490,44 @@ pub fn run_curtains(a: SynthCurtainsArgs, g: &super::Global) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Form, FLAGS};
+    use fibstack::synth::SynthSpec;
+    use fibstack::workflow::steps::synth::get_key;
+
+    /// Every shorthand flag names a key of the spec, of the type its form writes: applied with a
+    /// sample value it is accepted and the key takes that value.
+    #[test]
+    fn every_flag_sets_a_spec_key() {
+        let d = SynthSpec::default();
+        for f in FLAGS {
+            let v = match f.form {
+                Form::Value => Some("1"),
+                Form::Word => f.value_name.and_then(|n| n.split('|').next_back()),
+                Form::List => Some("1,2,3"),
+                Form::Pair(..) => Some("1,2"),
+                Form::Axis => Some("x"),
+                _ => None,
+            };
+            let s = f
+                .apply(&d, v)
+                .unwrap_or_else(|e| panic!("--{} {v:?}: {e:#}", f.flag));
+            match f.form {
+                Form::Remove => assert_eq!(get_key(&s, f.key), None, "--{}", f.flag),
+                Form::IfPresent(b) | Form::Fixed(b) => {
+                    assert_eq!(get_key(&s, f.key), Some(b.into()), "--{}", f.flag)
+                }
+                Form::Clean => assert_ne!(s, d),
+                _ => assert!(get_key(&s, f.key).is_some(), "--{}", f.flag),
+            }
+        }
+        // distinct flags
+        let mut names: Vec<&str> = FLAGS.iter().map(|f| f.flag).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), FLAGS.len());
+    }
 }

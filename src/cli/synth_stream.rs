@@ -2,7 +2,7 @@
 //! memory); slice z is a function of (seed, z).
 
 use super::common::{print_json, Bar};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use fibstack::synth::stream::{write_stack, StreamSynth, StreamSynthParams};
 use std::path::PathBuf;
@@ -11,20 +11,9 @@ use std::path::PathBuf;
 pub struct SynthStreamArgs {
     /// Output folder: slices/ (u16 grey) and, with --truth, truth/ (u8: 0 pore, 1 solid).
     pub out_dir: PathBuf,
-    /// Shape Z,Y,X.
-    #[arg(long, value_name = "Z,Y,X", default_value = "200,512,512")]
-    pub shape: String,
-    /// Voxel size DZ,DY,DX in nm.
-    #[arg(long, value_name = "DZ,DY,DX", default_value = "20,10,10")]
-    pub voxel: String,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Mean particle radius (nm).
-    #[arg(allow_negative_numbers = true, long, default_value_t = 250.0)]
-    pub radius_nm: f64,
-    /// Expected pore fraction.
-    #[arg(allow_negative_numbers = true, long, default_value_t = 0.4)]
-    pub porosity: f64,
+    /// The simulator's parameters (the library's `StreamSynthParams`).
+    #[command(flatten)]
+    pub params: StreamSynthParams,
     /// Also write the truth labels.
     #[arg(long)]
     pub truth: bool,
@@ -33,27 +22,8 @@ pub struct SynthStreamArgs {
     pub json: bool,
 }
 
-fn three<T: std::str::FromStr>(flag: &str, s: &str) -> Result<[T; 3]> {
-    let v: Vec<T> = s
-        .split(',')
-        .map(|p| p.trim().parse::<T>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| anyhow::anyhow!("{flag} {s:?}: give three numbers"))?;
-    match <[T; 3]>::try_from(v) {
-        Ok(a) => Ok(a),
-        Err(_) => bail!("{flag} {s:?}: give three numbers"),
-    }
-}
-
 pub fn run(a: SynthStreamArgs, g: &super::Global) -> Result<()> {
-    let p = StreamSynthParams {
-        shape: three("--shape", &a.shape)?,
-        voxel_nm: three("--voxel", &a.voxel)?,
-        seed: a.seed,
-        radius_nm: a.radius_nm,
-        target_porosity: a.porosity,
-        ..Default::default()
-    };
+    let p = a.params.clone();
     let s = StreamSynth::new(&p)?;
     let grey = a.out_dir.join("slices");
     let truth = a.out_dir.join("truth");

@@ -3,8 +3,8 @@
 use super::common::{print_json, InputOpts};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use fibstack::classify::{self, collect_training, ForestParams, PhaseName, TrainOptions};
-use fibstack::features::FeatureParams;
+use fibstack::classify::{self, collect_training, TrainOptions};
+use fibstack::workflow::steps::classify::TrainSpec;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -18,52 +18,22 @@ pub struct TrainArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
+    /// The operation's options: the same keys as `[steps.train]` of the workflow step
+    /// `kind = "classify"`.
     #[command(flatten)]
-    pub features: FeatureParams,
-    #[command(flatten)]
-    pub forest: ForestParams,
-    /// Label value of unlabelled voxels.
-    #[arg(long, default_value_t = 0)]
-    pub unlabelled: u8,
-    /// Phase names by label, e.g. 1=pore,2=solid (a named phase must have training voxels).
-    #[arg(long, value_name = "L=NAME,..")]
-    pub phase_names: Option<String>,
+    pub step: TrainSpec,
     /// Print only JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
-fn parse_names(s: &str) -> Result<Vec<PhaseName>> {
-    s.split(',')
-        .map(|p| {
-            let (l, n) = p
-                .split_once('=')
-                .with_context(|| format!("--phase-names {p:?}: give LABEL=NAME, e.g. 1=pore"))?;
-            let label: u8 = l
-                .trim()
-                .parse()
-                .with_context(|| format!("--phase-names {p:?}: the label must be 0…255"))?;
-            Ok(PhaseName {
-                label,
-                name: n.trim().to_string(),
-            })
-        })
-        .collect()
+/// The library training options the flags describe (validated).
+pub fn params(a: &TrainArgs) -> Result<TrainOptions> {
+    Ok(a.step.options()?)
 }
 
 pub fn run(a: TrainArgs, g: &super::Global) -> Result<()> {
-    let opts = TrainOptions {
-        features: a.features.clone(),
-        forest: a.forest.clone(),
-        unlabelled: a.unlabelled,
-        phase_names: a
-            .phase_names
-            .as_deref()
-            .map(parse_names)
-            .transpose()?
-            .unwrap_or_default(),
-    };
-    opts.validate()?;
+    let opts = params(&a)?;
     let grey = a.input.read(&a.grey, g)?;
     if !grey.voxel.is_calibrated() {
         bail!(

@@ -14,28 +14,60 @@ use crate::rng::Rng;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-/// Parameters of [`StreamSynth`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Parameters of [`StreamSynth`]; also the options of `fibstack synth-stream` (clap), whose help
+/// is these doc comments and whose defaults are this struct's `Default`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamSynthParams {
-    /// `[nz, ny, nx]`.
+    /// Shape `[nz, ny, nx]` (on the command line Z,Y,X).
+    #[arg(long, value_name = "Z,Y,X", value_parser = parse_list::<usize, 3>, default_value = join(&StreamSynthParams::default().shape))]
     pub shape: [usize; 3],
-    /// `[dz, dy, dx]` nm.
+    /// Voxel size `[dz, dy, dx]` in nm (on the command line DZ,DY,DX).
+    #[arg(long = "voxel", value_name = "DZ,DY,DX", value_parser = parse_list::<f64, 3>, default_value = join(&StreamSynthParams::default().voxel_nm))]
     pub voxel_nm: [f64; 3],
+    /// Random seed; slice z is a function of (seed, z).
+    #[arg(long, default_value_t = StreamSynthParams::default().seed)]
     pub seed: u64,
     /// Mean particle radius (nm); radii are uniform in ±30 % of it.
+    #[arg(long, allow_negative_numbers = true, default_value_t = StreamSynthParams::default().radius_nm)]
     pub radius_nm: f64,
     /// Expected pore fraction of the structure.
+    #[arg(long = "porosity", allow_negative_numbers = true, default_value_t = StreamSynthParams::default().target_porosity)]
     pub target_porosity: f64,
-    /// Grey levels of pore and solid.
+    /// Grey levels of pore and solid (on the command line PORE,SOLID).
+    #[arg(long, value_name = "PORE,SOLID", value_parser = parse_list::<f64, 2>, default_value = join(&StreamSynthParams::default().levels))]
     pub levels: [f64; 2],
     /// Noise standard deviation (grey values).
+    #[arg(long, allow_negative_numbers = true, default_value_t = StreamSynthParams::default().noise)]
     pub noise: f64,
     /// Standard deviation of the per-slice drift step (px, each axis).
+    #[arg(long, allow_negative_numbers = true, default_value_t = StreamSynthParams::default().drift_step_px)]
     pub drift_step_px: f64,
-    /// Curtain amplitude (grey values) and fraction of columns that carry one.
+    /// Curtain amplitude (grey values).
+    #[arg(long, allow_negative_numbers = true, default_value_t = StreamSynthParams::default().curtain_amplitude)]
     pub curtain_amplitude: f64,
+    /// Fraction of columns that carry a curtain.
+    #[arg(long, allow_negative_numbers = true, default_value_t = StreamSynthParams::default().curtain_fraction)]
     pub curtain_fraction: f64,
+}
+
+/// `N` comma-separated values (the command line's spelling of a fixed-size list).
+fn parse_list<T: std::str::FromStr, const N: usize>(s: &str) -> Result<[T; N], String> {
+    let v: Vec<T> = s
+        .split(',')
+        .map(|p| p.trim().parse::<T>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{s:?}: give {N} comma-separated numbers"))?;
+    v.try_into()
+        .map_err(|_| format!("{s:?}: give {N} comma-separated numbers"))
+}
+
+/// A fixed-size list as the command line writes it (`20,10,10`).
+fn join<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Default for StreamSynthParams {

@@ -12,6 +12,7 @@
 //! The model trained inline can be saved (`save_model = "model.fsrf"`); its out-of-bag accuracy
 //! and confusion are in the step's results.
 
+use super::filters::WorkflowOnlyKey;
 use super::StepSpec;
 use crate::classify::{
     self, classify_volume, collect_training, ApplyOptions, ForestParams, Model, PhaseName,
@@ -29,39 +30,214 @@ use crate::workflow::{Context, Data, Step, StepError, StepResult};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// `[steps.train]`: train the classifier inside the workflow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `[steps.train]` of the `classify` step: train the classifier inside the workflow; the same
+/// keys are the options of `fibstack train` (whose positional GREY and LABELS take the place of
+/// the training sources).
+//
+// One definition of the keys (as for the filter steps): serde reads the workflow table, clap
+// flattens it into `fibstack train`, the doc comments are the help text, and every default is
+// the library's (`FeatureParams`, `ForestParams` and this struct's `Default`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSpec {
-    /// Painted labels on the grid of this step's input (relative to the workflow file).
+    /// [`TRAIN_LABELS`] (workflows only).
+    #[arg(skip)]
     pub labels: Option<String>,
-    /// Label value of unlabelled voxels in `labels` (default 0).
-    pub unlabelled: Option<u8>,
-    /// `fibstack synth` folders (relative to the workflow file), processed by the steps before.
+    /// Label value of unlabelled voxels in the training labels.
+    #[arg(long, default_value_t = TrainSpec::default().unlabelled)]
+    pub unlabelled: u8,
+    /// [`TRAIN_TRUTH`] (workflows only).
+    #[arg(skip)]
     pub truth: Vec<String>,
-    /// Simulator stacks rendered in memory (the `synth` step's keys), processed by the steps before.
+    /// [`TRAIN_SYNTH`] (workflows only).
+    #[arg(skip)]
     pub synth: Vec<SynthSpec>,
-    /// Phase names by label (default: the simulator's names for truth sources).
+    /// Phase names by label, `1=pore,2=solid` (in a workflow also tables `{ label = 1, name =
+    /// "pore" }`); a named phase must have training voxels. Default: the simulator's names for
+    /// truth sources, none otherwise.
+    #[serde(deserialize_with = "phase_names_de")]
+    #[arg(long, value_name = "L=NAME,..", value_delimiter = ',', value_parser = parse_phase_name)]
     pub phase_names: Vec<PhaseName>,
+    /// Feature stack (`[steps.train.features]`).
+    #[command(flatten)]
     pub features: FeatureParams,
+    /// Forest hyper-parameters (`[steps.train.forest]`).
+    #[command(flatten)]
     pub forest: ForestParams,
 }
 
-/// The `classify` step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `labels` of `[steps.train]` (workflows; `fibstack train` takes GREY LABELS).
+pub const TRAIN_LABELS: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "labels",
+    default: "",
+    help: "Painted labels on the grid of this step's input (relative to the workflow file; \
+           0 = unlabelled). Workflows only: `fibstack train` takes GREY LABELS.",
+};
+
+/// `truth` of `[steps.train]` (workflows only).
+pub const TRAIN_TRUTH: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "truth",
+    default: "",
+    help: "Folders written by `fibstack synth` (relative to the workflow file); each one's \
+           slices run through the steps before the classify step and its truth is mapped onto \
+           that grid. Workflows only.",
+};
+
+/// `synth` of `[steps.train]` (workflows only).
+pub const TRAIN_SYNTH: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "synth",
+    default: "",
+    help: "Simulator stacks rendered in memory, each a table of the `synth` step's keys \
+           (`[{ preset = \"electrode\", seed = 2 }]`), processed like truth folders. Workflows \
+           only.",
+};
+
+/// `LABEL=NAME` on the command line.
+///
+/// ```
+/// use fibstack::workflow::steps::classify::parse_phase_name;
+/// assert_eq!(parse_phase_name(" 2 = solid").unwrap().name, "solid");
+/// assert!(parse_phase_name("pore").is_err());
+/// assert!(parse_phase_name("300=pore").is_err());
+/// ```
+pub fn parse_phase_name(p: &str) -> Result<PhaseName, String> {
+    let (l, n) = p
+        .split_once('=')
+        .ok_or_else(|| format!("{p:?}: give LABEL=NAME, e.g. 1=pore"))?;
+    let label: u8 = l
+        .trim()
+        .parse()
+        .map_err(|_| format!("{p:?}: the label must be 0…255"))?;
+    Ok(PhaseName {
+        label,
+        name: n.trim().to_string(),
+    })
+}
+
+/// `phase_names` in a workflow: each item a table `{ label, name }` or a `"LABEL=NAME"` string.
+fn phase_names_de<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PhaseName>, D::Error> {
+    use serde::de::Error as _;
+    let items = Vec::<serde_json::Value>::deserialize(d)?;
+    items
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::String(s) => parse_phase_name(&s).map_err(D::Error::custom),
+            v => serde_json::from_value(v).map_err(D::Error::custom),
+        })
+        .collect()
+}
+
+impl TrainSpec {
+    /// The library training options the keys describe (validated).
+    pub fn options(&self) -> Result<TrainOptions, ParamError> {
+        let o = TrainOptions {
+            features: self.features.clone(),
+            forest: self.forest.clone(),
+            unlabelled: self.unlabelled,
+            phase_names: self.phase_names.clone(),
+        };
+        o.validate()?;
+        Ok(o)
+    }
+}
+
+/// `kind = "classify"`; the same keys are the options of `fibstack classify` (whose positional
+/// MODEL takes the place of `model`).
+//
+// One definition of the keys, as for `TrainSpec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifyStep {
-    /// Model file written by `fibstack train` (relative to the workflow file).
+    /// [`MODEL`] (workflows only).
+    #[arg(skip)]
     pub model: Option<String>,
-    /// Train here instead of loading a model.
+    /// [`TRAIN`] (workflows only).
+    #[arg(skip)]
     pub train: Option<TrainSpec>,
-    /// Apply the model to data of another voxel size.
+    /// Apply the model to data of another voxel size (its features then measure other lengths).
+    #[arg(long)]
     pub allow_voxel_mismatch: bool,
-    /// Write the confidence map here (file in the output folder) and each class's probability
-    /// beside it (`NAME_<label>.tif`).
+    /// Also write the confidence (the winning class's probability, f32) to this file and each
+    /// class's probability beside it (`NAME_<label>` with the same extension); in a workflow a
+    /// file name in the output folder.
+    #[arg(long, value_name = "P.tif")]
     pub probabilities: Option<String>,
-    /// Save the inline-trained model into the output folder.
+    /// [`SAVE_MODEL`] (workflows only).
+    #[arg(skip)]
     pub save_model: Option<String>,
+}
+
+/// `model` of the classify step (workflows; `fibstack classify` takes it as MODEL).
+pub const MODEL: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "model",
+    default: "",
+    help: "Model file written by `fibstack train` (relative to the workflow file); give it or a \
+           `[steps.train]` table. Workflows only: `fibstack classify IN MODEL OUT`.",
+};
+
+/// `train` of the classify step (workflows only).
+pub const TRAIN: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "train",
+    default: "",
+    help: "Train here instead of loading a model: the `[steps.train]` table (its keys are the \
+           `train.*` rows). Workflows only: on the command line `fibstack train`.",
+};
+
+/// `save_model` of the classify step (workflows only).
+pub const SAVE_MODEL: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "save_model",
+    default: "",
+    help: "Save the model trained in the step (`[steps.train]`) into the output folder under \
+           this file name. Workflows only.",
+};
+
+/// The keys of `kind = "classify"` for the generated reference: the step's, then those of its
+/// `[steps.train]` table as `train.KEY` (`train.features.KEY`, `train.forest.KEY`), the dotted
+/// TOML spelling of a nested table.
+pub fn classify_key_schema() -> clap::Command {
+    use clap::Args;
+    let of = |c: clap::Command| -> Vec<clap::Arg> {
+        c.get_arguments()
+            .filter(|a| a.get_id() != "help")
+            .cloned()
+            .collect()
+    };
+    let mut cmd = ClassifyStep::augment_args(clap::Command::new("classify"))
+        .arg(MODEL.arg())
+        // a table: typed as itself (parsing TOML text) so the Python stubs say `Any`
+        .arg(
+            TRAIN
+                .arg()
+                .value_parser(|s: &str| toml::from_str::<TrainSpec>(s).map_err(|e| e.to_string())),
+        )
+        .arg(SAVE_MODEL.arg());
+    let features = of(FeatureParams::augment_args(clap::Command::new("f")));
+    let forest = of(ForestParams::augment_args(clap::Command::new("f")));
+    let nested = |a: &clap::Arg| {
+        features
+            .iter()
+            .chain(&forest)
+            .any(|b| b.get_id() == a.get_id())
+    };
+    let mut train: Vec<(String, clap::Arg)> = Vec::new();
+    for k in [TRAIN_LABELS, TRAIN_TRUTH, TRAIN_SYNTH] {
+        train.push((format!("train.{}", k.key), k.arg()));
+    }
+    for a in of(TrainSpec::augment_args(clap::Command::new("train"))) {
+        if !nested(&a) {
+            train.push((format!("train.{}", a.get_id()), a));
+        }
+    }
+    for (table, args) in [("features", &features), ("forest", &forest)] {
+        for a in args {
+            train.push((format!("train.{table}.{}", a.get_id()), a.clone()));
+        }
+    }
+    for (id, a) in train {
+        // the id is the workflow key; hidden: never parsed, only listed
+        cmd = cmd.arg(a.id(id).hide(true));
+    }
+    cmd
 }
 
 impl Step for ClassifyStep {
@@ -94,8 +270,7 @@ impl Step for ClassifyStep {
                     "give labels = \"painted.tif\", truth = [\"synth folder\", …] or synth = [{ preset = … }]",
                 ));
             }
-            t.features.validate()?;
-            t.forest.validate()?;
+            t.options()?;
             for s in &t.synth {
                 s.validate()?;
                 if !s.render {
@@ -269,12 +444,7 @@ fn truth_set(
 }
 
 fn train_inline(t: &TrainSpec, ctx: &mut Context) -> Result<(Model, classify::TrainReport), Error> {
-    let mut opts = TrainOptions {
-        features: t.features.clone(),
-        forest: t.forest.clone(),
-        unlabelled: t.unlabelled.unwrap_or(0),
-        phase_names: t.phase_names.clone(),
-    };
+    let mut opts = t.options()?;
     let mut sets = Vec::new();
     let mut inputs = Vec::new();
     let mut names: Vec<(u8, String)> = Vec::new();

@@ -381,6 +381,16 @@ pub struct Denoise {
     #[serde(default)]
     #[arg(long, value_name = "DZ,DY,DX", value_parser = parse_nm3)]
     pub sigma_nm: Option<[f64; 3]>,
+    /// The kernel's full width at half maximum in nm, the same on every axis (σ = FWHM / 2.3548;
+    /// instead of sigma).
+    #[serde(default)]
+    #[arg(
+        long,
+        value_name = "NM",
+        allow_negative_numbers = true,
+        conflicts_with_all = ["sigma", "sigma_nm"]
+    )]
+    pub fwhm_nm: Option<f64>,
     /// Smooth each slice on its own, or along z too.
     #[serde(default)]
     #[arg(long, value_enum, default_value_t = Dims::default())]
@@ -431,17 +441,21 @@ pub fn parse_nm3(s: &str) -> Result<[f64; 3], String> {
 
 impl Denoise {
     pub fn params(&self) -> Result<GaussianParams, ParamError> {
-        let sigma_nm = match (self.sigma, self.sigma_nm) {
-            (Some(s), None) => {
+        let sigma_nm = match (self.sigma, self.sigma_nm, self.fwhm_nm) {
+            (Some(s), None, None) => {
                 crate::error::length_nm("sigma (nm)", s)?;
                 [s; 3]
             }
-            (None, Some(s)) => s,
+            (None, Some(s), None) => s,
+            (None, None, Some(w)) => {
+                crate::error::length_nm("fwhm_nm", w)?;
+                [w / (8.0 * std::f64::consts::LN_2).sqrt(); 3]
+            }
             _ => {
                 return Err(ParamError::new(
                     "sigma",
-                    "(missing or both given)",
-                    "give either sigma (one value, nm) or sigma_nm (DZ,DY,DX in nm)",
+                    "(missing or several given)",
+                    "give one of sigma (one value, nm), sigma_nm (DZ,DY,DX in nm) or fwhm_nm",
                 ))
             }
         };

@@ -124,6 +124,13 @@ pub fn key_schemas() -> Vec<(&'static str, clap::Command)> {
         ),
         ("sizes", of::<sizes::Sizes>("sizes")),
         ("tortuosity", of::<tort::Tortuosity>("tortuosity")),
+        ("classify", classify::classify_key_schema()),
+        (
+            "score",
+            of::<score::ScoreStep>("score")
+                .arg(score::TRUTH_OUT.arg())
+                .arg(score::OPTIONAL.arg()),
+        ),
     ]
 }
 

@@ -12,6 +12,7 @@
 //! write the mapped truth, e.g. "truth_on_grid.tif"; unscored voxels hold 255), `optional`
 //! (default false: with no truth at all, record `"scored": false` instead of failing).
 
+use super::filters::WorkflowOnlyKey;
 use crate::error::{Error, ParamError};
 use crate::synth::Truth;
 use crate::validate::{
@@ -23,22 +24,47 @@ use crate::workflow::results::ScoreStepResult;
 use crate::workflow::{Context, Data, Step, StepError, StepResult};
 use serde::{Deserialize, Serialize};
 
-/// The `score` step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `kind = "score"`; the same keys are the options of `fibstack score` (`truth` is its
+/// `--synth DIR`).
+//
+// One definition of the keys (as for the filter steps): serde reads the workflow, clap flattens
+// it into `fibstack score`, the doc comments are the help, and every default is `Default`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScoreStep {
-    /// Folder written by `fibstack synth` (relative to the workflow file); default: the truth of
-    /// the workflow's `synth` step.
+    /// A folder written by `fibstack synth` (truth.json, truth/labels.tif) whose slices the
+    /// segmentation was processed from; its truth is mapped onto the segmentation's grid. In a
+    /// workflow relative to the workflow file, default the truth of the workflow's `synth` step;
+    /// on the command line `--synth DIR`, instead of REF.
+    #[arg(long = "synth", visible_alias = "truth", value_name = "DIR")]
     pub truth: Option<String>,
     /// Pore label (porosity and the pore/solid view).
+    #[arg(long, default_value_t = ScoreStep::default().pore)]
     pub pore: u8,
-    /// Also write the truth mapped onto the processed grid (file inside the output folder).
+    /// [`TRUTH_OUT`] (workflows only).
+    #[arg(skip)]
     pub truth_out: Option<String>,
-    /// With no truth to score against (no `truth` folder, no `synth` step), record
-    /// `{"scored": false, ...}` instead of failing: a batch template can keep the step for the
-    /// samples that have a truth (given by per-sample overrides) and run on the others.
+    /// [`OPTIONAL`] (workflows only).
+    #[arg(skip)]
     pub optional: bool,
 }
+
+/// `truth_out` of the score step (workflows only).
+pub const TRUTH_OUT: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "truth_out",
+    default: "",
+    help: "Also write the truth mapped onto the processed grid, a file name in the output \
+           folder (e.g. \"truth_on_grid.tif\"; unscored voxels hold 255). Workflows only.",
+};
+
+/// `optional` of the score step (workflows only).
+pub const OPTIONAL: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "optional",
+    default: "false",
+    help: "With no truth to score against (no `truth` folder, no `synth` step), record \
+           `{\"scored\": false, ...}` instead of failing: a batch template can keep the step for \
+           the samples that have a truth and run on the others. Workflows only.",
+};
 
 /// The truth record of the workflow's `synth` step (None without one).
 fn synth_record(ctx: &Context) -> Result<Option<Truth>, Error> {

@@ -1,6 +1,6 @@
 //! `kind = "synth"`: generate a synthetic acquisition with exact ground truth into the context.
 //!
-//! Keys: every [`SynthSpec`] key (`preset`, `shape`, `voxel_nm`, `seed`, `pressure_kpa`,
+//! Keys ([`synth_key_defaults`] lists them with their defaults): every [`SynthSpec`] key (`preset`, `shape`, `voxel_nm`, `seed`, `pressure_kpa`,
 //! `render`, tables `electrode`, `li_deposit`, `analytic`, `acquisition`), plus
 //! `labels = "path"` (use that label volume as the truth instead of a preset) and
 //! `save = "folder"` (also write the full output — slices, truth, truth.json — into that folder
@@ -9,6 +9,7 @@
 //! After the step the context holds the rendered grey volume (when `render = true`) and the
 //! truth labels; the step's result is the truth record.
 
+use super::filters::WorkflowOnlyKey;
 use crate::error::{Error, ParamError};
 use crate::synth::{self, SynthSpec};
 use crate::workflow::{Context, Data, Step, StepResult};
@@ -25,6 +26,22 @@ pub struct SynthStep {
     /// Folder (inside the run directory) to write the full output into.
     pub save: Option<String>,
 }
+
+/// `labels` of the synth step (workflows only; `fibstack synth --labels`).
+pub const SYNTH_LABELS: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "labels",
+    default: "",
+    help: "Use this label volume (relative to the workflow file) as the truth instead of a \
+           preset; the step then only renders it.",
+};
+
+/// `save` of the synth step (workflows only).
+pub const SYNTH_SAVE: WorkflowOnlyKey = WorkflowOnlyKey {
+    key: "save",
+    default: "",
+    help: "Also write the full output (slices, truth, truth.json) into this folder of the run \
+           directory.",
+};
 
 impl<'de> Deserialize<'de> for SynthStep {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -121,5 +138,190 @@ impl Step for SynthStep {
         }
         ctx.labels = Some(out.labels);
         Ok(Some(truth))
+    }
+}
+
+/// A value written on the command line for a spec key (`--set KEY=VALUE`, the `fibstack synth`
+/// flags): a whole number, a finite number, `true`/`false`, a TOML array, inline table or quoted
+/// string (`[1, 2]`, `{ enabled = false }`, `"text"`), else the text itself.
+///
+/// ```
+/// use fibstack::workflow::steps::synth::key_value;
+/// assert_eq!(key_value("16"), serde_json::json!(16));
+/// assert_eq!(key_value("0.02"), serde_json::json!(0.02));
+/// assert_eq!(key_value("additive"), serde_json::json!("additive"));
+/// assert_eq!(key_value("[1, 2.5]"), serde_json::json!([1, 2.5]));
+/// ```
+pub fn key_value(s: &str) -> serde_json::Value {
+    let t = s.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return i.into();
+    }
+    if let Ok(u) = t.parse::<u64>() {
+        return u.into();
+    }
+    if let Ok(f) = t.parse::<f64>() {
+        if f.is_finite() {
+            return f.into();
+        }
+    }
+    match t {
+        "true" => return true.into(),
+        "false" => return false.into(),
+        _ => {}
+    }
+    if t.starts_with(['[', '{', '"', '\'']) {
+        if let Ok(mut tab) = toml::from_str::<toml::Table>(&format!("v = {t}")) {
+            if let Some(v) = tab.remove("v") {
+                if let Ok(j) = serde_json::to_value(v) {
+                    return j;
+                }
+            }
+        }
+    }
+    serde_json::Value::String(t.to_string())
+}
+
+/// The value of the dotted key `key` (`acquisition.noise.gaussian_sigma`) of `spec`; `None` when
+/// the key, or a table on its path, is absent.
+pub fn get_key(spec: &SynthSpec, key: &str) -> Option<serde_json::Value> {
+    let mut v = serde_json::to_value(spec).ok()?;
+    for part in key.split('.') {
+        v = v.as_object_mut()?.remove(part)?;
+    }
+    (!v.is_null()).then_some(v)
+}
+
+/// `spec` with the dotted key `key` (`acquisition.noise.gaussian_sigma`, the TOML spelling of a
+/// nested table's key) set to `value` (`null` = absent). The spec's own serde definition is the
+/// schema: an unknown key or a value of the wrong type is refused, naming the key; a table on
+/// the path that is absent (e.g. `acquisition.fiducial`) is created with its defaults.
+///
+/// ```
+/// use fibstack::synth::SynthSpec;
+/// use fibstack::workflow::steps::synth::{key_value, set_key};
+/// let s = set_key(&SynthSpec::default(), "acquisition.noise.gaussian_sigma", key_value("0.05")).unwrap();
+/// assert_eq!(s.acquisition.noise.gaussian_sigma, 0.05);
+/// assert!(set_key(&s, "acquisition.noise.sigma", key_value("1")).is_err());
+/// ```
+pub fn set_key(
+    spec: &SynthSpec,
+    key: &str,
+    value: serde_json::Value,
+) -> Result<SynthSpec, ParamError> {
+    let shown = value.to_string();
+    let mut root =
+        serde_json::to_value(spec).map_err(|e| ParamError::new(key, &shown, e.to_string()))?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut cur = &mut root;
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            return Err(ParamError::new(
+                key,
+                &shown,
+                "give a dotted key such as acquisition.noise.gaussian_sigma",
+            ));
+        }
+        if cur.is_null() {
+            *cur = serde_json::Value::Object(Default::default());
+        }
+        let Some(obj) = cur.as_object_mut() else {
+            return Err(ParamError::new(
+                key,
+                &shown,
+                format!("`{}` is not a table", parts[..i].join(".")),
+            ));
+        };
+        if i + 1 == parts.len() {
+            obj.insert(part.to_string(), value);
+            break;
+        }
+        cur = obj
+            .entry(part.to_string())
+            .or_insert(serde_json::Value::Null);
+    }
+    serde_json::from_value(root).map_err(|e| ParamError::new(key, &shown, e.to_string()))
+}
+
+/// Every key of the `synth` step's spec with its default as written in a workflow file (dotted
+/// for the nested tables: `acquisition.noise.gaussian_sigma`), sorted; `None` = no
+/// default (the key is absent unless given). Read from the spec's own definition
+/// (`SynthSpec::default()` through serde), so it cannot list a key the reader refuses.
+pub fn synth_key_defaults() -> Vec<(String, Option<String>)> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Option<String>)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, x, out);
+                }
+            }
+            serde_json::Value::Null => out.push((prefix.to_string(), None)),
+            leaf => out.push((
+                prefix.to_string(),
+                toml::Value::try_from(leaf).ok().map(|t| t.to_string()),
+            )),
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::to_value(SynthSpec::default()) {
+        walk("", &v, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every generated key, written with its stated default into a workflow step, is accepted
+    /// and gives the default spec; an unknown nested key is refused.
+    #[test]
+    fn generated_keys_are_the_spec_keys() {
+        let rows = synth_key_defaults();
+        assert!(rows
+            .iter()
+            .any(|(k, _)| k == "acquisition.noise.gaussian_sigma"));
+        let mut t = String::from("kind = \"synth\"\n");
+        for (k, d) in &rows {
+            if let Some(d) = d {
+                t.push_str(&format!("{k} = {d}\n"));
+            }
+        }
+        let s: crate::workflow::steps::StepSpec =
+            toml::from_str(&t).unwrap_or_else(|e| panic!("{e}\n{t}"));
+        let crate::workflow::steps::StepSpec::Synth(s) = s else {
+            panic!("not synth")
+        };
+        assert_eq!(s.spec, SynthSpec::default());
+        let bad = format!("{t}acquisition.noise.sigma = 1.0\n");
+        assert!(toml::from_str::<crate::workflow::steps::StepSpec>(&bad).is_err());
+    }
+
+    #[test]
+    fn set_key_creates_absent_tables_and_names_bad_keys() {
+        let d = SynthSpec::default();
+        assert!(d.acquisition.fiducial.is_none());
+        let s = set_key(&d, "acquisition.fiducial.thickness_nm", key_value("200")).unwrap();
+        assert_eq!(
+            s.acquisition.fiducial.as_ref().unwrap().thickness_nm,
+            Some(200.0)
+        );
+        assert_eq!(
+            get_key(&s, "acquisition.fiducial.thickness_nm"),
+            Some(200.0.into())
+        );
+        let s = set_key(&s, "acquisition.tilt", serde_json::Value::Null).unwrap();
+        assert!(s.acquisition.tilt.is_none());
+        let e = set_key(&d, "acquisition.nosie.enabled", key_value("false")).unwrap_err();
+        assert!(e.to_string().contains("unknown field `nosie`"), "{e}");
+        let e = set_key(&d, "seed.x", key_value("1")).unwrap_err();
+        assert!(e.to_string().contains("not a table"), "{e}");
+        let e = set_key(&d, "acquisition.bit_depth", key_value("x")).unwrap_err();
+        assert!(e.to_string().contains("bit_depth"), "{e}");
     }
 }
