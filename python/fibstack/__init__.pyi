@@ -89,8 +89,9 @@ def destripe(grey: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None, allow_uncalibr
              output_type: str = "f32") -> Output: ...
 def denoise(grey: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None, allow_uncalibrated: bool = False,
             seed: int = 0, sigma: Optional[float] = None,
-            sigma_nm: Optional[Tuple[float, float, float]] = None, dims: Literal["2d", "3d"] = "2d",
-            truncate: float = 4.0, method: Literal["exact", "recursive"] = "exact",
+            sigma_nm: Optional[Tuple[float, float, float]] = None, fwhm_nm: Optional[float] = None,
+            dims: Literal["2d", "3d"] = "2d", truncate: float = 4.0,
+            method: Literal["exact", "recursive"] = "exact",
             output_type: str = "f32") -> Output: ...
 def tophat(grey: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None, allow_uncalibrated: bool = False,
            seed: int = 0, radius_nm: float, black: bool = False,
@@ -105,7 +106,9 @@ def segment(grey: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None, allow_uncalibra
             rim_max_run_px: Optional[int] = None) -> Output: ...
 def classify(grey: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None, allow_uncalibrated: bool = False,
              seed: int = 0, phase_names: Optional[Mapping[int, str]] = None,
-             **params: Any) -> Output: ...
+             allow_voxel_mismatch: bool = False, probabilities: Optional[str] = None,
+             model: Optional[str] = None, train: Optional[Any] = None,
+             save_model: Optional[str] = None) -> Output: ...
 def porosity(labels: ArrayOrVolume, /, *, voxel_nm: VoxelNm = None,
              allow_uncalibrated: bool = False, allow_unconverged: bool = False, seed: int = 0,
              phase_names: Optional[Mapping[int, str]] = None, phase: Any = 0, axis: str = "all",

@@ -66,10 +66,32 @@ STEP_DOCS = {'align': 'Drift alignment by phase correlation (writes shifts CSV a
           '    Workflows only: the command line takes `--plot PATH` (default: beside OUT).',
  'classify': 'Random-forest voxel classifier (a model file, or trained in the step).\n'
              '\n'
-             'The `classify` step.\n'
-             '\n'
              "Keyword arguments are the step's keys of a workflow file (same names, defaults and "
-             "checks); see the manual's Workflow files page.",
+             'checks).\n'
+             '\n'
+             'Parameters\n'
+             '----------\n'
+             'allow_voxel_mismatch : bool, default False\n'
+             '    Apply the model to data of another voxel size (its features then measure other '
+             'lengths)\n'
+             'probabilities : str, optional\n'
+             "    Also write the confidence (the winning class's probability, f32) to this file "
+             'and each\n'
+             "    class's probability beside it (`NAME_<label>` with the same extension); in a "
+             'workflow a file\n'
+             '    name in the output folder\n'
+             'model : str, optional\n'
+             '    Model file written by `fibstack train` (relative to the workflow file); give it '
+             'or a\n'
+             '    `[steps.train]` table. Workflows only: `fibstack classify IN MODEL OUT`.\n'
+             'train : Any, optional\n'
+             '    Train here instead of loading a model: the `[steps.train]` table (its keys are '
+             'the `train.*`\n'
+             '    rows). Workflows only: on the command line `fibstack train`.\n'
+             'save_model : str, optional\n'
+             '    Save the model trained in the step (`[steps.train]`) into the output folder '
+             'under this file\n'
+             '    name. Workflows only.',
  'connectivity': 'Components, percolation, Euler characteristic, pore graph.\n'
                  '\n'
                  "Keyword arguments are the step's keys of a workflow file (same names, defaults "
@@ -110,6 +132,10 @@ STEP_DOCS = {'align': 'Drift alignment by phase correlation (writes shifts CSV a
             '    σ per axis in nm, [dz, dy, dx] (on the command line DZ,DY,DX); 0 = no smoothing '
             'along that\n'
             '    axis\n'
+            'fwhm_nm : float, optional\n'
+            "    The kernel's full width at half maximum in nm, the same on every axis (σ = FWHM / "
+            '2.3548;\n'
+            '    instead of sigma)\n'
             'dims : Literal["2d", "3d"], default "2d"\n'
             '    Smooth each slice on its own, or along z too\n'
             'truncate : float, default 4.0\n'

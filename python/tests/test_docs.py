@@ -51,6 +51,12 @@ def test_stub_keys_are_the_step_keys():
         explicit = {k["name"]: eval(k["default"]) for k in keys if k["default"] is not None}
         explicit.update({k["name"]: needed[k["name"]] for k in keys if k["name"] in needed})
         implicit = {k: v for k, v in explicit.items() if k in needed}
+        # a classifier needs a model: train a tiny one from the simulator, the same in both calls
+        if kind == "classify":
+            train = {"synth": [{"preset": "channels", "shape": [6, 20, 24]}], "forest": {"trees": 3}}
+            explicit["train"] = implicit["train"] = train
+            # the simulator draws 20 nm voxels; the grey here is (20, 10, 10) nm
+            explicit["allow_voxel_mismatch"] = implicit["allow_voxel_mismatch"] = True
         # the measuring steps take labels
         labels = ("porosity", "connectivity", "sizes", "tortuosity")
         inp = (grey > 128).astype(np.uint8) if kind in labels else grey
