@@ -20,8 +20,6 @@
 //! }
 //! ```
 
-#![deny(missing_docs)]
-
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// Blocks of at least this many bytes get the huge-page advice (4 MiB, as numpy's).

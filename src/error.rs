@@ -1,8 +1,6 @@
 //! Shared error types. Module-specific errors live in their modules; every message names the value
 //! and what to do.
 
-#![deny(missing_docs)]
-
 use std::fmt::Display;
 use thiserror::Error;
 

@@ -4,6 +4,8 @@
 //! → [`metrics`] → [`report`], driven by [`workflow`]; [`synth`] makes stacks with known truth.
 //! All volumes are indexed `[z, y, x]` with a physical [`volume::VoxelSize`] in nm.
 
+#![deny(missing_docs)]
+
 pub mod alloc;
 pub mod classify;
 pub mod error;

@@ -1,8 +1,6 @@
 //! Progress reporting without printing from kernels: long loops take `&dyn Progress`; the CLI
 //! passes an indicatif bar, tests pass [`Silent`].
 
-#![deny(missing_docs)]
-
 /// Receives progress from long-running kernels. Must be cheap and thread-safe.
 pub trait Progress: Sync {
     /// A new phase of work with `total` units.

@@ -3,8 +3,6 @@
 //! Independent streams are derived from `(seed, stream index)`, so results never depend on the
 //! number of threads: give each unit of work (slice, walker batch) its own stream.
 
-#![deny(missing_docs)]
-
 /// SplitMix64 step, used for seeding.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -3,8 +3,6 @@
 //! Volumes are indexed `[z, y, x]` (methods §0): z = slice (milling direction), y = image row,
 //! x = image column (contiguous in memory).
 
-#![deny(missing_docs)]
-
 use crate::error::ParamError;
 use ndarray::{Array3, ArrayView3};
 use serde::{Deserialize, Serialize};

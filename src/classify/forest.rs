@@ -143,7 +143,9 @@ pub struct Node {
 /// A trained forest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forest {
+    /// Features per sample the forest splits on.
     pub n_features: usize,
+    /// Classes (phases) it votes among.
     pub n_classes: usize,
     /// Nodes of every tree, concatenated.
     pub nodes: Vec<Node>,
@@ -168,6 +170,7 @@ pub struct TrainReport {
     pub oob_confusion: Vec<Vec<u64>>,
     /// Nodes per tree (mean) and the deepest leaf.
     pub mean_nodes_per_tree: f64,
+    /// Depth of the deepest leaf (the root is depth 0).
     pub max_depth_reached: usize,
 }
 

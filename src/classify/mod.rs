@@ -49,45 +49,89 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ClassifyError {
+    /// A parameter is out of range.
     #[error(transparent)]
     Param(#[from] ParamError),
+    /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// The label volume's shape is not the grey stack's.
     #[error("{file}: labels are {found}, the grey stack is {expected}; the labels must be on the grid of the stack they annotate (paint them on that stack, or map the truth with the score step's truth_out)")]
     LabelShape {
+        /// The label file.
         file: String,
+        /// Shape of the grey stack (`Z×Y×X`).
         expected: String,
+        /// Shape of the labels.
         found: String,
     },
+    /// Every voxel of the labels holds the unlabelled value.
     #[error("{file}: no labelled voxels (every voxel is {unlabelled}, the unlabelled value); paint strokes of at least two phases (values 1…N), or set --unlabelled")]
-    NoLabels { file: String, unlabelled: u8 },
+    NoLabels {
+        /// The label file.
+        file: String,
+        /// The unlabelled value.
+        unlabelled: u8,
+    },
+    /// Only one phase has strokes.
     #[error(
         "{file}: only phase {label} is labelled; a classifier needs strokes of at least two phases"
     )]
-    OneClass { file: String, label: u8 },
+    OneClass {
+        /// The label file.
+        file: String,
+        /// The one label value present.
+        label: u8,
+    },
+    /// A named phase has no training voxels.
     #[error("{file}: phase {label} ({name}) has no training voxels; paint some of it, or leave it out of the phase names")]
     MissingClass {
+        /// The label file.
         file: String,
+        /// Label value of the phase.
         label: u8,
+        /// Its name.
         name: String,
     },
+    /// The model was trained at another voxel size than the data's.
     #[error("{file}: the model was trained at voxel {model_nm:?} nm, the data is {data_nm:?} nm (more than {tolerance_percent} % apart on an axis); features at other voxel sizes mean other physical scales: retrain on data of this voxel size, or pass --allow-voxel-mismatch (allow_voxel_mismatch = true) to apply it anyway")]
     VoxelMismatch {
+        /// The model file.
         file: String,
+        /// Voxel size the model was trained at, `[dz, dy, dx]` nm.
         model_nm: [f64; 3],
+        /// Voxel size of the data, `[dz, dy, dx]` nm.
         data_nm: [f64; 3],
+        /// Largest relative difference allowed on an axis, in percent.
         tolerance_percent: f64,
     },
+    /// The feature options differ from the model's.
     #[error("{file}: feature set differs from the model's ({detail}); the forest can only run on the features it was trained on: drop the feature options (the model's own are used) or retrain")]
-    FeatureMismatch { file: String, detail: String },
+    FeatureMismatch {
+        /// The model file.
+        file: String,
+        /// What differs.
+        detail: String,
+    },
+    /// The data's sample type is not the one the model was trained on.
     #[error("{file}: the model was trained on {model} samples, the data is {data}; grey values of other sample types are not comparable: convert the data to {model} or retrain")]
     SampleType {
+        /// The model file.
         file: String,
+        /// Sample type of the training stack (`u8`, `u16`, `f32`).
         model: String,
+        /// Sample type of the data.
         data: String,
     },
+    /// The file is not a model written by `fibstack train`.
     #[error("{file}: not a fibstack model ({detail}); give a file written by `fibstack train`")]
-    Model { file: String, detail: String },
+    Model {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Training could not proceed (the message says why).
     #[error("training: {0}")]
     Training(String),
 }
@@ -124,7 +168,9 @@ pub struct TrainingSet {
     pub labels: Vec<u8>,
     /// Labelled voxels per label value (before the per-class cap).
     pub labelled: Vec<(u8, u64)>,
+    /// Voxel size of the training stacks.
     pub voxel: VoxelSize,
+    /// Sample type of the training stacks.
     pub sample_type: SampleType,
     /// Where the labels came from (for messages and provenance).
     pub source: String,

@@ -29,24 +29,30 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseName {
+    /// Label value written in the output.
     pub label: u8,
+    /// Name of the phase (e.g. `pore`).
     pub name: String,
 }
 
 /// A training input (file or folder) with its SHA-256.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputRecord {
+    /// The file or folder.
     pub path: PathBuf,
     /// Files hashed (a folder's files in name order; the digest is then the SHA-256 of their
     /// hex digests).
     pub files: usize,
+    /// Bytes hashed.
     pub bytes: u64,
+    /// SHA-256, hex.
     pub sha256: String,
 }
 
 /// Where the training data came from and what training measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// The training files with their digests.
     pub inputs: Vec<InputRecord>,
     /// One description per training stack (file, or simulator truth).
     pub sources: Vec<String>,
@@ -59,10 +65,15 @@ pub struct Provenance {
 /// The JSON header of a model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelHeader {
+    /// Always `"fibstack random forest"`.
     pub format: String,
+    /// Layout version of the file ([`FORMAT_VERSION`]).
     pub format_version: u32,
+    /// fibstack version that trained the model.
     pub fibstack_version: String,
+    /// Version of the feature definitions (a model is refused by a build whose features differ).
     pub feature_version: u32,
+    /// The feature stack the forest was trained on.
     pub features: FeatureParams,
     /// One name per feature, in order (checked against `features` when loading).
     pub feature_names: Vec<String>,
@@ -72,11 +83,17 @@ pub struct ModelHeader {
     pub sample_type: String,
     /// Phases in class order.
     pub phases: Vec<PhaseName>,
+    /// Forest hyper-parameters used.
     pub forest: ForestParams,
+    /// Trees in the forest.
     pub trees: usize,
+    /// Nodes over all trees.
     pub nodes: usize,
+    /// Leaves over all trees.
     pub leaves: usize,
+    /// Classes (phases).
     pub classes: usize,
+    /// Training inputs and out-of-bag figures.
     pub provenance: Provenance,
 }
 
@@ -114,7 +131,9 @@ impl ModelHeader {
 /// A model: header and forest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
+    /// The JSON header.
     pub header: ModelHeader,
+    /// The trees.
     pub forest: Forest,
 }
 

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 /// What a classification produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifySummary {
+    /// Shape `[z, y, x]` of the classified stack.
     pub shape: [usize; 3],
+    /// Voxel size `[dz, dy, dx]` in nm.
     pub voxel_nm: [f64; 3],
     /// `(label, name, voxels, fraction)` per phase.
     pub phases: Vec<PhaseCount>,
@@ -29,9 +31,13 @@ pub struct ClassifySummary {
 /// Voxels of one phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseCount {
+    /// Label value.
     pub label: u8,
+    /// Phase name.
     pub name: String,
+    /// Voxels classified as this phase.
     pub voxels: u64,
+    /// Fraction of all voxels (unit "1").
     pub fraction: f64,
 }
 

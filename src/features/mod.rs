@@ -35,8 +35,6 @@
 //! assert_eq!(f[0].dim(), (16 * 16, p.names().len()));
 //! ```
 
-#![deny(missing_docs)]
-
 pub mod depth;
 pub mod derivative;
 pub mod fast;

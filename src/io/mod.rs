@@ -4,8 +4,6 @@
 //! [`write_volume`] / [`write_labels`] (dispatch on the output extension). Every writer goes
 //! through [`atomic::write_atomic`]: a temporary file in the target folder renamed into place.
 
-#![deny(missing_docs)]
-
 pub mod amira;
 pub mod atomic;
 pub mod folder;

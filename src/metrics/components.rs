@@ -8,8 +8,6 @@
 //! component's first voxel — the same numbering as `scipy.ndimage.label`, independent of the
 //! number of threads.
 
-#![deny(missing_docs)]
-
 use crate::error::ParamError;
 pub use crate::volume::Connectivity;
 use ndarray::{Array3, ArrayView3, Zip};

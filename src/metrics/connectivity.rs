@@ -5,8 +5,6 @@
 //! and *isolated* when it touches neither. Fractions are of the phase's voxels. Along an axis one
 //! voxel long both faces are the same plane, so every component touching it percolates.
 
-#![deny(missing_docs)]
-
 use crate::error::ParamError;
 use crate::metrics::components::{label_phase, Components, Connectivity};
 use crate::metrics::euler::{euler, EulerResult};

@@ -14,8 +14,6 @@
 //!   A box completely filled by the phase, or a straight rod crossing the box, gives Δχ = 0.
 //! * connectivity β₁ = 1 − Δχ and connectivity density β₁ / V, V = the whole box volume (BoneJ).
 
-#![deny(missing_docs)]
-
 use crate::error::ParamError;
 use crate::metrics::porosity::{check_nonempty, Units};
 use crate::volume::VoxelSize;

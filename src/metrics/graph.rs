@@ -15,8 +15,6 @@
 //!    of shared faces per axis, area (faces ⊥z count `dy·dx`, ⊥y `dz·dx`, ⊥x `dz·dy`) and throat
 //!    radius (largest min(distance a, distance b) over the shared faces).
 
-#![deny(missing_docs)]
-
 use crate::error::ParamError;
 use crate::metrics::porosity::{check_nonempty, Units};
 use crate::volume::VoxelSize;

@@ -14,8 +14,6 @@
 //! to the outside of the box both count (so a particle cut by the box boundary includes the cut
 //! face; such particles have `touches_border = true`).
 
-#![deny(missing_docs)]
-
 use super::components::label_components;
 use super::edt::{check_voxel, edt, phase_mask};
 use super::surface::{crofton_directions, CROFTON};

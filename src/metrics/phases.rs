@@ -2,8 +2,6 @@
 //! in the volume, and the volume looks like labels at all (a few distinct values, not a grey
 //! image).
 
-#![deny(missing_docs)]
-
 use ndarray::ArrayView3;
 use thiserror::Error;
 

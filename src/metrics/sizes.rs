@@ -39,11 +39,13 @@ impl What {
 /// Options of [`sizes`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SizesOptions {
+    /// Which measurements to make.
     pub what: What,
     /// Histogram bins of the local-thickness distribution (≥ 1).
     pub bins: usize,
     /// Exact local thickness, or the fast coarse-grid approximation.
     pub thickness_mode: ThicknessMode,
+    /// How particles are separated and measured.
     pub particles: ParticleOptions,
 }
 
@@ -84,8 +86,11 @@ pub struct SizesReport {
     pub length_unit: String,
     /// Phase volume fraction.
     pub phase_fraction: f64,
+    /// Local thickness statistics and distribution (when asked).
     pub local_thickness: Option<LocalThickness>,
+    /// Particle count and size statistics (when asked).
     pub particles: Option<ParticleSummary>,
+    /// Specific surface area (when asked).
     pub surface: Option<SurfaceArea>,
     /// Warnings (uncalibrated voxel size, empty phase, …).
     pub notes: Vec<String>,
@@ -94,6 +99,7 @@ pub struct SizesReport {
 /// Everything [`sizes`] computed: the report plus the large outputs.
 #[derive(Debug, Clone)]
 pub struct SizesOutput {
+    /// The numbers (what `--json` prints).
     pub report: SizesReport,
     /// Local thickness (diameter, nm) per voxel, 0 outside the phase.
     pub thickness_map: Option<Array3<f32>>,

@@ -24,8 +24,6 @@
 //!
 //! SSA in m⁻¹ = (area nm² / volume nm³) · 1e9.
 
-#![deny(missing_docs)]
-
 use super::edt::check_voxel;
 use crate::error::ParamError;
 use ndarray::{ArrayView3, Axis};

@@ -1,7 +1,5 @@
 //! preprocess (see architecture.md).
 
-#![deny(missing_docs)]
-
 pub mod align;
 pub mod denoise;
 pub mod destripe;

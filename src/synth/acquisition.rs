@@ -83,6 +83,7 @@ impl Default for TiltParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShineParams {
+    /// Render shine-through.
     pub enabled: bool,
     /// Fraction of the solid's contrast seen through the pore at one slice depth, in [0, 1].
     pub strength: f64,
@@ -137,6 +138,7 @@ impl Default for ShineParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DriftParams {
+    /// Apply drift.
     pub enabled: bool,
     /// σ of the per-slice random-walk step, per axis (px).
     pub step_sigma_px: f64,
@@ -161,6 +163,7 @@ impl Default for DriftParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CurtainParams {
+    /// Render curtaining.
     pub enabled: bool,
     /// `physical` (default: grooves in the material only, multiplicative, seeded below hard
     /// features) or `additive` (stripes added everywhere, pores included).
@@ -218,6 +221,7 @@ impl Default for CurtainParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShadingParams {
+    /// Apply shading.
     pub enabled: bool,
     /// Relative change of brightness from top to bottom row, in [−0.9, 0.9].
     pub gradient_y: f64,
@@ -239,6 +243,7 @@ impl Default for ShadingParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NoiseParams {
+    /// Add noise.
     pub enabled: bool,
     /// Mean detected counts at full-scale intensity (Poisson); 0 = no Poisson noise.
     pub counts_at_full_scale: f64,
@@ -280,6 +285,7 @@ pub struct Mark {
     /// Depth as a fraction of the cap thickness, in (0, 1].
     pub depth_frac: f64,
     #[serde(default)]
+    /// Cross-section of the mark (V or U).
     pub shape: MarkShape,
 }
 
@@ -390,10 +396,15 @@ pub struct AcquisitionParams {
     pub outside: Outside,
     /// 52° geometry; `None` = images taken face-on (no foreshortening, no face shift).
     pub tilt: Option<TiltParams>,
+    /// Structure behind the face seen inside pores.
     pub shine_through: ShineParams,
+    /// Stage and beam drift.
     pub drift: DriftParams,
+    /// Curtaining stripes.
     pub curtain: CurtainParams,
+    /// Smooth shading across the image.
     pub shading: ShadingParams,
+    /// Detector noise.
     pub noise: NoiseParams,
     /// Beam voltage written to the metadata (V).
     pub beam_voltage_v: f64,
@@ -548,7 +559,9 @@ pub struct StripeTruth {
     /// Stripe value of slice k at stretched column u: `amp·(cos(ωk)·A[u+m] + sin(ωk)·B[u+m])`,
     /// u = c − tan(angle)·(r − ny/2), linear interpolation; then times `1 + gain·D`.
     pub angle_deg: f64,
+    /// Stripe amplitude (grey values, before the gain).
     pub amplitude: f64,
+    /// Phase change ω of the stripe pattern per slice (radians).
     pub evolution_rad_per_slice: f64,
     /// Index offset m of profile entry 0 (profiles cover u ∈ [−m, nx + m)).
     pub margin: usize,
@@ -561,7 +574,9 @@ pub struct StripeTruth {
 /// Everything the acquisition did, per slice where it varies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AcqTruth {
+    /// The acquisition parameters used.
     pub params: AcquisitionParams,
+    /// Seed of the acquisition's random draws.
     pub seed: u64,
     /// Image stack shape `[nz, rows, cols]`.
     pub image_shape: [usize; 3],
@@ -581,6 +596,7 @@ pub struct AcqTruth {
     pub stripes: Vec<StripeTruth>,
     /// Pixels clipped at 0 / at full scale in the grey output.
     pub saturated_low: usize,
+    /// Pixels clipped at full scale in the grey output.
     pub saturated_high: usize,
     /// The cap with tracking marks, when `params.fiducial` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -596,6 +612,7 @@ pub struct MarkTruth {
     pub width_px: f64,
     /// Depth below the cap top (image rows).
     pub depth_rows: f64,
+    /// Cross-section of the mark (V or U).
     pub shape: MarkShape,
 }
 
@@ -621,6 +638,7 @@ pub struct FiducialTruth {
     pub roi_arg: Option<String>,
     /// Rows of cap visible inside the ROI in every slice.
     pub roi_cap_rows: f64,
+    /// How the marks were placed (for the reader of truth.json).
     pub note: String,
 }
 
@@ -631,6 +649,7 @@ pub struct Rendered {
     pub grey: GreyVolume,
     /// Same grid, geometry and drift, without shine-through, curtains, shading or noise.
     pub clean: GreyVolume,
+    /// What the acquisition did.
     pub truth: AcqTruth,
 }
 

@@ -78,17 +78,23 @@ impl Default for AnalyticParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SynthSpec {
+    /// Which structure to generate.
     pub preset: Preset,
     /// `[nz, ny, nx]`; `None` = 64×96×96 (staircase: N×(N+1)×(N+1)).
     pub shape: Option<[usize; 3]>,
     /// Truth voxel `[dz, dy, dx]` (nm); `None` = 20 nm cubes.
     pub voxel_nm: Option<[f64; 3]>,
+    /// Seed of every random draw (structure and acquisition).
     pub seed: u64,
+    /// Parameters of the `electrode` preset.
     pub electrode: ElectrodeParams,
+    /// Parameters of the `li-deposit` preset.
     pub li_deposit: LiDepositParams,
     /// Stack pressure (kPa) for `li-deposit`: sets packing and thickness (overrides them).
     pub pressure_kpa: Option<f64>,
+    /// Parameters of the analytic presets (channels, spheres, planes, staircase).
     pub analytic: AnalyticParams,
+    /// How the structure is imaged (geometry, drift, curtains, shading, noise).
     pub acquisition: AcquisitionParams,
     /// False = only the structure (no grey rendering).
     pub render: bool,
@@ -226,6 +232,7 @@ pub struct SynthOutput {
     pub labels: LabelVolume,
     /// The rendered acquisition (`None` when `render = false`).
     pub rendered: Option<Rendered>,
+    /// Everything true about the stack.
     pub truth: Truth,
 }
 

@@ -105,6 +105,7 @@ pub struct StreamSynth {
 }
 
 impl StreamSynth {
+    /// A generator for `p` (checked).
     pub fn new(p: &StreamSynthParams) -> Result<Self, ParamError> {
         let [nz, ny, nx] = p.shape;
         if p.shape.contains(&0) {
@@ -201,6 +202,7 @@ impl StreamSynth {
         })
     }
 
+    /// The parameters it was made with.
     pub fn params(&self) -> &StreamSynthParams {
         &self.p
     }

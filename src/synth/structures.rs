@@ -190,6 +190,7 @@ impl Particle {
 /// What the electrode generator achieved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ElectrodeTruth {
+    /// The parameters used.
     pub params: ElectrodeParams,
     /// Active-material fraction counted from the labels.
     pub active_fraction: f64,
@@ -557,7 +558,9 @@ impl DepositMorphology {
 /// What the deposit generator produced (all lengths in nm; fractions counted from the labels).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiDepositTruth {
+    /// The parameters used.
     pub params: LiDepositParams,
+    /// Shape of the deposit (how its grains were grown).
     pub morphology: DepositMorphology,
     /// Axis along which the deposit grows: "-y" (collector at the bottom rows).
     pub height_axis: String,
@@ -1027,6 +1030,7 @@ pub fn staircase(
 pub struct Sphere {
     /// Centre `[z, y, x]` in nm.
     pub centre_nm: [f64; 3],
+    /// Radius in nm.
     pub radius_nm: f64,
     /// Voxels painted (counted).
     pub voxels: usize,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Fraction of one label, counted from the label volume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseFraction {
+    /// Label value.
     pub label: u8,
     /// What the label stands for (e.g. "pore", "active material").
     pub name: String,
@@ -23,32 +24,49 @@ pub struct PhaseFraction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StructureTruth {
+    /// An electrode of particles, binder and pores.
     Electrode(ElectrodeTruth),
+    /// A Li deposit on a collector.
     LiDeposit(LiDepositTruth),
+    /// Open space: every voxel is pore (label 0), τ = 1.
     OpenBox,
+    /// Straight channels of label 0 through solid.
     Channels {
+        /// Axis the channels run along (0 = z, 1 = y, 2 = x).
         axis: usize,
+        /// Channel width (voxels).
         width_voxels: usize,
+        /// Channel spacing, centre to centre (voxels).
         pitch_voxels: usize,
         /// (channels along each cross axis product) width²·n / area: the analytic pore fraction.
         analytic_porosity: f64,
     },
+    /// A staircase of labelled voxels (an exact count).
     Staircase {
+        /// Steps of the staircase.
         n: usize,
         /// 4·N voxels of label 1.
         analytic_voxels: usize,
     },
+    /// Spheres of given radii along x through the box centre.
     Spheres {
+        /// The spheres painted.
         spheres: Vec<Sphere>,
     },
+    /// Spheres on a lattice.
     SphereLattice {
+        /// Sphere radius (nm).
         radius_nm: f64,
+        /// Lattice spacing (nm).
         spacing_nm: f64,
+        /// The spheres painted.
         spheres: Vec<Sphere>,
     },
+    /// A plane inclined through the volume.
     InclinedPlane(PlaneTruth),
     /// A label volume supplied by the user.
     External {
+        /// Where the labels came from.
         source: String,
     },
 }
@@ -58,7 +76,9 @@ pub enum StructureTruth {
 pub struct Truth {
     /// Format tag and crate version.
     pub format: String,
+    /// Simulator preset that made the stack.
     pub preset: String,
+    /// Seed of the random draws.
     pub seed: u64,
     /// Truth label volume shape `[nz, ny, nx]`.
     pub labels_shape: [usize; 3],
@@ -70,6 +90,7 @@ pub struct Truth {
     pub phase_fractions: Vec<PhaseFraction>,
     /// Fraction of label 0 (pore), counted.
     pub porosity: f64,
+    /// The structure and its known values.
     pub structure: StructureTruth,
     /// Tortuosity factors known in closed form or from reference solutions.
     pub analytic_tau: Vec<AnalyticTau>,

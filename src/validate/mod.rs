@@ -38,8 +38,6 @@
 //!   i.e. the truth at the place each processed voxel *should* show: alignment errors count too.
 //!   Only defined for a full alignment (no detrending).
 
-#![deny(missing_docs)]
-
 use crate::error::ParamError;
 use crate::preprocess::align::{AlignReport, Detrend};
 use crate::preprocess::geometry::GeometryReport;

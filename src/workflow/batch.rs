@@ -2,8 +2,6 @@
 //! sub-folders; one failing sample is reported and the others still finish. `[compare]` then
 //! gathers chosen numbers from every sample's `results.json` into `comparison.csv`.
 
-#![deny(missing_docs)]
-
 use super::provenance::{run_chain_into, Chain, Provenance, RunSummary};
 use super::schema::{CompareSpec, Workflow};
 use super::StepError;

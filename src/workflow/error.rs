@@ -3,8 +3,6 @@
 //! `error`, not as the error's `source`, so the command line's one-line message (the error chain
 //! joined) says it once.
 
-#![deny(missing_docs)]
-
 use std::path::PathBuf;
 use thiserror::Error;
 

@@ -12,8 +12,6 @@
 //! `alignment_shifts.csv` are written by the `porosity`, `sizes`, `connectivity` and `align` steps
 //! themselves (schemas in the manual's user-workflows page).
 
-#![deny(missing_docs)]
-
 use super::{Context, Data, Step, StepResult};
 use crate::error::{Error, ParamError};
 use crate::report::table::{Cell, Table};

@@ -1,7 +1,5 @@
 //! Running a validated workflow and recording provenance.
 
-#![deny(missing_docs)]
-
 use super::schema::Workflow;
 use super::Context;
 use super::StepError;

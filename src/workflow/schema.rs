@@ -1,7 +1,5 @@
 //! The workflow file: parsing with friendly errors, validation, order checking.
 
-#![deny(missing_docs)]
-
 use super::steps::StepSpec;
 use super::Data;
 use serde::Deserialize;

@@ -12,8 +12,6 @@
 //! calibrated ([`VoxelSize::is_calibrated`] is false) every length is reported in voxels and the
 //! result carries a note saying so.
 
-#![deny(missing_docs)]
-
 use crate::error::ParamError;
 use crate::volume::VoxelSize;
 use ndarray::ArrayView3;

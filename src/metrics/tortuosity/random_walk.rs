@@ -83,6 +83,7 @@ pub fn default_walkers(precision: f64) -> u64 {
 }
 
 impl RandomWalkOptions {
+    /// Check every value before the walk starts.
     pub fn validate(&self) -> Result<(), ParamError> {
         // 2/precision² walkers by default: at most 5e7
         in_range("precision", self.precision, 2e-4, 0.5)?;
@@ -158,7 +159,9 @@ impl MsdCurve {
 /// Result of a walk: one [`TortuosityResult`] per requested axis and the MSD curve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RandomWalkOutput {
+    /// One result per requested axis.
     pub results: Vec<TortuosityResult>,
+    /// Mean squared displacement per axis against walker steps.
     pub msd: MsdCurve,
 }
 
@@ -633,8 +636,11 @@ pub enum WalkNext {
     /// Walk again to `steps`, sampling every `interval`; `pooled` is the pooled slope per axis
     /// to pass back to [`walk_assess`] with the longer walk's sums.
     Longer {
+        /// Steps of the longer walk.
         steps: u64,
+        /// Steps between MSD samples.
         interval: u64,
+        /// Pooled MSD slope per axis of the walk so far (nm² per step).
         pooled: Vec<f64>,
     },
     /// The walk is done.

@@ -60,6 +60,7 @@ pub enum Boundary {
 }
 
 impl Boundary {
+    /// The name used in workflows and results (`half_voxel`, `fixed_layers`).
     pub fn as_str(self) -> &'static str {
         match self {
             Boundary::HalfVoxel => "half_voxel",
@@ -76,6 +77,7 @@ pub const MAX_ITER_LIMIT: usize = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SteadyStateOptions {
+    /// Where the fixed concentrations sit at the inlet and outlet faces.
     pub boundary: Boundary,
     /// Relative residual ‖b − Ax‖/‖b‖ to reach (default 1e-5).
     pub rtol: f64,
@@ -100,6 +102,7 @@ impl Default for SteadyStateOptions {
 }
 
 impl SteadyStateOptions {
+    /// Check every value before the solve starts.
     pub fn validate(&self) -> Result<(), ParamError> {
         in_range("tol (relative residual)", self.rtol, 1e-12, 0.1)?;
         in_range("flux tolerance", self.flux_tol, 1e-9, 1.0)?;

@@ -440,6 +440,7 @@ pub fn parse_nm3(s: &str) -> Result<[f64; 3], String> {
 }
 
 impl Denoise {
+    /// The library parameters of the Gaussian these keys describe (checked).
     pub fn params(&self) -> Result<GaussianParams, ParamError> {
         let sigma_nm = match (self.sigma, self.sigma_nm, self.fwhm_nm) {
             (Some(s), None, None) => {
@@ -529,6 +530,7 @@ pub struct Tophat {
 }
 
 impl Tophat {
+    /// The library parameters of the top-hat these keys describe (checked).
     pub fn params(&self) -> Result<TophatParams, ParamError> {
         crate::error::length_nm("radius_nm", self.radius_nm)?;
         let p = TophatParams {
@@ -659,6 +661,7 @@ fn d_nbins() -> usize {
 }
 
 impl Segment {
+    /// The library parameters of the segmentation these keys describe (checked).
     pub fn params(&self) -> Result<SegmentParams, ParamError> {
         let method = self.method;
         if method != Method::Manual && !self.thresholds.is_empty() {

@@ -201,8 +201,10 @@ impl Step for Passthrough {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Convert {
+    /// Output file name inside the output folder; its extension picks the format.
     pub path: String,
     #[serde(default = "default_what")]
+    /// `"grey"` (default) or `"labels"`.
     pub what: String,
 }
 
@@ -260,10 +262,14 @@ impl Step for Convert {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Crop {
+    /// Slices `[start, end)` along z (voxels).
     pub z: Option<[usize; 2]>,
+    /// Rows `[start, end)` along y (voxels).
     pub y: Option<[usize; 2]>,
+    /// Columns `[start, end)` along x (voxels).
     pub x: Option<[usize; 2]>,
     #[serde(default)]
+    /// Crop to the deposit found from the labels instead of a fixed box.
     pub to_deposit: bool,
     /// Deposit detection: the pore/electrolyte label or phase name (default 0).
     #[serde(default)]

@@ -340,11 +340,14 @@ pub fn implied_thickness(
 #[derive(Debug, Clone, Serialize)]
 pub struct AlignOutput {
     #[serde(flatten)]
+    /// Shifts, their quality and the common region.
     pub report: AlignReport,
     /// Slice thickness implied by the linear trend of the measured dy curve (t = slope·dy/cos θ,
     /// methods §2); None when the pixel size is unknown.
     pub implied_slice_thickness: Option<DriftThickness>,
+    /// Path of the shifts table written, if any.
     pub shifts_csv: Option<String>,
+    /// Path of the drift plot written, if any.
     pub plot: Option<String>,
 }
 
@@ -445,6 +448,7 @@ impl Default for GeometryStep {
 #[derive(Debug, Clone, Serialize)]
 pub struct GeometryOutput {
     #[serde(flatten)]
+    /// Stretch, shear and output voxel size.
     pub report: GeometryReport,
     /// Stage tilt from the metadata (degrees), for reference: θ is the ion–electron angle.
     pub stage_tilt_deg: Option<f64>,
@@ -486,6 +490,7 @@ impl GeometryOutput {
 }
 
 impl GeometryStep {
+    /// The library parameters these keys describe (checked).
     pub fn params(&self) -> Result<GeometryParams, ParamError> {
         let p = GeometryParams {
             theta_deg: self.theta_deg,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer};
 /// The `synth` step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthStep {
+    /// What to simulate.
     pub spec: SynthSpec,
     /// Was `seed` given in the step (otherwise the workflow's seed is used)?
     pub seed_given: bool,
